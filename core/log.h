@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One log line per event, to stderr or a file, as text or JSON. Lines carry
+ * level, UTC time and, when known, route, plugin, stream sequence and
+ * attempt. Every function here is thread-safe; a line is written with one
+ * write(2) so lines from different threads never interleave.
+ */
+#ifndef TASKJET_LOG_H
+#define TASKJET_LOG_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <taskjet/plugin.h>
+
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
+
+/* Who a line is about. Every field is optional (NULL / 0). Borrowed. */
+struct log_ctx {
+	const char *route;
+	const char *plugin;
+	uint64_t seq;
+	uint32_t attempt;
+};
+
+/*
+ * Configure the sink. `path` NULL means stderr; otherwise the file is opened
+ * for appending (and reopened by log_reopen()). Returns 0 or -errno; on
+ * failure the previous sink stays.
+ */
+int log_setup(int level, enum log_format format, const char *path);
+/* Reopen the log file (SIGHUP, after rotation). 0 or -errno. */
+int log_reopen(void);
+/* Close the file sink and fall back to stderr. */
+void log_close(void);
+/* True if a line at `level` would be written. */
+int log_enabled(int level);
+/* Parse "error", "warning", "notice", "info", "debug". -1 if unknown. */
+int log_level_parse(const char *name);
+
+void log_write(int level, const struct log_ctx *ctx, const char *fmt, ...)
+    TJ_PRINTF(3, 4);
+void log_vwrite(int level, const struct log_ctx *ctx, const char *fmt,
+                va_list ap) TJ_PRINTF(3, 0);
+
+#define log_err(...) log_write(TJ_LOG_ERR, NULL, __VA_ARGS__)
+#define log_warn(...) log_write(TJ_LOG_WARNING, NULL, __VA_ARGS__)
+#define log_notice(...) log_write(TJ_LOG_NOTICE, NULL, __VA_ARGS__)
+#define log_info(...) log_write(TJ_LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_write(TJ_LOG_DEBUG, NULL, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small TAP test harness. Each TEST() is one counted test: it passes when
+ * none of its CHECKs failed. Failed checks print both sides as TAP
+ * diagnostics. Run them from main() with RUN(name) and end with
+ * `return testing_done();`.
+ *
+ *   TEST(router_matches_star) { CHECK_TRUE(subject_matches("a.*", "a.b")); }
+ *   int main(void) { RUN(router_matches_star); return testing_done(); }
+ */
+#ifndef TASKJET_TESTING_H
+#define TASKJET_TESTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TEST(name) static void test_##name(void)
+#define RUN(name) testing_run(#name, test_##name)
+
+void testing_run(const char *name, void (*fn)(void));
+/* Skip the rest of the program's tests with a reason (TAP "# SKIP"). Only
+ * for genuinely optional environments; never for nats-server in CI. */
+void testing_skip(const char *name, const char *why);
+int testing_done(void);
+/* Record a failed check (used by the macros). */
+void testing_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* True if the current test has failed so far (to stop early). */
+bool testing_failed(void);
+
+#define CHECK_TRUE(cond)                                                       \
+	do {                                                                       \
+		if (!(cond))                                                           \
+			testing_fail(__FILE__, __LINE__, "expected true: %s", #cond);      \
+	} while (0)
+#define CHECK_FALSE(cond)                                                      \
+	do {                                                                       \
+		if (cond)                                                              \
+			testing_fail(__FILE__, __LINE__, "expected false: %s", #cond);     \
+	} while (0)
+#define CHECK_INT(actual, expected)                                            \
+	do {                                                                       \
+		long long a_ = (long long)(actual), e_ = (long long)(expected);        \
+		if (a_ != e_)                                                          \
+			testing_fail(__FILE__, __LINE__, "%s == %lld, expected %lld",      \
+			             #actual, a_, e_);                                     \
+	} while (0)
+#define CHECK_STR(actual, expected)                                            \
+	do {                                                                       \
+		const char *a_ = (actual), *e_ = (expected);                           \
+		if (a_ == NULL || e_ == NULL ? a_ != e_ : strcmp(a_, e_) != 0)         \
+			testing_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"",  \
+			             #actual, a_ ? a_ : "(null)", e_ ? e_ : "(null)");     \
+	} while (0)
+/* `haystack` contains `needle`. */
+#define CHECK_CONTAINS(haystack, needle)                                       \
+	do {                                                                       \
+		const char *h_ = (haystack), *n_ = (needle);                           \
+		if (h_ == NULL || strstr(h_, n_) == NULL)                              \
+			testing_fail(__FILE__, __LINE__, "%s == \"%s\", lacks \"%s\"",     \
+			             #haystack, h_ ? h_ : "(null)", n_);                   \
+	} while (0)
+#define CHECK_RANGE(actual, lo, hi)                                            \
+	do {                                                                       \
+		double a_ = (double)(actual), l_ = (double)(lo), h_ = (double)(hi);    \
+		if (a_ < l_ || a_ > h_)                                                \
+			testing_fail(__FILE__, __LINE__, "%s == %g, expected %g..%g",      \
+			             #actual, a_, l_, h_);                                 \
+	} while (0)
+
+#endif
