@@ -274,7 +274,7 @@ plugin_instance_create(const char *dir, const char *name,
 
 	inst = xcalloc(1, sizeof(*inst));
 	inst->file = file;
-	if (config_json == NULL) {
+	if (config_json == NULL || config_len == 0) {
 		config_json = "{}";
 		config_len = 2;
 	}
