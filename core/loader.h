@@ -29,13 +29,15 @@ struct plugin_probe {
 
 /*
  * Load `<dir>/<name>.so` (refcounted per file), check it and run its
- * tj_plugin_init() with this route's raw "config" JSON (borrowed for the
- * instance's lifetime). On failure returns -errno and writes one line to
+ * tj_plugin_init() with this route's raw "config" JSON (copied; NULL or
+ * empty means {}). On failure returns -errno and writes one line to
  * `err` (size errlen): why, naming both ABI versions on a mismatch, with
  * dlerror() and a hint when dlopen fails. Errors: -ENOENT no file,
- * -EPERM not a regular file or world-writable, -ENOEXEC dlopen failed or
- * descriptor missing/bad/name mismatch, -EPROTO ABI mismatch, -EINVAL or
- * the plugin's own code when init fails (its registrations are dropped).
+ * -EPERM a symbolic link (refused, as collectd does), not a regular file,
+ * or world-writable, -ENOEXEC dlopen failed or descriptor missing/bad/name
+ * mismatch or no tj_plugin_init, -EPROTO ABI mismatch, -EINVAL bad name,
+ * config not a JSON object, or init registered no handler, or the
+ * plugin's own code when init fails (its registrations are dropped).
  */
 int plugin_instance_create(const char *dir, const char *name,
                            const char *route_name, const char *config_json,
