@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "natsconn.h"
@@ -235,6 +236,14 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 		goto out;
 	}
 	if (cfg->creds_file != NULL) {
+		/* libnats reads the file only at connect; say clearly it is the file. */
+		if (access(cfg->creds_file, R_OK) != 0) {
+			rc = -errno;
+			log_err("nats: cannot read credentials file %s: %s",
+			        cfg->creds_file, strerror(-rc));
+			rc = -EINVAL;
+			goto out;
+		}
 		s = natsOptions_SetUserCredentialsFromFiles(o, cfg->creds_file, NULL);
 		if (s != NATS_OK) {
 			log_err("nats: cannot use credentials file %s: %s",
