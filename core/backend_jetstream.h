@@ -53,13 +53,13 @@ struct js_callbacks {
 struct js_backend_options {
 	/* Send acks on a second, buffered connection and pull requests on a
 	 * SendAsap one, so neither waits for libnats' ~1 ms flusher delay
-	 * (see bench/README.md). */
+	 * (see bench/README.md). The default (opts NULL) is on. */
 	bool split_ack;
 };
 
 /*
  * Connect to `url` (NULL: cfg->nats.url). cfg is borrowed and must outlive
- * the backend. opts may be NULL (defaults). Fails fast if the server is
+ * the backend. opts may be NULL (defaults: split ack). Fails fast if the server is
  * unreachable (-ECONNREFUSED), after logging why. *b_r is freed with
  * js_backend_destroy().
  */
