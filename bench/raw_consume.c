@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The raw libnats consume+ack ceiling taskjet is measured against: publish
+ * a backlog with js_PublishAsync, then drain one durable pull consumer
+ * with Fetch(batch) + one ack per message, and print msgs/s.
+ *
+ *   raw_consume -s nats://127.0.0.1:4222 [-n 200000] [-z 128] [-b 500]
+ *               [-t 1] [-X]
+ *
+ * -X: split ack (Fetch on a SendAsap connection, "+ACK" published to the
+ * reply subject on a second, buffered connection), as the backend's
+ * split_ack option does. -t: fetching threads on the one durable.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#define STREAM "BENCH"
+#define DURABLE "bench"
+
+static const char *url = "nats://127.0.0.1:4222";
+static int total = 200000, size = 128, batch = 500, threads = 1;
+static bool split;
+static natsConnection *fetch_nc, *ack_nc;
+static jsCtx *js;
+static int consumed; /* atomic */
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+die(const char *what, natsStatus s)
+{
+	fprintf(stderr, "raw_consume: %s: %s %s\n", what, natsStatus_GetText(s),
+	        nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+	exit(1);
+}
+
+static natsConnection *
+connect_to(bool asap)
+{
+	natsOptions *o = NULL;
+	natsConnection *nc = NULL;
+	natsStatus s = natsOptions_Create(&o);
+
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(o, url);
+	if (s == NATS_OK && asap)
+		s = natsOptions_SetSendAsap(o, true);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&nc, o);
+	natsOptions_Destroy(o);
+	if (s != NATS_OK)
+		die("connect", s);
+	return nc;
+}
+
+static void
+setup(void)
+{
+	jsStreamConfig sc;
+	jsConsumerConfig cc;
+	jsStreamInfo *si = NULL;
+	jsConsumerInfo *ci = NULL;
+	const char *subj[] = {"bench.>"};
+	natsStatus s;
+
+	js_DeleteStream(js, STREAM, NULL, NULL);
+	jsStreamConfig_Init(&sc);
+	sc.Name = STREAM;
+	sc.Subjects = subj;
+	sc.SubjectsLen = 1;
+	sc.Retention = js_WorkQueuePolicy;
+	s = js_AddStream(&si, js, &sc, NULL, NULL);
+	if (s != NATS_OK)
+		die("add stream", s);
+	jsStreamInfo_Destroy(si);
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = DURABLE;
+	cc.AckPolicy = js_AckExplicit;
+	cc.AckWait = INT64_C(60000) * 1000000;
+	cc.MaxAckPending = 20000;
+	s = js_AddConsumer(&ci, js, STREAM, &cc, NULL, NULL);
+	if (s != NATS_OK)
+		die("add consumer", s);
+	jsConsumerInfo_Destroy(ci);
+}
+
+static void
+publish_backlog(void)
+{
+	char *payload = malloc((size_t)size);
+	jsPubOptions po;
+	int64_t t0 = now_us();
+	natsStatus s;
+
+	memset(payload, 'x', (size_t)size);
+	for (int i = 0; i < total; i++) {
+		s = js_PublishAsync(js, "bench.t", payload, size, NULL);
+		if (s != NATS_OK)
+			die("publish", s);
+	}
+	jsPubOptions_Init(&po);
+	po.MaxWait = 60000;
+	s = js_PublishAsyncComplete(js, &po);
+	if (s != NATS_OK)
+		die("publish complete", s);
+	printf("publish %d x %d B: %.0f msgs/s\n", total, size,
+	       total / ((now_us() - t0) / 1e6));
+	free(payload);
+}
+
+static void *
+consume(void *arg)
+{
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	natsStatus s;
+
+	jsSubOptions_Init(&so);
+	so.Stream = STREAM;
+	so.Consumer = DURABLE;
+	s = js_PullSubscribe(&sub, js, NULL, NULL, NULL, &so, NULL);
+	if (s != NATS_OK)
+		die("subscribe", s);
+	while (__atomic_load_n(&consumed, __ATOMIC_RELAXED) < total) {
+		natsMsgList l = {0};
+
+		s = natsSubscription_Fetch(&l, sub, batch, 1000, NULL);
+		if (s != NATS_OK)
+			continue;
+		for (int i = 0; i < l.Count; i++) {
+			if (split)
+				natsConnection_PublishString(
+				    ack_nc, natsMsg_GetReply(l.Msgs[i]), "+ACK");
+			else
+				natsMsg_Ack(l.Msgs[i], NULL);
+		}
+		__atomic_add_fetch(&consumed, l.Count, __ATOMIC_RELAXED);
+		natsMsgList_Destroy(&l);
+	}
+	natsConnection_Flush(split ? ack_nc : fetch_nc);
+	natsSubscription_Unsubscribe(sub);
+	natsSubscription_Destroy(sub);
+	nats_ReleaseThreadMemory();
+	return NULL;
+}
+
+static uint64_t
+stream_msgs(void)
+{
+	jsStreamInfo *si = NULL;
+	uint64_t n = UINT64_MAX;
+
+	if (js_GetStreamInfo(&si, js, STREAM, NULL, NULL) == NATS_OK)
+		n = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	pthread_t tids[64];
+	int64_t t0;
+	int c;
+
+	while ((c = getopt(argc, argv, "s:n:z:b:t:X")) != -1) {
+		switch (c) {
+		case 's': url = optarg; break;
+		case 'n': total = atoi(optarg); break;
+		case 'z': size = atoi(optarg); break;
+		case 'b': batch = atoi(optarg); break;
+		case 't': threads = atoi(optarg); break;
+		case 'X': split = true; break;
+		default:
+			fprintf(stderr, "usage: %s -s url [-n N] [-z bytes] [-b batch] "
+			                "[-t threads] [-X]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (threads < 1 || threads > 64 || total < 1 || size < 1 || batch < 1)
+		return 2;
+	fetch_nc = connect_to(split);
+	ack_nc = split ? connect_to(false) : fetch_nc;
+	if (natsConnection_JetStream(&js, fetch_nc, NULL) != NATS_OK)
+		die("jetstream", NATS_ERR);
+	setup();
+	publish_backlog();
+
+	t0 = now_us();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&tids[i], NULL, consume, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	/* The clock stops when the server has every ack. */
+	for (int i = 0; i < 10000 && stream_msgs() != 0; i++)
+		usleep(1000);
+	printf("consume+ack %d x %d B, batch %d, %d thread(s)%s: %.0f msgs/s\n",
+	       total, size, batch, threads, split ? ", split ack" : "",
+	       total / ((now_us() - t0) / 1e6));
+
+	js_DeleteStream(js, STREAM, NULL, NULL);
+	jsCtx_Destroy(js);
+	if (split)
+		natsConnection_Destroy(ack_nc);
+	natsConnection_Destroy(fetch_nc);
+	nats_CloseAndWait(2000);
+	return 0;
+}

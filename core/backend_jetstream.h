@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JetStream backend: a struct backend whose ops act on JetStream
+ * messages, plus the consumer runtime that fetches tasks from each route's
+ * durable pull consumer and hands them to the engine, plus the advisory
+ * reader that dead-letters messages the server gave up on
+ * (MAX_DELIVERIES). This header does not expose libnats, so the engine
+ * and the CLI can include it.
+ *
+ * Lifecycle (main thread): create -> ensure_topology -> start ->
+ * request_stop (any thread, also from a signal handler) -> wait -> destroy.
+ */
+#ifndef TASKJET_BACKEND_JETSTREAM_H
+#define TASKJET_BACKEND_JETSTREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "config.h"
+#include "router.h"
+
+struct js_backend;
+
+/*
+ * What the runtime calls. Both run on backend threads, concurrently for
+ * different tasks; ctx is passed back as is.
+ *
+ * process: one delivered task. Everything the backend set in the task
+ * (subject, payload, stream, id, backend_msg...) stays valid until it
+ * returns; the callee decides the disposition and applies it through
+ * task->backend->ops (ack, nak, term + dead_letter...) before returning,
+ * and releases what it put into the task (task_release). A task it
+ * leaves unacked is redelivered by the server after the route's ack_wait.
+ * The return value (0 or -errno) is only logged.
+ *
+ * dead_letter: a message the server stopped delivering after MaxDeliver
+ * attempts (reason DLQ_REASON_MAX_DELIVERIES), synthesized from the
+ * stream: route is set, backend_msg is the stored message, and
+ * ack/nak/term/in_progress on it are no-ops that return 0 (the backend
+ * deletes the stored message itself once this returned 0). Return 0 only
+ * once the dead letter is stored (ops->dead_letter returned 0); on
+ * failure the advisory is retried later. NULL disables the advisory
+ * reader.
+ */
+struct js_callbacks {
+	int (*process)(void *ctx, struct tj_task *task);
+	int (*dead_letter)(void *ctx, struct tj_task *task,
+	                   enum dlq_reason reason, const char *error);
+	void *ctx;
+};
+
+struct js_backend_options {
+	/* Send acks on a second, buffered connection and pull requests on a
+	 * SendAsap one, so neither waits for libnats' ~1 ms flusher delay
+	 * (see bench/README.md). The default (opts NULL) is on. */
+	bool split_ack;
+};
+
+/*
+ * Connect to `url` (NULL: cfg->nats.url). cfg is borrowed and must outlive
+ * the backend. opts may be NULL (defaults: split ack). Fails fast if the server is
+ * unreachable (-ECONNREFUSED), after logging why. *b_r is freed with
+ * js_backend_destroy().
+ */
+int js_backend_create(const struct cfg *cfg, const char *url,
+                      const struct js_backend_options *opts,
+                      struct js_backend **b_r);
+
+/*
+ * Create/update the streams and consumers the config needs (dry_run: only
+ * look). Each report line is passed to print(arg, line) if print is not
+ * NULL. Returns 0 when nothing is (or would be) left to do, -EAGAIN for a
+ * dry run that found work to do, -EEXIST for a difference that cannot be
+ * fixed in place, -EIO when the server refused a call.
+ */
+int js_backend_ensure_topology(struct js_backend *b, bool dry_run,
+                               void (*print)(void *arg, const char *line),
+                               void *arg);
+
+/* The struct backend to hand to the engine; lives as long as b. */
+struct backend *js_backend_base(struct js_backend *b);
+
+/*
+ * Bind `concurrency` pull subscriptions per route of `router` to the
+ * route's durable (which ensure_topology created) and start one thread
+ * each, plus the advisory reader if cb->dead_letter is set. router and cb
+ * are borrowed until js_backend_wait() returned. 0 or -errno (nothing is
+ * left running on failure). Call once.
+ */
+int js_backend_start(struct js_backend *b, const struct router *router,
+                     const struct js_callbacks *cb);
+
+/* Stop fetching; tasks being processed finish. Async-signal-safe. */
+void js_backend_request_stop(struct js_backend *b);
+
+/*
+ * Request a stop, wait up to grace_ms for the threads to finish their
+ * current tasks (fetched but unstarted tasks are naked back at once),
+ * flush the acks and release the subscriptions. Returns how many threads
+ * were still busy at the deadline: they are abandoned (the server
+ * redelivers their tasks after ack_wait) and destroy() then leaves the
+ * connection open for them. Main thread.
+ */
+int js_backend_wait(struct js_backend *b, int64_t grace_ms);
+
+/* Close the connections and free. NULL is a no-op. After wait(). */
+void js_backend_destroy(struct js_backend *b);
+
+/* Connected right now; any thread. */
+bool js_backend_connected(const struct js_backend *b);
+/* Times the main connection was re-established; any thread. */
+uint64_t js_backend_reconnects(const struct js_backend *b);
+
+#endif

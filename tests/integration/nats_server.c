@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/* Start, stop and restart a private nats-server for integration tests. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nats_server.h"
+
+#define READY_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static const char *
+server_bin(void)
+{
+	const char *env = getenv("NATS_SERVER");
+
+	return env != NULL && *env != '\0' ? env : "/usr/sbin/nats-server";
+}
+
+bool
+nats_server_available(const char *test_name, bool *must_fail_r)
+{
+	const char *bin = server_bin();
+	const char *ci = getenv("CI");
+
+	if (access(bin, X_OK) == 0) {
+		*must_fail_r = false;
+		return true;
+	}
+	if (ci != NULL && *ci != '\0') {
+		printf("not ok 1 - %s # nats-server not found at %s (CI is set)\n",
+		       test_name, bin);
+		printf("1..1\n");
+		*must_fail_r = true;
+	} else {
+		printf("ok 1 - %s # SKIP nats-server not found at %s\n", test_name,
+		       bin);
+		printf("1..1\n");
+		*must_fail_r = false;
+	}
+	fflush(stdout);
+	return false;
+}
+
+int
+nats_server_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd, rc;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		rc = -errno;
+	else
+		rc = ntohs(a.sin_port);
+	close(fd);
+	return rc;
+}
+
+/* One HTTP/1.0 GET /healthz; true if the answer says "ok". */
+static bool
+healthy(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	static const char req[] =
+	    "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	char buf[1024];
+	size_t used = 0;
+	ssize_t n;
+	bool ok = false;
+	int fd;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct timeval tv = {1, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		goto out;
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		goto out;
+	while (used < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	ok = strstr(buf, " 200 ") != NULL && strstr(buf, "\"ok\"") != NULL;
+out:
+	close(fd);
+	return ok;
+}
+
+static int
+spawn(struct nats_server *s)
+{
+	char port[16], mport[16], log[300];
+	int64_t deadline;
+	pid_t pid;
+
+	snprintf(port, sizeof(port), "%d", s->port);
+	snprintf(mport, sizeof(mport), "%d", s->monitor_port);
+	snprintf(log, sizeof(log), "%s/server.log", s->dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m",
+		      mport, "-sd", s->dir, "-l", log, (char *)NULL);
+		_exit(127);
+	}
+	s->pid = pid;
+	deadline = now_ms() + READY_TIMEOUT_MS;
+	while (now_ms() < deadline) {
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			s->pid = 0;
+			fprintf(stderr, "# nats-server exited early (see %s)\n", log);
+			return -ECHILD;
+		}
+		if (healthy(s->monitor_port))
+			return 0;
+		sleep_ms(20);
+	}
+	nats_server_stop(s, SIGKILL);
+	return -ETIMEDOUT;
+}
+
+int
+nats_server_start(struct nats_server *s)
+{
+	int port, mport;
+
+	memset(s, 0, sizeof(*s));
+	s->bin = server_bin();
+	snprintf(s->dir, sizeof(s->dir), "/tmp/taskjet-nats-XXXXXX");
+	if (mkdtemp(s->dir) == NULL) {
+		s->dir[0] = '\0';
+		return -errno;
+	}
+	port = nats_server_free_port();
+	mport = nats_server_free_port();
+	if (port < 0 || mport < 0)
+		return port < 0 ? port : mport;
+	s->port = port;
+	s->monitor_port = mport;
+	snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", port);
+	return spawn(s);
+}
+
+int
+nats_server_stop(struct nats_server *s, int sig)
+{
+	int64_t deadline;
+	int status;
+
+	if (s->pid <= 0)
+		return 0;
+	if (kill(s->pid, sig) != 0 && errno != ESRCH)
+		return -errno;
+	deadline = now_ms() + STOP_TIMEOUT_MS;
+	for (;;) {
+		pid_t r = waitpid(s->pid, &status, WNOHANG);
+
+		if (r == s->pid || (r < 0 && errno == ECHILD))
+			break;
+		if (now_ms() >= deadline) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &status, 0);
+			break;
+		}
+		sleep_ms(10);
+	}
+	s->pid = 0;
+	return 0;
+}
+
+int
+nats_server_restart(struct nats_server *s)
+{
+	if (s->pid > 0)
+		return -EBUSY;
+	return spawn(s);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	remove(path);
+	return 0;
+}
+
+void
+nats_server_cleanup(struct nats_server *s)
+{
+	nats_server_stop(s, SIGTERM);
+	if (s->dir[0] != '\0')
+		nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = '\0';
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A private nats-server for integration tests: JetStream on 127.0.0.1, a
+ * free client port and monitor port, a store in a fresh temporary
+ * directory. Stopped by PID, restartable on the same port and store. Not
+ * thread-safe; use from the test's main thread.
+ */
+#ifndef TASKJET_TEST_NATS_SERVER_H
+#define TASKJET_TEST_NATS_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct nats_server {
+	const char *bin; /* $NATS_SERVER, else /usr/sbin/nats-server */
+	pid_t pid;       /* 0 when not running */
+	int port;
+	int monitor_port;
+	char dir[256];   /* store and log live here; removed by cleanup */
+	char url[64];    /* nats://127.0.0.1:<port> */
+};
+
+/*
+ * Can integration tests run? Returns true if the server binary exists.
+ * Otherwise: with env CI set, prints a TAP failure for `test_name` and
+ * returns false (the caller must return a failing status); without CI,
+ * prints a TAP skip and returns false (the caller returns
+ * testing_done()). `*must_fail_r` tells the two apart.
+ */
+bool nats_server_available(const char *test_name, bool *must_fail_r);
+
+/* Start a server on fresh ports with a fresh store directory and wait
+ * (at most 10 s) until JetStream answers /healthz. 0 or -errno. */
+int nats_server_start(struct nats_server *s);
+/* Stop with `sig` (SIGTERM or SIGKILL) and reap it (bounded: a server
+ * that ignores SIGTERM for 10 s gets SIGKILL). 0 or -errno. */
+int nats_server_stop(struct nats_server *s, int sig);
+/* Start again on the same ports and store. 0 or -errno. */
+int nats_server_restart(struct nats_server *s);
+/* Stop (SIGTERM) if running and remove the directory. */
+void nats_server_cleanup(struct nats_server *s);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago; -errno on error. */
+int nats_server_free_port(void);
+
+#endif

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JetStream backend against a real server: exactly-once delivery to
+ * the callback, nak delay, dead letters with headers, term, publish dedupe,
+ * max-deliveries advisories and server restarts. Every test accounts for
+ * every task: published = acked + dead-lettered + still pending.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_jetstream.h"
+#include "clock.h"
+#include "js_fixture.h"
+#include "log.h"
+#include "nats_server.h"
+#include "natsconn.h"
+#include "testing.h"
+
+#define MAX_TASKS 2048
+
+enum mode { MODE_ACK, MODE_NAK_ONCE, MODE_DLQ, MODE_NEVER_ACK, MODE_SLOW_ACK };
+
+struct state {
+	pthread_mutex_t lock;
+	enum mode mode;
+	int64_t nak_delay_ms;
+	unsigned deliveries[MAX_TASKS]; /* by stream seq */
+	unsigned acked[MAX_TASKS];
+	int64_t first_ms[MAX_TASKS];
+	int64_t second_ms[MAX_TASKS];
+	uint32_t max_attempt;
+	unsigned calls;
+	unsigned acks;
+	unsigned dead_letters;
+	unsigned bad_ids;
+};
+
+static struct nats_server server;
+static struct natsconn *admin;
+static struct js_fixture fx;
+static struct state st;
+
+static void
+state_reset(enum mode mode)
+{
+	pthread_mutex_destroy(&st.lock);
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_init(&st.lock, NULL);
+	st.mode = mode;
+}
+
+static void
+fill_letter(struct tj_task *task, struct dlq_record *rec, const char *reason)
+{
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->subject, sizeof(rec->subject), "dlq.%s", task->subject);
+	snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, task->stream,
+	         task->stream_seq);
+	rec->headers[0] = (struct dlq_header){"Taskjet-Reason", reason};
+	rec->headers[1] = (struct dlq_header){"Taskjet-Original-Stream",
+	                                      task->stream};
+	rec->header_count = 2;
+}
+
+static int
+process(void *ctx, struct tj_task *task)
+{
+	struct state *s = ctx;
+	const struct backend_ops *ops = task->backend->ops;
+	uint64_t seq = task->stream_seq;
+	char want_id[64];
+	int rc = 0;
+
+	if (seq >= MAX_TASKS)
+		return -ERANGE;
+	snprintf(want_id, sizeof(want_id), "id-%" PRIu64, seq);
+	pthread_mutex_lock(&s->lock);
+	s->calls++;
+	s->deliveries[seq]++;
+	if (task->attempt > s->max_attempt)
+		s->max_attempt = task->attempt;
+	if (strcmp(task->id, want_id) != 0)
+		s->bad_ids++;
+	if (task->attempt == 1)
+		s->first_ms[seq] = clock_mono_ms();
+	else if (task->attempt == 2)
+		s->second_ms[seq] = clock_mono_ms();
+	pthread_mutex_unlock(&s->lock);
+
+	switch (s->mode) {
+	case MODE_SLOW_ACK:
+		clock_sleep_ms(2);
+		/* fall through */
+	case MODE_ACK:
+		rc = ops->ack(task->backend, task);
+		break;
+	case MODE_NAK_ONCE:
+		if (task->attempt == 1)
+			return ops->nak(task->backend, task, s->nak_delay_ms);
+		rc = ops->ack(task->backend, task);
+		break;
+	case MODE_DLQ: {
+		struct dlq_record rec;
+
+		fill_letter(task, &rec, "handler_failed");
+		rc = ops->dead_letter(task->backend, task, &rec);
+		if (rc == 0)
+			rc = ops->term(task->backend, task);
+		if (rc == 0) {
+			pthread_mutex_lock(&s->lock);
+			s->dead_letters++;
+			pthread_mutex_unlock(&s->lock);
+		}
+		return rc;
+	}
+	case MODE_NEVER_ACK:
+		return 0;
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&s->lock);
+		s->acks++;
+		s->acked[seq]++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return rc;
+}
+
+static int
+dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason,
+            const char *error)
+{
+	struct state *s = ctx;
+	struct dlq_record rec;
+	int rc;
+
+	fill_letter(task, &rec, reason == DLQ_REASON_MAX_DELIVERIES
+	                            ? "max_deliveries"
+	                            : "other");
+	rc = task->backend->ops->dead_letter(task->backend, task, &rec);
+	/* No reply subject on a synthesized task: these must be no-ops. */
+	if (rc == 0)
+		rc = task->backend->ops->term(task->backend, task);
+	if (rc == 0) {
+		pthread_mutex_lock(&s->lock);
+		s->dead_letters++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return rc;
+}
+
+static const struct js_callbacks callbacks = {
+    .process = process, .dead_letter = dead_letter, .ctx = &st};
+
+/* Publish n tasks "tasks.t" with msg ids id-<seq> through the backend op
+ * (the stream is fresh, so seq = 1..n). Returns how many were stored. */
+static int
+publish_tasks(struct js_backend *b, int n)
+{
+	struct backend *base = js_backend_base(b);
+	char id[32], payload[64];
+	int ok = 0;
+
+	for (int i = 1; i <= n; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
+		if (base->ops->publish(base, "tasks.t", payload, strlen(payload),
+		                       id) == 0)
+			ok++;
+	}
+	return ok;
+}
+
+static void
+fresh_topology(struct js_backend *b)
+{
+	js_DeleteStream(natsconn_js(admin), "TASKS", NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), "TASKJET_ADVISORIES", NULL, NULL);
+	CHECK_INT(js_backend_ensure_topology(b, false, NULL, NULL), 0);
+}
+
+struct consumer_state {
+	uint64_t pending, ack_pending, stream_msgs, dlq_msgs;
+	bool ok;
+};
+
+static struct consumer_state
+read_state(void)
+{
+	struct consumer_state cs = {0};
+	jsConsumerInfo *ci = NULL;
+	jsStreamInfo *si = NULL;
+
+	if (js_GetConsumerInfo(&ci, natsconn_js(admin), "TASKS", "taskjet-work",
+	                       NULL, NULL) != NATS_OK)
+		return cs;
+	cs.pending = ci->NumPending;
+	cs.ack_pending = (uint64_t)ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	if (js_GetStreamInfo(&si, natsconn_js(admin), "TASKS", NULL, NULL) !=
+	    NATS_OK)
+		return cs;
+	cs.stream_msgs = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	si = NULL;
+	if (js_GetStreamInfo(&si, natsconn_js(admin), "DLQ", NULL, NULL) != NATS_OK)
+		return cs;
+	cs.dlq_msgs = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	cs.ok = true;
+	return cs;
+}
+
+static bool
+drained(void *arg)
+{
+	struct consumer_state cs = read_state();
+
+	return cs.ok && cs.pending == 0 && cs.ack_pending == 0;
+}
+
+static unsigned
+unique_acked(int n)
+{
+	unsigned u = 0;
+
+	pthread_mutex_lock(&st.lock);
+	for (int i = 1; i <= n; i++)
+		u += st.acked[i] > 0;
+	pthread_mutex_unlock(&st.lock);
+	return u;
+}
+
+/* published = acked + dead-lettered + still pending, or fail. */
+static void
+check_accounting(int published, int n)
+{
+	struct consumer_state cs = read_state();
+	unsigned acked = unique_acked(n);
+
+	CHECK_TRUE(cs.ok);
+	if ((uint64_t)published != acked + cs.dlq_msgs + cs.pending + cs.ack_pending)
+		testing_fail(__FILE__, __LINE__,
+		             "published %d != acked %u + dlq %" PRIu64
+		             " + pending %" PRIu64 " + ack pending %" PRIu64,
+		             published, acked, cs.dlq_msgs, cs.pending,
+		             cs.ack_pending);
+}
+
+static struct js_backend *
+backend_up(bool split)
+{
+	struct js_backend *b = NULL;
+	struct js_backend_options o = {.split_ack = split};
+
+	CHECK_INT(js_backend_create(&fx.cfg, NULL, &o, &b), 0);
+	return b;
+}
+
+struct count_goal {
+	unsigned *counter;
+	unsigned goal;
+};
+
+static bool
+reached(void *arg)
+{
+	struct count_goal *g = arg;
+	unsigned v;
+
+	pthread_mutex_lock(&st.lock);
+	v = *g->counter;
+	pthread_mutex_unlock(&st.lock);
+	return v >= g->goal;
+}
+
+static void
+delivers_exactly_once(bool split)
+{
+	const int n = 500;
+	struct js_backend *b = backend_up(split);
+	int published;
+
+	if (b == NULL)
+		return;
+	state_reset(MODE_ACK);
+	fresh_topology(b);
+	published = publish_tasks(b, n);
+	CHECK_INT(published, n);
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n}, 20000));
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
+	CHECK_INT(st.calls, n);
+	CHECK_INT(st.acks, n);
+	CHECK_INT(st.bad_ids, 0);
+	CHECK_INT(st.max_attempt, 1);
+	for (int i = 1; i <= n; i++)
+		if (st.deliveries[i] != 1)
+			testing_fail(__FILE__, __LINE__, "seq %d delivered %u times", i,
+			             st.deliveries[i]);
+	check_accounting(published, n);
+	CHECK_INT(read_state().stream_msgs, 0);
+	js_backend_destroy(b);
+}
+
+TEST(delivers_each_task_exactly_once)
+{
+	delivers_exactly_once(false);
+}
+
+TEST(delivers_each_task_exactly_once_split_ack)
+{
+	delivers_exactly_once(true);
+}
+
+TEST(nak_with_delay_redelivers_after_the_delay)
+{
+	const int n = 5;
+	struct js_backend *b = backend_up(false);
+	int published;
+
+	if (b == NULL)
+		return;
+	state_reset(MODE_NAK_ONCE);
+	st.nak_delay_ms = 400;
+	fresh_topology(b);
+	published = publish_tasks(b, n);
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n}, 10000));
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
+	CHECK_INT(st.max_attempt, 2);
+	for (int i = 1; i <= n; i++) {
+		CHECK_INT(st.deliveries[i], 2);
+		CHECK_RANGE(st.second_ms[i] - st.first_ms[i], 400, 5000);
+	}
+	check_accounting(published, n);
+	js_backend_destroy(b);
+}
+
+TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
+{
+	struct js_backend *b = backend_up(false);
+	natsMsg *m = NULL, *got = NULL;
+	jsPubOptions po;
+	jsPubAck *pa = NULL;
+	const char *v = NULL;
+	const char **vals = NULL;
+	int nvals = 0;
+
+	if (b == NULL)
+		return;
+	state_reset(MODE_DLQ);
+	fresh_topology(b);
+	natsMsg_Create(&m, "tasks.mail", NULL, "{\"to\":\"x\"}", 10);
+	natsMsgHeader_Set(m, "Trace", "a");
+	natsMsgHeader_Add(m, "Trace", "b");
+	natsMsgHeader_Set(m, "Tenant", "acme");
+	jsPubOptions_Init(&po);
+	po.MsgId = "id-1";
+	po.ExpectStream = "TASKS";
+	CHECK_INT(js_PublishMsg(&pa, natsconn_js(admin), m, &po, NULL), NATS_OK);
+	jsPubAck_Destroy(pa);
+	natsMsg_Destroy(m);
+
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_TRUE(
+	    js_wait_for(reached, &(struct count_goal){&st.dead_letters, 1}, 10000));
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
+	CHECK_INT(read_state().stream_msgs, 0);
+	CHECK_INT(read_state().dlq_msgs, 1);
+	check_accounting(1, 1);
+
+	CHECK_INT(js_GetMsg(&got, natsconn_js(admin), "DLQ", 1, NULL, NULL),
+	          NATS_OK);
+	if (got != NULL) {
+		CHECK_STR(natsMsg_GetSubject(got), "dlq.tasks.mail");
+		CHECK_STR(natsMsg_GetData(got), "{\"to\":\"x\"}");
+		CHECK_INT(natsMsgHeader_Values(got, "Trace", &vals, &nvals), NATS_OK);
+		CHECK_INT(nvals, 2);
+		if (nvals == 2) {
+			CHECK_STR(vals[0], "a");
+			CHECK_STR(vals[1], "b");
+		}
+		free((void *)vals);
+		CHECK_INT(natsMsgHeader_Get(got, "Tenant", &v), NATS_OK);
+		CHECK_STR(v, "acme");
+		CHECK_INT(natsMsgHeader_Get(got, "Taskjet-Reason", &v), NATS_OK);
+		CHECK_STR(v, "handler_failed");
+		CHECK_INT(natsMsgHeader_Get(got, "Nats-Msg-Id", &v), NATS_OK);
+		CHECK_STR(v, "dlq-TASKS-1");
+		CHECK_INT(natsMsgHeader_Get(got, "Nats-Expected-Stream", &v),
+		          NATS_NOT_FOUND);
+		natsMsg_Destroy(got);
+	}
+	js_backend_destroy(b);
+}
+
+TEST(publish_dedupes_on_msg_id)
+{
+	struct js_backend *b = backend_up(false);
+	struct backend *base;
+
+	if (b == NULL)
+		return;
+	base = js_backend_base(b);
+	fresh_topology(b);
+	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, "same"), 0);
+	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, "same"), 0);
+	CHECK_INT(base->ops->publish(base, "tasks.a", "y", 1, "other"), 0);
+	CHECK_INT(read_state().stream_msgs, 2);
+	CHECK_INT(base->ops->publish(base, "nowhere.a", "x", 1, "z"), -ENOENT);
+	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, NULL), 0);
+	CHECK_INT(read_state().stream_msgs, 3);
+	js_backend_destroy(b);
+}
+
+TEST(max_deliveries_advisory_moves_to_dlq)
+{
+	const int n = 3;
+	struct js_backend *b;
+	int published;
+
+	fx.route.max_attempts = 2;
+	fx.route.ack_wait_ms = 1000;
+	b = backend_up(false);
+	if (b == NULL)
+		goto out;
+	state_reset(MODE_NEVER_ACK);
+	fresh_topology(b);
+	published = publish_tasks(b, n);
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_TRUE(js_wait_for(reached,
+	                       &(struct count_goal){&st.dead_letters, n}, 15000));
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(st.max_attempt, 2);
+	for (int i = 1; i <= n; i++)
+		CHECK_INT(st.deliveries[i], 2);
+	CHECK_INT(read_state().stream_msgs, 0);
+	CHECK_INT(read_state().dlq_msgs, n);
+	check_accounting(published, n);
+	js_backend_destroy(b);
+out:
+	fx.route.max_attempts = 5;
+	fx.route.ack_wait_ms = 30000;
+}
+
+static void
+survives_restart(int sig)
+{
+	const int n = 600;
+	struct js_backend *b = backend_up(false);
+	int published;
+
+	if (b == NULL)
+		return;
+	/* Acks in flight when the server stops can be lost with it; a short
+	 * ack_wait lets the server redeliver those within the test. */
+	fx.route.ack_wait_ms = 2000;
+	state_reset(MODE_SLOW_ACK);
+	fresh_topology(b);
+	published = publish_tasks(b, n);
+	CHECK_INT(published, n);
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n / 4},
+	                       10000));
+	CHECK_INT(nats_server_stop(&server, sig), 0);
+	clock_sleep_ms(500);
+	CHECK_INT(nats_server_restart(&server), 0);
+	/* Every task acked at least once (redeliveries are allowed). */
+	for (int64_t end = clock_mono_ms() + 30000;
+	     unique_acked(n) < (unsigned)n && clock_mono_ms() < end;)
+		clock_sleep_ms(50);
+	CHECK_INT(unique_acked(n), n);
+	CHECK_TRUE(js_wait_for(drained, NULL, 15000));
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_TRUE(js_backend_reconnects(b) >= 1);
+	check_accounting(published, n);
+	fx.route.ack_wait_ms = 30000;
+	printf("# %s: %u deliveries for %d tasks\n",
+	       sig == SIGKILL ? "SIGKILL" : "SIGTERM", st.calls, n);
+	js_backend_destroy(b);
+}
+
+TEST(server_sigterm_mid_consumption_loses_nothing)
+{
+	survives_restart(SIGTERM);
+}
+
+TEST(server_sigkill_mid_consumption_loses_nothing)
+{
+	survives_restart(SIGKILL);
+}
+
+TEST(stop_returns_quickly_when_idle)
+{
+	struct js_backend *b = backend_up(false);
+	int64_t t0;
+
+	if (b == NULL)
+		return;
+	state_reset(MODE_ACK);
+	fresh_topology(b);
+	fx.route.fetch_wait_ms = 10000;
+	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	clock_sleep_ms(200);
+	t0 = clock_mono_ms();
+	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_RANGE(clock_mono_ms() - t0, 0, 2000);
+	fx.route.fetch_wait_ms = 500;
+	js_backend_destroy(b);
+}
+
+int
+main(void)
+{
+	bool must_fail;
+	int rc;
+
+	if (!nats_server_available("backend_jetstream", &must_fail))
+		return must_fail ? 1 : 0;
+	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
+	pthread_mutex_init(&st.lock, NULL);
+	rc = nats_server_start(&server);
+	if (rc == 0) {
+		js_fixture_init(&fx, server.url);
+		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &admin);
+	}
+	if (rc != 0) {
+		printf("Bail out! cannot start/connect nats-server: %d\n", rc);
+		nats_server_cleanup(&server);
+		return 1;
+	}
+	RUN(delivers_each_task_exactly_once);
+	RUN(delivers_each_task_exactly_once_split_ack);
+	RUN(nak_with_delay_redelivers_after_the_delay);
+	RUN(dead_letter_keeps_payload_and_headers_and_term_removes);
+	RUN(publish_dedupes_on_msg_id);
+	RUN(max_deliveries_advisory_moves_to_dlq);
+	RUN(stop_returns_quickly_when_idle);
+	RUN(server_sigterm_mid_consumption_loses_nothing);
+	RUN(server_sigkill_mid_consumption_loses_nothing);
+	natsconn_close(admin, 1000);
+	nats_server_cleanup(&server);
+	natsconn_library_shutdown(5000);
+	pthread_mutex_destroy(&st.lock);
+	return testing_done();
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/* Topology against a real server: create, idempotence, drift, dry run. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "js_fixture.h"
+#include "log.h"
+#include "nats_server.h"
+#include "natsconn.h"
+#include "testing.h"
+#include "topology.h"
+
+#define NS_PER_MS INT64_C(1000000)
+
+static struct nats_server server;
+static struct natsconn *nc;
+static struct js_fixture fx;
+
+static bool
+report_has(const struct topo_report *r, const char *needle)
+{
+	for (size_t i = 0; i < r->count; i++)
+		if (strstr(r->lines[i], needle) != NULL)
+			return true;
+	return false;
+}
+
+static void
+dump(const struct topo_report *r)
+{
+	for (size_t i = 0; i < r->count; i++)
+		printf("#   %s\n", r->lines[i]);
+}
+
+static int
+stream_count(void)
+{
+	jsStreamNamesList *l = NULL;
+	int n;
+
+	if (js_StreamNames(&l, natsconn_js(nc), NULL, NULL) == NATS_NOT_FOUND)
+		return 0;
+	n = l != NULL ? l->Count : -1;
+	jsStreamNamesList_Destroy(l);
+	return n;
+}
+
+static int64_t
+stream_max_age_ns(const char *name)
+{
+	jsStreamInfo *si = NULL;
+	int64_t v = -1;
+
+	if (js_GetStreamInfo(&si, natsconn_js(nc), name, NULL, NULL) == NATS_OK)
+		v = si->Config->MaxAge;
+	jsStreamInfo_Destroy(si);
+	return v;
+}
+
+TEST(dry_run_on_empty_server_changes_nothing)
+{
+	struct topo_report r;
+
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, true, &r), -EAGAIN);
+	CHECK_INT(r.pending, 5); /* TASKS, DLQ, advisories + 2 consumers */
+	CHECK_INT(r.created, 0);
+	CHECK_TRUE(report_has(&r, "stream TASKS: missing (would create)"));
+	CHECK_TRUE(report_has(&r, "consumer TASKS/taskjet-work: missing"));
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+	CHECK_INT(stream_count(), 0);
+}
+
+TEST(creates_everything_from_scratch)
+{
+	struct topo_report r;
+	jsConsumerInfo *ci = NULL;
+	jsStreamInfo *si = NULL;
+
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_INT(r.created, 5);
+	CHECK_INT(r.errors + r.conflicts + r.updated, 0);
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
+	          NATS_OK);
+	if (si != NULL) {
+		CHECK_INT(si->Config->Retention, js_WorkQueuePolicy);
+		CHECK_INT(si->Config->MaxAge, 24 * 3600 * 1000 * NS_PER_MS);
+		CHECK_INT(si->Config->Duplicates, 120000 * NS_PER_MS);
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+	}
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "DLQ", NULL, NULL),
+	          NATS_OK);
+	if (si != NULL) {
+		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
+		CHECK_STR(si->Config->Subjects[0], "dlq.>");
+		CHECK_INT(si->Config->MaxMsgs, -1);
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+	}
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKJET_ADVISORIES",
+	                           NULL, NULL),
+	          NATS_OK);
+	if (si != NULL) {
+		CHECK_INT(si->Config->SubjectsLen, 1);
+		CHECK_STR(si->Config->Subjects[0],
+		          "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.TASKS.taskjet-work");
+		jsStreamInfo_Destroy(si);
+	}
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work",
+	                             NULL, NULL),
+	          NATS_OK);
+	if (ci != NULL) {
+		CHECK_INT(ci->Config->AckWait, 30000 * NS_PER_MS);
+		CHECK_INT(ci->Config->MaxDeliver, 5);
+		CHECK_INT(ci->Config->MaxAckPending, 1000);
+		CHECK_STR(ci->Config->FilterSubject, "tasks.>");
+		CHECK_INT(ci->Config->BackOffLen, 0);
+		CHECK_INT(ci->Config->AckPolicy, js_AckExplicit);
+		jsConsumerInfo_Destroy(ci);
+		ci = NULL;
+	}
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKJET_ADVISORIES",
+	                             TOPOLOGY_ADVISORY_CONSUMER, NULL, NULL),
+	          NATS_OK);
+	jsConsumerInfo_Destroy(ci);
+}
+
+TEST(second_run_is_idempotent)
+{
+	struct topo_report r;
+
+	for (int round = 0; round < 2; round++) {
+		CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, round == 1, &r),
+		          0);
+		CHECK_INT(r.created + r.updated + r.pending + r.conflicts + r.errors,
+		          0);
+		CHECK_INT(r.count, 5);
+		for (size_t i = 0; i < r.count; i++)
+			CHECK_CONTAINS(r.lines[i], ": ok");
+		if (testing_failed())
+			dump(&r);
+		topo_report_free(&r);
+	}
+}
+
+TEST(max_age_drift_reported_then_fixed)
+{
+	struct topo_report r;
+	jsStreamInfo *si = NULL, *up = NULL;
+	jsStreamConfig c;
+
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
+	          NATS_OK);
+	if (si == NULL)
+		return;
+	c = *si->Config;
+	c.MaxAge = 3600 * 1000 * NS_PER_MS;
+	CHECK_INT(js_UpdateStream(&up, natsconn_js(nc), &c, NULL, NULL), NATS_OK);
+	jsStreamInfo_Destroy(up);
+	jsStreamInfo_Destroy(si);
+
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, true, &r), -EAGAIN);
+	CHECK_TRUE(report_has(&r, "stream TASKS: max_age 1h -> 24h (would update)"));
+	CHECK_INT(r.pending, 1);
+	topo_report_free(&r);
+	CHECK_INT(stream_max_age_ns("TASKS"), 3600 * 1000 * NS_PER_MS);
+
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_INT(r.updated, 1);
+	CHECK_TRUE(report_has(&r, "stream TASKS: updated"));
+	topo_report_free(&r);
+	CHECK_INT(stream_max_age_ns("TASKS"), 24 * 3600 * 1000 * NS_PER_MS);
+}
+
+TEST(consumer_drift_is_updated_with_full_config)
+{
+	struct topo_report r;
+	jsConsumerInfo *ci = NULL;
+
+	fx.route.max_attempts = 7;
+	fx.route.concurrency = 8;
+	fx.route.batch = 100; /* 8 * 100 * 4 = 3200 */
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_TRUE(report_has(&r, "max_deliver 5 -> 7"));
+	CHECK_TRUE(report_has(&r, "max_ack_pending 1000 -> 3200"));
+	CHECK_INT(r.updated, 1);
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work",
+	                             NULL, NULL),
+	          NATS_OK);
+	if (ci != NULL) {
+		CHECK_INT(ci->Config->MaxDeliver, 7);
+		CHECK_INT(ci->Config->MaxAckPending, 3200);
+		CHECK_INT(ci->Config->AckWait, 30000 * NS_PER_MS);
+		CHECK_STR(ci->Config->FilterSubject, "tasks.>");
+		jsConsumerInfo_Destroy(ci);
+	}
+}
+
+TEST(retention_change_is_a_conflict)
+{
+	struct topo_report r;
+	jsStreamInfo *si = NULL;
+	jsStreamConfig c;
+	const char *subj[] = {"tasks.>"};
+
+	CHECK_INT(js_DeleteStream(natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
+	jsStreamConfig_Init(&c);
+	c.Name = "TASKS";
+	c.Subjects = subj;
+	c.SubjectsLen = 1;
+	c.Retention = js_LimitsPolicy;
+	CHECK_INT(js_AddStream(&si, natsconn_js(nc), &c, NULL, NULL), NATS_OK);
+	jsStreamInfo_Destroy(si);
+
+	for (int dry = 1; dry >= 0; dry--) {
+		CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, dry, &r), -EEXIST);
+		CHECK_TRUE(report_has(
+		    &r, "stream TASKS: retention is limits, config says workqueue: "
+		        "cannot be changed in place"));
+		CHECK_INT(r.conflicts, 1);
+		if (testing_failed())
+			dump(&r);
+		topo_report_free(&r);
+	}
+	/* Nothing was changed behind our back. */
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
+	          NATS_OK);
+	if (si != NULL) {
+		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
+		jsStreamInfo_Destroy(si);
+	}
+}
+
+int
+main(void)
+{
+	bool must_fail;
+	int rc;
+
+	if (!nats_server_available("topology", &must_fail))
+		return must_fail ? 1 : 0;
+	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
+	rc = nats_server_start(&server);
+	if (rc == 0) {
+		js_fixture_init(&fx, server.url);
+		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &nc);
+	}
+	if (rc != 0) {
+		printf("Bail out! cannot start/connect nats-server: %d\n", rc);
+		nats_server_cleanup(&server);
+		return 1;
+	}
+	RUN(dry_run_on_empty_server_changes_nothing);
+	RUN(creates_everything_from_scratch);
+	RUN(second_run_is_idempotent);
+	RUN(max_age_drift_reported_then_fixed);
+	RUN(consumer_drift_is_updated_with_full_config);
+	RUN(retention_change_is_a_conflict);
+	natsconn_close(nc, 1000);
+	nats_server_cleanup(&server);
+	natsconn_library_shutdown(5000);
+	return testing_done();
+}
