@@ -22,7 +22,7 @@
 #define NS_PER_MS INT64_C(1000000)
 
 struct adv_route {
-	const struct route *route;
+	struct route *route;
 	char consumer[256];
 };
 
@@ -164,7 +164,7 @@ out:
 	return rc;
 }
 
-static const struct route *
+static struct route *
 our_route(const struct advisory *a, const struct adv_event *ev)
 {
 	for (size_t i = 0; i < a->route_count; i++)
@@ -189,7 +189,7 @@ adv_retry_later(natsMsg *adv)
 /* Dead-letter stored message `seq` of the event's stream: 0 when it is in
  * the DLQ and deleted from its stream (or was already gone). */
 static int
-move_to_dlq(struct advisory *a, const struct route *route,
+move_to_dlq(struct advisory *a, struct route *route,
             const struct adv_event *ev)
 {
 	struct js_delivery d = {0};
@@ -267,7 +267,7 @@ int
 advisory_handle(struct advisory *a, natsMsg *adv)
 {
 	struct adv_event ev;
-	const struct route *route;
+	struct route *route;
 	int rc;
 
 	rc = parse_event(natsMsg_GetData(adv), (size_t)natsMsg_GetDataLength(adv),

@@ -25,7 +25,7 @@
 
 struct js_worker {
 	struct js_backend *b;
-	const struct route *route;
+	struct route *route;
 	natsSubscription *sub;
 	pthread_t thread;
 	bool started;
@@ -516,7 +516,7 @@ js_backend_start(struct js_backend *b, const struct router *router,
 	b->workers = xcalloc(n, sizeof(*b->workers));
 	b->worker_count = n;
 	for (size_t i = 0; i < router->count; i++) {
-		const struct route *route = &router->routes[i];
+		struct route *route = &router->routes[i];
 		int c = route->cfg->concurrency > 0 ? route->cfg->concurrency : 1;
 
 		for (int j = 0; j < c; j++, k++) {

@@ -1375,6 +1375,18 @@ apply_env(struct loader *l)
 	}
 }
 
+/* Replace *dir by the environment variable `name` when it is set and not empty. */
+static void
+apply_env_dir(char **dir, const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		return;
+	free(*dir);
+	*dir = xstrdup(v);
+}
+
 /* Absolute directory holding the config file named `name`. */
 static int
 config_dir(const char *name, char **dir_r)
@@ -1559,6 +1571,10 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 	resolve(&cfg->state_dir, dir);
 	resolve(&cfg->log.file, dir);
 	resolve(&cfg->nats.creds_file, dir);
+	/* Directory overrides are the caller's paths, relative to the working
+	 * directory: they let one config run from a build tree or a test dir. */
+	apply_env_dir(&cfg->plugin_dir, "TASKJET_PLUGIN_DIR");
+	apply_env_dir(&cfg->state_dir, "TASKJET_STATE_DIR");
 	*cfg_r = cfg;
 	cfg = NULL;
 	ret = 0;

@@ -17,9 +17,6 @@
 struct engine;
 
 struct engine_options {
-	/* Scale every backoff and hint delay by this factor (taskjet exec
-	 * --fast); 1.0 in production. */
-	double delay_scale;
 	/* NULL: the real random source. */
 	const struct rng *rng;
 };

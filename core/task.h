@@ -32,12 +32,15 @@ struct tj_task {
 	struct backend *backend;
 
 	/* Set by the worker. */
-	const struct route *route; /* NULL: no route serves the subject */
+	struct route *route; /* NULL: no route serves the subject; stats mutable */
 
 	/* Set by the handler through the host API. */
 	int64_t retry_after_ms; /* -1: use the route's backoff */
 	char *fail_reason;      /* malloc'd, NULL if none */
 	unsigned publish_count; /* follow-ups published in this delivery */
+
+	/* Set by the engine: what the handler returned, -1 if not called. */
+	int verdict;
 };
 
 /* Reset the handler-set fields; call before each handler invocation. */

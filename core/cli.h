@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The command line: one file per command, shared helpers here. */
+#ifndef TASKJET_CLI_H
+#define TASKJET_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* Exit codes (sysexits.h values), documented in `taskjet --help`. */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAILURE_OTHER = 1,
+	EXIT_USAGE = 64,
+	EXIT_UNAVAILABLE = 69,
+	EXIT_CONFIG = 78
+};
+
+/* Each command: argv[0] is the command name. Returns an exit code. */
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/* -c FILE, else $TASKJET_CONFIG, else SYSCONFDIR/taskjet/taskjet.json. */
+const char *cli_config_path(const char *given);
+
+/* Load the config, printing every error to stderr. Returns EXIT_OK or
+ * EXIT_CONFIG; on EXIT_OK *cfg_r is the caller's to cfg_free(). */
+int cli_load_config(const char *given_path, struct cfg **cfg_r);
+
+/* Set up logging from the config, then apply command-line overrides
+ * (NULL: keep). Returns EXIT_OK or EXIT_CONFIG. */
+int cli_setup_log(const struct cfg *cfg, const char *level, const char *format,
+                  const char *file);
+
+/* Read all of stdin into a malloc'd NUL-terminated buffer. 0 or -errno. */
+int cli_read_stdin(char **data_r, size_t *len_r);
+
+/*
+ * Wait on the main thread for SIGTERM/SIGINT in `set` (blocked in every
+ * thread), reopening the log on SIGHUP. Returns 1 on a stop signal, or 0
+ * as soon as *done (if not NULL) becomes true.
+ */
+int cli_wait_for_stop(const sigset_t *set, volatile sig_atomic_t *done);
+/* From now on a second SIGTERM/SIGINT ends the process at once. */
+void cli_watch_second_signal(sigset_t *set);
+
+/* Print the routes table (check, exec). */
+void cli_print_routes(FILE *out, const struct cfg *cfg);
+
+#endif

@@ -1,0 +1,88 @@
+#!/bin/sh
+# The command line end to end: taskjet exec retrying a fixture plugin with
+# growing delays and dead-lettering it with every header, taskjet check's
+# routes table and refusals, usage errors and exit codes. TAP output.
+set -u
+bin="$top_builddir/taskjet"
+plugins="$top_builddir/tests/fixtures/plugins/.libs"
+tmp=$(mktemp -d /tmp/tj-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/out"; }
+expect() { # name expected-status command...
+	name=$1 want=$2; shift 2
+	"$@" >"$tmp/out" 2>&1
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok "$name"; else echo "# exit $got, wanted $want"; not_ok "$name"; fi
+}
+has() { # name pattern: the last command's output matches
+	if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else echo "# lacks: $2"; not_ok "$1"; fi
+}
+
+write_config() { # file route-extras plugin-config
+	cat >"$1" <<JSON
+{
+  "plugin_dir": "$plugins",
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "flaky", "stream": "TASKS", "subject": "tasks.flaky",
+                "plugin": "fx_behave", "max_attempts": 4 $2,
+                "backoff": { "initial": "10ms", "multiplier": 2, "max": "1s", "jitter": 0 },
+                "config": $3 } ]
+}
+JSON
+}
+
+write_config "$tmp/flaky.json" "" '{ "fail_first": 2, "reason": "db busy" }'
+expect "exec acks after two retries" 0 "$bin" exec -c "$tmp/flaky.json" tasks.flaky '{"n":1}'
+has "exec shows attempt 1 retried after 10 ms" 'tasks.flaky attempt 1/4: retry +-> retry in 10 ms: db busy'
+has "exec shows attempt 2 retried after 20 ms" 'tasks.flaky attempt 2/4: retry .*-> retry in 20 ms'
+has "exec shows attempt 3 acked" 'tasks.flaky attempt 3/4: done .*-> acked'
+has "exec reports the outcome" '^outcome: acked$'
+
+write_config "$tmp/doomed.json" "" '{ "verdict": "retry", "reason": "upstream 503" }'
+expect "exec dead-letters exhausted retries with exit 1" 1 "$bin" exec -c "$tmp/doomed.json" -H Trace=t1 tasks.flaky 'hello'
+has "exec retries with growing delays" 'attempt 3/4: retry .*-> retry in 40 ms'
+has "exec dead-letters on the last attempt" 'attempt 4/4: retry .*-> dead-lettered \(attempts_exhausted\)'
+for h in 'Trace: t1' 'Taskjet-Original-Subject: tasks.flaky' 'Taskjet-Original-Stream: TASKS' \
+	'Taskjet-Original-Seq: 1' 'Taskjet-Attempts: 4' 'Taskjet-Reason: attempts_exhausted' \
+	'Taskjet-Error: upstream 503' 'Taskjet-Plugin: fx_behave' \
+	'Taskjet-Failed-At: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z' 'payload \(5 bytes\): hello' \
+	'dead letter #1 on dlq.tasks.flaky'; do
+	has "dead letter shows ${h%%:*}" "^ *$h"
+done
+
+expect "exec --fast scales a 10 s backoff down" 1 sh -c "
+	sed 's/\"10ms\"/\"10s\"/; s/\"1s\"/\"300s\"/' '$tmp/doomed.json' >'$tmp/slow.json' &&
+	timeout 20 '$bin' exec -c '$tmp/slow.json' --fast tasks.flaky x"
+has "exec --fast keeps the nominal delay in the report" 'retry in 20000 ms'
+
+expect "exec reads the payload from stdin" 0 sh -c "echo '{\"from\":\"stdin\"}' | '$bin' exec -c '$tmp/flaky.json' tasks.flaky -"
+expect "exec refuses a subject no stream takes" 64 "$bin" exec -c "$tmp/flaky.json" orders.new x
+
+expect "check accepts a good config" 0 "$bin" check -c "$tmp/flaky.json"
+has "check prints the routes table" '^ROUTE +SUBJECT'
+has "check lists the route" '^flaky +tasks\.flaky +TASKS +taskjet-flaky +fx_behave +1 +4 +30s'
+
+sed 's/"fx_behave"/"fx_wrong_major"/' "$tmp/flaky.json" >"$tmp/major.json"
+expect "check refuses a plugin built for another major ABI" 78 "$bin" check -c "$tmp/major.json"
+has "the refusal names both ABI versions" 'ABI 2\.0.*1\.0'
+
+printf '{\n  "streams": [ { "name": "S", "subjects": ["a.>"] } ],\n  "routes": [ { "name": "r", "stream": "S", "subject": "b.x", "plugin": "p" } ],\n  "bogus": 1\n}\n' >"$tmp/bad.json"
+expect "check rejects a bad config with exit 78" 78 "$bin" check -c "$tmp/bad.json"
+has "errors carry file:line:column: key" "bad\.json:[0-9]+:[0-9]+: bogus: "
+has "a route outside its stream is reported" "bad\.json:3:[0-9]+: routes\[0\]\.subject: "
+
+expect "--help succeeds" 0 "$bin" --help
+has "--help documents the exit codes" '^  78  configuration error'
+expect "--version succeeds" 0 "$bin" --version
+has "--version names the plugin ABI" '^taskjet [0-9.]+ \(plugin ABI 1\.0, libnats '
+for c in run check exec publish plugins; do
+	expect "$c --help succeeds" 0 "$bin" "$c" --help
+done
+expect "an unknown command is a usage error" 64 "$bin" frobnicate
+expect "no command is a usage error" 64 "$bin"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine over the memory backend, with real fixture plugins loaded by
+ * the real loader: routing, retries with growing delays, dead letters with
+ * every header, invalid payloads, unrouted subjects, back-pressure, dedupe,
+ * and the in-progress heartbeat (against the recording fake backend).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend_memory.h"
+#include "clock.h"
+#include "config.h"
+#include "engine.h"
+#include "fake_backend.h"
+#include "log.h"
+#include "testing.h"
+
+/* Deterministic randomness: u = 0.5 means "no jitter". */
+static double
+half(void *ctx)
+{
+	return 0.5;
+}
+
+static const struct rng no_jitter = {half, NULL};
+
+struct fixture {
+	struct cfg *cfg;
+	struct engine *engine;
+	struct mem_backend *backend;
+};
+
+/* Build a config with one WQ stream "TASKS" (tasks.>) and the given routes
+ * JSON, load fixtures from the build tree, create engine + memory backend. */
+static int
+fixture_setup(struct fixture *f, const char *routes_json, const char *extra)
+{
+	char *text = NULL, *errors = NULL;
+	struct engine_options opts = {.rng = &no_jitter};
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if (asprintf(&text,
+	             "{ \"plugin_dir\": \"%s\", \"backend\": \"memory\", %s"
+	             "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"] },"
+	             "                 { \"name\": \"EVENTS\", \"subjects\": [\"events.>\"],"
+	             "                   \"retention\": \"limits\" } ],"
+	             "  \"routes\": [ %s ] }",
+	             FIXTURE_PLUGIN_DIR, extra != NULL ? extra : "", routes_json) < 0)
+		return -ENOMEM;
+	rc = cfg_load_buffer("test.json", text, strlen(text), &errors, &f->cfg);
+	if (rc < 0) {
+		testing_fail(__FILE__, __LINE__, "config: %s", errors ? errors : "?");
+		goto out;
+	}
+	rc = engine_create(f->cfg, &opts, &f->engine);
+	if (rc < 0) {
+		testing_fail(__FILE__, __LINE__, "engine_create: %d", rc);
+		goto out;
+	}
+	rc = mem_backend_create(f->engine, &f->backend);
+out:
+	free(errors);
+	free(text);
+	return rc;
+}
+
+static void
+fixture_teardown(struct fixture *f)
+{
+	mem_backend_destroy(f->backend);
+	engine_destroy(f->engine);
+	cfg_free(f->cfg);
+}
+
+static int
+count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int c, n = 0;
+
+	if (fp == NULL)
+		return -1;
+	while ((c = fgetc(fp)) != EOF)
+		n += c == '\n';
+	fclose(fp);
+	return n;
+}
+
+static const char *
+letter_header(const struct mem_letter *l, const char *key)
+{
+	for (size_t i = 0; i < l->header_count; i++)
+		if (strcmp(l->headers[i].key, key) == 0)
+			return l->headers[i].value;
+	return NULL;
+}
+
+static size_t
+letter_count(struct mem_backend *b)
+{
+	size_t n = 0;
+
+	for (const struct mem_letter *l = mem_backend_letters(b); l != NULL; l = l->next)
+		n++;
+	return n;
+}
+
+TEST(happy_path_acks_every_task_once)
+{
+	char routes[768], file[64] = "/tmp/tj-engine-happy-XXXXXX";
+	struct mem_stats st;
+	struct fixture f;
+	int fd = mkstemp(file);
+
+	close(fd);
+	/* Both routes record into one file, so counts add up. */
+	snprintf(routes, sizeof(routes),
+	         "{ \"name\": \"a\", \"stream\": \"TASKS\", \"subject\": \"tasks.a\","
+	         "  \"plugin\": \"fx_behave\", \"concurrency\": 3,"
+	         "  \"config\": { \"record_file\": \"%s\" } },"
+	         "{ \"name\": \"b\", \"stream\": \"TASKS\", \"subject\": \"tasks.b.*\","
+	         "  \"plugin\": \"fx_behave\", \"concurrency\": 2,"
+	         "  \"config\": { \"record_file\": \"%s\" } }",
+	         file, file);
+	if (fixture_setup(&f, routes, NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_start(f.backend), 0);
+	for (int i = 0; i < 200; i++) {
+		char subject[32];
+
+		snprintf(subject, sizeof(subject), i % 2 ? "tasks.a" : "tasks.b.%d", i);
+		CHECK_INT(mem_backend_publish(f.backend, subject, "x", 1, NULL, 0, NULL, NULL), 0);
+	}
+	CHECK_INT(mem_backend_drain(f.backend, 10000), 0);
+	mem_backend_request_stop(f.backend);
+	CHECK_INT(mem_backend_wait(f.backend, 5000), 0);
+	mem_backend_stats(f.backend, &st);
+	CHECK_INT(st.total_enqueued, 200);
+	CHECK_INT(st.total_dequeued, 200);
+	CHECK_INT(st.current_size, 0);
+	CHECK_INT(st.dead_letters, 0);
+	CHECK_INT(count_lines(file), 200);
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.acked, 100);
+	CHECK_INT(engine_router(f.engine)->routes[1].stats.acked, 100);
+	unlink(file);
+	fixture_teardown(&f);
+}
+
+TEST(retries_with_growing_delays_then_acks)
+{
+	struct fixture f;
+	struct mem_step step;
+	int64_t delays[4] = {0};
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"flaky\", \"stream\": \"TASKS\", \"subject\": \"tasks.flaky\","
+	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 5,"
+	                  "  \"backoff\": { \"initial\": \"20ms\", \"multiplier\": 2,"
+	                  "                 \"max\": \"1s\", \"jitter\": 0.2 },"
+	                  "  \"config\": { \"fail_first\": 3 } }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.flaky", "{}", 2, NULL, 0, NULL, NULL), 0);
+	for (int attempt = 1; attempt <= 4; attempt++) {
+		int64_t before = clock_mono_ms();
+
+		CHECK_INT(mem_backend_run_one(f.backend, 5000, &step), 1);
+		CHECK_INT(step.attempt, attempt);
+		if (attempt > 1) /* it really waited for its delay */
+			CHECK_TRUE(clock_mono_ms() - before >= delays[attempt - 2] - 2);
+		if (attempt <= 3) {
+			CHECK_INT(step.verdict, TJ_RETRY);
+			CHECK_INT(step.result.outcome, DISP_RETRIED);
+			delays[attempt - 1] = step.result.delay_ms;
+		} else {
+			CHECK_INT(step.verdict, TJ_DONE);
+			CHECK_INT(step.result.outcome, DISP_ACKED);
+		}
+	}
+	/* u = 0.5: the exact curve initial * 2^(n-1). */
+	CHECK_INT(delays[0], 20);
+	CHECK_INT(delays[1], 40);
+	CHECK_INT(delays[2], 80);
+	CHECK_INT(letter_count(f.backend), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
+	fixture_teardown(&f);
+}
+
+TEST(exhausted_retries_dead_letter_with_every_header)
+{
+	struct fixture f;
+	struct mem_step step;
+	const struct mem_letter *l;
+	struct dlq_header hdr = {"Trace-Id", "abc"};
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"doomed\", \"stream\": \"TASKS\", \"subject\": \"tasks.doomed\","
+	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 3,"
+	                  "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"2ms\", \"jitter\": 0 },"
+	                  "  \"config\": { \"verdict\": \"retry\", \"reason\": \"upstream 503\" } }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.doomed", "payload-1", 9, &hdr, 1,
+	                              "order-42", NULL),
+	          0);
+	for (int i = 1; i <= 3; i++) {
+		CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+		CHECK_INT(step.attempt, i);
+		CHECK_INT(step.result.outcome, i < 3 ? DISP_RETRIED : DISP_DEAD_LETTERED);
+	}
+	CHECK_INT(step.result.reason, DLQ_REASON_ATTEMPTS_EXHAUSTED);
+	l = mem_backend_letters(f.backend);
+	CHECK_TRUE(l != NULL);
+	if (l == NULL)
+		goto out;
+	CHECK_STR(l->subject, "dlq.tasks.doomed");
+	CHECK_STR(l->payload, "payload-1");
+	CHECK_STR(letter_header(l, "Trace-Id"), "abc"); /* original kept */
+	CHECK_STR(letter_header(l, "Taskjet-Original-Subject"), "tasks.doomed");
+	CHECK_STR(letter_header(l, "Taskjet-Original-Stream"), "TASKS");
+	CHECK_STR(letter_header(l, "Taskjet-Original-Seq"), "1");
+	CHECK_STR(letter_header(l, "Taskjet-Attempts"), "3");
+	CHECK_STR(letter_header(l, "Taskjet-Reason"), "attempts_exhausted");
+	CHECK_STR(letter_header(l, "Taskjet-Error"), "upstream 503");
+	CHECK_STR(letter_header(l, "Taskjet-Plugin"), "fx_behave");
+	/* RFC 3339 UTC, e.g. 2026-11-23T13:26:23Z */
+	CHECK_TRUE(letter_header(l, "Taskjet-Failed-At") != NULL &&
+	           strlen(letter_header(l, "Taskjet-Failed-At")) == 20 &&
+	           letter_header(l, "Taskjet-Failed-At")[19] == 'Z');
+	CHECK_TRUE(l->next == NULL);
+out:
+	fixture_teardown(&f);
+}
+
+TEST(permanent_failure_dead_letters_on_first_attempt)
+{
+	struct fixture f;
+	struct mem_step step;
+	const struct mem_letter *l;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"r\", \"stream\": \"TASKS\", \"subject\": \"tasks.>\","
+	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 5 }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.x", "fail", 4, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(step.verdict, TJ_FAIL);
+	CHECK_INT(step.result.outcome, DISP_DEAD_LETTERED);
+	CHECK_INT(step.result.reason, DLQ_REASON_HANDLER_FAILED);
+	l = mem_backend_letters(f.backend);
+	CHECK_TRUE(l != NULL);
+	if (l != NULL) {
+		CHECK_STR(letter_header(l, "Taskjet-Reason"), "handler_failed");
+		CHECK_STR(letter_header(l, "Taskjet-Attempts"), "1");
+		CHECK_STR(letter_header(l, "Taskjet-Error"), "payload asked to fail");
+	}
+	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
+	fixture_teardown(&f);
+}
+
+TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
+{
+	char routes[512], file[64] = "/tmp/tj-engine-json-XXXXXX";
+	struct mem_step step;
+	struct fixture f;
+	int fd = mkstemp(file);
+
+	close(fd);
+	snprintf(routes, sizeof(routes),
+	         "{ \"name\": \"j\", \"stream\": \"TASKS\", \"subject\": \"tasks.j\","
+	         "  \"plugin\": \"fx_behave\", \"payload\": \"json\","
+	         "  \"config\": { \"record_file\": \"%s\" } }",
+	         file);
+	if (fixture_setup(&f, routes, NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{\"ok\":1}", 8, NULL, 0, NULL, NULL),
+	          0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{not json", 9, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(step.result.outcome, DISP_ACKED);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(step.verdict, -1);
+	CHECK_INT(step.result.outcome, DISP_DEAD_LETTERED);
+	CHECK_INT(step.result.reason, DLQ_REASON_INVALID_PAYLOAD);
+	CHECK_INT(count_lines(file), 1); /* the handler saw only the good one */
+	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
+	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Reason"),
+	          "invalid_payload");
+	unlink(file);
+	fixture_teardown(&f);
+}
+
+TEST(unrouted_work_is_dead_lettered_and_unknown_subjects_refused)
+{
+	struct fixture f;
+	struct mem_stats st;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"a\", \"stream\": \"TASKS\", \"subject\": \"tasks.a\","
+	                  "  \"plugin\": \"fx_behave\" }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.nobody", "x", 1, NULL, 0, NULL, NULL), 0);
+	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Reason"), "no_route");
+	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Plugin"), "-");
+	CHECK_INT(mem_backend_publish(f.backend, "orders.new", "x", 1, NULL, 0, NULL, NULL),
+	          -ENOENT);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.*", "x", 1, NULL, 0, NULL, NULL), -EINVAL);
+	/* An event feed nobody consumes here is accepted, not dead-lettered. */
+	CHECK_INT(mem_backend_publish(f.backend, "events.done", "x", 1, NULL, 0, NULL, NULL), 0);
+	mem_backend_stats(f.backend, &st);
+	CHECK_INT(st.dead_letters, 1);
+	CHECK_INT(st.unrouted, 1);
+	CHECK_INT(st.current_size, 0);
+	fixture_teardown(&f);
+}
+
+TEST(full_queue_refuses_publish_and_dedupe_ignores_repeats)
+{
+	struct fixture f;
+	struct mem_stats st;
+	struct mem_step step;
+	int processed = 0;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"a\", \"stream\": \"TASKS\", \"subject\": \"tasks.a\","
+	                  "  \"plugin\": \"fx_behave\" }",
+	                  "\"memory\": { \"capacity\": 3 },") < 0)
+		return;
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "1", 1, NULL, 0, "id-1", NULL), 0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "1", 1, NULL, 0, "id-1", NULL), 0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "2", 1, NULL, 0, "id-2", NULL), 0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "3", 1, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "4", 1, NULL, 0, NULL, NULL), -ENOBUFS);
+	mem_backend_stats(f.backend, &st);
+	CHECK_INT(st.current_size, 3);
+	CHECK_INT(st.total_enqueued, 3);
+	while (mem_backend_run_one(f.backend, 100, &step) == 1)
+		processed++;
+	CHECK_INT(processed, 3);
+	/* Room again once the queue drained. */
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "4", 1, NULL, 0, NULL, NULL), 0);
+	fixture_teardown(&f);
+}
+
+TEST(heartbeat_keeps_a_long_handler_alive)
+{
+	struct fake_backend fake;
+	struct fixture f;
+	struct tj_task task;
+	struct disp_result res;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": \"tasks.slow\","
+	                  "  \"plugin\": \"fx_behave\", \"ack_wait\": \"1s\","
+	                  "  \"config\": { \"sleep_ms\": 1700 } }",
+	                  NULL) < 0)
+		return;
+	fake_backend_init(&fake);
+	engine_set_backend(f.engine, &fake.base);
+	memset(&task, 0, sizeof(task));
+	task.subject = "tasks.slow";
+	task.payload = "{}";
+	task.payload_len = 2;
+	task.stream = "TASKS";
+	task.stream_seq = 7;
+	task.attempt = 1;
+	snprintf(task.id, sizeof(task.id), "TASKS:7");
+	task.backend = &fake.base;
+	CHECK_INT(engine_process(f.engine, &task, &res), 0);
+	CHECK_INT(res.outcome, DISP_ACKED);
+	/* Beats at 500 ms intervals during a 1.7 s handler: 3, allow 2..4. */
+	CHECK_RANGE(fake_backend_count_op(&fake, FAKE_IN_PROGRESS), 2, 4);
+	CHECK_INT(fake_backend_count_op(&fake, FAKE_ACK), 1);
+	task_release(&task);
+	/* Back to the memory backend before teardown frees it. */
+	engine_set_backend(f.engine, mem_backend_base(f.backend));
+	fake_backend_fini(&fake);
+	fixture_teardown(&f);
+}
+
+int
+main(void)
+{
+	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
+	RUN(happy_path_acks_every_task_once);
+	RUN(retries_with_growing_delays_then_acks);
+	RUN(exhausted_retries_dead_letter_with_every_header);
+	RUN(permanent_failure_dead_letters_on_first_attempt);
+	RUN(invalid_json_payload_is_dead_lettered_without_the_handler);
+	RUN(unrouted_work_is_dead_lettered_and_unknown_subjects_refused);
+	RUN(full_queue_refuses_publish_and_dedupe_ignores_repeats);
+	RUN(heartbeat_keeps_a_long_handler_alive);
+	return testing_done();
+}
