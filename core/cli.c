@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,6 +80,42 @@ cli_setup_log(const struct cfg *cfg, const char *level, const char *format,
 		return EXIT_CONFIG;
 	}
 	return EXIT_OK;
+}
+
+int
+cli_enter_state_dir(struct cfg *cfg)
+{
+	char *path = xstrdup(cfg->state_dir), *abs = NULL;
+	int status = EXIT_CONFIG;
+
+	/* mkdir -p: create each missing parent in turn. */
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			fprintf(stderr, "taskjet: state_dir %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	abs = realpath(path, NULL);
+	if (abs == NULL || chdir(abs) < 0) {
+		fprintf(stderr, "taskjet: state_dir %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	free(cfg->state_dir);
+	cfg->state_dir = abs;
+	abs = NULL;
+	status = EXIT_OK;
+out:
+	free(abs);
+	free(path);
+	return status;
 }
 
 int

@@ -48,6 +48,13 @@ int cli_wait_for_stop(const sigset_t *set, volatile sig_atomic_t *done);
 /* From now on a second SIGTERM/SIGINT ends the process at once. */
 void cli_watch_second_signal(sigset_t *set);
 
+/*
+ * Create cfg->state_dir (like mkdir -p), make it absolute and make it the
+ * working directory, so relative paths in plugin configs live there.
+ * Returns EXIT_OK, or EXIT_CONFIG after printing why.
+ */
+int cli_enter_state_dir(struct cfg *cfg);
+
 /* Print the routes table (check, exec). */
 void cli_print_routes(FILE *out, const struct cfg *cfg);
 

@@ -131,6 +131,9 @@ cmd_check(int argc, char **argv)
 	status = cli_setup_log(cfg, NULL, NULL, NULL);
 	if (status != EXIT_OK)
 		goto out;
+	status = cli_enter_state_dir(cfg);
+	if (status != EXIT_OK)
+		goto out;
 	if (engine_create(cfg, NULL, &engine) < 0) {
 		status = EXIT_CONFIG;
 		goto out;

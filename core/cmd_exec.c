@@ -185,6 +185,9 @@ cmd_exec(int argc, char **argv)
 	status = cli_setup_log(cfg, level, NULL, NULL);
 	if (status != EXIT_OK)
 		goto out;
+	status = cli_enter_state_dir(cfg);
+	if (status != EXIT_OK)
+		goto out;
 	if (argc - optind == 2 && strcmp(argv[optind + 1], "-") != 0) {
 		payload = strdup(argv[optind + 1]);
 		len = strlen(payload);

@@ -122,6 +122,9 @@ cmd_plugins(int argc, char **argv)
 		status = cli_load_config(config, &cfg);
 		if (status != EXIT_OK)
 			goto out;
+		status = cli_enter_state_dir(cfg);
+		if (status != EXIT_OK)
+			goto out;
 		dir = cfg->plugin_dir;
 	}
 	/* Plugins log their init complaints; keep them off the listing. */

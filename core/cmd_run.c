@@ -235,6 +235,9 @@ cmd_run(int argc, char **argv)
 	status = cli_setup_log(cfg, o.log_level, o.log_format, o.log_file);
 	if (status != EXIT_OK)
 		goto out;
+	status = cli_enter_state_dir(cfg);
+	if (status != EXIT_OK)
+		goto out;
 
 	/* Block the signals before any thread exists, so every thread
 	 * inherits the mask and only the main thread takes them. */

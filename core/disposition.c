@@ -84,7 +84,7 @@ dead_letter(const struct disp_env *env, const struct route *route,
 			goto out;
 		}
 		STATS_INC(route, dead_lettered[reason]);
-		log_write(TJ_LOG_NOTICE, &ctx, "dead-lettered %s to %s (%s)",
+		log_write(TJ_LOG_DEBUG, &ctx, "dead-lettered %s to %s (%s)",
 		          task->id, letter.rec.subject, dlq_reason_name(reason));
 		goto out;
 	}

@@ -225,9 +225,11 @@ engine_stopping(const struct engine *engine)
 }
 
 static void
-log_outcome(const struct tj_task *task, const struct disp_result *res)
+log_outcome(const struct tj_task *task, const struct disp_result *res,
+            const char *error)
 {
 	const struct route *route = task->route;
+	const char *why = error != NULL ? error : task->fail_reason;
 	struct log_ctx ctx = {
 	    .route = route != NULL ? route->cfg->name : NULL,
 	    .plugin = route != NULL ? route->cfg->plugin : NULL,
@@ -247,8 +249,7 @@ log_outcome(const struct tj_task *task, const struct disp_result *res)
 	case DISP_DEAD_LETTERED:
 		log_write(TJ_LOG_WARNING, &ctx, "dead-lettered %s (%s): %s%s%s",
 		          task->id, task->subject, dlq_reason_name(res->reason),
-		          task->fail_reason ? ": " : "",
-		          task->fail_reason ? task->fail_reason : "");
+		          why ? ": " : "", why ? why : "");
 		break;
 	case DISP_DLQ_FAILED:
 		log_write(TJ_LOG_ERR, &ctx,
@@ -268,7 +269,7 @@ engine_dead_letter(struct engine *engine, struct tj_task *task,
 
 	memset(&res, 0, sizeof(res));
 	rc = disp_dead_letter(&engine->disp, task->route, task, reason, error, &res);
-	log_outcome(task, &res);
+	log_outcome(task, &res, error);
 	if (result_r != NULL)
 		*result_r = res;
 	return rc;
@@ -314,7 +315,7 @@ engine_process(struct engine *engine, struct tj_task *task,
 	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
 
 	rc = disp_apply_verdict(&engine->disp, route, task, task->verdict, &res);
-	log_outcome(task, &res);
+	log_outcome(task, &res, NULL);
 out:
 	if (result_r != NULL)
 		*result_r = res;

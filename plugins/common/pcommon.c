@@ -82,6 +82,9 @@ pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self,
 	json_for_each_member(i, k, doc.toks) {
 		bool known = false;
 
+		/* "//..." keys are comments, as in the engine's own config. */
+		known = k->end - k->start >= 2 && doc.text[k->start] == '/' &&
+		        doc.text[k->start + 1] == '/';
 		for (size_t j = 0; allowed[j] != NULL && !known; j++)
 			known = json_tok_eq(&doc, k, allowed[j]);
 		if (!known) {
