@@ -587,13 +587,9 @@ TEST(example_config_loads)
 		return;
 	CHECK_STR(cfg->nats.url, NULL);
 	CHECK_STR(cfg->nats.name, "taskjet-example");
-	CHECK_TRUE(cfg->plugin_dir[0] == '/');
-	CHECK_INT(strlen(cfg->plugin_dir) >= strlen("/conf/plugins") &&
-	              strcmp(cfg->plugin_dir + strlen(cfg->plugin_dir) -
-	                         strlen("/conf/plugins"),
-	                     "/conf/plugins") == 0,
-	          1);
-	CHECK_INT(cfg->stream_count, 2);
+	/* No plugin_dir: where make install puts the shipped plugins. */
+	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
+	CHECK_INT(cfg->stream_count, 3);
 	CHECK_STR(cfg->streams[0].name, "PROVISIONING");
 	CHECK_STR(cfg->streams[0].subjects[0], "provisioning.>");
 	CHECK_INT(cfg->streams[0].storage, CFG_STORAGE_FILE);
@@ -602,8 +598,10 @@ TEST(example_config_loads)
 	CHECK_INT(cfg->streams[0].max_msgs, 1000000);
 	CHECK_INT(cfg->streams[0].replicas, 1);
 	CHECK_INT(cfg->streams[0].duplicate_window_ms, 120000);
-	CHECK_STR(cfg->streams[1].name, "CONTEXT");
-	CHECK_STR(cfg->streams[1].subjects[0], "context.>");
+	CHECK_STR(cfg->streams[1].name, "EVENTS");
+	CHECK_INT(cfg->streams[1].retention, CFG_RETENTION_LIMITS);
+	CHECK_STR(cfg->streams[2].name, "CONTEXT");
+	CHECK_STR(cfg->streams[2].subjects[0], "context.>");
 	CHECK_STR(cfg->dlq.stream, "DLQ");
 	CHECK_STR(cfg->dlq.subject_prefix, "dlq");
 	CHECK_INT(cfg->route_count, 4);
@@ -619,7 +617,7 @@ TEST(example_config_loads)
 	CHECK_RANGE(r->backoff.multiplier, 2, 2);
 	CHECK_INT(r->backoff.max_ms, 300000);
 	CHECK_RANGE(r->backoff.jitter, 0.2, 0.2);
-	CHECK_CONTAINS(r->config_json, "\"state_dir\": \"var/state\"");
+	CHECK_CONTAINS(r->config_json, "\"state_dir\": \"registry\"");
 	CHECK_TRUE(r->config_json[0] == '{' &&
 	           r->config_json[r->config_json_len - 1] == '}');
 	CHECK_STR(cfg->routes[1].subject, "provisioning.deprovision");
@@ -631,7 +629,10 @@ TEST(example_config_loads)
 	CHECK_STR(r->subject, "context.update");
 	CHECK_STR(r->plugin, "context-update");
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
-	CHECK_TRUE(cfg_route_stream(cfg, r) == &cfg->streams[1]);
+	CHECK_TRUE(cfg_route_stream(cfg, r) == &cfg->streams[2]);
+	/* Every shipped plugin requires a state_dir. */
+	for (size_t i = 0; i < cfg->route_count; i++)
+		CHECK_CONTAINS(cfg->routes[i].config_json, "\"state_dir\"");
 	cfg_free(cfg);
 }
 
