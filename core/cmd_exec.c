@@ -50,6 +50,8 @@ verdict_name(int verdict)
 		return "fail";
 	case -1:
 		return "-";
+	case -2:
+		return "crash";
 	default:
 		return "invalid";
 	}
@@ -122,6 +124,7 @@ cmd_exec(int argc, char **argv)
 	    {"id", required_argument, NULL, 'i'},
 	    {"delay-scale", required_argument, NULL, 's'},
 	    {"fast", no_argument, NULL, 'f'},
+	    {"isolate", no_argument, NULL, 'x'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -134,10 +137,11 @@ cmd_exec(int argc, char **argv)
 	char *payload = NULL, *end;
 	double scale = 1.0;
 	size_t nheaders = 0, len;
+	struct engine_options opts = {0};
 	struct mem_stats stats;
 	int opt, status, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:H:i:s:fl:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:H:i:s:fxl:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -162,6 +166,9 @@ cmd_exec(int argc, char **argv)
 			break;
 		case 'f':
 			scale = 0.001;
+			break;
+		case 'x':
+			opts.isolate_handlers = true;
 			break;
 		case 'l':
 			level = optarg;
@@ -196,7 +203,7 @@ cmd_exec(int argc, char **argv)
 		status = EXIT_FAILURE_OTHER;
 		goto out;
 	}
-	if (engine_create(cfg, NULL, &engine) < 0) {
+	if (engine_create(cfg, &opts, &engine) < 0) {
 		status = EXIT_CONFIG;
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "host_api.h"
+#include "isolate.h"
 #include "json.h"
 #include "loader.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct engine {
 	struct backend *backend;
 	struct disp_env disp;
 	volatile sig_atomic_t stop_requested;
+	bool isolate_handlers;
 
 	pthread_mutex_t inflight_lock;
 	pthread_cond_t inflight_cond;
@@ -144,6 +146,7 @@ engine_create(const struct cfg *cfg, const struct engine_options *opts,
 	engine->disp.rng = opts != NULL && opts->rng != NULL ? *opts->rng
 	                                                     : retry_default_rng;
 	engine->disp.dlq_retry_delay_ms = 5000;
+	engine->isolate_handlers = opts != NULL && opts->isolate_handlers;
 
 	rc = router_create(cfg, &engine->router);
 	if (rc < 0)
@@ -308,7 +311,22 @@ engine_process(struct engine *engine, struct tj_task *task,
 	__atomic_fetch_add(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
 	inflight_add(engine, &flight, task);
 	started_us = clock_mono_us();
-	task->verdict = plugin_call(route->handler, task);
+	if (engine->isolate_handlers) {
+		char crash[256];
+
+		task->verdict = isolate_call(route->handler, task, crash, sizeof(crash));
+		if (task->verdict < 0) {
+			task->verdict = -2;
+			inflight_remove(engine, &flight);
+			__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
+			free(task->fail_reason);
+			task->fail_reason = xstrdup(crash);
+			rc = engine_dead_letter(engine, task, DLQ_REASON_CRASHED, NULL, &res);
+			goto out;
+		}
+	} else {
+		task->verdict = plugin_call(route->handler, task);
+	}
 	__atomic_fetch_add(&route->stats.handler_us_total,
 	                   (uint64_t)(clock_mono_us() - started_us), __ATOMIC_RELAXED);
 	inflight_remove(engine, &flight);

@@ -19,6 +19,9 @@ struct engine;
 struct engine_options {
 	/* NULL: the real random source. */
 	const struct rng *rng;
+	/* Run each handler call in a forked child (taskjet exec --isolate):
+	 * a crash dead-letters the task with reason "crashed". */
+	bool isolate_handlers;
 };
 
 /*

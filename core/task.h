@@ -39,7 +39,8 @@ struct tj_task {
 	char *fail_reason;      /* malloc'd, NULL if none */
 	unsigned publish_count; /* follow-ups published in this delivery */
 
-	/* Set by the engine: what the handler returned, -1 if not called. */
+	/* Set by the engine: what the handler returned, -1 if not called, -2 if
+	 * it crashed in an isolated call. */
 	int verdict;
 };
 

@@ -61,6 +61,11 @@ has "exec --fast keeps the nominal delay in the report" 'retry in 20000 ms'
 expect "exec reads the payload from stdin" 0 sh -c "echo '{\"from\":\"stdin\"}' | '$bin' exec -c '$tmp/flaky.json' tasks.flaky -"
 expect "exec refuses a subject no stream takes" 64 "$bin" exec -c "$tmp/flaky.json" orders.new x
 
+write_config "$tmp/crash.json" "" '{ "crash_on_attempt": 1 }'
+expect "exec --isolate survives a crashing handler" 1 "$bin" exec -c "$tmp/crash.json" --isolate tasks.flaky x
+has "the crash is reported" 'attempt 1/4: crash .*-> dead-lettered \(crashed\): handler crashed: killed by signal 9'
+has "the dead letter says crashed" '^ *Taskjet-Reason: crashed'
+
 expect "check accepts a good config" 0 "$bin" check -c "$tmp/flaky.json"
 has "check prints the routes table" '^ROUTE +SUBJECT'
 has "check lists the route" '^flaky +tasks\.flaky +TASKS +taskjet-flaky +fx_behave +1 +4 +30s'
