@@ -105,6 +105,17 @@ expect "a symlinked plugin exits 1" 1 "$bin" plugins -d "$tmp/plugins"
 has "it is refused as a symbolic link" '^fx_link +REFUSED .*symbolic link'
 rm "$tmp/plugins/fx_link.so"
 
+# Every other reason the loader refuses a file, before running its code.
+mkdir "$tmp/bad"
+for f in fx_newer_minor fx_no_info fx_name_mismatch fx_no_init; do
+	cp "$fixtures/$f.so" "$tmp/bad/" && chmod 755 "$tmp/bad/$f.so"
+done
+expect "plugins -d with only refused files exits 1" 1 "$bin" plugins -d "$tmp/bad"
+has "a newer ABI minor is refused" '^fx_newer_minor +REFUSED .*built for ABI 1\.1, this engine speaks 1\.0'
+has "a file without descriptor is refused" '^fx_no_info +REFUSED .*no tj_plugin_info descriptor'
+has "a descriptor naming another plugin is refused" '^fx_name_mismatch +REFUSED .*must equal the file name'
+has "a plugin without tj_plugin_init is refused" '^fx_no_init +REFUSED .*does not export tj_plugin_init'
+
 mkdir "$tmp/empty"
 expect "an empty directory exits 0" 0 "$bin" plugins -d "$tmp/empty"
 has "and says so" "^plugin directory $tmp/empty: 0 plugins\$"

@@ -76,8 +76,8 @@ check "the include dir holds taskjet/plugin.h" test -f "$inc/taskjet/plugin.h"
 
 # examples/hello built by its own Makefile, out of tree, against the
 # installed header only (the source tree's include/ is not on the path).
-mkdir -p "$tmp/hello" "$tmp/plugins"
-cp "$top_srcdir/examples/hello/hello.c" "$top_srcdir/examples/hello/Makefile" "$tmp/hello/"
+mkdir -p "$tmp/hello"
+for f in hello.c Makefile taskjet.json; do cp "$top_srcdir/examples/hello/$f" "$tmp/hello/"; done
 chmod u+w "$tmp/hello"/*
 expect "examples/hello builds with its Makefile and pkg-config" 0 \
 	pc env PKG_CONFIG_SYSROOT_DIR="$dest" \
@@ -87,28 +87,19 @@ has "it compiled the installed plugin.h" "^\. $inc/taskjet/plugin\.h"
 nm -D --defined-only "$tmp/hello/hello.so" 2>&1 | awk '{print $NF}' | LC_ALL=C sort >"$tmp/out"
 if [ "$(tr '\n' ' ' <"$tmp/out")" = "tj_plugin_fini tj_plugin_info tj_plugin_init " ]; then
 	ok "hello.so exports exactly the three ABI symbols"; else not_ok "hello.so exports exactly the three ABI symbols"; fi
-cp "$tmp/hello/hello.so" "$tmp/plugins/"
-chmod 755 "$tmp/plugins/hello.so"
+chmod 755 "$tmp/hello/hello.so"
 
-cat >"$tmp/hello.json" <<JSON
-{
-  "plugin_dir": "$tmp/plugins",
-  "state_dir": "$tmp/state",
-  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
-  "routes": [ { "name": "hello", "stream": "TASKS", "subject": "tasks.hello",
-                "plugin": "hello", "config": { "greeting": "howdy" } } ]
-}
-JSON
-expect "the installed taskjet acks a task through hello.so" 0 "$bin" exec -c "$tmp/hello.json" tasks.hello '"world"'
+# The example's own config: plugin_dir "." is the example's directory.
+expect "the installed taskjet acks a task through hello.so" 0 "$bin" exec -c "$tmp/hello/taskjet.json" tasks.hello '"world"'
 has "the task went to the hello handler" 'route hello \(plugin hello, handler hello\)'
 has "hello used its route's config" 'howdy, "world" \(attempt 1\)'
 has "the outcome is acked" '^outcome: acked$'
-expect "an empty payload is dead-lettered (exit 1)" 1 sh -c '"$1" exec -c "$2" tasks.hello - </dev/null' sh "$bin" "$tmp/hello.json"
+expect "an empty payload is dead-lettered (exit 1)" 1 sh -c '"$1" exec -c "$2" tasks.hello - </dev/null' sh "$bin" "$tmp/hello/taskjet.json"
 has "on its first attempt, without retries" 'attempt 1/5: fail +-> dead-lettered \(handler_failed\)'
 has "the dead letter carries the plugin's reason" '^ *Taskjet-Error: payload: empty$'
 has "the dead letter names the plugin" '^ *Taskjet-Plugin: hello$'
 has "the outcome is dead-lettered" '^outcome: dead-lettered$'
-expect "taskjet plugins lists hello.so" 0 "$bin" plugins -d "$tmp/plugins"
+expect "taskjet plugins lists hello.so" 0 "$bin" plugins -c "$tmp/hello/taskjet.json"
 has "with its descriptor" '^hello +1\.0\.0 +ABI 1\.0 +Log a greeting for every task$'
 has "and its handler" '^ +handlers: hello$'
 
