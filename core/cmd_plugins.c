@@ -155,7 +155,9 @@ cmd_plugins(int argc, char **argv)
 			names[count++] = xstrdup(de->d_name);
 		}
 	}
-	qsort(names, count, sizeof(*names), compare_names);
+	/* qsort's array must not be NULL, even for 0 elements (C11 7.22.5). */
+	if (count > 0)
+		qsort(names, count, sizeof(*names), compare_names);
 	printf("plugin directory %s: %zu plugin%s\n", dir, count,
 	       count == 1 ? "" : "s");
 	for (size_t i = 0; i < count; i++)
