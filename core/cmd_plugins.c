@@ -18,7 +18,8 @@ static const char plugins_usage[] =
     "List the plugins in the plugin directory (the config's plugin_dir, or\n"
     "DIR) with name, version, ABI version and registered handlers, and say\n"
     "why any of them would be refused. A plugin is initialised with the\n"
-    "config of the first route that uses it, else with {}.\n"
+    "config of the first route that uses it, else with {}; one that no\n"
+    "route uses and that needs settings is listed without its handlers.\n"
     "\n"
     "  -c, --config FILE  config file (default: $TASKJET_CONFIG, else\n"
     "                     " SYSCONFDIR "/taskjet/taskjet.json)\n"
@@ -42,7 +43,12 @@ first_route_using(const struct cfg *cfg, const char *name)
 	return NULL;
 }
 
-/* Print one plugin's line; returns 0 if it would load. */
+/*
+ * Print one plugin's line; returns 0 if it would load. A plugin that no
+ * route uses is tried with {}: if its init wants settings (the shipped ones
+ * all want a state_dir), that says nothing about whether it loads, so it is
+ * not counted as refused.
+ */
 static int
 show_plugin(const char *dir, const char *file, const struct cfg *cfg)
 {
@@ -66,9 +72,15 @@ show_plugin(const char *dir, const char *file, const struct cfg *cfg)
 	                            sizeof(err), &inst);
 	printf("%-16s %-8s ABI %u.%u  %s\n", probe.name, probe.version,
 	       probe.abi_major, probe.abi_minor, probe.description);
+	if (rc < 0 && route == NULL) {
+		printf("%-16s   handlers: unknown, no route configures it (init "
+		       "with {}: %s)\n", "", err);
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0) {
-		printf("%-16s   init failed with %s config: %s\n", "",
-		       route ? "its route's" : "an empty", err);
+		printf("%-16s   REFUSED  init failed with its route's config: %s\n",
+		       "", err);
 		goto out;
 	}
 	printf("%-16s   handlers:", "");
@@ -143,7 +155,9 @@ cmd_plugins(int argc, char **argv)
 			names[count++] = xstrdup(de->d_name);
 		}
 	}
-	qsort(names, count, sizeof(*names), compare_names);
+	/* qsort's array must not be NULL, even for 0 elements (C11 7.22.5). */
+	if (count > 0)
+		qsort(names, count, sizeof(*names), compare_names);
 	printf("plugin directory %s: %zu plugin%s\n", dir, count,
 	       count == 1 ? "" : "s");
 	for (size_t i = 0; i < count; i++)
