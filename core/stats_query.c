@@ -13,6 +13,10 @@
 #include "topology.h"
 #include "xalloc.h"
 
+/* Server error codes (nats-server 2.9 err_code) meaning "not there". */
+#define JS_ERR_CONSUMER_NOT_FOUND 10014
+#define JS_ERR_STREAM_NOT_FOUND 10059
+
 static int
 query_stream(jsCtx *js, const char *name, struct stats_stream *out)
 {
@@ -22,7 +26,7 @@ query_stream(jsCtx *js, const char *name, struct stats_stream *out)
 
 	out->name = name;
 	s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
-	if (s == NATS_NOT_FOUND)
+	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
 		return 0;
 	if (s != NATS_OK)
 		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
@@ -49,7 +53,8 @@ query_consumer(jsCtx *js, const struct cfg_route *route,
 	out->stream = route->stream;
 	topology_consumer_name(route, out->consumer, sizeof(out->consumer));
 	s = js_GetConsumerInfo(&ci, js, route->stream, out->consumer, NULL, &jerr);
-	if (s == NATS_NOT_FOUND)
+	if (s == NATS_NOT_FOUND || jerr == JS_ERR_CONSUMER_NOT_FOUND ||
+	    jerr == JS_ERR_STREAM_NOT_FOUND)
 		return 0;
 	if (s != NATS_OK)
 		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
