@@ -14,7 +14,10 @@
 #include "topology.h"
 #include "xalloc.h"
 
-#define ADVISORY_BATCH 16
+/* At most 2: libnats before 3.8 overflows Fetch's array when a larger
+ * batch meets leftovers of an abandoned pull (nats.c #749; see
+ * backend_jetstream.c). Advisories are rare, so this costs nothing. */
+#define ADVISORY_BATCH 2
 #define ADVISORY_FETCH_MS 1000
 #define ERROR_SLEEP_MS 500
 /* A failed dead letter is retried when the advisory is redelivered. */

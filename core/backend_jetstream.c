@@ -363,6 +363,26 @@ hand_back(struct js_worker *w, natsMsg *msg)
 		natsConnection_PublishString(w->b->ack_conn, reply, "-NAK");
 }
 
+/*
+ * libnats before 3.8 (nats.c #749, fixed by 8099b5c9) writes past the end
+ * of Fetch's message array when the subscription already holds more than
+ * half a batch (but less than a whole one) of messages that an earlier,
+ * abandoned pull request brought in, which happens around reconnects.
+ * The engine saw it as heap corruption after a server restart. Take such
+ * leftovers one at a time: a batch of 1 or 2 cannot overflow. (Messages
+ * landing between this check and Fetch's own look stay a tiny window.)
+ */
+static int
+safe_fetch_batch(natsSubscription *sub, int batch)
+{
+	int pending = 0;
+
+	if (batch > 2 && natsSubscription_GetPending(sub, &pending, NULL) == NATS_OK &&
+	    pending > 0)
+		return 1;
+	return batch;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -375,8 +395,8 @@ worker_main(void *arg)
 
 	while (!stopping(b)) {
 		natsMsgList list = {0};
-		natsStatus s = natsSubscription_Fetch(&list, w->sub, batch, wait_ms,
-		                                      NULL);
+		natsStatus s = natsSubscription_Fetch(
+		    &list, w->sub, safe_fetch_batch(w->sub, batch), wait_ms, NULL);
 
 		/* Also what 3.4.1's stale-status bug (#631) returns: benign. */
 		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND ||

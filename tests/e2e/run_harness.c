@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: MIT */
+/* The end-to-end harness: server, config, taskjet child, accounting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run_harness.h"
+
+#define READY_POLL_MS 20
+#define CHILD_TIMEOUT_MS 20000
+#define DUMP_LINES 40
+
+int64_t
+e2e_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+e2e_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static const char *
+builddir(void)
+{
+	const char *d = getenv("top_builddir");
+
+	return d != NULL && *d != '\0' ? d : ".";
+}
+
+const char *
+e2e_taskjet_bin(void)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/taskjet", builddir());
+	return path;
+}
+
+const char *
+e2e_plugin_dir(void)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/plugins/.libs", builddir());
+	return path;
+}
+
+static natsStatus
+connect_admin(struct e2e *e)
+{
+	natsOptions *o = NULL;
+	natsStatus s;
+
+	s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(o, e->srv.url);
+	/* The server-restart tests stop the server under this connection:
+	 * keep reconnecting, quickly. */
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(o, 100);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, 2000);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&e->nc, o);
+	if (s == NATS_OK)
+		s = natsConnection_JetStream(&e->js, e->nc, NULL);
+	natsOptions_Destroy(o);
+	return s;
+}
+
+int
+e2e_setup(struct e2e *e)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/taskjet-e2e-XXXXXX");
+	if (mkdtemp(e->dir) == NULL) {
+		rc = -errno;
+		e->dir[0] = '\0';
+		goto out;
+	}
+	snprintf(e->config, sizeof(e->config), "%s/taskjet.json", e->dir);
+	snprintf(e->record, sizeof(e->record), "%s/record.txt", e->dir);
+	snprintf(e->state, sizeof(e->state), "%s/state", e->dir);
+	rc = nats_server_start(&e->srv);
+	if (rc < 0) {
+		printf("# cannot start nats-server: %s\n", strerror(-rc));
+		goto out;
+	}
+	if (connect_admin(e) != NATS_OK) {
+		printf("# cannot connect to %s: %s\n", e->srv.url,
+		       nats_GetLastError(NULL));
+		rc = -ECONNREFUSED;
+		goto out;
+	}
+out:
+	return rc;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	remove(path);
+	return 0;
+}
+
+void
+e2e_teardown(struct e2e *e)
+{
+	jsCtx_Destroy(e->js);
+	e->js = NULL;
+	if (e->nc != NULL) {
+		natsConnection_Close(e->nc);
+		natsConnection_Destroy(e->nc);
+		e->nc = NULL;
+	}
+	nats_server_cleanup(&e->srv);
+	/* Keep the directory for a post-mortem when asked to. */
+	if (e->dir[0] != '\0' && getenv("TASKJET_E2E_KEEP") == NULL)
+		nftw(e->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	else if (e->dir[0] != '\0')
+		printf("# kept %s\n", e->dir);
+	e->dir[0] = '\0';
+}
+
+int
+e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
+{
+	FILE *fp = fopen(e->config, "w");
+	int rc = 0;
+
+	if (fp == NULL)
+		return -errno;
+	fprintf(fp,
+	        "{\n"
+	        "  \"nats\": { \"url\": \"%s\", \"connect_timeout\": \"2s\",\n"
+	        "            \"reconnect_wait\": \"100ms\", \"reconnect_jitter\": \"20ms\" },\n"
+	        "  \"plugin_dir\": \"%s\",\n"
+	        "  \"state_dir\": \"%s\",\n"
+	        "  \"worker_id\": \"e2e\",\n"
+	        "  \"log\": { \"level\": \"debug\" },\n"
+	        "  %s\n"
+	        "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"] } ],\n"
+	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
+	        "  \"routes\": %s\n"
+	        "}\n",
+	        e->srv.url, e2e_plugin_dir(), e->state, top_extra, routes);
+	if (fclose(fp) != 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Fork and exec taskjet with its output in `log`; the child must not
+ * pick up overrides from the environment the test runs in. */
+static int
+spawn(const char *log, char *const argv[], pid_t *pid_r)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (null >= 0)
+			dup2(null, 0);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		unsetenv("NATS_URL");
+		unsetenv("TASKJET_CONFIG");
+		unsetenv("TASKJET_PLUGIN_DIR");
+		unsetenv("TASKJET_STATE_DIR");
+		unsetenv("TASKJET_BACKEND");
+		unsetenv("TASKJET_WORKER_ID");
+		execv(e2e_taskjet_bin(), argv);
+		_exit(127);
+	}
+	*pid_r = pid;
+	return 0;
+}
+
+int
+e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms)
+{
+	char *argv[] = {(char *)"taskjet", (char *)"run", (char *)"-c", e->config,
+	                NULL};
+	int64_t deadline;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->log, sizeof(p->log), "%s/run-%d.log", e->dir, ++e->runs);
+	rc = spawn(p->log, argv, &p->pid);
+	if (rc < 0)
+		goto out;
+	deadline = e2e_now_ms() + timeout_ms;
+	for (;;) {
+		if (e2e_file_count(p->log, " ready: ") > 0) {
+			rc = 0;
+			break;
+		}
+		if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			rc = -ECHILD;
+			break;
+		}
+		if (e2e_now_ms() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		e2e_sleep_ms(READY_POLL_MS);
+	}
+out:
+	return rc;
+}
+
+int
+e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms)
+{
+	int64_t deadline = e2e_now_ms() + timeout_ms;
+
+	if (p->pid <= 0)
+		return 0;
+	if (sig != 0)
+		kill(p->pid, sig);
+	for (;;) {
+		pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+
+		if (r == p->pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			p->pid = 0;
+			return -errno;
+		}
+		if (e2e_now_ms() >= deadline) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &p->status, 0);
+			p->pid = 0;
+			return -ETIMEDOUT;
+		}
+		e2e_sleep_ms(10);
+	}
+	p->pid = 0;
+	return 0;
+}
+
+bool
+e2e_proc_exited_ok(const struct e2e_proc *p)
+{
+	return p->pid == 0 && WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
+}
+
+void
+e2e_proc_dump(const struct e2e_proc *p)
+{
+	char *text = e2e_file_read(p->log), *line, *save = NULL;
+	size_t lines = 0, skip, i = 0;
+
+	if (text == NULL)
+		return;
+	for (char *c = text; *c != '\0'; c++)
+		lines += *c == '\n';
+	skip = lines > DUMP_LINES ? lines - DUMP_LINES : 0;
+	printf("# --- %s (last %zu of %zu lines)\n", p->log, lines - skip, lines);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (i++ >= skip)
+			printf("#   %s\n", line);
+	free(text);
+}
+
+int
+e2e_taskjet(const char *out_path, ...)
+{
+	char *argv[16];
+	int n = 0, status;
+	struct e2e_proc p = {0};
+	va_list ap;
+	int rc;
+
+	argv[n++] = (char *)"taskjet";
+	va_start(ap, out_path);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	unlink(out_path);
+	rc = spawn(out_path, argv, &p.pid);
+	if (rc < 0)
+		return rc;
+	rc = e2e_proc_stop(&p, 0, CHILD_TIMEOUT_MS);
+	if (rc < 0)
+		return rc;
+	status = p.status;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
+char *
+e2e_file_read(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (fp == NULL)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (nb == NULL) {
+				free(buf);
+				fclose(fp);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, fp);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+size_t
+e2e_file_count(const char *path, const char *needle)
+{
+	char *text = e2e_file_read(path), *line, *save = NULL;
+	size_t n = 0;
+
+	if (text == NULL)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, needle) != NULL)
+			n++;
+	free(text);
+	return n;
+}
+
+int
+e2e_publish(struct e2e *e, const char *subject, const char *payload,
+            const char *id, uint64_t *seq_r, ...)
+{
+	natsMsg *msg = NULL;
+	jsPubAck *pa = NULL;
+	jsPubOptions po;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	const char *k, *v;
+	va_list ap;
+	int rc = 0;
+
+	s = natsMsg_Create(&msg, subject, NULL, payload, (int)strlen(payload));
+	va_start(ap, seq_r);
+	while (s == NATS_OK && (k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		s = natsMsgHeader_Add(msg, k, v);
+	}
+	va_end(ap);
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.MaxWait = 5000;
+	/* A timeout may still have stored it: retry under the same id. */
+	for (int i = 0; i < 5 && s == NATS_OK; i++) {
+		s = js_PublishMsg(&pa, e->js, msg, &po, &jerr);
+		if (s != NATS_TIMEOUT)
+			break;
+		s = NATS_OK;
+		e2e_sleep_ms(200);
+	}
+	if (s != NATS_OK) {
+		printf("# publish %s on %s: %s (jerr %d)\n", id, subject,
+		       natsStatus_GetText(s), (int)jerr);
+		rc = -EIO;
+		goto out;
+	}
+	if (seq_r != NULL)
+		*seq_r = pa->Sequence;
+out:
+	jsPubAck_Destroy(pa);
+	natsMsg_Destroy(msg);
+	return rc;
+}
+
+int
+e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	s = js_GetStreamInfo(&si, e->js, stream, NULL, &jerr);
+	if (s != NATS_OK)
+		return s == NATS_NOT_FOUND ? -ENOENT : -EIO;
+	*msgs_r = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+uint64_t
+e2e_stream_last_seq(struct e2e *e, const char *stream)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	uint64_t last = 0;
+
+	if (js_GetStreamInfo(&si, e->js, stream, NULL, &jerr) == NATS_OK) {
+		last = si->State.LastSeq;
+		jsStreamInfo_Destroy(si);
+	}
+	return last;
+}
+
+int
+e2e_consumer_pending(struct e2e *e, const char *stream, const char *consumer,
+                     uint64_t *pending_r, uint64_t *ack_pending_r)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	s = js_GetConsumerInfo(&ci, e->js, stream, consumer, NULL, &jerr);
+	if (s != NATS_OK)
+		return s == NATS_NOT_FOUND ? -ENOENT : -EIO;
+	*pending_r = ci->NumPending;
+	*ack_pending_r = (uint64_t)ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	return 0;
+}
+
+int
+e2e_records_read(const char *path, struct e2e_records *r_r)
+{
+	char *text = e2e_file_read(path), *line, *save = NULL;
+	struct e2e_records r = {0};
+	size_t cap = 0;
+
+	if (text != NULL) {
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			struct e2e_rec rec;
+
+			if (sscanf(line, "%127s %127s %u", rec.id, rec.subject,
+			           &rec.attempt) != 3)
+				continue;
+			if (r.count == cap) {
+				struct e2e_rec *nv;
+
+				cap = cap != 0 ? cap * 2 : 256;
+				nv = realloc(r.v, cap * sizeof(*nv));
+				if (nv == NULL) {
+					free(r.v);
+					free(text);
+					return -ENOMEM;
+				}
+				r.v = nv;
+			}
+			r.v[r.count++] = rec;
+		}
+	}
+	free(text);
+	*r_r = r;
+	return 0;
+}
+
+void
+e2e_records_free(struct e2e_records *r)
+{
+	free(r->v);
+	r->v = NULL;
+	r->count = 0;
+}
+
+size_t
+e2e_records_count_id(const struct e2e_records *r, const char *id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->count; i++)
+		n += strcmp(r->v[i].id, id) == 0;
+	return n;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(((const struct e2e_rec *)a)->id,
+	              ((const struct e2e_rec *)b)->id);
+}
+
+size_t
+e2e_records_unique(const struct e2e_records *r)
+{
+	struct e2e_rec *copy;
+	size_t n = 0;
+
+	if (r->count == 0)
+		return 0;
+	copy = malloc(r->count * sizeof(*copy));
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, r->v, r->count * sizeof(*copy));
+	qsort(copy, r->count, sizeof(*copy), cmp_id);
+	for (size_t i = 0; i < r->count; i++)
+		n += i == 0 || strcmp(copy[i].id, copy[i - 1].id) != 0;
+	free(copy);
+	return n;
+}
+
+bool
+e2e_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	int64_t deadline = e2e_now_ms() + timeout_ms;
+
+	while (!cond(arg)) {
+		if (e2e_now_ms() >= deadline)
+			return cond(arg);
+		e2e_sleep_ms(10);
+	}
+	return true;
+}
+
+bool
+e2e_settled(struct e2e *e, const char *stream, const char *consumer)
+{
+	uint64_t msgs = 1, pending = 1, ack_pending = 1;
+
+	return e2e_stream_msgs(e, stream, &msgs) == 0 && msgs == 0 &&
+	       e2e_consumer_pending(e, stream, consumer, &pending,
+	                            &ack_pending) == 0 &&
+	       pending == 0 && ack_pending == 0;
+}

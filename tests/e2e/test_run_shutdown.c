@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `taskjet run` stopped by SIGTERM with handlers in flight. Within
+ * shutdown_grace they finish and are acked, exit status 0, and the next
+ * run handles only what was left: nothing twice, nothing lost. With a
+ * grace shorter than the handler, the engine still exits 0 and the
+ * abandoned tasks come back after ack_wait: those are handled again (by
+ * design: they never got a verdict), and still nothing is lost.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_harness.h"
+#include "testing.h"
+
+#define READY_MS 15000
+#define STOP_MS 30000
+
+static struct e2e env;
+
+static bool
+setup(void)
+{
+	int rc = e2e_setup(&env);
+
+	CHECK_INT(rc, 0);
+	return rc == 0;
+}
+
+/* SIGTERM, expect exit 0; the time it took in *took_ms_r. */
+static void
+stop_ok(struct e2e_proc *p, int64_t *took_ms_r)
+{
+	int64_t t0 = e2e_now_ms();
+
+	CHECK_INT(e2e_proc_stop(p, SIGTERM, STOP_MS), 0);
+	if (took_ms_r != NULL)
+		*took_ms_r = e2e_now_ms() - t0;
+	CHECK_TRUE(e2e_proc_exited_ok(p));
+	if (testing_failed())
+		e2e_proc_dump(p);
+}
+
+static uint64_t
+stream_msgs(const char *stream)
+{
+	uint64_t n = UINT64_MAX;
+
+	CHECK_INT(e2e_stream_msgs(&env, stream, &n), 0);
+	return n;
+}
+
+struct wait_arg {
+	const char *consumer;
+	size_t records;
+};
+
+static bool
+records_at_least(void *arg)
+{
+	return e2e_file_count(env.record, "tasks.") >= *(size_t *)arg;
+}
+
+static bool
+all_settled(void *arg)
+{
+	const struct wait_arg *w = arg;
+
+	return e2e_file_count(env.record, "tasks.") >= w->records &&
+	       e2e_settled(&env, "TASKS", w->consumer);
+}
+
+/* ----- 5a. in-flight handlers finish within the grace ----- */
+
+#define GRACE_TASKS 8
+#define GRACE_WORKERS 4
+#define GRACE_SLEEP_MS 1500
+
+TEST(sigterm_lets_in_flight_tasks_finish_and_acks_them)
+{
+	static const char routes[] =
+	    "[ { \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": "
+	    "\"tasks.slow\", \"plugin\": \"fx_behave\", \"concurrency\": %d, "
+	    "\"batch\": 1, \"ack_wait\": \"2s\", \"fetch_wait\": \"200ms\", "
+	    "\"config\": { \"sleep_ms\": %d, \"record_file\": \"%s\" } } ]";
+	char buf[1024], id[32], needle[192];
+	struct e2e_proc p = {0};
+	struct e2e_records r = {0}, first = {0};
+	size_t want = GRACE_WORKERS;
+	struct wait_arg all = {"taskjet-slow", GRACE_TASKS};
+	int64_t took = 0;
+
+	if (!setup())
+		goto out;
+	snprintf(buf, sizeof(buf), routes, GRACE_WORKERS, GRACE_SLEEP_MS,
+	         env.record);
+	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"10s\",", buf), 0);
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	for (int i = 0; i < GRACE_TASKS && !testing_failed(); i++) {
+		snprintf(id, sizeof(id), "s-%d", i);
+		CHECK_INT(e2e_publish(&env, "tasks.slow", "{}", id, NULL, NULL), 0);
+	}
+	if (testing_failed())
+		goto stop1;
+	/* Every worker is inside its 1.5 s handler: stop now. */
+	CHECK_TRUE(e2e_wait_for(records_at_least, &want, 10000));
+stop1:
+	stop_ok(&p, &took);
+	if (testing_failed())
+		goto out;
+	CHECK_INT(e2e_records_read(env.record, &first), 0);
+	CHECK_INT(first.count, GRACE_WORKERS);
+	/* It waited for the handlers (most of their 1.5 s), not the grace. */
+	CHECK_RANGE(took, GRACE_SLEEP_MS / 2, 10000);
+	for (size_t i = 0; i < first.count; i++) {
+		snprintf(needle, sizeof(needle), " acked %s ", first.v[i].id);
+		CHECK_INT(e2e_file_count(p.log, needle), 1);
+	}
+	CHECK_INT(e2e_file_count(p.log, "stopped cleanly"), 1);
+	/* The in-flight ones are acked: gone from the work queue. */
+	CHECK_INT(stream_msgs("TASKS"), GRACE_TASKS - GRACE_WORKERS);
+	printf("# grace: SIGTERM with %zu handlers running; exit 0 after %lld ms; "
+	       "%zu acked, %llu left in the stream\n",
+	       first.count, (long long)took, first.count,
+	       (unsigned long long)(GRACE_TASKS - GRACE_WORKERS));
+	if (testing_failed())
+		goto out;
+
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	if (!testing_failed())
+		CHECK_TRUE(e2e_wait_for(all_settled, &all, 20000));
+	stop_ok(&p, NULL);
+	if (testing_failed())
+		goto out;
+
+	/* Accounting: 8 published = 8 handled exactly once and acked + 0
+	 * DLQ + 0 pending. */
+	CHECK_INT(e2e_records_read(env.record, &r), 0);
+	CHECK_INT(r.count, GRACE_TASKS);
+	CHECK_INT(e2e_records_unique(&r), GRACE_TASKS);
+	for (size_t i = 0; i < first.count; i++)
+		CHECK_INT(e2e_records_count_id(&r, first.v[i].id), 1);
+	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-slow"));
+	CHECK_INT(stream_msgs("DLQ"), 0);
+out:
+	e2e_records_free(&first);
+	e2e_records_free(&r);
+	e2e_teardown(&env);
+}
+
+/* ----- 5b. a grace shorter than the handler ----- */
+
+#define SHORT_TASKS 2
+#define SHORT_SLEEP_MS 2000
+
+TEST(short_grace_abandons_tasks_that_come_back_after_restart)
+{
+	static const char routes[] =
+	    "[ { \"name\": \"long\", \"stream\": \"TASKS\", \"subject\": "
+	    "\"tasks.long\", \"plugin\": \"fx_behave\", \"concurrency\": %d, "
+	    "\"batch\": 1, \"ack_wait\": \"1s\", \"fetch_wait\": \"200ms\", "
+	    "\"config\": { \"sleep_ms\": %d, \"record_file\": \"%s\" } } ]";
+	char buf[1024], id[32];
+	struct e2e_proc p = {0};
+	struct e2e_records r = {0};
+	size_t want = SHORT_TASKS;
+	struct wait_arg all = {"taskjet-long", 2 * SHORT_TASKS};
+	int64_t took = 0;
+
+	if (!setup())
+		goto out;
+	snprintf(buf, sizeof(buf), routes, SHORT_TASKS, SHORT_SLEEP_MS, env.record);
+	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"300ms\",", buf), 0);
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	for (int i = 0; i < SHORT_TASKS && !testing_failed(); i++) {
+		snprintf(id, sizeof(id), "l-%d", i);
+		CHECK_INT(e2e_publish(&env, "tasks.long", "{}", id, NULL, NULL), 0);
+	}
+	if (!testing_failed())
+		CHECK_TRUE(e2e_wait_for(records_at_least, &want, 10000));
+	stop_ok(&p, &took);
+	if (testing_failed())
+		goto out;
+	/* It did not wait for the 2 s handlers. */
+	CHECK_TRUE(took < SHORT_SLEEP_MS);
+	CHECK_INT(e2e_file_count(p.log, "worker(s) still busy after the 300 ms grace"), 1);
+	CHECK_INT(e2e_file_count(p.log, " acked l-"), 0);
+	/* Nothing was acked: both wait in the work queue. */
+	CHECK_INT(stream_msgs("TASKS"), SHORT_TASKS);
+	printf("# short grace: exit 0 after %lld ms with %d handlers abandoned\n",
+	       (long long)took, SHORT_TASKS);
+	if (testing_failed())
+		goto out;
+
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	if (!testing_failed())
+		CHECK_TRUE(e2e_wait_for(all_settled, &all, 20000));
+	stop_ok(&p, NULL);
+	if (testing_failed())
+		goto out;
+
+	/* Accounting: 2 published = 2 acked + 0 DLQ + 0 pending. Each was
+	 * handled twice: attempt 1 was abandoned without a verdict, attempt 2
+	 * (the redelivery after ack_wait) finished and was acked. */
+	CHECK_INT(e2e_records_read(env.record, &r), 0);
+	CHECK_INT(r.count, 2 * SHORT_TASKS);
+	CHECK_INT(e2e_records_unique(&r), SHORT_TASKS);
+	for (size_t i = 0; i < r.count; i++)
+		CHECK_INT(r.v[i].attempt, i < SHORT_TASKS ? 1 : 2);
+	CHECK_INT(e2e_file_count(p.log, " acked l-"), SHORT_TASKS);
+	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-long"));
+	CHECK_INT(stream_msgs("DLQ"), 0);
+out:
+	e2e_records_free(&r);
+	e2e_teardown(&env);
+}
+
+int
+main(void)
+{
+	bool must_fail;
+
+	if (!nats_server_available("taskjet run graceful shutdown", &must_fail))
+		return must_fail ? 1 : 0;
+	RUN(sigterm_lets_in_flight_tasks_finish_and_acks_them);
+	RUN(short_grace_abandons_tasks_that_come_back_after_restart);
+	nats_Close();
+	return testing_done();
+}
