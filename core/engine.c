@@ -17,6 +17,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 /* A handler call in progress, on its worker's stack, for the heartbeat. */
@@ -32,6 +33,7 @@ struct engine {
 	struct router *router;
 	struct backend *backend;
 	struct disp_env disp;
+	struct metrics *metrics;
 	volatile sig_atomic_t stop_requested;
 
 	pthread_mutex_t inflight_lock;
@@ -200,6 +202,12 @@ engine_set_backend(struct engine *engine, struct backend *backend)
 	host_api_set_publisher(backend);
 }
 
+void
+engine_set_metrics(struct engine *engine, struct metrics *m)
+{
+	engine->metrics = m;
+}
+
 const struct cfg *
 engine_cfg(const struct engine *engine)
 {
@@ -283,6 +291,7 @@ engine_process(struct engine *engine, struct tj_task *task,
 	struct disp_result res;
 	struct inflight flight;
 	int64_t started_us;
+	uint64_t handler_us;
 	int rc;
 
 	memset(&res, 0, sizeof(res));
@@ -309,8 +318,10 @@ engine_process(struct engine *engine, struct tj_task *task,
 	inflight_add(engine, &flight, task);
 	started_us = clock_mono_us();
 	task->verdict = plugin_call(route->handler, task);
-	__atomic_fetch_add(&route->stats.handler_us_total,
-	                   (uint64_t)(clock_mono_us() - started_us), __ATOMIC_RELAXED);
+	handler_us = (uint64_t)(clock_mono_us() - started_us);
+	__atomic_fetch_add(&route->stats.handler_us_total, handler_us,
+	                   __ATOMIC_RELAXED);
+	metrics_observe_handler(engine->metrics, route, handler_us, task->attempt);
 	inflight_remove(engine, &flight);
 	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
 
