@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "log.h"
+#include "natsconn.h"
+#include "run_jetstream.h"
 #include "xalloc.h"
 
 const char *
@@ -42,6 +44,68 @@ cli_load_config(const char *given_path, struct cfg **cfg_r)
 		return EXIT_CONFIG;
 	}
 	return EXIT_OK;
+}
+
+int
+cli_load_optional_config(const char *given, struct cfg **cfg_r)
+{
+	const char *env = getenv("TASKJET_CONFIG");
+
+	*cfg_r = NULL;
+	if (given == NULL && (env == NULL || *env == '\0') &&
+	    access(cli_config_path(NULL), F_OK) != 0)
+		return EXIT_OK;
+	return cli_load_config(given, cfg_r);
+}
+
+char *
+cli_resolve_url(const char *given, const struct cfg *cfg)
+{
+	const char *env = getenv("NATS_URL");
+	char path[4096], line[1024];
+	FILE *fp;
+
+	if (given != NULL)
+		return xstrdup(given);
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	if (cfg != NULL && cfg->nats.url != NULL)
+		return xstrdup(cfg->nats.url);
+	if (cfg != NULL) {
+		run_embedded_url_path(cfg, path, sizeof(path));
+		fp = fopen(path, "r");
+		if (fp != NULL) {
+			char *got = fgets(line, sizeof(line), fp);
+
+			fclose(fp);
+			if (got != NULL) {
+				line[strcspn(line, "\r\n")] = '\0';
+				return xstrdup(line);
+			}
+		}
+	}
+	return xstrdup("nats://127.0.0.1:4222");
+}
+
+int
+cli_connect(const char *cmd, const char *name, const char *url,
+            const struct cfg *cfg, struct natsconn **nc_r)
+{
+	struct cfg_nats nats = {.name = (char *)name,
+	                        .connect_timeout_ms = 2000,
+	                        .reconnect_wait_ms = 500,
+	                        .reconnect_jitter_ms = 100};
+	char *resolved = cli_resolve_url(url, cfg);
+	int rc;
+
+	if (cfg != NULL)
+		nats.creds_file = cfg->nats.creds_file;
+	rc = natsconn_open(&nats, resolved, NULL, nc_r);
+	if (rc < 0)
+		fprintf(stderr, "taskjet %s: cannot connect to %s: %s\n", cmd, resolved,
+		        strerror(-rc));
+	free(resolved);
+	return rc < 0 ? EXIT_UNAVAILABLE : EXIT_OK;
 }
 
 int
@@ -146,6 +210,77 @@ cli_read_stdin(char **data_r, size_t *len_r)
 	*data_r = buf;
 	*len_r = len;
 	return 0;
+}
+
+size_t
+cli_utf8_len(const unsigned char *s, size_t len)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (len == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+cli_json_string(FILE *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', out);
+	for (size_t i = 0; i < len;) {
+		size_t n = cli_utf8_len(p + i, len - i);
+
+		if (n == 0) {
+			fputs("\\ufffd", out);
+			i++;
+			continue;
+		}
+		if (n > 1) {
+			fwrite(p + i, 1, n, out);
+		} else if (p[i] == '"' || p[i] == '\\') {
+			fprintf(out, "\\%c", p[i]);
+		} else if (p[i] == '\n') {
+			fputs("\\n", out);
+		} else if (p[i] == '\t') {
+			fputs("\\t", out);
+		} else if (p[i] == '\r') {
+			fputs("\\r", out);
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			fprintf(out, "\\u%04x", p[i]);
+		} else {
+			fputc(p[i], out);
+		}
+		i += n;
+	}
+	fputc('"', out);
 }
 
 static void

@@ -19,7 +19,6 @@
 #include "json.h"
 #include "log.h"
 #include "natsconn.h"
-#include "run_jetstream.h"
 #include "xalloc.h"
 
 static const char publish_usage[] =
@@ -66,37 +65,6 @@ struct publish_args {
 	long count;
 	bool quiet;
 };
-
-/* The URL to use, in order: --nats, NATS_URL, the config's nats.url, the
- * embedded server the config's engine started, the local default. */
-static char *
-resolve_url(const struct publish_args *a, const struct cfg *cfg)
-{
-	const char *env = getenv("NATS_URL");
-	char path[4096], line[1024];
-	FILE *fp;
-
-	if (a->url != NULL)
-		return xstrdup(a->url);
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	if (cfg != NULL && cfg->nats.url != NULL)
-		return xstrdup(cfg->nats.url);
-	if (cfg != NULL) {
-		run_embedded_url_path(cfg, path, sizeof(path));
-		fp = fopen(path, "r");
-		if (fp != NULL) {
-			char *got = fgets(line, sizeof(line), fp);
-
-			fclose(fp);
-			if (got != NULL) {
-				line[strcspn(line, "\r\n")] = '\0';
-				return xstrdup(line);
-			}
-		}
-	}
-	return xstrdup("nats://127.0.0.1:4222");
-}
 
 /* Build the provisioning payload of the shortcuts. */
 static int
@@ -209,7 +177,7 @@ cmd_publish(int argc, char **argv)
 	};
 	struct publish_args a = {.count = 1};
 	struct natsconn *conn = NULL;
-	char *data = NULL, *url = NULL, *end, subject_buf[256];
+	char *data = NULL, *end, subject_buf[256];
 	const char *subject = NULL;
 	struct cfg *cfg = NULL;
 	int opt, status = EXIT_OK, rc;
@@ -308,22 +276,9 @@ cmd_publish(int argc, char **argv)
 			goto out;
 	}
 	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	url = resolve_url(&a, cfg);
-	{
-		struct cfg_nats nats = {.name = "taskjet-publish",
-		                        .connect_timeout_ms = 2000,
-		                        .reconnect_wait_ms = 500,
-		                        .reconnect_jitter_ms = 100};
-
-		if (cfg != NULL)
-			nats.creds_file = cfg->nats.creds_file;
-		rc = natsconn_open(&nats, url, NULL, &conn);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "taskjet publish: cannot connect to %s: %s\n", url, strerror(-rc));
-		status = EXIT_UNAVAILABLE;
+	status = cli_connect("publish", "taskjet-publish", a.url, cfg, &conn);
+	if (status != EXIT_OK)
 		goto out;
-	}
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "taskjet");
 	host[sizeof(host) - 1] = '\0';
@@ -351,7 +306,6 @@ cmd_publish(int argc, char **argv)
 out:
 	natsconn_close(conn, 2000);
 	cfg_free(cfg);
-	free(url);
 	free(data);
 	return status;
 }

@@ -50,7 +50,8 @@ main(int argc, char **argv)
 	} commands[] = {
 	    {"run", cmd_run},         {"check", cmd_check},
 	    {"exec", cmd_exec},       {"publish", cmd_publish},
-	    {"plugins", cmd_plugins},
+	    {"plugins", cmd_plugins}, {"dlq", cmd_dlq},
+	    {"stats", cmd_stats},
 	};
 
 	if (argc < 2) {

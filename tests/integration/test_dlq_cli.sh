@@ -1,0 +1,227 @@
+#!/bin/sh
+# taskjet dlq and taskjet stats end to end on a real nats-server: the engine
+# dead-letters tasks through a fixture plugin, then the commands list,
+# filter, show, replay (the replayed task goes through the engine again),
+# purge with and without confirmation, and report stats. TAP output.
+set -u
+bin="$top_builddir/taskjet"
+plugins="$top_builddir/tests/fixtures/plugins/.libs"
+server_bin=${NATS_SERVER:-/usr/sbin/nats-server}
+tmp=$(mktemp -d /tmp/tj-dlqcli-XXXXXX)
+server=
+engine=
+cleanup() {
+	[ -n "$engine" ] && kill "$engine" 2>/dev/null && wait "$engine" 2>/dev/null
+	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/out"; }
+expect() { # name expected-status command...
+	name=$1 want=$2; shift 2
+	"$@" >"$tmp/out" 2>&1 </dev/null
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok "$name"; else echo "# exit $got, wanted $want"; not_ok "$name"; fi
+}
+has() { # name pattern: the last command's output matches
+	if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else echo "# lacks: $2"; not_ok "$1"; fi
+}
+lacks() {
+	if grep -qE -- "$2" "$tmp/out"; then echo "# has: $2"; not_ok "$1"; else ok "$1"; fi
+}
+finish() {
+	echo "1..$n"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+if [ ! -x "$server_bin" ]; then
+	if [ -n "${CI:-}" ]; then
+		echo "not ok 1 - dlq_cli: nats-server not found at $server_bin (required in CI)"
+		echo "1..1"
+		exit 1
+	fi
+	echo "1..0 # SKIP nats-server not found at $server_bin"
+	exit 0
+fi
+
+# A private server: random loopback port, read back from the ports file.
+mkdir -p "$tmp/store" "$tmp/ports"
+"$server_bin" -js -a 127.0.0.1 -p -1 -sd "$tmp/store" --ports_file_dir "$tmp/ports" \
+	-l "$tmp/server.log" &
+server=$!
+url=
+for _ in $(seq 1 100); do
+	f=$(ls "$tmp/ports"/*.ports 2>/dev/null | head -1)
+	if [ -n "$f" ]; then
+		url=$(sed -n 's/.*"nats":\["\([^"]*\)".*/\1/p' "$f")
+		[ -n "$url" ] && break
+	fi
+	sleep 0.1
+done
+if [ -z "$url" ]; then
+	echo "Bail out! nats-server did not start"
+	cat "$tmp/server.log"
+	exit 1
+fi
+unset NATS_URL TASKJET_CONFIG
+export TASKJET_STATE_DIR="$tmp/state"
+
+cat >"$tmp/cfg.json" <<JSON
+{
+  "nats": { "url": "$url" },
+  "plugin_dir": "$plugins",
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "work", "stream": "TASKS", "subject": "tasks.>",
+                "plugin": "fx_behave", "max_attempts": 2, "concurrency": 1,
+                "backoff": { "initial": "10ms", "multiplier": 1, "max": "10ms", "jitter": 0 },
+                "config": { "reason": "upstream said no" } } ]
+}
+JSON
+cfg="$tmp/cfg.json"
+
+start_engine() {
+	: >"$tmp/engine.log"
+	"$bin" run -c "$cfg" --log-level debug --log-file "$tmp/engine.log" &
+	engine=$!
+	for _ in $(seq 1 100); do
+		grep -q ' ready: ' "$tmp/engine.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+stop_engine() {
+	kill "$engine" 2>/dev/null
+	wait "$engine" 2>/dev/null
+	engine=
+}
+# Wait until the DLQ holds $1 letters (bounded).
+wait_dlq() {
+	for _ in $(seq 1 100); do
+		"$bin" dlq ls -c "$cfg" --json >"$tmp/wait" 2>&1
+		grep -q "\"count\":$1," "$tmp/wait" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+pub() { # subject payload [more publish options]
+	s=$1 p=$2; shift 2
+	"$bin" publish -q -c "$cfg" "$@" "$s" "$p"
+}
+
+expect "stats before anything exists" 0 "$bin" stats -c "$cfg" --json
+has "reports the stream, consumer and DLQ as missing" '"streams":\[\{"name":"TASKS","found":false\}\],"routes":\[\{"route":"work","stream":"TASKS","consumer":"taskjet-work","found":false\}\],"dlq":\{"name":"DLQ","found":false\}'
+expect "dlq ls before the DLQ exists" 1 "$bin" dlq ls -c "$cfg"
+has "says there is no DLQ stream" 'no stream DLQ on the server'
+
+expect "the engine starts on the test server" 0 start_engine
+pub tasks.a fail -H Trace=t-a
+pub tasks.b retry
+pub tasks.a.deep fail
+pub tasks.ok fine
+if wait_dlq 3; then ok "three tasks end in the DLQ"; else cp "$tmp/wait" "$tmp/out"; not_ok "three tasks end in the DLQ"; fi
+stop_engine
+
+expect "dlq ls lists every letter" 0 "$bin" dlq ls -c "$cfg"
+has "ls has a header line" '^SEQ +FAILED AT +SUBJECT +FROM +ATT +REASON +ERROR'
+has "ls shows a failed task" '^1 +[0-9T:-]+Z +tasks\.a +TASKS:1 +1  handler_failed +payload asked to fail'
+has "ls shows an exhausted task" ' tasks\.b +TASKS:2 +2  attempts_exhausted +upstream said no'
+has "ls counts" '^3 dead letters in DLQ \(3 scanned\)'
+
+expect "ls --subject filters with wildcards" 0 "$bin" dlq ls -c "$cfg" --subject 'tasks.a.>'
+has "only the deep subject" '^1 dead letter in DLQ'
+has "and it is tasks.a.deep" ' tasks\.a\.deep '
+expect "ls --reason filters" 0 "$bin" dlq ls -c "$cfg" --reason attempts_exhausted
+has "one exhausted letter" '^1 dead letter in DLQ'
+expect "ls --since in the future finds none" 0 "$bin" dlq ls -c "$cfg" --since 2999-01-01T00:00:00Z
+has "none since then" '^0 dead letters'
+expect "ls --since 1h finds all" 0 "$bin" dlq ls -c "$cfg" --since 1h
+has "all three" '^3 dead letters'
+expect "ls --limit truncates and says where to go on" 0 "$bin" dlq ls -c "$cfg" --limit 2
+has "continue hint" '^more match: continue with --from 3$'
+expect "ls --json" 0 "$bin" dlq ls -c "$cfg" --json --reason handler_failed
+has "json count and fields" '^\{"dlq_stream":"DLQ","count":2,.*"subject":"tasks\.a",.*"reason":"handler_failed","error":"payload asked to fail"'
+
+expect "dlq show prints every header and the payload" 0 "$bin" dlq show -c "$cfg" 1
+for h in 'Trace: t-a' 'Taskjet-Original-Subject: tasks\.a' 'Taskjet-Original-Stream: TASKS' \
+	'Taskjet-Original-Seq: 1' 'Taskjet-Attempts: 1' 'Taskjet-Reason: handler_failed' \
+	'Taskjet-Error: payload asked to fail' 'Taskjet-Plugin: fx_behave' \
+	'Taskjet-Failed-At: [0-9]{4}-'; do
+	has "show has ${h%%:*}" "^  $h"
+done
+has "show prints the payload" '^payload \(4 bytes\):$'
+has "show says only the last error is kept" "only the last attempt's error is kept"
+expect "show --json" 0 "$bin" dlq show -c "$cfg" --json 1
+has "show --json has headers and payload" '"headers":\[.*\{"key":"Trace","value":"t-a"\}.*"payload_encoding":"utf-8","payload":"fail"'
+expect "show of a missing letter exits 1" 1 "$bin" dlq show -c "$cfg" 99
+has "and says so" 'no dead letter 99 in DLQ'
+
+expect "replay one letter" 0 "$bin" dlq replay -c "$cfg" 1
+has "replay reports the new sequence" '^replayed 1 -> TASKS seq 5$'
+expect "a replayed letter is gone" 1 "$bin" dlq replay -c "$cfg" 1
+has "replaying it again finds nothing" 'no dead letter 1'
+expect "stats shows the replayed task waiting" 0 "$bin" stats -c "$cfg" --json
+has "one message in TASKS, pending for the route" '"name":"TASKS","found":true,"messages":1,.*"route":"work",.*"pending":1,'
+has "stats shows the DLQ depth" '"dlq":\{"name":"DLQ","found":true,"messages":2,'
+
+# The engine takes the replayed task again; it fails again and comes back
+# to the DLQ with the mark of where it was replayed from.
+expect "the engine starts again" 0 start_engine
+if wait_dlq 3; then ok "the replayed task fails again"; else cp "$tmp/wait" "$tmp/out"; not_ok "the replayed task fails again"; fi
+stop_engine
+expect "show the new letter" 0 "$bin" dlq show -c "$cfg" 4
+has "it carries Taskjet-Replayed-From" '^  Taskjet-Replayed-From: 1$'
+has "and the original header" '^  Trace: t-a$'
+
+expect "replay --all with a reason filter" 0 "$bin" dlq replay -c "$cfg" --all --reason attempts_exhausted --json
+has "replay --json reports each" '^\{"results":\[\{"seq":[23],"ok":true,"stream":"TASKS","stream_seq":6,"duplicate":false\}\],"replayed":1,"failed":0\}$'
+
+# More letters to purge, written straight to the DLQ subjects.
+pub dlq.tasks.x p1 -H Taskjet-Reason=crashed -H Taskjet-Original-Subject=tasks.x
+pub dlq.tasks.y p2 -H Taskjet-Reason=crashed -H Taskjet-Original-Subject=tasks.y
+pub dlq.tasks.x p3 -H Taskjet-Reason=no_route -H Taskjet-Original-Subject=tasks.x
+expect "five letters now" 0 "$bin" dlq ls -c "$cfg"
+has "five" '^5 dead letters'
+expect "purge without a terminal and without --yes refuses" 64 "$bin" dlq purge -c "$cfg" --subject tasks.x
+has "and says why" 'would delete 2 dead letters from DLQ; stdin is not a terminal to confirm, so pass --yes'
+expect "purge by subject" 0 "$bin" dlq purge -c "$cfg" --subject tasks.x --yes
+has "purged two" '^purged 2 dead letters from DLQ$'
+expect "purge by reason" 0 "$bin" dlq purge -c "$cfg" --reason crashed --yes
+has "purged one" '^purged 1 dead letter from DLQ$'
+expect "what is left" 0 "$bin" dlq ls -c "$cfg"
+has "two left" '^2 dead letters'
+lacks "no tasks.x left" ' tasks\.x '
+expect "purge all" 0 "$bin" dlq purge -c "$cfg" --yes
+has "purged the rest" '^purged 2 dead letters'
+expect "purge of nothing" 0 "$bin" dlq purge -c "$cfg" --yes
+has "says nothing matched" '^nothing to purge'
+
+expect "stats text" 0 "$bin" stats -c "$cfg"
+has "stream table" '^TASKS +[0-9]+ '
+has "route table" '^work +TASKS/taskjet-work +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ '
+has "DLQ line" '^DLQ DLQ: 0 dead letters'
+pub dlq.tasks.z p -H Taskjet-Reason=crashed
+expect "stats --by-reason" 0 "$bin" stats -c "$cfg" --by-reason
+has "reason counts" '^  crashed +1$'
+expect "stats --watch samples with rates" 0 "$bin" stats -c "$cfg" --json --watch --interval 0.2 --count 2
+if [ "$(grep -c '^{"time"' "$tmp/out")" -eq 2 ]; then ok "two samples"; else not_ok "two samples"; fi
+has "the second has rates" '"interval_seconds":0\.[0-9]+,.*"in_per_sec":'
+
+expect "dlq without a subcommand is a usage error" 64 "$bin" dlq
+expect "an unknown subcommand is a usage error" 64 "$bin" dlq frob
+expect "replay needs SEQ or --all" 64 "$bin" dlq replay -c "$cfg"
+expect "replay refuses both" 64 "$bin" dlq replay -c "$cfg" --all 3
+expect "filters are refused for show" 64 "$bin" dlq show -c "$cfg" --reason crashed 1
+expect "an unknown reason is refused" 64 "$bin" dlq ls -c "$cfg" --reason bogus
+has "and named" 'unknown reason "bogus"'
+expect "a bad --since is refused" 64 "$bin" dlq ls -c "$cfg" --since soon
+expect "a bad subject pattern is refused" 64 "$bin" dlq ls -c "$cfg" --subject 'a..b'
+expect "no server is exit 69" 69 "$bin" dlq ls --nats nats://127.0.0.1:1
+expect "stats without a config is exit 78" 78 "$bin" stats -c "$tmp/none.json"
+expect "dlq --help" 0 "$bin" dlq --help
+has "help lists replay" 'taskjet dlq replay'
+expect "stats --help" 0 "$bin" stats --help
+finish
