@@ -772,3 +772,9 @@ js_backend_stream_numbers(struct js_backend *b, const char *name,
 	jsStreamInfo_Destroy(si);
 	return 0;
 }
+
+struct natsconn *
+js_backend_conn(struct js_backend *b)
+{
+	return b->nc;
+}

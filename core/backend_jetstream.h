@@ -143,6 +143,11 @@ int js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc
 int js_backend_stream_numbers(struct js_backend *b, const char *name,
                               int64_t timeout_ms, uint64_t *msgs_r,
                               uint64_t *last_seq_r);
+/* The main connection, for modules that take one (dlq_admin); lives as
+ * long as b. Thread-safe. */
+struct natsconn;
+struct natsconn *js_backend_conn(struct js_backend *b);
+
 /* True once start() bound every route's subscriptions (and until wait()). */
 bool js_backend_started(const struct js_backend *b);
 

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "clock.h"
+#include "dlq_admin.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -667,6 +668,237 @@ out:
 	free(text);
 }
 
+/* ---- dead letters ---- */
+
+#define DLQ_LIST_DEFAULT 100
+#define DLQ_LIST_MAX 1000
+
+/* "key": "value" or "key": null, with a leading comma. */
+static void
+put_str_member(struct mbuf *b, const char *key, const char *value)
+{
+	mbuf_printf(b, ",\"%s\":", key);
+	if (value != NULL)
+		mbuf_json_string(b, value);
+	else
+		mbuf_put(b, "null", 4);
+}
+
+static void
+put_entry(struct mbuf *b, const struct dlq_entry *e, bool full)
+{
+	mbuf_printf(b, "{\"seq\":%llu,\"stored_ns\":%lld", (unsigned long long)e->seq,
+	            (long long)e->stored_ns);
+	put_str_member(b, "dlq_subject", e->dlq_subject);
+	put_str_member(b, "subject", e->orig_subject);
+	put_str_member(b, "stream", e->orig_stream);
+	mbuf_printf(b, ",\"stream_seq\":%llu,\"attempts\":%u", (unsigned long long)e->orig_seq,
+	            e->attempts);
+	put_str_member(b, "reason", e->reason);
+	put_str_member(b, "error", e->error);
+	put_str_member(b, "plugin", e->plugin);
+	put_str_member(b, "failed_at", e->failed_at);
+	if (full) {
+		mbuf_put(b, ",\"headers\":{", 12);
+		for (size_t i = 0; i < e->header_count; i++) {
+			if (i > 0)
+				mbuf_put(b, ",", 1);
+			mbuf_json_string(b, e->headers[i].key);
+			mbuf_put(b, ":", 1);
+			mbuf_json_string(b, e->headers[i].value);
+		}
+		/* The payload as text; payload_len tells if a NUL cut it. */
+		mbuf_printf(b, "},\"payload_len\":%zu", e->payload_len);
+		put_str_member(b, "payload", e->payload != NULL ? e->payload : "");
+	}
+	mbuf_put(b, "}", 1);
+}
+
+/* Can the DLQ API serve now? Fills r and returns false if not. */
+static bool
+dlq_available(struct http_server *s, struct reply *r)
+{
+	if (s->env.js == NULL) {
+		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED,
+		            "the memory backend keeps dead letters in the process; "
+		            "the DLQ API needs the jetstream backend");
+		return false;
+	}
+	if (!js_backend_connected(s->env.js)) {
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not connected to NATS");
+		return false;
+	}
+	return true;
+}
+
+static void
+dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
+{
+	if (rc == -ENOENT && seq > 0)
+		reply_error(r, MHD_HTTP_NOT_FOUND, "no dead letter %llu", (unsigned long long)seq);
+	else if (rc == -ENOENT)
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the DLQ stream does not exist");
+	else if (rc == -EINVAL || rc == -ENXIO)
+		reply_error(r, MHD_HTTP_CONFLICT, "%s",
+		            err != NULL && *err != '\0' ? err : strerror(-rc));
+	else
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+		            err != NULL && *err != '\0' ? err : strerror(-rc));
+}
+
+static void
+handle_dlq_list(struct http_server *s, struct MHD_Connection *conn, struct reply *r)
+{
+	const char *subject, *reason, *since, *from, *limit;
+	struct dlq_filter f = { 0 };
+	struct dlq_list list;
+	char *end;
+	int rc;
+
+	if (!dlq_available(s, r))
+		return;
+	subject = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "subject");
+	reason = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "reason");
+	since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
+	limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	if (subject != NULL && !subject_valid(subject, true)) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+		            "subject: \"%.200s\" is not a NATS subject pattern", subject);
+		return;
+	}
+	if (reason != NULL && dlq_reason_parse(reason) < 0) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "reason: unknown reason \"%.100s\"", reason);
+		return;
+	}
+	if (since != NULL && dlq_parse_since(since, clock_wall_ms(), &f.since_ms) < 0) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+		            "since: \"%.100s\" is neither an RFC 3339 time nor a "
+		            "duration such as \"1h\"",
+		            since);
+		return;
+	}
+	f.subject = subject;
+	f.reason = reason;
+	f.limit = DLQ_LIST_DEFAULT;
+	if (from != NULL) {
+		errno = 0;
+		f.from_seq = strtoull(from, &end, 10);
+		if (errno != 0 || *from < '0' || *from > '9' || *end != '\0') {
+			reply_error(r, MHD_HTTP_BAD_REQUEST, "from: not a sequence");
+			return;
+		}
+	}
+	if (limit != NULL) {
+		errno = 0;
+		f.limit = (size_t)strtoull(limit, &end, 10);
+		if (errno != 0 || *limit < '0' || *limit > '9' || *end != '\0' || f.limit == 0 ||
+		    f.limit > DLQ_LIST_MAX) {
+			reply_error(r, MHD_HTTP_BAD_REQUEST, "limit: 1..%d", DLQ_LIST_MAX);
+			return;
+		}
+	}
+	rc = dlq_admin_list(js_backend_conn(s->env.js), &s->env.cfg->dlq, &f, false, &list);
+	if (rc < 0) {
+		dlq_failed(r, rc, 0, NULL);
+		return;
+	}
+	mbuf_printf(&r->body,
+	            "{\"count\":%zu,\"truncated\":%s,\"next_seq\":%llu,"
+	            "\"entries\":[",
+	            list.count, list.truncated ? "true" : "false",
+	            (unsigned long long)list.next_seq);
+	for (size_t i = 0; i < list.count; i++) {
+		if (i > 0)
+			mbuf_put(&r->body, ",", 1);
+		put_entry(&r->body, &list.entries[i], false);
+	}
+	mbuf_put(&r->body, "]}\n", 3);
+	dlq_list_free(&list);
+	r->status = MHD_HTTP_OK;
+	r->type = "application/json";
+}
+
+static void
+handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool replay,
+               struct reply *r)
+{
+	struct natsconn *nc;
+	char err[256] = "";
+	int rc;
+
+	if (!dlq_available(s, r))
+		return;
+	nc = js_backend_conn(s->env.js);
+	if (replay) {
+		struct dlq_replay_result res;
+
+		rc = dlq_admin_replay(nc, &s->env.cfg->dlq, seq, err, sizeof(err), &res);
+		if (rc < 0) {
+			dlq_failed(r, rc, seq, err);
+			return;
+		}
+		mbuf_printf(&r->body,
+		            "{\"dlq_seq\":%llu,\"stream\":", (unsigned long long)res.dlq_seq);
+		mbuf_json_string(&r->body, res.new_stream);
+		mbuf_printf(&r->body, ",\"seq\":%llu,\"duplicate\":%s}\n",
+		            (unsigned long long)res.new_seq, res.duplicate ? "true" : "false");
+	} else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
+		rc = dlq_admin_delete(nc, &s->env.cfg->dlq, seq);
+		if (rc < 0 && rc != -ENOENT) {
+			struct dlq_entry *gone = NULL;
+
+			/* The server answers a delete of a missing message with a
+			 * generic error: tell "not there" apart by looking. */
+			if (dlq_admin_get(nc, &s->env.cfg->dlq, seq, &gone) == -ENOENT)
+				rc = -ENOENT;
+			dlq_entry_free(gone);
+		}
+		if (rc < 0) {
+			dlq_failed(r, rc, seq, NULL);
+			return;
+		}
+		mbuf_printf(&r->body, "{\"deleted\":%llu}\n", (unsigned long long)seq);
+	} else {
+		struct dlq_entry *e = NULL;
+
+		rc = dlq_admin_get(nc, &s->env.cfg->dlq, seq, &e);
+		if (rc < 0) {
+			dlq_failed(r, rc, seq, NULL);
+			return;
+		}
+		put_entry(&r->body, e, true);
+		mbuf_put(&r->body, "\n", 1);
+		dlq_entry_free(e);
+	}
+	r->status = MHD_HTTP_OK;
+	r->type = "application/json";
+}
+
+/* "/api/v1/dlq/<seq>" or "/api/v1/dlq/<seq>/replay": 1 and the parts, else 0. */
+static int
+parse_dlq_path(const char *url, uint64_t *seq_r, bool *replay_r)
+{
+	const char *p = url + strlen("/api/v1/dlq/");
+	char *end;
+	uint64_t seq;
+
+	if (*p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	seq = strtoull(p, &end, 10);
+	if (errno != 0)
+		return 0;
+	if (*end == '\0')
+		*replay_r = false;
+	else if (strcmp(end, "/replay") == 0)
+		*replay_r = true;
+	else
+		return 0;
+	*seq_r = seq;
+	return 1;
+}
+
 /* ---- dispatch ---- */
 
 static bool
@@ -699,10 +931,11 @@ authorized(struct http_server *s, struct MHD_Connection *conn)
 }
 
 static void
-route_request(struct http_server *s, struct request *req, const char *url, const char *method,
-              struct reply *r)
+route_request(struct http_server *s, struct MHD_Connection *conn, struct request *req,
+              const char *url, const char *method, struct reply *r)
 {
-	bool get = is_read_only(method);
+	bool get = is_read_only(method), replay = false;
+	uint64_t seq = 0;
 
 	if (strcmp(url, "/healthz") == 0 && get) {
 		reply_text(r, MHD_HTTP_OK, "ok");
@@ -714,6 +947,19 @@ route_request(struct http_server *s, struct request *req, const char *url, const
 		handle_stats(s, r);
 	} else if (strcmp(url, "/api/v1/tasks") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
 		handle_post_task(s, req, r);
+	} else if (strcmp(url, "/api/v1/dlq") == 0 && get) {
+		handle_dlq_list(s, conn, r);
+	} else if (strncmp(url, "/api/v1/dlq/", 12) == 0 && parse_dlq_path(url, &seq, &replay)) {
+		if (replay ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
+		           : get || strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
+			handle_dlq_one(s, method, seq, replay, r);
+		} else {
+			reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			r->allow = replay ? "POST" : "GET, HEAD, DELETE";
+		}
+	} else if (strcmp(url, "/api/v1/dlq") == 0) {
+		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+		r->allow = "GET, HEAD";
 	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
 	           strcmp(url, "/metrics") == 0 || strcmp(url, "/stats") == 0) {
 		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -770,7 +1016,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		            "the body is larger than http.max_body (%zu bytes)", s->max_body);
 		goto send;
 	}
-	route_request(s, req, url, method, &r);
+	route_request(s, conn, req, url, method, &r);
 send:
 	log_debug("http: %s %s -> %u", method, url, r.status);
 	ret = send_reply(conn, &r);

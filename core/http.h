@@ -8,6 +8,9 @@
  *   GET  /metrics          Prometheus text format
  *   GET  /stats            JSON: queue, pool and per-route numbers
  *   POST /api/v1/tasks     {"subject", "payload", "id"} -> stream + sequence
+ *   GET  /api/v1/dlq       dead letters (?subject=&reason=&since=&from=&limit=)
+ *   GET|DELETE /api/v1/dlq/{seq}, POST /api/v1/dlq/{seq}/replay
+ *                          (jetstream backend; 501 on the memory backend)
  *
  * With http.token_file set, every request other than GET/HEAD must carry
  * "Authorization: Bearer <token>" (401 otherwise). Request bodies over

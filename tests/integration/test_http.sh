@@ -134,6 +134,7 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 	expect_code "a second task fills the queue" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"b"}'
 	expect_code "a full memory queue is 503" 503 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"c"}'
 	body_has "the 503 says the queue is full" 'queue is full'
+	expect_code "the DLQ API needs JetStream: 501 on the memory backend" 501 GET /api/v1/dlq
 	expect_code "an unknown path is 404" 404 GET /nope
 	expect_code "POST /metrics is 405" 405 POST /metrics -H "$auth"
 	check "memory: taskjet run stops cleanly" stop_taskjet
@@ -229,6 +230,44 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	got=$(sample 'taskjet_fetch_batch_size_sum{route="work"}')
 	check "metrics: fetched messages add up to the deliveries" [ "${got:-0}" -eq 12 ]
 
+	# Dead letters: list with filters, read, delete, replay.
+	expect_code "dlq: GET /api/v1/dlq is 200" 200 GET /api/v1/dlq
+	body_has "dlq: all four dead letters are listed" '^\{"count":4,"truncated":false,'
+	expect_code "dlq: filter by reason" 200 GET '/api/v1/dlq?reason=handler_failed'
+	body_has "dlq: three failed by the handler" '^\{"count":3,'
+	fails=$(grep -oE '"seq":[0-9]+,"stored_ns"' "$tmp/body" | sed 's/[^0-9]//g' | tr '\n' ' ')
+	first=${fails%% *}
+	rest=${fails#* }
+	second=${rest%% *}
+	expect_code "dlq: filter by subject" 200 GET '/api/v1/dlq?subject=other.%3E'
+	body_has "dlq: none on another subject" '^\{"count":0,'
+	expect_code "dlq: filter by time (last hour)" 200 GET '/api/v1/dlq?since=1h'
+	body_has "dlq: all four in the last hour" '^\{"count":4,'
+	expect_code "dlq: filter by time (future)" 200 GET '/api/v1/dlq?since=2099-01-01T00:00:00Z'
+	body_has "dlq: none in the future" '^\{"count":0,'
+	expect_code "dlq: an unknown reason is 400" 400 GET '/api/v1/dlq?reason=bogus'
+	expect_code "dlq: a bad limit is 400" 400 GET '/api/v1/dlq?limit=0'
+	expect_code "dlq: GET one letter" 200 GET "/api/v1/dlq/$first"
+	body_has "dlq: the letter has its reason, headers and payload" \
+		'"reason":"handler_failed".*"Taskjet-Reason":"handler_failed".*"payload":"fail"'
+	expect_code "dlq: an unknown sequence is 404" 404 GET /api/v1/dlq/99999
+	expect_code "dlq: POST on a letter is 405" 405 POST "/api/v1/dlq/$first"
+	expect_code "dlq: DELETE a letter" 200 DELETE "/api/v1/dlq/$first"
+	expect_code "dlq: it is gone" 404 GET "/api/v1/dlq/$first"
+	expect_code "dlq: DELETE again is 404" 404 DELETE "/api/v1/dlq/$first"
+	expect_code "dlq: replay a letter" 200 POST "/api/v1/dlq/$second/replay"
+	body_has "dlq: the replay gives the new stream sequence" '"stream":"WORK","seq":12,"duplicate":false'
+	# The replayed "fail" task fails again: 4 - 1 deleted - 1 replayed + 1.
+	deadline=$(($(date +%s) + 20))
+	while :; do
+		req GET /api/v1/dlq
+		grep -q '^{"count":3,' "$tmp/body" && break
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	body_has "dlq: the replayed task was processed and dead-lettered again" '^\{"count":3,'
+	expect_code "dlq: replaying a replayed letter is 404" 404 POST "/api/v1/dlq/$second/replay"
+
 	# Readiness follows the server away and back.
 	stop_nats
 	check "readyz: 503 once nats-server is gone" poll /readyz 503 15
@@ -241,7 +280,7 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	got=$(sample 'taskjet_nats_reconnects_total')
 	check "metrics: the reconnect is counted" [ "${got:-0}" -ge 1 ]
 	expect_code "intake: 201 again after the reconnect" 201 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":8}}'
-	body_has "intake: the stream kept its sequence" '"seq":12,'
+	body_has "intake: the stream kept its sequence" '"seq":13,'
 	check "jetstream: taskjet run stops cleanly" stop_taskjet
 fi
 [ -n "$nats_pid" ] && stop_nats
