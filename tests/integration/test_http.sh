@@ -138,6 +138,7 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 	expect_code "an unknown path is 404" 404 GET /nope
 	expect_code "POST /metrics is 405" 405 POST /metrics -H "$auth"
 	check "memory: taskjet run stops cleanly" stop_taskjet
+	check "memory: libmicrohttpd logs nothing on its own" sh -c "! grep -q 'MHD_OPTION' '$tmp/tj.log'"
 fi
 
 # ------------------------------------------------------------- jetstream
