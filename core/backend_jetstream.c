@@ -12,6 +12,7 @@
 #include "backend_jetstream.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "natsconn.h"
 #include "topology.h"
 #include "xalloc.h"
@@ -48,6 +49,8 @@ struct js_backend {
 	bool advisory_started;
 	bool advisory_joined;
 	int abandoned;
+	struct metrics *metrics;
+	int started; /* atomic: every subscription bound */
 };
 
 static struct js_backend *
@@ -176,7 +179,8 @@ publish_errno(natsStatus s, jsErrCode jerr)
  */
 static int
 publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject,
-                  const void *data, size_t len, const char *msg_id)
+                  const void *data, size_t len, const char *msg_id,
+                  uint64_t *seq_r, bool *duplicate_r)
 {
 	jsPubOptions po;
 	jsPubAck *pa = NULL;
@@ -200,6 +204,12 @@ publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject,
 		if (po.MsgId == NULL)
 			break;
 	}
+	if (s == NATS_OK && pa != NULL) {
+		if (seq_r != NULL)
+			*seq_r = pa->Sequence;
+		if (duplicate_r != NULL)
+			*duplicate_r = pa->Duplicate;
+	}
 	jsPubAck_Destroy(pa);
 	if (s != NATS_OK) {
 		log_warn("jetstream: publish to %s failed: %s (jerr %d)",
@@ -215,7 +225,7 @@ op_publish(struct backend *base, const char *subject, const void *data,
            size_t len, const char *msg_id)
 {
 	return publish_confirmed(from_base(base), NULL, subject, data, len,
-	                         msg_id);
+	                         msg_id, NULL, NULL);
 }
 
 /* Headers that would make the DLQ write deduplicate or be rejected the
@@ -284,7 +294,7 @@ op_dead_letter(struct backend *base, struct tj_task *task,
 			goto out;
 		}
 	}
-	rc = publish_confirmed(b, letter, NULL, NULL, 0, rec->msg_id);
+	rc = publish_confirmed(b, letter, NULL, NULL, 0, rec->msg_id, NULL, NULL);
 out:
 	natsMsg_Destroy(letter);
 	return rc;
@@ -413,6 +423,7 @@ worker_main(void *arg)
 			clock_sleep_ms(FETCH_ERROR_SLEEP_MS);
 			continue;
 		}
+		metrics_observe_fetch(b->metrics, w->route, (unsigned)list.Count);
 		for (int i = 0; i < list.Count; i++) {
 			if (stopping(b))
 				hand_back(w, list.Msgs[i]);
@@ -576,6 +587,7 @@ js_backend_start(struct js_backend *b, const struct router *router,
 		}
 		b->advisory_started = true;
 	}
+	__atomic_store_n(&b->started, 1, __ATOMIC_RELEASE);
 	log_info("jetstream: %zu worker(s) started on %zu route(s)", n,
 	         router->count);
 out:
@@ -611,6 +623,7 @@ js_backend_wait(struct js_backend *b, int64_t grace_ms)
 	int abandoned = 0;
 
 	js_backend_request_stop(b);
+	__atomic_store_n(&b->started, 0, __ATOMIC_RELEASE);
 	deadline_at(grace_ms > 0 ? grace_ms : 0, &deadline);
 	/* Closing the subscription wakes a blocked Fetch at once; messages a
 	 * worker already holds can still be acked (acks use the reply
@@ -691,4 +704,97 @@ uint64_t
 js_backend_reconnects(const struct js_backend *b)
 {
 	return natsconn_reconnects(b->nc);
+}
+
+void
+js_backend_set_metrics(struct js_backend *b, struct metrics *m)
+{
+	b->metrics = m;
+}
+
+bool
+js_backend_started(const struct js_backend *b)
+{
+	return __atomic_load_n(&b->started, __ATOMIC_ACQUIRE) != 0;
+}
+
+int
+js_backend_publish(struct js_backend *b, const char *subject,
+                   const void *data, size_t len, const char *msg_id,
+                   uint64_t *seq_r, bool *duplicate_r)
+{
+	uint64_t seq = 0;
+	bool dup = false;
+	int rc;
+
+	/* While reconnecting a publish would sit out every retry's timeout;
+	 * an HTTP caller is better served by a quick "unavailable". */
+	if (!natsconn_connected(b->nc))
+		return -ENOTCONN;
+	rc = publish_confirmed(b, NULL, subject, data, len, msg_id, &seq, &dup);
+	if (rc != 0)
+		return rc;
+	*seq_r = seq;
+	*duplicate_r = dup;
+	return 0;
+}
+
+int
+js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc,
+                            int64_t timeout_ms, struct js_consumer_numbers *n_r)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	jsOptions o;
+	char durable[256];
+	natsStatus s;
+
+	if (!natsconn_connected(b->nc))
+		return -ENOTCONN;
+	jsOptions_Init(&o);
+	o.Wait = timeout_ms;
+	s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
+	                       topology_consumer_name(rc, durable, sizeof(durable)),
+	                       &o, &jerr);
+	if (s != NATS_OK)
+		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
+	*n_r = (struct js_consumer_numbers){
+	    .pending = ci->NumPending,
+	    .ack_pending = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0,
+	    .redelivered =
+	        ci->NumRedelivered > 0 ? (uint64_t)ci->NumRedelivered : 0,
+	    .waiting = ci->NumWaiting > 0 ? (uint64_t)ci->NumWaiting : 0,
+	    .delivered = ci->Delivered.Consumer,
+	};
+	jsConsumerInfo_Destroy(ci);
+	return 0;
+}
+
+int
+js_backend_stream_numbers(struct js_backend *b, const char *name,
+                          int64_t timeout_ms, uint64_t *msgs_r,
+                          uint64_t *last_seq_r)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsOptions o;
+	natsStatus s;
+
+	if (!natsconn_connected(b->nc))
+		return -ENOTCONN;
+	jsOptions_Init(&o);
+	o.Wait = timeout_ms;
+	s = js_GetStreamInfo(&si, natsconn_js(b->nc), name, &o, &jerr);
+	if (s != NATS_OK)
+		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
+	*msgs_r = si->State.Msgs;
+	*last_seq_r = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+struct natsconn *
+js_backend_conn(struct js_backend *b)
+{
+	return b->nc;
 }

@@ -107,6 +107,50 @@ int js_backend_wait(struct js_backend *b, int64_t grace_ms);
 /* Close the connections and free. NULL is a no-op. After wait(). */
 void js_backend_destroy(struct js_backend *b);
 
+/* Observe fetch batch sizes into `m` (borrowed; may be NULL). Call
+ * before js_backend_start(). */
+struct metrics;
+void js_backend_set_metrics(struct js_backend *b, struct metrics *m);
+
+/*
+ * Publish and wait for the stream's ack (retried with the same msg_id on a
+ * timeout, like ops->publish). msg_id may be NULL. On success sets
+ * *seq_r to the stream sequence and *duplicate_r when the stream had the
+ * id already (seq is then the first copy's). -ENOENT: no stream takes the
+ * subject; -ENOBUFS: full; -EMSGSIZE: too large; -ENOTCONN when not
+ * connected right now (fails fast instead of waiting out the timeouts).
+ * Any thread.
+ */
+int js_backend_publish(struct js_backend *b, const char *subject,
+                       const void *data, size_t len, const char *msg_id,
+                       uint64_t *seq_r, bool *duplicate_r);
+
+/* A route consumer's counters, as the server reports them. */
+struct js_consumer_numbers {
+	uint64_t pending;     /* stored, matching, not yet delivered */
+	uint64_t ack_pending; /* delivered, not yet acked */
+	uint64_t redelivered; /* delivered more than once, not yet acked */
+	uint64_t waiting;     /* pull requests waiting */
+	uint64_t delivered;   /* deliveries made (consumer sequence) */
+};
+
+/* Ask the server for route `rc`'s consumer (bounded by timeout_ms). 0,
+ * -ENOENT if the consumer is gone, or -errno. Any thread. */
+int js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc,
+                                int64_t timeout_ms,
+                                struct js_consumer_numbers *n_r);
+/* Messages in stream `name` and its last sequence. 0 or -errno. */
+int js_backend_stream_numbers(struct js_backend *b, const char *name,
+                              int64_t timeout_ms, uint64_t *msgs_r,
+                              uint64_t *last_seq_r);
+/* The main connection, for modules that take one (dlq_admin); lives as
+ * long as b. Thread-safe. */
+struct natsconn;
+struct natsconn *js_backend_conn(struct js_backend *b);
+
+/* True once start() bound every route's subscriptions (and until wait()). */
+bool js_backend_started(const struct js_backend *b);
+
 /* Connected right now; any thread. */
 bool js_backend_connected(const struct js_backend *b);
 /* Times the main connection was re-established; any thread. */

@@ -18,7 +18,9 @@
 #include "cli.h"
 #include "clock.h"
 #include "engine.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "run_jetstream.h"
 
 static const char run_usage[] =
@@ -109,17 +111,29 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 {
 	struct stdin_feeder feeder = {0};
 	struct mem_backend *backend = NULL;
+	struct http_server *http = NULL;
+	struct metrics *metrics = NULL;
 	pthread_t feeder_thread;
 	struct mem_stats st;
 	int status = EXIT_OK, left;
 
 	mem_backend_create(engine, &backend);
+	metrics_create(engine_router(engine), &metrics);
+	engine_set_metrics(engine, metrics);
 	if (mem_backend_start(backend) < 0) {
 		status = EXIT_FAILURE_OTHER;
 		goto out;
 	}
 	log_notice("running on the memory backend (%zu routes, capacity %zu)",
 	           cfg->route_count, cfg->memory.capacity);
+	/* With --stdin the run is a batch job: no endpoint to collide over. */
+	if (!o->from_stdin &&
+	    http_start(&(struct http_env){.cfg = cfg, .engine = engine,
+	                                  .metrics = metrics, .mem = backend},
+	               &http) < 0) {
+		status = EXIT_UNAVAILABLE;
+		goto stop;
+	}
 	feeder.backend = backend;
 	if (o->from_stdin &&
 	    pthread_create(&feeder_thread, NULL, stdin_feeder_main, &feeder) != 0) {
@@ -130,6 +144,8 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 		cli_watch_second_signal(set);
 stop:
 	engine_request_stop(engine);
+	/* Intake ends first: it publishes into the backend. */
+	http_stop(http);
 	mem_backend_request_stop(backend);
 	left = mem_backend_wait(backend, cfg->shutdown_grace_ms);
 	mem_backend_stats(backend, &st);
@@ -154,6 +170,8 @@ stop:
 		status = EXIT_FAILURE_OTHER;
 out:
 	mem_backend_destroy(backend);
+	engine_set_metrics(engine, NULL);
+	metrics_destroy(metrics);
 	return status;
 }
 

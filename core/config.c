@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <taskjet/plugin.h>
@@ -849,6 +850,97 @@ read_log(struct loader *l, const struct json_tok *v, const char *path,
 	            found);
 }
 
+int
+cfg_parse_listen(const char *text, char *host, size_t host_len, int *port_r)
+{
+	const char *colon, *h = text, *h_end;
+	unsigned char addr[16];
+	char buf[64], *end;
+	long port;
+
+	if (text[0] == '[') {
+		h = text + 1;
+		h_end = strchr(h, ']');
+		if (h_end == NULL || h_end[1] != ':')
+			return -EINVAL;
+		colon = h_end + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		h_end = colon;
+	}
+	if ((size_t)(h_end - h) >= sizeof(buf) || h_end == h)
+		return -EINVAL;
+	memcpy(buf, h, (size_t)(h_end - h));
+	buf[h_end - h] = '\0';
+	if (strcmp(buf, "localhost") == 0)
+		snprintf(buf, sizeof(buf), "127.0.0.1");
+	if (inet_pton(text[0] == '[' ? AF_INET6 : AF_INET, buf, addr) != 1)
+		return -EINVAL;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
+		return -EINVAL;
+	if (strlen(buf) >= host_len)
+		return -EINVAL;
+	snprintf(host, host_len, "%s", buf);
+	*port_r = (int)port;
+	return 0;
+}
+
+/* http.listen: an address, or "" / "off" to disable the endpoint. */
+static void
+read_http_listen(struct loader *l, const struct json_tok *v, const char *path,
+                 void *target)
+{
+	struct cfg_http *http = target;
+	char host[64], shown[80];
+	char *s = NULL;
+	int port;
+
+	if (!expect_type(l, v, JSON_STRING, path, "a string"))
+		return;
+	if (json_get_string(&l->doc, v, &s) < 0) {
+		error_at(l, tok_off(v), path, "cannot decode the string");
+		return;
+	}
+	free(http->listen);
+	http->listen = NULL;
+	http->listen_set = true;
+	if (*s == '\0' || strcmp(s, "off") == 0) {
+		free(s);
+		return;
+	}
+	if (cfg_parse_listen(s, host, sizeof(host), &port) < 0) {
+		error_at(l, tok_off(v), path,
+		         "\"%s\" is not an address such as \"127.0.0.1:8222\", "
+		         "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"",
+		         show(shown, sizeof(shown), s));
+		free(s);
+		return;
+	}
+	http->listen = s;
+}
+
+static void
+read_http(struct loader *l, const struct json_tok *v, const char *path,
+          void *target)
+{
+	static const struct key_spec specs[] = {
+	    {.name = "listen", .kind = KEY_CUSTOM, .custom = read_http_listen},
+	    {.name = "token_file", .kind = KEY_PATH,
+	     .offset = offsetof(struct cfg_http, token_file)},
+	    INT("max_body", KEY_SIZE, struct cfg_http, max_body, 1, (int64_t)1 << 30),
+	};
+	const struct json_tok *found[N_SPECS(specs)];
+
+	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->http,
+	            found);
+}
+
 static void
 read_dlq(struct loader *l, const struct json_tok *v, const char *path,
          void *target)
@@ -1127,6 +1219,7 @@ read_top(struct loader *l, const struct json_tok *root)
 	    DUR("shutdown_grace", struct cfg, shutdown_grace_ms, 0, HOUR),
 	    CUSTOM("memory", read_memory, false),
 	    CUSTOM("log", read_log, false),
+	    CUSTOM("http", read_http, false),
 	    CUSTOM("streams", read_streams, true),
 	    CUSTOM("dlq", read_dlq, false),
 	    CUSTOM("routes", read_routes, true),
@@ -1474,6 +1567,7 @@ set_defaults(struct cfg *cfg)
 	cfg->memory.capacity = 10000;
 	cfg->log.level = TJ_LOG_INFO;
 	cfg->log.format = CFG_LOG_TEXT;
+	cfg->http.max_body = 1 << 20;
 	cfg->dlq.storage = CFG_STORAGE_FILE;
 	cfg->dlq.max_age_ms = 0;
 	cfg->dlq.max_msgs = -1;
@@ -1495,6 +1589,9 @@ derive_defaults(struct cfg *cfg)
 		cfg->plugin_dir = xstrdup(PLUGINDIR);
 	if (cfg->state_dir == NULL)
 		cfg->state_dir = xstrdup("var");
+	/* Loopback only unless the file says otherwise. */
+	if (cfg->http.listen == NULL && !cfg->http.listen_set)
+		cfg->http.listen = xstrdup("127.0.0.1:8222");
 	if (cfg->worker_id == NULL)
 		cfg->worker_id = host_name();
 	if (cfg->nats.name == NULL)
@@ -1571,6 +1668,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 	resolve(&cfg->state_dir, dir);
 	resolve(&cfg->log.file, dir);
 	resolve(&cfg->nats.creds_file, dir);
+	resolve(&cfg->http.token_file, dir);
 	/* Directory overrides are the caller's paths, relative to the working
 	 * directory: they let one config run from a build tree or a test dir. */
 	apply_env_dir(&cfg->plugin_dir, "TASKJET_PLUGIN_DIR");
@@ -1671,6 +1769,8 @@ cfg_free(struct cfg *cfg)
 	free(cfg->state_dir);
 	free(cfg->worker_id);
 	free(cfg->log.file);
+	free(cfg->http.listen);
+	free(cfg->http.token_file);
 	for (size_t i = 0; i < cfg->stream_count; i++) {
 		struct cfg_stream *st = &cfg->streams[i];
 

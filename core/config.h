@@ -8,6 +8,7 @@
 #ifndef TASKJET_CONFIG_H
 #define TASKJET_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,14 @@ struct cfg_memory {
 	size_t capacity; /* tasks the in-process queue holds before publish fails */
 };
 
+/* The operator HTTP endpoint (core/http.c). */
+struct cfg_http {
+	char *listen;     /* "HOST:PORT"; NULL: disabled ("off" or "" in the file) */
+	bool listen_set;  /* listen came from the file, not the default */
+	char *token_file; /* NULL: no token; else required on non-GET requests */
+	int64_t max_body; /* bytes of a request body at most */
+};
+
 struct cfg_log {
 	int level; /* TJ_LOG_ERR .. TJ_LOG_DEBUG */
 	enum cfg_log_format format;
@@ -102,6 +111,7 @@ struct cfg {
 	int64_t shutdown_grace_ms;
 	struct cfg_memory memory;
 	struct cfg_log log;
+	struct cfg_http http;
 	struct cfg_stream *streams;
 	size_t stream_count;
 	struct cfg_dlq dlq;
@@ -134,5 +144,13 @@ const struct cfg_stream *cfg_route_stream(const struct cfg *cfg,
 int cfg_parse_duration(const char *text, size_t len, int64_t *ms_r);
 /* Parse "512", "64KiB", "1GiB" (also KB/MB/GB as powers of 1000). 0 or -EINVAL. */
 int cfg_parse_size(const char *text, size_t len, int64_t *bytes_r);
+
+/*
+ * Split an http.listen address "HOST:PORT" (HOST: IPv4 dotted quad,
+ * "localhost", or an IPv6 address in brackets; PORT 0..65535, 0 picks a
+ * free one) into a numeric host (no brackets) and port. 0 or -EINVAL.
+ */
+int cfg_parse_listen(const char *text, char *host, size_t host_len,
+                     int *port_r);
 
 #endif

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 /* A handler call in progress, on its worker's stack, for the heartbeat. */
@@ -33,6 +34,7 @@ struct engine {
 	struct router *router;
 	struct backend *backend;
 	struct disp_env disp;
+	struct metrics *metrics;
 	volatile sig_atomic_t stop_requested;
 	bool isolate_handlers;
 
@@ -203,6 +205,12 @@ engine_set_backend(struct engine *engine, struct backend *backend)
 	host_api_set_publisher(backend);
 }
 
+void
+engine_set_metrics(struct engine *engine, struct metrics *m)
+{
+	engine->metrics = m;
+}
+
 const struct cfg *
 engine_cfg(const struct engine *engine)
 {
@@ -286,6 +294,7 @@ engine_process(struct engine *engine, struct tj_task *task,
 	struct disp_result res;
 	struct inflight flight;
 	int64_t started_us;
+	uint64_t handler_us;
 	int rc;
 
 	memset(&res, 0, sizeof(res));
@@ -327,8 +336,10 @@ engine_process(struct engine *engine, struct tj_task *task,
 	} else {
 		task->verdict = plugin_call(route->handler, task);
 	}
-	__atomic_fetch_add(&route->stats.handler_us_total,
-	                   (uint64_t)(clock_mono_us() - started_us), __ATOMIC_RELAXED);
+	handler_us = (uint64_t)(clock_mono_us() - started_us);
+	__atomic_fetch_add(&route->stats.handler_us_total, handler_us,
+	                   __ATOMIC_RELAXED);
+	metrics_observe_handler(engine->metrics, route, handler_us, task->attempt);
 	inflight_remove(engine, &flight);
 	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
 

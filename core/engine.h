@@ -37,6 +37,11 @@ void engine_destroy(struct engine *engine);
  * Borrowed; must outlive the engine's use of it. */
 void engine_set_backend(struct engine *engine, struct backend *backend);
 
+/* Record handler durations and attempts into `m` (borrowed; NULL: none).
+ * Set before tasks flow. */
+struct metrics;
+void engine_set_metrics(struct engine *engine, struct metrics *m);
+
 const struct cfg *engine_cfg(const struct engine *engine);
 struct router *engine_router(const struct engine *engine);
 

@@ -14,7 +14,9 @@
 #include "backend_jetstream.h"
 #include "cli.h"
 #include "embedded.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "run_jetstream.h"
 
 void
@@ -84,6 +86,8 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	struct js_callbacks cb = {process_task, dead_letter_task, engine};
 	struct embedded *server = NULL;
 	struct js_backend *backend = NULL;
+	struct http_server *http = NULL;
+	struct metrics *metrics = NULL;
 	int status = EXIT_OK, rc, left;
 	unsigned workers = 0;
 
@@ -114,6 +118,9 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 		goto out;
 	}
 	engine_set_backend(engine, js_backend_base(backend));
+	metrics_create(engine_router(engine), &metrics);
+	engine_set_metrics(engine, metrics);
+	js_backend_set_metrics(backend, metrics);
 	rc = js_backend_start(backend, engine_router(engine), &cb);
 	if (rc < 0) {
 		log_err("cannot start the consumers: %s", strerror(-rc));
@@ -125,10 +132,21 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
 	           cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
 	           url);
+	rc = http_start(&(struct http_env){.cfg = cfg, .engine = engine,
+	                                   .metrics = metrics, .js = backend},
+	                &http);
+	if (rc < 0) {
+		status = EXIT_UNAVAILABLE;
+		engine_request_stop(engine);
+		js_backend_wait(backend, cfg->shutdown_grace_ms);
+		goto out;
+	}
 
 	if (cli_wait_for_stop(set, NULL) > 0)
 		cli_watch_second_signal(set);
 	engine_request_stop(engine);
+	/* Intake and probes end first: they publish through the backend. */
+	http_stop(http);
 	left = js_backend_wait(backend, cfg->shutdown_grace_ms);
 	if (left > 0) {
 		/* Their tasks stay unacked; the server redelivers them after
@@ -147,6 +165,8 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	log_notice("stopped cleanly");
 out:
 	js_backend_destroy(backend);
+	engine_set_metrics(engine, NULL);
+	metrics_destroy(metrics);
 	if (server != NULL) {
 		remove_url_file(cfg);
 		embedded_stop(server);

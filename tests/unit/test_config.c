@@ -114,6 +114,10 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(cfg->log.level, TJ_LOG_INFO);
 	CHECK_INT(cfg->log.format, CFG_LOG_TEXT);
 	CHECK_STR(cfg->log.file, NULL);
+	CHECK_STR(cfg->http.listen, "127.0.0.1:8222");
+	CHECK_FALSE(cfg->http.listen_set);
+	CHECK_STR(cfg->http.token_file, NULL);
+	CHECK_INT(cfg->http.max_body, 1048576);
 
 	CHECK_INT(cfg->stream_count, 1);
 	st = &cfg->streams[0];
@@ -172,6 +176,8 @@ TEST(every_key_is_read)
 	    "\"worker_id\":\"w1\",\"shutdown_grace\":\"1m30s\","
 	    "\"memory\":{\"capacity\":500},"
 	    "\"log\":{\"level\":\"debug\",\"format\":\"json\",\"file\":\"/var/log/t\"},"
+	    "\"http\":{\"listen\":\"[::1]:9000\",\"token_file\":\"tok\","
+	    "\"max_body\":\"64KiB\"},"
 	    "\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.a\",\"s.b.*\"],"
 	    "\"storage\":\"memory\",\"retention\":\"limits\",\"max_age\":\"1h\","
 	    "\"max_msgs\":10,\"max_bytes\":\"1MiB\",\"discard\":\"new\",\"replicas\":3,"
@@ -210,6 +216,10 @@ TEST(every_key_is_read)
 	CHECK_INT(cfg->log.level, TJ_LOG_DEBUG);
 	CHECK_INT(cfg->log.format, CFG_LOG_JSON);
 	CHECK_STR(cfg->log.file, "/var/log/t");
+	CHECK_STR(cfg->http.listen, "[::1]:9000");
+	CHECK_TRUE(cfg->http.listen_set);
+	CHECK_STR(cfg->http.token_file, "/c/tok");
+	CHECK_INT(cfg->http.max_body, 65536);
 	CHECK_INT(cfg->streams[0].subject_count, 2);
 	CHECK_STR(cfg->streams[0].subjects[1], "s.b.*");
 	CHECK_INT(cfg->streams[0].storage, CFG_STORAGE_MEMORY);
@@ -245,6 +255,57 @@ TEST(every_key_is_read)
 	CHECK_STR(r->config_json, "{\"a\":[1,{\"b\":null}]}");
 	CHECK_INT(r->config_json_len, strlen("{\"a\":[1,{\"b\":null}]}"));
 	cfg_free(cfg);
+}
+
+/* "" and "off" turn the endpoint off; any other value must be an address. */
+TEST(http_listen_values)
+{
+	static const struct {
+		const char *listen;
+		const char *want; /* NULL: disabled; "!" rejected */
+	} cases[] = {
+	    {"off", NULL},
+	    {"", NULL},
+	    {"0.0.0.0:80", "0.0.0.0:80"},
+	    {"localhost:0", "localhost:0"},
+	    {"[::]:8222", "[::]:8222"},
+	    {"127.0.0.1", "!"},
+	    {"127.0.0.1:65536", "!"},
+	    {"127.0.0.1:-1", "!"},
+	    {"example.com:80", "!"},
+	    {"[::1:80", "!"},
+	    {"::1:80", "!"},
+	};
+	char text[512], host[64], *errors;
+	struct cfg *cfg;
+	int port;
+
+	clear_env();
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		snprintf(text, sizeof(text),
+		         "{\"http\":{\"listen\":\"%s\"}," MIN_STREAMS
+		         ",\"routes\":[" MIN_ROUTE "}]}",
+		         cases[i].listen);
+		if (cases[i].want != NULL && strcmp(cases[i].want, "!") == 0) {
+			CHECK_INT(load("t.json", text, &errors, &cfg), -EINVAL);
+			CHECK_CONTAINS(errors, "http.listen: ");
+		} else {
+			CHECK_INT(load("t.json", text, &errors, &cfg), 0);
+			if (cfg != NULL) {
+				CHECK_STR(cfg->http.listen, cases[i].want);
+				CHECK_TRUE(cfg->http.listen_set);
+			}
+		}
+		free(errors);
+		cfg_free(cfg);
+	}
+	CHECK_INT(cfg_parse_listen("[::1]:8222", host, sizeof(host), &port), 0);
+	CHECK_STR(host, "::1");
+	CHECK_INT(port, 8222);
+	CHECK_INT(cfg_parse_listen("localhost:1", host, sizeof(host), &port), 0);
+	CHECK_STR(host, "127.0.0.1");
+	CHECK_INT(port, 1);
+	CHECK_INT(cfg_parse_listen("1.2.3.4:", host, sizeof(host), &port), -EINVAL);
 }
 
 TEST(comment_keys_are_ignored_everywhere)
@@ -355,6 +416,14 @@ static const struct error_case error_cases[] = {
      "\"verbose\"",
      "log.level: must be \"error\", \"warning\", \"notice\", \"info\" or "
      "\"debug\", got \"verbose\""},
+    {"{\"http\":{\"listen\":\":8222\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+     "\":8222\"",
+     "http.listen: \":8222\" is not an address such as \"127.0.0.1:8222\", "
+     "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\""},
+    {"{\"http\":{\"listen\":8222}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+     "8222}", "http.listen: expected a string, got a number"},
+    {"{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+     "0}", "http.max_body: must be between 1 and 1073741824, got 0"},
     {"{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
      "0}", "memory.capacity: must be between 1 and 10000000, got 0"},
     /* names and subjects */
@@ -862,6 +931,7 @@ main(void)
 {
 	RUN(minimal_config_gets_defaults);
 	RUN(every_key_is_read);
+	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);
 	RUN(all_errors_are_collected_from_a_fixture);

@@ -1,0 +1,290 @@
+#!/bin/sh
+# The HTTP endpoint end to end: the real `taskjet run` on the memory backend
+# (auth, input errors, a full queue) and on a real nats-server (intake,
+# metrics and stats matching what was processed, readiness flipping while
+# the server is stopped and restarted). curl is the client. TAP output.
+# Without nats-server the JetStream part is skipped, or fails when CI is set.
+set -u
+bin="$top_builddir/taskjet"
+plugins="$top_builddir/tests/fixtures/plugins/.libs"
+nats_bin=${NATS_SERVER:-}
+[ -n "$nats_bin" ] || nats_bin=/usr/sbin/nats-server
+tmp=$(mktemp -d /tmp/tj-http-XXXXXX)
+tj_pid=""
+nats_pid=""
+cleanup() {
+	[ -n "$tj_pid" ] && kill -KILL "$tj_pid" 2>/dev/null
+	[ -n "$nats_pid" ] && kill -KILL "$nats_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+	[ -f "$tmp/body" ] && sed 's/^/# body: /' "$tmp/body" | head -20
+}
+check() { # name condition-command...
+	name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+if ! command -v curl >/dev/null 2>&1; then
+	echo "1..1"
+	if [ -n "${CI:-}" ]; then echo "not ok 1 - curl is required (apt-get install curl)"; exit 1; fi
+	echo "ok 1 # SKIP curl is not installed"
+	exit 0
+fi
+
+base=""
+# req METHOD PATH [curl args...]: sets $code, body in $tmp/body.
+req() {
+	m=$1 p=$2; shift 2
+	code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 20 -X "$m" "$@" "$base$p")
+}
+expect_code() { # name want METHOD PATH [curl args...]
+	name=$1 want=$2; shift 2
+	req "$@"
+	if [ "$code" = "$want" ]; then ok "$name"; else echo "# got HTTP $code, wanted $want"; not_ok "$name"; fi
+}
+body_has() { # name extended-regex
+	if grep -qE -- "$2" "$tmp/body"; then ok "$1"; else echo "# body lacks: $2"; not_ok "$1"; fi
+}
+# The value of an exact sample line "NAME{LABELS} VALUE" in $tmp/body.
+sample() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/body"; }
+sample_is() { # name series want
+	got=$(sample "$2")
+	if [ "$got" = "$3" ]; then ok "$1"; else echo "# $2 = '$got', wanted $3"; not_ok "$1"; fi
+}
+
+# start_taskjet CONFIG: runs it, waits (bounded) for its HTTP port; sets base.
+start_taskjet() {
+	: >"$tmp/tj.log"
+	"$bin" run -c "$1" >"$tmp/tj.log" 2>&1 &
+	tj_pid=$!
+	i=0
+	while [ $i -lt 200 ]; do
+		port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/tj.log" | head -1)
+		[ -n "$port" ] && break
+		kill -0 "$tj_pid" 2>/dev/null || break
+		sleep 0.05; i=$((i + 1))
+	done
+	base="http://127.0.0.1:$port"
+	[ -n "$port" ]
+}
+stop_taskjet() {
+	kill -TERM "$tj_pid" 2>/dev/null
+	wait "$tj_pid"
+	st=$?
+	tj_pid=""
+	return $st
+}
+# poll PATH WANT-CODE SECONDS: until GET PATH answers WANT-CODE.
+poll() {
+	deadline=$(($(date +%s) + $3))
+	while :; do
+		req GET "$1"
+		[ "$code" = "$2" ] && return 0
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- memory
+printf 's3cret-token\n' >"$tmp/token"
+cat >"$tmp/mem.json" <<JSON
+{
+  "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
+  "memory": { "capacity": 2 },
+  "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token", "max_body": "512" },
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "slow", "stream": "TASKS", "subject": "tasks.slow",
+                "plugin": "fx_behave", "config": { "sleep_ms": 3000 } } ]
+}
+JSON
+auth="Authorization: Bearer s3cret-token"
+if check "memory: taskjet run serves HTTP on the configured loopback port" start_taskjet "$tmp/mem.json"; then
+	expect_code "GET /healthz is 200" 200 GET /healthz
+	body_has "/healthz says ok" '^ok$'
+	expect_code "GET /readyz is 200 on the memory backend" 200 GET /readyz
+	expect_code "GET /stats needs no token" 200 GET /stats
+	expect_code "POST without a token is 401" 401 POST /api/v1/tasks -d '{"subject":"tasks.slow"}'
+	body_has "the 401 says why" 'bearer token'
+	expect_code "POST with a wrong token is 401" 401 POST /api/v1/tasks \
+		-H "Authorization: Bearer s3cret-tokeX" -d '{"subject":"tasks.slow"}'
+	expect_code "POST with a token prefix is 401" 401 POST /api/v1/tasks \
+		-H "Authorization: Bearer s3cret" -d '{"subject":"tasks.slow"}'
+	expect_code "DELETE without a token is 401 too" 401 DELETE /api/v1/tasks
+	expect_code "bad JSON is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"subject":'
+	body_has "the 400 names the problem" 'invalid JSON'
+	expect_code "a missing subject is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"payload":1}'
+	body_has "the 400 names the subject" '\\"subject\\" is required'
+	expect_code "an unknown key is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","paylod":1}'
+	expect_code "a subject no stream takes is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"subject":"orders.new"}'
+	expect_code "a wildcard subject is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.*"}'
+	big=$(head -c 600 /dev/zero | tr '\0' 'x')
+	expect_code "a body over max_body is 413" 413 POST /api/v1/tasks -H "$auth" \
+		-d "{\"subject\":\"tasks.slow\",\"payload\":\"$big\"}"
+	printf '{"subject":"tasks.slow","payload":"%s"}' "$big" >"$tmp/big.json"
+	expect_code "a chunked body over max_body is 413" 413 POST /api/v1/tasks -H "$auth" \
+		-H "Transfer-Encoding: chunked" --data-binary @"$tmp/big.json"
+	expect_code "a good task is 201" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"a"}'
+	body_has "the reply has stream and sequence" '"stream":"TASKS","seq":1,'
+	expect_code "a second task fills the queue" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"b"}'
+	expect_code "a full memory queue is 503" 503 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"c"}'
+	body_has "the 503 says the queue is full" 'queue is full'
+	expect_code "the DLQ API needs JetStream: 501 on the memory backend" 501 GET /api/v1/dlq
+	expect_code "an unknown path is 404" 404 GET /nope
+	expect_code "POST /metrics is 405" 405 POST /metrics -H "$auth"
+	check "memory: taskjet run stops cleanly" stop_taskjet
+	check "memory: libmicrohttpd logs nothing on its own" sh -c "! grep -q 'MHD_OPTION' '$tmp/tj.log'"
+fi
+
+# ------------------------------------------------------------- jetstream
+if [ ! -x "$nats_bin" ]; then
+	if [ -n "${CI:-}" ]; then
+		not_ok "nats-server is required in CI ($nats_bin missing)"
+	else
+		n=$((n + 1)); echo "ok $n # SKIP nats-server not installed"
+	fi
+	echo "1..$n"
+	[ "$failed" -eq 0 ]
+	exit
+fi
+
+# start_nats [PORT]: -1 picks a free port, read back from the log.
+start_nats() {
+	: >"$tmp/nats.log"
+	"$nats_bin" -js -a 127.0.0.1 -p "${1:--1}" -sd "$tmp/nats" -l "$tmp/nats.log" &
+	nats_pid=$!
+	i=0
+	while [ $i -lt 200 ]; do
+		nats_port=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/nats.log" | head -1)
+		grep -q "Server is ready" "$tmp/nats.log" && [ -n "$nats_port" ] && return 0
+		sleep 0.05; i=$((i + 1))
+	done
+	return 1
+}
+stop_nats() {
+	kill -TERM "$nats_pid"
+	wait "$nats_pid"
+	nats_pid=""
+}
+
+check "nats-server starts" start_nats
+cat >"$tmp/js.json" <<JSON
+{
+  "plugin_dir": "$plugins", "state_dir": "$tmp/state",
+  "nats": { "url": "nats://127.0.0.1:$nats_port", "reconnect_wait": "100ms" },
+  "http": { "listen": "127.0.0.1:0" },
+  "streams": [ { "name": "WORK", "subjects": ["work.>"] } ],
+  "routes": [ { "name": "work", "stream": "WORK", "subject": "work.job",
+                "plugin": "fx_behave", "max_attempts": 2, "batch": 10,
+                "backoff": { "initial": "10ms", "max": "10ms", "jitter": 0 } } ]
+}
+JSON
+if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
+	check "jetstream: /readyz becomes 200" poll /readyz 200 10
+	expect_code "jetstream: /healthz is 200" 200 GET /healthz
+	# 10 tasks: 6 done, 3 fail at once, 1 retries then runs out of attempts.
+	seqs=""
+	for p in '{"n":1}' '{"n":2}' '"fail"' '{"n":3}' '"fail"' '[4]' '"retry"' '{"n":5}' '"fail"' '6'; do
+		req POST /api/v1/tasks -d "{\"subject\":\"work.job\",\"payload\":$p}"
+		[ "$code" = 201 ] || echo "# POST $p: HTTP $code"
+		seqs="$seqs $(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$tmp/body")"
+	done
+	check "jetstream: 10 tasks accepted with stream sequences 1..10" \
+		[ "$seqs" = " 1 2 3 4 5 6 7 8 9 10" ]
+	expect_code "jetstream: a task with an id is 201" 201 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":7},"id":"once"}'
+	expect_code "jetstream: the same id again is a duplicate" 200 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":7},"id":"once"}'
+	body_has "jetstream: the duplicate keeps the first sequence" '"seq":11,"id":"once","duplicate":true'
+	# 11 tasks, 12 handler calls (the retried one runs twice).
+	deadline=$(($(date +%s) + 20))
+	while :; do
+		req GET /stats
+		grep -q '"processed_count":12,' "$tmp/body" && break
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	body_has "jetstream: /stats pool counts every handler call" '"pool":\{"processed_count":12,"error_count":5,"total_duration":"[0-9.]+s"\}'
+	body_has "jetstream: /stats queue comes from the server" '"queue":\{"total_enqueued":11,"total_dequeued":12,"current_size":0\}'
+	body_has "jetstream: /stats has per-route detail" '"work":\{"subject":"work.job","received":12,"acked":7,"retried":1,'
+	req GET /metrics
+	sample_is "metrics: acked" 'taskjet_tasks_total{route="work",outcome="acked"}' 7
+	sample_is "metrics: retried" 'taskjet_tasks_total{route="work",outcome="retried"}' 1
+	sample_is "metrics: dead-lettered" 'taskjet_tasks_total{route="work",outcome="dead_lettered"}' 4
+	sample_is "metrics: dead letters by reason handler_failed" 'taskjet_dead_letters_total{route="work",reason="handler_failed"}' 3
+	sample_is "metrics: dead letters by reason attempts_exhausted" 'taskjet_dead_letters_total{route="work",reason="attempts_exhausted"}' 1
+	sample_is "metrics: handler duration count" 'taskjet_handler_duration_seconds_count{route="work"}' 12
+	sample_is "metrics: handler duration +Inf bucket" 'taskjet_handler_duration_seconds_bucket{route="work",le="+Inf"}' 12
+	sample_is "metrics: attempts, first deliveries" 'taskjet_task_attempt_bucket{route="work",le="1"}' 11
+	sample_is "metrics: attempts, total" 'taskjet_task_attempt_sum{route="work"}' 13
+	sample_is "metrics: nothing in flight" 'taskjet_tasks_in_flight{route="work"}' 0
+	sample_is "metrics: DLQ depth from the server" 'taskjet_dlq_depth' 4
+	sample_is "metrics: consumer pending" 'taskjet_consumer_pending{route="work",stream="WORK",consumer="taskjet-work"}' 0
+	sample_is "metrics: consumer ack pending" 'taskjet_consumer_ack_pending{route="work",stream="WORK",consumer="taskjet-work"}' 0
+	sample_is "metrics: consumer redelivered" 'taskjet_consumer_redelivered{route="work",stream="WORK",consumer="taskjet-work"}' 0
+	sample_is "metrics: connected" 'taskjet_nats_connected' 1
+	got=$(sample 'taskjet_fetch_batch_size_count{route="work"}')
+	check "metrics: fetch batch sizes are observed" [ "${got:-0}" -ge 1 ]
+	got=$(sample 'taskjet_fetch_batch_size_sum{route="work"}')
+	check "metrics: fetched messages add up to the deliveries" [ "${got:-0}" -eq 12 ]
+
+	# Dead letters: list with filters, read, delete, replay.
+	expect_code "dlq: GET /api/v1/dlq is 200" 200 GET /api/v1/dlq
+	body_has "dlq: all four dead letters are listed" '^\{"count":4,"truncated":false,'
+	expect_code "dlq: filter by reason" 200 GET '/api/v1/dlq?reason=handler_failed'
+	body_has "dlq: three failed by the handler" '^\{"count":3,'
+	fails=$(grep -oE '"seq":[0-9]+,"stored_ns"' "$tmp/body" | sed 's/[^0-9]//g' | tr '\n' ' ')
+	first=${fails%% *}
+	rest=${fails#* }
+	second=${rest%% *}
+	expect_code "dlq: filter by subject" 200 GET '/api/v1/dlq?subject=other.%3E'
+	body_has "dlq: none on another subject" '^\{"count":0,'
+	expect_code "dlq: filter by time (last hour)" 200 GET '/api/v1/dlq?since=1h'
+	body_has "dlq: all four in the last hour" '^\{"count":4,'
+	expect_code "dlq: filter by time (future)" 200 GET '/api/v1/dlq?since=2099-01-01T00:00:00Z'
+	body_has "dlq: none in the future" '^\{"count":0,'
+	expect_code "dlq: an unknown reason is 400" 400 GET '/api/v1/dlq?reason=bogus'
+	expect_code "dlq: a bad limit is 400" 400 GET '/api/v1/dlq?limit=0'
+	expect_code "dlq: GET one letter" 200 GET "/api/v1/dlq/$first"
+	body_has "dlq: the letter has its reason, headers and payload" \
+		'"reason":"handler_failed".*"Taskjet-Reason":"handler_failed".*"payload":"fail"'
+	expect_code "dlq: an unknown sequence is 404" 404 GET /api/v1/dlq/99999
+	expect_code "dlq: POST on a letter is 405" 405 POST "/api/v1/dlq/$first"
+	expect_code "dlq: DELETE a letter" 200 DELETE "/api/v1/dlq/$first"
+	expect_code "dlq: it is gone" 404 GET "/api/v1/dlq/$first"
+	expect_code "dlq: DELETE again is 404" 404 DELETE "/api/v1/dlq/$first"
+	expect_code "dlq: replay a letter" 200 POST "/api/v1/dlq/$second/replay"
+	body_has "dlq: the replay gives the new stream sequence" '"stream":"WORK","seq":12,"duplicate":false'
+	# The replayed "fail" task fails again: 4 - 1 deleted - 1 replayed + 1.
+	deadline=$(($(date +%s) + 20))
+	while :; do
+		req GET /api/v1/dlq
+		grep -q '^{"count":3,' "$tmp/body" && break
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	body_has "dlq: the replayed task was processed and dead-lettered again" '^\{"count":3,'
+	expect_code "dlq: replaying a replayed letter is 404" 404 POST "/api/v1/dlq/$second/replay"
+
+	# Readiness follows the server away and back.
+	stop_nats
+	check "readyz: 503 once nats-server is gone" poll /readyz 503 15
+	body_has "readyz: the 503 gives the reason" 'not ready: .*not connected to NATS'
+	expect_code "intake: 503 while NATS is down" 503 POST /api/v1/tasks -d '{"subject":"work.job","payload":1}'
+	expect_code "healthz: still 200 while NATS is down" 200 GET /healthz
+	check "nats-server restarts on the same port and store" start_nats "$nats_port"
+	check "readyz: 200 again once it is back" poll /readyz 200 30
+	req GET /metrics
+	got=$(sample 'taskjet_nats_reconnects_total')
+	check "metrics: the reconnect is counted" [ "${got:-0}" -ge 1 ]
+	expect_code "intake: 201 again after the reconnect" 201 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":8}}'
+	body_has "intake: the stream kept its sequence" '"seq":13,'
+	check "jetstream: taskjet run stops cleanly" stop_taskjet
+fi
+[ -n "$nats_pid" ] && stop_nats
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
