@@ -24,6 +24,7 @@
 /* Server error codes (nats-server 2.9 err_code) we tell apart. */
 #define JS_ERR_STREAM_NOT_FOUND 10059
 #define JS_ERR_NO_MESSAGE_FOUND 10037
+#define JS_ERR_DELETE_NO_MESSAGE 10057
 
 static void
 set_err(char *err, size_t len, const char *fmt, ...)
@@ -523,10 +524,11 @@ dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 	if (s == NATS_OK)
 		return 0;
 	text = nats_GetLastError(NULL);
-	/* 2.9.10 answers a missing sequence with err_code 10043 (a generic
-	 * bad request) and "sequence N not found"; match the text too, in
-	 * case a later server picks a more specific code. */
+	/* 2.9.10 answers a deleted or never-written sequence with err_code
+	 * 10057 ("no message found" / "stream store EOF"); match the text
+	 * too, in case another server version picks another code. */
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
+	    jerr == JS_ERR_DELETE_NO_MESSAGE ||
 	    jerr == JS_ERR_STREAM_NOT_FOUND ||
 	    (text != NULL && strstr(text, "not found") != NULL))
 		return -ENOENT;

@@ -237,6 +237,8 @@ TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
 		put_letter("tasks.t", (uint64_t)i, DLQ_REASON_HANDLER_FAILED, "x", now, "p");
 	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, 2), 0);
 	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, 2), -ENOENT);
+	/* A sequence past the end ("stream store EOF") is just as absent. */
+	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, 999999), -ENOENT);
 
 	CHECK_INT(dlq_admin_list(admin, &fx.cfg.dlq, &(struct dlq_filter){.limit = 2},
 	                         false, &list),
