@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "log.h"
 #include "run_jetstream.h"
+#include "sdnotify.h"
 
 static const char run_usage[] =
     "Usage: taskjet run [-c FILE] [OPTIONS]\n"
@@ -120,6 +121,9 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 	}
 	log_notice("running on the memory backend (%zu routes, capacity %zu)",
 	           cfg->route_count, cfg->memory.capacity);
+	sdnotify_ready("%zu route%s on the memory backend", cfg->route_count,
+	               cfg->route_count == 1 ? "" : "s");
+	sdnotify_watchdog_start(NULL, NULL);
 	feeder.backend = backend;
 	if (o->from_stdin &&
 	    pthread_create(&feeder_thread, NULL, stdin_feeder_main, &feeder) != 0) {
@@ -128,7 +132,9 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 	}
 	if (cli_wait_for_stop(set, o->from_stdin ? &feeder.done : NULL) > 0)
 		cli_watch_second_signal(set);
+	sdnotify_stopping();
 stop:
+	sdnotify_watchdog_stop();
 	engine_request_stop(engine);
 	mem_backend_request_stop(backend);
 	left = mem_backend_wait(backend, cfg->shutdown_grace_ms);

@@ -16,6 +16,7 @@
 #include "embedded.h"
 #include "log.h"
 #include "run_jetstream.h"
+#include "sdnotify.h"
 
 void
 run_embedded_url_path(const struct cfg *cfg, char *buf, size_t len)
@@ -43,6 +44,12 @@ dead_letter_task(void *ctx, struct tj_task *task, enum dlq_reason reason,
 	if (rc == 0 && res.outcome != DISP_DEAD_LETTERED)
 		rc = -EIO; /* not stored: keep the advisory for a later try */
 	return rc;
+}
+
+static bool
+backend_healthy(void *backend)
+{
+	return js_backend_connected(backend);
 }
 
 static void
@@ -125,9 +132,14 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
 	           cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
 	           url);
+	sdnotify_ready("%zu route%s, %u worker%s on %s", cfg->route_count,
+	               cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
+	               url);
+	sdnotify_watchdog_start(backend_healthy, backend);
 
 	if (cli_wait_for_stop(set, NULL) > 0)
 		cli_watch_second_signal(set);
+	sdnotify_stopping();
 	engine_request_stop(engine);
 	left = js_backend_wait(backend, cfg->shutdown_grace_ms);
 	if (left > 0) {
@@ -146,6 +158,7 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	}
 	log_notice("stopped cleanly");
 out:
+	sdnotify_watchdog_stop();
 	js_backend_destroy(backend);
 	if (server != NULL) {
 		remove_url_file(cfg);
