@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "run_jetstream.h"
+#include "sdnotify.h"
 
 static const char run_usage[] =
     "Usage: taskjet run [-c FILE] [OPTIONS]\n"
@@ -134,6 +135,9 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 		status = EXIT_UNAVAILABLE;
 		goto stop;
 	}
+	sdnotify_ready("%zu route%s on the memory backend", cfg->route_count,
+	               cfg->route_count == 1 ? "" : "s");
+	sdnotify_watchdog_start(NULL, NULL);
 	feeder.backend = backend;
 	if (o->from_stdin &&
 	    pthread_create(&feeder_thread, NULL, stdin_feeder_main, &feeder) != 0) {
@@ -142,7 +146,9 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 	}
 	if (cli_wait_for_stop(set, o->from_stdin ? &feeder.done : NULL) > 0)
 		cli_watch_second_signal(set);
+	sdnotify_stopping();
 stop:
+	sdnotify_watchdog_stop();
 	engine_request_stop(engine);
 	/* Intake ends first: it publishes into the backend. */
 	http_stop(http);

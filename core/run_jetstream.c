@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "run_jetstream.h"
+#include "sdnotify.h"
 
 void
 run_embedded_url_path(const struct cfg *cfg, char *buf, size_t len)
@@ -45,6 +46,12 @@ dead_letter_task(void *ctx, struct tj_task *task, enum dlq_reason reason,
 	if (rc == 0 && res.outcome != DISP_DEAD_LETTERED)
 		rc = -EIO; /* not stored: keep the advisory for a later try */
 	return rc;
+}
+
+static bool
+backend_healthy(void *backend)
+{
+	return js_backend_connected(backend);
 }
 
 static void
@@ -141,9 +148,14 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 		js_backend_wait(backend, cfg->shutdown_grace_ms);
 		goto out;
 	}
+	sdnotify_ready("%zu route%s, %u worker%s on %s", cfg->route_count,
+	               cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
+	               url);
+	sdnotify_watchdog_start(backend_healthy, backend);
 
 	if (cli_wait_for_stop(set, NULL) > 0)
 		cli_watch_second_signal(set);
+	sdnotify_stopping();
 	engine_request_stop(engine);
 	/* Intake and probes end first: they publish through the backend. */
 	http_stop(http);
@@ -164,6 +176,7 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	}
 	log_notice("stopped cleanly");
 out:
+	sdnotify_watchdog_stop();
 	js_backend_destroy(backend);
 	engine_set_metrics(engine, NULL);
 	metrics_destroy(metrics);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* A stand-in for systemd's notification socket, for the sd_notify tests. */
+#ifndef TASKJET_TEST_NOTIFY_SOCKET_H
+#define TASKJET_TEST_NOTIFY_SOCKET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct notify_socket {
+	int fd;
+	char dir[64];
+	char path[96]; /* fits sockaddr_un.sun_path */
+};
+
+/* A datagram socket bound in a fresh temporary directory, with
+ * SO_PASSCRED so each message tells who sent it. 0 or -errno; *ns is the
+ * caller's to notify_socket_close(). Not thread-safe. */
+int notify_socket_open(struct notify_socket *ns);
+/* Close and remove the socket and its directory. */
+void notify_socket_close(struct notify_socket *ns);
+
+/*
+ * Wait at most timeout_ms for one message; store it NUL-terminated in buf,
+ * the sender's pid in *pid_r and the arrival time (CLOCK_MONOTONIC, ms) in
+ * *at_ms_r (either may be NULL). Returns the length, 0 on timeout (sd_notify
+ * never sends an empty message), or -errno.
+ */
+int notify_socket_recv(struct notify_socket *ns, int timeout_ms, char *buf, size_t len,
+                       pid_t *pid_r, int64_t *at_ms_r);
+
+/* Monotonic milliseconds, the clock of *at_ms_r above. */
+int64_t notify_now_ms(void);
+
+#endif
