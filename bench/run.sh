@@ -5,7 +5,8 @@
 #   1. raw_consume: Fetch(batch) + split ack over an N x Z B backlog;
 #   2. taskjet run + fx_noop over the same backlog, same batch and wiring;
 #   3. taskjet run + bench_latency at a paced RATE msgs/s for SECS s:
-#      publish-to-handled p50/p99;
+#      publish-to-handled p50/p99, and the same paced load on a raw libnats
+#      consumer (tjbench rawlat) as the reference;
 # and the taskjet process's peak RSS (VmHWM). Each throughput pair runs
 # RUNS times, interleaved; medians are printed with min..max.
 #
@@ -152,6 +153,24 @@ for i in $(seq 1 "$lat_runs"); do
 	echo "$l" | sed -n 's/.* p99_us \([0-9]*\).*/\1/p' >>"$tmp/p99.txt"
 done
 
+# The raw reference for latency: the same durable, wiring and batch, no
+# engine (tjbench rawlat stamps at receipt).
+: >"$tmp/rp50.txt"
+: >"$tmp/rp99.txt"
+for i in $(seq 1 "$lat_runs"); do
+	"$build/bench/tjbench" rawlat -s "$url" -t TJ_LAT -c taskjet-bench \
+		-n $((rate * secs)) -b "$batch" -T 60 >"$tmp/rawlat.txt" &
+	rl_pid=$!
+	waitpull TJ_LAT
+	"$build/bench/tjbench" paced -s "$url" -S tj.lat -r "$rate" -d "$secs" \
+		-z "$size" >/dev/null
+	wait "$rl_pid"
+	l=$(cat "$tmp/rawlat.txt")
+	echo "raw latency run $i: $l"
+	echo "$l" | sed -n 's/.* p50_us \([0-9]*\).*/\1/p' >>"$tmp/rp50.txt"
+	echo "$l" | sed -n 's/.* p99_us \([0-9]*\).*/\1/p' >>"$tmp/rp99.txt"
+done
+
 raw=$(stats <"$tmp/raw.txt")
 tj=$(stats <"$tmp/tj.txt")
 ratio=$(awk -v a="${tj%% *}" -v b="${raw%% *}" 'BEGIN { printf "%.2f", a / b }')
@@ -163,5 +182,6 @@ echo "raw libnats consume+ack:  $raw msgs/s"
 echo "taskjet run (fx_noop):    $tj msgs/s"
 echo "taskjet / raw:            $ratio (per run: $pairs)"
 echo "latency at $rate msgs/s x ${secs} s, publish to handled:"
-echo "  p50 $(stats <"$tmp/p50.txt") us, p99 $(stats <"$tmp/p99.txt") us"
+echo "  taskjet run: p50 $(stats <"$tmp/p50.txt") us, p99 $(stats <"$tmp/p99.txt") us"
+echo "  raw libnats: p50 $(stats <"$tmp/rp50.txt") us, p99 $(stats <"$tmp/rp99.txt") us"
 echo "taskjet peak RSS (VmHWM): $(sort -n "$tmp/rss.txt" | tail -1) kB max over all runs"

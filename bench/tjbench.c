@@ -8,7 +8,12 @@
  *   tjbench drain   -s URL -t STREAM -c CONSUMER [-n N] [-T 120]
  *   tjbench paced   -s URL -S SUBJECT [-r 2000] [-d 10] [-z 128]
  *   tjbench waitpull -s URL -t STREAM -c CONSUMER [-T 120]
+ *   tjbench rawlat  -s URL -t STREAM -c CONSUMER -n N [-b 500] [-T 120]
  *
+ * rawlat is the raw reference for the latency figure: it binds to the
+ * durable taskjet uses, with the same wiring (Fetch(batch) on a SendAsap
+ * connection, +ACK on a second, buffered one), and reports the percentiles
+ * of now - stamp at receipt for N paced messages.
  * waitpull returns once the consumer has a waiting pull request: the
  * consumer process is bound and fetching.
  * drain polls the consumer every POLL_US and prints the time from the first
@@ -31,7 +36,7 @@
 static const char *url = "nats://127.0.0.1:4222";
 static const char *subject, *stream, *consumer;
 static int total = 200000, size = 128, rate = 2000, seconds = 10;
-static int timeout_s = 120;
+static int timeout_s = 120, batch = 500;
 
 static int64_t
 now_ns(void)
@@ -186,6 +191,69 @@ waitpull(jsCtx *js)
 	return 1;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+rawlat(jsCtx *js)
+{
+	natsConnection *ack_nc = connect_to(false);
+	int64_t *lat = calloc((size_t)total, sizeof(*lat));
+	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	natsStatus s;
+	int got = 0;
+
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Consumer = consumer;
+	s = js_PullSubscribe(&sub, js, NULL, NULL, NULL, &so, NULL);
+	if (s != NATS_OK)
+		die("subscribe", s);
+	while (got < total && now_ns() < deadline) {
+		natsMsgList l = {0};
+
+		if (natsSubscription_Fetch(&l, sub, batch, 1000, NULL) != NATS_OK)
+			continue;
+		for (int i = 0; i < l.Count; i++) {
+			const char *p = natsMsg_GetData(l.Msgs[i]);
+			int64_t t = now_ns(), stamp = 0;
+			int k;
+
+			for (k = 0; k < 20 && p[k] >= '0' && p[k] <= '9'; k++)
+				stamp = stamp * 10 + (p[k] - '0');
+			if (k == 20 && got < total)
+				lat[got++] = (t - stamp) / 1000;
+			natsConnection_PublishString(ack_nc,
+			                             natsMsg_GetReply(l.Msgs[i]), "+ACK");
+		}
+		natsMsgList_Destroy(&l);
+	}
+	natsConnection_Flush(ack_nc);
+	natsSubscription_Unsubscribe(sub);
+	natsSubscription_Destroy(sub);
+	natsConnection_Destroy(ack_nc);
+	if (got == 0) {
+		fprintf(stderr, "tjbench: rawlat received nothing\n");
+		free(lat);
+		return 1;
+	}
+	qsort(lat, (size_t)got, sizeof(*lat), cmp_i64);
+	printf("count %d p50_us %" PRId64 " p90_us %" PRId64 " p99_us %" PRId64
+	       " p999_us %" PRId64 " max_us %" PRId64 "\n",
+	       got, lat[(got - 1) / 2], lat[(int)((got - 1) * 0.9)],
+	       lat[(int)((got - 1) * 0.99)], lat[(int)((got - 1) * 0.999)],
+	       lat[got - 1]);
+	free(lat);
+	return got == total ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,7 +263,7 @@ main(int argc, char **argv)
 	int c, rc = 0;
 
 	optind = 2;
-	while ((c = getopt(argc, argv, "s:S:t:c:n:z:r:d:T:")) != -1) {
+	while ((c = getopt(argc, argv, "s:S:t:c:n:z:r:d:T:b:")) != -1) {
 		switch (c) {
 		case 's': url = optarg; break;
 		case 'S': subject = optarg; break;
@@ -206,21 +274,23 @@ main(int argc, char **argv)
 		case 'r': rate = atoi(optarg); break;
 		case 'd': seconds = atoi(optarg); break;
 		case 'T': timeout_s = atoi(optarg); break;
+		case 'b': batch = atoi(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (total < 1 || size < 1 || size > 1 << 20 || rate < 1 ||
-	    rate > 1000000 || seconds < 1 || seconds > 3600 || timeout_s < 1)
+	    rate > 1000000 || batch < 1 || seconds < 1 || seconds > 3600 || timeout_s < 1)
 		goto usage;
 	if ((strcmp(mode, "backlog") == 0 || strcmp(mode, "paced") == 0) &&
 	    subject == NULL)
 		goto usage;
-	if ((strcmp(mode, "drain") == 0 || strcmp(mode, "waitpull") == 0) &&
+	if ((strcmp(mode, "drain") == 0 || strcmp(mode, "waitpull") == 0 ||
+	     strcmp(mode, "rawlat") == 0) &&
 	    (stream == NULL || consumer == NULL))
 		goto usage;
-	/* SendAsap for the paced publisher: the stamp should not wait for
-	 * libnats' flusher. */
-	nc = connect_to(strcmp(mode, "paced") == 0);
+	/* SendAsap for the paced publisher (the stamp should not wait for
+	 * libnats' flusher) and for rawlat's pull requests. */
+	nc = connect_to(strcmp(mode, "paced") == 0 || strcmp(mode, "rawlat") == 0);
 	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
 		die("jetstream", NATS_ERR);
 	if (strcmp(mode, "backlog") == 0)
@@ -231,6 +301,8 @@ main(int argc, char **argv)
 		rc = drain(js);
 	else if (strcmp(mode, "waitpull") == 0)
 		rc = waitpull(js);
+	else if (strcmp(mode, "rawlat") == 0)
+		rc = rawlat(js);
 	else
 		goto usage;
 	jsCtx_Destroy(js);
@@ -242,6 +314,7 @@ usage:
 	        "usage: tjbench backlog -s URL -S SUBJECT [-n N] [-z BYTES]\n"
 	        "       tjbench drain -s URL -t STREAM -c CONSUMER [-n N] [-T SECS]\n"
 	        "       tjbench paced -s URL -S SUBJECT [-r RATE] [-d SECS] [-z BYTES]\n"
-	        "       tjbench waitpull -s URL -t STREAM -c CONSUMER [-T SECS]\n");
+	        "       tjbench waitpull -s URL -t STREAM -c CONSUMER [-T SECS]\n"
+	        "       tjbench rawlat -s URL -t STREAM -c CONSUMER -n N [-b BATCH] [-T SECS]\n");
 	return 2;
 }
