@@ -43,10 +43,18 @@ taskjet="$build/taskjet"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/taskjet-bench.XXXXXX")
 server_pid= engine_pid=
 cleanup() {
-	[ -n "$engine_pid" ] && kill -9 "$engine_pid" 2>/dev/null
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null &&
+	status=$?
+	set +e
+	if [ -n "$engine_pid" ]; then
+		kill -9 "$engine_pid" 2>/dev/null
+		wait "$engine_pid" 2>/dev/null
+	fi
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null
 		wait "$server_pid" 2>/dev/null
+	fi
 	rm -rf "$tmp"
+	exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
