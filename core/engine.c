@@ -82,13 +82,14 @@ heartbeat_main(void *arg)
 }
 
 static void
-inflight_add(struct engine *engine, struct inflight *f, struct tj_task *task)
+inflight_add(struct engine *engine, struct inflight *f, struct tj_task *task,
+             int64_t now_ms)
 {
 	/* Beat at half the ack wait, so the deadline is never reached while
 	 * the handler is still working. */
 	f->task = task;
 	f->beat_interval_ms = task->route->cfg->ack_wait_ms / 2;
-	f->next_beat_ms = clock_mono_ms() + f->beat_interval_ms;
+	f->next_beat_ms = now_ms + f->beat_interval_ms;
 	f->prev = NULL;
 	pthread_mutex_lock(&engine->inflight_lock);
 	f->next = engine->inflight_head;
@@ -241,7 +242,13 @@ log_outcome(const struct tj_task *task, const struct disp_result *res,
 {
 	const struct route *route = task->route;
 	const char *why = error != NULL ? error : task->fail_reason;
-	struct log_ctx ctx = {
+	struct log_ctx ctx;
+
+	/* The per-task "acked" line is debug: with debug off, skip building
+	 * its context and the varargs call on every task. */
+	if (res->outcome == DISP_ACKED && !log_enabled(TJ_LOG_DEBUG))
+		return;
+	ctx = (struct log_ctx){
 	    .route = route != NULL ? route->cfg->name : NULL,
 	    .plugin = route != NULL ? route->cfg->plugin : NULL,
 	    .seq = task->stream_seq,
@@ -318,8 +325,9 @@ engine_process(struct engine *engine, struct tj_task *task,
 	}
 
 	__atomic_fetch_add(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
-	inflight_add(engine, &flight, task);
+	/* One clock read serves the heartbeat and the handler time. */
 	started_us = clock_mono_us();
+	inflight_add(engine, &flight, task, started_us / 1000);
 	if (engine->isolate_handlers) {
 		char crash[256];
 
