@@ -17,15 +17,14 @@
 
 #include <taskjet/plugin.h>
 
-TJ_PLUGIN_DECLARE("bench_latency", "1.0.0",
-                  "records publish-to-handled latency (benchmarks)");
+TJ_PLUGIN_DECLARE("bench_latency", "1.0.0", "records publish-to-handled latency (benchmarks)");
 
 struct lat {
 	const struct tj_host_api *api;
 	char *out;
 	int64_t *samples; /* microseconds */
 	size_t capacity;
-	size_t count;   /* atomic: next free slot, may pass capacity */
+	size_t count; /* atomic: next free slot, may pass capacity */
 	size_t invalid; /* atomic: payloads without a stamp */
 };
 
@@ -75,8 +74,7 @@ pct(const int64_t *v, size_t n, double q)
 }
 
 int
-tj_plugin_init(tj_plugin *self, const struct tj_host_api *api,
-               void **userdata_r)
+tj_plugin_init(tj_plugin *self, const struct tj_host_api *api, void **userdata_r)
 {
 	struct lat *l;
 	const char *out = NULL;
@@ -87,8 +85,7 @@ tj_plugin_init(tj_plugin *self, const struct tj_host_api *api,
 		tj_err(api, self, "config \"out\" (a file path) is required");
 		return -EINVAL;
 	}
-	if (api->config_integer(self, "capacity", &cap) == 0 &&
-	    (cap < 1 || cap > 100000000)) {
+	if (api->config_integer(self, "capacity", &cap) == 0 && (cap < 1 || cap > 100000000)) {
 		tj_err(api, self, "config \"capacity\" out of range");
 		return -EINVAL;
 	}
@@ -129,11 +126,10 @@ tj_plugin_fini(void *userdata)
 			qsort(l->samples, n, sizeof(*l->samples), cmp_i64);
 			fprintf(fp,
 			        "count %zu invalid %zu p50_us %" PRId64 " p90_us %" PRId64
-			        " p99_us %" PRId64 " p999_us %" PRId64 " max_us %" PRId64
-			        "\n",
-			        n, l->invalid, pct(l->samples, n, 0.50),
-			        pct(l->samples, n, 0.90), pct(l->samples, n, 0.99),
-			        pct(l->samples, n, 0.999), l->samples[n - 1]);
+			        " p99_us %" PRId64 " p999_us %" PRId64 " max_us %" PRId64 "\n",
+			        n, l->invalid, pct(l->samples, n, 0.50), pct(l->samples, n, 0.90),
+			        pct(l->samples, n, 0.99), pct(l->samples, n, 0.999),
+			        l->samples[n - 1]);
 		} else {
 			fprintf(fp, "count 0 invalid %zu\n", l->invalid);
 		}

@@ -75,7 +75,7 @@ setup(void)
 	jsConsumerConfig cc;
 	jsStreamInfo *si = NULL;
 	jsConsumerInfo *ci = NULL;
-	const char *subj[] = {"bench.>"};
+	const char *subj[] = { "bench.>" };
 	natsStatus s;
 
 	js_DeleteStream(js, STREAM, NULL, NULL);
@@ -118,8 +118,7 @@ publish_backlog(void)
 	s = js_PublishAsyncComplete(js, &po);
 	if (s != NATS_OK)
 		die("publish complete", s);
-	printf("publish %d x %d B: %.0f msgs/s\n", total, size,
-	       total / ((now_us() - t0) / 1e6));
+	printf("publish %d x %d B: %.0f msgs/s\n", total, size, total / ((now_us() - t0) / 1e6));
 	free(payload);
 }
 
@@ -137,15 +136,15 @@ consume(void *arg)
 	if (s != NATS_OK)
 		die("subscribe", s);
 	while (__atomic_load_n(&consumed, __ATOMIC_RELAXED) < total) {
-		natsMsgList l = {0};
+		natsMsgList l = { 0 };
 
 		s = natsSubscription_Fetch(&l, sub, batch, 1000, NULL);
 		if (s != NATS_OK)
 			continue;
 		for (int i = 0; i < l.Count; i++) {
 			if (split)
-				natsConnection_PublishString(
-				    ack_nc, natsMsg_GetReply(l.Msgs[i]), "+ACK");
+				natsConnection_PublishString(ack_nc, natsMsg_GetReply(l.Msgs[i]),
+				                             "+ACK");
 			else
 				natsMsg_Ack(l.Msgs[i], NULL);
 		}
@@ -180,15 +179,29 @@ main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "s:n:z:b:t:X")) != -1) {
 		switch (c) {
-		case 's': url = optarg; break;
-		case 'n': total = atoi(optarg); break;
-		case 'z': size = atoi(optarg); break;
-		case 'b': batch = atoi(optarg); break;
-		case 't': threads = atoi(optarg); break;
-		case 'X': split = true; break;
+		case 's':
+			url = optarg;
+			break;
+		case 'n':
+			total = atoi(optarg);
+			break;
+		case 'z':
+			size = atoi(optarg);
+			break;
+		case 'b':
+			batch = atoi(optarg);
+			break;
+		case 't':
+			threads = atoi(optarg);
+			break;
+		case 'X':
+			split = true;
+			break;
 		default:
-			fprintf(stderr, "usage: %s -s url [-n N] [-z bytes] [-b batch] "
-			                "[-t threads] [-X]\n", argv[0]);
+			fprintf(stderr,
+			        "usage: %s -s url [-n N] [-z bytes] [-b batch] "
+			        "[-t threads] [-X]\n",
+			        argv[0]);
 			return 2;
 		}
 	}
@@ -209,9 +222,8 @@ main(int argc, char **argv)
 	/* The clock stops when the server has every ack. */
 	for (int i = 0; i < 10000 && stream_msgs() != 0; i++)
 		usleep(1000);
-	printf("consume+ack %d x %d B, batch %d, %d thread(s)%s: %.0f msgs/s\n",
-	       total, size, batch, threads, split ? ", split ack" : "",
-	       total / ((now_us() - t0) / 1e6));
+	printf("consume+ack %d x %d B, batch %d, %d thread(s)%s: %.0f msgs/s\n", total, size, batch,
+	       threads, split ? ", split ack" : "", total / ((now_us() - t0) / 1e6));
 
 	js_DeleteStream(js, STREAM, NULL, NULL);
 	jsCtx_Destroy(js);

@@ -101,8 +101,7 @@ backlog(jsCtx *js)
 			die("publish", s);
 	}
 	publish_complete(js);
-	printf("publish %d x %d B: %.0f msgs/s\n", total, size,
-	       total / ((now_ns() - t0) / 1e9));
+	printf("publish %d x %d B: %.0f msgs/s\n", total, size, total / ((now_ns() - t0) / 1e9));
 	free(payload);
 }
 
@@ -119,14 +118,13 @@ paced(jsCtx *js)
 	memset(payload, 'x', (size_t)size + 32);
 	for (int64_t i = 0; i < n; i++) {
 		int64_t due = start + i * period;
-		struct timespec ts = {due / 1000000000, due % 1000000000};
+		struct timespec ts = { due / 1000000000, due % 1000000000 };
 		int len;
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		len = snprintf(payload, 32, "%020" PRId64, now_ns());
 		payload[len] = 'x';
-		s = js_PublishAsync(js, subject, payload, size > len ? size : len,
-		                    NULL);
+		s = js_PublishAsync(js, subject, payload, size > len ? size : len, NULL);
 		if (s != NATS_OK)
 			die("publish", s);
 	}
@@ -163,8 +161,8 @@ drain(jsCtx *js)
 		}
 		usleep(POLL_US);
 	}
-	fprintf(stderr, "tjbench: %s/%s not drained in %d s (delivered %" PRIu64
-	        ")\n", stream, consumer, timeout_s, delivered);
+	fprintf(stderr, "tjbench: %s/%s not drained in %d s (delivered %" PRIu64 ")\n", stream,
+	        consumer, timeout_s, delivered);
 	return 1;
 }
 
@@ -176,8 +174,7 @@ waitpull(jsCtx *js)
 	while (now_ns() < deadline) {
 		jsConsumerInfo *ci = NULL;
 
-		if (js_GetConsumerInfo(&ci, js, stream, consumer, NULL, NULL) ==
-		    NATS_OK) {
+		if (js_GetConsumerInfo(&ci, js, stream, consumer, NULL, NULL) == NATS_OK) {
 			bool pulling = ci->NumWaiting > 0;
 
 			jsConsumerInfo_Destroy(ci);
@@ -186,8 +183,8 @@ waitpull(jsCtx *js)
 		}
 		usleep(POLL_US);
 	}
-	fprintf(stderr, "tjbench: nobody pulls from %s/%s after %d s\n", stream,
-	        consumer, timeout_s);
+	fprintf(stderr, "tjbench: nobody pulls from %s/%s after %d s\n", stream, consumer,
+	        timeout_s);
 	return 1;
 }
 
@@ -217,7 +214,7 @@ rawlat(jsCtx *js)
 	if (s != NATS_OK)
 		die("subscribe", s);
 	while (got < total && now_ns() < deadline) {
-		natsMsgList l = {0};
+		natsMsgList l = { 0 };
 
 		if (natsSubscription_Fetch(&l, sub, batch, 1000, NULL) != NATS_OK)
 			continue;
@@ -230,8 +227,7 @@ rawlat(jsCtx *js)
 				stamp = stamp * 10 + (p[k] - '0');
 			if (k == 20 && got < total)
 				lat[got++] = (t - stamp) / 1000;
-			natsConnection_PublishString(ack_nc,
-			                             natsMsg_GetReply(l.Msgs[i]), "+ACK");
+			natsConnection_PublishString(ack_nc, natsMsg_GetReply(l.Msgs[i]), "+ACK");
 		}
 		natsMsgList_Destroy(&l);
 	}
@@ -245,11 +241,10 @@ rawlat(jsCtx *js)
 		return 1;
 	}
 	qsort(lat, (size_t)got, sizeof(*lat), cmp_i64);
-	printf("count %d p50_us %" PRId64 " p90_us %" PRId64 " p99_us %" PRId64
-	       " p999_us %" PRId64 " max_us %" PRId64 "\n",
-	       got, lat[(got - 1) / 2], lat[(int)((got - 1) * 0.9)],
-	       lat[(int)((got - 1) * 0.99)], lat[(int)((got - 1) * 0.999)],
-	       lat[got - 1]);
+	printf("count %d p50_us %" PRId64 " p90_us %" PRId64 " p99_us %" PRId64 " p999_us %" PRId64
+	       " max_us %" PRId64 "\n",
+	       got, lat[(got - 1) / 2], lat[(int)((got - 1) * 0.9)], lat[(int)((got - 1) * 0.99)],
+	       lat[(int)((got - 1) * 0.999)], lat[got - 1]);
 	free(lat);
 	return got == total ? 0 : 1;
 }
@@ -265,24 +260,44 @@ main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt(argc, argv, "s:S:t:c:n:z:r:d:T:b:")) != -1) {
 		switch (c) {
-		case 's': url = optarg; break;
-		case 'S': subject = optarg; break;
-		case 't': stream = optarg; break;
-		case 'c': consumer = optarg; break;
-		case 'n': total = atoi(optarg); break;
-		case 'z': size = atoi(optarg); break;
-		case 'r': rate = atoi(optarg); break;
-		case 'd': seconds = atoi(optarg); break;
-		case 'T': timeout_s = atoi(optarg); break;
-		case 'b': batch = atoi(optarg); break;
-		default: goto usage;
+		case 's':
+			url = optarg;
+			break;
+		case 'S':
+			subject = optarg;
+			break;
+		case 't':
+			stream = optarg;
+			break;
+		case 'c':
+			consumer = optarg;
+			break;
+		case 'n':
+			total = atoi(optarg);
+			break;
+		case 'z':
+			size = atoi(optarg);
+			break;
+		case 'r':
+			rate = atoi(optarg);
+			break;
+		case 'd':
+			seconds = atoi(optarg);
+			break;
+		case 'T':
+			timeout_s = atoi(optarg);
+			break;
+		case 'b':
+			batch = atoi(optarg);
+			break;
+		default:
+			goto usage;
 		}
 	}
-	if (total < 1 || size < 1 || size > 1 << 20 || rate < 1 ||
-	    rate > 1000000 || batch < 1 || seconds < 1 || seconds > 3600 || timeout_s < 1)
+	if (total < 1 || size < 1 || size > 1 << 20 || rate < 1 || rate > 1000000 || batch < 1 ||
+	    seconds < 1 || seconds > 3600 || timeout_s < 1)
 		goto usage;
-	if ((strcmp(mode, "backlog") == 0 || strcmp(mode, "paced") == 0) &&
-	    subject == NULL)
+	if ((strcmp(mode, "backlog") == 0 || strcmp(mode, "paced") == 0) && subject == NULL)
 		goto usage;
 	if ((strcmp(mode, "drain") == 0 || strcmp(mode, "waitpull") == 0 ||
 	     strcmp(mode, "rawlat") == 0) &&

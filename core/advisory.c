@@ -55,9 +55,8 @@ is_stopping(const struct advisory *a)
 }
 
 int
-advisory_create(jsCtx *js, const char *advisory_stream,
-                const struct router *router, struct backend *backend,
-                const struct js_callbacks *cb, const int *stopping,
+advisory_create(jsCtx *js, const char *advisory_stream, const struct router *router,
+                struct backend *backend, const struct js_callbacks *cb, const int *stopping,
                 struct advisory **a_r)
 {
 	struct advisory *a = xcalloc(1, sizeof(*a));
@@ -82,9 +81,8 @@ advisory_create(jsCtx *js, const char *advisory_stream,
 	so.Consumer = TOPOLOGY_ADVISORY_CONSUMER;
 	s = js_PullSubscribe(&a->sub, js, NULL, NULL, NULL, &so, &jerr);
 	if (s != NATS_OK) {
-		log_err("advisory: cannot bind to %s/%s: %s (jerr %d)",
-		        advisory_stream, TOPOLOGY_ADVISORY_CONSUMER,
-		        natsStatus_GetText(s), (int)jerr);
+		log_err("advisory: cannot bind to %s/%s: %s (jerr %d)", advisory_stream,
+		        TOPOLOGY_ADVISORY_CONSUMER, natsStatus_GetText(s), (int)jerr);
 		rc = s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
 		goto out;
 	}
@@ -192,10 +190,9 @@ adv_retry_later(natsMsg *adv)
 /* Dead-letter stored message `seq` of the event's stream: 0 when it is in
  * the DLQ and deleted from its stream (or was already gone). */
 static int
-move_to_dlq(struct advisory *a, struct route *route,
-            const struct adv_event *ev)
+move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 {
-	struct js_delivery d = {0};
+	struct js_delivery d = { 0 };
 	struct tj_task task;
 	const char *id = NULL;
 	jsErrCode jerr = 0;
@@ -205,13 +202,12 @@ move_to_dlq(struct advisory *a, struct route *route,
 	s = js_GetMsg(&d.msg, a->js, ev->stream, ev->stream_seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND) {
 		/* Acked, termed or moved by an earlier run: nothing to do. */
-		log_debug("advisory: %s:%" PRIu64 " already gone", ev->stream,
-		          ev->stream_seq);
+		log_debug("advisory: %s:%" PRIu64 " already gone", ev->stream, ev->stream_seq);
 		return 0;
 	}
 	if (s != NATS_OK) {
-		log_warn("advisory: cannot load %s:%" PRIu64 ": %s (jerr %d)",
-		         ev->stream, ev->stream_seq, natsStatus_GetText(s), (int)jerr);
+		log_warn("advisory: cannot load %s:%" PRIu64 ": %s (jerr %d)", ev->stream,
+		         ev->stream_seq, natsStatus_GetText(s), (int)jerr);
 		return natsconn_errno(s);
 	}
 
@@ -221,45 +217,40 @@ move_to_dlq(struct advisory *a, struct route *route,
 	task.payload_len = (size_t)natsMsg_GetDataLength(d.msg);
 	task.stream = route->cfg->stream;
 	task.stream_seq = ev->stream_seq;
-	task.attempt = ev->deliveries > 0 && ev->deliveries <= UINT32_MAX
-	                   ? (uint32_t)ev->deliveries
-	                   : (uint32_t)(route->cfg->max_attempts > 0
-	                                    ? route->cfg->max_attempts
-	                                    : 1);
+	task.attempt =
+	    ev->deliveries > 0 && ev->deliveries <= UINT32_MAX
+	        ? (uint32_t)ev->deliveries
+	        : (uint32_t)(route->cfg->max_attempts > 0 ? route->cfg->max_attempts : 1);
 	task.received_ms = clock_mono_ms();
 	task.backend_msg = &d;
 	task.backend = a->backend;
 	task.route = route;
 	task.retry_after_ms = -1;
-	if (natsMsgHeader_Get(d.msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
-	    *id != '\0')
+	if (natsMsgHeader_Get(d.msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL && *id != '\0')
 		snprintf(task.id, sizeof(task.id), "%s", id);
 	else
-		snprintf(task.id, sizeof(task.id), "%s:%" PRIu64, task.stream,
-		         task.stream_seq);
+		snprintf(task.id, sizeof(task.id), "%s:%" PRIu64, task.stream, task.stream_seq);
 
 	rc = a->cb->dead_letter(a->cb->ctx, &task, DLQ_REASON_MAX_DELIVERIES,
 	                        "the server stopped redelivering after max "
 	                        "deliveries (crash or ack_wait timeout)");
 	if (rc != 0) {
-		log_warn("advisory: dead letter for %s failed (%d); will retry",
-		         task.id, rc);
+		log_warn("advisory: dead letter for %s failed (%d); will retry", task.id, rc);
 		goto out;
 	}
 	/* Only after the letter is stored: a crash in between rewrites it,
 	 * and the DLQ dedupes on the letter's msg id. */
 	s = js_DeleteMsg(a->js, ev->stream, ev->stream_seq, NULL, &jerr);
 	if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) {
-		log_warn("advisory: cannot delete %s:%" PRIu64 ": %s (jerr %d)",
-		         ev->stream, ev->stream_seq, natsStatus_GetText(s), (int)jerr);
+		log_warn("advisory: cannot delete %s:%" PRIu64 ": %s (jerr %d)", ev->stream,
+		         ev->stream_seq, natsStatus_GetText(s), (int)jerr);
 		rc = natsconn_errno(s);
 		goto out;
 	}
 	__atomic_add_fetch(&a->moved, 1, __ATOMIC_RELAXED);
 	log_write(TJ_LOG_NOTICE,
-	          &(struct log_ctx){.route = route->cfg->name,
-	                            .seq = ev->stream_seq,
-	                            .attempt = task.attempt},
+	          &(struct log_ctx){
+	              .route = route->cfg->name, .seq = ev->stream_seq, .attempt = task.attempt },
 	          "advisory: %s moved to the DLQ after max deliveries", task.id);
 out:
 	natsMsg_Destroy(d.msg);
@@ -273,12 +264,10 @@ advisory_handle(struct advisory *a, natsMsg *adv)
 	struct route *route;
 	int rc;
 
-	rc = parse_event(natsMsg_GetData(adv), (size_t)natsMsg_GetDataLength(adv),
-	                 &ev);
+	rc = parse_event(natsMsg_GetData(adv), (size_t)natsMsg_GetDataLength(adv), &ev);
 	if (rc != 0) {
 		/* Retrying cannot make it parse. */
-		log_warn("advisory: ignoring a malformed advisory on %s",
-		         natsMsg_GetSubject(adv));
+		log_warn("advisory: ignoring a malformed advisory on %s", natsMsg_GetSubject(adv));
 		adv_ack(adv);
 		return 0;
 	}
@@ -302,12 +291,11 @@ void
 advisory_run(struct advisory *a)
 {
 	while (!is_stopping(a)) {
-		natsMsgList list = {0};
-		natsStatus s = natsSubscription_Fetch(&list, a->sub, ADVISORY_BATCH,
-		                                      ADVISORY_FETCH_MS, NULL);
+		natsMsgList list = { 0 };
+		natsStatus s =
+		    natsSubscription_Fetch(&list, a->sub, ADVISORY_BATCH, ADVISORY_FETCH_MS, NULL);
 
-		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND ||
-		    s == NATS_MISSED_HEARTBEAT)
+		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND || s == NATS_MISSED_HEARTBEAT)
 			continue;
 		if (s != NATS_OK) {
 			if (is_stopping(a))

@@ -44,9 +44,8 @@ struct advisory;
  * life; *stopping is read (atomically) to know when to stop. 0 or -errno
  * (-ENOENT if the stream or its consumer is missing).
  */
-int advisory_create(jsCtx *js, const char *advisory_stream,
-                    const struct router *router, struct backend *backend,
-                    const struct js_callbacks *cb, const int *stopping,
+int advisory_create(jsCtx *js, const char *advisory_stream, const struct router *router,
+                    struct backend *backend, const struct js_callbacks *cb, const int *stopping,
                     struct advisory **a_r);
 
 /* The reader's loop: returns once *stopping is set (and the current

@@ -45,16 +45,14 @@ struct backend_ops {
 	/* Extend the task's ack deadline. */
 	int (*in_progress)(struct backend *b, struct tj_task *task);
 	/* Write the dead letter and return 0 only once the store confirmed it. */
-	int (*dead_letter)(struct backend *b, struct tj_task *task,
-	                   const struct dlq_record *rec);
+	int (*dead_letter)(struct backend *b, struct tj_task *task, const struct dlq_record *rec);
 	/* Publish a message and wait for the store's confirmation. msg_id may
 	 * be NULL. -ENOENT: no stream takes the subject; -ENOBUFS: full. */
-	int (*publish)(struct backend *b, const char *subject, const void *data,
-	               size_t len, const char *msg_id);
+	int (*publish)(struct backend *b, const char *subject, const void *data, size_t len,
+	               const char *msg_id);
 	/* First value of a header of the task's message, NULL if absent. The
 	 * string lives as long as the task. */
-	const char *(*header)(struct backend *b, const struct tj_task *task,
-	                      const char *key);
+	const char *(*header)(struct backend *b, const struct tj_task *task, const char *key);
 };
 
 struct backend {

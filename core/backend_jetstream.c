@@ -37,7 +37,7 @@ struct js_worker {
 struct js_backend {
 	struct backend base; /* first: ops get a struct backend * */
 	const struct cfg *cfg;
-	struct natsconn *nc;     /* fetches, JS API, publishes */
+	struct natsconn *nc; /* fetches, JS API, publishes */
 	struct natsconn *ack_nc; /* split ack: acks only; else NULL */
 	natsConnection *ack_conn;
 	const struct js_callbacks *cb;
@@ -73,8 +73,7 @@ stopping(const struct js_backend *b)
  * without dereferencing natsMsg's raw subscription pointer.
  */
 static int
-send_ack(struct js_backend *b, struct tj_task *task, const char *body,
-         bool settles)
+send_ack(struct js_backend *b, struct tj_task *task, const char *body, bool settles)
 {
 	struct js_delivery *d = task->backend_msg;
 	const char *reply;
@@ -111,8 +110,7 @@ op_nak(struct backend *base, struct tj_task *task, int64_t delay_ms)
 	if (delay_ms <= 0)
 		return send_ack(from_base(base), task, "-NAK", true);
 	/* The server wants nanoseconds in the nak body. */
-	snprintf(body, sizeof(body), "-NAK {\"delay\":%" PRId64 "}",
-	         delay_ms * NS_PER_MS);
+	snprintf(body, sizeof(body), "-NAK {\"delay\":%" PRId64 "}", delay_ms * NS_PER_MS);
 	return send_ack(from_base(base), task, body, true);
 }
 
@@ -178,9 +176,8 @@ publish_errno(natsStatus s, jsErrCode jerr)
  * buffer), so retry with the same msg id and let the stream dedupe.
  */
 static int
-publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject,
-                  const void *data, size_t len, const char *msg_id,
-                  uint64_t *seq_r, bool *duplicate_r)
+publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject, const void *data,
+                  size_t len, const char *msg_id, uint64_t *seq_r, bool *duplicate_r)
 {
 	jsPubOptions po;
 	jsPubAck *pa = NULL;
@@ -198,8 +195,8 @@ publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject,
 		if (msg != NULL)
 			s = js_PublishMsg(&pa, natsconn_js(b->nc), msg, &po, &jerr);
 		else
-			s = js_Publish(&pa, natsconn_js(b->nc), subject, data, (int)len,
-			               &po, &jerr);
+			s = js_Publish(&pa, natsconn_js(b->nc), subject, data, (int)len, &po,
+			               &jerr);
 		/* Without a msg id a retry could store it twice. */
 		if (po.MsgId == NULL)
 			break;
@@ -213,19 +210,18 @@ publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject,
 	jsPubAck_Destroy(pa);
 	if (s != NATS_OK) {
 		log_warn("jetstream: publish to %s failed: %s (jerr %d)",
-		         msg != NULL ? natsMsg_GetSubject(msg) : subject,
-		         natsStatus_GetText(s), (int)jerr);
+		         msg != NULL ? natsMsg_GetSubject(msg) : subject, natsStatus_GetText(s),
+		         (int)jerr);
 		return publish_errno(s, jerr);
 	}
 	return 0;
 }
 
 static int
-op_publish(struct backend *base, const char *subject, const void *data,
-           size_t len, const char *msg_id)
+op_publish(struct backend *base, const char *subject, const void *data, size_t len,
+           const char *msg_id)
 {
-	return publish_confirmed(from_base(base), NULL, subject, data, len,
-	                         msg_id, NULL, NULL);
+	return publish_confirmed(from_base(base), NULL, subject, data, len, msg_id, NULL, NULL);
 }
 
 /* Headers that would make the DLQ write deduplicate or be rejected the
@@ -233,8 +229,7 @@ op_publish(struct backend *base, const char *subject, const void *data,
 static bool
 skip_header(const char *key)
 {
-	return strcmp(key, "Nats-Msg-Id") == 0 ||
-	       strncmp(key, "Nats-Expected-", 14) == 0;
+	return strcmp(key, "Nats-Msg-Id") == 0 || strncmp(key, "Nats-Expected-", 14) == 0;
 }
 
 static int
@@ -263,8 +258,7 @@ copy_headers(natsMsg *from, natsMsg *to)
 }
 
 static int
-op_dead_letter(struct backend *base, struct tj_task *task,
-               const struct dlq_record *rec)
+op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_record *rec)
 {
 	struct js_backend *b = from_base(base);
 	struct js_delivery *d = task->backend_msg;
@@ -274,8 +268,7 @@ op_dead_letter(struct backend *base, struct tj_task *task,
 
 	if (task->payload_len > INT32_MAX)
 		return -EMSGSIZE;
-	s = natsMsg_Create(&letter, rec->subject, NULL, task->payload,
-	                   (int)task->payload_len);
+	s = natsMsg_Create(&letter, rec->subject, NULL, task->payload, (int)task->payload_len);
 	if (s != NATS_OK) {
 		rc = natsconn_errno(s);
 		goto out;
@@ -287,8 +280,7 @@ op_dead_letter(struct backend *base, struct tj_task *task,
 	}
 	for (size_t i = 0; i < rec->header_count; i++) {
 		/* Set, not Add: ours replace a stale copy from an earlier letter. */
-		s = natsMsgHeader_Set(letter, rec->headers[i].key,
-		                      rec->headers[i].value);
+		s = natsMsgHeader_Set(letter, rec->headers[i].key, rec->headers[i].value);
 		if (s != NATS_OK) {
 			rc = natsconn_errno(s);
 			goto out;
@@ -301,14 +293,14 @@ out:
 }
 
 static const struct backend_ops js_ops = {
-    .name = "jetstream",
-    .ack = op_ack,
-    .nak = op_nak,
-    .term = op_term,
-    .in_progress = op_in_progress,
-    .dead_letter = op_dead_letter,
-    .publish = op_publish,
-    .header = op_header,
+	.name = "jetstream",
+	.ack = op_ack,
+	.nak = op_nak,
+	.term = op_term,
+	.in_progress = op_in_progress,
+	.dead_letter = op_dead_letter,
+	.publish = op_publish,
+	.header = op_header,
 };
 
 /* ----- consumer runtime ----- */
@@ -409,7 +401,7 @@ static void
 deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 {
 	const struct cfg_route *rc = w->route->cfg;
-	struct js_delivery d = {.msg = msg};
+	struct js_delivery d = { .msg = msg };
 	struct tj_task task;
 	const char *id = NULL;
 	uint64_t delivered = 0;
@@ -429,13 +421,12 @@ deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 	if (r != 0) {
 		/* Not a JetStream delivery (cannot happen on a bound pull sub);
 		 * leave it to the server's redelivery. */
-		log_warn("jetstream: route %s: message without metadata: %s",
-		         rc->name, strerror(-r));
+		log_warn("jetstream: route %s: message without metadata: %s", rc->name,
+		         strerror(-r));
 		return;
 	}
 	task.attempt = delivered > UINT32_MAX ? UINT32_MAX : (uint32_t)delivered;
-	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
-	    *id != '\0')
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL && *id != '\0')
 		snprintf(task.id, sizeof(task.id), "%s", id);
 	else
 		format_seq_id(task.id, sizeof(task.id), task.stream, task.stream_seq);
@@ -443,9 +434,8 @@ deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 	r = w->b->cb->process(w->b->cb->ctx, &task);
 	if (r != 0)
 		log_write(TJ_LOG_DEBUG,
-		          &(struct log_ctx){.route = rc->name,
-		                            .seq = task.stream_seq,
-		                            .attempt = task.attempt},
+		          &(struct log_ctx){
+		              .route = rc->name, .seq = task.stream_seq, .attempt = task.attempt },
 		          "jetstream: process returned %d", r);
 }
 
@@ -474,8 +464,7 @@ safe_fetch_batch(natsSubscription *sub, int batch)
 {
 	int pending = 0;
 
-	if (batch > 2 && natsSubscription_GetPending(sub, &pending, NULL) == NATS_OK &&
-	    pending > 0)
+	if (batch > 2 && natsSubscription_GetPending(sub, &pending, NULL) == NATS_OK && pending > 0)
 		return 1;
 	return batch;
 }
@@ -491,13 +480,12 @@ worker_main(void *arg)
 	int64_t last_err_log = 0, received_ms;
 
 	while (!stopping(b)) {
-		natsMsgList list = {0};
+		natsMsgList list = { 0 };
 		natsStatus s = natsSubscription_Fetch(
 		    &list, w->sub, safe_fetch_batch(w->sub, batch), wait_ms, NULL);
 
 		/* Also what 3.4.1's stale-status bug (#631) returns: benign. */
-		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND ||
-		    s == NATS_MISSED_HEARTBEAT)
+		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND || s == NATS_MISSED_HEARTBEAT)
 			continue;
 		if (s != NATS_OK) {
 			if (stopping(b))
@@ -536,8 +524,7 @@ advisory_main(void *arg)
 /* ----- lifecycle ----- */
 
 int
-js_backend_create(const struct cfg *cfg, const char *url,
-                  const struct js_backend_options *opts,
+js_backend_create(const struct cfg *cfg, const char *url, const struct js_backend_options *opts,
                   struct js_backend **b_r)
 {
 	struct js_backend *b = xcalloc(1, sizeof(*b));
@@ -548,14 +535,11 @@ js_backend_create(const struct cfg *cfg, const char *url,
 	b->base.ops = &js_ops;
 	b->cfg = cfg;
 	rc = natsconn_open(&cfg->nats, url,
-	                   &(struct natsconn_options){.role = NULL,
-	                                              .send_asap = split},
-	                   &b->nc);
+	                   &(struct natsconn_options){ .role = NULL, .send_asap = split }, &b->nc);
 	if (rc != 0)
 		goto out;
 	if (split) {
-		rc = natsconn_open(&cfg->nats, url,
-		                   &(struct natsconn_options){.role = "acks"},
+		rc = natsconn_open(&cfg->nats, url, &(struct natsconn_options){ .role = "acks" },
 		                   &b->ack_nc);
 		if (rc != 0)
 			goto out;
@@ -574,8 +558,7 @@ out:
 
 int
 js_backend_ensure_topology(struct js_backend *b, bool dry_run,
-                           void (*print)(void *arg, const char *line),
-                           void *arg)
+                           void (*print)(void *arg, const char *line), void *arg)
 {
 	struct topo_report r;
 	int rc;
@@ -607,8 +590,7 @@ bind_worker(struct js_backend *b, struct js_worker *w)
 	so.Consumer = topology_consumer_name(rc, durable, sizeof(durable));
 	/* Bind only: a durable js_PullSubscribe creates is deleted again by
 	 * Unsubscribe, so topology creates them. */
-	s = js_PullSubscribe(&w->sub, natsconn_js(b->nc), NULL, NULL, NULL, &so,
-	                     &jerr);
+	s = js_PullSubscribe(&w->sub, natsconn_js(b->nc), NULL, NULL, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		log_err("jetstream: route %s: cannot bind to consumer %s/%s: %s "
 		        "(jerr %d)%s",
@@ -620,8 +602,7 @@ bind_worker(struct js_backend *b, struct js_worker *w)
 }
 
 int
-js_backend_start(struct js_backend *b, const struct router *router,
-                 const struct js_callbacks *cb)
+js_backend_start(struct js_backend *b, const struct router *router, const struct js_callbacks *cb)
 {
 	size_t n = 0, k = 0;
 	int rc = 0;
@@ -640,8 +621,7 @@ js_backend_start(struct js_backend *b, const struct router *router,
 		int c = route->cfg->concurrency > 0 ? route->cfg->concurrency : 1;
 
 		for (int j = 0; j < c; j++, k++) {
-			b->workers[k] =
-			    (struct js_worker){.b = b, .route = route, .index = j};
+			b->workers[k] = (struct js_worker){ .b = b, .route = route, .index = j };
 			rc = bind_worker(b, &b->workers[k]);
 			if (rc != 0)
 				goto out;
@@ -657,28 +637,23 @@ js_backend_start(struct js_backend *b, const struct router *router,
 			goto out;
 	}
 	for (k = 0; k < n; k++) {
-		rc = -pthread_create(&b->workers[k].thread, NULL, worker_main,
-		                     &b->workers[k]);
+		rc = -pthread_create(&b->workers[k].thread, NULL, worker_main, &b->workers[k]);
 		if (rc != 0) {
-			log_err("jetstream: cannot start a worker thread: %s",
-			        strerror(-rc));
+			log_err("jetstream: cannot start a worker thread: %s", strerror(-rc));
 			goto out;
 		}
 		b->workers[k].started = true;
 	}
 	if (b->advisory != NULL) {
-		rc = -pthread_create(&b->advisory_thread, NULL, advisory_main,
-		                     b->advisory);
+		rc = -pthread_create(&b->advisory_thread, NULL, advisory_main, b->advisory);
 		if (rc != 0) {
-			log_err("jetstream: cannot start the advisory thread: %s",
-			        strerror(-rc));
+			log_err("jetstream: cannot start the advisory thread: %s", strerror(-rc));
 			goto out;
 		}
 		b->advisory_started = true;
 	}
 	__atomic_store_n(&b->started, 1, __ATOMIC_RELEASE);
-	log_info("jetstream: %zu worker(s) started on %zu route(s)", n,
-	         router->count);
+	log_info("jetstream: %zu worker(s) started on %zu route(s)", n, router->count);
 out:
 	if (rc != 0) {
 		/* Threads that started only fetch; stop them and unwind. */
@@ -785,8 +760,7 @@ js_backend_destroy(struct js_backend *b)
 bool
 js_backend_connected(const struct js_backend *b)
 {
-	return natsconn_connected(b->nc) &&
-	       (b->ack_nc == NULL || natsconn_connected(b->ack_nc));
+	return natsconn_connected(b->nc) && (b->ack_nc == NULL || natsconn_connected(b->ack_nc));
 }
 
 uint64_t
@@ -808,9 +782,8 @@ js_backend_started(const struct js_backend *b)
 }
 
 int
-js_backend_publish(struct js_backend *b, const char *subject,
-                   const void *data, size_t len, const char *msg_id,
-                   uint64_t *seq_r, bool *duplicate_r)
+js_backend_publish(struct js_backend *b, const char *subject, const void *data, size_t len,
+                   const char *msg_id, uint64_t *seq_r, bool *duplicate_r)
 {
 	uint64_t seq = 0;
 	bool dup = false;
@@ -829,8 +802,8 @@ js_backend_publish(struct js_backend *b, const char *subject,
 }
 
 int
-js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc,
-                            int64_t timeout_ms, struct js_consumer_numbers *n_r)
+js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc, int64_t timeout_ms,
+                            struct js_consumer_numbers *n_r)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
@@ -843,26 +816,23 @@ js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc,
 	jsOptions_Init(&o);
 	o.Wait = timeout_ms;
 	s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
-	                       topology_consumer_name(rc, durable, sizeof(durable)),
-	                       &o, &jerr);
+	                       topology_consumer_name(rc, durable, sizeof(durable)), &o, &jerr);
 	if (s != NATS_OK)
 		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
 	*n_r = (struct js_consumer_numbers){
-	    .pending = ci->NumPending,
-	    .ack_pending = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0,
-	    .redelivered =
-	        ci->NumRedelivered > 0 ? (uint64_t)ci->NumRedelivered : 0,
-	    .waiting = ci->NumWaiting > 0 ? (uint64_t)ci->NumWaiting : 0,
-	    .delivered = ci->Delivered.Consumer,
+		.pending = ci->NumPending,
+		.ack_pending = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0,
+		.redelivered = ci->NumRedelivered > 0 ? (uint64_t)ci->NumRedelivered : 0,
+		.waiting = ci->NumWaiting > 0 ? (uint64_t)ci->NumWaiting : 0,
+		.delivered = ci->Delivered.Consumer,
 	};
 	jsConsumerInfo_Destroy(ci);
 	return 0;
 }
 
 int
-js_backend_stream_numbers(struct js_backend *b, const char *name,
-                          int64_t timeout_ms, uint64_t *msgs_r,
-                          uint64_t *last_seq_r)
+js_backend_stream_numbers(struct js_backend *b, const char *name, int64_t timeout_ms,
+                          uint64_t *msgs_r, uint64_t *last_seq_r)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;

@@ -45,8 +45,8 @@ struct js_backend;
  */
 struct js_callbacks {
 	int (*process)(void *ctx, struct tj_task *task);
-	int (*dead_letter)(void *ctx, struct tj_task *task,
-	                   enum dlq_reason reason, const char *error);
+	int (*dead_letter)(void *ctx, struct tj_task *task, enum dlq_reason reason,
+	                   const char *error);
 	void *ctx;
 };
 
@@ -63,8 +63,7 @@ struct js_backend_options {
  * unreachable (-ECONNREFUSED), after logging why. *b_r is freed with
  * js_backend_destroy().
  */
-int js_backend_create(const struct cfg *cfg, const char *url,
-                      const struct js_backend_options *opts,
+int js_backend_create(const struct cfg *cfg, const char *url, const struct js_backend_options *opts,
                       struct js_backend **b_r);
 
 /*
@@ -75,8 +74,7 @@ int js_backend_create(const struct cfg *cfg, const char *url,
  * fixed in place, -EIO when the server refused a call.
  */
 int js_backend_ensure_topology(struct js_backend *b, bool dry_run,
-                               void (*print)(void *arg, const char *line),
-                               void *arg);
+                               void (*print)(void *arg, const char *line), void *arg);
 
 /* The struct backend to hand to the engine; lives as long as b. */
 struct backend *js_backend_base(struct js_backend *b);
@@ -121,28 +119,25 @@ void js_backend_set_metrics(struct js_backend *b, struct metrics *m);
  * connected right now (fails fast instead of waiting out the timeouts).
  * Any thread.
  */
-int js_backend_publish(struct js_backend *b, const char *subject,
-                       const void *data, size_t len, const char *msg_id,
-                       uint64_t *seq_r, bool *duplicate_r);
+int js_backend_publish(struct js_backend *b, const char *subject, const void *data, size_t len,
+                       const char *msg_id, uint64_t *seq_r, bool *duplicate_r);
 
 /* A route consumer's counters, as the server reports them. */
 struct js_consumer_numbers {
-	uint64_t pending;     /* stored, matching, not yet delivered */
+	uint64_t pending; /* stored, matching, not yet delivered */
 	uint64_t ack_pending; /* delivered, not yet acked */
 	uint64_t redelivered; /* delivered more than once, not yet acked */
-	uint64_t waiting;     /* pull requests waiting */
-	uint64_t delivered;   /* deliveries made (consumer sequence) */
+	uint64_t waiting; /* pull requests waiting */
+	uint64_t delivered; /* deliveries made (consumer sequence) */
 };
 
 /* Ask the server for route `rc`'s consumer (bounded by timeout_ms). 0,
  * -ENOENT if the consumer is gone, or -errno. Any thread. */
 int js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc,
-                                int64_t timeout_ms,
-                                struct js_consumer_numbers *n_r);
+                                int64_t timeout_ms, struct js_consumer_numbers *n_r);
 /* Messages in stream `name` and its last sequence. 0 or -errno. */
-int js_backend_stream_numbers(struct js_backend *b, const char *name,
-                              int64_t timeout_ms, uint64_t *msgs_r,
-                              uint64_t *last_seq_r);
+int js_backend_stream_numbers(struct js_backend *b, const char *name, int64_t timeout_ms,
+                              uint64_t *msgs_r, uint64_t *last_seq_r);
 /* The main connection, for modules that take one (dlq_admin); lives as
  * long as b. Thread-safe. */
 struct natsconn;

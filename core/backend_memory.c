@@ -145,8 +145,7 @@ queue_insert(struct mem_backend *b, struct mem_item *item)
 	struct mem_item **link = &q->head;
 
 	while (*link != NULL && ((*link)->due_ms < item->due_ms ||
-	                         ((*link)->due_ms == item->due_ms &&
-	                          (*link)->seq < item->seq)))
+	                         ((*link)->due_ms == item->due_ms && (*link)->seq < item->seq)))
 		link = &(*link)->next;
 	item->next = *link;
 	*link = item;
@@ -201,8 +200,7 @@ stream_for_subject(const struct cfg *cfg, const char *subject)
 
 /* Dead-letter a task nobody serves, without queueing it. */
 static int
-dead_letter_unrouted(struct mem_backend *b, struct mem_item *item,
-                     const struct cfg_stream *stream)
+dead_letter_unrouted(struct mem_backend *b, struct mem_item *item, const struct cfg_stream *stream)
 {
 	int rc;
 
@@ -222,10 +220,8 @@ dead_letter_unrouted(struct mem_backend *b, struct mem_item *item,
 }
 
 int
-mem_backend_publish(struct mem_backend *b, const char *subject,
-                    const void *data, size_t len,
-                    const struct dlq_header *headers, size_t n,
-                    const char *msg_id, uint64_t *seq_r)
+mem_backend_publish(struct mem_backend *b, const char *subject, const void *data, size_t len,
+                    const struct dlq_header *headers, size_t n, const char *msg_id, uint64_t *seq_r)
 {
 	const struct cfg_stream *stream;
 	struct mem_item *item;
@@ -254,8 +250,7 @@ mem_backend_publish(struct mem_backend *b, const char *subject,
 	item->task.verdict = -1;
 
 	pthread_mutex_lock(&b->lock);
-	if (msg_id != NULL &&
-	    seen_recently(b, msg_id, stream->duplicate_window_ms)) {
+	if (msg_id != NULL && seen_recently(b, msg_id, stream->duplicate_window_ms)) {
 		pthread_mutex_unlock(&b->lock);
 		item_free(item);
 		goto out; /* a duplicate is accepted and not enqueued again */
@@ -326,8 +321,7 @@ op_in_progress(struct backend *base, struct tj_task *task)
 }
 
 static int
-op_dead_letter(struct backend *base, struct tj_task *task,
-               const struct dlq_record *rec)
+op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_record *rec)
 {
 	struct mem_backend *b = from_base(base);
 	struct mem_item *item = item_of(task);
@@ -338,13 +332,10 @@ op_dead_letter(struct backend *base, struct tj_task *task,
 	letter->payload = xmalloc(item->len + 1);
 	memcpy(letter->payload, item->payload, item->len + 1);
 	letter->len = item->len;
-	letter->headers = headers_copy(item->headers, item->header_count,
-	                               rec->header_count);
+	letter->headers = headers_copy(item->headers, item->header_count, rec->header_count);
 	for (size_t i = 0; i < rec->header_count; i++) {
-		letter->headers[item->header_count + i].key =
-		    xstrdup(rec->headers[i].key);
-		letter->headers[item->header_count + i].value =
-		    xstrdup(rec->headers[i].value);
+		letter->headers[item->header_count + i].key = xstrdup(rec->headers[i].key);
+		letter->headers[item->header_count + i].value = xstrdup(rec->headers[i].value);
 	}
 	letter->header_count = item->header_count + rec->header_count;
 
@@ -368,11 +359,10 @@ op_dead_letter(struct backend *base, struct tj_task *task,
 }
 
 static int
-op_publish(struct backend *base, const char *subject, const void *data,
-           size_t len, const char *msg_id)
+op_publish(struct backend *base, const char *subject, const void *data, size_t len,
+           const char *msg_id)
 {
-	return mem_backend_publish(from_base(base), subject, data, len, NULL, 0,
-	                           msg_id, NULL);
+	return mem_backend_publish(from_base(base), subject, data, len, NULL, 0, msg_id, NULL);
 }
 
 static const char *
@@ -387,14 +377,14 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 }
 
 static const struct backend_ops memory_ops = {
-    .name = "memory",
-    .ack = op_ack,
-    .nak = op_nak,
-    .term = op_term,
-    .in_progress = op_in_progress,
-    .dead_letter = op_dead_letter,
-    .publish = op_publish,
-    .header = op_header,
+	.name = "memory",
+	.ack = op_ack,
+	.nak = op_nak,
+	.term = op_term,
+	.in_progress = op_in_progress,
+	.dead_letter = op_dead_letter,
+	.publish = op_publish,
+	.header = op_header,
 };
 
 /* --- delivery --- */
@@ -444,8 +434,8 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 	pthread_mutex_lock(&b->lock);
 	b->stats.total_dequeued++;
 	if (item->fate == FATE_REQUEUE) {
-		item->due_ms = clock_mono_ms() +
-		               (int64_t)((double)item->requeue_delay_ms * b->delay_scale);
+		item->due_ms =
+		    clock_mono_ms() + (int64_t)((double)item->requeue_delay_ms * b->delay_scale);
 		queue_insert(b, item);
 		item = NULL;
 	} else {
@@ -518,8 +508,7 @@ worker_main(void *arg)
 }
 
 int
-mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms,
-                    struct mem_step *step_r)
+mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms, struct mem_step *step_r)
 {
 	int64_t give_up = clock_mono_ms() + timeout_ms;
 	struct mem_item *item = NULL;
@@ -596,12 +585,10 @@ mem_backend_start(struct mem_backend *b)
 
 			wa->b = b;
 			wa->route_index = i;
-			rc = pthread_create(&b->threads[b->thread_count], NULL,
-			                    worker_main, wa);
+			rc = pthread_create(&b->threads[b->thread_count], NULL, worker_main, wa);
 			if (rc != 0) {
 				free(wa);
-				log_err("memory backend: cannot start a worker: %s",
-				        strerror(rc));
+				log_err("memory backend: cannot start a worker: %s", strerror(rc));
 				return -rc;
 			}
 			b->thread_count++;

@@ -34,7 +34,7 @@ struct mem_letter {
 struct mem_stats {
 	uint64_t total_enqueued; /* tasks accepted by publish */
 	uint64_t total_dequeued; /* deliveries handed to a handler */
-	uint64_t current_size;   /* tasks queued, delayed or in flight */
+	uint64_t current_size; /* tasks queued, delayed or in flight */
 	uint64_t dead_letters;
 	uint64_t unrouted; /* accepted into a non-workqueue stream no route serves */
 };
@@ -65,10 +65,9 @@ void mem_backend_set_delay_scale(struct mem_backend *b, double scale);
  * stream takes the subject; -ENOBUFS: the queue is at capacity. A repeated
  * msg_id within the stream's duplicate window is accepted and ignored.
  */
-int mem_backend_publish(struct mem_backend *b, const char *subject,
-                        const void *data, size_t len,
-                        const struct dlq_header *headers, size_t n,
-                        const char *msg_id, uint64_t *seq_r);
+int mem_backend_publish(struct mem_backend *b, const char *subject, const void *data, size_t len,
+                        const struct dlq_header *headers, size_t n, const char *msg_id,
+                        uint64_t *seq_r);
 
 /* Start each route's `concurrency` worker threads. 0 or -errno. */
 int mem_backend_start(struct mem_backend *b);
@@ -86,8 +85,7 @@ int mem_backend_drain(struct mem_backend *b, int64_t timeout_ms);
  * at most timeout_ms) on the calling thread. Returns 1 if a task was
  * processed (and fills *step_r), 0 if none was due in time.
  */
-int mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms,
-                        struct mem_step *step_r);
+int mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms, struct mem_step *step_r);
 
 /* The first dead letter (then follow ->next); NULL if none. */
 const struct mem_letter *mem_backend_letters(struct mem_backend *b);

@@ -88,13 +88,13 @@ cli_resolve_url(const char *given, const struct cfg *cfg)
 }
 
 int
-cli_connect(const char *cmd, const char *name, const char *url,
-            const struct cfg *cfg, struct natsconn **nc_r)
+cli_connect(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
+            struct natsconn **nc_r)
 {
-	struct cfg_nats nats = {.name = (char *)name,
-	                        .connect_timeout_ms = 2000,
-	                        .reconnect_wait_ms = 500,
-	                        .reconnect_jitter_ms = 100};
+	struct cfg_nats nats = { .name = (char *)name,
+		                 .connect_timeout_ms = 2000,
+		                 .reconnect_wait_ms = 500,
+		                 .reconnect_jitter_ms = 100 };
 	char *resolved = cli_resolve_url(url, cfg);
 	int rc;
 
@@ -109,13 +109,11 @@ cli_connect(const char *cmd, const char *name, const char *url,
 }
 
 int
-cli_setup_log(const struct cfg *cfg, const char *level, const char *format,
-              const char *file)
+cli_setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file)
 {
 	int lvl = cfg != NULL ? cfg->log.level : TJ_LOG_INFO;
-	enum log_format fmt = cfg != NULL && cfg->log.format == CFG_LOG_JSON
-	                          ? LOG_FORMAT_JSON
-	                          : LOG_FORMAT_TEXT;
+	enum log_format fmt =
+	    cfg != NULL && cfg->log.format == CFG_LOG_JSON ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
 	const char *path = cfg != NULL ? cfg->log.file : NULL;
 	int rc;
 
@@ -242,9 +240,8 @@ cli_utf8_len(const unsigned char *s, size_t len)
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
 	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
 }
@@ -299,9 +296,8 @@ format_ms(int64_t ms, char *buf, size_t len)
 void
 cli_print_routes(FILE *out, const struct cfg *cfg)
 {
-	fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4s %4s %8s  %s\n", "ROUTE",
-	        "SUBJECT", "STREAM", "CONSUMER", "PLUGIN/HANDLER", "CONC", "MAX",
-	        "ACK_WAIT", "BACKOFF");
+	fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4s %4s %8s  %s\n", "ROUTE", "SUBJECT",
+	        "STREAM", "CONSUMER", "PLUGIN/HANDLER", "CONC", "MAX", "ACK_WAIT", "BACKOFF");
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
 		char ack[32], initial[32], max[32], ph[288];
@@ -316,8 +312,7 @@ cli_print_routes(FILE *out, const struct cfg *cfg)
 		fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4d %4d %8s  %s x%g max %s ±%g%%%s\n",
 		        r->name, r->subject, r->stream, r->consumer, ph, r->concurrency,
 		        r->max_attempts, ack, initial, r->backoff.multiplier, max,
-		        r->backoff.jitter * 100,
-		        r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
+		        r->backoff.jitter * 100, r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
 	}
 }
 
@@ -326,7 +321,7 @@ cli_print_routes(FILE *out, const struct cfg *cfg)
 int
 cli_wait_for_stop(const sigset_t *set, volatile sig_atomic_t *done)
 {
-	struct timespec tick = {0, 200 * 1000000L};
+	struct timespec tick = { 0, 200 * 1000000L };
 
 	for (;;) {
 		int sig = sigtimedwait(set, NULL, &tick);
@@ -363,7 +358,8 @@ second_signal_main(void *arg)
 			continue;
 		}
 		log_warn("second %s: exiting now; unfinished tasks will be "
-		         "redelivered", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		         "redelivered",
+		         sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		_exit(EXIT_FAILURE_OTHER);
 	}
 	return NULL;
@@ -377,4 +373,3 @@ cli_watch_second_signal(sigset_t *set)
 	if (pthread_create(&t, NULL, second_signal_main, set) == 0)
 		pthread_detach(t);
 }
-

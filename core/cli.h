@@ -35,8 +35,7 @@ int cli_load_config(const char *given_path, struct cfg **cfg_r);
 
 /* Set up logging from the config, then apply command-line overrides
  * (NULL: keep). Returns EXIT_OK or EXIT_CONFIG. */
-int cli_setup_log(const struct cfg *cfg, const char *level, const char *format,
-                  const char *file);
+int cli_setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file);
 
 /* Read all of stdin into a malloc'd NUL-terminated buffer. 0 or -errno. */
 int cli_read_stdin(char **data_r, size_t *len_r);
@@ -74,8 +73,8 @@ char *cli_resolve_url(const char *given, const struct cfg *cfg);
  * EXIT_UNAVAILABLE; on success EXIT_OK and *nc_r is the caller's to
  * natsconn_close(). Main thread.
  */
-int cli_connect(const char *cmd, const char *name, const char *url,
-                const struct cfg *cfg, struct natsconn **nc_r);
+int cli_connect(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
+                struct natsconn **nc_r);
 
 /*
  * Load the config for a client command that can do without one: `given`

@@ -41,20 +41,19 @@ clock_format_rfc3339(int64_t wall_ms, bool millis, char *buf, size_t len)
 
 	gmtime_r(&secs, &tm);
 	if (millis)
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		         tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		         (int)(wall_ms % 1000));
 	else
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		         tm.tm_min, tm.tm_sec);
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return buf;
 }
 
 void
 clock_sleep_ms(int64_t ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;

@@ -51,8 +51,9 @@ check_topology(const struct cfg *cfg, const char *url)
 		run_embedded_url_path(cfg, path, sizeof(path));
 		fp = fopen(path, "r");
 		if (fp == NULL) {
-			fprintf(stderr, "taskjet check: no NATS URL configured and no "
-			                "running engine's server (%s); use --nats=URL\n",
+			fprintf(stderr,
+			        "taskjet check: no NATS URL configured and no "
+			        "running engine's server (%s); use --nats=URL\n",
 			        path);
 			return EXIT_UNAVAILABLE;
 		}
@@ -93,10 +94,10 @@ int
 cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"nats", optional_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", optional_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *nats_url = NULL;
 	struct engine *engine = NULL;

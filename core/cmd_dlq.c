@@ -170,8 +170,7 @@ json_entry_summary(FILE *out, const struct dlq_entry *e)
 	json_field(out, "dlq_subject", e->dlq_subject, true);
 	json_field(out, "subject", e->orig_subject, true);
 	json_field(out, "stream", e->orig_stream, true);
-	fprintf(out, ",\"stream_seq\":%" PRIu64 ",\"attempts\":%" PRIu32, e->orig_seq,
-	        e->attempts);
+	fprintf(out, ",\"stream_seq\":%" PRIu64 ",\"attempts\":%" PRIu32, e->orig_seq, e->attempts);
 	json_field(out, "reason", e->reason, true);
 	json_field(out, "error", e->error, true);
 	json_field(out, "plugin", e->plugin, true);
@@ -267,8 +266,8 @@ print_entry(const struct cfg_dlq *dlq, const struct dlq_entry *e, bool json)
 	       e->dlq_subject, stored);
 	printf("  subject:    %s\n", or_dash(e->orig_subject));
 	printf("  from:       stream %s seq %" PRIu64 "\n", or_dash(e->orig_stream), e->orig_seq);
-	printf("  reason:     %s after %" PRIu32 " attempt%s\n", or_dash(e->reason),
-	       e->attempts, e->attempts == 1 ? "" : "s");
+	printf("  reason:     %s after %" PRIu32 " attempt%s\n", or_dash(e->reason), e->attempts,
+	       e->attempts == 1 ? "" : "s");
 	printf("  plugin:     %s\n", or_dash(e->plugin));
 	printf("  failed at:  %s\n", or_dash(e->failed_at));
 	printf("  last error: ");
@@ -292,18 +291,19 @@ static int
 report_list_error(const struct cfg_dlq *dlq, int rc)
 {
 	if (rc == -ENOENT)
-		fprintf(stderr, "taskjet dlq: no stream %s on the server (has taskjet run "
-		                "against it?)\n", dlq->stream);
+		fprintf(stderr,
+		        "taskjet dlq: no stream %s on the server (has taskjet run "
+		        "against it?)\n",
+		        dlq->stream);
 	else
-		fprintf(stderr, "taskjet dlq: reading %s failed: %s\n", dlq->stream,
-		        strerror(-rc));
+		fprintf(stderr, "taskjet dlq: reading %s failed: %s\n", dlq->stream, strerror(-rc));
 	return rc == -ENOTCONN || rc == -ECONNREFUSED ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
 }
 
 static int
 do_ls(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	int rc = dlq_admin_list(nc, dlq, &a->filter, false, &list);
 
 	if (rc < 0)
@@ -314,8 +314,7 @@ do_ls(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
 }
 
 static int
-do_show(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a,
-        uint64_t seq)
+do_show(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t seq)
 {
 	struct dlq_entry *e = NULL;
 	int rc = dlq_admin_get(nc, dlq, seq, &e);
@@ -333,10 +332,9 @@ do_show(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a
 }
 
 static int
-replay_one(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool json,
-           bool first)
+replay_one(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool json, bool first)
 {
-	struct dlq_replay_result res = {0};
+	struct dlq_replay_result res = { 0 };
 	char err[512] = "";
 	int rc = dlq_admin_replay(nc, dlq, seq, err, sizeof(err), &res);
 
@@ -362,10 +360,10 @@ replay_one(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool js
 }
 
 static int
-do_replay(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a,
-          uint64_t *seqs, size_t nseqs)
+do_replay(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t *seqs,
+          size_t nseqs)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	size_t failed = 0, total = nseqs;
 	int rc;
 
@@ -400,21 +398,20 @@ confirm(size_t count, const char *stream)
 {
 	char line[32];
 
-	fprintf(stderr, "Delete %zu dead letter%s from %s? This cannot be undone. [y/N] ",
-	        count, count == 1 ? "" : "s", stream);
+	fprintf(stderr, "Delete %zu dead letter%s from %s? This cannot be undone. [y/N] ", count,
+	        count == 1 ? "" : "s", stream);
 	fflush(stderr);
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		return false;
 	line[strcspn(line, "\r\n")] = '\0';
-	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 ||
-	       strcmp(line, "yes") == 0;
+	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
 }
 
 static int
 do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
 {
 	struct dlq_filter f = a->filter;
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	size_t deleted = 0, gone = 0, failed = 0;
 	int status = EXIT_OK, rc;
 
@@ -428,8 +425,9 @@ do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *
 	}
 	if (!a->yes) {
 		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr, "taskjet dlq purge: would delete %zu dead letter%s from "
-			                "%s; stdin is not a terminal to confirm, so pass --yes\n",
+			fprintf(stderr,
+			        "taskjet dlq purge: would delete %zu dead letter%s from "
+			        "%s; stdin is not a terminal to confirm, so pass --yes\n",
 			        list.count, list.count == 1 ? "" : "s", dlq->stream);
 			status = EXIT_USAGE;
 			goto out;
@@ -464,8 +462,7 @@ do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *
 			}
 		}
 	}
-	printf("purged %zu dead letter%s from %s", deleted, deleted == 1 ? "" : "s",
-	       dlq->stream);
+	printf("purged %zu dead letter%s from %s", deleted, deleted == 1 ? "" : "s", dlq->stream);
 	if (gone > 0)
 		printf(" (%zu already gone)", gone);
 	if (failed > 0)
@@ -482,15 +479,21 @@ int
 cmd_dlq(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"nats", required_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},         {"subject", required_argument, NULL, 's'},
-	    {"reason", required_argument, NULL, 'r'}, {"since", required_argument, NULL, 'S'},
-	    {"from", required_argument, NULL, 'f'},   {"limit", required_argument, NULL, 'l'},
-	    {"all", no_argument, NULL, 'a'},          {"yes", no_argument, NULL, 'y'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct dlq_args a = {0};
-	struct cfg_dlq defaults = {.stream = (char *)"DLQ", .subject_prefix = (char *)"dlq"};
+	struct dlq_args a = { 0 };
+	struct cfg_dlq defaults = { .stream = (char *)"DLQ", .subject_prefix = (char *)"dlq" };
 	const struct cfg_dlq *dlq = &defaults;
 	struct natsconn *nc = NULL;
 	struct cfg *cfg = NULL;
@@ -525,23 +528,28 @@ cmd_dlq(int argc, char **argv)
 			break;
 		case 's':
 			if (!subject_valid(optarg, true)) {
-				fprintf(stderr, "taskjet dlq: --subject: \"%s\" is not a valid "
-				                "subject pattern\n", optarg);
+				fprintf(stderr,
+				        "taskjet dlq: --subject: \"%s\" is not a valid "
+				        "subject pattern\n",
+				        optarg);
 				goto out;
 			}
 			a.filter.subject = optarg;
 			break;
 		case 'r':
 			if (dlq_reason_parse(optarg) < 0) {
-				fprintf(stderr, "taskjet dlq: --reason: unknown reason \"%s\"\n", optarg);
+				fprintf(stderr, "taskjet dlq: --reason: unknown reason \"%s\"\n",
+				        optarg);
 				goto out;
 			}
 			a.filter.reason = optarg;
 			break;
 		case 'S':
 			if (dlq_parse_since(optarg, clock_wall_ms(), &a.filter.since_ms) < 0) {
-				fprintf(stderr, "taskjet dlq: --since wants an RFC 3339 time or a "
-				                "duration like 2h, not \"%s\"\n", optarg);
+				fprintf(stderr,
+				        "taskjet dlq: --since wants an RFC 3339 time or a "
+				        "duration like 2h, not \"%s\"\n",
+				        optarg);
 				goto out;
 			}
 			break;
@@ -574,8 +582,8 @@ cmd_dlq(int argc, char **argv)
 	/* Options that make no sense for the subcommand are refused, so a
 	 * mistyped purge never deletes more than was meant. */
 	{
-		bool filters = a.filter.subject != NULL || a.filter.reason != NULL ||
-		               a.filter.since_ms != 0;
+		bool filters =
+		    a.filter.subject != NULL || a.filter.reason != NULL || a.filter.since_ms != 0;
 		bool is_ls = sub[0] == 'l', is_show = strcmp(sub, "show") == 0;
 		bool is_replay = strcmp(sub, "replay") == 0, is_purge = strcmp(sub, "purge") == 0;
 		const char *bad = NULL;

@@ -81,8 +81,7 @@ print_step(const struct mem_step *step, const struct route *route)
 		printf(" -> dead-lettered (%s)", dlq_reason_name(res->reason));
 		break;
 	case DISP_DLQ_FAILED:
-		printf(" -> dead letter failed, retry in %lld ms",
-		       (long long)res->delay_ms);
+		printf(" -> dead letter failed, retry in %lld ms", (long long)res->delay_ms);
 		break;
 	}
 	if (step->fail_reason[0] != '\0')
@@ -97,8 +96,7 @@ print_letters(const struct mem_letter *letter)
 		printf("\ndead letter #%llu on %s\n", (unsigned long long)letter->seq,
 		       letter->subject);
 		for (size_t i = 0; i < letter->header_count; i++)
-			printf("  %s: %s\n", letter->headers[i].key,
-			       letter->headers[i].value);
+			printf("  %s: %s\n", letter->headers[i].key, letter->headers[i].value);
 		printf("  payload (%zu bytes): %.*s\n", letter->len,
 		       letter->len > 2048 ? 2048 : (int)letter->len, letter->payload);
 	}
@@ -122,15 +120,15 @@ int
 cmd_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"header", required_argument, NULL, 'H'},
-	    {"id", required_argument, NULL, 'i'},
-	    {"delay-scale", required_argument, NULL, 's'},
-	    {"fast", no_argument, NULL, 'f'},
-	    {"isolate", no_argument, NULL, 'x'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "delay-scale", required_argument, NULL, 's' },
+		{ "fast", no_argument, NULL, 'f' },
+		{ "isolate", no_argument, NULL, 'x' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct dlq_header headers[MAX_HEADERS];
 	const char *config = NULL, *msg_id = NULL, *level = NULL, *subject;
@@ -140,7 +138,7 @@ cmd_exec(int argc, char **argv)
 	char *payload = NULL, *end;
 	double scale = 1.0;
 	size_t nheaders = 0, len;
-	struct engine_options opts = {0};
+	struct engine_options opts = { 0 };
 	struct mem_stats stats;
 	int opt, status, rc;
 
@@ -150,7 +148,8 @@ cmd_exec(int argc, char **argv)
 			config = optarg;
 			break;
 		case 'H':
-			if (nheaders == MAX_HEADERS || parse_header(optarg, &headers[nheaders]) < 0) {
+			if (nheaders == MAX_HEADERS ||
+			    parse_header(optarg, &headers[nheaders]) < 0) {
 				fprintf(stderr, "taskjet exec: --header wants K=V (at most %d)\n",
 				        MAX_HEADERS);
 				return EXIT_USAGE;
@@ -163,7 +162,8 @@ cmd_exec(int argc, char **argv)
 		case 's':
 			scale = strtod(optarg, &end);
 			if (*end != '\0' || scale < 0) {
-				fprintf(stderr, "taskjet exec: --delay-scale wants a number >= 0\n");
+				fprintf(stderr,
+				        "taskjet exec: --delay-scale wants a number >= 0\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -219,11 +219,10 @@ cmd_exec(int argc, char **argv)
 		if (route != NULL)
 			printf("%s -> route %s (plugin %s, handler %s), max_attempts %d, "
 			       "delays x%g\n",
-			       subject, route->cfg->name, route->cfg->plugin,
-			       route->cfg->handler, route->cfg->max_attempts, scale);
+			       subject, route->cfg->name, route->cfg->plugin, route->cfg->handler,
+			       route->cfg->max_attempts, scale);
 	}
-	rc = mem_backend_publish(backend, subject, payload, len, headers, nheaders,
-	                         msg_id, NULL);
+	rc = mem_backend_publish(backend, subject, payload, len, headers, nheaders, msg_id, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "taskjet exec: cannot enqueue on %s: %s\n", subject,
 		        rc == -ENOENT ? "no stream takes this subject" : strerror(-rc));

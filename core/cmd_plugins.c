@@ -68,19 +68,18 @@ show_plugin(const char *dir, const char *file, const struct cfg *cfg)
 	route = first_route_using(cfg, stem);
 	rc = plugin_instance_create(dir, stem, route ? route->name : "(none)",
 	                            route ? route->config_json : "{}",
-	                            route ? route->config_json_len : 2, err,
-	                            sizeof(err), &inst);
-	printf("%-16s %-8s ABI %u.%u  %s\n", probe.name, probe.version,
-	       probe.abi_major, probe.abi_minor, probe.description);
+	                            route ? route->config_json_len : 2, err, sizeof(err), &inst);
+	printf("%-16s %-8s ABI %u.%u  %s\n", probe.name, probe.version, probe.abi_major,
+	       probe.abi_minor, probe.description);
 	if (rc < 0 && route == NULL) {
 		printf("%-16s   handlers: unknown, no route configures it (init "
-		       "with {}: %s)\n", "", err);
+		       "with {}: %s)\n",
+		       "", err);
 		rc = 0;
 		goto out;
 	}
 	if (rc < 0) {
-		printf("%-16s   REFUSED  init failed with its route's config: %s\n",
-		       "", err);
+		printf("%-16s   REFUSED  init failed with its route's config: %s\n", "", err);
 		goto out;
 	}
 	printf("%-16s   handlers:", "");
@@ -97,10 +96,10 @@ int
 cmd_plugins(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *dir = NULL;
 	struct cfg *cfg = NULL;
@@ -158,8 +157,7 @@ cmd_plugins(int argc, char **argv)
 	/* qsort's array must not be NULL, even for 0 elements (C11 7.22.5). */
 	if (count > 0)
 		qsort(names, count, sizeof(*names), compare_names);
-	printf("plugin directory %s: %zu plugin%s\n", dir, count,
-	       count == 1 ? "" : "s");
+	printf("plugin directory %s: %zu plugin%s\n", dir, count, count == 1 ? "" : "s");
 	for (size_t i = 0; i < count; i++)
 		if (show_plugin(dir, names[i], cfg) < 0)
 			status = EXIT_FAILURE_OTHER;

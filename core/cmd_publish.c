@@ -75,13 +75,13 @@ provisioning_payload(const struct publish_args *a, char **out_r)
 	int rc = 0;
 
 	buf[0] = '\0';
-#define ADD(s)                                                                 \
-	do {                                                                   \
-		size_t n_ = strlen(s);                                         \
-		if (len + n_ + 1 > cap)                                        \
-			buf = xrealloc(buf, cap = 2 * (len + n_ + 1), 1);      \
-		memcpy(buf + len, (s), n_ + 1);                                \
-		len += n_;                                                     \
+#define ADD(s)                                                            \
+	do {                                                              \
+		size_t n_ = strlen(s);                                    \
+		if (len + n_ + 1 > cap)                                   \
+			buf = xrealloc(buf, cap = 2 * (len + n_ + 1), 1); \
+		memcpy(buf + len, (s), n_ + 1);                           \
+		len += n_;                                                \
 	} while (0)
 	ADD("{\"tenant_id\":");
 	rc = json_append_string(&buf, &len, &cap, a->tenant);
@@ -124,9 +124,8 @@ out:
 
 /* Publish one message; retries a timeout with the same message id. */
 static int
-publish_one(jsCtx *js, const char *subject, const char *data, size_t len,
-            const char *msg_id, const struct publish_args *a, uint64_t *seq_r,
-            bool *duplicate_r)
+publish_one(jsCtx *js, const char *subject, const char *data, size_t len, const char *msg_id,
+            const struct publish_args *a, uint64_t *seq_r, bool *duplicate_r)
 {
 	natsStatus s = NATS_TIMEOUT;
 	jsErrCode jerr = 0;
@@ -156,8 +155,8 @@ publish_one(jsCtx *js, const char *subject, const char *data, size_t len,
 		return -ENOENT;
 	}
 	if (s != NATS_OK) {
-		fprintf(stderr, "taskjet publish: %s: %s (%s)\n", subject,
-		        natsStatus_GetText(s), nats_GetLastError(NULL));
+		fprintf(stderr, "taskjet publish: %s: %s (%s)\n", subject, natsStatus_GetText(s),
+		        nats_GetLastError(NULL));
 		return natsconn_errno(s);
 	}
 	return 0;
@@ -167,15 +166,21 @@ int
 cmd_publish(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"nats", required_argument, NULL, 'n'},
-	    {"count", required_argument, NULL, 'N'},  {"id", required_argument, NULL, 'i'},
-	    {"header", required_argument, NULL, 'H'}, {"quiet", no_argument, NULL, 'q'},
-	    {"type", required_argument, NULL, 't'},   {"tenant", required_argument, NULL, 'T'},
-	    {"module", required_argument, NULL, 'm'}, {"version", required_argument, NULL, 'v'},
-	    {"spec", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", required_argument, NULL, 'n' },
+		{ "count", required_argument, NULL, 'N' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "type", required_argument, NULL, 't' },
+		{ "tenant", required_argument, NULL, 'T' },
+		{ "module", required_argument, NULL, 'm' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "spec", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct publish_args a = {.count = 1};
+	struct publish_args a = { .count = 1 };
 	struct natsconn *conn = NULL;
 	char *data = NULL, *end, subject_buf[256];
 	const char *subject = NULL;

@@ -91,8 +91,7 @@ stdin_feeder_main(void *arg)
 		while (rc == -ENOBUFS) {
 			clock_sleep_ms(10);
 			rc = mem_backend_publish(f->backend, line, space ? space : "",
-			                         space ? strlen(space) : 0, NULL, 0, NULL,
-			                         NULL);
+			                         space ? strlen(space) : 0, NULL, 0, NULL, NULL);
 		}
 		if (rc < 0) {
 			log_err("stdin: cannot publish on %s: %s", line, strerror(-rc));
@@ -107,10 +106,9 @@ stdin_feeder_main(void *arg)
 }
 
 static int
-run_memory(struct engine *engine, const struct cfg *cfg,
-           const struct run_options *o, sigset_t *set)
+run_memory(struct engine *engine, const struct cfg *cfg, const struct run_options *o, sigset_t *set)
 {
-	struct stdin_feeder feeder = {0};
+	struct stdin_feeder feeder = { 0 };
 	struct mem_backend *backend = NULL;
 	struct http_server *http = NULL;
 	struct metrics *metrics = NULL;
@@ -125,13 +123,14 @@ run_memory(struct engine *engine, const struct cfg *cfg,
 		status = EXIT_FAILURE_OTHER;
 		goto out;
 	}
-	log_notice("running on the memory backend (%zu routes, capacity %zu)",
-	           cfg->route_count, cfg->memory.capacity);
+	log_notice("running on the memory backend (%zu routes, capacity %zu)", cfg->route_count,
+	           cfg->memory.capacity);
 	/* With --stdin the run is a batch job: no endpoint to collide over. */
-	if (!o->from_stdin &&
-	    http_start(&(struct http_env){.cfg = cfg, .engine = engine,
-	                                  .metrics = metrics, .mem = backend},
-	               &http) < 0) {
+	if (!o->from_stdin && http_start(&(struct http_env){ .cfg = cfg,
+	                                                     .engine = engine,
+	                                                     .metrics = metrics,
+	                                                     .mem = backend },
+	                                 &http) < 0) {
 		status = EXIT_UNAVAILABLE;
 		goto stop;
 	}
@@ -157,10 +156,8 @@ stop:
 	mem_backend_stats(backend, &st);
 	log_notice("stopped: %llu published, %llu deliveries, %llu dead letters, "
 	           "%llu unfinished",
-	           (unsigned long long)st.total_enqueued,
-	           (unsigned long long)st.total_dequeued,
-	           (unsigned long long)st.dead_letters,
-	           (unsigned long long)st.current_size);
+	           (unsigned long long)st.total_enqueued, (unsigned long long)st.total_dequeued,
+	           (unsigned long long)st.dead_letters, (unsigned long long)st.current_size);
 	if (left > 0) {
 		/* Abandoned handlers still use the engine: leave without
 		 * tearing it down under them. */
@@ -185,17 +182,17 @@ int
 cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"nats", required_argument, NULL, 'n'},
-	    {"backend", required_argument, NULL, 'b'},
-	    {"stdin", no_argument, NULL, 'i'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"log-format", required_argument, NULL, 'F'},
-	    {"log-file", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", required_argument, NULL, 'n' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "stdin", no_argument, NULL, 'i' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "log-file", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct run_options o = {0};
+	struct run_options o = { 0 };
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
 	sigset_t set;
@@ -242,8 +239,7 @@ cmd_run(int argc, char **argv)
 	if (o.backend != NULL) {
 		if (strcmp(o.backend, "memory") == 0) {
 			cfg->backend = CFG_BACKEND_MEMORY;
-		} else if (strcmp(o.backend, "jetstream") == 0 ||
-		           strcmp(o.backend, "nats") == 0) {
+		} else if (strcmp(o.backend, "jetstream") == 0 || strcmp(o.backend, "nats") == 0) {
 			cfg->backend = CFG_BACKEND_JETSTREAM;
 		} else {
 			fprintf(stderr, "taskjet run: --backend wants jetstream or memory\n");

@@ -55,7 +55,7 @@ on_stop(int sig)
 static void
 format_bytes(uint64_t b, char *buf, size_t len)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)b;
 	size_t u = 0;
 
@@ -79,8 +79,7 @@ format_rate(const struct stats_rates *r, double v, char *buf, size_t len)
 }
 
 static void
-print_text(const struct stats_snapshot *s,
-           const struct stats_rates *r)
+print_text(const struct stats_snapshot *s, const struct stats_rates *r)
 {
 	char when[40], bytes[32], in[32], out[32];
 
@@ -89,8 +88,8 @@ print_text(const struct stats_snapshot *s,
 		printf("taskjet stats at %s (rates over %.1f s)\n\n", when, r->seconds);
 	else
 		printf("taskjet stats at %s\n\n", when);
-	printf("%-20s %10s %12s %10s %10s %9s %9s\n", "STREAM", "MESSAGES", "BYTES",
-	       "FIRST SEQ", "LAST SEQ", "IN/s", "OUT/s");
+	printf("%-20s %10s %12s %10s %10s %9s %9s\n", "STREAM", "MESSAGES", "BYTES", "FIRST SEQ",
+	       "LAST SEQ", "IN/s", "OUT/s");
 	for (size_t i = 0; i < s->stream_count; i++) {
 		const struct stats_stream *st = &s->streams[i];
 
@@ -101,13 +100,13 @@ print_text(const struct stats_snapshot *s,
 		format_bytes(st->bytes, bytes, sizeof(bytes));
 		format_rate(r, r != NULL ? r->stream_in[i] : 0, in, sizeof(in));
 		format_rate(r, r != NULL ? r->stream_out[i] : 0, out, sizeof(out));
-		printf("%-20s %10" PRIu64 " %12s %10" PRIu64 " %10" PRIu64 " %9s %9s\n",
-		       st->name, st->msgs, bytes, st->first_seq, st->last_seq, in, out);
+		printf("%-20s %10" PRIu64 " %12s %10" PRIu64 " %10" PRIu64 " %9s %9s\n", st->name,
+		       st->msgs, bytes, st->first_seq, st->last_seq, in, out);
 	}
 
-	printf("\n%-16s %-24s %9s %11s %11s %7s %12s %12s %8s %8s\n", "ROUTE",
-	       "CONSUMER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING",
-	       "DELIVERED", "ACK FLOOR", "DELIV/s", "ACK/s");
+	printf("\n%-16s %-24s %9s %11s %11s %7s %12s %12s %8s %8s\n", "ROUTE", "CONSUMER",
+	       "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "DELIVERED", "ACK FLOOR",
+	       "DELIV/s", "ACK/s");
 	for (size_t i = 0; i < s->consumer_count; i++) {
 		const struct stats_consumer *c = &s->consumers[i];
 		char cons[300], dl[32], af[32];
@@ -137,8 +136,8 @@ print_text(const struct stats_snapshot *s,
 	}
 	format_bytes(s->dlq.bytes, bytes, sizeof(bytes));
 	format_rate(r, r != NULL ? r->dlq_in : 0, in, sizeof(in));
-	printf("DLQ %s: %" PRIu64 " dead letter%s, %s, in/s %s\n", s->dlq.name,
-	       s->dlq.msgs, s->dlq.msgs == 1 ? "" : "s", bytes, in);
+	printf("DLQ %s: %" PRIu64 " dead letter%s, %s, in/s %s\n", s->dlq.name, s->dlq.msgs,
+	       s->dlq.msgs == 1 ? "" : "s", bytes, in);
 	for (size_t i = 0; i < s->reason_count; i++)
 		printf("  %-20s %10" PRIu64 "\n", s->reasons[i].reason, s->reasons[i].count);
 	if (s->reasons_truncated)
@@ -202,9 +201,10 @@ print_json(const struct stats_snapshot *s, const struct stats_rates *r)
 		if (c->found) {
 			printf(",\"pending\":%" PRIu64 ",\"ack_pending\":%" PRIu64
 			       ",\"redelivered\":%" PRIu64 ",\"waiting\":%" PRIu64
-			       ",\"delivered\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64
-			       "},\"ack_floor\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64
-			       "}",
+			       ",\"delivered\":{\"consumer_seq\":%" PRIu64
+			       ",\"stream_seq\":%" PRIu64
+			       "},\"ack_floor\":{\"consumer_seq\":%" PRIu64
+			       ",\"stream_seq\":%" PRIu64 "}",
 			       c->num_pending, c->num_ack_pending, c->num_redelivered,
 			       c->num_waiting, c->delivered_consumer_seq, c->delivered_stream_seq,
 			       c->ack_floor_consumer_seq, c->ack_floor_stream_seq);
@@ -222,8 +222,7 @@ print_json(const struct stats_snapshot *s, const struct stats_rates *r)
 		for (size_t i = 0; i < s->reason_count; i++) {
 			if (i > 0)
 				fputc(',', stdout);
-			cli_json_string(stdout, s->reasons[i].reason,
-			                strlen(s->reasons[i].reason));
+			cli_json_string(stdout, s->reasons[i].reason, strlen(s->reasons[i].reason));
 			printf(":%" PRIu64, s->reasons[i].count);
 		}
 		printf("},\"by_reason_truncated\":%s", s->reasons_truncated ? "true" : "false");
@@ -248,11 +247,15 @@ int
 cmd_stats(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"nats", required_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},         {"by-reason", no_argument, NULL, 'r'},
-	    {"watch", no_argument, NULL, 'w'},        {"interval", required_argument, NULL, 'i'},
-	    {"count", required_argument, NULL, 'N'},  {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "by-reason", no_argument, NULL, 'r' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *url = NULL;
 	bool json = false, by_reason = false, watch = false;
@@ -284,8 +287,10 @@ cmd_stats(int argc, char **argv)
 			break;
 		case 'i':
 			interval = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !(interval >= 0.1 && interval <= 86400)) {
-				fprintf(stderr, "taskjet stats: --interval wants 0.1..86400 seconds\n");
+			if (*end != '\0' || end == optarg ||
+			    !(interval >= 0.1 && interval <= 86400)) {
+				fprintf(stderr,
+				        "taskjet stats: --interval wants 0.1..86400 seconds\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -324,7 +329,7 @@ cmd_stats(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	for (long n = 0; !stop_requested && (count == 0 || n < count); n++) {
-		struct stats_rates rates = {0};
+		struct stats_rates rates = { 0 };
 
 		if (n > 0)
 			sleep_interruptible((int64_t)(interval * 1000));

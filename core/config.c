@@ -75,8 +75,7 @@ struct enum_name {
 };
 
 struct key_spec;
-typedef void custom_fn(struct loader *l, const struct json_tok *v,
-                       const char *path, void *target);
+typedef void custom_fn(struct loader *l, const struct json_tok *v, const char *path, void *target);
 
 /* One allowed key of an object: how to read it and where to store it. */
 struct key_spec {
@@ -84,18 +83,17 @@ struct key_spec {
 	enum key_kind kind;
 	size_t offset; /* of the field in the target struct */
 	bool required;
-	int64_t min, max;               /* integers, durations, sizes */
-	double dmin, dmax;              /* KEY_DOUBLE */
-	bool no_zero;                   /* -1 or positive: 0 is ambiguous */
-	const struct enum_name *names;  /* KEY_ENUM, NULL-terminated */
+	int64_t min, max; /* integers, durations, sizes */
+	double dmin, dmax; /* KEY_DOUBLE */
+	bool no_zero; /* -1 or positive: 0 is ambiguous */
+	const struct enum_name *names; /* KEY_ENUM, NULL-terminated */
 	const char *(*check)(const char *s); /* KEY_STRING: NULL if fine */
-	custom_fn *custom;              /* KEY_CUSTOM */
+	custom_fn *custom; /* KEY_CUSTOM */
 };
 
 /* ---- messages ---------------------------------------------------------- */
 
-static void TJ_PRINTF(2, 0)
-vappend(struct loader *l, const char *fmt, va_list ap)
+static void TJ_PRINTF(2, 0) vappend(struct loader *l, const char *fmt, va_list ap)
 {
 	va_list aq;
 	int n;
@@ -117,8 +115,7 @@ vappend(struct loader *l, const char *fmt, va_list ap)
 	l->errs_len += (size_t)n;
 }
 
-static void TJ_PRINTF(2, 3)
-append(struct loader *l, const char *fmt, ...)
+static void TJ_PRINTF(2, 3) append(struct loader *l, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -139,7 +136,7 @@ count_error(struct loader *l)
 
 /* "file:line:column: key: what is wrong" for the value at byte `off`. */
 static void TJ_PRINTF(4, 5)
-error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)
+    error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	int line, col;
@@ -147,8 +144,7 @@ error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)
 	if (!count_error(l))
 		return;
 	json_position(&l->doc, off, &line, &col);
-	append(l, "%s:%d:%d: %s: ", l->name, line, col,
-	       *path != '\0' ? path : "(root)");
+	append(l, "%s:%d:%d: %s: ", l->name, line, col, *path != '\0' ? path : "(root)");
 	va_start(ap, fmt);
 	vappend(l, fmt, ap);
 	va_end(ap);
@@ -156,8 +152,7 @@ error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)
 }
 
 /* "file: NAME: what is wrong" for problems without a place in the file. */
-static void TJ_PRINTF(3, 4)
-error_plain(struct loader *l, const char *what, const char *fmt, ...)
+static void TJ_PRINTF(3, 4) error_plain(struct loader *l, const char *what, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -198,10 +193,14 @@ kind_name(const struct loader *l, const struct json_tok *t)
 	bool b;
 
 	switch (t->type) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	default: break;
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	default:
+		break;
 	}
 	if (json_is_null(&l->doc, t))
 		return "null";
@@ -212,8 +211,7 @@ kind_name(const struct loader *l, const struct json_tok *t)
 
 /* parent + sep + part, cut at PATH_LEN (paths only label messages). */
 static void
-path_join(char *buf, const char *parent, const char *sep, const char *part,
-          size_t part_len)
+path_join(char *buf, const char *parent, const char *sep, const char *part, size_t part_len)
 {
 	size_t n = strnlen(parent, PATH_LEN - 1), room;
 
@@ -260,7 +258,7 @@ fmt_duration(char *buf, size_t size, int64_t ms)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+	} units[] = { { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 } };
 	size_t off = 0;
 
 	if (ms == 0) {
@@ -273,8 +271,8 @@ fmt_duration(char *buf, size_t size, int64_t ms)
 		if (n == 0)
 			continue;
 		ms -= n * units[i].ms;
-		off += (size_t)snprintf(buf + off, off < size ? size - off : 0,
-		                        "%lld%s", (long long)n, units[i].unit);
+		off += (size_t)snprintf(buf + off, off < size ? size - off : 0, "%lld%s",
+		                        (long long)n, units[i].unit);
 		if (off >= size)
 			break;
 	}
@@ -317,8 +315,8 @@ cfg_parse_duration(const char *text, size_t len, int64_t *ms_r)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = {{"h", 3600000}, {"ms", 1}, {"m", 60000}, {"s", 1000}};
-	static const int rank[] = {0, 3, 1, 2};
+	} units[] = { { "h", 3600000 }, { "ms", 1 }, { "m", 60000 }, { "s", 1000 } };
+	static const int rank[] = { 0, 3, 1, 2 };
 	int64_t total = 0;
 	int last = -1;
 	size_t i = 0;
@@ -366,10 +364,13 @@ cfg_parse_size(const char *text, size_t len, int64_t *bytes_r)
 		const char *unit;
 		int64_t mult;
 	} units[] = {
-	    {"", 1},
-	    {"KiB", (int64_t)1 << 10}, {"MiB", (int64_t)1 << 20},
-	    {"GiB", (int64_t)1 << 30}, {"KB", 1000},
-	    {"MB", 1000000},           {"GB", 1000000000},
+		{ "", 1 },
+		{ "KiB", (int64_t)1 << 10 },
+		{ "MiB", (int64_t)1 << 20 },
+		{ "GiB", (int64_t)1 << 30 },
+		{ "KB", 1000 },
+		{ "MB", 1000000 },
+		{ "GB", 1000000000 },
 	};
 	size_t i = 0;
 	int64_t n;
@@ -407,8 +408,8 @@ static const char *
 check_stem(const char *s)
 {
 	for (const char *p = s; *p != '\0'; p++)
-		if (!(is_digit(*p) || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '-'))
+		if (!(is_digit(*p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      *p == '_' || *p == '-'))
 			return "must contain only letters, digits, '_' and '-'";
 	return NULL;
 }
@@ -422,8 +423,7 @@ check_subject(const char *s)
 static const char *
 check_literal_subject(const char *s)
 {
-	return subject_valid(s, false) ? NULL
-	                               : "must be a NATS subject without wildcards";
+	return subject_valid(s, false) ? NULL : "must be a NATS subject without wildcards";
 }
 
 static const char *
@@ -440,8 +440,8 @@ check_printable(const char *s)
 /* ---- typed values --------------------------------------------------------- */
 
 static bool
-expect_type(struct loader *l, const struct json_tok *v, enum json_type type,
-            const char *path, const char *what)
+expect_type(struct loader *l, const struct json_tok *v, enum json_type type, const char *path,
+            const char *what)
 {
 	if (v->type == type)
 		return true;
@@ -470,8 +470,7 @@ read_string(struct loader *l, const struct json_tok *v, const char *path,
 		return NULL;
 	}
 	if (check != NULL && (why = check(s)) != NULL) {
-		error_at(l, tok_off(v), path, "\"%s\" %s",
-		         show(shown, sizeof(shown), s), why);
+		error_at(l, tok_off(v), path, "\"%s\" %s", show(shown, sizeof(shown), s), why);
 		free(s);
 		return NULL;
 	}
@@ -492,8 +491,8 @@ range_error_i64(struct loader *l, const struct json_tok *v, const char *path,
                 const struct key_spec *s, int64_t got)
 {
 	if (s->max == INT64_MAX)
-		error_at(l, tok_off(v), path, "must be at least %lld, got %lld",
-		         (long long)s->min, (long long)got);
+		error_at(l, tok_off(v), path, "must be at least %lld, got %lld", (long long)s->min,
+		         (long long)got);
 	else
 		error_at(l, tok_off(v), path, "must be between %lld and %lld, got %lld",
 		         (long long)s->min, (long long)s->max, (long long)got);
@@ -501,8 +500,8 @@ range_error_i64(struct loader *l, const struct json_tok *v, const char *path,
 
 /* An integer in [s->min, s->max]; false after reporting. */
 static bool
-read_integer(struct loader *l, const struct json_tok *v, const char *path,
-             const struct key_spec *s, int64_t *value_r)
+read_integer(struct loader *l, const struct json_tok *v, const char *path, const struct key_spec *s,
+             int64_t *value_r)
 {
 	size_t n_len = (size_t)(v->end - v->start);
 	const char *text = l->doc.text + v->start;
@@ -540,17 +539,14 @@ read_duration(struct loader *l, const struct json_tok *v, const char *path,
 	int64_t ms;
 
 	if (v->type != JSON_STRING) {
-		error_at(l, tok_off(v), path,
-		         "expected a duration string such as \"30s\", got %s",
+		error_at(l, tok_off(v), path, "expected a duration string such as \"30s\", got %s",
 		         kind_name(l, v));
 		return false;
 	}
-	if (cfg_parse_duration(l->doc.text + v->start, (size_t)(v->end - v->start),
-	                       &ms) < 0) {
+	if (cfg_parse_duration(l->doc.text + v->start, (size_t)(v->end - v->start), &ms) < 0) {
 		error_at(l, tok_off(v), path,
 		         "\"%.*s\" is not a duration (use ms, s, m, h as in \"1h30m\")",
-		         v->end - v->start > 40 ? 40 : v->end - v->start,
-		         l->doc.text + v->start);
+		         v->end - v->start > 40 ? 40 : v->end - v->start, l->doc.text + v->start);
 		return false;
 	}
 	if (ms < s->min || ms > s->max) {
@@ -568,25 +564,22 @@ read_duration(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static bool
-read_size(struct loader *l, const struct json_tok *v, const char *path,
-          const struct key_spec *s, int64_t *value_r)
+read_size(struct loader *l, const struct json_tok *v, const char *path, const struct key_spec *s,
+          int64_t *value_r)
 {
 	int64_t n;
 
 	if (v->type == JSON_PRIMITIVE)
 		return read_integer(l, v, path, s, value_r);
 	if (v->type != JSON_STRING) {
-		error_at(l, tok_off(v), path,
-		         "expected a size such as 1048576 or \"1MiB\", got %s",
+		error_at(l, tok_off(v), path, "expected a size such as 1048576 or \"1MiB\", got %s",
 		         kind_name(l, v));
 		return false;
 	}
-	if (cfg_parse_size(l->doc.text + v->start, (size_t)(v->end - v->start),
-	                   &n) < 0) {
+	if (cfg_parse_size(l->doc.text + v->start, (size_t)(v->end - v->start), &n) < 0) {
 		error_at(l, tok_off(v), path,
 		         "\"%.*s\" is not a size (bytes, or KiB/MiB/GiB, KB/MB/GB)",
-		         v->end - v->start > 40 ? 40 : v->end - v->start,
-		         l->doc.text + v->start);
+		         v->end - v->start > 40 ? 40 : v->end - v->start, l->doc.text + v->start);
 		return false;
 	}
 	if (n < s->min || n > s->max) {
@@ -602,8 +595,8 @@ read_size(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_enum(struct loader *l, const struct json_tok *v, const char *path,
-          const struct key_spec *s, int *field)
+read_enum(struct loader *l, const struct json_tok *v, const char *path, const struct key_spec *s,
+          int *field)
 {
 	char list[256];
 	size_t off = 0;
@@ -618,21 +611,19 @@ read_enum(struct loader *l, const struct json_tok *v, const char *path,
 	list[0] = '\0';
 	for (const struct enum_name *e = s->names; e->name != NULL; e++) {
 		int n = snprintf(list + off, sizeof(list) - off, "%s\"%s\"",
-		                 off > 0 ? (e[1].name == NULL ? " or " : ", ") : "",
-		                 e->name);
+		                 off > 0 ? (e[1].name == NULL ? " or " : ", ") : "", e->name);
 
 		if (n < 0 || (size_t)n >= sizeof(list) - off)
 			break;
 		off += (size_t)n;
 	}
 	error_at(l, tok_off(v), path, "must be %s, got \"%.*s\"", list,
-	         v->end - v->start > 40 ? 40 : v->end - v->start,
-	         l->doc.text + v->start);
+	         v->end - v->start > 40 ? 40 : v->end - v->start, l->doc.text + v->start);
 }
 
 static void
-read_value(struct loader *l, const struct key_spec *s, const struct json_tok *v,
-           const char *path, void *target)
+read_value(struct loader *l, const struct key_spec *s, const struct json_tok *v, const char *path,
+           void *target)
 {
 	void *field = (char *)target + s->offset;
 	int64_t n;
@@ -665,11 +656,10 @@ read_value(struct loader *l, const struct key_spec *s, const struct json_tok *v,
 		break;
 	case KEY_DOUBLE:
 		if (v->type != JSON_PRIMITIVE || json_get_double(&l->doc, v, &d) < 0) {
-			error_at(l, tok_off(v), path, "expected a number, got %s",
-			         kind_name(l, v));
+			error_at(l, tok_off(v), path, "expected a number, got %s", kind_name(l, v));
 		} else if (d < s->dmin || d > s->dmax) {
-			error_at(l, tok_off(v), path, "must be between %g and %g, got %g",
-			         s->dmin, s->dmax, d);
+			error_at(l, tok_off(v), path, "must be between %g and %g, got %g", s->dmin,
+			         s->dmax, d);
 		} else {
 			*(double *)field = d;
 		}
@@ -691,8 +681,7 @@ is_comment_key(const struct loader *l, const struct json_tok *k)
 }
 
 static bool
-same_key(const struct loader *l, const struct json_tok *a,
-         const struct json_tok *b)
+same_key(const struct loader *l, const struct json_tok *a, const struct json_tok *b)
 {
 	return a->end - a->start == b->end - b->start &&
 	       memcmp(l->doc.text + a->start, l->doc.text + b->start,
@@ -718,7 +707,8 @@ read_object(struct loader *l, const struct json_tok *obj, const char *path,
 		found[s] = NULL;
 	if (!expect_type(l, obj, JSON_OBJECT, path, "an object"))
 		return false;
-	json_for_each_member(i, k, obj) {
+	json_for_each_member(i, k, obj)
+	{
 		const char *key = l->doc.text + k->start;
 		size_t key_len = (size_t)(k->end - k->start);
 		bool dup = false;
@@ -727,7 +717,8 @@ read_object(struct loader *l, const struct json_tok *obj, const char *path,
 		if (is_comment_key(l, k))
 			continue;
 		key_path(sub, path, key, key_len);
-		json_for_each_member(j, k2, obj) {
+		json_for_each_member(j, k2, obj)
+		{
 			if (k2 == k)
 				break;
 			if (same_key(l, k, k2)) {
@@ -759,44 +750,57 @@ read_object(struct loader *l, const struct json_tok *obj, const char *path,
 }
 
 #define N_SPECS(a) (sizeof(a) / sizeof((a)[0]))
-#define DUR(n, type, field, lo, hi)                                            \
-	{ .name = (n), .kind = KEY_DURATION, .offset = offsetof(type, field),      \
-	  .min = (lo), .max = (hi) }
-#define INT(n, kind_, type, field, lo, hi)                                     \
-	{ .name = (n), .kind = (kind_), .offset = offsetof(type, field),           \
-	  .min = (lo), .max = (hi) }
-#define STR(n, type, field, chk, req)                                          \
-	{ .name = (n), .kind = KEY_STRING, .offset = offsetof(type, field),        \
-	  .check = (chk), .required = (req) }
-#define ENUM(n, type, field, list)                                             \
-	{ .name = (n), .kind = KEY_ENUM, .offset = offsetof(type, field),          \
-	  .names = (list) }
-#define CUSTOM(n, fn, req) { .name = (n), .kind = KEY_CUSTOM, .custom = (fn), .required = (req) }
+#define DUR(n, type, field, lo, hi)                                                              \
+	{                                                                                        \
+		.name = (n), .kind = KEY_DURATION, .offset = offsetof(type, field), .min = (lo), \
+		.max = (hi)                                                                      \
+	}
+#define INT(n, kind_, type, field, lo, hi)                                                  \
+	{                                                                                   \
+		.name = (n), .kind = (kind_), .offset = offsetof(type, field), .min = (lo), \
+		.max = (hi)                                                                 \
+	}
+#define STR(n, type, field, chk, req)                                                             \
+	{                                                                                         \
+		.name = (n), .kind = KEY_STRING, .offset = offsetof(type, field), .check = (chk), \
+		.required = (req)                                                                 \
+	}
+#define ENUM(n, type, field, list)                                                              \
+	{                                                                                       \
+		.name = (n), .kind = KEY_ENUM, .offset = offsetof(type, field), .names = (list) \
+	}
+#define CUSTOM(n, fn, req)                                                         \
+	{                                                                          \
+		.name = (n), .kind = KEY_CUSTOM, .custom = (fn), .required = (req) \
+	}
 
 static const struct enum_name backend_names[] = {
-    {"jetstream", CFG_BACKEND_JETSTREAM},
-    {"nats", CFG_BACKEND_JETSTREAM},
-    {"memory", CFG_BACKEND_MEMORY},
-    {NULL, 0},
+	{ "jetstream", CFG_BACKEND_JETSTREAM },
+	{ "nats", CFG_BACKEND_JETSTREAM },
+	{ "memory", CFG_BACKEND_MEMORY },
+	{ NULL, 0 },
 };
-static const struct enum_name storage_names[] = {
-    {"file", CFG_STORAGE_FILE}, {"memory", CFG_STORAGE_MEMORY}, {NULL, 0}};
+static const struct enum_name storage_names[] = { { "file", CFG_STORAGE_FILE },
+	                                          { "memory", CFG_STORAGE_MEMORY },
+	                                          { NULL, 0 } };
 static const struct enum_name retention_names[] = {
-    {"workqueue", CFG_RETENTION_WORKQUEUE},
-    {"limits", CFG_RETENTION_LIMITS},
-    {"interest", CFG_RETENTION_INTEREST},
-    {NULL, 0},
+	{ "workqueue", CFG_RETENTION_WORKQUEUE },
+	{ "limits", CFG_RETENTION_LIMITS },
+	{ "interest", CFG_RETENTION_INTEREST },
+	{ NULL, 0 },
 };
-static const struct enum_name discard_names[] = {
-    {"old", CFG_DISCARD_OLD}, {"new", CFG_DISCARD_NEW}, {NULL, 0}};
-static const struct enum_name payload_names[] = {
-    {"any", CFG_PAYLOAD_ANY}, {"json", CFG_PAYLOAD_JSON}, {NULL, 0}};
-static const struct enum_name format_names[] = {
-    {"text", CFG_LOG_TEXT}, {"json", CFG_LOG_JSON}, {NULL, 0}};
+static const struct enum_name discard_names[] = { { "old", CFG_DISCARD_OLD },
+	                                          { "new", CFG_DISCARD_NEW },
+	                                          { NULL, 0 } };
+static const struct enum_name payload_names[] = { { "any", CFG_PAYLOAD_ANY },
+	                                          { "json", CFG_PAYLOAD_JSON },
+	                                          { NULL, 0 } };
+static const struct enum_name format_names[] = { { "text", CFG_LOG_TEXT },
+	                                         { "json", CFG_LOG_JSON },
+	                                         { NULL, 0 } };
 static const struct enum_name level_names[] = {
-    {"error", TJ_LOG_ERR},   {"warning", TJ_LOG_WARNING},
-    {"notice", TJ_LOG_NOTICE}, {"info", TJ_LOG_INFO},
-    {"debug", TJ_LOG_DEBUG}, {NULL, 0},
+	{ "error", TJ_LOG_ERR }, { "warning", TJ_LOG_WARNING }, { "notice", TJ_LOG_NOTICE },
+	{ "info", TJ_LOG_INFO }, { "debug", TJ_LOG_DEBUG },     { NULL, 0 },
 };
 
 #define HOUR ((int64_t)3600000)
@@ -804,50 +808,45 @@ static const struct enum_name level_names[] = {
 /* ---- sections ------------------------------------------------------------ */
 
 static void
-read_nats(struct loader *l, const struct json_tok *v, const char *path,
-          void *target)
+read_nats(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    STR("url", struct cfg_nats, url, NULL, false),
-	    STR("name", struct cfg_nats, name, NULL, false),
-	    {.name = "creds_file", .kind = KEY_PATH,
-	     .offset = offsetof(struct cfg_nats, creds_file)},
-	    DUR("connect_timeout", struct cfg_nats, connect_timeout_ms, 1, HOUR),
-	    DUR("reconnect_wait", struct cfg_nats, reconnect_wait_ms, 0, HOUR),
-	    DUR("reconnect_jitter", struct cfg_nats, reconnect_jitter_ms, 0, HOUR),
+		STR("url", struct cfg_nats, url, NULL, false),
+		STR("name", struct cfg_nats, name, NULL, false),
+		{ .name = "creds_file",
+		  .kind = KEY_PATH,
+		  .offset = offsetof(struct cfg_nats, creds_file) },
+		DUR("connect_timeout", struct cfg_nats, connect_timeout_ms, 1, HOUR),
+		DUR("reconnect_wait", struct cfg_nats, reconnect_wait_ms, 0, HOUR),
+		DUR("reconnect_jitter", struct cfg_nats, reconnect_jitter_ms, 0, HOUR),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
-	read_object(l, v, path, specs, N_SPECS(specs),
-	            &((struct cfg *)target)->nats, found);
+	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->nats, found);
 }
 
 static void
-read_memory(struct loader *l, const struct json_tok *v, const char *path,
-            void *target)
+read_memory(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    INT("capacity", KEY_SIZE_T, struct cfg_memory, capacity, 1, 10000000),
+		INT("capacity", KEY_SIZE_T, struct cfg_memory, capacity, 1, 10000000),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
-	read_object(l, v, path, specs, N_SPECS(specs),
-	            &((struct cfg *)target)->memory, found);
+	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->memory, found);
 }
 
 static void
-read_log(struct loader *l, const struct json_tok *v, const char *path,
-         void *target)
+read_log(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    ENUM("level", struct cfg_log, level, level_names),
-	    ENUM("format", struct cfg_log, format, format_names),
-	    {.name = "file", .kind = KEY_PATH, .offset = offsetof(struct cfg_log, file)},
+		ENUM("level", struct cfg_log, level, level_names),
+		ENUM("format", struct cfg_log, format, format_names),
+		{ .name = "file", .kind = KEY_PATH, .offset = offsetof(struct cfg_log, file) },
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
-	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->log,
-	            found);
+	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->log, found);
 }
 
 int
@@ -893,8 +892,7 @@ cfg_parse_listen(const char *text, char *host, size_t host_len, int *port_r)
 
 /* http.listen: an address, or "" / "off" to disable the endpoint. */
 static void
-read_http_listen(struct loader *l, const struct json_tok *v, const char *path,
-                 void *target)
+read_http_listen(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	struct cfg_http *http = target;
 	char host[64], shown[80];
@@ -926,45 +924,46 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_http(struct loader *l, const struct json_tok *v, const char *path,
-          void *target)
+read_http(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    {.name = "listen", .kind = KEY_CUSTOM, .custom = read_http_listen},
-	    {.name = "token_file", .kind = KEY_PATH,
-	     .offset = offsetof(struct cfg_http, token_file)},
-	    INT("max_body", KEY_SIZE, struct cfg_http, max_body, 1, (int64_t)1 << 30),
+		{ .name = "listen", .kind = KEY_CUSTOM, .custom = read_http_listen },
+		{ .name = "token_file",
+		  .kind = KEY_PATH,
+		  .offset = offsetof(struct cfg_http, token_file) },
+		INT("max_body", KEY_SIZE, struct cfg_http, max_body, 1, (int64_t)1 << 30),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
-	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->http,
-	            found);
+	read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->http, found);
 }
 
 static void
-read_dlq(struct loader *l, const struct json_tok *v, const char *path,
-         void *target)
+read_dlq(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    STR("stream", struct cfg_dlq, stream, check_name, false),
-	    STR("subject_prefix", struct cfg_dlq, subject_prefix,
-	        check_literal_subject, false),
-	    ENUM("storage", struct cfg_dlq, storage, storage_names),
-	    DUR("max_age", struct cfg_dlq, max_age_ms, 0, INT64_MAX),
-	    {.name = "max_msgs", .kind = KEY_I64,
-	     .offset = offsetof(struct cfg_dlq, max_msgs), .min = -1,
-	     .max = INT64_MAX, .no_zero = true},
-	    {.name = "max_bytes", .kind = KEY_SIZE,
-	     .offset = offsetof(struct cfg_dlq, max_bytes), .min = -1,
-	     .max = INT64_MAX, .no_zero = true},
-	    INT("replicas", KEY_INT, struct cfg_dlq, replicas, 1, 5),
-	    STR("advisory_stream", struct cfg_dlq, advisory_stream, check_name,
-	        false),
+		STR("stream", struct cfg_dlq, stream, check_name, false),
+		STR("subject_prefix", struct cfg_dlq, subject_prefix, check_literal_subject, false),
+		ENUM("storage", struct cfg_dlq, storage, storage_names),
+		DUR("max_age", struct cfg_dlq, max_age_ms, 0, INT64_MAX),
+		{ .name = "max_msgs",
+		  .kind = KEY_I64,
+		  .offset = offsetof(struct cfg_dlq, max_msgs),
+		  .min = -1,
+		  .max = INT64_MAX,
+		  .no_zero = true },
+		{ .name = "max_bytes",
+		  .kind = KEY_SIZE,
+		  .offset = offsetof(struct cfg_dlq, max_bytes),
+		  .min = -1,
+		  .max = INT64_MAX,
+		  .no_zero = true },
+		INT("replicas", KEY_INT, struct cfg_dlq, replicas, 1, 5),
+		STR("advisory_stream", struct cfg_dlq, advisory_stream, check_name, false),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
-	if (!read_object(l, v, path, specs, N_SPECS(specs),
-	                 &((struct cfg *)target)->dlq, found))
+	if (!read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->dlq, found))
 		return;
 	l->dlq_stream = found[0] ? tok_off(found[0]) : SIZE_MAX;
 	l->dlq_prefix = found[1] ? tok_off(found[1]) : SIZE_MAX;
@@ -972,8 +971,7 @@ read_dlq(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_subjects(struct loader *l, const struct json_tok *v, const char *path,
-              void *target)
+read_subjects(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	struct cfg_stream *st = target;
 	struct stream_pos *sp = &l->spos[st - l->cfg->streams];
@@ -990,7 +988,8 @@ read_subjects(struct loader *l, const struct json_tok *v, const char *path,
 	st->subjects = xcalloc((size_t)v->size, sizeof(*st->subjects));
 	sp->subjects = xcalloc((size_t)v->size, sizeof(*sp->subjects));
 	sp->subjects_ok = true;
-	json_for_each_item(i, t, v) {
+	json_for_each_item(i, t, v)
+	{
 		char *s;
 
 		index_path(sub, path, i);
@@ -1014,25 +1013,29 @@ read_subjects(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_stream(struct loader *l, const struct json_tok *v, const char *path,
-            struct cfg_stream *st)
+read_stream(struct loader *l, const struct json_tok *v, const char *path, struct cfg_stream *st)
 {
 	static const struct key_spec specs[] = {
-	    STR("name", struct cfg_stream, name, check_name, true),
-	    CUSTOM("subjects", read_subjects, true),
-	    ENUM("storage", struct cfg_stream, storage, storage_names),
-	    ENUM("retention", struct cfg_stream, retention, retention_names),
-	    DUR("max_age", struct cfg_stream, max_age_ms, 0, INT64_MAX),
-	    {.name = "max_msgs", .kind = KEY_I64,
-	     .offset = offsetof(struct cfg_stream, max_msgs), .min = -1,
-	     .max = INT64_MAX, .no_zero = true},
-	    {.name = "max_bytes", .kind = KEY_SIZE,
-	     .offset = offsetof(struct cfg_stream, max_bytes), .min = -1,
-	     .max = INT64_MAX, .no_zero = true},
-	    ENUM("discard", struct cfg_stream, discard, discard_names),
-	    INT("replicas", KEY_INT, struct cfg_stream, replicas, 1, 5),
-	    DUR("duplicate_window", struct cfg_stream, duplicate_window_ms, 1,
-	        INT64_MAX),
+		STR("name", struct cfg_stream, name, check_name, true),
+		CUSTOM("subjects", read_subjects, true),
+		ENUM("storage", struct cfg_stream, storage, storage_names),
+		ENUM("retention", struct cfg_stream, retention, retention_names),
+		DUR("max_age", struct cfg_stream, max_age_ms, 0, INT64_MAX),
+		{ .name = "max_msgs",
+		  .kind = KEY_I64,
+		  .offset = offsetof(struct cfg_stream, max_msgs),
+		  .min = -1,
+		  .max = INT64_MAX,
+		  .no_zero = true },
+		{ .name = "max_bytes",
+		  .kind = KEY_SIZE,
+		  .offset = offsetof(struct cfg_stream, max_bytes),
+		  .min = -1,
+		  .max = INT64_MAX,
+		  .no_zero = true },
+		ENUM("discard", struct cfg_stream, discard, discard_names),
+		INT("replicas", KEY_INT, struct cfg_stream, replicas, 1, 5),
+		DUR("duplicate_window", struct cfg_stream, duplicate_window_ms, 1, INT64_MAX),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 	struct stream_pos *sp = &l->spos[st - l->cfg->streams];
@@ -1063,8 +1066,7 @@ read_stream(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_streams(struct loader *l, const struct json_tok *v, const char *path,
-             void *target)
+read_streams(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	struct cfg *cfg = target;
 	const struct json_tok *t;
@@ -1082,7 +1084,8 @@ read_streams(struct loader *l, const struct json_tok *v, const char *path,
 	cfg->stream_count = (size_t)v->size;
 	/* Without every stream's name, "no such stream" would be guesswork. */
 	l->streams_ok = true;
-	json_for_each_item(i, t, v) {
+	json_for_each_item(i, t, v)
+	{
 		index_path(sub, path, i);
 		read_stream(l, t, sub, &cfg->streams[i]);
 		if (cfg->streams[i].name == NULL)
@@ -1091,17 +1094,21 @@ read_streams(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_backoff(struct loader *l, const struct json_tok *v, const char *path,
-             void *target)
+read_backoff(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-	    DUR("initial", struct cfg_backoff, initial_ms, 1, INT64_MAX),
-	    {.name = "multiplier", .kind = KEY_DOUBLE,
-	     .offset = offsetof(struct cfg_backoff, multiplier), .dmin = 1,
-	     .dmax = 100},
-	    DUR("max", struct cfg_backoff, max_ms, 1, INT64_MAX),
-	    {.name = "jitter", .kind = KEY_DOUBLE,
-	     .offset = offsetof(struct cfg_backoff, jitter), .dmin = 0, .dmax = 1},
+		DUR("initial", struct cfg_backoff, initial_ms, 1, INT64_MAX),
+		{ .name = "multiplier",
+		  .kind = KEY_DOUBLE,
+		  .offset = offsetof(struct cfg_backoff, multiplier),
+		  .dmin = 1,
+		  .dmax = 100 },
+		DUR("max", struct cfg_backoff, max_ms, 1, INT64_MAX),
+		{ .name = "jitter",
+		  .kind = KEY_DOUBLE,
+		  .offset = offsetof(struct cfg_backoff, jitter),
+		  .dmin = 0,
+		  .dmax = 1 },
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 	struct cfg_backoff *b = &((struct cfg_route *)target)->backoff;
@@ -1118,16 +1125,14 @@ read_backoff(struct loader *l, const struct json_tok *v, const char *path,
 		         fmt_duration(y, sizeof(y), b->initial_ms));
 	} else {
 		key_path(sub, path, "initial", 7);
-		error_at(l, tok_off(found[0]), sub,
-		         "%s is longer than max (default %s)",
+		error_at(l, tok_off(found[0]), sub, "%s is longer than max (default %s)",
 		         fmt_duration(x, sizeof(x), b->initial_ms),
 		         fmt_duration(y, sizeof(y), b->max_ms));
 	}
 }
 
 static void
-read_route_config(struct loader *l, const struct json_tok *v, const char *path,
-                  void *target)
+read_route_config(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	struct cfg_route *r = target;
 
@@ -1139,24 +1144,23 @@ read_route_config(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_route(struct loader *l, const struct json_tok *v, const char *path,
-           struct cfg_route *r)
+read_route(struct loader *l, const struct json_tok *v, const char *path, struct cfg_route *r)
 {
 	static const struct key_spec specs[] = {
-	    STR("name", struct cfg_route, name, check_name, true),
-	    STR("stream", struct cfg_route, stream, check_name, true),
-	    STR("subject", struct cfg_route, subject, check_subject, true),
-	    STR("consumer", struct cfg_route, consumer, check_name, false),
-	    STR("plugin", struct cfg_route, plugin, check_stem, true),
-	    STR("handler", struct cfg_route, handler, check_printable, false),
-	    INT("concurrency", KEY_INT, struct cfg_route, concurrency, 1, 256),
-	    INT("max_attempts", KEY_INT, struct cfg_route, max_attempts, 1, 1000),
-	    DUR("ack_wait", struct cfg_route, ack_wait_ms, 1000, INT64_MAX),
-	    INT("batch", KEY_INT, struct cfg_route, batch, 1, 1000),
-	    DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
-	    ENUM("payload", struct cfg_route, payload, payload_names),
-	    CUSTOM("backoff", read_backoff, false),
-	    CUSTOM("config", read_route_config, false),
+		STR("name", struct cfg_route, name, check_name, true),
+		STR("stream", struct cfg_route, stream, check_name, true),
+		STR("subject", struct cfg_route, subject, check_subject, true),
+		STR("consumer", struct cfg_route, consumer, check_name, false),
+		STR("plugin", struct cfg_route, plugin, check_stem, true),
+		STR("handler", struct cfg_route, handler, check_printable, false),
+		INT("concurrency", KEY_INT, struct cfg_route, concurrency, 1, 256),
+		INT("max_attempts", KEY_INT, struct cfg_route, max_attempts, 1, 1000),
+		DUR("ack_wait", struct cfg_route, ack_wait_ms, 1000, INT64_MAX),
+		INT("batch", KEY_INT, struct cfg_route, batch, 1, 1000),
+		DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
+		ENUM("payload", struct cfg_route, payload, payload_names),
+		CUSTOM("backoff", read_backoff, false),
+		CUSTOM("config", read_route_config, false),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 	struct route_pos *rp = &l->rpos[r - l->cfg->routes];
@@ -1182,8 +1186,7 @@ read_route(struct loader *l, const struct json_tok *v, const char *path,
 }
 
 static void
-read_routes(struct loader *l, const struct json_tok *v, const char *path,
-            void *target)
+read_routes(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	struct cfg *cfg = target;
 	const struct json_tok *t;
@@ -1199,7 +1202,8 @@ read_routes(struct loader *l, const struct json_tok *v, const char *path,
 	cfg->routes = xcalloc((size_t)v->size, sizeof(*cfg->routes));
 	l->rpos = xcalloc((size_t)v->size, sizeof(*l->rpos));
 	cfg->route_count = (size_t)v->size;
-	json_for_each_item(i, t, v) {
+	json_for_each_item(i, t, v)
+	{
 		index_path(sub, path, i);
 		read_route(l, t, sub, &cfg->routes[i]);
 	}
@@ -1209,20 +1213,22 @@ static void
 read_top(struct loader *l, const struct json_tok *root)
 {
 	static const struct key_spec specs[] = {
-	    CUSTOM("nats", read_nats, false),
-	    ENUM("backend", struct cfg, backend, backend_names),
-	    {.name = "plugin_dir", .kind = KEY_PATH,
-	     .offset = offsetof(struct cfg, plugin_dir)},
-	    {.name = "state_dir", .kind = KEY_PATH,
-	     .offset = offsetof(struct cfg, state_dir)},
-	    STR("worker_id", struct cfg, worker_id, check_printable, false),
-	    DUR("shutdown_grace", struct cfg, shutdown_grace_ms, 0, HOUR),
-	    CUSTOM("memory", read_memory, false),
-	    CUSTOM("log", read_log, false),
-	    CUSTOM("http", read_http, false),
-	    CUSTOM("streams", read_streams, true),
-	    CUSTOM("dlq", read_dlq, false),
-	    CUSTOM("routes", read_routes, true),
+		CUSTOM("nats", read_nats, false),
+		ENUM("backend", struct cfg, backend, backend_names),
+		{ .name = "plugin_dir",
+		  .kind = KEY_PATH,
+		  .offset = offsetof(struct cfg, plugin_dir) },
+		{ .name = "state_dir",
+		  .kind = KEY_PATH,
+		  .offset = offsetof(struct cfg, state_dir) },
+		STR("worker_id", struct cfg, worker_id, check_printable, false),
+		DUR("shutdown_grace", struct cfg, shutdown_grace_ms, 0, HOUR),
+		CUSTOM("memory", read_memory, false),
+		CUSTOM("log", read_log, false),
+		CUSTOM("http", read_http, false),
+		CUSTOM("streams", read_streams, true),
+		CUSTOM("dlq", read_dlq, false),
+		CUSTOM("routes", read_routes, true),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 
@@ -1259,8 +1265,7 @@ find_stream(const struct cfg *cfg, const char *name)
 	if (name == NULL)
 		return NULL;
 	for (size_t i = 0; i < cfg->stream_count; i++)
-		if (cfg->streams[i].name != NULL &&
-		    strcmp(cfg->streams[i].name, name) == 0)
+		if (cfg->streams[i].name != NULL && strcmp(cfg->streams[i].name, name) == 0)
 			return &cfg->streams[i];
 	return NULL;
 }
@@ -1290,8 +1295,8 @@ check_streams(struct loader *l)
 		if (strcmp(st->name, cfg->dlq.stream) == 0) {
 			if (l->dlq_stream != SIZE_MAX)
 				error_at(l, l->dlq_stream, "dlq.stream",
-				         "\"%s\" is also a work stream (streams[%zu])",
-				         st->name, i);
+				         "\"%s\" is also a work stream (streams[%zu])", st->name,
+				         i);
 			else {
 				snprintf(path, sizeof(path), "streams[%zu].name", i);
 				error_at(l, l->spos[i].name, path,
@@ -1302,8 +1307,8 @@ check_streams(struct loader *l)
 		if (strcmp(st->name, cfg->dlq.advisory_stream) == 0) {
 			if (l->dlq_adv != SIZE_MAX)
 				error_at(l, l->dlq_adv, "dlq.advisory_stream",
-				         "\"%s\" is also a work stream (streams[%zu])",
-				         st->name, i);
+				         "\"%s\" is also a work stream (streams[%zu])", st->name,
+				         i);
 			else {
 				snprintf(path, sizeof(path), "streams[%zu].name", i);
 				error_at(l, l->spos[i].name, path,
@@ -1321,8 +1326,8 @@ check_streams(struct loader *l)
 				for (size_t t = 0; t < cfg->streams[j].subject_count; t++)
 					if (subjects_overlap(subj, cfg->streams[j].subjects[t]))
 						error_at(l, l->spos[i].subjects[s], path,
-						         "\"%s\" overlaps \"%s\" of stream \"%s\"", subj,
-						         cfg->streams[j].subjects[t],
+						         "\"%s\" overlaps \"%s\" of stream \"%s\"",
+						         subj, cfg->streams[j].subjects[t],
 						         cfg->streams[j].name ? cfg->streams[j].name
 						                              : "?");
 			/* Dead letters must never land back in a work stream. */
@@ -1371,8 +1376,8 @@ check_routes(struct loader *l)
 			    strcmp(cfg->routes[j].name, r->name) == 0) {
 				snprintf(path, sizeof(path), "routes[%zu].name", i);
 				error_at(l, rp->name, path,
-				         "duplicate route name \"%s\" (also routes[%zu])",
-				         r->name, j);
+				         "duplicate route name \"%s\" (also routes[%zu])", r->name,
+				         j);
 				break;
 			}
 		if (r->stream == NULL || !l->streams_ok)
@@ -1409,9 +1414,8 @@ check_routes(struct loader *l)
 			}
 			/* A work-queue stream hands each message to one consumer
 			 * only; the server refuses overlapping filters. */
-			if (st->retention == CFG_RETENTION_WORKQUEUE &&
-			    o->subject != NULL && r->subject != NULL &&
-			    subjects_overlap(o->subject, r->subject)) {
+			if (st->retention == CFG_RETENTION_WORKQUEUE && o->subject != NULL &&
+			    r->subject != NULL && subjects_overlap(o->subject, r->subject)) {
 				snprintf(path, sizeof(path), "routes[%zu].subject", i);
 				error_at(l, rp->subject, path,
 				         "\"%s\" overlaps \"%s\" of routes[%zu] on work-queue "
@@ -1512,8 +1516,7 @@ config_dir(const char *name, char **dir_r)
 	}
 	n = strlen(cwd) + strlen(dir) + 2;
 	*dir_r = xmalloc(n);
-	snprintf(*dir_r, n, "%s%s%s", cwd,
-	         cwd[strlen(cwd) - 1] == '/' ? "" : "/",
+	snprintf(*dir_r, n, "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
 	         strncmp(dir, "./", 2) == 0 ? dir + 2 : dir);
 	free(cwd);
 	free(dir);
@@ -1537,8 +1540,7 @@ resolve(char **p, const char *dir)
 	} else {
 		n = strlen(dir) + strlen(rel) + 2;
 		abs = xmalloc(n);
-		snprintf(abs, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
-		         rel);
+		snprintf(abs, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
 	}
 	free(*p);
 	*p = abs;
@@ -1613,11 +1615,11 @@ derive_defaults(struct cfg *cfg)
 /* ---- entry points ---------------------------------------------------------- */
 
 int
-cfg_load_buffer(const char *name, const char *text, size_t len,
-                char **errors_r, struct cfg **cfg_r)
+cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r, struct cfg **cfg_r)
 {
-	struct loader l = {.name = name, .dlq_stream = SIZE_MAX,
-	                   .dlq_prefix = SIZE_MAX, .dlq_adv = SIZE_MAX};
+	struct loader l = {
+		.name = name, .dlq_stream = SIZE_MAX, .dlq_prefix = SIZE_MAX, .dlq_adv = SIZE_MAX
+	};
 	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
 	char *dir = NULL;
 	size_t err_off = 0;
@@ -1629,7 +1631,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 	ret = json_parse(text, len, &l.doc, &err_off);
 	if (ret < 0) {
 		/* Positions need the text even though the parse failed. */
-		struct json_doc raw = {.text = text, .len = len};
+		struct json_doc raw = { .text = text, .len = len };
 
 		l.doc = raw;
 		if (ret == -ENOMEM || len > ((size_t)64 << 20))
@@ -1660,8 +1662,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 	}
 	ret = config_dir(name, &dir);
 	if (ret < 0) {
-		error_plain(&l, "(paths)", "cannot resolve relative paths: %s",
-		            strerror(-ret));
+		error_plain(&l, "(paths)", "cannot resolve relative paths: %s", strerror(-ret));
 		goto out;
 	}
 	resolve(&cfg->plugin_dir, dir);

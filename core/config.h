@@ -14,18 +14,14 @@
 
 enum cfg_backend { CFG_BACKEND_JETSTREAM = 0, CFG_BACKEND_MEMORY };
 enum cfg_storage { CFG_STORAGE_FILE = 0, CFG_STORAGE_MEMORY };
-enum cfg_retention {
-	CFG_RETENTION_WORKQUEUE = 0,
-	CFG_RETENTION_LIMITS,
-	CFG_RETENTION_INTEREST
-};
+enum cfg_retention { CFG_RETENTION_WORKQUEUE = 0, CFG_RETENTION_LIMITS, CFG_RETENTION_INTEREST };
 enum cfg_discard { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW };
 enum cfg_payload { CFG_PAYLOAD_ANY = 0, CFG_PAYLOAD_JSON };
 enum cfg_log_format { CFG_LOG_TEXT = 0, CFG_LOG_JSON };
 
 struct cfg_nats {
-	char *url;        /* NULL: none configured (run starts an embedded server) */
-	char *name;       /* connection name shown by the server */
+	char *url; /* NULL: none configured (run starts an embedded server) */
+	char *name; /* connection name shown by the server */
 	char *creds_file; /* NULL: no credentials */
 	int64_t connect_timeout_ms;
 	int64_t reconnect_wait_ms;
@@ -38,21 +34,21 @@ struct cfg_stream {
 	size_t subject_count;
 	enum cfg_storage storage;
 	enum cfg_retention retention;
-	int64_t max_age_ms;    /* 0: unlimited */
-	int64_t max_msgs;      /* -1: unlimited */
-	int64_t max_bytes;     /* -1: unlimited */
+	int64_t max_age_ms; /* 0: unlimited */
+	int64_t max_msgs; /* -1: unlimited */
+	int64_t max_bytes; /* -1: unlimited */
 	enum cfg_discard discard;
 	int replicas;
 	int64_t duplicate_window_ms;
 };
 
 struct cfg_dlq {
-	char *stream;         /* default "DLQ" */
+	char *stream; /* default "DLQ" */
 	char *subject_prefix; /* default "dlq"; the stream takes "<prefix>.>" */
 	enum cfg_storage storage;
-	int64_t max_age_ms;   /* 0: unlimited (lossless by default) */
-	int64_t max_msgs;     /* -1: unlimited */
-	int64_t max_bytes;    /* -1: unlimited */
+	int64_t max_age_ms; /* 0: unlimited (lossless by default) */
+	int64_t max_msgs; /* -1: unlimited */
+	int64_t max_bytes; /* -1: unlimited */
 	int replicas;
 	/* Stream that durably captures MAX_DELIVERIES advisories of our routes. */
 	char *advisory_stream; /* default "TASKJET_ADVISORIES" */
@@ -62,21 +58,21 @@ struct cfg_backoff {
 	int64_t initial_ms;
 	double multiplier; /* >= 1 */
 	int64_t max_ms;
-	double jitter;     /* 0..1: the delay is randomised by +-jitter */
+	double jitter; /* 0..1: the delay is randomised by +-jitter */
 };
 
 struct cfg_route {
 	char *name;
-	char *stream;   /* name of one of cfg->streams */
-	char *subject;  /* may hold * and > wildcards */
+	char *stream; /* name of one of cfg->streams */
+	char *subject; /* may hold * and > wildcards */
 	char *consumer; /* durable name; default "taskjet-<name>" */
-	char *plugin;   /* plugin file stem */
-	char *handler;  /* registered handler name; default = plugin */
+	char *plugin; /* plugin file stem */
+	char *handler; /* registered handler name; default = plugin */
 	int concurrency;
 	int max_attempts;
 	int64_t ack_wait_ms;
-	int batch;               /* messages per fetch */
-	int64_t fetch_wait_ms;   /* how long an empty fetch waits */
+	int batch; /* messages per fetch */
+	int64_t fetch_wait_ms; /* how long an empty fetch waits */
 	enum cfg_payload payload;
 	struct cfg_backoff backoff;
 	char *config_json; /* raw text of the route's "config" object ("{}") */
@@ -89,8 +85,8 @@ struct cfg_memory {
 
 /* The operator HTTP endpoint (core/http.c). */
 struct cfg_http {
-	char *listen;     /* "HOST:PORT"; NULL: disabled ("off" or "" in the file) */
-	bool listen_set;  /* listen came from the file, not the default */
+	char *listen; /* "HOST:PORT"; NULL: disabled ("off" or "" in the file) */
+	bool listen_set; /* listen came from the file, not the default */
 	char *token_file; /* NULL: no token; else required on non-GET requests */
 	int64_t max_body; /* bytes of a request body at most */
 };
@@ -106,7 +102,7 @@ struct cfg {
 	struct cfg_nats nats;
 	enum cfg_backend backend;
 	char *plugin_dir; /* relative paths are taken from the config file's directory */
-	char *state_dir;  /* likewise; holds the embedded server's store */
+	char *state_dir; /* likewise; holds the embedded server's store */
 	char *worker_id;
 	int64_t shutdown_grace_ms;
 	struct cfg_memory memory;
@@ -130,15 +126,14 @@ struct cfg {
 int cfg_load(const char *path, char **errors_r, struct cfg **cfg_r);
 
 /* Same as cfg_load() but from a buffer; `name` is used in messages. */
-int cfg_load_buffer(const char *name, const char *text, size_t len,
-                    char **errors_r, struct cfg **cfg_r);
+int cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
+                    struct cfg **cfg_r);
 
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 
 /* The stream a route names; never NULL in a validated config. */
-const struct cfg_stream *cfg_route_stream(const struct cfg *cfg,
-                                          const struct cfg_route *route);
+const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
 
 /* Parse "500ms", "30s", "5m", "72h" (also "1h30m") into ms. 0 or -EINVAL. */
 int cfg_parse_duration(const char *text, size_t len, int64_t *ms_r);
@@ -150,7 +145,6 @@ int cfg_parse_size(const char *text, size_t len, int64_t *bytes_r);
  * "localhost", or an IPv6 address in brackets; PORT 0..65535, 0 picks a
  * free one) into a numeric host (no brackets) and port. 0 or -EINVAL.
  */
-int cfg_parse_listen(const char *text, char *host, size_t host_len,
-                     int *port_r);
+int cfg_parse_listen(const char *text, char *host, size_t host_len, int *port_r);
 
 #endif

@@ -19,16 +19,16 @@
 
 enum disp_outcome {
 	DISP_ACKED = 0,
-	DISP_RETRIED,       /* naked with delay_ms */
+	DISP_RETRIED, /* naked with delay_ms */
 	DISP_DEAD_LETTERED, /* DLQ written, original terminated */
-	DISP_DLQ_FAILED     /* DLQ write failed: naked with delay_ms instead */
+	DISP_DLQ_FAILED /* DLQ write failed: naked with delay_ms instead */
 };
 
 struct disp_result {
 	enum disp_outcome outcome;
-	int64_t delay_ms;       /* for DISP_RETRIED and DISP_DLQ_FAILED */
+	int64_t delay_ms; /* for DISP_RETRIED and DISP_DLQ_FAILED */
 	enum dlq_reason reason; /* for DISP_DEAD_LETTERED and DISP_DLQ_FAILED */
-	int error;              /* first backend error, 0 if none */
+	int error; /* first backend error, 0 if none */
 };
 
 /* What disposition needs besides the task. All borrowed. */
@@ -42,15 +42,13 @@ struct disp_env {
 };
 
 /* Apply a handler verdict (any int; unknown values count as TJ_FAIL). */
-int disp_apply_verdict(const struct disp_env *env, const struct route *route,
-                       struct tj_task *task, int verdict,
-                       struct disp_result *result_r);
+int disp_apply_verdict(const struct disp_env *env, const struct route *route, struct tj_task *task,
+                       int verdict, struct disp_result *result_r);
 
 /* Dead-letter `task` for `reason` without a handler verdict (invalid
  * payload, no route, crash, max deliveries). `route` may be NULL. `error`
  * overrides the task's fail reason when not NULL. */
-int disp_dead_letter(const struct disp_env *env, const struct route *route,
-                     struct tj_task *task, enum dlq_reason reason,
-                     const char *error, struct disp_result *result_r);
+int disp_dead_letter(const struct disp_env *env, const struct route *route, struct tj_task *task,
+                     enum dlq_reason reason, const char *error, struct disp_result *result_r);
 
 #endif

@@ -70,9 +70,8 @@ add_header(struct dlq_record *rec, const char *key, const char *value)
 }
 
 int
-dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task,
-                 const char *plugin, enum dlq_reason reason,
-                 const char *error, int64_t now_wall_ms,
+dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *plugin,
+                 enum dlq_reason reason, const char *error, int64_t now_wall_ms,
                  struct dlq_letter *letter)
 {
 	const char *reason_name = dlq_reason_name(reason);
@@ -84,38 +83,32 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task,
 		rc = -EINVAL;
 		goto out;
 	}
-	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix
-	                                                       : "dlq";
+	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix : "dlq";
 	stream = nonempty(task->stream) ? task->stream : "-";
 
 	memset(rec, 0, sizeof(*rec));
-	n = snprintf(rec->subject, sizeof(rec->subject), "%s.%s", prefix,
-	             task->subject);
+	n = snprintf(rec->subject, sizeof(rec->subject), "%s.%s", prefix, task->subject);
 	if (n < 0 || (size_t)n >= sizeof(rec->subject)) {
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
-	n = snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, stream,
-	             task->stream_seq);
+	n = snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, stream, task->stream_seq);
 	if (n < 0 || (size_t)n >= sizeof(rec->msg_id)) {
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
 
 	snprintf(letter->seq, sizeof(letter->seq), "%" PRIu64, task->stream_seq);
-	snprintf(letter->attempts, sizeof(letter->attempts), "%" PRIu32,
-	         task->attempt);
-	clock_format_rfc3339(now_wall_ms, false, letter->failed_at,
-	                     sizeof(letter->failed_at));
+	snprintf(letter->attempts, sizeof(letter->attempts), "%" PRIu32, task->attempt);
+	clock_format_rfc3339(now_wall_ms, false, letter->failed_at, sizeof(letter->failed_at));
 	/* Never empty: an operator reading the DLQ always gets a cause. */
 	if (nonempty(error))
 		copy_single_line(letter->error, sizeof(letter->error), error);
 	else if (nonempty(task->fail_reason))
-		copy_single_line(letter->error, sizeof(letter->error),
-		                 task->fail_reason);
+		copy_single_line(letter->error, sizeof(letter->error), task->fail_reason);
 	else if (reason == DLQ_REASON_ATTEMPTS_EXHAUSTED)
-		snprintf(letter->error, sizeof(letter->error),
-		         "attempts exhausted after %" PRIu32, task->attempt);
+		snprintf(letter->error, sizeof(letter->error), "attempts exhausted after %" PRIu32,
+		         task->attempt);
 	else
 		copy_single_line(letter->error, sizeof(letter->error), reason_name);
 

@@ -36,9 +36,8 @@ struct dlq_letter {
  * id does not fit, -EINVAL for an unknown reason; the letter is then
  * unspecified.
  */
-int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task,
-                     const char *plugin, enum dlq_reason reason,
-                     const char *error, int64_t now_wall_ms,
+int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *plugin,
+                     enum dlq_reason reason, const char *error, int64_t now_wall_ms,
                      struct dlq_letter *letter);
 
 #endif

@@ -47,9 +47,8 @@ stream_name(const struct cfg_dlq *dlq)
 static const char *
 prefix_of(const struct cfg_dlq *dlq)
 {
-	return dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
-	           ? dlq->subject_prefix
-	           : "dlq";
+	return dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0' ? dlq->subject_prefix
+	                                                                     : "dlq";
 }
 
 /* Parse up to `digits` decimal digits at *p into *v; advances *p. */
@@ -73,17 +72,17 @@ static int
 parse_rfc3339(const char *s, int64_t *ms_r)
 {
 	const char *p = s;
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	int y, mo, d, h, mi, sec, off = 0, oh, om;
 	int64_t ms = 0, scale = 100;
 	time_t t;
 
-	if (!take_num(&p, 4, &y) || *p++ != '-' || !take_num(&p, 2, &mo) ||
-	    *p++ != '-' || !take_num(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+	if (!take_num(&p, 4, &y) || *p++ != '-' || !take_num(&p, 2, &mo) || *p++ != '-' ||
+	    !take_num(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
 		return -EINVAL;
 	p++;
-	if (!take_num(&p, 2, &h) || *p++ != ':' || !take_num(&p, 2, &mi) ||
-	    *p++ != ':' || !take_num(&p, 2, &sec))
+	if (!take_num(&p, 2, &h) || *p++ != ':' || !take_num(&p, 2, &mi) || *p++ != ':' ||
+	    !take_num(&p, 2, &sec))
 		return -EINVAL;
 	if (*p == '.') {
 		p++;
@@ -105,8 +104,7 @@ parse_rfc3339(const char *s, int64_t *ms_r)
 	} else {
 		return -EINVAL;
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -345,8 +343,8 @@ dlq_list_free(struct dlq_list *list)
 
 /* The DLQ's first and last sequence; -ENOENT if it does not exist. */
 static int
-stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r,
-              uint64_t *last_r, uint64_t *msgs_r)
+stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r, uint64_t *last_r,
+              uint64_t *msgs_r)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
@@ -365,11 +363,10 @@ stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r,
 }
 
 int
-dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq,
-               const struct dlq_filter *f, bool with_payload,
-               struct dlq_list *list_r)
+dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_filter *f,
+               bool with_payload, struct dlq_list *list_r)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	size_t limit = DLQ_ADMIN_DEFAULT_LIMIT, cap = 0;
 	uint64_t first = 0, last = 0, msgs = 0;
 	int rc;
@@ -423,11 +420,10 @@ out:
 }
 
 int
-dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e,
-                  char *buf, size_t len)
+dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64,
-	                 stream_name(dlq), e->seq, e->stored_ns);
+	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, stream_name(dlq), e->seq,
+	                 e->stored_ns);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -437,17 +433,15 @@ dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e,
 static bool
 replay_skips(const char *key)
 {
-	return strncasecmp(key, "Taskjet-", 8) == 0 ||
-	       strcasecmp(key, "Nats-Msg-Id") == 0 ||
+	return strncasecmp(key, "Taskjet-", 8) == 0 || strcasecmp(key, "Nats-Msg-Id") == 0 ||
 	       strncasecmp(key, "Nats-Expected-", 14) == 0;
 }
 
 int
-dlq_admin_replay_publish(struct natsconn *nc, const struct cfg_dlq *dlq,
-                         const struct dlq_entry *e, char *err, size_t err_len,
-                         struct dlq_replay_result *res_r)
+dlq_admin_replay_publish(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_entry *e,
+                         char *err, size_t err_len, struct dlq_replay_result *res_r)
 {
-	struct dlq_replay_result res = {.dlq_seq = e->seq};
+	struct dlq_replay_result res = { .dlq_seq = e->seq };
 	char id[256], from[24];
 	natsStatus s = NATS_TIMEOUT;
 	jsErrCode jerr = 0;
@@ -478,8 +472,7 @@ dlq_admin_replay_publish(struct natsconn *nc, const struct cfg_dlq *dlq,
 		jsPubOptions_Init(&po);
 		po.MsgId = id;
 		po.MaxWait = REPLAY_WAIT_MS;
-		s = natsMsg_Create(&m, e->orig_subject, NULL, e->payload,
-		                   (int)e->payload_len);
+		s = natsMsg_Create(&m, e->orig_subject, NULL, e->payload, (int)e->payload_len);
 		for (size_t i = 0; s == NATS_OK && i < e->header_count; i++)
 			if (!replay_skips(e->headers[i].key))
 				s = natsMsgHeader_Add(m, e->headers[i].key, e->headers[i].value);
@@ -528,16 +521,15 @@ dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 	 * 10057 ("no message found" / "stream store EOF"); match the text
 	 * too, in case another server version picks another code. */
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
-	    jerr == JS_ERR_DELETE_NO_MESSAGE ||
-	    jerr == JS_ERR_STREAM_NOT_FOUND ||
+	    jerr == JS_ERR_DELETE_NO_MESSAGE || jerr == JS_ERR_STREAM_NOT_FOUND ||
 	    (text != NULL && strstr(text, "not found") != NULL))
 		return -ENOENT;
 	return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
 }
 
 int
-dlq_admin_replay(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
-                 char *err, size_t err_len, struct dlq_replay_result *res_r)
+dlq_admin_replay(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, char *err,
+                 size_t err_len, struct dlq_replay_result *res_r)
 {
 	struct dlq_replay_result res;
 	struct dlq_entry *e = NULL;
@@ -545,8 +537,9 @@ dlq_admin_replay(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
 
 	rc = dlq_admin_get(nc, dlq, seq, &e);
 	if (rc < 0) {
-		set_err(err, err_len, rc == -ENOENT ? "no dead letter %" PRIu64
-		                                    : "reading dead letter %" PRIu64 " failed",
+		set_err(err, err_len,
+		        rc == -ENOENT ? "no dead letter %" PRIu64
+		                      : "reading dead letter %" PRIu64 " failed",
 		        seq);
 		goto out;
 	}
@@ -559,7 +552,8 @@ dlq_admin_replay(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc < 0) {
-		set_err(err, err_len, "published as %s seq %" PRIu64 " but deleting dead "
+		set_err(err, err_len,
+		        "published as %s seq %" PRIu64 " but deleting dead "
 		        "letter %" PRIu64 " failed (%s); replay it again to delete it",
 		        res.new_stream, res.new_seq, seq, strerror(-rc));
 		goto out;
@@ -571,8 +565,8 @@ out:
 }
 
 int
-dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq,
-                        const char *subject, uint64_t before_seq)
+dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *subject,
+                        uint64_t before_seq)
 {
 	char filter[1024];
 	jsOptions o;

@@ -37,17 +37,16 @@ executable(const char *path)
 {
 	struct stat st;
 
-	return path != NULL && *path != '\0' && stat(path, &st) == 0 &&
-	       S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+	return path != NULL && *path != '\0' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       access(path, X_OK) == 0;
 }
 
 /* First nats-server on PATH, then the usual sbin places, then configure's. */
 static char *
 find_server(void)
 {
-	static const char *const fixed[] = {"/usr/sbin/nats-server",
-	                                    "/usr/local/sbin/nats-server",
-	                                    NATS_SERVER_PATH};
+	static const char *const fixed[] = { "/usr/sbin/nats-server", "/usr/local/sbin/nats-server",
+		                             NATS_SERVER_PATH };
 	const char *path = getenv("PATH");
 	char *copy, *save = NULL, *dir, buf[4096];
 
@@ -72,7 +71,7 @@ find_server(void)
 static int
 free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
 	int fd, rc;
 
@@ -93,8 +92,8 @@ free_port(void)
 static bool
 accepts_clients(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	struct timeval tv = {1, 0};
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { 1, 0 };
 	char buf[8];
 	bool ok = false;
 	int fd;
@@ -105,8 +104,8 @@ accepts_clients(int port)
 	if (fd < 0)
 		return false;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    read(fd, buf, 4) == 4 && memcmp(buf, "INFO", 4) == 0)
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && read(fd, buf, 4) == 4 &&
+	    memcmp(buf, "INFO", 4) == 0)
 		ok = true;
 	close(fd);
 	return ok;
@@ -166,20 +165,17 @@ embedded_start(const char *state_dir, const char *bin, struct embedded **e_r)
 	pid_t parent = getpid();
 	int rc = 0, p;
 
-	found = bin != NULL ? (executable(bin) ? xstrdup(bin) : NULL)
-	                    : find_server();
+	found = bin != NULL ? (executable(bin) ? xstrdup(bin) : NULL) : find_server();
 	if (found == NULL) {
 		log_err("no nats-server found (looked in %s); install it (Debian: "
 		        "apt-get install nats-server) or point taskjet at a running "
 		        "server with nats.url in the config, the NATS_URL "
 		        "environment variable or --nats <url>",
-		        bin != NULL ? bin
-		                    : "PATH, /usr/sbin, /usr/local/sbin");
+		        bin != NULL ? bin : "PATH, /usr/sbin, /usr/local/sbin");
 		rc = -ENOENT;
 		goto out;
 	}
-	if ((size_t)snprintf(store, sizeof(store), "%s/nats", state_dir) >=
-	    sizeof(store)) {
+	if ((size_t)snprintf(store, sizeof(store), "%s/nats", state_dir) >= sizeof(store)) {
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
@@ -216,8 +212,8 @@ embedded_start(const char *state_dir, const char *bin, struct embedded **e_r)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execl(found, found, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store,
-		      "-l", logf, (char *)NULL);
+		execl(found, found, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", logf,
+		      (char *)NULL);
 		_exit(127);
 	}
 
@@ -241,8 +237,8 @@ embedded_start(const char *state_dir, const char *bin, struct embedded **e_r)
 		}
 		clock_sleep_ms(20);
 	}
-	log_info("embedded nats-server %s (pid %d) at %s, store %s", found,
-	         (int)e->pid, e->url, store);
+	log_info("embedded nats-server %s (pid %d) at %s, store %s", found, (int)e->pid, e->url,
+	         store);
 out:
 	free(found);
 	if (rc != 0) {

@@ -20,8 +20,7 @@ struct embedded;
  * did not come up (its log is in <state_dir>/nats/server.log), other
  * -errno for the state directory. *e_r is freed by embedded_stop().
  */
-int embedded_start(const char *state_dir, const char *bin,
-                   struct embedded **e_r);
+int embedded_start(const char *state_dir, const char *bin, struct embedded **e_r);
 
 /* "nats://127.0.0.1:<port>"; lives as long as e. */
 const char *embedded_url(const struct embedded *e);

@@ -74,16 +74,14 @@ heartbeat_main(void *arg)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&engine->inflight_cond, &engine->inflight_lock,
-		                       &until);
+		pthread_cond_timedwait(&engine->inflight_cond, &engine->inflight_lock, &until);
 	}
 	pthread_mutex_unlock(&engine->inflight_lock);
 	return NULL;
 }
 
 static void
-inflight_add(struct engine *engine, struct inflight *f, struct tj_task *task,
-             int64_t now_ms)
+inflight_add(struct engine *engine, struct inflight *f, struct tj_task *task, int64_t now_ms)
 {
 	/* Beat at half the ack wait, so the deadline is never reached while
 	 * the handler is still working. */
@@ -119,25 +117,23 @@ load_route_plugin(const struct cfg *cfg, struct route *route)
 	char err[512];
 	int rc_load;
 
-	rc_load = plugin_instance_create(cfg->plugin_dir, rc->plugin, rc->name,
-	                                 rc->config_json, rc->config_json_len, err,
-	                                 sizeof(err), &route->plugin);
+	rc_load = plugin_instance_create(cfg->plugin_dir, rc->plugin, rc->name, rc->config_json,
+	                                 rc->config_json_len, err, sizeof(err), &route->plugin);
 	if (rc_load < 0) {
 		log_err("route %s: %s", rc->name, err);
 		return rc_load;
 	}
 	route->handler = plugin_instance_handler(route->plugin, rc->handler);
 	if (route->handler == NULL) {
-		log_err("route %s: plugin %s registered no handler named \"%s\"",
-		        rc->name, rc->plugin, rc->handler);
+		log_err("route %s: plugin %s registered no handler named \"%s\"", rc->name,
+		        rc->plugin, rc->handler);
 		return -ENOENT;
 	}
 	return 0;
 }
 
 int
-engine_create(const struct cfg *cfg, const struct engine_options *opts,
-              struct engine **engine_r)
+engine_create(const struct cfg *cfg, const struct engine_options *opts, struct engine **engine_r)
 {
 	struct engine *engine = xcalloc(1, sizeof(*engine));
 	int rc, failed = 0;
@@ -146,8 +142,7 @@ engine_create(const struct cfg *cfg, const struct engine_options *opts,
 	pthread_mutex_init(&engine->inflight_lock, NULL);
 	pthread_cond_init(&engine->inflight_cond, NULL);
 	engine->disp.dlq = &cfg->dlq;
-	engine->disp.rng = opts != NULL && opts->rng != NULL ? *opts->rng
-	                                                     : retry_default_rng;
+	engine->disp.rng = opts != NULL && opts->rng != NULL ? *opts->rng : retry_default_rng;
 	engine->disp.dlq_retry_delay_ms = 5000;
 	engine->isolate_handlers = opts != NULL && opts->isolate_handlers;
 
@@ -237,8 +232,7 @@ engine_stopping(const struct engine *engine)
 }
 
 static void
-log_outcome(const struct tj_task *task, const struct disp_result *res,
-            const char *error)
+log_outcome(const struct tj_task *task, const struct disp_result *res, const char *error)
 {
 	const struct route *route = task->route;
 	const char *why = error != NULL ? error : task->fail_reason;
@@ -249,10 +243,10 @@ log_outcome(const struct tj_task *task, const struct disp_result *res,
 	if (res->outcome == DISP_ACKED && !log_enabled(TJ_LOG_DEBUG))
 		return;
 	ctx = (struct log_ctx){
-	    .route = route != NULL ? route->cfg->name : NULL,
-	    .plugin = route != NULL ? route->cfg->plugin : NULL,
-	    .seq = task->stream_seq,
-	    .attempt = task->attempt,
+		.route = route != NULL ? route->cfg->name : NULL,
+		.plugin = route != NULL ? route->cfg->plugin : NULL,
+		.seq = task->stream_seq,
+		.attempt = task->attempt,
 	};
 
 	switch (res->outcome) {
@@ -265,22 +259,21 @@ log_outcome(const struct tj_task *task, const struct disp_result *res,
 		          task->fail_reason ? task->fail_reason : "");
 		break;
 	case DISP_DEAD_LETTERED:
-		log_write(TJ_LOG_WARNING, &ctx, "dead-lettered %s (%s): %s%s%s",
-		          task->id, task->subject, dlq_reason_name(res->reason),
-		          why ? ": " : "", why ? why : "");
+		log_write(TJ_LOG_WARNING, &ctx, "dead-lettered %s (%s): %s%s%s", task->id,
+		          task->subject, dlq_reason_name(res->reason), why ? ": " : "",
+		          why ? why : "");
 		break;
 	case DISP_DLQ_FAILED:
 		log_write(TJ_LOG_ERR, &ctx,
-		          "could not write dead letter for %s, redelivering in %lld ms",
-		          task->id, (long long)res->delay_ms);
+		          "could not write dead letter for %s, redelivering in %lld ms", task->id,
+		          (long long)res->delay_ms);
 		break;
 	}
 }
 
 int
-engine_dead_letter(struct engine *engine, struct tj_task *task,
-                   enum dlq_reason reason, const char *error,
-                   struct disp_result *result_r)
+engine_dead_letter(struct engine *engine, struct tj_task *task, enum dlq_reason reason,
+                   const char *error, struct disp_result *result_r)
 {
 	struct disp_result res;
 	int rc;
@@ -294,8 +287,7 @@ engine_dead_letter(struct engine *engine, struct tj_task *task,
 }
 
 int
-engine_process(struct engine *engine, struct tj_task *task,
-               struct disp_result *result_r)
+engine_process(struct engine *engine, struct tj_task *task, struct disp_result *result_r)
 {
 	struct route *route = task->route;
 	struct disp_result res;
@@ -345,8 +337,7 @@ engine_process(struct engine *engine, struct tj_task *task,
 		task->verdict = plugin_call(route->handler, task);
 	}
 	handler_us = (uint64_t)(clock_mono_us() - started_us);
-	__atomic_fetch_add(&route->stats.handler_us_total, handler_us,
-	                   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&route->stats.handler_us_total, handler_us, __ATOMIC_RELAXED);
 	metrics_observe_handler(engine->metrics, route, handler_us, task->attempt);
 	inflight_remove(engine, &flight);
 	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);

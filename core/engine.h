@@ -58,13 +58,11 @@ bool engine_stopping(const struct engine *engine);
  * NULL). Returns 0, or -errno if the disposition could not be sent (the
  * task then stays unacked and the server redelivers it).
  */
-int engine_process(struct engine *engine, struct tj_task *task,
-                   struct disp_result *result_r);
+int engine_process(struct engine *engine, struct tj_task *task, struct disp_result *result_r);
 
 /* Write a dead letter for a task that never reached a handler (e.g. the
  * max-deliveries advisory path). Same return as engine_process. */
-int engine_dead_letter(struct engine *engine, struct tj_task *task,
-                       enum dlq_reason reason, const char *error,
-                       struct disp_result *result_r);
+int engine_dead_letter(struct engine *engine, struct tj_task *task, enum dlq_reason reason,
+                       const char *error, struct disp_result *result_r);
 
 #endif

@@ -35,8 +35,8 @@ host_api_set_publisher(struct backend *backend)
 }
 
 int
-host_api_instance_init(struct tj_plugin *self, const char *plugin_name,
-                       const char *route_name, const char *text, size_t len)
+host_api_instance_init(struct tj_plugin *self, const char *plugin_name, const char *route_name,
+                       const char *text, size_t len)
 {
 	struct json_doc doc;
 	char *copy;
@@ -87,8 +87,7 @@ host_api_instance_release(struct tj_plugin *self)
 }
 
 static int
-api_register_handler(tj_plugin *self, const char *name, tj_handler_fn fn,
-                     void *userdata)
+api_register_handler(tj_plugin *self, const char *name, tj_handler_fn fn, void *userdata)
 {
 	struct plugin_handler *h;
 
@@ -96,16 +95,14 @@ api_register_handler(tj_plugin *self, const char *name, tj_handler_fn fn,
 		return -EINVAL;
 	if (!self->in_init)
 		return -EPERM;
-	if (name == NULL || name[0] == '\0' || strlen(name) >= HANDLER_NAME_MAX ||
-	    fn == NULL)
+	if (name == NULL || name[0] == '\0' || strlen(name) >= HANDLER_NAME_MAX || fn == NULL)
 		return -EINVAL;
 	for (size_t i = 0; i < self->handler_count; i++)
 		if (strcmp(self->handlers[i].name, name) == 0)
 			return -EEXIST;
 	/* Growing moves the array; that is fine because nobody holds a handler
 	 * pointer before init returns. */
-	self->handlers = xrealloc(self->handlers, self->handler_count + 1,
-	                          sizeof(*self->handlers));
+	self->handlers = xrealloc(self->handlers, self->handler_count + 1, sizeof(*self->handlers));
 	h = &self->handlers[self->handler_count++];
 	h->name = xstrdup(name);
 	h->fn = fn;
@@ -142,8 +139,7 @@ api_config_string(tj_plugin *self, const char *key, const char **value_r)
 	pthread_mutex_lock(&self->config_lock);
 	if (self->string_cache == NULL) {
 		self->string_cache_count = (size_t)self->config.count;
-		self->string_cache = xcalloc(self->string_cache_count,
-		                             sizeof(*self->string_cache));
+		self->string_cache = xcalloc(self->string_cache_count, sizeof(*self->string_cache));
 	}
 	if (self->string_cache[idx] == NULL) {
 		rc = json_get_string(&self->config, tok, &s);
@@ -185,16 +181,14 @@ api_config_bool(tj_plugin *self, const char *key, bool *value_r)
 	tok = config_value(self, key);
 	if (tok == NULL)
 		return -ENOENT;
-	if (tok->type != JSON_PRIMITIVE ||
-	    json_get_bool(&self->config, tok, &v) < 0)
+	if (tok->type != JSON_PRIMITIVE || json_get_bool(&self->config, tok, &v) < 0)
 		return -EINVAL;
 	*value_r = v;
 	return 0;
 }
 
 static int
-api_config_json(tj_plugin *self, const char *key, const char **json_r,
-                size_t *len_r)
+api_config_json(tj_plugin *self, const char *key, const char **json_r, size_t *len_r)
 {
 	const struct json_tok *tok;
 	int start, end;
@@ -216,10 +210,9 @@ api_config_json(tj_plugin *self, const char *key, const char **json_r,
 	return 0;
 }
 
-static void TJ_PRINTF(3, 4)
-api_log(tj_plugin *self, int level, const char *fmt, ...)
+static void TJ_PRINTF(3, 4) api_log(tj_plugin *self, int level, const char *fmt, ...)
 {
-	struct log_ctx ctx = {0};
+	struct log_ctx ctx = { 0 };
 	va_list ap;
 
 	if (self == NULL)
@@ -296,16 +289,14 @@ api_task_in_progress(tj_task *task)
 }
 
 static int
-api_task_publish(tj_task *task, const char *subject, const void *data,
-                 size_t len)
+api_task_publish(tj_task *task, const char *subject, const void *data, size_t len)
 {
 	struct backend *b = __atomic_load_n(&publisher, __ATOMIC_ACQUIRE);
 	unsigned n;
 	char *msg_id = NULL;
 	int rc, idlen;
 
-	if (task == NULL || subject == NULL || subject[0] == '\0' ||
-	    (data == NULL && len > 0))
+	if (task == NULL || subject == NULL || subject[0] == '\0' || (data == NULL && len > 0))
 		return -EINVAL;
 	if (b == NULL || b->ops->publish == NULL)
 		return -ENOTCONN;
@@ -333,8 +324,7 @@ api_task_retry_after(tj_task *task, int64_t delay_ms)
 	task->retry_after_ms = delay_ms < 0 ? 0 : delay_ms;
 }
 
-static void TJ_PRINTF(2, 3)
-api_task_fail_reason(tj_task *task, const char *fmt, ...)
+static void TJ_PRINTF(2, 3) api_task_fail_reason(tj_task *task, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;

@@ -48,9 +48,8 @@ extern const struct tj_host_api host_api_table;
 
 /* Parse the instance's config (`text` is copied). 0, or -EINVAL if it is
  * not a JSON object. */
-int host_api_instance_init(struct tj_plugin *self, const char *plugin_name,
-                           const char *route_name, const char *text,
-                           size_t len);
+int host_api_instance_init(struct tj_plugin *self, const char *plugin_name, const char *route_name,
+                           const char *text, size_t len);
 /* Free what host_api_instance_init, the config reads and the
  * registrations allocated (this drops every handler). NULL-safe. */
 void host_api_instance_release(struct tj_plugin *self);

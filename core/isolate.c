@@ -59,7 +59,7 @@ read_all(int fd, void *buf, size_t len)
 static void
 child_main(int fd, const struct plugin_handler *handler, struct tj_task *task)
 {
-	struct verdict_report rep = {0};
+	struct verdict_report rep = { 0 };
 
 	rep.verdict = plugin_call(handler, task);
 	rep.retry_after_ms = task->retry_after_ms;
@@ -71,8 +71,7 @@ child_main(int fd, const struct plugin_handler *handler, struct tj_task *task)
 }
 
 int
-isolate_call(const struct plugin_handler *handler, struct tj_task *task,
-             char *crash, size_t len)
+isolate_call(const struct plugin_handler *handler, struct tj_task *task, char *crash, size_t len)
 {
 	struct verdict_report rep;
 	int fds[2], status = 0, verdict = -1;
@@ -116,8 +115,8 @@ isolate_call(const struct plugin_handler *handler, struct tj_task *task,
 	if (verdict >= 0)
 		return verdict;
 	if (WIFSIGNALED(status))
-		snprintf(crash, len, "handler crashed: killed by signal %d (%s)",
-		         WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(crash, len, "handler crashed: killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
 	else
 		snprintf(crash, len, "handler process exited with status %d without a verdict",
 		         WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -22,7 +22,7 @@ struct plugin_handler;
  * messages the handler published in the child are not carried over.
  * Not thread-safe with other forks of the process.
  */
-int isolate_call(const struct plugin_handler *handler, struct tj_task *task,
-                 char *crash, size_t len);
+int isolate_call(const struct plugin_handler *handler, struct tj_task *task, char *crash,
+                 size_t len);
 
 #endif

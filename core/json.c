@@ -31,8 +31,8 @@ struct checker {
 	size_t len;
 	const jsmntok_t *toks;
 	int count;
-	size_t pos;     /* text cursor */
-	int next;       /* next token index */
+	size_t pos; /* text cursor */
+	int next; /* next token index */
 	size_t err_pos; /* where it went wrong */
 	/* First token whose child count contradicts the grammar. Reported
 	 * only if the text itself looked right, so that text errors, which
@@ -109,8 +109,8 @@ literal_eq(const char *s, size_t n, const char *lit)
 static bool
 primitive_valid(const char *s, size_t n)
 {
-	return literal_eq(s, n, "true") || literal_eq(s, n, "false") ||
-	       literal_eq(s, n, "null") || number_valid(s, n, NULL);
+	return literal_eq(s, n, "true") || literal_eq(s, n, "false") || literal_eq(s, n, "null") ||
+	       number_valid(s, n, NULL);
 }
 
 static int
@@ -174,8 +174,7 @@ utf8_put(char *out, unsigned long cp)
  * the offending byte.
  */
 static int
-unescape_into(const char *s, size_t len, char *out, size_t *out_len_r,
-              size_t *bad_r)
+unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *bad_r)
 {
 	size_t i = 0, o = 0;
 	char tmp[4];
@@ -198,14 +197,30 @@ unescape_into(const char *s, size_t len, char *out, size_t *out_len_r,
 		if (i + 1 >= len)
 			goto bad;
 		switch (s[i + 1]) {
-		case '"': cp = '"'; break;
-		case '\\': cp = '\\'; break;
-		case '/': cp = '/'; break;
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
+		case '"':
+			cp = '"';
+			break;
+		case '\\':
+			cp = '\\';
+			break;
+		case '/':
+			cp = '/';
+			break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
 		case 'u':
 			if (len - i < 6 || (hi = hex4(s + i + 2)) < 0)
 				goto bad;
@@ -272,8 +287,8 @@ check_string(struct checker *c, const jsmntok_t *t)
 {
 	size_t out_len, bad;
 
-	if (unescape_into(c->text + t->start, (size_t)(t->end - t->start), NULL,
-	                  &out_len, &bad) < 0) {
+	if (unescape_into(c->text + t->start, (size_t)(t->end - t->start), NULL, &out_len, &bad) <
+	    0) {
 		c->err_pos = (size_t)t->start + bad;
 		return -EINVAL;
 	}
@@ -327,8 +342,7 @@ check_container(struct checker *c, const jsmntok_t *t, int depth)
 			return -EINVAL;
 	}
 	skip_ws(c);
-	if (c->pos >= c->len || c->text[c->pos] != close ||
-	    c->pos + 1 != (size_t)t->end) {
+	if (c->pos >= c->len || c->text[c->pos] != close || c->pos + 1 != (size_t)t->end) {
 		c->err_pos = c->pos;
 		return -EINVAL;
 	}
@@ -373,8 +387,7 @@ check_value(struct checker *c, int depth)
  * "42" reads as incomplete. Such documents are one token; build it here.
  */
 static int
-parse_bare_primitive(const char *text, size_t len, size_t start,
-                     jsmntok_t **toks_r, size_t *err_r)
+parse_bare_primitive(const char *text, size_t len, size_t start, jsmntok_t **toks_r, size_t *err_r)
 {
 	size_t end = start, rest;
 	jsmntok_t *t;
@@ -481,8 +494,7 @@ tokenize(const char *text, size_t len, jsmntok_t **toks_r, size_t *err_r)
 }
 
 int
-json_parse(const char *text, size_t len, struct json_doc *doc,
-           size_t *err_offset_r)
+json_parse(const char *text, size_t len, struct json_doc *doc, size_t *err_offset_r)
 {
 	jsmntok_t *jtoks = NULL;
 	struct json_tok *toks = NULL;
@@ -509,8 +521,9 @@ json_parse(const char *text, size_t len, struct json_doc *doc,
 		ret = count;
 		goto out;
 	}
-	c = (struct checker){.text = text, .len = len, .toks = jtoks,
-	                     .count = count, .size_bad = SIZE_MAX};
+	c = (struct checker){
+		.text = text, .len = len, .toks = jtoks, .count = count, .size_bad = SIZE_MAX
+	};
 	if (check_value(&c, 0) < 0) {
 		err = c.err_pos;
 		ret = -EINVAL;
@@ -534,10 +547,18 @@ json_parse(const char *text, size_t len, struct json_doc *doc,
 	}
 	for (int i = 0; i < count; i++) {
 		switch (jtoks[i].type) {
-		case JSMN_OBJECT: toks[i].type = JSON_OBJECT; break;
-		case JSMN_ARRAY: toks[i].type = JSON_ARRAY; break;
-		case JSMN_STRING: toks[i].type = JSON_STRING; break;
-		default: toks[i].type = JSON_PRIMITIVE; break;
+		case JSMN_OBJECT:
+			toks[i].type = JSON_OBJECT;
+			break;
+		case JSMN_ARRAY:
+			toks[i].type = JSON_ARRAY;
+			break;
+		case JSMN_STRING:
+			toks[i].type = JSON_STRING;
+			break;
+		default:
+			toks[i].type = JSON_PRIMITIVE;
+			break;
 		}
 		toks[i].start = jtoks[i].start;
 		toks[i].end = jtoks[i].end;
@@ -586,8 +607,7 @@ json_next(const struct json_tok *tok)
 }
 
 bool
-json_tok_eq(const struct json_doc *doc, const struct json_tok *tok,
-            const char *s)
+json_tok_eq(const struct json_doc *doc, const struct json_tok *tok, const char *s)
 {
 	size_t n;
 
@@ -598,23 +618,19 @@ json_tok_eq(const struct json_doc *doc, const struct json_tok *tok,
 }
 
 const struct json_tok *
-json_member(const struct json_doc *doc, const struct json_tok *obj,
-            const char *key)
+json_member(const struct json_doc *doc, const struct json_tok *obj, const char *key)
 {
 	const struct json_tok *k;
 	int i;
 
 	if (obj == NULL || obj->type != JSON_OBJECT)
 		return NULL;
-	json_for_each_member(i, k, obj)
-		if (json_tok_eq(doc, k, key))
-			return k + 1;
+	json_for_each_member(i, k, obj) if (json_tok_eq(doc, k, key)) return k + 1;
 	return NULL;
 }
 
 void
-json_position(const struct json_doc *doc, size_t offset, int *line_r,
-              int *col_r)
+json_position(const struct json_doc *doc, size_t offset, int *line_r, int *col_r)
 {
 	int line = 1, col = 1;
 
@@ -650,19 +666,17 @@ json_unescape(const char *s, size_t len, char **out_r)
 }
 
 int
-json_get_string(const struct json_doc *doc, const struct json_tok *tok,
-                char **value_r)
+json_get_string(const struct json_doc *doc, const struct json_tok *tok, char **value_r)
 {
 	if (tok == NULL || tok->type != JSON_STRING)
 		return -EINVAL;
-	return json_unescape(doc->text + tok->start,
-	                     (size_t)(tok->end - tok->start), value_r);
+	return json_unescape(doc->text + tok->start, (size_t)(tok->end - tok->start), value_r);
 }
 
 /* Copy a primitive number into a NUL-terminated buffer for strto*(). */
 static int
-number_text(const struct json_doc *doc, const struct json_tok *tok,
-            char *buf, size_t size, bool *integral_r)
+number_text(const struct json_doc *doc, const struct json_tok *tok, char *buf, size_t size,
+            bool *integral_r)
 {
 	size_t n;
 
@@ -677,8 +691,7 @@ number_text(const struct json_doc *doc, const struct json_tok *tok,
 }
 
 int
-json_get_i64(const struct json_doc *doc, const struct json_tok *tok,
-             int64_t *value_r)
+json_get_i64(const struct json_doc *doc, const struct json_tok *tok, int64_t *value_r)
 {
 	char buf[32], *end;
 	bool integral;
@@ -696,8 +709,7 @@ json_get_i64(const struct json_doc *doc, const struct json_tok *tok,
 }
 
 int
-json_get_double(const struct json_doc *doc, const struct json_tok *tok,
-                double *value_r)
+json_get_double(const struct json_doc *doc, const struct json_tok *tok, double *value_r)
 {
 	char small[64], *buf = small, *end;
 	size_t n;
@@ -729,8 +741,7 @@ out:
 }
 
 int
-json_get_bool(const struct json_doc *doc, const struct json_tok *tok,
-              bool *value_r)
+json_get_bool(const struct json_doc *doc, const struct json_tok *tok, bool *value_r)
 {
 	size_t n;
 
@@ -750,8 +761,7 @@ bool
 json_is_null(const struct json_doc *doc, const struct json_tok *tok)
 {
 	return tok != NULL && tok->type == JSON_PRIMITIVE &&
-	       literal_eq(doc->text + tok->start, (size_t)(tok->end - tok->start),
-	                  "null");
+	       literal_eq(doc->text + tok->start, (size_t)(tok->end - tok->start), "null");
 }
 
 bool
@@ -798,8 +808,8 @@ json_append_string(char **out, size_t *len, size_t *cap, const char *s)
 	for (const char *p = s; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
-		    c == '\r' || c == '\t')
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+		    c == '\t')
 			need += 2;
 		else if (c < 0x20)
 			need += 6;
@@ -815,14 +825,29 @@ json_append_string(char **out, size_t *len, size_t *cap, const char *s)
 		char e = 0;
 
 		switch (c) {
-		case '"': e = '"'; break;
-		case '\\': e = '\\'; break;
-		case '\b': e = 'b'; break;
-		case '\f': e = 'f'; break;
-		case '\n': e = 'n'; break;
-		case '\r': e = 'r'; break;
-		case '\t': e = 't'; break;
-		default: break;
+		case '"':
+			e = '"';
+			break;
+		case '\\':
+			e = '\\';
+			break;
+		case '\b':
+			e = 'b';
+			break;
+		case '\f':
+			e = 'f';
+			break;
+		case '\n':
+			e = 'n';
+			break;
+		case '\r':
+			e = 'r';
+			break;
+		case '\t':
+			e = 't';
+			break;
+		default:
+			break;
 		}
 		if (e != 0) {
 			(*out)[o++] = '\\';

@@ -17,8 +17,8 @@ enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_PRIMITIVE };
 struct json_tok {
 	enum json_type type;
 	int start; /* byte offset of the value in the text */
-	int end;   /* one past its last byte (strings: without quotes) */
-	int size;  /* direct children: members of an object, items of an array */
+	int end; /* one past its last byte (strings: without quotes) */
+	int size; /* direct children: members of an object, items of an array */
 };
 
 struct json_doc {
@@ -35,40 +35,33 @@ struct json_doc {
  * Rejects what strict jsmn lets through (non-string keys, keys without a
  * value, trailing garbage) and input over 64 MiB.
  */
-int json_parse(const char *text, size_t len, struct json_doc *doc,
-               size_t *err_offset_r);
+int json_parse(const char *text, size_t len, struct json_doc *doc, size_t *err_offset_r);
 void json_doc_free(struct json_doc *doc);
 
 /* The token after `tok`'s whole subtree. */
 const struct json_tok *json_next(const struct json_tok *tok);
 
 /* Iterate an object: key tokens k, value tokens v (v == k + 1). */
-#define json_for_each_member(i, k, obj)                                        \
-	for ((i) = 0, (k) = (obj) + 1; (i) < (obj)->size;                          \
-	     (k) = json_next((k) + 1), (i)++)
+#define json_for_each_member(i, k, obj) \
+	for ((i) = 0, (k) = (obj) + 1; (i) < (obj)->size; (k) = json_next((k) + 1), (i)++)
 /* Iterate an array's items. */
-#define json_for_each_item(i, t, arr)                                          \
+#define json_for_each_item(i, t, arr) \
 	for ((i) = 0, (t) = (arr) + 1; (i) < (arr)->size; (t) = json_next(t), (i)++)
 
 /* Value of member `key` of object `obj`, or NULL (also if not an object). */
-const struct json_tok *json_member(const struct json_doc *doc,
-                                   const struct json_tok *obj, const char *key);
+const struct json_tok *json_member(const struct json_doc *doc, const struct json_tok *obj,
+                                   const char *key);
 /* Does string token `tok` equal `s` (compared raw, without unescaping)? */
-bool json_tok_eq(const struct json_doc *doc, const struct json_tok *tok,
-                 const char *s);
+bool json_tok_eq(const struct json_doc *doc, const struct json_tok *tok, const char *s);
 /* 1-based line and column of the byte at `offset`. */
-void json_position(const struct json_doc *doc, size_t offset, int *line_r,
-                   int *col_r);
+void json_position(const struct json_doc *doc, size_t offset, int *line_r, int *col_r);
 
 /* Typed reads; 0, or -EINVAL if the token is not of that type/range. */
 int json_get_string(const struct json_doc *doc, const struct json_tok *tok,
                     char **value_r); /* unescaped, malloc'd, caller frees */
-int json_get_i64(const struct json_doc *doc, const struct json_tok *tok,
-                 int64_t *value_r);
-int json_get_double(const struct json_doc *doc, const struct json_tok *tok,
-                    double *value_r);
-int json_get_bool(const struct json_doc *doc, const struct json_tok *tok,
-                  bool *value_r);
+int json_get_i64(const struct json_doc *doc, const struct json_tok *tok, int64_t *value_r);
+int json_get_double(const struct json_doc *doc, const struct json_tok *tok, double *value_r);
+int json_get_bool(const struct json_doc *doc, const struct json_tok *tok, bool *value_r);
 bool json_is_null(const struct json_doc *doc, const struct json_tok *tok);
 
 /* Unescape a JSON string body (no quotes) of `len` bytes into a malloc'd,

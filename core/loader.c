@@ -15,8 +15,7 @@
 #include "task.h"
 #include "xalloc.h"
 
-typedef int (*init_fn)(tj_plugin *self, const struct tj_host_api *api,
-                       void **userdata_r);
+typedef int (*init_fn)(tj_plugin *self, const struct tj_host_api *api, void **userdata_r);
 typedef void (*fini_fn)(void *userdata);
 
 /*
@@ -44,8 +43,7 @@ struct plugin_instance {
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loaded_file *files;
 
-static void TJ_PRINTF(3, 4)
-set_err(char *err, size_t errlen, const char *fmt, ...)
+static void TJ_PRINTF(3, 4) set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -85,13 +83,11 @@ check_file(const char *stem, const char *path, char *err, size_t errlen)
 		return -EPERM;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "plugin %s: refusing %s: not a regular file",
-		        stem, path);
+		set_err(err, errlen, "plugin %s: refusing %s: not a regular file", stem, path);
 		return -EPERM;
 	}
 	if (st.st_mode & S_IWOTH) {
-		set_err(err, errlen,
-		        "plugin %s: refusing %s: it is world-writable (chmod o-w it)",
+		set_err(err, errlen, "plugin %s: refusing %s: it is world-writable (chmod o-w it)",
 		        stem, path);
 		return -EPERM;
 	}
@@ -100,8 +96,8 @@ check_file(const char *stem, const char *path, char *err, size_t errlen)
 
 /* Check the descriptor against this engine. Runs no plugin code. */
 static int
-check_info(const char *stem, const char *path,
-           const struct tj_plugin_info *info, char *err, size_t errlen)
+check_info(const char *stem, const char *path, const struct tj_plugin_info *info, char *err,
+           size_t errlen)
 {
 	/* A different major may lay the descriptor out differently: trust only
 	 * its first two fields and name the plugin by its file. */
@@ -109,8 +105,8 @@ check_info(const char *stem, const char *path,
 		set_err(err, errlen,
 		        "plugin %s (%s) was built for ABI %u.%u, this engine speaks "
 		        "%u.%u; rebuild it against this engine's <taskjet/plugin.h>",
-		        stem, path, (unsigned)info->abi_major,
-		        (unsigned)info->abi_minor, TJ_ABI_MAJOR, TJ_ABI_MINOR);
+		        stem, path, (unsigned)info->abi_major, (unsigned)info->abi_minor,
+		        TJ_ABI_MAJOR, TJ_ABI_MINOR);
 		return -EPROTO;
 	}
 	if (info->name == NULL || strcmp(info->name, stem) != 0) {
@@ -237,14 +233,13 @@ file_release(struct loaded_file *file)
 static bool
 stem_valid(const char *name)
 {
-	return name != NULL && name[0] != '\0' && name[0] != '.' &&
-	       strchr(name, '/') == NULL && strlen(name) < 128;
+	return name != NULL && name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL &&
+	       strlen(name) < 128;
 }
 
 int
-plugin_instance_create(const char *dir, const char *name,
-                       const char *route_name, const char *config_json,
-                       size_t config_len, char *err, size_t errlen,
+plugin_instance_create(const char *dir, const char *name, const char *route_name,
+                       const char *config_json, size_t config_len, char *err, size_t errlen,
                        struct plugin_instance **inst_r)
 {
 	struct plugin_instance *inst = NULL;
@@ -254,8 +249,7 @@ plugin_instance_create(const char *dir, const char *name,
 	size_t plen;
 	int rc;
 
-	if (dir == NULL || dir[0] == '\0' || !stem_valid(name) ||
-	    route_name == NULL) {
+	if (dir == NULL || dir[0] == '\0' || !stem_valid(name) || route_name == NULL) {
 		set_err(err, errlen, "plugin \"%s\": invalid plugin name or directory",
 		        name != NULL ? name : "(null)");
 		rc = -EINVAL;
@@ -278,11 +272,9 @@ plugin_instance_create(const char *dir, const char *name,
 		config_json = "{}";
 		config_len = 2;
 	}
-	rc = host_api_instance_init(&inst->self, name, route_name, config_json,
-	                            config_len);
+	rc = host_api_instance_init(&inst->self, name, route_name, config_json, config_len);
 	if (rc < 0) {
-		set_err(err, errlen,
-		        "plugin %s (route %s): its config is not a JSON object", name,
+		set_err(err, errlen, "plugin %s (route %s): its config is not a JSON object", name,
 		        route_name);
 		goto out;
 	}
@@ -294,16 +286,14 @@ plugin_instance_create(const char *dir, const char *name,
 	if (rc != 0) {
 		/* The plugin logged its reason; we name the plugin and the code.
 		 * A positive return breaks the contract: treat it as -EINVAL. */
-		set_err(err, errlen,
-		        "plugin %s (route %s): tj_plugin_init failed: %s (%d)", name,
+		set_err(err, errlen, "plugin %s (route %s): tj_plugin_init failed: %s (%d)", name,
 		        route_name, rc < 0 ? strerror(-rc) : "positive return", rc);
 		if (rc > 0)
 			rc = -EINVAL;
 		goto out;
 	}
 	if (inst->self.handler_count == 0) {
-		set_err(err, errlen,
-		        "plugin %s (route %s): tj_plugin_init registered no handler",
+		set_err(err, errlen, "plugin %s (route %s): tj_plugin_init registered no handler",
 		        name, route_name);
 		/* Init succeeded, so its state is freed the normal way. */
 		if (file->fini != NULL)
@@ -391,8 +381,7 @@ plugin_call(const struct plugin_handler *handler, struct tj_task *task)
 }
 
 int
-plugin_probe_file(const char *path, char *err, size_t errlen,
-                  struct plugin_probe *probe)
+plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_probe *probe)
 {
 	struct loaded_file *file = NULL;
 	const char *base, *dot;

@@ -39,9 +39,8 @@ struct plugin_probe {
  * config not a JSON object, or init registered no handler, or the
  * plugin's own code when init fails (its registrations are dropped).
  */
-int plugin_instance_create(const char *dir, const char *name,
-                           const char *route_name, const char *config_json,
-                           size_t config_len, char *err, size_t errlen,
+int plugin_instance_create(const char *dir, const char *name, const char *route_name,
+                           const char *config_json, size_t config_len, char *err, size_t errlen,
                            struct plugin_instance **inst_r);
 
 /* Run tj_plugin_fini (if init succeeded), drop the handlers, dlclose when
@@ -49,22 +48,19 @@ int plugin_instance_create(const char *dir, const char *name,
 void plugin_instance_destroy(struct plugin_instance *inst);
 
 /* The handler registered as `name`, or NULL. */
-const struct plugin_handler *plugin_instance_handler(
-    const struct plugin_instance *inst, const char *name);
+const struct plugin_handler *plugin_instance_handler(const struct plugin_instance *inst,
+                                                     const char *name);
 /* Names of the registered handlers, for listings; i < count. */
 size_t plugin_instance_handler_count(const struct plugin_instance *inst);
-const char *plugin_instance_handler_name(const struct plugin_instance *inst,
-                                         size_t i);
-const struct tj_plugin_info *plugin_instance_info(
-    const struct plugin_instance *inst);
+const char *plugin_instance_handler_name(const struct plugin_instance *inst, size_t i);
+const struct tj_plugin_info *plugin_instance_info(const struct plugin_instance *inst);
 
 /* Call a handler for `task`. Returns what it returned, as an int. */
 int plugin_call(const struct plugin_handler *handler, struct tj_task *task);
 
 /* Read a plugin file's descriptor (dlopen without init) into *probe.
  * Same errors as plugin_instance_create. For `taskjet plugins`. */
-int plugin_probe_file(const char *path, char *err, size_t errlen,
-                      struct plugin_probe *probe);
+int plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_probe *probe);
 
 /* The log context of an instance (route and plugin names). Borrowed. */
 const struct log_ctx *plugin_instance_log_ctx(const struct plugin_instance *inst);

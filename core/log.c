@@ -111,8 +111,7 @@ log_level_parse(const char *name)
 }
 
 /* Append printf output to buf at *off, never past cap (truncates). */
-static void TJ_PRINTF(4, 5)
-append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+static void TJ_PRINTF(4, 5) append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -162,8 +161,8 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 	clock_format_rfc3339(clock_wall_ms(), true, when, sizeof(when));
 
 	if (__atomic_load_n(&sink_format, __ATOMIC_RELAXED) == LOG_FORMAT_JSON) {
-		append(line, sizeof(line), &off, "{\"time\":\"%s\",\"level\":\"%s\"",
-		       when, level_names[level]);
+		append(line, sizeof(line), &off, "{\"time\":\"%s\",\"level\":\"%s\"", when,
+		       level_names[level]);
 		if (ctx != NULL && ctx->route != NULL) {
 			append(line, sizeof(line), &off, ",\"route\":\"");
 			append_json_escaped(line, sizeof(line), &off, ctx->route);
@@ -189,8 +188,7 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 		if (ctx != NULL && ctx->plugin != NULL)
 			append(line, sizeof(line), &off, " plugin=%s", ctx->plugin);
 		if (ctx != NULL && ctx->seq != 0)
-			append(line, sizeof(line), &off, " seq=%llu",
-			       (unsigned long long)ctx->seq);
+			append(line, sizeof(line), &off, " seq=%llu", (unsigned long long)ctx->seq);
 		if (ctx != NULL && ctx->attempt != 0)
 			append(line, sizeof(line), &off, " attempt=%u", ctx->attempt);
 		append(line, sizeof(line), &off, " %s", msg);

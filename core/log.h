@@ -38,10 +38,8 @@ int log_enabled(int level);
 /* Parse "error", "warning", "notice", "info", "debug". -1 if unknown. */
 int log_level_parse(const char *name);
 
-void log_write(int level, const struct log_ctx *ctx, const char *fmt, ...)
-    TJ_PRINTF(3, 4);
-void log_vwrite(int level, const struct log_ctx *ctx, const char *fmt,
-                va_list ap) TJ_PRINTF(3, 0);
+void log_write(int level, const struct log_ctx *ctx, const char *fmt, ...) TJ_PRINTF(3, 4);
+void log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap) TJ_PRINTF(3, 0);
 
 #define log_err(...) log_write(TJ_LOG_ERR, NULL, __VA_ARGS__)
 #define log_warn(...) log_write(TJ_LOG_WARNING, NULL, __VA_ARGS__)

@@ -48,10 +48,9 @@ main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} commands[] = {
-	    {"run", cmd_run},         {"check", cmd_check},
-	    {"exec", cmd_exec},       {"publish", cmd_publish},
-	    {"plugins", cmd_plugins}, {"dlq", cmd_dlq},
-	    {"stats", cmd_stats},
+		{ "run", cmd_run },         { "check", cmd_check },     { "exec", cmd_exec },
+		{ "publish", cmd_publish }, { "plugins", cmd_plugins }, { "dlq", cmd_dlq },
+		{ "stats", cmd_stats },
 	};
 
 	if (argc < 2) {
@@ -65,14 +64,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
-		printf("taskjet %s (plugin ABI %u.%u, libnats %s)\n", PACKAGE_VERSION,
-		       TJ_ABI_MAJOR, TJ_ABI_MINOR, nats_GetVersion());
+		printf("taskjet %s (plugin ABI %u.%u, libnats %s)\n", PACKAGE_VERSION, TJ_ABI_MAJOR,
+		       TJ_ABI_MINOR, nats_GetVersion());
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "taskjet: unknown command \"%s\"; see taskjet --help\n",
-	        argv[1]);
+	fprintf(stderr, "taskjet: unknown command \"%s\"; see taskjet --help\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -81,8 +81,7 @@ on_disconnected(natsConnection *conn, void *closure)
 	__atomic_add_fetch(&nc->disconnects, 1, __ATOMIC_RELAXED);
 	/* Also fires on a normal close; only a lost link is worth a warning. */
 	if (!natsConnection_IsClosed(conn))
-		log_warn("nats %s: disconnected from %s, reconnecting", nc->name,
-		         nc->url);
+		log_warn("nats %s: disconnected from %s, reconnecting", nc->name, nc->url);
 }
 
 static void
@@ -125,8 +124,7 @@ wait_closed(struct natsconn *nc, int64_t timeout_ms)
 		deadline.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&nc->lock);
-	while (!nc->closed &&
-	       pthread_cond_timedwait(&nc->closed_cond, &nc->lock, &deadline) == 0)
+	while (!nc->closed && pthread_cond_timedwait(&nc->closed_cond, &nc->lock, &deadline) == 0)
 		;
 	closed = nc->closed;
 	pthread_mutex_unlock(&nc->lock);
@@ -134,16 +132,14 @@ wait_closed(struct natsconn *nc, int64_t timeout_ms)
 }
 
 static void
-on_error(natsConnection *conn, natsSubscription *sub, natsStatus err,
-         void *closure)
+on_error(natsConnection *conn, natsSubscription *sub, natsStatus err, void *closure)
 {
 	struct natsconn *nc = closure;
 	const char *text = NULL;
 
 	natsConnection_GetLastError(conn, &text);
-	log_warn("nats %s: asynchronous error: %s%s%s", nc->name,
-	         natsStatus_GetText(err), text != NULL ? ": " : "",
-	         text != NULL ? text : "");
+	log_warn("nats %s: asynchronous error: %s%s%s", nc->name, natsStatus_GetText(err),
+	         text != NULL ? ": " : "", text != NULL ? text : "");
 }
 
 /* "nats://a:4222, nats://b:4222" -> SetServers; one URL -> SetURL. */
@@ -173,8 +169,8 @@ or_default(int64_t v, int64_t def)
 }
 
 int
-natsconn_open(const struct cfg_nats *cfg, const char *url,
-              const struct natsconn_options *opts, struct natsconn **nc_r)
+natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn_options *opts,
+              struct natsconn **nc_r)
 {
 	struct natsconn *nc = NULL;
 	natsOptions *o = NULL;
@@ -206,8 +202,8 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, name);
 	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(
-		    o, or_default(cfg->connect_timeout_ms, DEFAULT_TIMEOUT_MS));
+		s = natsOptions_SetTimeout(o,
+		                           or_default(cfg->connect_timeout_ms, DEFAULT_TIMEOUT_MS));
 	/* Once up, never give up: a daemon outlives server restarts. */
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(o, -1);
@@ -215,8 +211,7 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 		s = natsOptions_SetReconnectWait(
 		    o, or_default(cfg->reconnect_wait_ms, DEFAULT_RECONNECT_WAIT_MS));
 	if (s == NATS_OK) {
-		int64_t j = or_default(cfg->reconnect_jitter_ms,
-		                       DEFAULT_RECONNECT_JITTER_MS);
+		int64_t j = or_default(cfg->reconnect_jitter_ms, DEFAULT_RECONNECT_JITTER_MS);
 		s = natsOptions_SetReconnectJitter(o, j, j);
 	}
 	if (s == NATS_OK && opts != NULL && opts->send_asap)
@@ -230,8 +225,7 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, on_error, nc);
 	if (s != NATS_OK) {
-		log_err("nats: bad connection options for %s: %s", url,
-		        nats_GetLastError(NULL));
+		log_err("nats: bad connection options for %s: %s", url, nats_GetLastError(NULL));
 		rc = -EINVAL;
 		goto out;
 	}
@@ -239,15 +233,15 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 		/* libnats reads the file only at connect; say clearly it is the file. */
 		if (access(cfg->creds_file, R_OK) != 0) {
 			rc = -errno;
-			log_err("nats: cannot read credentials file %s: %s",
-			        cfg->creds_file, strerror(-rc));
+			log_err("nats: cannot read credentials file %s: %s", cfg->creds_file,
+			        strerror(-rc));
 			rc = -EINVAL;
 			goto out;
 		}
 		s = natsOptions_SetUserCredentialsFromFiles(o, cfg->creds_file, NULL);
 		if (s != NATS_OK) {
-			log_err("nats: cannot use credentials file %s: %s",
-			        cfg->creds_file, nats_GetLastError(NULL));
+			log_err("nats: cannot use credentials file %s: %s", cfg->creds_file,
+			        nats_GetLastError(NULL));
 			rc = -EINVAL;
 			goto out;
 		}
@@ -256,19 +250,16 @@ natsconn_open(const struct cfg_nats *cfg, const char *url,
 	/* No RetryOnFailedConnect: at start a clear error beats silent retries. */
 	s = natsConnection_Connect(&nc->conn, o);
 	if (s != NATS_OK) {
-		log_err("nats: cannot connect to %s: %s", url,
-		        nats_GetLastError(NULL));
-		rc = s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED
-		         ? -EACCES
-		         : -ECONNREFUSED;
+		log_err("nats: cannot connect to %s: %s", url, nats_GetLastError(NULL));
+		rc = s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED ? -EACCES
+		                                                                 : -ECONNREFUSED;
 		goto out;
 	}
 	__atomic_store_n(&nc->connected, true, __ATOMIC_RELEASE);
 
 	s = natsConnection_JetStream(&nc->js, nc->conn, NULL);
 	if (s != NATS_OK) {
-		log_err("nats: cannot create a JetStream context: %s",
-		        nats_GetLastError(NULL));
+		log_err("nats: cannot create a JetStream context: %s", nats_GetLastError(NULL));
 		rc = natsconn_errno(s);
 		goto out;
 	}

@@ -38,8 +38,7 @@ struct natsconn_options {
  * Not thread-safe with itself only because of logging order; call from the
  * main thread.
  */
-int natsconn_open(const struct cfg_nats *cfg, const char *url,
-                  const struct natsconn_options *opts,
+int natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn_options *opts,
                   struct natsconn **nc_r);
 
 /*

@@ -53,7 +53,7 @@ default_next(void *ctx)
 	return (double)((x * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
 }
 
-const struct rng retry_default_rng = {default_next, NULL};
+const struct rng retry_default_rng = { default_next, NULL };
 
 /* The unjittered delay, min(max, initial * multiplier^(attempt-1)), decided
  * in log space first so a huge attempt never computes an overflowing power. */
@@ -74,8 +74,7 @@ curve_ms(double initial, double multiplier, double max, uint32_t attempt)
 }
 
 int64_t
-retry_backoff_ms(const struct cfg_backoff *backoff, uint32_t attempt,
-                 const struct rng *rng)
+retry_backoff_ms(const struct cfg_backoff *backoff, uint32_t attempt, const struct rng *rng)
 {
 	double multiplier, jitter, delay, factor = 1.0, u;
 
@@ -94,8 +93,7 @@ retry_backoff_ms(const struct cfg_backoff *backoff, uint32_t attempt,
 	else if (jitter > 1.0)
 		jitter = 1.0;
 
-	delay = curve_ms((double)backoff->initial_ms, multiplier,
-	                 (double)backoff->max_ms, attempt);
+	delay = curve_ms((double)backoff->initial_ms, multiplier, (double)backoff->max_ms, attempt);
 	if (jitter > 0.0) {
 		u = rng->next(rng->ctx);
 		if (!(u >= 0.0))
@@ -105,8 +103,7 @@ retry_backoff_ms(const struct cfg_backoff *backoff, uint32_t attempt,
 		factor = 1.0 + jitter * (2.0 * u - 1.0);
 	}
 	/* A double holds max_ms only to 53 bits: give the cap back exactly. */
-	if (factor == 1.0 && backoff->max_ms > 0 &&
-	    delay >= (double)backoff->max_ms)
+	if (factor == 1.0 && backoff->max_ms > 0 && delay >= (double)backoff->max_ms)
 		return backoff->max_ms;
 	delay *= factor;
 	if (!(delay > 0.0))

@@ -17,8 +17,7 @@ find_stream(const struct cfg *cfg, const char *name)
 	if (name == NULL)
 		return NULL;
 	for (size_t i = 0; i < cfg->stream_count; i++)
-		if (cfg->streams[i].name != NULL &&
-		    strcmp(cfg->streams[i].name, name) == 0)
+		if (cfg->streams[i].name != NULL && strcmp(cfg->streams[i].name, name) == 0)
 			return &cfg->streams[i];
 	return NULL;
 }

@@ -44,9 +44,9 @@ struct route_stats {
 struct route {
 	const struct cfg_route *cfg;
 	const struct cfg_stream *stream;
-	struct plugin_instance *plugin;        /* set by the engine */
-	const struct plugin_handler *handler;  /* set by the engine */
-	struct route_stats stats;              /* update with __atomic builtins */
+	struct plugin_instance *plugin; /* set by the engine */
+	const struct plugin_handler *handler; /* set by the engine */
+	struct route_stats stats; /* update with __atomic builtins */
 };
 
 struct router {

@@ -36,8 +36,7 @@ process_task(void *ctx, struct tj_task *task)
 }
 
 static int
-dead_letter_task(void *ctx, struct tj_task *task, enum dlq_reason reason,
-                 const char *error)
+dead_letter_task(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
 {
 	struct disp_result res;
 	int rc = engine_dead_letter(ctx, task, reason, error, &res);
@@ -87,10 +86,9 @@ remove_url_file(const struct cfg *cfg)
 }
 
 int
-run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
-              sigset_t *set)
+run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url, sigset_t *set)
 {
-	struct js_callbacks cb = {process_task, dead_letter_task, engine};
+	struct js_callbacks cb = { process_task, dead_letter_task, engine };
 	struct embedded *server = NULL;
 	struct js_backend *backend = NULL;
 	struct http_server *http = NULL;
@@ -137,11 +135,10 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 	for (size_t i = 0; i < cfg->route_count; i++)
 		workers += (unsigned)cfg->routes[i].concurrency;
 	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
-	           cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
-	           url);
-	rc = http_start(&(struct http_env){.cfg = cfg, .engine = engine,
-	                                   .metrics = metrics, .js = backend},
-	                &http);
+	           cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s", url);
+	rc = http_start(
+	    &(struct http_env){ .cfg = cfg, .engine = engine, .metrics = metrics, .js = backend },
+	    &http);
 	if (rc < 0) {
 		status = EXIT_UNAVAILABLE;
 		engine_request_stop(engine);
@@ -149,8 +146,7 @@ run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
 		goto out;
 	}
 	sdnotify_ready("%zu route%s, %u worker%s on %s", cfg->route_count,
-	               cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
-	               url);
+	               cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s", url);
 	sdnotify_watchdog_start(backend_healthy, backend);
 
 	if (cli_wait_for_stop(set, NULL) > 0)

@@ -13,8 +13,7 @@
  * all threads). The server is `url` if not NULL, else cfg->nats.url, else
  * a private nats-server started under cfg->state_dir. Returns an exit code.
  */
-int run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url,
-                  sigset_t *set);
+int run_jetstream(struct engine *engine, const struct cfg *cfg, const char *url, sigset_t *set);
 
 /* Where `taskjet run` records the URL of its embedded server, so other
  * commands (publish) find it: "<state_dir>/nats.url". */

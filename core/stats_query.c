@@ -42,8 +42,7 @@ query_stream(jsCtx *js, const char *name, struct stats_stream *out)
 }
 
 static int
-query_consumer(jsCtx *js, const struct cfg_route *route,
-               struct stats_consumer *out)
+query_consumer(jsCtx *js, const struct cfg_route *route, struct stats_consumer *out)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
@@ -85,8 +84,8 @@ static int
 count_reasons(struct natsconn *nc, const struct cfg *cfg, uint64_t max_scan,
               struct stats_snapshot *snap)
 {
-	struct dlq_filter f = {.unlimited = max_scan == 0, .limit = (size_t)max_scan};
-	struct dlq_list list = {0};
+	struct dlq_filter f = { .unlimited = max_scan == 0, .limit = (size_t)max_scan };
+	struct dlq_list list = { 0 };
 	size_t cap = 0;
 	int rc;
 
@@ -105,9 +104,10 @@ count_reasons(struct natsconn *nc, const struct cfg *cfg, uint64_t max_scan,
 		if (j == snap->reason_count) {
 			if (j == cap) {
 				cap = cap > 0 ? cap * 2 : 8;
-				snap->reasons = xrealloc(snap->reasons, cap, sizeof(*snap->reasons));
+				snap->reasons =
+				    xrealloc(snap->reasons, cap, sizeof(*snap->reasons));
 			}
-			snap->reasons[j] = (struct stats_reason){.reason = xstrdup(r)};
+			snap->reasons[j] = (struct stats_reason){ .reason = xstrdup(r) };
 			snap->reason_count++;
 		}
 		snap->reasons[j].count++;
@@ -120,8 +120,8 @@ count_reasons(struct natsconn *nc, const struct cfg *cfg, uint64_t max_scan,
 }
 
 int
-stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason,
-            uint64_t max_scan, struct stats_snapshot **snap_r)
+stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason, uint64_t max_scan,
+            struct stats_snapshot **snap_r)
 {
 	struct stats_snapshot *snap = xcalloc(1, sizeof(*snap));
 	jsCtx *js = natsconn_js(nc);
@@ -138,8 +138,8 @@ stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason,
 	for (size_t i = 0; rc == 0 && i < cfg->route_count; i++)
 		rc = query_consumer(js, &cfg->routes[i], &snap->consumers[i]);
 	if (rc == 0)
-		rc = query_stream(js, cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ",
-		                  &snap->dlq);
+		rc =
+		    query_stream(js, cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ", &snap->dlq);
 	if (rc == 0 && by_reason && snap->dlq.found && snap->dlq.msgs > 0)
 		rc = count_reasons(nc, cfg, max_scan, snap);
 	if (rc < 0)
@@ -172,11 +172,10 @@ rate(uint64_t before, uint64_t after, double seconds)
 }
 
 void
-stats_rates_compute(const struct stats_snapshot *before,
-                    const struct stats_snapshot *after,
+stats_rates_compute(const struct stats_snapshot *before, const struct stats_snapshot *after,
                     struct stats_rates *rates_r)
 {
-	struct stats_rates r = {0};
+	struct stats_rates r = { 0 };
 	size_t ns = after->stream_count, nc = after->consumer_count;
 
 	r.seconds = (double)(after->mono_ms - before->mono_ms) / 1000.0;
@@ -190,17 +189,15 @@ stats_rates_compute(const struct stats_snapshot *before,
 		r.stream_in[i] = rate(a->last_seq, b->last_seq, r.seconds);
 		/* Messages that left: everything ever stored minus what is still
 		 * there (acked work, expired or deleted messages). */
-		r.stream_out[i] = rate(a->last_seq - a->msgs, b->last_seq - b->msgs,
-		                       r.seconds);
+		r.stream_out[i] = rate(a->last_seq - a->msgs, b->last_seq - b->msgs, r.seconds);
 	}
 	for (size_t i = 0; i < nc && i < before->consumer_count; i++) {
-		const struct stats_consumer *a = &before->consumers[i],
-		                            *b = &after->consumers[i];
+		const struct stats_consumer *a = &before->consumers[i], *b = &after->consumers[i];
 
-		r.consumer_delivered[i] = rate(a->delivered_consumer_seq,
-		                               b->delivered_consumer_seq, r.seconds);
-		r.consumer_acked[i] = rate(a->ack_floor_stream_seq,
-		                           b->ack_floor_stream_seq, r.seconds);
+		r.consumer_delivered[i] =
+		    rate(a->delivered_consumer_seq, b->delivered_consumer_seq, r.seconds);
+		r.consumer_acked[i] =
+		    rate(a->ack_floor_stream_seq, b->ack_floor_stream_seq, r.seconds);
 	}
 	r.dlq_in = rate(before->dlq.last_seq, after->dlq.last_seq, r.seconds);
 	*rates_r = r;

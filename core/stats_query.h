@@ -18,19 +18,19 @@ struct natsconn;
 
 struct stats_stream {
 	const char *name; /* borrowed from the config */
-	bool found;       /* false: the server has no such stream */
+	bool found; /* false: the server has no such stream */
 	uint64_t msgs, bytes, first_seq, last_seq, consumers, deleted;
 };
 
 struct stats_consumer {
-	const char *route;  /* borrowed from the config */
+	const char *route; /* borrowed from the config */
 	const char *stream; /* borrowed */
 	char consumer[256];
 	bool found;
-	uint64_t num_pending;     /* matching messages not yet delivered */
+	uint64_t num_pending; /* matching messages not yet delivered */
 	uint64_t num_ack_pending; /* delivered, awaiting ack (incl. nak delays) */
 	uint64_t num_redelivered; /* pending messages delivered more than once */
-	uint64_t num_waiting;     /* pull requests waiting */
+	uint64_t num_waiting; /* pull requests waiting */
 	uint64_t delivered_consumer_seq, delivered_stream_seq;
 	uint64_t ack_floor_consumer_seq, ack_floor_stream_seq;
 };
@@ -55,11 +55,11 @@ struct stats_snapshot {
 
 /* Rates between two snapshots of the same config, per second. */
 struct stats_rates {
-	double seconds;            /* between the snapshots */
-	double *stream_in;         /* new messages stored (last_seq delta) */
-	double *stream_out;        /* messages that left the stream */
+	double seconds; /* between the snapshots */
+	double *stream_in; /* new messages stored (last_seq delta) */
+	double *stream_out; /* messages that left the stream */
 	double *consumer_delivered; /* deliveries, redeliveries included */
-	double *consumer_acked;    /* ack floor (stream seq) advance */
+	double *consumer_acked; /* ack floor (stream seq) advance */
 	double dlq_in;
 };
 
@@ -71,14 +71,13 @@ struct stats_rates {
  * errors. *snap_r is freed with stats_snapshot_free(). 0, or -errno when
  * the server cannot be asked at all.
  */
-int stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason,
-                uint64_t max_scan, struct stats_snapshot **snap_r);
+int stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason, uint64_t max_scan,
+                struct stats_snapshot **snap_r);
 void stats_snapshot_free(struct stats_snapshot *snap);
 
 /* Rates from `before` to `after` (same config). Counters that went back
  * (a stream recreated) give 0. Free with stats_rates_free(). */
-void stats_rates_compute(const struct stats_snapshot *before,
-                         const struct stats_snapshot *after,
+void stats_rates_compute(const struct stats_snapshot *before, const struct stats_snapshot *after,
                          struct stats_rates *rates_r);
 void stats_rates_free(struct stats_rates *rates);
 

@@ -28,7 +28,7 @@ struct tj_task {
 	uint32_t attempt; /* 1-based delivery count */
 	char id[TASK_ID_MAX];
 	int64_t received_ms; /* monotonic ms when the backend handed it over */
-	void *backend_msg;   /* the backend's own message object */
+	void *backend_msg; /* the backend's own message object */
 	struct backend *backend;
 
 	/* Set by the worker. */
@@ -36,7 +36,7 @@ struct tj_task {
 
 	/* Set by the handler through the host API. */
 	int64_t retry_after_ms; /* -1: use the route's backoff */
-	char *fail_reason;      /* malloc'd, NULL if none */
+	char *fail_reason; /* malloc'd, NULL if none */
 	unsigned publish_count; /* follow-ups published in this delivery */
 
 	/* Set by the engine: what the handler returned, -1 if not called, -2 if

@@ -39,8 +39,7 @@ struct ctx {
 	struct topo_report *r;
 };
 
-static void TJ_PRINTF(2, 3)
-report(struct topo_report *r, const char *fmt, ...)
+static void TJ_PRINTF(2, 3) report(struct topo_report *r, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -73,8 +72,8 @@ nats_text(natsStatus s, jsErrCode jerr)
 	static __thread char buf[320];
 	const char *last = nats_GetLastError(NULL);
 
-	snprintf(buf, sizeof(buf), "%s (jerr %d)%s%s", natsStatus_GetText(s),
-	         (int)jerr, last != NULL ? ": " : "", last != NULL ? last : "");
+	snprintf(buf, sizeof(buf), "%s (jerr %d)%s%s", natsStatus_GetText(s), (int)jerr,
+	         last != NULL ? ": " : "", last != NULL ? last : "");
 	return buf;
 }
 
@@ -98,9 +97,12 @@ static const char *
 retention_name(jsRetentionPolicy p)
 {
 	switch (p) {
-	case js_LimitsPolicy: return "limits";
-	case js_InterestPolicy: return "interest";
-	case js_WorkQueuePolicy: return "workqueue";
+	case js_LimitsPolicy:
+		return "limits";
+	case js_InterestPolicy:
+		return "interest";
+	case js_WorkQueuePolicy:
+		return "workqueue";
 	}
 	return "?";
 }
@@ -136,8 +138,7 @@ topology_max_ack_pending(const struct cfg_route *route)
 }
 
 void
-topology_advisory_subject(const char *stream, const char *consumer, char *buf,
-                          size_t len)
+topology_advisory_subject(const char *stream, const char *consumer, char *buf, size_t len)
 {
 	snprintf(buf, len, ADVISORY_PREFIX "%s.%s", stream, consumer);
 }
@@ -183,8 +184,8 @@ apply_want(const struct want_stream *w, jsStreamConfig *c)
 /* Compare; describe every difference into r. Returns how many updatable
  * differences there are; *conflict_r counts the ones that are not. */
 static int
-diff_stream(struct ctx *x, const struct want_stream *w,
-            const jsStreamConfig *c, const char *verb, int *conflict_r)
+diff_stream(struct ctx *x, const struct want_stream *w, const jsStreamConfig *c, const char *verb,
+            int *conflict_r)
 {
 	char a[32], b[32];
 	int n = 0;
@@ -202,13 +203,11 @@ diff_stream(struct ctx *x, const struct want_stream *w,
 		report(x->r,
 		       "%s %s: storage is %s, config says %s: cannot be changed in "
 		       "place (recreate the stream or fix the config)",
-		       w->what, w->name, storage_name(c->Storage),
-		       storage_name(w->storage));
+		       w->what, w->name, storage_name(c->Storage), storage_name(w->storage));
 		(*conflict_r)++;
 	}
 	if (!same_subjects(w, c)) {
-		report(x->r, "%s %s: subjects differ from the config (%s)", w->what,
-		       w->name, verb);
+		report(x->r, "%s %s: subjects differ from the config (%s)", w->what, w->name, verb);
 		n++;
 	}
 	if (c->MaxAge != w->max_age_ms * NS_PER_MS) {
@@ -218,13 +217,13 @@ diff_stream(struct ctx *x, const struct want_stream *w,
 		n++;
 	}
 	if (c->MaxMsgs != w->max_msgs) {
-		report(x->r, "%s %s: max_msgs %" PRId64 " -> %" PRId64 " (%s)",
-		       w->what, w->name, c->MaxMsgs, w->max_msgs, verb);
+		report(x->r, "%s %s: max_msgs %" PRId64 " -> %" PRId64 " (%s)", w->what, w->name,
+		       c->MaxMsgs, w->max_msgs, verb);
 		n++;
 	}
 	if (c->MaxBytes != w->max_bytes) {
-		report(x->r, "%s %s: max_bytes %" PRId64 " -> %" PRId64 " (%s)",
-		       w->what, w->name, c->MaxBytes, w->max_bytes, verb);
+		report(x->r, "%s %s: max_bytes %" PRId64 " -> %" PRId64 " (%s)", w->what, w->name,
+		       c->MaxBytes, w->max_bytes, verb);
 		n++;
 	}
 	if (c->Discard != w->discard) {
@@ -233,14 +232,13 @@ diff_stream(struct ctx *x, const struct want_stream *w,
 		n++;
 	}
 	if (c->Replicas != w->replicas) {
-		report(x->r, "%s %s: replicas %" PRId64 " -> %" PRId64 " (%s)",
-		       w->what, w->name, c->Replicas, w->replicas, verb);
+		report(x->r, "%s %s: replicas %" PRId64 " -> %" PRId64 " (%s)", w->what, w->name,
+		       c->Replicas, w->replicas, verb);
 		n++;
 	}
-	if (w->duplicates_ms > 0 &&
-	    c->Duplicates != w->duplicates_ms * NS_PER_MS) {
-		report(x->r, "%s %s: duplicate_window %s -> %s (%s)", w->what,
-		       w->name, fmt_ms(c->Duplicates / NS_PER_MS, a, sizeof(a)),
+	if (w->duplicates_ms > 0 && c->Duplicates != w->duplicates_ms * NS_PER_MS) {
+		report(x->r, "%s %s: duplicate_window %s -> %s (%s)", w->what, w->name,
+		       fmt_ms(c->Duplicates / NS_PER_MS, a, sizeof(a)),
 		       fmt_ms(w->duplicates_ms, b, sizeof(b)), verb);
 		n++;
 	}
@@ -278,15 +276,13 @@ ensure_stream(struct ctx *x, const struct want_stream *w)
 		goto out;
 	}
 	if (s != NATS_OK) {
-		report(x->r, "%s %s: cannot read: %s", w->what, w->name,
-		       nats_text(s, jerr));
+		report(x->r, "%s %s: cannot read: %s", w->what, w->name, nats_text(s, jerr));
 		x->r->errors++;
 		rc = -EIO;
 		goto out;
 	}
 
-	diffs = diff_stream(x, w, si->Config,
-	                    x->dry_run ? "would update" : "updating", &conflicts);
+	diffs = diff_stream(x, w, si->Config, x->dry_run ? "would update" : "updating", &conflicts);
 	x->r->conflicts += (unsigned)conflicts;
 	if (conflicts > 0)
 		rc = -EEXIST;
@@ -306,8 +302,7 @@ ensure_stream(struct ctx *x, const struct want_stream *w)
 	apply_want(w, &c);
 	s = js_UpdateStream(&done, x->js, &c, NULL, &jerr);
 	if (s != NATS_OK) {
-		report(x->r, "%s %s: update failed: %s", w->what, w->name,
-		       nats_text(s, jerr));
+		report(x->r, "%s %s: update failed: %s", w->what, w->name, nats_text(s, jerr));
 		x->r->errors++;
 		rc = -EIO;
 		goto out;
@@ -377,8 +372,8 @@ ensure_consumer(struct ctx *x, const struct want_consumer *w)
 		}
 		s = js_AddConsumer(&done, x->js, w->stream, &want, NULL, &jerr);
 		if (s != NATS_OK) {
-			report(x->r, "consumer %s/%s: create failed: %s", w->stream,
-			       w->durable, nats_text(s, jerr));
+			report(x->r, "consumer %s/%s: create failed: %s", w->stream, w->durable,
+			       nats_text(s, jerr));
 			x->r->errors++;
 			rc = -EIO;
 			goto out;
@@ -396,8 +391,7 @@ ensure_consumer(struct ctx *x, const struct want_consumer *w)
 	}
 
 	have = ci->Config;
-	if (have->AckPolicy != js_AckExplicit ||
-	    have->DeliverPolicy != js_DeliverAll ||
+	if (have->AckPolicy != js_AckExplicit || have->DeliverPolicy != js_DeliverAll ||
 	    (have->DeliverSubject != NULL && *have->DeliverSubject != '\0')) {
 		report(x->r,
 		       "consumer %s/%s: is not an explicit-ack, deliver-all pull "
@@ -406,32 +400,30 @@ ensure_consumer(struct ctx *x, const struct want_consumer *w)
 		conflicts++;
 	}
 	if (!str_eq(have->FilterSubject, w->filter)) {
-		report(x->r, "consumer %s/%s: filter %s -> %s (%s)", w->stream,
-		       w->durable, have->FilterSubject ? have->FilterSubject : "(none)",
+		report(x->r, "consumer %s/%s: filter %s -> %s (%s)", w->stream, w->durable,
+		       have->FilterSubject ? have->FilterSubject : "(none)",
 		       w->filter ? w->filter : "(none)", verb);
 		diffs++;
 	}
 	if (have->AckWait != want.AckWait) {
-		report(x->r, "consumer %s/%s: ack_wait %s -> %s (%s)", w->stream,
-		       w->durable, fmt_ms(have->AckWait / NS_PER_MS, a, sizeof(a)),
+		report(x->r, "consumer %s/%s: ack_wait %s -> %s (%s)", w->stream, w->durable,
+		       fmt_ms(have->AckWait / NS_PER_MS, a, sizeof(a)),
 		       fmt_ms(w->ack_wait_ms, b, sizeof(b)), verb);
 		diffs++;
 	}
 	if (have->MaxDeliver != want.MaxDeliver) {
-		report(x->r, "consumer %s/%s: max_deliver %" PRId64 " -> %" PRId64
-		       " (%s)", w->stream, w->durable, have->MaxDeliver,
-		       want.MaxDeliver, verb);
+		report(x->r, "consumer %s/%s: max_deliver %" PRId64 " -> %" PRId64 " (%s)",
+		       w->stream, w->durable, have->MaxDeliver, want.MaxDeliver, verb);
 		diffs++;
 	}
 	if (have->MaxAckPending != want.MaxAckPending) {
-		report(x->r, "consumer %s/%s: max_ack_pending %" PRId64 " -> %" PRId64
-		       " (%s)", w->stream, w->durable, have->MaxAckPending,
-		       want.MaxAckPending, verb);
+		report(x->r, "consumer %s/%s: max_ack_pending %" PRId64 " -> %" PRId64 " (%s)",
+		       w->stream, w->durable, have->MaxAckPending, want.MaxAckPending, verb);
 		diffs++;
 	}
 	if (have->BackOffLen != 0) {
-		report(x->r, "consumer %s/%s: has a backoff list (%s: removing it)",
-		       w->stream, w->durable, verb);
+		report(x->r, "consumer %s/%s: has a backoff list (%s: removing it)", w->stream,
+		       w->durable, verb);
 		diffs++;
 	}
 	x->r->conflicts += (unsigned)conflicts;
@@ -450,8 +442,8 @@ ensure_consumer(struct ctx *x, const struct want_consumer *w)
 	/* Add on an existing durable is an update with the full config. */
 	s = js_AddConsumer(&done, x->js, w->stream, &want, NULL, &jerr);
 	if (s != NATS_OK) {
-		report(x->r, "consumer %s/%s: update failed: %s", w->stream,
-		       w->durable, nats_text(s, jerr));
+		report(x->r, "consumer %s/%s: update failed: %s", w->stream, w->durable,
+		       nats_text(s, jerr));
 		x->r->errors++;
 		rc = -EIO;
 		goto out;
@@ -474,9 +466,12 @@ static jsRetentionPolicy
 retention_of(enum cfg_retention r)
 {
 	switch (r) {
-	case CFG_RETENTION_LIMITS: return js_LimitsPolicy;
-	case CFG_RETENTION_INTEREST: return js_InterestPolicy;
-	case CFG_RETENTION_WORKQUEUE: break;
+	case CFG_RETENTION_LIMITS:
+		return js_LimitsPolicy;
+	case CFG_RETENTION_INTEREST:
+		return js_InterestPolicy;
+	case CFG_RETENTION_WORKQUEUE:
+		break;
 	}
 	return js_WorkQueuePolicy;
 }
@@ -496,15 +491,14 @@ merge_rc(int *rc, int r)
 }
 
 int
-topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run,
-                struct topo_report *report_r)
+topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_report *report_r)
 {
-	struct ctx x = {.js = js, .dry_run = dry_run, .r = report_r};
+	struct ctx x = { .js = js, .dry_run = dry_run, .r = report_r };
 	struct want_stream w;
 	char dlq_subject[256];
-	const char *dlq_subjects[1] = {dlq_subject};
+	const char *dlq_subjects[1] = { dlq_subject };
 	const char **adv_subjects = NULL;
-	char (*adv_buf)[512] = NULL;
+	char(*adv_buf)[512] = NULL;
 	char durable[256];
 	int rc = 0;
 
@@ -514,19 +508,18 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run,
 		const struct cfg_stream *cs = &cfg->streams[i];
 
 		w = (struct want_stream){
-		    .what = "stream",
-		    .name = cs->name,
-		    .subjects = (const char **)cs->subjects,
-		    .subject_count = (int)cs->subject_count,
-		    .storage = storage_of(cs->storage),
-		    .retention = retention_of(cs->retention),
-		    .max_age_ms = cs->max_age_ms,
-		    .max_msgs = cs->max_msgs,
-		    .max_bytes = cs->max_bytes,
-		    .discard = cs->discard == CFG_DISCARD_NEW ? js_DiscardNew
-		                                              : js_DiscardOld,
-		    .replicas = at_least_one(cs->replicas),
-		    .duplicates_ms = cs->duplicate_window_ms,
+			.what = "stream",
+			.name = cs->name,
+			.subjects = (const char **)cs->subjects,
+			.subject_count = (int)cs->subject_count,
+			.storage = storage_of(cs->storage),
+			.retention = retention_of(cs->retention),
+			.max_age_ms = cs->max_age_ms,
+			.max_msgs = cs->max_msgs,
+			.max_bytes = cs->max_bytes,
+			.discard = cs->discard == CFG_DISCARD_NEW ? js_DiscardNew : js_DiscardOld,
+			.replicas = at_least_one(cs->replicas),
+			.duplicates_ms = cs->duplicate_window_ms,
 		};
 		merge_rc(&rc, ensure_stream(&x, &w));
 	}
@@ -537,20 +530,19 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run,
 	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>",
 	         cfg->dlq.subject_prefix != NULL ? cfg->dlq.subject_prefix : "dlq");
 	w = (struct want_stream){
-	    .what = "dlq stream",
-	    .name = cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ",
-	    .subjects = dlq_subjects,
-	    .subject_count = 1,
-	    .storage = storage_of(cfg->dlq.storage),
-	    .retention = js_LimitsPolicy,
-	    .max_age_ms = cfg->dlq.max_age_ms,
-	    .max_msgs = cfg->dlq.max_msgs != 0 ? cfg->dlq.max_msgs : -1,
-	    .max_bytes = cfg->dlq.max_bytes != 0 ? cfg->dlq.max_bytes : -1,
-	    .replicas = at_least_one(cfg->dlq.replicas),
+		.what = "dlq stream",
+		.name = cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ",
+		.subjects = dlq_subjects,
+		.subject_count = 1,
+		.storage = storage_of(cfg->dlq.storage),
+		.retention = js_LimitsPolicy,
+		.max_age_ms = cfg->dlq.max_age_ms,
+		.max_msgs = cfg->dlq.max_msgs != 0 ? cfg->dlq.max_msgs : -1,
+		.max_bytes = cfg->dlq.max_bytes != 0 ? cfg->dlq.max_bytes : -1,
+		.replicas = at_least_one(cfg->dlq.replicas),
 	};
-	w.discard = (w.max_age_ms > 0 || w.max_msgs > 0 || w.max_bytes > 0)
-	                ? js_DiscardNew
-	                : js_DiscardOld;
+	w.discard =
+	    (w.max_age_ms > 0 || w.max_msgs > 0 || w.max_bytes > 0) ? js_DiscardNew : js_DiscardOld;
 	merge_rc(&rc, ensure_stream(&x, &w));
 
 	if (cfg->route_count > 0) {
@@ -565,42 +557,41 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run,
 			adv_subjects[i] = adv_buf[i];
 		}
 		w = (struct want_stream){
-		    .what = "advisory stream",
-		    .name = cfg->dlq.advisory_stream != NULL ? cfg->dlq.advisory_stream
-		                                             : "TASKJET_ADVISORIES",
-		    .subjects = adv_subjects,
-		    .subject_count = (int)cfg->route_count,
-		    .storage = js_FileStorage,
-		    .retention = js_LimitsPolicy,
-		    .max_msgs = -1,
-		    .max_bytes = -1,
-		    .discard = js_DiscardOld,
-		    .replicas = at_least_one(cfg->dlq.replicas),
+			.what = "advisory stream",
+			.name = cfg->dlq.advisory_stream != NULL ? cfg->dlq.advisory_stream
+			                                         : "TASKJET_ADVISORIES",
+			.subjects = adv_subjects,
+			.subject_count = (int)cfg->route_count,
+			.storage = js_FileStorage,
+			.retention = js_LimitsPolicy,
+			.max_msgs = -1,
+			.max_bytes = -1,
+			.discard = js_DiscardOld,
+			.replicas = at_least_one(cfg->dlq.replicas),
 		};
 		merge_rc(&rc, ensure_stream(&x, &w));
-		merge_rc(&rc, ensure_consumer(
-		                  &x, &(struct want_consumer){
-		                          .stream = w.name,
-		                          .durable = TOPOLOGY_ADVISORY_CONSUMER,
-		                          .ack_wait_ms = ADVISORY_ACK_WAIT_MS,
-		                          .max_deliver = -1,
-		                          .max_ack_pending = MIN_MAX_ACK_PENDING,
-		                      }));
+		merge_rc(&rc, ensure_consumer(&x, &(struct want_consumer){
+		                                      .stream = w.name,
+		                                      .durable = TOPOLOGY_ADVISORY_CONSUMER,
+		                                      .ack_wait_ms = ADVISORY_ACK_WAIT_MS,
+		                                      .max_deliver = -1,
+		                                      .max_ack_pending = MIN_MAX_ACK_PENDING,
+		                                  }));
 	}
 
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
 
-		merge_rc(&rc, ensure_consumer(
-		                  &x, &(struct want_consumer){
-		                          .stream = r->stream,
-		                          .durable = topology_consumer_name(
-		                              r, durable, sizeof(durable)),
-		                          .filter = r->subject,
-		                          .ack_wait_ms = r->ack_wait_ms,
-		                          .max_deliver = r->max_attempts,
-		                          .max_ack_pending = topology_max_ack_pending(r),
-		                      }));
+		merge_rc(&rc,
+		         ensure_consumer(
+		             &x, &(struct want_consumer){
+		                     .stream = r->stream,
+		                     .durable = topology_consumer_name(r, durable, sizeof(durable)),
+		                     .filter = r->subject,
+		                     .ack_wait_ms = r->ack_wait_ms,
+		                     .max_deliver = r->max_attempts,
+		                     .max_ack_pending = topology_max_ack_pending(r),
+		                 }));
 	}
 
 	if (rc == 0 && dry_run && report_r->pending > 0)

@@ -30,11 +30,11 @@
 struct topo_report {
 	char **lines; /* malloc'd; "stream TASKS: created", ... */
 	size_t count;
-	unsigned created;   /* objects created */
-	unsigned updated;   /* objects updated to match the config */
-	unsigned pending;   /* dry run: objects that would be created/updated */
+	unsigned created; /* objects created */
+	unsigned updated; /* objects updated to match the config */
+	unsigned pending; /* dry run: objects that would be created/updated */
 	unsigned conflicts; /* differences that cannot be fixed in place */
-	unsigned errors;    /* server calls that failed */
+	unsigned errors; /* server calls that failed */
 };
 
 /*
@@ -46,19 +46,16 @@ struct topo_report {
  * conflict remains; -EIO (or another -errno) if a server call failed.
  * Thread-safe as far as jsCtx is; meant for start-up, main thread.
  */
-int topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run,
-                    struct topo_report *report);
+int topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_report *report);
 void topo_report_free(struct topo_report *report);
 
 /* The durable name of a route (its configured consumer, else
  * "taskjet-<route name>"), written into buf. Returns buf. */
-const char *topology_consumer_name(const struct cfg_route *route, char *buf,
-                                   size_t len);
+const char *topology_consumer_name(const struct cfg_route *route, char *buf, size_t len);
 /* MaxAckPending for a route: room for every worker's batch plus naked
  * messages waiting for their delay, at least 1000. */
 int64_t topology_max_ack_pending(const struct cfg_route *route);
 /* "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>". */
-void topology_advisory_subject(const char *stream, const char *consumer,
-                               char *buf, size_t len);
+void topology_advisory_subject(const char *stream, const char *consumer, char *buf, size_t len);
 
 #endif

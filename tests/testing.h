@@ -29,44 +29,44 @@ void testing_fail(const char *file, int line, const char *fmt, ...)
 /* True if the current test has failed so far (to stop early). */
 bool testing_failed(void);
 
-#define CHECK_TRUE(cond)                                                       \
-	do {                                                                       \
-		if (!(cond))                                                           \
-			testing_fail(__FILE__, __LINE__, "expected true: %s", #cond);      \
+#define CHECK_TRUE(cond)                                                              \
+	do {                                                                          \
+		if (!(cond))                                                          \
+			testing_fail(__FILE__, __LINE__, "expected true: %s", #cond); \
 	} while (0)
-#define CHECK_FALSE(cond)                                                      \
-	do {                                                                       \
+#define CHECK_FALSE(cond)                                                              \
+	do {                                                                           \
 		if (cond)                                                              \
-			testing_fail(__FILE__, __LINE__, "expected false: %s", #cond);     \
+			testing_fail(__FILE__, __LINE__, "expected false: %s", #cond); \
 	} while (0)
-#define CHECK_INT(actual, expected)                                            \
-	do {                                                                       \
-		long long a_ = (long long)(actual), e_ = (long long)(expected);        \
-		if (a_ != e_)                                                          \
-			testing_fail(__FILE__, __LINE__, "%s == %lld, expected %lld",      \
-			             #actual, a_, e_);                                     \
+#define CHECK_INT(actual, expected)                                                                \
+	do {                                                                                       \
+		long long a_ = (long long)(actual), e_ = (long long)(expected);                    \
+		if (a_ != e_)                                                                      \
+			testing_fail(__FILE__, __LINE__, "%s == %lld, expected %lld", #actual, a_, \
+			             e_);                                                          \
 	} while (0)
-#define CHECK_STR(actual, expected)                                            \
-	do {                                                                       \
-		const char *a_ = (actual), *e_ = (expected);                           \
-		if (a_ == NULL || e_ == NULL ? a_ != e_ : strcmp(a_, e_) != 0)         \
-			testing_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"",  \
-			             #actual, a_ ? a_ : "(null)", e_ ? e_ : "(null)");     \
+#define CHECK_STR(actual, expected)                                                                \
+	do {                                                                                       \
+		const char *a_ = (actual), *e_ = (expected);                                       \
+		if (a_ == NULL || e_ == NULL ? a_ != e_ : strcmp(a_, e_) != 0)                     \
+			testing_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #actual, \
+			             a_ ? a_ : "(null)", e_ ? e_ : "(null)");                      \
 	} while (0)
 /* `haystack` contains `needle`. */
-#define CHECK_CONTAINS(haystack, needle)                                       \
-	do {                                                                       \
-		const char *h_ = (haystack), *n_ = (needle);                           \
-		if (h_ == NULL || strstr(h_, n_) == NULL)                              \
-			testing_fail(__FILE__, __LINE__, "%s == \"%s\", lacks \"%s\"",     \
-			             #haystack, h_ ? h_ : "(null)", n_);                   \
+#define CHECK_CONTAINS(haystack, needle)                                                          \
+	do {                                                                                      \
+		const char *h_ = (haystack), *n_ = (needle);                                      \
+		if (h_ == NULL || strstr(h_, n_) == NULL)                                         \
+			testing_fail(__FILE__, __LINE__, "%s == \"%s\", lacks \"%s\"", #haystack, \
+			             h_ ? h_ : "(null)", n_);                                     \
 	} while (0)
-#define CHECK_RANGE(actual, lo, hi)                                            \
-	do {                                                                       \
-		double a_ = (double)(actual), l_ = (double)(lo), h_ = (double)(hi);    \
-		if (a_ < l_ || a_ > h_)                                                \
-			testing_fail(__FILE__, __LINE__, "%s == %g, expected %g..%g",      \
-			             #actual, a_, l_, h_);                                 \
+#define CHECK_RANGE(actual, lo, hi)                                                                \
+	do {                                                                                       \
+		double a_ = (double)(actual), l_ = (double)(lo), h_ = (double)(hi);                \
+		if (a_ < l_ || a_ > h_)                                                            \
+			testing_fail(__FILE__, __LINE__, "%s == %g, expected %g..%g", #actual, a_, \
+			             l_, h_);                                                      \
 	} while (0)
 
 #endif

@@ -11,9 +11,9 @@ TJ_PLUGIN_DECLARE("hello", "1.0.0", "Log a greeting for every task");
 
 /* Per-instance state; one instance per route that uses the plugin. */
 struct hello {
-	tj_plugin *self;                /* valid until tj_plugin_fini() */
-	const struct tj_host_api *api;  /* likewise */
-	const char *greeting;           /* engine-owned config string */
+	tj_plugin *self; /* valid until tj_plugin_fini() */
+	const struct tj_host_api *api; /* likewise */
+	const char *greeting; /* engine-owned config string */
 };
 
 /* Runs on worker threads, maybe concurrently: only reads `h`. */
@@ -29,8 +29,8 @@ hello_handle(tj_task *task, void *userdata)
 		h->api->task_fail_reason(task, "payload: empty");
 		return TJ_FAIL;
 	}
-	tj_info(h->api, h->self, "%s, %.*s (attempt %u)", h->greeting, (int)len,
-	        payload, h->api->task_attempt(task));
+	tj_info(h->api, h->self, "%s, %.*s (attempt %u)", h->greeting, (int)len, payload,
+	        h->api->task_attempt(task));
 	return TJ_DONE; /* acknowledged */
 }
 

@@ -62,10 +62,10 @@ typedef struct tj_task tj_task;
 
 /* A handler's verdict. The engine owns what happens next. */
 typedef enum tj_verdict {
-	TJ_DONE = 0,  /* processed: the task is acknowledged and removed         */
+	TJ_DONE = 0, /* processed: the task is acknowledged and removed         */
 	TJ_RETRY = 1, /* transient failure: redelivered after a backoff delay,
 	               * or dead-lettered once the route's attempts run out      */
-	TJ_FAIL = 2   /* permanent failure: dead-lettered now, never retried     */
+	TJ_FAIL = 2 /* permanent failure: dead-lettered now, never retried     */
 } tj_verdict;
 
 /* Log levels, numbered as syslog(3) does. */
@@ -95,7 +95,7 @@ typedef tj_verdict (*tj_handler_fn)(tj_task *task, void *userdata);
  * otherwise. Integer returns are 0 on success or a negative errno value.
  */
 struct tj_host_api {
-	uint32_t size;      /* sizeof(struct tj_host_api) as the engine built it */
+	uint32_t size; /* sizeof(struct tj_host_api) as the engine built it */
 	uint32_t abi_major; /* the engine's TJ_ABI_MAJOR */
 	uint32_t abi_minor; /* the engine's TJ_ABI_MINOR */
 
@@ -108,8 +108,8 @@ struct tj_host_api {
 	 * -EPERM outside tj_plugin_init(), -EEXIST if `name` is taken on this
 	 * instance, -EINVAL for a NULL or empty name or NULL fn.
 	 */
-	int (*register_handler)(tj_plugin *self, const char *name,
-	                        tj_handler_fn fn, void *userdata);
+	int (*register_handler)(tj_plugin *self, const char *name, tj_handler_fn fn,
+	                        void *userdata);
 
 	/* --- 1.0: the route's plugin config, valid until fini returns --- */
 
@@ -126,8 +126,7 @@ struct tj_host_api {
 	 * The raw JSON text of a key's value (any type), or of the whole config
 	 * object when `key` is NULL. Not NUL-terminated at *len_r.
 	 */
-	int (*config_json)(tj_plugin *self, const char *key, const char **json_r,
-	                   size_t *len_r);
+	int (*config_json)(tj_plugin *self, const char *key, const char **json_r, size_t *len_r);
 
 	/* --- 1.0: logging --- */
 
@@ -165,8 +164,7 @@ struct tj_host_api {
 	 * the same follow-up published again on a redelivery is deduplicated.
 	 * -ENOENT if no stream takes `subject`, -ETIMEDOUT, -EIO otherwise.
 	 */
-	int (*task_publish)(tj_task *task, const char *subject, const void *data,
-	                    size_t len);
+	int (*task_publish)(tj_task *task, const char *subject, const void *data, size_t len);
 	/* For TJ_RETRY: redeliver after delay_ms instead of the route's backoff. */
 	void (*task_retry_after)(tj_task *task, int64_t delay_ms);
 	/*
@@ -180,24 +178,24 @@ struct tj_host_api {
 };
 
 /* True if the engine's table has `member` (for members added after 1.0). */
-#define TJ_API_HAS(api, member)                                              \
-	((api)->size >= offsetof(struct tj_host_api, member) +                   \
-	                    sizeof((api)->member) &&                             \
+#define TJ_API_HAS(api, member)                                                         \
+	((api)->size >= offsetof(struct tj_host_api, member) + sizeof((api)->member) && \
 	 (api)->member != NULL)
 
 /* Static facts about a plugin, read with dlsym() before any of its code runs. */
 struct tj_plugin_info {
-	uint32_t abi_major;      /* TJ_ABI_MAJOR the plugin was built against */
-	uint32_t abi_minor;      /* TJ_ABI_MINOR the plugin was built against */
-	const char *name;        /* must equal the file name without ".so"    */
-	const char *version;     /* the plugin's own version                  */
+	uint32_t abi_major; /* TJ_ABI_MAJOR the plugin was built against */
+	uint32_t abi_minor; /* TJ_ABI_MINOR the plugin was built against */
+	const char *name; /* must equal the file name without ".so"    */
+	const char *version; /* the plugin's own version                  */
 	const char *description; /* one line for `taskjet plugins`            */
 };
 
 /* Declare the descriptor; use once, at file scope. */
-#define TJ_PLUGIN_DECLARE(name_, version_, description_)                     \
-	TJ_EXPORT const struct tj_plugin_info tj_plugin_info = {                 \
-		TJ_ABI_MAJOR, TJ_ABI_MINOR, (name_), (version_), (description_)}
+#define TJ_PLUGIN_DECLARE(name_, version_, description_)                                     \
+	TJ_EXPORT const struct tj_plugin_info tj_plugin_info = { TJ_ABI_MAJOR, TJ_ABI_MINOR, \
+		                                                 (name_), (version_),        \
+		                                                 (description_) }
 
 /*
  * Required. Read config, allocate state, register handlers. `self` and `api`
@@ -207,8 +205,7 @@ struct tj_plugin_info {
  * call fini, and stops with the plugin's logged reason. Runs on the main
  * thread before any task is fetched. Do not start threads that outlive fini.
  */
-TJ_EXPORT int tj_plugin_init(tj_plugin *self, const struct tj_host_api *api,
-                             void **userdata_r);
+TJ_EXPORT int tj_plugin_init(tj_plugin *self, const struct tj_host_api *api, void **userdata_r);
 
 /*
  * Optional. Free what init allocated. Called once per successful init, after

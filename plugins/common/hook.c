@@ -53,7 +53,8 @@ parse_argv(const char *text, size_t len, char ***argv_r, const char **why_r)
 		r = -ENOMEM;
 		goto out;
 	}
-	json_for_each_item(i, t, doc.toks) {
+	json_for_each_item(i, t, doc.toks)
+	{
 		if (t->type != JSON_STRING) {
 			*why_r = "must be a non-empty JSON array of strings (an argv)";
 			r = -EINVAL;
@@ -89,7 +90,7 @@ out:
 int
 hook_config(const struct tj_host_api *api, tj_plugin *self, struct hook *hook)
 {
-	struct hook h = {NULL, HOOK_DEFAULT_TIMEOUT_MS};
+	struct hook h = { NULL, HOOK_DEFAULT_TIMEOUT_MS };
 	const char *text, *why = NULL;
 	size_t len;
 	int r;
@@ -204,8 +205,7 @@ build_env(const char *const ours[])
 		for (size_t j = 0; j < n_ours && !shadowed; j++) {
 			size_t nl = strcspn(ours[j], "=");
 
-			shadowed = strncmp(environ[i], ours[j], nl) == 0 &&
-			           environ[i][nl] == '=';
+			shadowed = strncmp(environ[i], ours[j], nl) == 0 && environ[i][nl] == '=';
 		}
 		if (!shadowed)
 			envp[k++] = environ[i];
@@ -245,7 +245,7 @@ drain(int fd, struct tail *t)
 
 struct child {
 	pid_t pid;
-	int in_fd;  /* our end of the child's stdin (a socket: MSG_NOSIGNAL) */
+	int in_fd; /* our end of the child's stdin (a socket: MSG_NOSIGNAL) */
 	int err_fd; /* read end of the child's stderr */
 };
 
@@ -254,7 +254,7 @@ spawn(const struct hook *hook, char **envp, struct child *c)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int in_sv[2] = {-1, -1}, err_p[2] = {-1, -1};
+	int in_sv[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	sigset_t mask;
 	int r;
 
@@ -279,8 +279,7 @@ spawn(const struct hook *hook, char **envp, struct child *c)
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (r == 0)
-		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-		                                        POSIX_SPAWN_SETSIGMASK |
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 		                                        POSIX_SPAWN_SETSIGDEF);
 	/* Own process group: a timeout kills the hook and its children. */
 	if (r == 0)
@@ -323,8 +322,8 @@ reap(pid_t pid, int *status_r)
  * process group is then killed and reaped).
  */
 static bool
-supervise(struct child *c, int64_t timeout_ms, const char *input,
-          size_t input_len, struct tail *t, int *status_r)
+supervise(struct child *c, int64_t timeout_ms, const char *input, size_t input_len, struct tail *t,
+          int *status_r)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	size_t off = 0;
@@ -357,11 +356,11 @@ supervise(struct child *c, int64_t timeout_ms, const char *input,
 			break;
 		if (c->in_fd >= 0) {
 			in_i = (int)n;
-			fds[n++] = (struct pollfd){.fd = c->in_fd, .events = POLLOUT};
+			fds[n++] = (struct pollfd){ .fd = c->in_fd, .events = POLLOUT };
 		}
 		if (c->err_fd >= 0) {
 			err_i = (int)n;
-			fds[n++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
+			fds[n++] = (struct pollfd){ .fd = c->err_fd, .events = POLLIN };
 		}
 		/* stderr EOF normally means exit; poll the pid briefly then. With
 		 * stderr open, its EOF wakes us, so a coarse tick is enough. */
@@ -387,8 +386,7 @@ supervise(struct child *c, int64_t timeout_ms, const char *input,
 			if (s > 0)
 				off += (size_t)s;
 			/* Done, or the child stopped reading (EPIPE): close stdin. */
-			if (off == input_len ||
-			    (s < 0 && errno != EAGAIN && errno != EINTR) ||
+			if (off == input_len || (s < 0 && errno != EAGAIN && errno != EINTR) ||
 			    (fds[in_i].revents & (POLLERR | POLLHUP))) {
 				close(c->in_fd);
 				c->in_fd = -1;
@@ -408,10 +406,10 @@ tj_verdict
 hook_run(const struct hook *hook, const struct tj_host_api *api, tj_task *task,
          const char *const env_extra[], const void *input, size_t input_len)
 {
-	char *own[3] = {NULL, NULL, NULL};
+	char *own[3] = { NULL, NULL, NULL };
 	const char **ours = NULL;
 	char **envp = NULL;
-	struct child c = {-1, -1, -1};
+	struct child c = { -1, -1, -1 };
 	struct tail *t = NULL;
 	char text[HOOK_STDERR_TAIL + 1], ebuf[128];
 	size_t n_extra = 0;
@@ -445,18 +443,16 @@ hook_run(const struct hook *hook, const struct tj_host_api *api, tj_task *task,
 	r = spawn(hook, envp, &c);
 	if (r < 0) {
 		/* Resource shortage passes; anything else will not. */
-		v = r == -EAGAIN || r == -ENOMEM || r == -EMFILE || r == -ENFILE
-		        ? TJ_RETRY
-		        : TJ_FAIL;
-		api->task_fail_reason(task, "command: cannot run %s: %s",
-		                      hook->argv[0], pc_strerror(-r, ebuf, sizeof(ebuf)));
+		v = r == -EAGAIN || r == -ENOMEM || r == -EMFILE || r == -ENFILE ? TJ_RETRY
+		                                                                 : TJ_FAIL;
+		api->task_fail_reason(task, "command: cannot run %s: %s", hook->argv[0],
+		                      pc_strerror(-r, ebuf, sizeof(ebuf)));
 		goto out;
 	}
 	if (!supervise(&c, hook->timeout_ms, input, input_len, t, &status)) {
 		tail_text(t, text);
 		api->task_fail_reason(task, "command timed out after %lld ms%s%s",
-		                      (long long)hook->timeout_ms, *text ? ": " : "",
-		                      text);
+		                      (long long)hook->timeout_ms, *text ? ": " : "", text);
 		v = TJ_FAIL;
 		goto out;
 	}
@@ -473,8 +469,8 @@ hook_run(const struct hook *hook, const struct tj_host_api *api, tj_task *task,
 		v = TJ_FAIL;
 	} else {
 		api->task_fail_reason(task, "command killed by signal %d%s%s",
-		                      WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-		                      *text ? ": " : "", text);
+		                      WIFSIGNALED(status) ? WTERMSIG(status) : 0, *text ? ": " : "",
+		                      text);
 		v = TJ_FAIL;
 	}
 out:

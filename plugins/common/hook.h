@@ -14,7 +14,7 @@
 /* A configured command; argv == NULL means "no hook". Read-only after
  * hook_config(), so one hook may run from many threads at once. */
 struct hook {
-	char **argv;        /* argv[0] is an absolute path; NULL-terminated */
+	char **argv; /* argv[0] is an absolute path; NULL-terminated */
 	int64_t timeout_ms; /* 1 .. 24h */
 };
 
@@ -24,8 +24,7 @@ struct hook {
  * wrong (naming the key) and returns -EINVAL; -ENOMEM. Fills *hook only on
  * success; free with hook_release().
  */
-int hook_config(const struct tj_host_api *api, tj_plugin *self,
-                struct hook *hook);
+int hook_config(const struct tj_host_api *api, tj_plugin *self, struct hook *hook);
 void hook_release(struct hook *hook);
 
 /*
@@ -38,8 +37,7 @@ void hook_release(struct hook *hook);
  * 75 or a transient spawn failure; TJ_FAIL otherwise. For RETRY and FAIL
  * the task's fail reason says why (with the stderr tail). Thread-safe.
  */
-tj_verdict hook_run(const struct hook *hook, const struct tj_host_api *api,
-                    tj_task *task, const char *const env_extra[],
-                    const void *input, size_t input_len);
+tj_verdict hook_run(const struct hook *hook, const struct tj_host_api *api, tj_task *task,
+                    const char *const env_extra[], const void *input, size_t input_len);
 
 #endif

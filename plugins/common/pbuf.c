@@ -87,11 +87,21 @@ pbuf_add_json_string(struct pbuf *b, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 
 		switch (c) {
-		case '"': r = pbuf_add(b, "\\\"", 2); break;
-		case '\\': r = pbuf_add(b, "\\\\", 2); break;
-		case '\n': r = pbuf_add(b, "\\n", 2); break;
-		case '\r': r = pbuf_add(b, "\\r", 2); break;
-		case '\t': r = pbuf_add(b, "\\t", 2); break;
+		case '"':
+			r = pbuf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			r = pbuf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			r = pbuf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			r = pbuf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			r = pbuf_add(b, "\\t", 2);
+			break;
 		default:
 			if (c < 0x20) {
 				memcpy(esc, "\\u00", 4);

@@ -21,8 +21,7 @@ int pbuf_add(struct pbuf *b, const void *s, size_t n);
 /* Append a NUL-terminated string. 0 or -ENOMEM. */
 int pbuf_adds(struct pbuf *b, const char *s);
 /* Append formatted text. 0, -ENOMEM or -EINVAL (bad format). */
-int pbuf_addf(struct pbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int pbuf_addf(struct pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append `n` bytes of `s` as a quoted, escaped JSON string. 0 or -ENOMEM. */
 int pbuf_add_json_string(struct pbuf *b, const char *s, size_t n);
 /* Free the data and zero the buffer. */

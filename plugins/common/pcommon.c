@@ -26,8 +26,8 @@ pc_id_valid(const char *s)
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return false;
 		if (n > 0 && c == '.' && s[n - 1] == '.')
 			return false;
@@ -57,8 +57,7 @@ pc_subject_valid(const char *s)
 }
 
 int
-pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self,
-                     const char *const allowed[])
+pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self, const char *const allowed[])
 {
 	const struct json_tok *k;
 	struct json_doc doc;
@@ -79,7 +78,8 @@ pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self,
 		r = -EINVAL;
 		goto out;
 	}
-	json_for_each_member(i, k, doc.toks) {
+	json_for_each_member(i, k, doc.toks)
+	{
 		bool known = false;
 
 		/* "//..." keys are comments, as in the engine's own config. */
@@ -88,8 +88,8 @@ pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self,
 		for (size_t j = 0; allowed[j] != NULL && !known; j++)
 			known = json_tok_eq(&doc, k, allowed[j]);
 		if (!known) {
-			tj_err(api, self, "config: unknown key \"%.*s\"",
-			       k->end - k->start, doc.text + k->start);
+			tj_err(api, self, "config: unknown key \"%.*s\"", k->end - k->start,
+			       doc.text + k->start);
 			r = -EINVAL;
 			goto out;
 		}
@@ -100,8 +100,8 @@ out:
 }
 
 int
-pc_config_string(const struct tj_host_api *api, tj_plugin *self,
-                 const char *key, bool required, char **value_r)
+pc_config_string(const struct tj_host_api *api, tj_plugin *self, const char *key, bool required,
+                 char **value_r)
 {
 	const char *v;
 	char *copy;
@@ -128,8 +128,7 @@ pc_config_string(const struct tj_host_api *api, tj_plugin *self,
 }
 
 int
-pc_config_state_dir(const struct tj_host_api *api, tj_plugin *self,
-                    char **value_r)
+pc_config_state_dir(const struct tj_host_api *api, tj_plugin *self, char **value_r)
 {
 	char *dir = NULL, ebuf[128];
 	int r;
@@ -141,8 +140,7 @@ pc_config_state_dir(const struct tj_host_api *api, tj_plugin *self,
 	if (r == 0 && access(dir, W_OK | X_OK) < 0)
 		r = -errno;
 	if (r < 0) {
-		tj_err(api, self, "state_dir: %s: %s", dir,
-		       pc_strerror(-r, ebuf, sizeof(ebuf)));
+		tj_err(api, self, "state_dir: %s: %s", dir, pc_strerror(-r, ebuf, sizeof(ebuf)));
 		goto out;
 	}
 	*value_r = dir;
@@ -153,8 +151,8 @@ out:
 }
 
 void
-pc_tok_raw(const struct json_doc *doc, const struct json_tok *tok,
-           const char **text_r, size_t *len_r)
+pc_tok_raw(const struct json_doc *doc, const struct json_tok *tok, const char **text_r,
+           size_t *len_r)
 {
 	/* String tokens exclude their quotes; everything else is exact. */
 	int q = tok->type == JSON_STRING ? 1 : 0;
@@ -164,8 +162,8 @@ pc_tok_raw(const struct json_doc *doc, const struct json_tok *tok,
 }
 
 int
-pc_payload_object(const struct tj_host_api *api, tj_task *task,
-                  const char *payload, size_t len, struct json_doc *doc)
+pc_payload_object(const struct tj_host_api *api, tj_task *task, const char *payload, size_t len,
+                  struct json_doc *doc)
 {
 	struct json_doc d;
 
@@ -183,8 +181,8 @@ pc_payload_object(const struct tj_host_api *api, tj_task *task,
 }
 
 int
-pc_field_id(const struct tj_host_api *api, tj_task *task,
-            const struct json_doc *doc, const char *key, char **value_r)
+pc_field_id(const struct tj_host_api *api, tj_task *task, const struct json_doc *doc,
+            const char *key, char **value_r)
 {
 	const struct json_tok *t;
 	char *v = NULL;
@@ -215,9 +213,8 @@ pc_field_id(const struct tj_host_api *api, tj_task *task,
 }
 
 int
-pc_field_int(const struct tj_host_api *api, tj_task *task,
-             const struct json_doc *doc, const char *key, int64_t min,
-             bool required, bool *present_r, int64_t *value_r)
+pc_field_int(const struct tj_host_api *api, tj_task *task, const struct json_doc *doc,
+             const char *key, int64_t min, bool required, bool *present_r, int64_t *value_r)
 {
 	const struct json_tok *t;
 	int64_t v;
@@ -233,11 +230,10 @@ pc_field_int(const struct tj_host_api *api, tj_task *task,
 	}
 	if (t->type != JSON_PRIMITIVE || json_get_i64(doc, t, &v) < 0 || v < min) {
 		if (min == 0)
-			api->task_fail_reason(task, "%s: must be a non-negative integer",
-			                      key);
+			api->task_fail_reason(task, "%s: must be a non-negative integer", key);
 		else
-			api->task_fail_reason(task, "%s: must be an integer >= %lld",
-			                      key, (long long)min);
+			api->task_fail_reason(task, "%s: must be an integer >= %lld", key,
+			                      (long long)min);
 		return -EINVAL;
 	}
 	*present_r = true;
@@ -257,8 +253,8 @@ pc_now_utc(char buf[32])
 }
 
 tj_verdict
-pc_publish(const struct tj_host_api *api, tj_plugin *self, tj_task *task,
-           const char *subject, const char *body, size_t len)
+pc_publish(const struct tj_host_api *api, tj_plugin *self, tj_task *task, const char *subject,
+           const char *body, size_t len)
 {
 	char ebuf[128];
 	int r;
@@ -266,9 +262,7 @@ pc_publish(const struct tj_host_api *api, tj_plugin *self, tj_task *task,
 	r = api->task_publish(task, subject, body, len);
 	if (r == 0)
 		return TJ_DONE;
-	tj_warn(api, self, "publish %s: %s", subject,
-	        pc_strerror(-r, ebuf, sizeof(ebuf)));
-	api->task_fail_reason(task, "publish %s: %s", subject,
-	                      pc_strerror(-r, ebuf, sizeof(ebuf)));
+	tj_warn(api, self, "publish %s: %s", subject, pc_strerror(-r, ebuf, sizeof(ebuf)));
+	api->task_fail_reason(task, "publish %s: %s", subject, pc_strerror(-r, ebuf, sizeof(ebuf)));
 	return TJ_RETRY;
 }

@@ -37,40 +37,38 @@ int pc_config_check_keys(const struct tj_host_api *api, tj_plugin *self,
  * and not `required`: *value_r = NULL and 0. Absent and required, wrong type
  * or empty: logs "<key>: ..." and returns -EINVAL. -ENOMEM.
  */
-int pc_config_string(const struct tj_host_api *api, tj_plugin *self,
-                     const char *key, bool required, char **value_r);
+int pc_config_string(const struct tj_host_api *api, tj_plugin *self, const char *key, bool required,
+                     char **value_r);
 /*
  * The "state_dir" key (required), created with mkdir -p semantics when
  * missing. Logs and returns -EINVAL / -errno on failure.
  */
-int pc_config_state_dir(const struct tj_host_api *api, tj_plugin *self,
-                        char **value_r);
+int pc_config_state_dir(const struct tj_host_api *api, tj_plugin *self, char **value_r);
 
 /*
  * The raw JSON text of any value token: strings with their quotes, objects
  * and arrays with their brackets. Points into doc->text.
  */
-void pc_tok_raw(const struct json_doc *doc, const struct json_tok *tok,
-                const char **text_r, size_t *len_r);
+void pc_tok_raw(const struct json_doc *doc, const struct json_tok *tok, const char **text_r,
+                size_t *len_r);
 
 /*
  * Parse `payload` as a JSON object into *doc (free with json_doc_free).
  * On failure sets the task's fail reason ("payload: not valid JSON" or
  * "payload: must be a JSON object") and returns -EINVAL.
  */
-int pc_payload_object(const struct tj_host_api *api, tj_task *task,
-                      const char *payload, size_t len, struct json_doc *doc);
+int pc_payload_object(const struct tj_host_api *api, tj_task *task, const char *payload, size_t len,
+                      struct json_doc *doc);
 
 /*
  * Payload field readers. Each returns 0 and sets the out value, or
  * -EINVAL after setting the task's fail reason to "<key>: <what is
  * wrong>", or -ENOMEM. `required` false: absent leaves *present_r false.
  */
-int pc_field_id(const struct tj_host_api *api, tj_task *task,
-                const struct json_doc *doc, const char *key, char **value_r);
-int pc_field_int(const struct tj_host_api *api, tj_task *task,
-                 const struct json_doc *doc, const char *key, int64_t min,
-                 bool required, bool *present_r, int64_t *value_r);
+int pc_field_id(const struct tj_host_api *api, tj_task *task, const struct json_doc *doc,
+                const char *key, char **value_r);
+int pc_field_int(const struct tj_host_api *api, tj_task *task, const struct json_doc *doc,
+                 const char *key, int64_t min, bool required, bool *present_r, int64_t *value_r);
 
 /* UTC "YYYY-MM-DDTHH:MM:SSZ" of the current time into buf[32]. */
 void pc_now_utc(char buf[32]);
@@ -80,8 +78,7 @@ void pc_now_utc(char buf[32]);
  * with a fail reason (the state change before it is idempotent, so the
  * redelivery re-publishes safely). Returns TJ_DONE on success.
  */
-tj_verdict pc_publish(const struct tj_host_api *api, tj_plugin *self,
-                      tj_task *task, const char *subject, const char *body,
-                      size_t len);
+tj_verdict pc_publish(const struct tj_host_api *api, tj_plugin *self, tj_task *task,
+                      const char *subject, const char *body, size_t len);
 
 #endif

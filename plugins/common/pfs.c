@@ -171,8 +171,7 @@ pfs_write_atomic(const char *path, const void *data, size_t len)
 		tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 ||
-	    (r = write_all(fd, data, len)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || (r = write_all(fd, data, len)) < 0 || fsync(fd) < 0) {
 		if (r == 0)
 			r = -errno;
 		goto out;

@@ -10,8 +10,8 @@
 #include "pfs.h"
 #include "registry.h"
 
-static const char *const registry_keys[] = {
-	"state_dir", "events_subject", "command", "command_timeout_ms", NULL};
+static const char *const registry_keys[] = { "state_dir", "events_subject", "command",
+	                                     "command_timeout_ms", NULL };
 
 void
 registry_destroy(struct registry *reg)
@@ -25,8 +25,7 @@ registry_destroy(struct registry *reg)
 }
 
 int
-registry_create(tj_plugin *self, const struct tj_host_api *api,
-                struct registry **reg_r)
+registry_create(tj_plugin *self, const struct tj_host_api *api, struct registry **reg_r)
 {
 	struct registry *reg;
 	int r;
@@ -42,8 +41,7 @@ registry_create(tj_plugin *self, const struct tj_host_api *api,
 	r = pc_config_state_dir(api, self, &reg->state_dir);
 	if (r < 0)
 		goto out;
-	r = pc_config_string(api, self, "events_subject", false,
-	                     &reg->events_prefix);
+	r = pc_config_string(api, self, "events_subject", false, &reg->events_prefix);
 	if (r < 0)
 		goto out;
 	if (reg->events_prefix != NULL && !pc_subject_valid(reg->events_prefix)) {
@@ -63,8 +61,7 @@ out:
 }
 
 static tj_verdict
-io_failure(struct registry *reg, tj_task *task, const char *what,
-           const char *path, int err)
+io_failure(struct registry *reg, tj_task *task, const char *what, const char *path, int err)
 {
 	char ebuf[128];
 
@@ -76,8 +73,7 @@ io_failure(struct registry *reg, tj_task *task, const char *what,
 }
 
 tj_verdict
-registry_task_begin(struct registry *reg, tj_task *task, bool need_spec,
-                    struct module_task *mt)
+registry_task_begin(struct registry *reg, tj_task *task, bool need_spec, struct module_task *mt)
 {
 	const struct tj_host_api *api = reg->api;
 	const struct json_tok *spec;
@@ -96,8 +92,8 @@ registry_task_begin(struct registry *reg, tj_task *task, bool need_spec,
 	if (r == 0)
 		r = pc_field_id(api, task, &mt->doc, "module_id", &mt->module_id);
 	if (r == 0)
-		r = pc_field_int(api, task, &mt->doc, "version", 0, false,
-		                 &mt->has_version, &mt->version);
+		r = pc_field_int(api, task, &mt->doc, "version", 0, false, &mt->has_version,
+		                 &mt->version);
 	if (r < 0)
 		goto out;
 	if (!mt->has_version)
@@ -178,9 +174,8 @@ registry_record_free(struct module_record *rec)
 }
 
 tj_verdict
-registry_record_load(struct registry *reg, tj_task *task,
-                     const struct module_task *mt, struct module_record *rec,
-                     bool *exists_r)
+registry_record_load(struct registry *reg, tj_task *task, const struct module_task *mt,
+                     struct module_record *rec, bool *exists_r)
 {
 	const struct json_tok *root, *t;
 	size_t len;
@@ -200,8 +195,7 @@ registry_record_load(struct registry *reg, tj_task *task,
 	if (root->type != JSON_OBJECT)
 		goto corrupt;
 	t = json_member(&rec->doc, root, "version");
-	if (t == NULL || json_get_i64(&rec->doc, t, &rec->version) < 0 ||
-	    rec->version < 0)
+	if (t == NULL || json_get_i64(&rec->doc, t, &rec->version) < 0 || rec->version < 0)
 		goto corrupt;
 	t = json_member(&rec->doc, root, "spec");
 	if (t == NULL || t->type != JSON_OBJECT)
@@ -223,17 +217,15 @@ corrupt:
 bool
 registry_same_spec(const struct module_task *mt, const struct module_record *rec)
 {
-	return mt->spec != NULL && rec->spec != NULL &&
-	       mt->spec_len == rec->spec_len &&
+	return mt->spec != NULL && rec->spec != NULL && mt->spec_len == rec->spec_len &&
 	       memcmp(mt->spec, rec->spec, mt->spec_len) == 0;
 }
 
 tj_verdict
-registry_record_write(struct registry *reg, tj_task *task,
-                      const struct module_task *mt, int64_t version,
-                      const char *provisioned_at, bool updated)
+registry_record_write(struct registry *reg, tj_task *task, const struct module_task *mt,
+                      int64_t version, const char *provisioned_at, bool updated)
 {
-	struct pbuf b = {0};
+	struct pbuf b = { 0 };
 	char now[32];
 	int r;
 
@@ -268,8 +260,7 @@ registry_record_write(struct registry *reg, tj_task *task,
 }
 
 tj_verdict
-registry_record_remove(struct registry *reg, tj_task *task,
-                       const struct module_task *mt)
+registry_record_remove(struct registry *reg, tj_task *task, const struct module_task *mt)
 {
 	int r;
 
@@ -280,10 +271,10 @@ registry_record_remove(struct registry *reg, tj_task *task,
 }
 
 tj_verdict
-registry_hook(struct registry *reg, tj_task *task, const struct module_task *mt,
-              bool has_version, int64_t version)
+registry_hook(struct registry *reg, tj_task *task, const struct module_task *mt, bool has_version,
+              int64_t version)
 {
-	const char *env[4] = {NULL, NULL, NULL, NULL};
+	const char *env[4] = { NULL, NULL, NULL, NULL };
 	char *tenant = NULL, *module = NULL, *ver = NULL;
 	const void *payload;
 	size_t len;
@@ -295,8 +286,7 @@ registry_hook(struct registry *reg, tj_task *task, const struct module_task *mt,
 		tenant = NULL;
 	if (asprintf(&module, "MODULE_ID=%s", mt->module_id) < 0)
 		module = NULL;
-	if (has_version && asprintf(&ver, "MODULE_VERSION=%lld",
-	                            (long long)version) < 0)
+	if (has_version && asprintf(&ver, "MODULE_VERSION=%lld", (long long)version) < 0)
 		ver = NULL;
 	if (tenant == NULL || module == NULL || (has_version && ver == NULL)) {
 		reg->api->task_fail_reason(task, "out of memory");
@@ -309,8 +299,8 @@ registry_hook(struct registry *reg, tj_task *task, const struct module_task *mt,
 	payload = reg->api->task_payload(task, &len);
 	v = hook_run(&reg->hook, reg->api, task, env, payload, len);
 	if (v != TJ_DONE)
-		tj_info(reg->api, reg->self, "%s/%s: hook did not succeed",
-		        mt->tenant_id, mt->module_id);
+		tj_info(reg->api, reg->self, "%s/%s: hook did not succeed", mt->tenant_id,
+		        mt->module_id);
 out:
 	free(tenant);
 	free(module);
@@ -319,11 +309,10 @@ out:
 }
 
 tj_verdict
-registry_publish(struct registry *reg, tj_task *task,
-                 const struct module_task *mt, const char *what,
-                 bool has_version, int64_t version)
+registry_publish(struct registry *reg, tj_task *task, const struct module_task *mt,
+                 const char *what, bool has_version, int64_t version)
 {
-	struct pbuf body = {0};
+	struct pbuf body = { 0 };
 	char *subject = NULL;
 	tj_verdict v = TJ_RETRY;
 	int r;

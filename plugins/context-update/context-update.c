@@ -29,14 +29,14 @@ TJ_PLUGIN_DECLARE("context-update", PACKAGE_VERSION,
 
 #define CONTEXT_DEFAULT_SUBJECT "context.updated"
 
-static const char *const context_keys[] = {
-	"state_dir", "events_subject", "command", "command_timeout_ms", NULL};
+static const char *const context_keys[] = { "state_dir", "events_subject", "command",
+	                                    "command_timeout_ms", NULL };
 
 /* One instance's settings; read-only after init. */
 struct context {
 	tj_plugin *self;
 	const struct tj_host_api *api;
-	char *dir;     /* <state_dir>/context */
+	char *dir; /* <state_dir>/context */
 	char *subject; /* where the follow-up goes */
 	struct hook hook;
 };
@@ -68,10 +68,9 @@ members_free(struct members *m)
 }
 
 static int
-members_of(const struct json_doc *doc, const struct json_tok *obj,
-           struct members *m_r)
+members_of(const struct json_doc *doc, const struct json_tok *obj, struct members *m_r)
 {
-	struct members m = {0};
+	struct members m = { 0 };
 	const struct json_tok *k;
 	int i, r = 0;
 
@@ -85,7 +84,8 @@ members_of(const struct json_doc *doc, const struct json_tok *obj,
 		r = -ENOMEM;
 		goto out;
 	}
-	json_for_each_member(i, k, obj) {
+	json_for_each_member(i, k, obj)
+	{
 		/* Compare keys unescaped: "\u0061" and "a" are one member. */
 		r = json_get_string(doc, k, &m.keys[i]);
 		if (r < 0)
@@ -94,7 +94,7 @@ members_of(const struct json_doc *doc, const struct json_tok *obj,
 		m.count = i + 1;
 	}
 	*m_r = m;
-	m = (struct members){0};
+	m = (struct members){ 0 };
 out:
 	members_free(&m);
 	return r;
@@ -112,8 +112,8 @@ members_find(const struct members *m, const char *key)
 }
 
 static int
-add_member(struct pbuf *b, bool *first, const char *key,
-           const struct json_doc *doc, const struct json_tok *val)
+add_member(struct pbuf *b, bool *first, const char *key, const struct json_doc *doc,
+           const struct json_tok *val)
 {
 	const char *raw;
 	size_t len;
@@ -138,11 +138,10 @@ add_member(struct pbuf *b, bool *first, const char *key,
  * replaced in place; new members follow in event order; null deletes.
  */
 static int
-merge_data(struct pbuf *b, const struct json_doc *old_doc,
-           const struct json_tok *old, const struct json_doc *in_doc,
-           const struct json_tok *in)
+merge_data(struct pbuf *b, const struct json_doc *old_doc, const struct json_tok *old,
+           const struct json_doc *in_doc, const struct json_tok *in)
 {
-	struct members om = {0}, im = {0};
+	struct members om = { 0 }, im = { 0 };
 	bool first = true;
 	int r;
 
@@ -163,8 +162,7 @@ merge_data(struct pbuf *b, const struct json_doc *old_doc,
 			r = add_member(b, &first, im.keys[j], in_doc, im.vals[j]);
 	}
 	for (int j = 0; r == 0 && j < im.count; j++) {
-		if (members_find(&im, im.keys[j]) != j ||
-		    members_find(&om, im.keys[j]) >= 0 ||
+		if (members_find(&im, im.keys[j]) != j || members_find(&om, im.keys[j]) >= 0 ||
 		    json_is_null(in_doc, im.vals[j]))
 			continue;
 		r = add_member(b, &first, im.keys[j], in_doc, im.vals[j]);
@@ -217,8 +215,7 @@ event_parse(struct context *ctx, tj_task *task, struct context_event *ev)
 		api->task_fail_reason(task, "event: must be a non-empty string");
 	if (r < 0)
 		return r;
-	r = pc_field_int(api, task, &ev->doc, "version", 1, true, &present,
-	                 &ev->version);
+	r = pc_field_int(api, task, &ev->doc, "version", 1, true, &present, &ev->version);
 	if (r < 0)
 		return r;
 	ev->data = json_member(&ev->doc, ev->doc.toks, "data");
@@ -277,8 +274,7 @@ doc_load(const char *path, struct context_doc *d)
 }
 
 static int
-doc_build(struct pbuf *b, const struct context_event *ev,
-          const struct context_doc *old)
+doc_build(struct pbuf *b, const struct context_event *ev, const struct context_doc *old)
 {
 	char now[32];
 	int r;
@@ -288,15 +284,14 @@ doc_build(struct pbuf *b, const struct context_event *ev,
 	if (r == 0)
 		r = pbuf_add_json_string(b, ev->story_id, strlen(ev->story_id));
 	if (r == 0)
-		r = pbuf_addf(b, ",\"version\":%lld,\"last_event\":",
-		              (long long)ev->version);
+		r = pbuf_addf(b, ",\"version\":%lld,\"last_event\":", (long long)ev->version);
 	if (r == 0)
 		r = pbuf_add_json_string(b, ev->event, strlen(ev->event));
 	if (r == 0)
 		r = pbuf_addf(b, ",\"updated_at\":\"%s\",\"data\":", now);
 	if (r == 0)
-		r = merge_data(b, old ? &old->doc : NULL, old ? old->data : NULL,
-		               &ev->doc, ev->data);
+		r = merge_data(b, old ? &old->doc : NULL, old ? old->data : NULL, &ev->doc,
+		               ev->data);
 	if (r == 0)
 		r = pbuf_adds(b, "}\n");
 	return r;
@@ -305,7 +300,7 @@ doc_build(struct pbuf *b, const struct context_event *ev,
 static tj_verdict
 run_hook(struct context *ctx, tj_task *task, const struct context_event *ev)
 {
-	char *env[4] = {NULL, NULL, NULL, NULL};
+	char *env[4] = { NULL, NULL, NULL, NULL };
 	const void *payload;
 	size_t len;
 	tj_verdict v = TJ_RETRY;
@@ -323,8 +318,7 @@ run_hook(struct context *ctx, tj_task *task, const struct context_event *ev)
 		goto out;
 	}
 	payload = ctx->api->task_payload(task, &len);
-	v = hook_run(&ctx->hook, ctx->api, task, (const char *const *)env,
-	             payload, len);
+	v = hook_run(&ctx->hook, ctx->api, task, (const char *const *)env, payload, len);
 out:
 	for (int i = 0; i < 3; i++)
 		free(env[i]);
@@ -334,7 +328,7 @@ out:
 static tj_verdict
 publish_event(struct context *ctx, tj_task *task, const struct context_event *ev)
 {
-	struct pbuf b = {0};
+	struct pbuf b = { 0 };
 	tj_verdict v = TJ_RETRY;
 	int r;
 
@@ -356,9 +350,9 @@ context_handle(tj_task *task, void *userdata)
 {
 	struct context *ctx = userdata;
 	const struct tj_host_api *api = ctx->api;
-	struct context_event ev = {0};
-	struct context_doc old = {0};
-	struct pbuf b = {0};
+	struct context_event ev = { 0 };
+	struct context_doc old = { 0 };
+	struct pbuf b = { 0 };
 	char *path = NULL, *lock_path = NULL, ebuf[128];
 	bool exists = true, publish = true;
 	tj_verdict v = TJ_RETRY;
@@ -397,14 +391,15 @@ context_handle(tj_task *task, void *userdata)
 		goto out;
 	}
 	if (exists && ev.version < old.version) {
-		tj_info(api, ctx->self, "%s: stale event %s version %lld (document "
-		        "has %lld): ignored", ev.story_id, ev.event,
-		        (long long)ev.version, (long long)old.version);
+		tj_info(api, ctx->self,
+		        "%s: stale event %s version %lld (document "
+		        "has %lld): ignored",
+		        ev.story_id, ev.event, (long long)ev.version, (long long)old.version);
 		publish = false;
 		v = TJ_DONE;
 	} else if (exists && ev.version == old.version) {
-		tj_info(api, ctx->self, "%s: version %lld already applied",
-		        ev.story_id, (long long)ev.version);
+		tj_info(api, ctx->self, "%s: version %lld already applied", ev.story_id,
+		        (long long)ev.version);
 		v = TJ_DONE;
 	} else {
 		v = run_hook(ctx, task, &ev);
@@ -466,15 +461,16 @@ tj_plugin_init(tj_plugin *self, const struct tj_host_api *api, void **userdata_r
 		goto out;
 	if (ctx->subject == NULL)
 		ctx->subject = strdup(CONTEXT_DEFAULT_SUBJECT);
-	if (ctx->subject == NULL ||
-	    asprintf(&ctx->dir, "%s/context", state_dir) < 0) {
+	if (ctx->subject == NULL || asprintf(&ctx->dir, "%s/context", state_dir) < 0) {
 		ctx->dir = NULL;
 		r = -ENOMEM;
 		goto out;
 	}
 	if (!pc_subject_valid(ctx->subject)) {
-		tj_err(api, self, "events_subject: \"%s\" is not a literal NATS "
-		       "subject", ctx->subject);
+		tj_err(api, self,
+		       "events_subject: \"%s\" is not a literal NATS "
+		       "subject",
+		       ctx->subject);
 		r = -EINVAL;
 		goto out;
 	}

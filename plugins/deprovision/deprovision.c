@@ -22,7 +22,7 @@ static tj_verdict
 deprovision_handle(tj_task *task, void *userdata)
 {
 	struct registry *reg = userdata;
-	struct module_record rec = {0};
+	struct module_record rec = { 0 };
 	struct module_task mt;
 	bool exists = false, has_version;
 	int64_t version;
@@ -38,8 +38,10 @@ deprovision_handle(tj_task *task, void *userdata)
 	has_version = exists || mt.has_version;
 	version = exists ? rec.version : mt.version;
 	if (!exists) {
-		tj_info(reg->api, reg->self, "%s/%s not provisioned: nothing to "
-		        "remove", mt.tenant_id, mt.module_id);
+		tj_info(reg->api, reg->self,
+		        "%s/%s not provisioned: nothing to "
+		        "remove",
+		        mt.tenant_id, mt.module_id);
 	} else {
 		v = registry_hook(reg, task, &mt, true, rec.version);
 		if (v == TJ_DONE)
@@ -47,8 +49,7 @@ deprovision_handle(tj_task *task, void *userdata)
 	}
 	registry_task_unlock(&mt);
 	if (v == TJ_DONE)
-		v = registry_publish(reg, task, &mt, "deprovisioned", has_version,
-		                     version);
+		v = registry_publish(reg, task, &mt, "deprovisioned", has_version, version);
 out:
 	registry_record_free(&rec);
 	registry_task_end(&mt);

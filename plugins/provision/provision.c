@@ -23,7 +23,7 @@ static tj_verdict
 provision_handle(tj_task *task, void *userdata)
 {
 	struct registry *reg = userdata;
-	struct module_record rec = {0};
+	struct module_record rec = { 0 };
 	struct module_task mt;
 	bool exists = false;
 	tj_verdict v;
@@ -44,9 +44,10 @@ provision_handle(tj_task *task, void *userdata)
 			v = TJ_FAIL;
 			goto out;
 		}
-		tj_info(reg->api, reg->self, "%s/%s already provisioned at version "
-		        "%lld: nothing to do", mt.tenant_id, mt.module_id,
-		        (long long)rec.version);
+		tj_info(reg->api, reg->self,
+		        "%s/%s already provisioned at version "
+		        "%lld: nothing to do",
+		        mt.tenant_id, mt.module_id, (long long)rec.version);
 	} else {
 		v = registry_hook(reg, task, &mt, true, mt.version);
 		if (v == TJ_DONE)

@@ -28,7 +28,7 @@ static tj_verdict
 update_handle(tj_task *task, void *userdata)
 {
 	struct registry *reg = userdata;
-	struct module_record rec = {0};
+	struct module_record rec = { 0 };
 	struct module_task mt;
 	bool exists = false, same, publish = true;
 	int64_t version;
@@ -51,21 +51,21 @@ update_handle(tj_task *task, void *userdata)
 		v = TJ_FAIL;
 		goto out;
 	}
-	version = mt.has_version ? mt.version
-	                         : (same ? rec.version : rec.version + 1);
+	version = mt.has_version ? mt.version : (same ? rec.version : rec.version + 1);
 	if (version < rec.version || (version == rec.version && !same)) {
-		tj_info(reg->api, reg->self, "%s/%s: stale update to version %lld "
-		        "(registry has %lld): ignored", mt.tenant_id, mt.module_id,
-		        (long long)version, (long long)rec.version);
+		tj_info(reg->api, reg->self,
+		        "%s/%s: stale update to version %lld "
+		        "(registry has %lld): ignored",
+		        mt.tenant_id, mt.module_id, (long long)version, (long long)rec.version);
 		publish = false;
 	} else if (version == rec.version) {
-		tj_info(reg->api, reg->self, "%s/%s: version %lld already applied",
-		        mt.tenant_id, mt.module_id, (long long)version);
+		tj_info(reg->api, reg->self, "%s/%s: version %lld already applied", mt.tenant_id,
+		        mt.module_id, (long long)version);
 	} else {
 		v = registry_hook(reg, task, &mt, true, version);
 		if (v == TJ_DONE)
-			v = registry_record_write(reg, task, &mt, version,
-			                          rec.provisioned_at, true);
+			v = registry_record_write(reg, task, &mt, version, rec.provisioned_at,
+			                          true);
 	}
 	registry_task_unlock(&mt);
 	if (v == TJ_DONE && publish)

@@ -31,7 +31,7 @@ e2e_now_ms(void)
 void
 e2e_sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -109,8 +109,7 @@ e2e_setup(struct e2e *e)
 		goto out;
 	}
 	if (connect_admin(e) != NATS_OK) {
-		printf("# cannot connect to %s: %s\n", e->srv.url,
-		       nats_GetLastError(NULL));
+		printf("# cannot connect to %s: %s\n", e->srv.url, nats_GetLastError(NULL));
 		rc = -ECONNREFUSED;
 		goto out;
 	}
@@ -206,8 +205,7 @@ spawn(const char *log, char *const argv[], pid_t *pid_r)
 int
 e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms)
 {
-	char *argv[] = {(char *)"taskjet", (char *)"run", (char *)"-c", e->config,
-	                NULL};
+	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", e->config, NULL };
 	int64_t deadline;
 	int rc;
 
@@ -285,8 +283,7 @@ e2e_proc_dump(const struct e2e_proc *p)
 		lines += *c == '\n';
 	skip = lines > DUMP_LINES ? lines - DUMP_LINES : 0;
 	printf("# --- %s (last %zu of %zu lines)\n", p->log, lines - skip, lines);
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save))
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 		if (i++ >= skip)
 			printf("#   %s\n", line);
 	free(text);
@@ -297,7 +294,7 @@ e2e_taskjet(const char *out_path, ...)
 {
 	char *argv[16];
 	int n = 0, status;
-	struct e2e_proc p = {0};
+	struct e2e_proc p = { 0 };
 	va_list ap;
 	int rc;
 
@@ -355,8 +352,7 @@ e2e_file_count(const char *path, const char *needle)
 
 	if (text == NULL)
 		return 0;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save))
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 		if (strstr(line, needle) != NULL)
 			n++;
 	free(text);
@@ -364,8 +360,8 @@ e2e_file_count(const char *path, const char *needle)
 }
 
 int
-e2e_publish(struct e2e *e, const char *subject, const char *payload,
-            const char *id, uint64_t *seq_r, ...)
+e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
+            uint64_t *seq_r, ...)
 {
 	natsMsg *msg = NULL;
 	jsPubAck *pa = NULL;
@@ -395,8 +391,8 @@ e2e_publish(struct e2e *e, const char *subject, const char *payload,
 		e2e_sleep_ms(200);
 	}
 	if (s != NATS_OK) {
-		printf("# publish %s on %s: %s (jerr %d)\n", id, subject,
-		       natsStatus_GetText(s), (int)jerr);
+		printf("# publish %s on %s: %s (jerr %d)\n", id, subject, natsStatus_GetText(s),
+		       (int)jerr);
 		rc = -EIO;
 		goto out;
 	}
@@ -438,8 +434,8 @@ e2e_stream_last_seq(struct e2e *e, const char *stream)
 }
 
 int
-e2e_consumer_pending(struct e2e *e, const char *stream, const char *consumer,
-                     uint64_t *pending_r, uint64_t *ack_pending_r)
+e2e_consumer_pending(struct e2e *e, const char *stream, const char *consumer, uint64_t *pending_r,
+                     uint64_t *ack_pending_r)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
@@ -458,7 +454,7 @@ int
 e2e_records_read(const char *path, struct e2e_records *r_r)
 {
 	char *text = e2e_file_read(path), *line, *save = NULL;
-	struct e2e_records r = {0};
+	struct e2e_records r = { 0 };
 	size_t cap = 0;
 
 	if (text != NULL) {
@@ -466,8 +462,7 @@ e2e_records_read(const char *path, struct e2e_records *r_r)
 		     line = strtok_r(NULL, "\n", &save)) {
 			struct e2e_rec rec;
 
-			if (sscanf(line, "%127s %127s %u", rec.id, rec.subject,
-			           &rec.attempt) != 3)
+			if (sscanf(line, "%127s %127s %u", rec.id, rec.subject, &rec.attempt) != 3)
 				continue;
 			if (r.count == cap) {
 				struct e2e_rec *nv;
@@ -510,8 +505,7 @@ e2e_records_count_id(const struct e2e_records *r, const char *id)
 static int
 cmp_id(const void *a, const void *b)
 {
-	return strcmp(((const struct e2e_rec *)a)->id,
-	              ((const struct e2e_rec *)b)->id);
+	return strcmp(((const struct e2e_rec *)a)->id, ((const struct e2e_rec *)b)->id);
 }
 
 size_t
@@ -552,7 +546,6 @@ e2e_settled(struct e2e *e, const char *stream, const char *consumer)
 	uint64_t msgs = 1, pending = 1, ack_pending = 1;
 
 	return e2e_stream_msgs(e, stream, &msgs) == 0 && msgs == 0 &&
-	       e2e_consumer_pending(e, stream, consumer, &pending,
-	                            &ack_pending) == 0 &&
+	       e2e_consumer_pending(e, stream, consumer, &pending, &ack_pending) == 0 &&
 	       pending == 0 && ack_pending == 0;
 }

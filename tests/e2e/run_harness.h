@@ -21,20 +21,20 @@
 /* One test's world. Owns the server, the directory and the connection. */
 struct e2e {
 	struct nats_server srv;
-	char dir[256];     /* temp dir: config, logs, record file, state */
-	char config[320];  /* dir/taskjet.json */
-	char record[320];  /* dir/record.txt, for fx_behave's record_file */
-	char state[320];   /* dir/state */
+	char dir[256]; /* temp dir: config, logs, record file, state */
+	char config[320]; /* dir/taskjet.json */
+	char record[320]; /* dir/record.txt, for fx_behave's record_file */
+	char state[320]; /* dir/state */
 	natsConnection *nc;
 	jsCtx *js;
-	int runs;          /* taskjet processes started so far */
+	int runs; /* taskjet processes started so far */
 };
 
 /* A running (or finished) taskjet child. */
 struct e2e_proc {
-	pid_t pid;         /* 0 once reaped */
-	char log[340];     /* its stdout+stderr */
-	int status;        /* wait status once reaped */
+	pid_t pid; /* 0 once reaped */
+	char log[340]; /* its stdout+stderr */
+	int status; /* wait status once reaped */
 };
 
 /* One fx_behave record_file line: "<id> <subject> <attempt>". */
@@ -91,14 +91,13 @@ char *e2e_file_read(const char *path);
 
 /* Publish with a Nats-Msg-Id and optional headers ("K","V",...,NULL).
  * Sets *seq_r (may be NULL) to the stream sequence. 0 or -errno. */
-int e2e_publish(struct e2e *e, const char *subject, const char *payload,
-                const char *id, uint64_t *seq_r, ...);
+int e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
+                uint64_t *seq_r, ...);
 /* Stream message count; consumer pending (not yet delivered) and ack
  * pending (delivered, not yet acked). 0 or -errno. */
 int e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r);
-int e2e_consumer_pending(struct e2e *e, const char *stream,
-                         const char *consumer, uint64_t *pending_r,
-                         uint64_t *ack_pending_r);
+int e2e_consumer_pending(struct e2e *e, const char *stream, const char *consumer,
+                         uint64_t *pending_r, uint64_t *ack_pending_r);
 /* Last sequence of a stream (0 if empty or missing). */
 uint64_t e2e_stream_last_seq(struct e2e *e, const char *stream);
 

@@ -51,7 +51,7 @@ stream_msgs(const char *stream)
 /* ----- 1. happy path ----- */
 
 #define HAPPY_N 300
-static const char *const happy_routes[] = {"alpha", "beta", "gamma"};
+static const char *const happy_routes[] = { "alpha", "beta", "gamma" };
 
 static bool
 happy_done(void *arg)
@@ -75,10 +75,10 @@ happy_done(void *arg)
 TEST(happy_path_every_task_once_over_three_routes)
 {
 	char routes[4096], id[32], subject[64];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
-	int concurrency[3] = {4, 3, 2};
-	size_t off = 0, per_subject[3] = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
+	int concurrency[3] = { 4, 3, 2 };
+	size_t off = 0, per_subject[3] = { 0 };
 
 	if (!setup())
 		goto out;
@@ -90,8 +90,8 @@ TEST(happy_path_every_task_once_over_three_routes)
 		    "\"tasks.%s\", \"plugin\": \"fx_behave\", \"concurrency\": %d, "
 		    "\"batch\": 8, \"ack_wait\": \"10s\", \"fetch_wait\": \"200ms\", "
 		    "\"config\": { \"record_file\": \"%s\" } }",
-		    i > 0 ? ",\n" : "", happy_routes[i], happy_routes[i],
-		    concurrency[i], env.record);
+		    i > 0 ? ",\n" : "", happy_routes[i], happy_routes[i], concurrency[i],
+		    env.record);
 	snprintf(routes + off, sizeof(routes) - off, "]");
 	CHECK_INT(e2e_write_config(&env, "", routes), 0);
 
@@ -143,9 +143,7 @@ stop:
 
 		CHECK_INT(per_subject[k], HAPPY_N / 3);
 		snprintf(consumer, sizeof(consumer), "taskjet-%s", happy_routes[k]);
-		CHECK_INT(e2e_consumer_pending(&env, "TASKS", consumer, &pending,
-		                               &ack_pending),
-		          0);
+		CHECK_INT(e2e_consumer_pending(&env, "TASKS", consumer, &pending, &ack_pending), 0);
 		CHECK_INT(pending, 0);
 		CHECK_INT(ack_pending, 0);
 	}
@@ -183,11 +181,11 @@ TEST(retry_then_success_with_measured_backoff)
 	    "\"max\": \"10s\", \"jitter\": 0 }, \"config\": { \"fail_first\": 2, "
 	    "\"reason\": \"db busy\", \"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32], needle[128];
-	int64_t seen_ms[RETRY_TASKS][RETRY_K + 2] = {{0}};
-	unsigned seen_attempt[RETRY_TASKS][RETRY_K + 2] = {{0}};
+	int64_t seen_ms[RETRY_TASKS][RETRY_K + 2] = { { 0 } };
+	unsigned seen_attempt[RETRY_TASKS][RETRY_K + 2] = { { 0 } };
 	size_t seen = 0, want = RETRY_TASKS * (RETRY_K + 1);
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 	int64_t deadline;
 
 	if (!setup())
@@ -224,8 +222,7 @@ TEST(retry_then_success_with_measured_backoff)
 	}
 	CHECK_INT(seen, want);
 stop:
-	for (int i = 0; i < 200 && !e2e_settled(&env, "TASKS", "taskjet-flaky");
-	     i++)
+	for (int i = 0; i < 200 && !e2e_settled(&env, "TASKS", "taskjet-flaky"); i++)
 		e2e_sleep_ms(10);
 	stop_ok(&p);
 	if (testing_failed())
@@ -239,8 +236,7 @@ stop:
 			CHECK_INT(seen_attempt[t][a], 1);
 		printf("# r-%d: attempt 1->2 after %lld ms (configured %d), "
 		       "2->3 after %lld ms (configured %d)\n",
-		       t, (long long)gap1, RETRY_INITIAL_MS, (long long)gap2,
-		       RETRY_INITIAL_MS * 2);
+		       t, (long long)gap1, RETRY_INITIAL_MS, (long long)gap2, RETRY_INITIAL_MS * 2);
 		CHECK_RANGE(gap1, RETRY_INITIAL_MS - RETRY_EARLY_TOL_MS,
 		            RETRY_INITIAL_MS + RETRY_LATE_TOL_MS);
 		CHECK_RANGE(gap2, 2 * RETRY_INITIAL_MS - RETRY_EARLY_TOL_MS,
@@ -274,10 +270,10 @@ struct letter_want {
 	const char *id;
 	const char *subject;
 	const char *payload;
-	const char *trace;     /* custom header, NULL for none */
-	const char *reason;    /* NULL: must be acked, not dead-lettered */
+	const char *trace; /* custom header, NULL for none */
+	const char *reason; /* NULL: must be acked, not dead-lettered */
 	const char *attempts;
-	const char *error;     /* Taskjet-Error must contain this */
+	const char *error; /* Taskjet-Error must contain this */
 	size_t handler_calls;
 	uint64_t seq;
 	int found;
@@ -299,8 +295,8 @@ looks_rfc3339_utc(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
-	return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' &&
-	       s[13] == ':' && s[16] == ':' && s[n - 1] == 'Z';
+	return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' &&
+	       s[16] == ':' && s[n - 1] == 'Z';
 }
 
 static bool
@@ -308,8 +304,7 @@ dlq_settled(void *arg)
 {
 	uint64_t dlq = 0;
 
-	return e2e_stream_msgs(&env, "DLQ", &dlq) == 0 &&
-	       dlq == *(uint64_t *)arg &&
+	return e2e_stream_msgs(&env, "DLQ", &dlq) == 0 && dlq == *(uint64_t *)arg &&
 	       e2e_settled(&env, "TASKS", "taskjet-always") &&
 	       e2e_settled(&env, "TASKS", "taskjet-perm") &&
 	       e2e_settled(&env, "TASKS", "taskjet-json");
@@ -332,23 +327,23 @@ TEST(dead_letters_carry_every_header_and_the_original)
 	    "\"tasks.json\", \"plugin\": \"fx_behave\", \"payload\": \"json\", "
 	    "\"fetch_wait\": \"200ms\", \"config\": { \"record_file\": \"%s\" } } ]";
 	struct letter_want want[] = {
-	    {"a-1", "tasks.always", "alpha payload", "t-a1", "attempts_exhausted",
-	     "3", "upstream 503", 3, 0, 0},
-	    {"a-2", "tasks.always", "{\"n\":2}", "t-a2", "attempts_exhausted", "3",
-	     "upstream 503", 3, 0, 0},
-	    {"p-1", "tasks.perm", "perm one", "t-p1", "handler_failed", "1",
-	     "bad input", 1, 0, 0},
-	    {"p-2", "tasks.perm", "perm two", NULL, "handler_failed", "1",
-	     "bad input", 1, 0, 0},
-	    {"j-bad", "tasks.json", "{not json", "t-j", "invalid_payload", "1",
-	     "not valid JSON", 0, 0, 0},
-	    {"j-ok", "tasks.json", "{\"ok\":true}", "t-ok", NULL, NULL, NULL, 1, 0, 0},
+		{ "a-1", "tasks.always", "alpha payload", "t-a1", "attempts_exhausted", "3",
+		  "upstream 503", 3, 0, 0 },
+		{ "a-2", "tasks.always", "{\"n\":2}", "t-a2", "attempts_exhausted", "3",
+		  "upstream 503", 3, 0, 0 },
+		{ "p-1", "tasks.perm", "perm one", "t-p1", "handler_failed", "1", "bad input", 1, 0,
+		  0 },
+		{ "p-2", "tasks.perm", "perm two", NULL, "handler_failed", "1", "bad input", 1, 0,
+		  0 },
+		{ "j-bad", "tasks.json", "{not json", "t-j", "invalid_payload", "1",
+		  "not valid JSON", 0, 0, 0 },
+		{ "j-ok", "tasks.json", "{\"ok\":true}", "t-ok", NULL, NULL, NULL, 1, 0, 0 },
 	};
 	size_t n = sizeof(want) / sizeof(want[0]);
 	uint64_t letters = 5, last;
 	char buf[2048], want_id[64];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 
 	if (!setup())
 		goto out;
@@ -357,13 +352,13 @@ TEST(dead_letters_carry_every_header_and_the_original)
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	for (size_t i = 0; i < n && !testing_failed(); i++) {
 		if (want[i].trace != NULL)
-			CHECK_INT(e2e_publish(&env, want[i].subject, want[i].payload,
-			                      want[i].id, &want[i].seq, "Trace",
-			                      want[i].trace, "X-Tenant", "acme", NULL),
+			CHECK_INT(e2e_publish(&env, want[i].subject, want[i].payload, want[i].id,
+			                      &want[i].seq, "Trace", want[i].trace, "X-Tenant",
+			                      "acme", NULL),
 			          0);
 		else
-			CHECK_INT(e2e_publish(&env, want[i].subject, want[i].payload,
-			                      want[i].id, &want[i].seq, NULL),
+			CHECK_INT(e2e_publish(&env, want[i].subject, want[i].payload, want[i].id,
+			                      &want[i].seq, NULL),
 			          0);
 	}
 	if (!testing_failed())
@@ -400,8 +395,7 @@ TEST(dead_letters_carry_every_header_and_the_original)
 		snprintf(buf, sizeof(buf), "dlq.%s", w->subject);
 		CHECK_STR(natsMsg_GetSubject(m), buf);
 		CHECK_INT(natsMsg_GetDataLength(m), strlen(w->payload));
-		CHECK_TRUE(memcmp(natsMsg_GetData(m), w->payload,
-		                  strlen(w->payload)) == 0);
+		CHECK_TRUE(memcmp(natsMsg_GetData(m), w->payload, strlen(w->payload)) == 0);
 		CHECK_STR(header(m, "Taskjet-Original-Subject"), w->subject);
 		CHECK_STR(header(m, "Taskjet-Original-Stream"), "TASKS");
 		CHECK_STR(header(m, "Taskjet-Attempts"), w->attempts);
@@ -409,8 +403,7 @@ TEST(dead_letters_carry_every_header_and_the_original)
 		CHECK_CONTAINS(header(m, "Taskjet-Error"), w->error);
 		CHECK_STR(header(m, "Taskjet-Plugin"), "fx_behave");
 		CHECK_TRUE(looks_rfc3339_utc(header(m, "Taskjet-Failed-At")));
-		snprintf(want_id, sizeof(want_id), "dlq-TASKS-%llu",
-		         (unsigned long long)w->seq);
+		snprintf(want_id, sizeof(want_id), "dlq-TASKS-%llu", (unsigned long long)w->seq);
 		CHECK_STR(header(m, "Nats-Msg-Id"), want_id);
 		if (w->trace != NULL) {
 			CHECK_STR(header(m, "Trace"), w->trace);
@@ -429,8 +422,8 @@ TEST(dead_letters_carry_every_header_and_the_original)
 		snprintf(buf, sizeof(buf), " acked %s ", want[i].id);
 		CHECK_INT(e2e_file_count(p.log, buf), want[i].reason != NULL ? 0 : 1);
 		if (want[i].reason != NULL) {
-			snprintf(buf, sizeof(buf), "dead-lettered %s (%s): %s",
-			         want[i].id, want[i].subject, want[i].reason);
+			snprintf(buf, sizeof(buf), "dead-lettered %s (%s): %s", want[i].id,
+			         want[i].subject, want[i].reason);
 			CHECK_INT(e2e_file_count(p.log, buf), 1);
 		}
 	}
@@ -458,8 +451,7 @@ consumer_max_deliver(void)
 	jsErrCode jerr = 0;
 	int64_t v = -1;
 
-	if (js_GetConsumerInfo(&ci, env.js, "TASKS", "taskjet-alpha", NULL,
-	                       &jerr) == NATS_OK) {
+	if (js_GetConsumerInfo(&ci, env.js, "TASKS", "taskjet-alpha", NULL, &jerr) == NATS_OK) {
 		v = ci->Config->MaxDeliver;
 		jsConsumerInfo_Destroy(ci);
 	}
@@ -469,7 +461,7 @@ consumer_max_deliver(void)
 TEST(check_reports_drift_and_matches)
 {
 	char routes[1024], nats_opt[128], out[400];
-	struct e2e_proc p = {0};
+	struct e2e_proc p = { 0 };
 	char *text = NULL;
 
 	if (!setup())

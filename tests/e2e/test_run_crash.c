@@ -92,10 +92,10 @@ TEST(poison_task_is_dead_lettered_after_max_deliveries)
 	    "\"plugin\": \"fx_behave\", \"concurrency\": 2, \"ack_wait\": \"1s\", "
 	    "\"fetch_wait\": \"200ms\", \"config\": { \"record_file\": \"%s\" } } ]";
 	char buf[2048], id[32];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 	uint64_t poison_seq = 0, last;
-	unsigned attempts_seen[POISON_ATTEMPTS + 2] = {0};
+	unsigned attempts_seen[POISON_ATTEMPTS + 2] = { 0 };
 	int deaths = 0, rc;
 	int64_t deadline;
 	bool settled = false;
@@ -108,8 +108,8 @@ TEST(poison_task_is_dead_lettered_after_max_deliveries)
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	if (testing_failed())
 		goto out;
-	CHECK_INT(e2e_publish(&env, "tasks.poison", "{\"poison\":true}", "poison-1",
-	                      &poison_seq, "Trace", "t-poison", NULL),
+	CHECK_INT(e2e_publish(&env, "tasks.poison", "{\"poison\":true}", "poison-1", &poison_seq,
+	                      "Trace", "t-poison", NULL),
 	          0);
 	for (int i = 0; i < POISON_OK_TASKS && !testing_failed(); i++) {
 		snprintf(id, sizeof(id), "ok-%d", i);
@@ -161,8 +161,7 @@ stop:
 	CHECK_INT(e2e_records_read(env.record, &r), 0);
 	CHECK_INT(e2e_records_count_id(&r, "poison-1"), POISON_ATTEMPTS);
 	for (size_t i = 0; i < r.count; i++)
-		if (strcmp(r.v[i].id, "poison-1") == 0 &&
-		    r.v[i].attempt <= POISON_ATTEMPTS + 1)
+		if (strcmp(r.v[i].id, "poison-1") == 0 && r.v[i].attempt <= POISON_ATTEMPTS + 1)
 			attempts_seen[r.v[i].attempt]++;
 	for (int a = 1; a <= POISON_ATTEMPTS; a++)
 		CHECK_INT(attempts_seen[a], 1);
@@ -207,8 +206,7 @@ stop:
 	CHECK_INT(stream_msgs("DLQ"), 1);
 	printf("# poison: %d deaths, %d deliveries, then max_deliveries letter; "
 	       "%d ok tasks with %zu handler calls; work stream empty\n",
-	       deaths, POISON_ATTEMPTS, POISON_OK_TASKS,
-	       r.count - POISON_ATTEMPTS);
+	       deaths, POISON_ATTEMPTS, POISON_OK_TASKS, r.count - POISON_ATTEMPTS);
 out:
 	e2e_records_free(&r);
 	e2e_teardown(&env);
@@ -247,14 +245,13 @@ TEST(sigkill_mid_batch_loses_nothing)
 	    "\"batch\": %d, \"ack_wait\": \"1s\", \"fetch_wait\": \"200ms\", "
 	    "\"config\": { \"sleep_ms\": 40, \"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 	size_t at_kill = 0, want_before = 40, dups;
 
 	if (!setup())
 		goto out;
-	snprintf(buf, sizeof(buf), routes, BATCH_CONCURRENCY, BATCH_SIZE,
-	         env.record);
+	snprintf(buf, sizeof(buf), routes, BATCH_CONCURRENCY, BATCH_SIZE, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	for (int i = 0; i < BATCH_TASKS && !testing_failed(); i++) {

@@ -69,8 +69,7 @@ consumer_done(void *arg)
 	unique = e2e_records_unique(&r);
 	e2e_records_free(&r);
 	return unique >= SRV_TASKS &&
-	       e2e_consumer_pending(&env, "TASKS", "taskjet-srv", &pending,
-	                            &ack_pending) == 0 &&
+	       e2e_consumer_pending(&env, "TASKS", "taskjet-srv", &pending, &ack_pending) == 0 &&
 	       pending == 0 && ack_pending == 0;
 }
 
@@ -108,8 +107,8 @@ server_restart_case(int sig)
 	    "\"fetch_wait\": \"200ms\", \"config\": { \"sleep_ms\": 10, "
 	    "\"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 	size_t want_before = SRV_TASKS / 4, at_stop = 0, dups;
 	uint64_t dlq = UINT64_MAX, msgs = UINT64_MAX, ghosts = 0;
 
@@ -161,9 +160,8 @@ stop:
 	printf("# server %s after %zu handled, down %d ms: %d published = %zu "
 	       "unique handled + %llu DLQ + 0 pending; %zu handled again; "
 	       "%llu ghost message(s) left in the stream\n",
-	       sig == SIGTERM ? "SIGTERM" : "SIGKILL", at_stop, OUTAGE_MS,
-	       SRV_TASKS, e2e_records_unique(&r), (unsigned long long)dlq, dups,
-	       (unsigned long long)ghosts);
+	       sig == SIGTERM ? "SIGTERM" : "SIGKILL", at_stop, OUTAGE_MS, SRV_TASKS,
+	       e2e_records_unique(&r), (unsigned long long)dlq, dups, (unsigned long long)ghosts);
 out:
 	e2e_records_free(&r);
 	e2e_teardown(&env);

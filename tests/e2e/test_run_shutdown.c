@@ -87,16 +87,15 @@ TEST(sigterm_lets_in_flight_tasks_finish_and_acks_them)
 	    "\"batch\": 1, \"ack_wait\": \"2s\", \"fetch_wait\": \"200ms\", "
 	    "\"config\": { \"sleep_ms\": %d, \"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32], needle[192];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0}, first = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 }, first = { 0 };
 	size_t want = GRACE_WORKERS;
-	struct wait_arg all = {"taskjet-slow", GRACE_TASKS};
+	struct wait_arg all = { "taskjet-slow", GRACE_TASKS };
 	int64_t took = 0;
 
 	if (!setup())
 		goto out;
-	snprintf(buf, sizeof(buf), routes, GRACE_WORKERS, GRACE_SLEEP_MS,
-	         env.record);
+	snprintf(buf, sizeof(buf), routes, GRACE_WORKERS, GRACE_SLEEP_MS, env.record);
 	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"10s\",", buf), 0);
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	for (int i = 0; i < GRACE_TASKS && !testing_failed(); i++) {
@@ -164,10 +163,10 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	    "\"batch\": 1, \"ack_wait\": \"1s\", \"fetch_wait\": \"200ms\", "
 	    "\"config\": { \"sleep_ms\": %d, \"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32];
-	struct e2e_proc p = {0};
-	struct e2e_records r = {0};
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
 	size_t want = SHORT_TASKS;
-	struct wait_arg all = {"taskjet-long", 2 * SHORT_TASKS};
+	struct wait_arg all = { "taskjet-long", 2 * SHORT_TASKS };
 	int64_t took = 0;
 
 	if (!setup())
@@ -190,8 +189,8 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	CHECK_INT(e2e_file_count(p.log, " acked l-"), 0);
 	/* Nothing was acked: both wait in the work queue. */
 	CHECK_INT(stream_msgs("TASKS"), SHORT_TASKS);
-	printf("# short grace: exit 0 after %lld ms with %d handlers abandoned\n",
-	       (long long)took, SHORT_TASKS);
+	printf("# short grace: exit 0 after %lld ms with %d handlers abandoned\n", (long long)took,
+	       SHORT_TASKS);
 	if (testing_failed())
 		goto out;
 

@@ -32,7 +32,7 @@ now_ms(void)
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -57,13 +57,11 @@ nats_server_available(const char *test_name, bool *must_fail_r)
 		return true;
 	}
 	if (ci != NULL && *ci != '\0') {
-		printf("not ok 1 - %s # nats-server not found at %s (CI is set)\n",
-		       test_name, bin);
+		printf("not ok 1 - %s # nats-server not found at %s (CI is set)\n", test_name, bin);
 		printf("1..1\n");
 		*must_fail_r = true;
 	} else {
-		printf("ok 1 - %s # SKIP nats-server not found at %s\n", test_name,
-		       bin);
+		printf("ok 1 - %s # SKIP nats-server not found at %s\n", test_name, bin);
 		printf("1..1\n");
 		*must_fail_r = false;
 	}
@@ -74,7 +72,7 @@ nats_server_available(const char *test_name, bool *must_fail_r)
 int
 nats_server_free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
 	int fd, rc;
 
@@ -95,9 +93,8 @@ nats_server_free_port(void)
 static bool
 healthy(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	static const char req[] =
-	    "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	static const char req[] = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
 	char buf[1024];
 	size_t used = 0;
 	ssize_t n;
@@ -109,14 +106,13 @@ healthy(int port)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	struct timeval tv = {1, 0};
+	struct timeval tv = { 1, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
 		goto out;
 	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
 		goto out;
-	while (used < sizeof(buf) - 1 &&
-	       (n = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
+	while (used < sizeof(buf) - 1 && (n = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
 		used += (size_t)n;
 	buf[used] = '\0';
 	ok = strstr(buf, " 200 ") != NULL && strstr(buf, "\"ok\"") != NULL;
@@ -146,8 +142,8 @@ spawn(struct nats_server *s)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m",
-		      mport, "-sd", s->dir, "-l", log, (char *)NULL);
+		execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport, "-sd",
+		      s->dir, "-l", log, (char *)NULL);
 		_exit(127);
 	}
 	s->pid = pid;

@@ -13,11 +13,11 @@
 
 struct nats_server {
 	const char *bin; /* $NATS_SERVER, else /usr/sbin/nats-server */
-	pid_t pid;       /* 0 when not running */
+	pid_t pid; /* 0 when not running */
 	int port;
 	int monitor_port;
-	char dir[256];   /* store and log live here; removed by cleanup */
-	char url[64];    /* nats://127.0.0.1:<port> */
+	char dir[256]; /* store and log live here; removed by cleanup */
+	char url[64]; /* nats://127.0.0.1:<port> */
 };
 
 /*

@@ -61,9 +61,8 @@ fill_letter(struct tj_task *task, struct dlq_record *rec, const char *reason)
 	snprintf(rec->subject, sizeof(rec->subject), "dlq.%s", task->subject);
 	snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, task->stream,
 	         task->stream_seq);
-	rec->headers[0] = (struct dlq_header){"Taskjet-Reason", reason};
-	rec->headers[1] = (struct dlq_header){"Taskjet-Original-Stream",
-	                                      task->stream};
+	rec->headers[0] = (struct dlq_header){ "Taskjet-Reason", reason };
+	rec->headers[1] = (struct dlq_header){ "Taskjet-Original-Stream", task->stream };
 	rec->header_count = 2;
 }
 
@@ -131,16 +130,13 @@ process(void *ctx, struct tj_task *task)
 }
 
 static int
-dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason,
-            const char *error)
+dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
 {
 	struct state *s = ctx;
 	struct dlq_record rec;
 	int rc;
 
-	fill_letter(task, &rec, reason == DLQ_REASON_MAX_DELIVERIES
-	                            ? "max_deliveries"
-	                            : "other");
+	fill_letter(task, &rec, reason == DLQ_REASON_MAX_DELIVERIES ? "max_deliveries" : "other");
 	rc = task->backend->ops->dead_letter(task->backend, task, &rec);
 	/* No reply subject on a synthesized task: these must be no-ops. */
 	if (rc == 0)
@@ -153,8 +149,9 @@ dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason,
 	return rc;
 }
 
-static const struct js_callbacks callbacks = {
-    .process = process, .dead_letter = dead_letter, .ctx = &st};
+static const struct js_callbacks callbacks = { .process = process,
+	                                       .dead_letter = dead_letter,
+	                                       .ctx = &st };
 
 /* Publish n tasks "tasks.t" with msg ids id-<seq> through the backend op
  * (the stream is fresh, so seq = 1..n). Returns how many were stored. */
@@ -168,8 +165,7 @@ publish_tasks(struct js_backend *b, int n)
 	for (int i = 1; i <= n; i++) {
 		snprintf(id, sizeof(id), "id-%d", i);
 		snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
-		if (base->ops->publish(base, "tasks.t", payload, strlen(payload),
-		                       id) == 0)
+		if (base->ops->publish(base, "tasks.t", payload, strlen(payload), id) == 0)
 			ok++;
 	}
 	return ok;
@@ -192,18 +188,17 @@ struct consumer_state {
 static struct consumer_state
 read_state(void)
 {
-	struct consumer_state cs = {0};
+	struct consumer_state cs = { 0 };
 	jsConsumerInfo *ci = NULL;
 	jsStreamInfo *si = NULL;
 
-	if (js_GetConsumerInfo(&ci, natsconn_js(admin), "TASKS", "taskjet-work",
-	                       NULL, NULL) != NATS_OK)
+	if (js_GetConsumerInfo(&ci, natsconn_js(admin), "TASKS", "taskjet-work", NULL, NULL) !=
+	    NATS_OK)
 		return cs;
 	cs.pending = ci->NumPending;
 	cs.ack_pending = (uint64_t)ci->NumAckPending;
 	jsConsumerInfo_Destroy(ci);
-	if (js_GetStreamInfo(&si, natsconn_js(admin), "TASKS", NULL, NULL) !=
-	    NATS_OK)
+	if (js_GetStreamInfo(&si, natsconn_js(admin), "TASKS", NULL, NULL) != NATS_OK)
 		return cs;
 	cs.stream_msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
@@ -246,17 +241,16 @@ check_accounting(int published, int n)
 	CHECK_TRUE(cs.ok);
 	if ((uint64_t)published != acked + cs.dlq_msgs + cs.pending + cs.ack_pending)
 		testing_fail(__FILE__, __LINE__,
-		             "published %d != acked %u + dlq %" PRIu64
-		             " + pending %" PRIu64 " + ack pending %" PRIu64,
-		             published, acked, cs.dlq_msgs, cs.pending,
-		             cs.ack_pending);
+		             "published %d != acked %u + dlq %" PRIu64 " + pending %" PRIu64
+		             " + ack pending %" PRIu64,
+		             published, acked, cs.dlq_msgs, cs.pending, cs.ack_pending);
 }
 
 static struct js_backend *
 backend_up(bool split)
 {
 	struct js_backend *b = NULL;
-	struct js_backend_options o = {.split_ack = split};
+	struct js_backend_options o = { .split_ack = split };
 
 	CHECK_INT(js_backend_create(&fx.cfg, NULL, &o, &b), 0);
 	return b;
@@ -293,7 +287,7 @@ delivers_exactly_once(bool split)
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
 	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
-	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n}, 20000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 20000));
 	CHECK_INT(js_backend_wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.calls, n);
@@ -332,7 +326,7 @@ TEST(nak_with_delay_redelivers_after_the_delay)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
-	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n}, 10000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 10000));
 	CHECK_INT(js_backend_wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.max_attempt, 2);
@@ -370,16 +364,14 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 	natsMsg_Destroy(m);
 
 	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
-	CHECK_TRUE(
-	    js_wait_for(reached, &(struct count_goal){&st.dead_letters, 1}, 10000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, 1 }, 10000));
 	CHECK_INT(js_backend_wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(read_state().stream_msgs, 0);
 	CHECK_INT(read_state().dlq_msgs, 1);
 	check_accounting(1, 1);
 
-	CHECK_INT(js_GetMsg(&got, natsconn_js(admin), "DLQ", 1, NULL, NULL),
-	          NATS_OK);
+	CHECK_INT(js_GetMsg(&got, natsconn_js(admin), "DLQ", 1, NULL, NULL), NATS_OK);
 	if (got != NULL) {
 		CHECK_STR(natsMsg_GetSubject(got), "dlq.tasks.mail");
 		CHECK_STR(natsMsg_GetData(got), "{\"to\":\"x\"}");
@@ -396,8 +388,7 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 		CHECK_STR(v, "handler_failed");
 		CHECK_INT(natsMsgHeader_Get(got, "Nats-Msg-Id", &v), NATS_OK);
 		CHECK_STR(v, "dlq-TASKS-1");
-		CHECK_INT(natsMsgHeader_Get(got, "Nats-Expected-Stream", &v),
-		          NATS_NOT_FOUND);
+		CHECK_INT(natsMsgHeader_Get(got, "Nats-Expected-Stream", &v), NATS_NOT_FOUND);
 		natsMsg_Destroy(got);
 	}
 	js_backend_destroy(b);
@@ -437,8 +428,7 @@ TEST(max_deliveries_advisory_moves_to_dlq)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
-	CHECK_TRUE(js_wait_for(reached,
-	                       &(struct count_goal){&st.dead_letters, n}, 15000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, n }, 15000));
 	CHECK_INT(js_backend_wait(b, 5000), 0);
 	CHECK_INT(st.max_attempt, 2);
 	for (int i = 1; i <= n; i++)
@@ -469,8 +459,7 @@ survives_restart(int sig)
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
 	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
-	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){&st.acks, n / 4},
-	                       10000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n / 4 }, 10000));
 	CHECK_INT(nats_server_stop(&server, sig), 0);
 	clock_sleep_ms(500);
 	CHECK_INT(nats_server_restart(&server), 0);
@@ -484,8 +473,8 @@ survives_restart(int sig)
 	CHECK_TRUE(js_backend_reconnects(b) >= 1);
 	check_accounting(published, n);
 	fx.route.ack_wait_ms = 30000;
-	printf("# %s: %u deliveries for %d tasks\n",
-	       sig == SIGKILL ? "SIGKILL" : "SIGTERM", st.calls, n);
+	printf("# %s: %u deliveries for %d tasks\n", sig == SIGKILL ? "SIGKILL" : "SIGTERM",
+	       st.calls, n);
 	js_backend_destroy(b);
 }
 

@@ -43,8 +43,8 @@ fresh_topology(void)
  * the DLQ stream. Returns its DLQ sequence (0 on failure).
  */
 static uint64_t
-put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason,
-           const char *error, int64_t failed_at_ms, const char *payload)
+put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const char *error,
+           int64_t failed_at_ms, const char *payload)
 {
 	struct tj_task task;
 	struct dlq_letter letter;
@@ -59,8 +59,8 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason,
 	task.stream = "TASKS";
 	task.stream_seq = orig_seq;
 	task.attempt = 3;
-	if (dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", reason, error,
-	                     failed_at_ms, &letter) != 0)
+	if (dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", reason, error, failed_at_ms,
+	                     &letter) != 0)
 		return 0;
 	s = natsMsg_Create(&m, letter.rec.subject, NULL, payload, (int)strlen(payload));
 	if (s == NATS_OK)
@@ -70,8 +70,7 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason,
 	if (s == NATS_OK)
 		s = natsMsgHeader_Add(m, "Multi", "two");
 	for (size_t i = 0; s == NATS_OK && i < letter.rec.header_count; i++)
-		s = natsMsgHeader_Set(m, letter.rec.headers[i].key,
-		                      letter.rec.headers[i].value);
+		s = natsMsgHeader_Set(m, letter.rec.headers[i].key, letter.rec.headers[i].value);
 	jsPubOptions_Init(&po);
 	po.MsgId = letter.rec.msg_id;
 	if (s == NATS_OK)
@@ -98,8 +97,7 @@ stream_msgs(const char *stream)
 /* The first value of header `key` of the message at `seq` in `stream`,
  * copied into buf ("" if absent, "(no message)" if none). */
 static const char *
-stored_header(const char *stream, uint64_t seq, const char *key, char *buf,
-              size_t len)
+stored_header(const char *stream, uint64_t seq, const char *key, char *buf, size_t len)
 {
 	natsMsg *m = NULL;
 	const char *v = NULL;
@@ -143,7 +141,7 @@ TEST(parse_since_takes_rfc3339_and_durations)
 
 TEST(list_reads_every_letter_with_its_headers)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	int64_t now = clock_wall_ms();
 
 	fresh_topology();
@@ -193,7 +191,7 @@ TEST(list_reads_every_letter_with_its_headers)
 static size_t
 count_matching(const struct dlq_filter *f)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	size_t n = SIZE_MAX;
 
 	if (dlq_admin_list(admin, &fx.cfg.dlq, f, false, &list) == 0)
@@ -211,25 +209,25 @@ TEST(list_filters_by_subject_reason_and_time)
 	put_letter("tasks.b", 2, DLQ_REASON_HANDLER_FAILED, "x", now - 60000, "recent");
 	put_letter("tasks.a.deep", 3, DLQ_REASON_MAX_DELIVERIES, "x", now, "new");
 
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.a"}), 1);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.*"}), 2);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.a.>"}), 1);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.>"}), 3);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "other.>"}), 0);
-	CHECK_INT(count_matching(&(struct dlq_filter){.reason = "handler_failed"}), 2);
-	CHECK_INT(count_matching(&(struct dlq_filter){.reason = "max_deliveries"}), 1);
-	CHECK_INT(count_matching(&(struct dlq_filter){.reason = "no_route"}), 0);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.a" }), 1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.*" }), 2);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.a.>" }), 1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.>" }), 3);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "other.>" }), 0);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .reason = "handler_failed" }), 2);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .reason = "max_deliveries" }), 1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .reason = "no_route" }), 0);
 	CHECK_INT(dlq_parse_since("1h", now, &since), 0);
-	CHECK_INT(count_matching(&(struct dlq_filter){.since_ms = since}), 2);
-	CHECK_INT(count_matching(&(struct dlq_filter){.since_ms = since,
-	                                              .reason = "handler_failed"}),
-	          1);
-	CHECK_INT(count_matching(&(struct dlq_filter){.since_ms = now + 60000}), 0);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .since_ms = since }), 2);
+	CHECK_INT(
+	    count_matching(&(struct dlq_filter){ .since_ms = since, .reason = "handler_failed" }),
+	    1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .since_ms = now + 60000 }), 0);
 }
 
 TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
 {
-	struct dlq_list list = {0};
+	struct dlq_list list = { 0 };
 	int64_t now = clock_wall_ms();
 
 	fresh_topology();
@@ -240,9 +238,9 @@ TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
 	/* A sequence past the end ("stream store EOF") is just as absent. */
 	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, 999999), -ENOENT);
 
-	CHECK_INT(dlq_admin_list(admin, &fx.cfg.dlq, &(struct dlq_filter){.limit = 2},
-	                         false, &list),
-	          0);
+	CHECK_INT(
+	    dlq_admin_list(admin, &fx.cfg.dlq, &(struct dlq_filter){ .limit = 2 }, false, &list),
+	    0);
 	CHECK_INT(list.count, 2);
 	CHECK_TRUE(list.truncated);
 	CHECK_INT(list.next_seq, 4);
@@ -253,8 +251,7 @@ TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
 	dlq_list_free(&list);
 
 	CHECK_INT(dlq_admin_list(admin, &fx.cfg.dlq,
-	                         &(struct dlq_filter){.limit = 2, .from_seq = 4}, false,
-	                         &list),
+	                         &(struct dlq_filter){ .limit = 2, .from_seq = 4 }, false, &list),
 	          0);
 	CHECK_INT(list.count, 2);
 	CHECK_FALSE(list.truncated);
@@ -286,8 +283,8 @@ TEST(get_reads_one_letter_or_reports_none)
 	CHECK_TRUE(e == NULL);
 
 	/* Binary payloads come back byte for byte. */
-	CHECK_TRUE(js_Publish(NULL, natsconn_js(admin), "dlq.tasks.bin", bin, 4, NULL,
-	                      NULL) == NATS_OK);
+	CHECK_TRUE(js_Publish(NULL, natsconn_js(admin), "dlq.tasks.bin", bin, 4, NULL, NULL) ==
+	           NATS_OK);
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 2, &e), 0);
 	if (e != NULL) {
 		CHECK_INT(e->payload_len, 4);
@@ -303,7 +300,7 @@ TEST(get_reads_one_letter_or_reports_none)
 	e = NULL;
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 1, &e), -ENOENT);
 	{
-		struct dlq_list list = {0};
+		struct dlq_list list = { 0 };
 
 		CHECK_INT(dlq_admin_list(admin, &fx.cfg.dlq, NULL, false, &list), -ENOENT);
 	}
@@ -311,13 +308,12 @@ TEST(get_reads_one_letter_or_reports_none)
 
 TEST(replay_republishes_with_original_headers_then_deletes)
 {
-	struct dlq_replay_result res = {0};
+	struct dlq_replay_result res = { 0 };
 	struct dlq_entry *e = NULL;
 	char err[256] = "", buf[256], want_id[128];
 
 	fresh_topology();
-	put_letter("tasks.r", 41, DLQ_REASON_HANDLER_FAILED, "boom", clock_wall_ms(),
-	           "{\"n\":1}");
+	put_letter("tasks.r", 41, DLQ_REASON_HANDLER_FAILED, "boom", clock_wall_ms(), "{\"n\":1}");
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 1, &e), 0);
 	if (e != NULL)
 		CHECK_INT(dlq_replay_msg_id(&fx.cfg.dlq, e, want_id, sizeof(want_id)), 0);
@@ -346,7 +342,7 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 
 TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 {
-	struct dlq_replay_result first = {0}, again = {0};
+	struct dlq_replay_result first = { 0 }, again = { 0 };
 	struct dlq_entry *e = NULL;
 	char err[256] = "";
 
@@ -357,8 +353,7 @@ TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 	/* The crash: the publish was acknowledged, the delete never ran. */
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 1, &e), 0);
 	if (e != NULL)
-		CHECK_INT(dlq_admin_replay_publish(admin, &fx.cfg.dlq, e, err, sizeof(err),
-		                                   &first),
+		CHECK_INT(dlq_admin_replay_publish(admin, &fx.cfg.dlq, e, err, sizeof(err), &first),
 		          0);
 	dlq_entry_free(e);
 	CHECK_FALSE(first.duplicate);
@@ -381,7 +376,7 @@ TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 
 TEST(replay_without_a_stream_for_the_subject_keeps_the_letter)
 {
-	struct dlq_replay_result res = {0};
+	struct dlq_replay_result res = { 0 };
 	char err[256] = "";
 
 	fresh_topology();
@@ -403,8 +398,8 @@ TEST(purge_subject_removes_matching_letters_below_the_bound)
 	/* Letters 1 and 3 go; 4 arrived "after the scan", 2 does not match. */
 	CHECK_INT(dlq_admin_purge_subject(admin, &fx.cfg.dlq, "tasks.a", 4), 0);
 	CHECK_INT(stream_msgs("DLQ"), 2);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.a"}), 1);
-	CHECK_INT(count_matching(&(struct dlq_filter){.subject = "tasks.b"}), 1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.a" }), 1);
+	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.b" }), 1);
 	CHECK_INT(dlq_admin_purge_subject(admin, &fx.cfg.dlq, NULL, 0), 0);
 	CHECK_INT(stream_msgs("DLQ"), 0);
 }
@@ -412,7 +407,7 @@ TEST(purge_subject_removes_matching_letters_below_the_bound)
 TEST(stats_report_streams_consumers_dlq_and_rates)
 {
 	struct stats_snapshot *a = NULL, *b = NULL;
-	struct stats_rates rates = {0};
+	struct stats_rates rates = { 0 };
 	struct backend *base = js_backend_base(backend);
 	int64_t now = clock_wall_ms();
 

@@ -19,11 +19,11 @@ static char state_dir[64];
 static void
 roundtrip(const char *url, bool create)
 {
-	struct cfg_nats c = {.name = "embedded-test", .connect_timeout_ms = 1000};
+	struct cfg_nats c = { .name = "embedded-test", .connect_timeout_ms = 1000 };
 	struct natsconn *nc = NULL;
 	jsStreamInfo *si = NULL;
 	jsStreamConfig sc;
-	const char *subj[] = {"e.>"};
+	const char *subj[] = { "e.>" };
 
 	CHECK_INT(natsconn_open(&c, url, NULL, &nc), 0);
 	if (nc == NULL)
@@ -36,8 +36,7 @@ roundtrip(const char *url, bool create)
 		CHECK_INT(js_AddStream(&si, natsconn_js(nc), &sc, NULL, NULL), NATS_OK);
 	} else {
 		/* The store under state_dir survived the restart. */
-		CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "E", NULL, NULL),
-		          NATS_OK);
+		CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "E", NULL, NULL), NATS_OK);
 	}
 	jsStreamInfo_Destroy(si);
 	natsconn_close(nc, 1000);
@@ -70,8 +69,7 @@ TEST(missing_server_is_a_clear_error)
 {
 	struct embedded *e = NULL;
 
-	CHECK_INT(embedded_start(state_dir, "/nonexistent/nats-server", &e),
-	          -ENOENT);
+	CHECK_INT(embedded_start(state_dir, "/nonexistent/nats-server", &e), -ENOENT);
 	CHECK_TRUE(e == NULL);
 }
 

@@ -17,10 +17,10 @@ static struct cfg_nats
 test_cfg(void)
 {
 	struct cfg_nats c = {
-	    .name = "taskjet-test",
-	    .connect_timeout_ms = 1000,
-	    .reconnect_wait_ms = 100,
-	    .reconnect_jitter_ms = 10,
+		.name = "taskjet-test",
+		.connect_timeout_ms = 1000,
+		.reconnect_wait_ms = 100,
+		.reconnect_jitter_ms = 10,
 	};
 	return c;
 }
@@ -58,7 +58,7 @@ TEST(url_argument_overrides_config)
 {
 	struct cfg_nats c = test_cfg();
 	struct natsconn *nc = NULL;
-	struct natsconn_options o = {.role = "acks", .send_asap = true};
+	struct natsconn_options o = { .role = "acks", .send_asap = true };
 
 	c.url = "nats://127.0.0.1:1";
 	CHECK_INT(natsconn_open(&c, server.url, &o, &nc), 0);

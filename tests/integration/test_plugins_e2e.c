@@ -34,10 +34,10 @@
 
 static struct nats_server server;
 static struct natsconn *admin;
-static char work[64];       /* everything of this test lives under here */
-static char state[128];     /* the engine's state_dir */
-static char log_path[128];  /* the engine's log file */
-static char hook_log[128];  /* one line per hook run */
+static char work[64]; /* everything of this test lives under here */
+static char state[128]; /* the engine's state_dir */
+static char log_path[128]; /* the engine's log file */
+static char hook_log[128]; /* one line per hook run */
 static pid_t engine;
 
 /* Every distinct task published (duplicates are not counted). */
@@ -56,7 +56,7 @@ now_ms(void)
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -157,8 +157,7 @@ wait_fate(const char *id, unsigned *attempt_r, char **line_r)
 	int64_t deadline = now_ms() + FATE_TIMEOUT_MS;
 	int fate;
 
-	while ((fate = fate_of(id, attempt_r, line_r)) == 0 &&
-	       now_ms() < deadline)
+	while ((fate = fate_of(id, attempt_r, line_r)) == 0 && now_ms() < deadline)
 		sleep_ms(20);
 	if (fate == 0)
 		testing_fail(__FILE__, __LINE__, "task %s not settled in %d ms", id,
@@ -180,11 +179,10 @@ publish(const char *id, const char *subject, const char *data)
 	jsPubOptions_Init(&o);
 	o.MsgId = id;
 	o.MaxWait = 5000;
-	s = js_Publish(&pa, natsconn_js(admin), subject, data, (int)strlen(data),
-	               &o, &jerr);
+	s = js_Publish(&pa, natsconn_js(admin), subject, data, (int)strlen(data), &o, &jerr);
 	if (s != NATS_OK) {
-		testing_fail(__FILE__, __LINE__, "publish %s: %s (%d)", id,
-		             natsStatus_GetText(s), (int)jerr);
+		testing_fail(__FILE__, __LINE__, "publish %s: %s (%d)", id, natsStatus_GetText(s),
+		             (int)jerr);
 		goto out;
 	}
 	fresh = !pa->Duplicate;
@@ -198,8 +196,7 @@ out:
 /* Stored messages of a stream as text, one per line:
  * "<subject> <payload>" (or, with headers, "<subject> <h1>|<h2>|<h3> <payload>"). */
 static char *
-stream_dump(const char *stream, const char *const *headers, size_t nheaders,
-            uint64_t *count_r)
+stream_dump(const char *stream, const char *const *headers, size_t nheaders, uint64_t *count_r)
 {
 	jsStreamInfo *si = NULL;
 	size_t len = 0, cap = 1;
@@ -208,19 +205,17 @@ stream_dump(const char *stream, const char *const *headers, size_t nheaders,
 
 	if (out == NULL)
 		abort();
-	if (js_GetStreamInfo(&si, natsconn_js(admin), stream, NULL, NULL) !=
-	    NATS_OK) {
+	if (js_GetStreamInfo(&si, natsconn_js(admin), stream, NULL, NULL) != NATS_OK) {
 		testing_fail(__FILE__, __LINE__, "no stream %s", stream);
 		goto out;
 	}
-	for (uint64_t seq = si->State.FirstSeq;
-	     si->State.Msgs > 0 && seq <= si->State.LastSeq; seq++) {
+	for (uint64_t seq = si->State.FirstSeq; si->State.Msgs > 0 && seq <= si->State.LastSeq;
+	     seq++) {
 		natsMsg *m = NULL;
 		char line[2048];
 		int n;
 
-		if (js_GetMsg(&m, natsconn_js(admin), stream, seq, NULL, NULL) !=
-		    NATS_OK)
+		if (js_GetMsg(&m, natsconn_js(admin), stream, seq, NULL, NULL) != NATS_OK)
 			continue; /* deleted */
 		n = snprintf(line, sizeof(line), "%s ", natsMsg_GetSubject(m));
 		for (size_t h = 0; h < nheaders; h++) {
@@ -231,8 +226,8 @@ stream_dump(const char *stream, const char *const *headers, size_t nheaders,
 			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s", v,
 			              h + 1 < nheaders ? "|" : " ");
 		}
-		snprintf(line + n, sizeof(line) - (size_t)n, "%.*s\n",
-		         natsMsg_GetDataLength(m), natsMsg_GetData(m));
+		snprintf(line + n, sizeof(line) - (size_t)n, "%.*s\n", natsMsg_GetDataLength(m),
+		         natsMsg_GetData(m));
 		n = (int)strlen(line);
 		while (len + (size_t)n + 1 > cap) {
 			cap *= 2;
@@ -257,8 +252,7 @@ stream_msgs(const char *stream)
 	jsStreamInfo *si = NULL;
 	uint64_t n = UINT64_MAX;
 
-	if (js_GetStreamInfo(&si, natsconn_js(admin), stream, NULL, NULL) ==
-	    NATS_OK)
+	if (js_GetStreamInfo(&si, natsconn_js(admin), stream, NULL, NULL) == NATS_OK)
 		n = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
 	return n;
@@ -304,48 +298,48 @@ write_config(const char *path, const char *hook)
 	char text[8192];
 
 	snprintf(text, sizeof(text),
-	    "{\n"
-	    "  \"nats\": { \"url\": \"%s\", \"name\": \"taskjet-e2e\" },\n"
-	    "  \"plugin_dir\": \"%s\",\n"
-	    "  \"state_dir\": \"%s\",\n"
-	    "  \"shutdown_grace\": \"5s\",\n"
-	    "  \"streams\": [\n"
-	    "    { \"name\": \"PROVISIONING\", \"subjects\": [\"provisioning.>\"],\n"
-	    "      \"retention\": \"workqueue\", \"duplicate_window\": \"2m\" },\n"
-	    "    { \"name\": \"CONTEXT\", \"subjects\": [\"context.>\"],\n"
-	    "      \"retention\": \"workqueue\", \"duplicate_window\": \"2m\" },\n"
-	    "    { \"name\": \"EVENTS\", \"subjects\": [\"events.>\"],\n"
-	    "      \"retention\": \"limits\" }\n"
-	    "  ],\n"
-	    "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
-	    "  \"routes\": [\n"
-	    "    { \"name\": \"provision\", \"stream\": \"PROVISIONING\",\n"
-	    "      \"subject\": \"provisioning.provision\", \"plugin\": \"provision\",\n"
-	    "      \"payload\": \"json\", \"concurrency\": 4, \"max_attempts\": 3,\n"
-	    "      \"backoff\": { \"initial\": \"100ms\", \"multiplier\": 2,\n"
-	    "                   \"max\": \"1s\", \"jitter\": 0 },\n"
-	    "      \"config\": { \"state_dir\": \"registry\",\n"
-	    "                  \"events_subject\": \"events.provisioning\",\n"
-	    "                  \"command\": [\"%s\"],\n"
-	    "                  \"command_timeout_ms\": %d } },\n"
-	    "    { \"name\": \"deprovision\", \"stream\": \"PROVISIONING\",\n"
-	    "      \"subject\": \"provisioning.deprovision\", \"plugin\": \"deprovision\",\n"
-	    "      \"payload\": \"json\",\n"
-	    "      \"config\": { \"state_dir\": \"registry\",\n"
-	    "                  \"events_subject\": \"events.provisioning\" } },\n"
-	    "    { \"name\": \"update\", \"stream\": \"PROVISIONING\",\n"
-	    "      \"subject\": \"provisioning.update\", \"plugin\": \"update\",\n"
-	    "      \"payload\": \"json\",\n"
-	    "      \"config\": { \"state_dir\": \"registry\",\n"
-	    "                  \"events_subject\": \"events.provisioning\" } },\n"
-	    "    { \"name\": \"context-update\", \"stream\": \"CONTEXT\",\n"
-	    "      \"subject\": \"context.update\", \"plugin\": \"context-update\",\n"
-	    "      \"payload\": \"json\",\n"
-	    "      \"config\": { \"state_dir\": \"ctx\",\n"
-	    "                  \"events_subject\": \"events.context.updated\" } }\n"
-	    "  ]\n"
-	    "}\n",
-	    server.url, STAGED_PLUGIN_DIR, state, hook, HOOK_TIMEOUT_MS);
+	         "{\n"
+	         "  \"nats\": { \"url\": \"%s\", \"name\": \"taskjet-e2e\" },\n"
+	         "  \"plugin_dir\": \"%s\",\n"
+	         "  \"state_dir\": \"%s\",\n"
+	         "  \"shutdown_grace\": \"5s\",\n"
+	         "  \"streams\": [\n"
+	         "    { \"name\": \"PROVISIONING\", \"subjects\": [\"provisioning.>\"],\n"
+	         "      \"retention\": \"workqueue\", \"duplicate_window\": \"2m\" },\n"
+	         "    { \"name\": \"CONTEXT\", \"subjects\": [\"context.>\"],\n"
+	         "      \"retention\": \"workqueue\", \"duplicate_window\": \"2m\" },\n"
+	         "    { \"name\": \"EVENTS\", \"subjects\": [\"events.>\"],\n"
+	         "      \"retention\": \"limits\" }\n"
+	         "  ],\n"
+	         "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
+	         "  \"routes\": [\n"
+	         "    { \"name\": \"provision\", \"stream\": \"PROVISIONING\",\n"
+	         "      \"subject\": \"provisioning.provision\", \"plugin\": \"provision\",\n"
+	         "      \"payload\": \"json\", \"concurrency\": 4, \"max_attempts\": 3,\n"
+	         "      \"backoff\": { \"initial\": \"100ms\", \"multiplier\": 2,\n"
+	         "                   \"max\": \"1s\", \"jitter\": 0 },\n"
+	         "      \"config\": { \"state_dir\": \"registry\",\n"
+	         "                  \"events_subject\": \"events.provisioning\",\n"
+	         "                  \"command\": [\"%s\"],\n"
+	         "                  \"command_timeout_ms\": %d } },\n"
+	         "    { \"name\": \"deprovision\", \"stream\": \"PROVISIONING\",\n"
+	         "      \"subject\": \"provisioning.deprovision\", \"plugin\": \"deprovision\",\n"
+	         "      \"payload\": \"json\",\n"
+	         "      \"config\": { \"state_dir\": \"registry\",\n"
+	         "                  \"events_subject\": \"events.provisioning\" } },\n"
+	         "    { \"name\": \"update\", \"stream\": \"PROVISIONING\",\n"
+	         "      \"subject\": \"provisioning.update\", \"plugin\": \"update\",\n"
+	         "      \"payload\": \"json\",\n"
+	         "      \"config\": { \"state_dir\": \"registry\",\n"
+	         "                  \"events_subject\": \"events.provisioning\" } },\n"
+	         "    { \"name\": \"context-update\", \"stream\": \"CONTEXT\",\n"
+	         "      \"subject\": \"context.update\", \"plugin\": \"context-update\",\n"
+	         "      \"payload\": \"json\",\n"
+	         "      \"config\": { \"state_dir\": \"ctx\",\n"
+	         "                  \"events_subject\": \"events.context.updated\" } }\n"
+	         "  ]\n"
+	         "}\n",
+	         server.url, STAGED_PLUGIN_DIR, state, hook, HOOK_TIMEOUT_MS);
 	return write_file(path, text, 0644);
 }
 
@@ -360,15 +354,17 @@ write_hook(const char *path)
 	char text[1024];
 
 	snprintf(text, sizeof(text),
-	    "#!/bin/sh\n"
-	    "if [ -e \"%s/registry/$TENANT_ID/$MODULE_ID.json\" ]; then have=record; else have=none; fi\n"
-	    "echo \"$TENANT_ID/$MODULE_ID attempt=$TASKJET_ATTEMPT $have\" >>\"%s\"\n"
-	    "case \"$TENANT_ID\" in\n"
-	    "flaky) if [ \"$TASKJET_ATTEMPT\" = 1 ]; then echo 'inventory busy' >&2; exit 75; fi ;;\n"
-	    "slow) exec sleep 5 ;;\n"
-	    "esac\n"
-	    "exit 0\n",
-	    state, hook_log);
+	         "#!/bin/sh\n"
+	         "if [ -e \"%s/registry/$TENANT_ID/$MODULE_ID.json\" ]; then have=record; else "
+	         "have=none; fi\n"
+	         "echo \"$TENANT_ID/$MODULE_ID attempt=$TASKJET_ATTEMPT $have\" >>\"%s\"\n"
+	         "case \"$TENANT_ID\" in\n"
+	         "flaky) if [ \"$TASKJET_ATTEMPT\" = 1 ]; then echo 'inventory busy' >&2; exit 75; "
+	         "fi ;;\n"
+	         "slow) exec sleep 5 ;;\n"
+	         "esac\n"
+	         "exit 0\n",
+	         state, hook_log);
 	return write_file(path, text, 0755);
 }
 
@@ -387,8 +383,8 @@ spawn_engine(const char *config)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl(TASKJET_BIN, "taskjet", "run", "-c", config, "--log-level",
-		      "debug", "--log-file", log_path, (char *)NULL);
+		execl(TASKJET_BIN, "taskjet", "run", "-c", config, "--log-level", "debug",
+		      "--log-file", log_path, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -414,8 +410,7 @@ TEST(engine_becomes_ready)
 		if (log != NULL && strstr(log, " ready: ") != NULL)
 			break;
 		if (waitpid(engine, &status, WNOHANG) == engine) {
-			testing_fail(__FILE__, __LINE__, "taskjet run exited early (%d)",
-			             status);
+			testing_fail(__FILE__, __LINE__, "taskjet run exited early (%d)", status);
 			engine = 0;
 			break;
 		}
@@ -432,23 +427,28 @@ TEST(provision_acks_retries_and_dead_letters)
 	int64_t t0;
 
 	CHECK_TRUE(publish("p-acme", "provisioning.provision",
-	    "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{\"plan\":\"gold\"}}"));
+	                   "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{"
+	                   "\"plan\":\"gold\"}}"));
 	/* The same message id again is stored once. */
 	CHECK_FALSE(publish("p-acme", "provisioning.provision",
-	    "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{\"plan\":\"gold\"}}"));
-	CHECK_TRUE(publish("p-flaky", "provisioning.provision",
-	    "{\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}"));
+	                    "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{"
+	                    "\"plan\":\"gold\"}}"));
+	CHECK_TRUE(
+	    publish("p-flaky", "provisioning.provision",
+	            "{\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}"));
 	t0 = now_ms();
-	CHECK_TRUE(publish("p-slow", "provisioning.provision",
-	    "{\"tenant_id\":\"slow\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}"));
-	CHECK_TRUE(publish("p-invalid", "provisioning.provision",
-	    "{\"tenant_id\":\"acme\",\"spec\":{}}"));
+	CHECK_TRUE(
+	    publish("p-slow", "provisioning.provision",
+	            "{\"tenant_id\":\"slow\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}"));
+	CHECK_TRUE(
+	    publish("p-invalid", "provisioning.provision", "{\"tenant_id\":\"acme\",\"spec\":{}}"));
 	CHECK_TRUE(publish("p-notjson", "provisioning.provision", "this is not JSON"));
 
 	CHECK_INT(wait_fate("p-acme", &attempt, NULL), 'A');
 	CHECK_INT(attempt, 1);
 	rec = state_file("registry/acme/erp.json");
-	CHECK_CONTAINS(rec, "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{\"plan\":\"gold\"},\"provisioned_at\":\"");
+	CHECK_CONTAINS(rec, "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1,\"spec\":{"
+	                    "\"plan\":\"gold\"},\"provisioned_at\":\"");
 	free(rec);
 
 	/* Transient hook failure: retried, and the record appears only after
@@ -489,13 +489,15 @@ TEST(update_and_deprovision_change_the_registry)
 	char *rec = NULL, *line = NULL;
 
 	CHECK_TRUE(publish("u-acme", "provisioning.update",
-	    "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2,\"spec\":{\"plan\":\"platinum\"}}"));
-	CHECK_TRUE(publish("u-globex", "provisioning.update",
+	                   "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2,\"spec\":{"
+	                   "\"plan\":\"platinum\"}}"));
+	CHECK_TRUE(publish(
+	    "u-globex", "provisioning.update",
 	    "{\"tenant_id\":\"globex\",\"module_id\":\"billing\",\"version\":1,\"spec\":{}}"));
 	CHECK_TRUE(publish("d-flaky", "provisioning.deprovision",
-	    "{\"tenant_id\":\"flaky\",\"module_id\":\"crm\"}"));
+	                   "{\"tenant_id\":\"flaky\",\"module_id\":\"crm\"}"));
 	CHECK_TRUE(publish("d-legacy", "provisioning.deprovision",
-	    "{\"tenant_id\":\"acme\",\"module_id\":\"legacy\"}"));
+	                   "{\"tenant_id\":\"acme\",\"module_id\":\"legacy\"}"));
 
 	CHECK_INT(wait_fate("u-acme", NULL, NULL), 'A');
 	rec = state_file("registry/acme/erp.json");
@@ -516,19 +518,19 @@ TEST(context_update_merges_versioned_events)
 	char *doc = NULL, *line = NULL;
 
 	CHECK_TRUE(publish("c-1", "context.update",
-	    "{\"story_id\":\"US-1\",\"event\":\"story.created\",\"version\":1,"
-	    "\"data\":{\"title\":\"Login\",\"points\":3,\"owner\":\"ana\"}}"));
+	                   "{\"story_id\":\"US-1\",\"event\":\"story.created\",\"version\":1,"
+	                   "\"data\":{\"title\":\"Login\",\"points\":3,\"owner\":\"ana\"}}"));
 	CHECK_INT(wait_fate("c-1", NULL, NULL), 'A');
 	CHECK_TRUE(publish("c-2", "context.update",
-	    "{\"story_id\":\"US-1\",\"event\":\"story.estimated\",\"version\":2,"
-	    "\"data\":{\"points\":5,\"title\":null}}"));
+	                   "{\"story_id\":\"US-1\",\"event\":\"story.estimated\",\"version\":2,"
+	                   "\"data\":{\"points\":5,\"title\":null}}"));
 	CHECK_INT(wait_fate("c-2", NULL, NULL), 'A');
 	/* A late event below the document's version changes nothing. */
 	CHECK_TRUE(publish("c-late", "context.update",
-	    "{\"story_id\":\"US-1\",\"event\":\"story.assigned\",\"version\":1,"
-	    "\"data\":{\"owner\":\"bob\"}}"));
+	                   "{\"story_id\":\"US-1\",\"event\":\"story.assigned\",\"version\":1,"
+	                   "\"data\":{\"owner\":\"bob\"}}"));
 	CHECK_TRUE(publish("c-bad", "context.update",
-	    "{\"story_id\":\"US-1\",\"event\":\"x\",\"version\":0,\"data\":{}}"));
+	                   "{\"story_id\":\"US-1\",\"event\":\"x\",\"version\":0,\"data\":{}}"));
 	CHECK_TRUE(publish("c-notjson", "context.update", "{\"story_id\":"));
 	CHECK_INT(wait_fate("c-late", NULL, NULL), 'A');
 	CHECK_INT(wait_fate("c-bad", NULL, &line), 'D');
@@ -537,7 +539,8 @@ TEST(context_update_merges_versioned_events)
 	CHECK_CONTAINS(line, "invalid_payload");
 
 	doc = state_file("ctx/context/US-1.json");
-	CHECK_CONTAINS(doc, "{\"story_id\":\"US-1\",\"version\":2,\"last_event\":\"story.estimated\",\"updated_at\":\"");
+	CHECK_CONTAINS(doc, "{\"story_id\":\"US-1\",\"version\":2,\"last_event\":\"story."
+	                    "estimated\",\"updated_at\":\"");
 	CHECK_CONTAINS(doc, "\"data\":{\"points\":5,\"owner\":\"ana\"}}");
 	free(doc);
 	free(line);
@@ -546,13 +549,18 @@ TEST(context_update_merges_versioned_events)
 TEST(events_stream_holds_each_follow_up_once)
 {
 	static const char *const want[] = {
-	    "events.provisioning.provisioned {\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1}\n",
-	    "events.provisioning.provisioned {\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1}\n",
-	    "events.provisioning.updated {\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2}\n",
-	    "events.provisioning.deprovisioned {\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1}\n",
-	    "events.provisioning.deprovisioned {\"tenant_id\":\"acme\",\"module_id\":\"legacy\",\"version\":null}\n",
-	    "events.context.updated {\"story_id\":\"US-1\",\"version\":1}\n",
-	    "events.context.updated {\"story_id\":\"US-1\",\"version\":2}\n",
+		"events.provisioning.provisioned "
+		"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":1}\n",
+		"events.provisioning.provisioned "
+		"{\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1}\n",
+		"events.provisioning.updated "
+		"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2}\n",
+		"events.provisioning.deprovisioned "
+		"{\"tenant_id\":\"flaky\",\"module_id\":\"crm\",\"version\":1}\n",
+		"events.provisioning.deprovisioned "
+		"{\"tenant_id\":\"acme\",\"module_id\":\"legacy\",\"version\":null}\n",
+		"events.context.updated {\"story_id\":\"US-1\",\"version\":1}\n",
+		"events.context.updated {\"story_id\":\"US-1\",\"version\":2}\n",
 	};
 	uint64_t count = 0;
 	char *dump = stream_dump("EVENTS", NULL, 0, &count);
@@ -568,15 +576,22 @@ TEST(events_stream_holds_each_follow_up_once)
 
 TEST(dlq_holds_each_failed_task_with_its_reason)
 {
-	static const char *const headers[] = {"Taskjet-Reason", "Taskjet-Error",
-	                                      "Taskjet-Plugin"};
+	static const char *const headers[] = { "Taskjet-Reason", "Taskjet-Error",
+		                               "Taskjet-Plugin" };
 	static const char *const want[] = {
-	    "dlq.provisioning.provision handler_failed|command timed out after 300 ms|provision {\"tenant_id\":\"slow\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}\n",
-	    "dlq.provisioning.provision handler_failed|module_id: missing|provision {\"tenant_id\":\"acme\",\"spec\":{}}\n",
-	    "dlq.provisioning.provision invalid_payload|payload is not valid JSON|provision this is not JSON\n",
-	    "dlq.provisioning.update handler_failed|module not provisioned|update {\"tenant_id\":\"globex\",\"module_id\":\"billing\",\"version\":1,\"spec\":{}}\n",
-	    "dlq.context.update handler_failed|version: must be an integer >= 1|context-update {\"story_id\":\"US-1\",\"event\":\"x\",\"version\":0,\"data\":{}}\n",
-	    "dlq.context.update invalid_payload|payload is not valid JSON|context-update {\"story_id\":\n",
+		"dlq.provisioning.provision handler_failed|command timed out after 300 "
+		"ms|provision "
+		"{\"tenant_id\":\"slow\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}\n",
+		"dlq.provisioning.provision handler_failed|module_id: missing|provision "
+		"{\"tenant_id\":\"acme\",\"spec\":{}}\n",
+		"dlq.provisioning.provision invalid_payload|payload is not valid JSON|provision "
+		"this is not JSON\n",
+		"dlq.provisioning.update handler_failed|module not provisioned|update "
+		"{\"tenant_id\":\"globex\",\"module_id\":\"billing\",\"version\":1,\"spec\":{}}\n",
+		"dlq.context.update handler_failed|version: must be an integer >= 1|context-update "
+		"{\"story_id\":\"US-1\",\"event\":\"x\",\"version\":0,\"data\":{}}\n",
+		"dlq.context.update invalid_payload|payload is not valid JSON|context-update "
+		"{\"story_id\":\n",
 	};
 	uint64_t count = 0;
 	char *dump = stream_dump("DLQ", headers, 3, &count);
@@ -643,7 +658,7 @@ remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 int
 main(void)
 {
-	struct cfg_nats c = {.name = "taskjet-e2e-test", .connect_timeout_ms = 2000};
+	struct cfg_nats c = { .name = "taskjet-e2e-test", .connect_timeout_ms = 2000 };
 	bool must_fail;
 	int rc;
 
@@ -665,8 +680,7 @@ main(void)
 	snprintf(state, sizeof(state), "%s/state", work);
 	snprintf(log_path, sizeof(log_path), "%s/engine.log", work);
 	snprintf(hook_log, sizeof(hook_log), "%s/hook.log", work);
-	if (nats_server_start(&server) != 0 ||
-	    natsconn_open(&c, server.url, NULL, &admin) != 0) {
+	if (nats_server_start(&server) != 0 || natsconn_open(&c, server.url, NULL, &admin) != 0) {
 		printf("Bail out! cannot start nats-server or connect to it\n");
 		nats_server_cleanup(&server);
 		nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

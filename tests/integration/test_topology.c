@@ -87,8 +87,7 @@ TEST(creates_everything_from_scratch)
 		dump(&r);
 	topo_report_free(&r);
 
-	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
-	          NATS_OK);
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->Retention, js_WorkQueuePolicy);
 		CHECK_INT(si->Config->MaxAge, 24 * 3600 * 1000 * NS_PER_MS);
@@ -96,8 +95,7 @@ TEST(creates_everything_from_scratch)
 		jsStreamInfo_Destroy(si);
 		si = NULL;
 	}
-	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "DLQ", NULL, NULL),
-	          NATS_OK);
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "DLQ", NULL, NULL), NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
 		CHECK_STR(si->Config->Subjects[0], "dlq.>");
@@ -105,8 +103,7 @@ TEST(creates_everything_from_scratch)
 		jsStreamInfo_Destroy(si);
 		si = NULL;
 	}
-	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKJET_ADVISORIES",
-	                           NULL, NULL),
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKJET_ADVISORIES", NULL, NULL),
 	          NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->SubjectsLen, 1);
@@ -114,8 +111,7 @@ TEST(creates_everything_from_scratch)
 		          "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.TASKS.taskjet-work");
 		jsStreamInfo_Destroy(si);
 	}
-	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work",
-	                             NULL, NULL),
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work", NULL, NULL),
 	          NATS_OK);
 	if (ci != NULL) {
 		CHECK_INT(ci->Config->AckWait, 30000 * NS_PER_MS);
@@ -138,10 +134,8 @@ TEST(second_run_is_idempotent)
 	struct topo_report r;
 
 	for (int round = 0; round < 2; round++) {
-		CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, round == 1, &r),
-		          0);
-		CHECK_INT(r.created + r.updated + r.pending + r.conflicts + r.errors,
-		          0);
+		CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, round == 1, &r), 0);
+		CHECK_INT(r.created + r.updated + r.pending + r.conflicts + r.errors, 0);
 		CHECK_INT(r.count, 5);
 		for (size_t i = 0; i < r.count; i++)
 			CHECK_CONTAINS(r.lines[i], ": ok");
@@ -157,8 +151,7 @@ TEST(max_age_drift_reported_then_fixed)
 	jsStreamInfo *si = NULL, *up = NULL;
 	jsStreamConfig c;
 
-	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
-	          NATS_OK);
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
 	if (si == NULL)
 		return;
 	c = *si->Config;
@@ -195,8 +188,7 @@ TEST(consumer_drift_is_updated_with_full_config)
 	if (testing_failed())
 		dump(&r);
 	topo_report_free(&r);
-	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work",
-	                             NULL, NULL),
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work", NULL, NULL),
 	          NATS_OK);
 	if (ci != NULL) {
 		CHECK_INT(ci->Config->MaxDeliver, 7);
@@ -212,7 +204,7 @@ TEST(retention_change_is_a_conflict)
 	struct topo_report r;
 	jsStreamInfo *si = NULL;
 	jsStreamConfig c;
-	const char *subj[] = {"tasks.>"};
+	const char *subj[] = { "tasks.>" };
 
 	CHECK_INT(js_DeleteStream(natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
 	jsStreamConfig_Init(&c);
@@ -225,17 +217,16 @@ TEST(retention_change_is_a_conflict)
 
 	for (int dry = 1; dry >= 0; dry--) {
 		CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, dry, &r), -EEXIST);
-		CHECK_TRUE(report_has(
-		    &r, "stream TASKS: retention is limits, config says workqueue: "
-		        "cannot be changed in place"));
+		CHECK_TRUE(report_has(&r,
+		                      "stream TASKS: retention is limits, config says workqueue: "
+		                      "cannot be changed in place"));
 		CHECK_INT(r.conflicts, 1);
 		if (testing_failed())
 			dump(&r);
 		topo_report_free(&r);
 	}
 	/* Nothing was changed behind our back. */
-	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL),
-	          NATS_OK);
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
 		jsStreamInfo_Destroy(si);

@@ -68,8 +68,7 @@ fake_of(struct backend *b)
 }
 
 static int
-simple_op(struct backend *b, enum fake_op op, struct tj_task *task,
-          int64_t delay_ms)
+simple_op(struct backend *b, enum fake_op op, struct tj_task *task, int64_t delay_ms)
 {
 	struct fake_backend *fb = fake_of(b);
 	struct fake_call *call;
@@ -105,8 +104,7 @@ fake_in_progress(struct backend *b, struct tj_task *task)
 }
 
 static int
-fake_dead_letter(struct backend *b, struct tj_task *task,
-                 const struct dlq_record *rec)
+fake_dead_letter(struct backend *b, struct tj_task *task, const struct dlq_record *rec)
 {
 	struct fake_backend *fb = fake_of(b);
 	struct fake_call *call;
@@ -124,8 +122,8 @@ fake_dead_letter(struct backend *b, struct tj_task *task,
 }
 
 static int
-fake_publish(struct backend *b, const char *subject, const void *data,
-             size_t len, const char *msg_id)
+fake_publish(struct backend *b, const char *subject, const void *data, size_t len,
+             const char *msg_id)
 {
 	struct fake_backend *fb = fake_of(b);
 	struct fake_call *call;
@@ -149,8 +147,7 @@ fake_header(struct backend *b, const struct tj_task *task, const char *key)
 	const char *value = NULL;
 
 	pthread_mutex_lock(&fb->lock);
-	if (fb->header_key != NULL && key != NULL &&
-	    strcmp(fb->header_key, key) == 0)
+	if (fb->header_key != NULL && key != NULL && strcmp(fb->header_key, key) == 0)
 		value = fb->header_value;
 	pthread_mutex_unlock(&fb->lock);
 	return value;
@@ -217,8 +214,7 @@ fake_backend_reset(struct fake_backend *fb)
 }
 
 void
-fake_backend_fail(struct fake_backend *fb, enum fake_op op, int err,
-                  unsigned times)
+fake_backend_fail(struct fake_backend *fb, enum fake_op op, int err, unsigned times)
 {
 	if ((unsigned)op >= FAKE_OP_COUNT)
 		return;
@@ -229,8 +225,7 @@ fake_backend_fail(struct fake_backend *fb, enum fake_op op, int err,
 }
 
 void
-fake_backend_set_header(struct fake_backend *fb, const char *key,
-                        const char *value)
+fake_backend_set_header(struct fake_backend *fb, const char *key, const char *value)
 {
 	pthread_mutex_lock(&fb->lock);
 	fb->header_key = key;
@@ -289,8 +284,7 @@ fake_backend_wait(struct fake_backend *fb, size_t n, int64_t timeout_ms)
 	}
 	pthread_mutex_lock(&fb->lock);
 	while (fb->count < n && rc == 0)
-		if (pthread_cond_timedwait(&fb->changed, &fb->lock, &deadline) ==
-		    ETIMEDOUT)
+		if (pthread_cond_timedwait(&fb->changed, &fb->lock, &deadline) == ETIMEDOUT)
 			rc = -ETIMEDOUT;
 	if (fb->count >= n)
 		rc = 0;
@@ -304,8 +298,7 @@ fake_call_header(const struct fake_call *call, const char *key)
 	if (call == NULL || key == NULL)
 		return NULL;
 	for (size_t i = 0; i < call->header_count; i++)
-		if (call->headers[i].key != NULL &&
-		    strcmp(call->headers[i].key, key) == 0)
+		if (call->headers[i].key != NULL && strcmp(call->headers[i].key, key) == 0)
 			return call->headers[i].value;
 	return NULL;
 }

@@ -32,19 +32,19 @@ enum fake_op {
 /* One recorded call. Strings are owned by the fake; NULL when unused. */
 struct fake_call {
 	enum fake_op op;
-	int rc;              /* what the op returned */
-	char *task_id;       /* NULL for publish */
-	int64_t delay_ms;    /* nak */
-	char *subject;       /* dead_letter: the letter's; publish: the target */
-	char *msg_id;        /* dead_letter, publish (NULL if none given) */
-	char *data;          /* publish: copy of the payload, NUL-terminated */
+	int rc; /* what the op returned */
+	char *task_id; /* NULL for publish */
+	int64_t delay_ms; /* nak */
+	char *subject; /* dead_letter: the letter's; publish: the target */
+	char *msg_id; /* dead_letter, publish (NULL if none given) */
+	char *data; /* publish: copy of the payload, NUL-terminated */
 	size_t data_len;
 	struct dlq_header headers[DLQ_MAX_HEADERS]; /* dead_letter, copied */
 	size_t header_count;
 };
 
 struct fake_failure {
-	int err;        /* -errno to return; 0: succeed */
+	int err; /* -errno to return; 0: succeed */
 	unsigned times; /* fail this many more calls; 0: every call */
 };
 
@@ -65,11 +65,9 @@ void fake_backend_fini(struct fake_backend *fb);
 void fake_backend_reset(struct fake_backend *fb);
 /* Make `op` return `err` (a -errno; 0 to stop failing) for the next `times`
  * calls, or for every call when `times` is 0. Failed calls are recorded. */
-void fake_backend_fail(struct fake_backend *fb, enum fake_op op, int err,
-                       unsigned times);
+void fake_backend_fail(struct fake_backend *fb, enum fake_op op, int err, unsigned times);
 /* The header op answers `value` for `key` on every task (borrowed). */
-void fake_backend_set_header(struct fake_backend *fb, const char *key,
-                             const char *value);
+void fake_backend_set_header(struct fake_backend *fb, const char *key, const char *value);
 
 /* Calls so far, and the i-th (NULL if out of range). The pointer stays valid
  * until the next call into the fake; read it when no thread is calling. */

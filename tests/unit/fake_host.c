@@ -47,8 +47,7 @@ fake_strdupf(const char *fmt, ...)
 /* --- the host API --- */
 
 static int
-fake_register_handler(tj_plugin *self, const char *name, tj_handler_fn fn,
-                      void *userdata)
+fake_register_handler(tj_plugin *self, const char *name, tj_handler_fn fn, void *userdata)
 {
 	if (!self->in_init)
 		return -EPERM;
@@ -81,8 +80,8 @@ fake_config_string(tj_plugin *self, const char *key, const char **value_r)
 	if (t->type != JSON_STRING || json_get_string(&self->config, t, &s) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&self->lock);
-	self->strings = must(realloc(self->strings, (self->string_count + 1) *
-	                                                sizeof(*self->strings)));
+	self->strings =
+	    must(realloc(self->strings, (self->string_count + 1) * sizeof(*self->strings)));
 	self->strings[self->string_count++] = s;
 	pthread_mutex_unlock(&self->lock);
 	*value_r = s;
@@ -110,8 +109,7 @@ fake_config_bool(tj_plugin *self, const char *key, bool *value_r)
 }
 
 static int
-fake_config_json(tj_plugin *self, const char *key, const char **json_r,
-                 size_t *len_r)
+fake_config_json(tj_plugin *self, const char *key, const char **json_r, size_t *len_r)
 {
 	const struct json_tok *t;
 	int q;
@@ -127,8 +125,7 @@ fake_config_json(tj_plugin *self, const char *key, const char **json_r,
 	return 0;
 }
 
-static void fake_log_fn(tj_plugin *self, int level, const char *fmt, ...)
-    TJ_PRINTF(3, 4);
+static void fake_log_fn(tj_plugin *self, int level, const char *fmt, ...) TJ_PRINTF(3, 4);
 
 static void
 fake_log_fn(tj_plugin *self, int level, const char *fmt, ...)
@@ -142,9 +139,8 @@ fake_log_fn(tj_plugin *self, int level, const char *fmt, ...)
 	if (getenv("FAKE_HOST_VERBOSE") != NULL)
 		fprintf(stderr, "# log %d: %s\n", level, line);
 	pthread_mutex_lock(&self->lock);
-	self->logs = must(realloc(self->logs, (self->log_count + 1) *
-	                                          sizeof(*self->logs)));
-	self->logs[self->log_count++] = (struct fake_log){level, line};
+	self->logs = must(realloc(self->logs, (self->log_count + 1) * sizeof(*self->logs)));
+	self->logs[self->log_count++] = (struct fake_log){ level, line };
 	pthread_mutex_unlock(&self->lock);
 }
 
@@ -214,8 +210,7 @@ fake_task_retry_after(tj_task *t, int64_t delay_ms)
 	t->retry_after_ms = delay_ms;
 }
 
-static void fake_task_fail_reason(tj_task *t, const char *fmt, ...)
-    TJ_PRINTF(2, 3);
+static void fake_task_fail_reason(tj_task *t, const char *fmt, ...) TJ_PRINTF(2, 3);
 
 static void
 fake_task_fail_reason(tj_task *t, const char *fmt, ...)
@@ -236,25 +231,25 @@ fake_plugin_new(const char *config_json)
 	struct tj_plugin *p = must(calloc(1, sizeof(*p)));
 
 	p->api = (struct tj_host_api){
-	    .size = sizeof(struct tj_host_api),
-	    .abi_major = TJ_ABI_MAJOR,
-	    .abi_minor = TJ_ABI_MINOR,
-	    .register_handler = fake_register_handler,
-	    .config_string = fake_config_string,
-	    .config_integer = fake_config_integer,
-	    .config_bool = fake_config_bool,
-	    .config_json = fake_config_json,
-	    .log = fake_log_fn,
-	    .task_subject = fake_task_subject,
-	    .task_payload = fake_task_payload,
-	    .task_header = fake_task_header,
-	    .task_attempt = fake_task_attempt,
-	    .task_max_attempts = fake_task_max_attempts,
-	    .task_id = fake_task_id,
-	    .task_in_progress = fake_task_in_progress,
-	    .task_publish = fake_task_publish,
-	    .task_retry_after = fake_task_retry_after,
-	    .task_fail_reason = fake_task_fail_reason,
+		.size = sizeof(struct tj_host_api),
+		.abi_major = TJ_ABI_MAJOR,
+		.abi_minor = TJ_ABI_MINOR,
+		.register_handler = fake_register_handler,
+		.config_string = fake_config_string,
+		.config_integer = fake_config_integer,
+		.config_bool = fake_config_bool,
+		.config_json = fake_config_json,
+		.log = fake_log_fn,
+		.task_subject = fake_task_subject,
+		.task_payload = fake_task_payload,
+		.task_header = fake_task_header,
+		.task_attempt = fake_task_attempt,
+		.task_max_attempts = fake_task_max_attempts,
+		.task_id = fake_task_id,
+		.task_in_progress = fake_task_in_progress,
+		.task_publish = fake_task_publish,
+		.task_retry_after = fake_task_retry_after,
+		.task_fail_reason = fake_task_fail_reason,
 	};
 	pthread_mutex_init(&p->lock, NULL);
 	p->config_text = must(strdup(config_json));
@@ -425,8 +420,8 @@ fake_script(const char *dir, const char *name, const char *body)
 	char *path = fake_strdupf("%s/%s", dir, name);
 	FILE *f = fopen(path, "w");
 
-	if (f == NULL || fprintf(f, "#!/bin/sh\n%s\n", body) < 0 ||
-	    fclose(f) != 0 || chmod(path, 0755) < 0) {
+	if (f == NULL || fprintf(f, "#!/bin/sh\n%s\n", body) < 0 || fclose(f) != 0 ||
+	    chmod(path, 0755) < 0) {
 		perror(path);
 		abort();
 	}
@@ -487,8 +482,7 @@ fake_json_get(const char *text, const char *path)
 		t = json_member(&doc, t, k);
 	if (t != NULL) {
 		q = t->type == JSON_STRING ? 1 : 0;
-		out = must(strndup(text + t->start - q,
-		                   (size_t)(t->end - t->start + 2 * q)));
+		out = must(strndup(text + t->start - q, (size_t)(t->end - t->start + 2 * q)));
 	}
 	free(copy);
 	json_doc_free(&doc);

@@ -46,8 +46,8 @@ struct tj_task {
 	char *id;
 	struct tj_plugin *owner; /* set by fake_run */
 	/* What the plugin did. */
-	char *fail_reason;       /* last task_fail_reason(), or NULL */
-	int64_t retry_after_ms;  /* -1 when not called */
+	char *fail_reason; /* last task_fail_reason(), or NULL */
+	int64_t retry_after_ms; /* -1 when not called */
 	struct fake_publish *pubs;
 	size_t pub_count;
 };
@@ -58,8 +58,8 @@ struct tj_plugin {
 	char *config_text;
 	struct json_doc config;
 	bool config_parsed;
-	pthread_mutex_t lock;    /* guards strings and logs */
-	char **strings;          /* unescaped config strings handed out */
+	pthread_mutex_t lock; /* guards strings and logs */
+	char **strings; /* unescaped config strings handed out */
 	size_t string_count;
 	struct fake_log *logs;
 	size_t log_count;
@@ -69,7 +69,7 @@ struct tj_plugin {
 	char *handler_name;
 	tj_handler_fn handler;
 	void *handler_userdata;
-	int publish_error;       /* nonzero: task_publish returns it */
+	int publish_error; /* nonzero: task_publish returns it */
 };
 
 /* An instance whose "config" object is `config_json`. Aborts on OOM. */

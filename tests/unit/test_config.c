@@ -106,8 +106,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
 	CHECK_STR(cfg->state_dir, "/etc/tj/var");
 	CHECK_TRUE(cfg->worker_id != NULL && cfg->worker_id[0] != '\0');
-	snprintf(expect, sizeof(expect), "taskjet-%s",
-	         cfg->worker_id ? cfg->worker_id : "");
+	snprintf(expect, sizeof(expect), "taskjet-%s", cfg->worker_id ? cfg->worker_id : "");
 	CHECK_STR(cfg->nats.name, expect);
 	CHECK_INT(cfg->shutdown_grace_ms, 30000);
 	CHECK_INT(cfg->memory.capacity, 10000);
@@ -264,17 +263,17 @@ TEST(http_listen_values)
 		const char *listen;
 		const char *want; /* NULL: disabled; "!" rejected */
 	} cases[] = {
-	    {"off", NULL},
-	    {"", NULL},
-	    {"0.0.0.0:80", "0.0.0.0:80"},
-	    {"localhost:0", "localhost:0"},
-	    {"[::]:8222", "[::]:8222"},
-	    {"127.0.0.1", "!"},
-	    {"127.0.0.1:65536", "!"},
-	    {"127.0.0.1:-1", "!"},
-	    {"example.com:80", "!"},
-	    {"[::1:80", "!"},
-	    {"::1:80", "!"},
+		{ "off", NULL },
+		{ "", NULL },
+		{ "0.0.0.0:80", "0.0.0.0:80" },
+		{ "localhost:0", "localhost:0" },
+		{ "[::]:8222", "[::]:8222" },
+		{ "127.0.0.1", "!" },
+		{ "127.0.0.1:65536", "!" },
+		{ "127.0.0.1:-1", "!" },
+		{ "example.com:80", "!" },
+		{ "[::1:80", "!" },
+		{ "::1:80", "!" },
 	};
 	char text[512], host[64], *errors;
 	struct cfg *cfg;
@@ -283,8 +282,8 @@ TEST(http_listen_values)
 	clear_env();
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		snprintf(text, sizeof(text),
-		         "{\"http\":{\"listen\":\"%s\"}," MIN_STREAMS
-		         ",\"routes\":[" MIN_ROUTE "}]}",
+		         "{\"http\":{\"listen\":\"%s\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
+		         "}]}",
 		         cases[i].listen);
 		if (cases[i].want != NULL && strcmp(cases[i].want, "!") == 0) {
 			CHECK_INT(load("t.json", text, &errors, &cfg), -EINVAL);
@@ -338,193 +337,176 @@ struct error_case {
 };
 
 #define ROUTE_WITH(extra) "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE extra "}]}"
-#define STREAM_WITH(extra)                                                     \
-	"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]" extra "}],"        \
+#define STREAM_WITH(extra)                                                 \
+	"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]" extra "}]," \
 	"\"routes\":[" MIN_ROUTE "}]}"
 
 static const struct error_case error_cases[] = {
-    /* unknown keys, at the key */
-    {"{\"bogus\":1," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"bogus\"",
-     "bogus: unknown key"},
-    {ROUTE_WITH(",\"backoff\":{\"jiter\":0.1}"), "\"jiter\"",
-     "routes[0].backoff.jiter: unknown key"},
-    {"{\"nats\":{\"URL\":\"x\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-     "\"URL\"", "nats.URL: unknown key"},
-    /* duplicate keys, at the second one */
-    {ROUTE_WITH(",\"plugin\":\"q\""), "\"plugin\":\"q\"",
-     "routes[0].plugin: duplicate key"},
-    /* wrong types */
-    {ROUTE_WITH(",\"concurrency\":\"4\""), "\"4\"",
-     "routes[0].concurrency: expected an integer, got a string"},
-    {ROUTE_WITH(",\"concurrency\":2.5"), "2.5",
-     "routes[0].concurrency: expected an integer, got 2.5"},
-    {ROUTE_WITH(",\"batch\":99999999999999999999"), "9999",
-     "routes[0].batch: integer out of range"},
-    {ROUTE_WITH(",\"ack_wait\":30"), "30",
-     "routes[0].ack_wait: expected a duration string such as \"30s\", got a "
-     "number"},
-    {ROUTE_WITH(",\"config\":[]"), "[]",
-     "routes[0].config: expected an object, got an array"},
-    {ROUTE_WITH(",\"backoff\":{\"multiplier\":true}"), "true",
-     "routes[0].backoff.multiplier: expected a number, got a boolean"},
-    {"{\"streams\":{}," "\"routes\":[" MIN_ROUTE "}]}", "{}",
-     "streams: expected an array of streams, got an object"},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":\"s.>\"}],\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"s.>\"", "streams[0].subjects: expected an array of subjects, got a string"},
-    {"[1]", "[", "(root): expected an object, got an array"},
-    {"{\"streams\":[} ", "}", "(root): invalid JSON"},
-    {ROUTE_WITH(",\"handler\":\"\""), "\"\"",
-     "routes[0].handler: must not be empty"},
-    /* out of range */
-    {ROUTE_WITH(",\"concurrency\":300"), "300",
-     "routes[0].concurrency: must be between 1 and 256, got 300"},
-    {ROUTE_WITH(",\"max_attempts\":0"), "0",
-     "routes[0].max_attempts: must be between 1 and 1000, got 0"},
-    {ROUTE_WITH(",\"backoff\":{\"jitter\":1.5}"), "1.5",
-     "routes[0].backoff.jitter: must be between 0 and 1, got 1.5"},
-    {ROUTE_WITH(",\"backoff\":{\"multiplier\":0.5}"), "0.5",
-     "routes[0].backoff.multiplier: must be between 1 and 100, got 0.5"},
-    {ROUTE_WITH(",\"ack_wait\":\"500ms\""), "\"500ms\"",
-     "routes[0].ack_wait: must be at least 1s"},
-    {ROUTE_WITH(",\"fetch_wait\":\"2m\""), "\"2m\"",
-     "routes[0].fetch_wait: must be between 10ms and 1m"},
-    {ROUTE_WITH(",\"backoff\":{\"initial\":\"0\"}"), "\"0\"",
-     "routes[0].backoff.initial: must be at least 1ms"},
-    {ROUTE_WITH(",\"backoff\":{\"initial\":\"10s\",\"max\":\"5s\"}"), "\"5s\"",
-     "routes[0].backoff.max: 5s is shorter than initial 10s"},
-    {ROUTE_WITH(",\"backoff\":{\"initial\":\"1h\"}"), "\"1h\"",
-     "routes[0].backoff.initial: 1h is longer than max (default 5m)"},
-    {ROUTE_WITH(",\"ack_wait\":\"5 s\""), "\"5 s\"",
-     "routes[0].ack_wait: \"5 s\" is not a duration (use ms, s, m, h as in "
-     "\"1h30m\")"},
-    {STREAM_WITH(",\"max_bytes\":\"1XB\""), "\"1XB\"",
-     "streams[0].max_bytes: \"1XB\" is not a size (bytes, or KiB/MiB/GiB, "
-     "KB/MB/GB)"},
-    {STREAM_WITH(",\"max_msgs\":0"), "0}",
-     "streams[0].max_msgs: must be -1 (unlimited) or positive, got 0"},
-    {STREAM_WITH(",\"max_msgs\":-2"), "-2",
-     "streams[0].max_msgs: must be at least -1, got -2"},
-    {STREAM_WITH(",\"replicas\":6"), "6",
-     "streams[0].replicas: must be between 1 and 5, got 6"},
-    {STREAM_WITH(",\"max_age\":\"1m\""), "\"1m\"",
-     "streams[0].duplicate_window: 2m is longer than max_age 1m"},
-    {STREAM_WITH(",\"storage\":\"disk\""), "\"disk\"",
-     "streams[0].storage: must be \"file\" or \"memory\", got \"disk\""},
-    {"{\"log\":{\"level\":\"verbose\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"verbose\"",
-     "log.level: must be \"error\", \"warning\", \"notice\", \"info\" or "
-     "\"debug\", got \"verbose\""},
-    {"{\"http\":{\"listen\":\":8222\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-     "\":8222\"",
-     "http.listen: \":8222\" is not an address such as \"127.0.0.1:8222\", "
-     "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\""},
-    {"{\"http\":{\"listen\":8222}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-     "8222}", "http.listen: expected a string, got a number"},
-    {"{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-     "0}", "http.max_body: must be between 1 and 1073741824, got 0"},
-    {"{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-     "0}", "memory.capacity: must be between 1 and 10000000, got 0"},
-    /* names and subjects */
-    {"{\"streams\":[{\"name\":\"a.b\",\"subjects\":[\"s.>\"]}],\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"a.b\"",
-     "streams[0].name: \"a.b\" must not contain whitespace, '.', '*', '>', '/' "
-     "or '\\'"},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s..x\"]}],\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"s..x\"", "streams[0].subjects[0]: \"s..x\" is not a valid NATS subject"},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[]}],\"routes\":[" MIN_ROUTE "}]}",
-     "[]", "streams[0].subjects: must list at least one subject"},
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
-     "\"subject\":\"s.a\",\"plugin\":\"../evil\"}]}",
-     "\"../evil\"",
-     "routes[0].plugin: \"../evil\" must contain only letters, digits, '_' and "
-     "'-'"},
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
-     "\"subject\":\"s.a\",\"plugin\":\"p\",\"consumer\":\"c d\"}]}",
-     "\"c d\"",
-     "routes[0].consumer: \"c d\" must not contain whitespace, '.', '*', '>', "
-     "'/' or '\\'"},
-    /* missing required keys, at the object */
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
-     "\"subject\":\"s.a\"}]}",
-     "{\"name\":\"r\"", "routes[0].plugin: missing required key"},
-    {"{\"streams\":[{\"subjects\":[\"s.>\"]}],\"routes\":[{\"name\":\"r\","
-     "\"stream\":\"X\",\"subject\":\"s.a\",\"plugin\":\"p\"}]}",
-     "{\"subjects\"", "streams[0].name: missing required key"},
-    {"{" MIN_STREAMS "}", "{", "routes: missing required key"},
-    {"{\"routes\":[" MIN_ROUTE "}]}", "{", "streams: missing required key"},
-    {"{\"streams\":[],\"routes\":[" MIN_ROUTE "}]}", "[]",
-     "streams: must list at least one stream"},
-    {"{" MIN_STREAMS ",\"routes\":[]}", "[]",
-     "routes: must list at least one route"},
-    /* cross checks */
-    {"{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},{\"name\":\"r\",\"stream\":"
-     "\"S\",\"subject\":\"s.b\",\"plugin\":\"p\"}]}",
-     "\"r\",\"stream\":\"S\",\"subject\":\"s.b\"",
-     "routes[1].name: duplicate route name \"r\" (also routes[0])"},
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"NOPE\","
-     "\"subject\":\"s.a\",\"plugin\":\"p\"}]}",
-     "\"NOPE\"", "routes[0].stream: no stream named \"NOPE\""},
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
-     "\"subject\":\"t.a\",\"plugin\":\"p\"}]}",
-     "\"t.a\"",
-     "routes[0].subject: \"t.a\" is not covered by the subjects of stream \"S\""},
-    {"{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
-     "\"subject\":\">\",\"plugin\":\"p\"}]}",
-     "\">\"",
-     "routes[0].subject: \">\" is not covered by the subjects of stream \"S\""},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]},"
-     "{\"name\":\"S\",\"subjects\":[\"t.>\"]}],\"routes\":[" MIN_ROUTE "}]}",
-     "\"S\",\"subjects\":[\"t",
-     "streams[1].name: duplicate stream name \"S\" (also streams[0])"},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]},"
-     "{\"name\":\"T\",\"subjects\":[\"t.>\",\"s.*\"]}],\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"s.*\"",
-     "streams[1].subjects[1]: \"s.*\" overlaps \"s.>\" of stream \"S\""},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\",\"s.>\"]}],"
-     "\"routes\":[" MIN_ROUTE "}]}",
-     "\"s.>\"]", "streams[0].subjects[1]: duplicate subject \"s.>\""},
-    {"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\",\"dlq.x\"]}],"
-     "\"routes\":[" MIN_ROUTE "}]}",
-     "\"dlq.x\"",
-     "streams[0].subjects[1]: \"dlq.x\" overlaps the dead-letter subjects "
-     "\"dlq.>\""},
-    {"{" MIN_STREAMS ",\"dlq\":{\"subject_prefix\":\"s.dead\"},\"routes\":["
-     MIN_ROUTE "}]}",
-     "\"s.dead\"",
-     "dlq.subject_prefix: dead-letter subjects \"s.dead.>\" overlap \"s.>\" of "
-     "stream \"S\""},
-    {"{" MIN_STREAMS ",\"dlq\":{\"subject_prefix\":\"s.*\"},\"routes\":["
-     MIN_ROUTE "}]}",
-     "\"s.*\"",
-     "dlq.subject_prefix: \"s.*\" must be a NATS subject without wildcards"},
-    {"{" MIN_STREAMS ",\"dlq\":{\"stream\":\"S\"},\"routes\":[" MIN_ROUTE
-     "}]}",
-     "\"S\"}", "dlq.stream: \"S\" is also a work stream (streams[0])"},
-    {"{\"streams\":[{\"name\":\"DLQ\",\"subjects\":[\"s.>\"]}],\"routes\":["
-     "{\"name\":\"r\",\"stream\":\"DLQ\",\"subject\":\"s.a\",\"plugin\":"
-     "\"p\"}]}",
-     "\"DLQ\"",
-     "streams[0].name: \"DLQ\" is the dead-letter stream's name (dlq.stream)"},
-    {"{" MIN_STREAMS ",\"dlq\":{\"advisory_stream\":\"DLQ\"},\"routes\":["
-     MIN_ROUTE "}]}",
-     "\"DLQ\"",
-     "dlq.advisory_stream: the dead-letter and advisory streams must differ"},
-    {"{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},{\"name\":\"q\",\"stream\":"
-     "\"S\",\"subject\":\"s.*\",\"plugin\":\"p\"}]}",
-     "\"s.*\"",
-     "routes[1].subject: \"s.*\" overlaps \"s.a\" of routes[0] on work-queue "
-     "stream \"S\""},
-    {"{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"consumer\":\"c\"},"
-     "{\"name\":\"q\",\"stream\":\"S\",\"subject\":\"s.b\",\"plugin\":"
-     "\"p\",\"consumer\":\"c\"}]}",
-     "\"c\"}]",
-     "routes[1].consumer: consumer \"c\" is also used by routes[0] on stream "
-     "\"S\""},
+	/* unknown keys, at the key */
+	{ "{\"bogus\":1," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"bogus\"",
+	  "bogus: unknown key" },
+	{ ROUTE_WITH(",\"backoff\":{\"jiter\":0.1}"), "\"jiter\"",
+	  "routes[0].backoff.jiter: unknown key" },
+	{ "{\"nats\":{\"URL\":\"x\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"URL\"",
+	  "nats.URL: unknown key" },
+	/* duplicate keys, at the second one */
+	{ ROUTE_WITH(",\"plugin\":\"q\""), "\"plugin\":\"q\"", "routes[0].plugin: duplicate key" },
+	/* wrong types */
+	{ ROUTE_WITH(",\"concurrency\":\"4\""), "\"4\"",
+	  "routes[0].concurrency: expected an integer, got a string" },
+	{ ROUTE_WITH(",\"concurrency\":2.5"), "2.5",
+	  "routes[0].concurrency: expected an integer, got 2.5" },
+	{ ROUTE_WITH(",\"batch\":99999999999999999999"), "9999",
+	  "routes[0].batch: integer out of range" },
+	{ ROUTE_WITH(",\"ack_wait\":30"), "30",
+	  "routes[0].ack_wait: expected a duration string such as \"30s\", got a "
+	  "number" },
+	{ ROUTE_WITH(",\"config\":[]"), "[]",
+	  "routes[0].config: expected an object, got an array" },
+	{ ROUTE_WITH(",\"backoff\":{\"multiplier\":true}"), "true",
+	  "routes[0].backoff.multiplier: expected a number, got a boolean" },
+	{ "{\"streams\":{},"
+	  "\"routes\":[" MIN_ROUTE "}]}",
+	  "{}", "streams: expected an array of streams, got an object" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":\"s.>\"}],\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s.>\"", "streams[0].subjects: expected an array of subjects, got a string" },
+	{ "[1]", "[", "(root): expected an object, got an array" },
+	{ "{\"streams\":[} ", "}", "(root): invalid JSON" },
+	{ ROUTE_WITH(",\"handler\":\"\""), "\"\"", "routes[0].handler: must not be empty" },
+	/* out of range */
+	{ ROUTE_WITH(",\"concurrency\":300"), "300",
+	  "routes[0].concurrency: must be between 1 and 256, got 300" },
+	{ ROUTE_WITH(",\"max_attempts\":0"), "0",
+	  "routes[0].max_attempts: must be between 1 and 1000, got 0" },
+	{ ROUTE_WITH(",\"backoff\":{\"jitter\":1.5}"), "1.5",
+	  "routes[0].backoff.jitter: must be between 0 and 1, got 1.5" },
+	{ ROUTE_WITH(",\"backoff\":{\"multiplier\":0.5}"), "0.5",
+	  "routes[0].backoff.multiplier: must be between 1 and 100, got 0.5" },
+	{ ROUTE_WITH(",\"ack_wait\":\"500ms\""), "\"500ms\"",
+	  "routes[0].ack_wait: must be at least 1s" },
+	{ ROUTE_WITH(",\"fetch_wait\":\"2m\""), "\"2m\"",
+	  "routes[0].fetch_wait: must be between 10ms and 1m" },
+	{ ROUTE_WITH(",\"backoff\":{\"initial\":\"0\"}"), "\"0\"",
+	  "routes[0].backoff.initial: must be at least 1ms" },
+	{ ROUTE_WITH(",\"backoff\":{\"initial\":\"10s\",\"max\":\"5s\"}"), "\"5s\"",
+	  "routes[0].backoff.max: 5s is shorter than initial 10s" },
+	{ ROUTE_WITH(",\"backoff\":{\"initial\":\"1h\"}"), "\"1h\"",
+	  "routes[0].backoff.initial: 1h is longer than max (default 5m)" },
+	{ ROUTE_WITH(",\"ack_wait\":\"5 s\""), "\"5 s\"",
+	  "routes[0].ack_wait: \"5 s\" is not a duration (use ms, s, m, h as in "
+	  "\"1h30m\")" },
+	{ STREAM_WITH(",\"max_bytes\":\"1XB\""), "\"1XB\"",
+	  "streams[0].max_bytes: \"1XB\" is not a size (bytes, or KiB/MiB/GiB, "
+	  "KB/MB/GB)" },
+	{ STREAM_WITH(",\"max_msgs\":0"), "0}",
+	  "streams[0].max_msgs: must be -1 (unlimited) or positive, got 0" },
+	{ STREAM_WITH(",\"max_msgs\":-2"), "-2",
+	  "streams[0].max_msgs: must be at least -1, got -2" },
+	{ STREAM_WITH(",\"replicas\":6"), "6",
+	  "streams[0].replicas: must be between 1 and 5, got 6" },
+	{ STREAM_WITH(",\"max_age\":\"1m\""), "\"1m\"",
+	  "streams[0].duplicate_window: 2m is longer than max_age 1m" },
+	{ STREAM_WITH(",\"storage\":\"disk\""), "\"disk\"",
+	  "streams[0].storage: must be \"file\" or \"memory\", got \"disk\"" },
+	{ "{\"log\":{\"level\":\"verbose\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"verbose\"",
+	  "log.level: must be \"error\", \"warning\", \"notice\", \"info\" or "
+	  "\"debug\", got \"verbose\"" },
+	{ "{\"http\":{\"listen\":\":8222\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\":8222\"",
+	  "http.listen: \":8222\" is not an address such as \"127.0.0.1:8222\", "
+	  "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"" },
+	{ "{\"http\":{\"listen\":8222}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "8222}",
+	  "http.listen: expected a string, got a number" },
+	{ "{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
+	  "http.max_body: must be between 1 and 1073741824, got 0" },
+	{ "{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
+	  "memory.capacity: must be between 1 and 10000000, got 0" },
+	/* names and subjects */
+	{ "{\"streams\":[{\"name\":\"a.b\",\"subjects\":[\"s.>\"]}],\"routes\":[" MIN_ROUTE "}]}",
+	  "\"a.b\"",
+	  "streams[0].name: \"a.b\" must not contain whitespace, '.', '*', '>', '/' "
+	  "or '\\'" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s..x\"]}],\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s..x\"", "streams[0].subjects[0]: \"s..x\" is not a valid NATS subject" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[]}],\"routes\":[" MIN_ROUTE "}]}", "[]",
+	  "streams[0].subjects: must list at least one subject" },
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
+	  "\"subject\":\"s.a\",\"plugin\":\"../evil\"}]}",
+	  "\"../evil\"",
+	  "routes[0].plugin: \"../evil\" must contain only letters, digits, '_' and "
+	  "'-'" },
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
+	  "\"subject\":\"s.a\",\"plugin\":\"p\",\"consumer\":\"c d\"}]}",
+	  "\"c d\"",
+	  "routes[0].consumer: \"c d\" must not contain whitespace, '.', '*', '>', "
+	  "'/' or '\\'" },
+	/* missing required keys, at the object */
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
+	  "\"subject\":\"s.a\"}]}",
+	  "{\"name\":\"r\"", "routes[0].plugin: missing required key" },
+	{ "{\"streams\":[{\"subjects\":[\"s.>\"]}],\"routes\":[{\"name\":\"r\","
+	  "\"stream\":\"X\",\"subject\":\"s.a\",\"plugin\":\"p\"}]}",
+	  "{\"subjects\"", "streams[0].name: missing required key" },
+	{ "{" MIN_STREAMS "}", "{", "routes: missing required key" },
+	{ "{\"routes\":[" MIN_ROUTE "}]}", "{", "streams: missing required key" },
+	{ "{\"streams\":[],\"routes\":[" MIN_ROUTE "}]}", "[]",
+	  "streams: must list at least one stream" },
+	{ "{" MIN_STREAMS ",\"routes\":[]}", "[]", "routes: must list at least one route" },
+	/* cross checks */
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},{\"name\":\"r\",\"stream\":"
+	  "\"S\",\"subject\":\"s.b\",\"plugin\":\"p\"}]}",
+	  "\"r\",\"stream\":\"S\",\"subject\":\"s.b\"",
+	  "routes[1].name: duplicate route name \"r\" (also routes[0])" },
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"NOPE\","
+	  "\"subject\":\"s.a\",\"plugin\":\"p\"}]}",
+	  "\"NOPE\"", "routes[0].stream: no stream named \"NOPE\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
+	  "\"subject\":\"t.a\",\"plugin\":\"p\"}]}",
+	  "\"t.a\"", "routes[0].subject: \"t.a\" is not covered by the subjects of stream \"S\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[{\"name\":\"r\",\"stream\":\"S\","
+	  "\"subject\":\">\",\"plugin\":\"p\"}]}",
+	  "\">\"", "routes[0].subject: \">\" is not covered by the subjects of stream \"S\"" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]},"
+	  "{\"name\":\"S\",\"subjects\":[\"t.>\"]}],\"routes\":[" MIN_ROUTE "}]}",
+	  "\"S\",\"subjects\":[\"t",
+	  "streams[1].name: duplicate stream name \"S\" (also streams[0])" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]},"
+	  "{\"name\":\"T\",\"subjects\":[\"t.>\",\"s.*\"]}],\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s.*\"", "streams[1].subjects[1]: \"s.*\" overlaps \"s.>\" of stream \"S\"" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\",\"s.>\"]}],"
+	  "\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s.>\"]", "streams[0].subjects[1]: duplicate subject \"s.>\"" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\",\"dlq.x\"]}],"
+	  "\"routes\":[" MIN_ROUTE "}]}",
+	  "\"dlq.x\"",
+	  "streams[0].subjects[1]: \"dlq.x\" overlaps the dead-letter subjects "
+	  "\"dlq.>\"" },
+	{ "{" MIN_STREAMS ",\"dlq\":{\"subject_prefix\":\"s.dead\"},\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s.dead\"",
+	  "dlq.subject_prefix: dead-letter subjects \"s.dead.>\" overlap \"s.>\" of "
+	  "stream \"S\"" },
+	{ "{" MIN_STREAMS ",\"dlq\":{\"subject_prefix\":\"s.*\"},\"routes\":[" MIN_ROUTE "}]}",
+	  "\"s.*\"", "dlq.subject_prefix: \"s.*\" must be a NATS subject without wildcards" },
+	{ "{" MIN_STREAMS ",\"dlq\":{\"stream\":\"S\"},\"routes\":[" MIN_ROUTE "}]}", "\"S\"}",
+	  "dlq.stream: \"S\" is also a work stream (streams[0])" },
+	{ "{\"streams\":[{\"name\":\"DLQ\",\"subjects\":[\"s.>\"]}],\"routes\":["
+	  "{\"name\":\"r\",\"stream\":\"DLQ\",\"subject\":\"s.a\",\"plugin\":"
+	  "\"p\"}]}",
+	  "\"DLQ\"", "streams[0].name: \"DLQ\" is the dead-letter stream's name (dlq.stream)" },
+	{ "{" MIN_STREAMS ",\"dlq\":{\"advisory_stream\":\"DLQ\"},\"routes\":[" MIN_ROUTE "}]}",
+	  "\"DLQ\"", "dlq.advisory_stream: the dead-letter and advisory streams must differ" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},{\"name\":\"q\",\"stream\":"
+	  "\"S\",\"subject\":\"s.*\",\"plugin\":\"p\"}]}",
+	  "\"s.*\"",
+	  "routes[1].subject: \"s.*\" overlaps \"s.a\" of routes[0] on work-queue "
+	  "stream \"S\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"consumer\":\"c\"},"
+	  "{\"name\":\"q\",\"stream\":\"S\",\"subject\":\"s.b\",\"plugin\":"
+	  "\"p\",\"consumer\":\"c\"}]}",
+	  "\"c\"}]",
+	  "routes[1].consumer: consumer \"c\" is also used by routes[0] on stream "
+	  "\"S\"" },
 };
 
 TEST(each_error_class_is_reported_in_place)
@@ -538,10 +520,8 @@ TEST(each_error_class_is_reported_in_place)
 		clear_env();
 		r = load("t.json", c->text, &errors, &cfg);
 		position_of(c->text, c->at, &line, &col);
-		snprintf(expect, sizeof(expect), "t.json:%d:%d: %s\n", line, col,
-		         c->line);
-		if (r != -EINVAL || cfg != NULL || errors == NULL ||
-		    strcmp(errors, expect) != 0)
+		snprintf(expect, sizeof(expect), "t.json:%d:%d: %s\n", line, col, c->line);
+		if (r != -EINVAL || cfg != NULL || errors == NULL || strcmp(errors, expect) != 0)
 			testing_fail(__FILE__, __LINE__,
 			             "case %zu: %d\n#   got:      %s#   expected: %s", i, r,
 			             errors ? errors : "(none)\n", expect);
@@ -610,10 +590,10 @@ TEST(fixtures_load_or_fail_as_named)
 		int ret;
 		const char *needle;
 	} cases[] = {
-	    {"valid_min.json", 0, NULL},
-	    {"unknown_key.json", -EINVAL, ":3:3: routes[0].retries: unknown key\n"},
-	    {"bad_json.json", -EINVAL, ":4:1: (root): invalid JSON\n"},
-	    {"missing.json", -ENOENT, ": cannot open: No such file or directory\n"},
+		{ "valid_min.json", 0, NULL },
+		{ "unknown_key.json", -EINVAL, ":3:3: routes[0].retries: unknown key\n" },
+		{ "bad_json.json", -EINVAL, ":4:1: (root): invalid JSON\n" },
+		{ "missing.json", -ENOENT, ": cannot open: No such file or directory\n" },
 	};
 
 	clear_env();
@@ -624,8 +604,8 @@ TEST(fixtures_load_or_fail_as_named)
 		int r = cfg_load(path, &errors, &cfg);
 
 		if (r != cases[i].ret)
-			testing_fail(__FILE__, __LINE__, "%s: %d, expected %d",
-			             cases[i].file, r, cases[i].ret);
+			testing_fail(__FILE__, __LINE__, "%s: %d, expected %d", cases[i].file, r,
+			             cases[i].ret);
 		if (cases[i].needle != NULL) {
 			CHECK_CONTAINS(errors, cases[i].needle);
 			CHECK_INT(count_lines(errors), 1);
@@ -687,8 +667,7 @@ TEST(example_config_loads)
 	CHECK_INT(r->backoff.max_ms, 300000);
 	CHECK_RANGE(r->backoff.jitter, 0.2, 0.2);
 	CHECK_CONTAINS(r->config_json, "\"state_dir\": \"registry\"");
-	CHECK_TRUE(r->config_json[0] == '{' &&
-	           r->config_json[r->config_json_len - 1] == '}');
+	CHECK_TRUE(r->config_json[0] == '{' && r->config_json[r->config_json_len - 1] == '}');
 	CHECK_STR(cfg->routes[1].subject, "provisioning.deprovision");
 	CHECK_STR(cfg->routes[1].plugin, "deprovision");
 	CHECK_STR(cfg->routes[2].subject, "provisioning.update");
@@ -744,17 +723,16 @@ TEST(environment_overrides)
 	setenv("NATS_URL", "", 1);
 	setenv("TASKJET_WORKER_ID", "two words", 1);
 	setenv("TASKJET_BACKEND", "kafka", 1);
-	r = load("t.json", "{\"bogus\":1," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
-	         &errors, &cfg);
+	r = load("t.json", "{\"bogus\":1," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", &errors,
+	         &cfg);
 	CHECK_INT(r, -EINVAL);
 	CHECK_TRUE(cfg == NULL);
-	CHECK_STR(errors,
-	          "t.json:1:2: bogus: unknown key\n"
-	          "t.json: NATS_URL: must not be empty\n"
-	          "t.json: TASKJET_WORKER_ID: \"two words\" must not contain "
-	          "whitespace or control characters\n"
-	          "t.json: TASKJET_BACKEND: must be \"jetstream\", \"nats\" or "
-	          "\"memory\", got \"kafka\"\n");
+	CHECK_STR(errors, "t.json:1:2: bogus: unknown key\n"
+	                  "t.json: NATS_URL: must not be empty\n"
+	                  "t.json: TASKJET_WORKER_ID: \"two words\" must not contain "
+	                  "whitespace or control characters\n"
+	                  "t.json: TASKJET_BACKEND: must be \"jetstream\", \"nats\" or "
+	                  "\"memory\", got \"kafka\"\n");
 	free(errors);
 	clear_env();
 }
@@ -806,44 +784,43 @@ TEST(durations_table)
 		int ret;
 		int64_t ms;
 	} cases[] = {
-	    {"0", 0, 0},
-	    {"500ms", 0, 500},
-	    {"30s", 0, 30000},
-	    {"5m", 0, 300000},
-	    {"72h", 0, 259200000},
-	    {"1h30m", 0, 5400000},
-	    {"1h30m15s250ms", 0, 5415250},
-	    {"1m1ms", 0, 60001},
-	    {"0s", 0, 0},
-	    {"2562047788015h", 0, 2562047788015LL * 3600000},
-	    {"2562047788016h", -EINVAL, 0}, /* overflows int64 ms */
-	    {"9223372036854775807ms", 0, INT64_MAX},
-	    {"9223372036854775807ms1ms", -EINVAL, 0},
-	    {"9223372036854775808ms", -EINVAL, 0},
-	    {"", -EINVAL, 0},
-	    {"5", -EINVAL, 0},
-	    {"s", -EINVAL, 0},
-	    {"1.5s", -EINVAL, 0},
-	    {"-1s", -EINVAL, 0},
-	    {"1 s", -EINVAL, 0},
-	    {" 1s", -EINVAL, 0},
-	    {"1d", -EINVAL, 0},
-	    {"1S", -EINVAL, 0},
-	    {"30m1h", -EINVAL, 0}, /* largest unit first */
-	    {"1s1s", -EINVAL, 0},
-	    {"1ms5s", -EINVAL, 0},
-	    {"1h30", -EINVAL, 0},
-	    {"00", -EINVAL, 0},
+		{ "0", 0, 0 },
+		{ "500ms", 0, 500 },
+		{ "30s", 0, 30000 },
+		{ "5m", 0, 300000 },
+		{ "72h", 0, 259200000 },
+		{ "1h30m", 0, 5400000 },
+		{ "1h30m15s250ms", 0, 5415250 },
+		{ "1m1ms", 0, 60001 },
+		{ "0s", 0, 0 },
+		{ "2562047788015h", 0, 2562047788015LL * 3600000 },
+		{ "2562047788016h", -EINVAL, 0 }, /* overflows int64 ms */
+		{ "9223372036854775807ms", 0, INT64_MAX },
+		{ "9223372036854775807ms1ms", -EINVAL, 0 },
+		{ "9223372036854775808ms", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+		{ "5", -EINVAL, 0 },
+		{ "s", -EINVAL, 0 },
+		{ "1.5s", -EINVAL, 0 },
+		{ "-1s", -EINVAL, 0 },
+		{ "1 s", -EINVAL, 0 },
+		{ " 1s", -EINVAL, 0 },
+		{ "1d", -EINVAL, 0 },
+		{ "1S", -EINVAL, 0 },
+		{ "30m1h", -EINVAL, 0 }, /* largest unit first */
+		{ "1s1s", -EINVAL, 0 },
+		{ "1ms5s", -EINVAL, 0 },
+		{ "1h30", -EINVAL, 0 },
+		{ "00", -EINVAL, 0 },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		int64_t ms = -12345;
 		int r = cfg_parse_duration(cases[i].text, strlen(cases[i].text), &ms);
 
-		if (r != cases[i].ret || (r == 0 && ms != cases[i].ms) ||
-		    (r != 0 && ms != -12345))
-			testing_fail(__FILE__, __LINE__, "duration \"%s\": %d, %lld",
-			             cases[i].text, r, (long long)ms);
+		if (r != cases[i].ret || (r == 0 && ms != cases[i].ms) || (r != 0 && ms != -12345))
+			testing_fail(__FILE__, __LINE__, "duration \"%s\": %d, %lld", cases[i].text,
+			             r, (long long)ms);
 	}
 	/* Only `len` bytes are read. */
 	{
@@ -861,37 +838,36 @@ TEST(sizes_table)
 		int ret;
 		int64_t bytes;
 	} cases[] = {
-	    {"0", 0, 0},
-	    {"512", 0, 512},
-	    {"64KiB", 0, 65536},
-	    {"1MiB", 0, 1048576},
-	    {"1GiB", 0, 1073741824},
-	    {"3KB", 0, 3000},
-	    {"2MB", 0, 2000000},
-	    {"5GB", 0, 5000000000LL},
-	    {"9223372036854775807", 0, INT64_MAX},
-	    {"9223372036854775808", -EINVAL, 0},
-	    {"8589934591GiB", 0, 8589934591LL << 30},
-	    {"8589934592GiB", -EINVAL, 0},
-	    {"9223372036854775GB", -EINVAL, 0},
-	    {"", -EINVAL, 0},
-	    {"KiB", -EINVAL, 0},
-	    {"1kib", -EINVAL, 0},
-	    {"1 KiB", -EINVAL, 0},
-	    {"1.5MiB", -EINVAL, 0},
-	    {"-1", -EINVAL, 0},
-	    {"1TiB", -EINVAL, 0},
-	    {"1KiBx", -EINVAL, 0},
+		{ "0", 0, 0 },
+		{ "512", 0, 512 },
+		{ "64KiB", 0, 65536 },
+		{ "1MiB", 0, 1048576 },
+		{ "1GiB", 0, 1073741824 },
+		{ "3KB", 0, 3000 },
+		{ "2MB", 0, 2000000 },
+		{ "5GB", 0, 5000000000LL },
+		{ "9223372036854775807", 0, INT64_MAX },
+		{ "9223372036854775808", -EINVAL, 0 },
+		{ "8589934591GiB", 0, 8589934591LL << 30 },
+		{ "8589934592GiB", -EINVAL, 0 },
+		{ "9223372036854775GB", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+		{ "KiB", -EINVAL, 0 },
+		{ "1kib", -EINVAL, 0 },
+		{ "1 KiB", -EINVAL, 0 },
+		{ "1.5MiB", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 },
+		{ "1TiB", -EINVAL, 0 },
+		{ "1KiBx", -EINVAL, 0 },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		int64_t n = -12345;
 		int r = cfg_parse_size(cases[i].text, strlen(cases[i].text), &n);
 
-		if (r != cases[i].ret || (r == 0 && n != cases[i].bytes) ||
-		    (r != 0 && n != -12345))
-			testing_fail(__FILE__, __LINE__, "size \"%s\": %d, %lld",
-			             cases[i].text, r, (long long)n);
+		if (r != cases[i].ret || (r == 0 && n != cases[i].bytes) || (r != 0 && n != -12345))
+			testing_fail(__FILE__, __LINE__, "size \"%s\": %d, %lld", cases[i].text, r,
+			             (long long)n);
 	}
 }
 

@@ -10,17 +10,16 @@
 #include "testing.h"
 
 #define NOW_MS INT64_C(1700000000123) /* 2023-11-14T22:13:20Z */
-#define NONE FAKE_OP_COUNT            /* no failure injected */
+#define NONE FAKE_OP_COUNT /* no failure injected */
 
-static const struct cfg_dlq dlq_cfg = {.stream = "DLQ", .subject_prefix = "dlq"};
+static const struct cfg_dlq dlq_cfg = { .stream = "DLQ", .subject_prefix = "dlq" };
 static const struct cfg_route refund_cfg = {
 	.name = "refund",
 	.stream = "ORDERS",
 	.subject = "orders.refund",
 	.plugin = "refunds",
 	.max_attempts = 3,
-	.backoff = {.initial_ms = 10000, .multiplier = 2.0, .max_ms = 300000,
-	            .jitter = 0.2},
+	.backoff = { .initial_ms = 10000, .multiplier = 2.0, .max_ms = 300000, .jitter = 0.2 },
 };
 
 static struct fake_backend fb;
@@ -42,11 +41,11 @@ static struct disp_env
 env_make(void)
 {
 	struct disp_env env = {
-	    .backend = &fb.base,
-	    .dlq = &dlq_cfg,
-	    .rng = {fixed_next, &rng_u},
-	    .now_wall_ms = fixed_now,
-	    .dlq_retry_delay_ms = 7000,
+		.backend = &fb.base,
+		.dlq = &dlq_cfg,
+		.rng = { fixed_next, &rng_u },
+		.now_wall_ms = fixed_now,
+		.dlq_retry_delay_ms = 7000,
 	};
 	return env;
 }
@@ -104,51 +103,43 @@ struct verdict_case {
 };
 
 static const struct verdict_case verdict_cases[] = {
-    {"done acks", TJ_DONE, 1, -1, NONE, NONE, 0, 0,
-     0, DISP_ACKED, 0, 0, 0, "ack", 1, 0, 0, 0},
-    {"done on the last attempt acks", TJ_DONE, 3, -1, NONE, NONE, 0, 0,
-     0, DISP_ACKED, 0, 0, 0, "ack", 1, 0, 0, 0},
-    {"first retry backs off 10s", TJ_RETRY, 1, -1, NONE, NONE, 0, 0,
-     0, DISP_RETRIED, 10000, 0, 0, "nak:10000", 0, 1, 0, 0},
-    {"second retry backs off 20s", TJ_RETRY, 2, -1, NONE, NONE, 0, 0,
-     0, DISP_RETRIED, 20000, 0, 0, "nak:20000", 0, 1, 0, 0},
-    {"handler hint overrides backoff", TJ_RETRY, 2, 1234, NONE, NONE, 0, 0,
-     0, DISP_RETRIED, 1234, 0, 0, "nak:1234", 0, 1, 0, 0},
-    {"hint 0 redelivers at once", TJ_RETRY, 1, 0, NONE, NONE, 0, 0,
-     0, DISP_RETRIED, 0, 0, 0, "nak:0", 0, 1, 0, 0},
-    {"retry on the last attempt dead-letters", TJ_RETRY, 3, -1, NONE, NONE,
-     0, 0, 0, DISP_DEAD_LETTERED, 0, DLQ_REASON_ATTEMPTS_EXHAUSTED, 0,
-     "dead_letter,term", 0, 0, 1, 0},
-    {"retry past the last attempt dead-letters", TJ_RETRY, 9, 500, NONE,
-     NONE, 0, 0, 0, DISP_DEAD_LETTERED, 0, DLQ_REASON_ATTEMPTS_EXHAUSTED, 0,
-     "dead_letter,term", 0, 0, 1, 0},
-    {"fail dead-letters then terms", TJ_FAIL, 1, -1, NONE, NONE, 0, 0,
-     0, DISP_DEAD_LETTERED, 0, DLQ_REASON_HANDLER_FAILED, 0,
-     "dead_letter,term", 0, 0, 1, 0},
-    {"unknown verdict 7 is a failure", 7, 1, -1, NONE, NONE, 0, 0,
-     0, DISP_DEAD_LETTERED, 0, DLQ_REASON_HANDLER_FAILED, 0,
-     "dead_letter,term", 0, 0, 1, 0},
-    {"negative verdict is a failure", -1, 2, 100, NONE, NONE, 0, 0,
-     0, DISP_DEAD_LETTERED, 0, DLQ_REASON_HANDLER_FAILED, 0,
-     "dead_letter,term", 0, 0, 1, 0},
-    {"failed DLQ write naks, never terms", TJ_FAIL, 1, -1, FAKE_DEAD_LETTER,
-     NONE, -EIO, 0, 0, DISP_DLQ_FAILED, 7000, DLQ_REASON_HANDLER_FAILED, -EIO,
-     "dead_letter,nak:7000", 0, 0, 0, 1},
-    {"failed DLQ write on exhaustion naks", TJ_RETRY, 3, -1, FAKE_DEAD_LETTER,
-     NONE, -ETIMEDOUT, 0, 0, DISP_DLQ_FAILED, 7000,
-     DLQ_REASON_ATTEMPTS_EXHAUSTED, -ETIMEDOUT, "dead_letter,nak:7000",
-     0, 0, 0, 1},
-    {"failed term is reported", TJ_FAIL, 1, -1, FAKE_TERM, NONE, -EIO, 0,
-     -EIO, DISP_DEAD_LETTERED, 0, DLQ_REASON_HANDLER_FAILED, -EIO,
-     "dead_letter,term", 0, 0, 0, 0},
-    {"failed ack is reported", TJ_DONE, 1, -1, FAKE_ACK, NONE, -ETIMEDOUT, 0,
-     -ETIMEDOUT, DISP_ACKED, 0, 0, -ETIMEDOUT, "ack", 0, 0, 0, 0},
-    {"failed nak is reported", TJ_RETRY, 1, -1, FAKE_NAK, NONE, -ENOTCONN, 0,
-     -ENOTCONN, DISP_RETRIED, 10000, 0, -ENOTCONN, "nak:10000", 0, 0, 0, 0},
-    {"failed DLQ write and nak: first error kept", TJ_FAIL, 1, -1,
-     FAKE_DEAD_LETTER, FAKE_NAK, -EIO, -ENOTCONN, -ENOTCONN, DISP_DLQ_FAILED,
-     7000, DLQ_REASON_HANDLER_FAILED, -EIO, "dead_letter,nak:7000",
-     0, 0, 0, 1},
+	{ "done acks", TJ_DONE, 1, -1, NONE, NONE, 0, 0, 0, DISP_ACKED, 0, 0, 0, "ack", 1, 0, 0,
+	  0 },
+	{ "done on the last attempt acks", TJ_DONE, 3, -1, NONE, NONE, 0, 0, 0, DISP_ACKED, 0, 0, 0,
+	  "ack", 1, 0, 0, 0 },
+	{ "first retry backs off 10s", TJ_RETRY, 1, -1, NONE, NONE, 0, 0, 0, DISP_RETRIED, 10000, 0,
+	  0, "nak:10000", 0, 1, 0, 0 },
+	{ "second retry backs off 20s", TJ_RETRY, 2, -1, NONE, NONE, 0, 0, 0, DISP_RETRIED, 20000,
+	  0, 0, "nak:20000", 0, 1, 0, 0 },
+	{ "handler hint overrides backoff", TJ_RETRY, 2, 1234, NONE, NONE, 0, 0, 0, DISP_RETRIED,
+	  1234, 0, 0, "nak:1234", 0, 1, 0, 0 },
+	{ "hint 0 redelivers at once", TJ_RETRY, 1, 0, NONE, NONE, 0, 0, 0, DISP_RETRIED, 0, 0, 0,
+	  "nak:0", 0, 1, 0, 0 },
+	{ "retry on the last attempt dead-letters", TJ_RETRY, 3, -1, NONE, NONE, 0, 0, 0,
+	  DISP_DEAD_LETTERED, 0, DLQ_REASON_ATTEMPTS_EXHAUSTED, 0, "dead_letter,term", 0, 0, 1, 0 },
+	{ "retry past the last attempt dead-letters", TJ_RETRY, 9, 500, NONE, NONE, 0, 0, 0,
+	  DISP_DEAD_LETTERED, 0, DLQ_REASON_ATTEMPTS_EXHAUSTED, 0, "dead_letter,term", 0, 0, 1, 0 },
+	{ "fail dead-letters then terms", TJ_FAIL, 1, -1, NONE, NONE, 0, 0, 0, DISP_DEAD_LETTERED,
+	  0, DLQ_REASON_HANDLER_FAILED, 0, "dead_letter,term", 0, 0, 1, 0 },
+	{ "unknown verdict 7 is a failure", 7, 1, -1, NONE, NONE, 0, 0, 0, DISP_DEAD_LETTERED, 0,
+	  DLQ_REASON_HANDLER_FAILED, 0, "dead_letter,term", 0, 0, 1, 0 },
+	{ "negative verdict is a failure", -1, 2, 100, NONE, NONE, 0, 0, 0, DISP_DEAD_LETTERED, 0,
+	  DLQ_REASON_HANDLER_FAILED, 0, "dead_letter,term", 0, 0, 1, 0 },
+	{ "failed DLQ write naks, never terms", TJ_FAIL, 1, -1, FAKE_DEAD_LETTER, NONE, -EIO, 0, 0,
+	  DISP_DLQ_FAILED, 7000, DLQ_REASON_HANDLER_FAILED, -EIO, "dead_letter,nak:7000", 0, 0, 0,
+	  1 },
+	{ "failed DLQ write on exhaustion naks", TJ_RETRY, 3, -1, FAKE_DEAD_LETTER, NONE,
+	  -ETIMEDOUT, 0, 0, DISP_DLQ_FAILED, 7000, DLQ_REASON_ATTEMPTS_EXHAUSTED, -ETIMEDOUT,
+	  "dead_letter,nak:7000", 0, 0, 0, 1 },
+	{ "failed term is reported", TJ_FAIL, 1, -1, FAKE_TERM, NONE, -EIO, 0, -EIO,
+	  DISP_DEAD_LETTERED, 0, DLQ_REASON_HANDLER_FAILED, -EIO, "dead_letter,term", 0, 0, 0, 0 },
+	{ "failed ack is reported", TJ_DONE, 1, -1, FAKE_ACK, NONE, -ETIMEDOUT, 0, -ETIMEDOUT,
+	  DISP_ACKED, 0, 0, -ETIMEDOUT, "ack", 0, 0, 0, 0 },
+	{ "failed nak is reported", TJ_RETRY, 1, -1, FAKE_NAK, NONE, -ENOTCONN, 0, -ENOTCONN,
+	  DISP_RETRIED, 10000, 0, -ENOTCONN, "nak:10000", 0, 0, 0, 0 },
+	{ "failed DLQ write and nak: first error kept", TJ_FAIL, 1, -1, FAKE_DEAD_LETTER, FAKE_NAK,
+	  -EIO, -ENOTCONN, -ENOTCONN, DISP_DLQ_FAILED, 7000, DLQ_REASON_HANDLER_FAILED, -EIO,
+	  "dead_letter,nak:7000", 0, 0, 0, 1 },
 };
 
 TEST(verdict_table)
@@ -158,7 +149,7 @@ TEST(verdict_table)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct verdict_case *c = &verdict_cases[i];
-		struct route route = {.cfg = &refund_cfg};
+		struct route route = { .cfg = &refund_cfg };
 		struct disp_result res;
 		struct tj_task task;
 		char calls[256];
@@ -175,22 +166,20 @@ TEST(verdict_table)
 
 		rc = disp_apply_verdict(&env, &route, &task, c->verdict, &res);
 		calls_text(calls, sizeof(calls));
-		if (rc != c->rc || res.outcome != c->outcome ||
-		    res.error != c->error || strcmp(calls, c->calls) != 0 ||
+		if (rc != c->rc || res.outcome != c->outcome || res.error != c->error ||
+		    strcmp(calls, c->calls) != 0 ||
 		    ((c->outcome == DISP_RETRIED || c->outcome == DISP_DLQ_FAILED) &&
 		     res.delay_ms != c->delay_ms) ||
-		    ((c->outcome == DISP_DEAD_LETTERED ||
-		      c->outcome == DISP_DLQ_FAILED) &&
+		    ((c->outcome == DISP_DEAD_LETTERED || c->outcome == DISP_DLQ_FAILED) &&
 		     res.reason != c->reason))
 			testing_fail(__FILE__, __LINE__,
 			             "%s: rc %d outcome %d delay %lld reason %d error %d "
 			             "calls \"%s\"; expected rc %d outcome %d delay %lld "
 			             "reason %d error %d calls \"%s\"",
-			             c->name, rc, res.outcome, (long long)res.delay_ms,
-			             res.reason, res.error, calls, c->rc, c->outcome,
-			             (long long)c->delay_ms, c->reason, c->error, c->calls);
-		if (route.stats.acked != c->acked ||
-		    route.stats.retried != c->retried ||
+			             c->name, rc, res.outcome, (long long)res.delay_ms, res.reason,
+			             res.error, calls, c->rc, c->outcome, (long long)c->delay_ms,
+			             c->reason, c->error, c->calls);
+		if (route.stats.acked != c->acked || route.stats.retried != c->retried ||
 		    route.stats.dead_lettered[c->reason] != c->dead ||
 		    route.stats.dlq_failures != c->dlq_failures)
 			testing_fail(__FILE__, __LINE__,
@@ -217,19 +206,23 @@ only_letter(void)
 TEST(letter_headers_have_exact_values)
 {
 	static const char *const keys[] = {
-	    "Taskjet-Original-Subject", "Taskjet-Original-Stream",
-	    "Taskjet-Original-Seq",     "Taskjet-Attempts",
-	    "Taskjet-Reason",           "Taskjet-Error",
-	    "Taskjet-Plugin",           "Taskjet-Failed-At",
+		"Taskjet-Original-Subject", "Taskjet-Original-Stream", "Taskjet-Original-Seq",
+		"Taskjet-Attempts",         "Taskjet-Reason",          "Taskjet-Error",
+		"Taskjet-Plugin",           "Taskjet-Failed-At",
 	};
 	static const char *const values[] = {
-	    "orders.refund",  "ORDERS",         "42",      "2",
-	    "handler_failed", "card declined: see log", "refunds",
-	    "2023-11-14T22:13:20Z",
+		"orders.refund",
+		"ORDERS",
+		"42",
+		"2",
+		"handler_failed",
+		"card declined: see log",
+		"refunds",
+		"2023-11-14T22:13:20Z",
 	};
 	char reason[] = "card declined:\nsee log";
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	const struct fake_call *letter;
 	struct tj_task task;
 
@@ -253,23 +246,21 @@ TEST(letter_headers_have_exact_values)
 TEST(exhausted_letter_explains_itself)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct tj_task task;
 
 	fake_backend_reset(&fb);
 	task_init(&task, 3);
 	CHECK_INT(disp_apply_verdict(&env, &route, &task, TJ_RETRY, NULL), 0);
-	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Reason"),
-	          "attempts_exhausted");
-	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Error"),
-	          "attempts exhausted after 3");
+	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Reason"), "attempts_exhausted");
+	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Error"), "attempts exhausted after 3");
 	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Attempts"), "3");
 }
 
 TEST(backoff_uses_the_injected_rng)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct disp_result res;
 	struct tj_task task;
 	double u = 0.0;
@@ -285,7 +276,7 @@ TEST(backoff_uses_the_injected_rng)
 TEST(dlq_retry_delay_defaults_to_5s)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct disp_result res;
 	struct tj_task task;
 	char calls[128];
@@ -313,24 +304,24 @@ TEST(dead_letter_without_verdict)
 		const char *error;
 		const char *expected_error;
 	} cases[] = {
-	    {DLQ_REASON_INVALID_PAYLOAD, "payload is not JSON", "payload is not JSON"},
-	    {DLQ_REASON_CRASHED, "SIGSEGV in handler", "SIGSEGV in handler"},
-	    {DLQ_REASON_MAX_DELIVERIES, NULL, "max_deliveries"},
-	    {DLQ_REASON_NO_ROUTE, NULL, "no_route"},
+		{ DLQ_REASON_INVALID_PAYLOAD, "payload is not JSON", "payload is not JSON" },
+		{ DLQ_REASON_CRASHED, "SIGSEGV in handler", "SIGSEGV in handler" },
+		{ DLQ_REASON_MAX_DELIVERIES, NULL, "max_deliveries" },
+		{ DLQ_REASON_NO_ROUTE, NULL, "no_route" },
 	};
 	struct disp_env env = env_make();
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct route route = {.cfg = &refund_cfg};
+		struct route route = { .cfg = &refund_cfg };
 		struct disp_result res;
 		struct tj_task task;
 		char calls[128];
 
 		fake_backend_reset(&fb);
 		task_init(&task, 1);
-		CHECK_INT(disp_dead_letter(&env, &route, &task, cases[i].reason,
-		                           cases[i].error, &res),
-		          0);
+		CHECK_INT(
+		    disp_dead_letter(&env, &route, &task, cases[i].reason, cases[i].error, &res),
+		    0);
 		CHECK_INT(res.outcome, DISP_DEAD_LETTERED);
 		CHECK_INT(res.reason, cases[i].reason);
 		CHECK_INT(res.error, 0);
@@ -361,15 +352,12 @@ TEST(no_route_letter_has_no_plugin)
 	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,term");
 	CHECK_STR(only_letter()->subject, "dlq.nobody.listens");
 	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Plugin"), "-");
-	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Error"),
-	          "no route for nobody.listens");
+	CHECK_STR(fake_call_header(only_letter(), "Taskjet-Error"), "no route for nobody.listens");
 
 	/* And without a route, a failed write still naks. */
 	fake_backend_reset(&fb);
 	fake_backend_fail(&fb, FAKE_DEAD_LETTER, -ENOBUFS, 1);
-	CHECK_INT(disp_dead_letter(&env, NULL, &task, DLQ_REASON_NO_ROUTE, NULL,
-	                           &res),
-	          0);
+	CHECK_INT(disp_dead_letter(&env, NULL, &task, DLQ_REASON_NO_ROUTE, NULL, &res), 0);
 	CHECK_INT(res.outcome, DISP_DLQ_FAILED);
 	CHECK_INT(res.error, -ENOBUFS);
 	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,nak:7000");
@@ -379,7 +367,7 @@ TEST(unbuildable_letter_is_naked_not_lost)
 {
 	char subject[600];
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct disp_result res;
 	struct tj_task task;
 	char calls[128];
@@ -399,7 +387,7 @@ TEST(unbuildable_letter_is_naked_not_lost)
 TEST(real_clock_when_none_injected)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct tj_task task;
 	const char *at;
 
@@ -415,23 +403,21 @@ TEST(real_clock_when_none_injected)
 TEST(bad_arguments_touch_nothing)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct tj_task task;
 
 	fake_backend_reset(&fb);
 	task_init(&task, 1);
 	CHECK_INT(disp_apply_verdict(&env, NULL, &task, TJ_DONE, NULL), -EINVAL);
 	CHECK_INT(disp_apply_verdict(NULL, &route, &task, TJ_DONE, NULL), -EINVAL);
-	CHECK_INT(disp_dead_letter(&env, &route, &task, DLQ_REASON_COUNT, NULL,
-	                           NULL),
-	          -EINVAL);
+	CHECK_INT(disp_dead_letter(&env, &route, &task, DLQ_REASON_COUNT, NULL, NULL), -EINVAL);
 	CHECK_INT(fake_backend_count(&fb), 0);
 }
 
 TEST(stats_accumulate_across_tasks)
 {
 	struct disp_env env = env_make();
-	struct route route = {.cfg = &refund_cfg};
+	struct route route = { .cfg = &refund_cfg };
 	struct tj_task task;
 
 	fake_backend_reset(&fb);

@@ -9,7 +9,7 @@
 /* 2023-11-14T22:13:20.123Z */
 #define NOW_MS INT64_C(1700000000123)
 
-static const struct cfg_dlq dlq_cfg = {.stream = "DLQ", .subject_prefix = "dlq"};
+static const struct cfg_dlq dlq_cfg = { .stream = "DLQ", .subject_prefix = "dlq" };
 
 static const char *
 header(const struct dlq_letter *letter, const char *key)
@@ -36,23 +36,21 @@ task_init(struct tj_task *task, char *fail_reason)
 TEST(letter_has_subject_id_and_exactly_the_headers)
 {
 	static const char *const keys[] = {
-	    "Taskjet-Original-Subject", "Taskjet-Original-Stream",
-	    "Taskjet-Original-Seq",     "Taskjet-Attempts",
-	    "Taskjet-Reason",           "Taskjet-Error",
-	    "Taskjet-Plugin",           "Taskjet-Failed-At",
+		"Taskjet-Original-Subject", "Taskjet-Original-Stream", "Taskjet-Original-Seq",
+		"Taskjet-Attempts",         "Taskjet-Reason",          "Taskjet-Error",
+		"Taskjet-Plugin",           "Taskjet-Failed-At",
 	};
 	static const char *const values[] = {
-	    "orders.refund", "ORDERS", "42", "3", "handler_failed",
-	    "card declined", "refunds", "2023-11-14T22:13:20Z",
+		"orders.refund",  "ORDERS",        "42",      "3",
+		"handler_failed", "card declined", "refunds", "2023-11-14T22:13:20Z",
 	};
 	char reason[] = "card declined";
 	struct dlq_letter letter;
 	struct tj_task task;
 
 	task_init(&task, reason);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds",
-	                           DLQ_REASON_HANDLER_FAILED, NULL, NOW_MS,
-	                           &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
+	                           NOW_MS, &letter),
 	          0);
 	CHECK_STR(letter.rec.subject, "dlq.orders.refund");
 	CHECK_STR(letter.rec.msg_id, "dlq-ORDERS-42");
@@ -67,22 +65,22 @@ TEST(error_text_precedence)
 {
 	static const struct {
 		const char *fail_reason; /* the handler's */
-		const char *error;       /* the caller's */
+		const char *error; /* the caller's */
 		enum dlq_reason reason;
 		const char *expected;
 	} cases[] = {
-	    {"from handler", NULL, DLQ_REASON_HANDLER_FAILED, "from handler"},
-	    {"from handler", "override", DLQ_REASON_CRASHED, "override"},
-	    {NULL, "not json", DLQ_REASON_INVALID_PAYLOAD, "not json"},
-	    {"from handler", NULL, DLQ_REASON_ATTEMPTS_EXHAUSTED, "from handler"},
-	    {NULL, NULL, DLQ_REASON_ATTEMPTS_EXHAUSTED, "attempts exhausted after 3"},
-	    {"", "", DLQ_REASON_ATTEMPTS_EXHAUSTED, "attempts exhausted after 3"},
-	    {NULL, NULL, DLQ_REASON_HANDLER_FAILED, "handler_failed"},
-	    {"", NULL, DLQ_REASON_NO_ROUTE, "no_route"},
-	    {NULL, "", DLQ_REASON_MAX_DELIVERIES, "max_deliveries"},
-	    {"line one\r\nline two\n", NULL, DLQ_REASON_HANDLER_FAILED,
-	     "line one  line two "},
-	    {NULL, "a\rb\nc", DLQ_REASON_CRASHED, "a b c"},
+		{ "from handler", NULL, DLQ_REASON_HANDLER_FAILED, "from handler" },
+		{ "from handler", "override", DLQ_REASON_CRASHED, "override" },
+		{ NULL, "not json", DLQ_REASON_INVALID_PAYLOAD, "not json" },
+		{ "from handler", NULL, DLQ_REASON_ATTEMPTS_EXHAUSTED, "from handler" },
+		{ NULL, NULL, DLQ_REASON_ATTEMPTS_EXHAUSTED, "attempts exhausted after 3" },
+		{ "", "", DLQ_REASON_ATTEMPTS_EXHAUSTED, "attempts exhausted after 3" },
+		{ NULL, NULL, DLQ_REASON_HANDLER_FAILED, "handler_failed" },
+		{ "", NULL, DLQ_REASON_NO_ROUTE, "no_route" },
+		{ NULL, "", DLQ_REASON_MAX_DELIVERIES, "max_deliveries" },
+		{ "line one\r\nline two\n", NULL, DLQ_REASON_HANDLER_FAILED,
+		  "line one  line two " },
+		{ NULL, "a\rb\nc", DLQ_REASON_CRASHED, "a b c" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -94,15 +92,14 @@ TEST(error_text_precedence)
 		if (cases[i].fail_reason != NULL)
 			strcpy(fail_reason, cases[i].fail_reason);
 		task_init(&task, cases[i].fail_reason ? fail_reason : NULL);
-		CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", cases[i].reason,
-		                           cases[i].error, NOW_MS, &letter),
+		CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", cases[i].reason, cases[i].error,
+		                           NOW_MS, &letter),
 		          0);
 		got = header(&letter, "Taskjet-Error");
 		if (got == NULL || strcmp(got, cases[i].expected) != 0)
-			testing_fail(__FILE__, __LINE__, "case %zu: \"%s\", expected \"%s\"",
-			             i, got ? got : "(null)", cases[i].expected);
-		CHECK_STR(header(&letter, "Taskjet-Reason"),
-		          dlq_reason_name(cases[i].reason));
+			testing_fail(__FILE__, __LINE__, "case %zu: \"%s\", expected \"%s\"", i,
+			             got ? got : "(null)", cases[i].expected);
+		CHECK_STR(header(&letter, "Taskjet-Reason"), dlq_reason_name(cases[i].reason));
 	}
 }
 
@@ -112,28 +109,24 @@ TEST(missing_plugin_is_a_dash)
 	struct tj_task task;
 
 	task_init(&task, NULL);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, DLQ_REASON_NO_ROUTE,
-	                           NULL, NOW_MS, &letter),
-	          0);
+	CHECK_INT(
+	    dlq_letter_build(&dlq_cfg, &task, NULL, DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter), 0);
 	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "", DLQ_REASON_NO_ROUTE, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "", DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter),
 	          0);
 	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
 }
 
 TEST(memory_stream_and_custom_prefix)
 {
-	static const struct cfg_dlq custom = {.subject_prefix = "dead.letters"};
+	static const struct cfg_dlq custom = { .subject_prefix = "dead.letters" };
 	struct dlq_letter letter;
 	struct tj_task task;
 
 	task_init(&task, NULL);
 	task.stream = "memory";
 	task.stream_seq = 18446744073709551615ULL;
-	CHECK_INT(dlq_letter_build(&custom, &task, "x", DLQ_REASON_CRASHED, NULL,
-	                           0, &letter),
-	          0);
+	CHECK_INT(dlq_letter_build(&custom, &task, "x", DLQ_REASON_CRASHED, NULL, 0, &letter), 0);
 	CHECK_STR(letter.rec.subject, "dead.letters.orders.refund");
 	CHECK_STR(letter.rec.msg_id, "dlq-memory-18446744073709551615");
 	CHECK_STR(header(&letter, "Taskjet-Original-Seq"), "18446744073709551615");
@@ -153,9 +146,8 @@ TEST(long_error_is_cut_on_a_character_boundary)
 		memcpy(error + i, "\xc3\xa9", 2);
 	error[sizeof(error) - 1] = '\0';
 	task_init(&task, NULL);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED,
-	                           error, NOW_MS, &letter),
-	          0);
+	CHECK_INT(
+	    dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED, error, NOW_MS, &letter), 0);
 	len = strlen(letter.error);
 	CHECK_INT(len, DLQ_ERROR_MAX - 2);
 	CHECK_INT(memcmp(letter.error, error, len), 0);
@@ -171,12 +163,10 @@ TEST(rejects_overlong_subject_and_bad_reason)
 	memset(subject, 'a', sizeof(subject) - 1);
 	subject[sizeof(subject) - 1] = '\0';
 	task_init(&task, NULL);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_COUNT, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_COUNT, NULL, NOW_MS, &letter),
 	          -EINVAL);
 	task.subject = subject;
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED, NULL, NOW_MS, &letter),
 	          -ENAMETOOLONG);
 }
 

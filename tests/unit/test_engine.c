@@ -26,7 +26,7 @@ half(void *ctx)
 	return 0.5;
 }
 
-static const struct rng no_jitter = {half, NULL};
+static const struct rng no_jitter = { half, NULL };
 
 struct fixture {
 	struct cfg *cfg;
@@ -40,7 +40,7 @@ static int
 fixture_setup(struct fixture *f, const char *routes_json, const char *extra)
 {
 	char *text = NULL, *errors = NULL;
-	struct engine_options opts = {.rng = &no_jitter};
+	struct engine_options opts = { .rng = &no_jitter };
 	int rc;
 
 	memset(f, 0, sizeof(*f));
@@ -155,15 +155,16 @@ TEST(retries_with_growing_delays_then_acks)
 {
 	struct fixture f;
 	struct mem_step step;
-	int64_t delays[4] = {0};
+	int64_t delays[4] = { 0 };
 
-	if (fixture_setup(&f,
-	                  "{ \"name\": \"flaky\", \"stream\": \"TASKS\", \"subject\": \"tasks.flaky\","
-	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 5,"
-	                  "  \"backoff\": { \"initial\": \"20ms\", \"multiplier\": 2,"
-	                  "                 \"max\": \"1s\", \"jitter\": 0.2 },"
-	                  "  \"config\": { \"fail_first\": 3 } }",
-	                  NULL) < 0)
+	if (fixture_setup(
+	        &f,
+	        "{ \"name\": \"flaky\", \"stream\": \"TASKS\", \"subject\": \"tasks.flaky\","
+	        "  \"plugin\": \"fx_behave\", \"max_attempts\": 5,"
+	        "  \"backoff\": { \"initial\": \"20ms\", \"multiplier\": 2,"
+	        "                 \"max\": \"1s\", \"jitter\": 0.2 },"
+	        "  \"config\": { \"fail_first\": 3 } }",
+	        NULL) < 0)
 		return;
 	CHECK_INT(mem_backend_publish(f.backend, "tasks.flaky", "{}", 2, NULL, 0, NULL, NULL), 0);
 	for (int attempt = 1; attempt <= 4; attempt++) {
@@ -196,14 +197,15 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	struct fixture f;
 	struct mem_step step;
 	const struct mem_letter *l;
-	struct dlq_header hdr = {"Trace-Id", "abc"};
+	struct dlq_header hdr = { "Trace-Id", "abc" };
 
-	if (fixture_setup(&f,
-	                  "{ \"name\": \"doomed\", \"stream\": \"TASKS\", \"subject\": \"tasks.doomed\","
-	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 3,"
-	                  "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"2ms\", \"jitter\": 0 },"
-	                  "  \"config\": { \"verdict\": \"retry\", \"reason\": \"upstream 503\" } }",
-	                  NULL) < 0)
+	if (fixture_setup(
+	        &f,
+	        "{ \"name\": \"doomed\", \"stream\": \"TASKS\", \"subject\": \"tasks.doomed\","
+	        "  \"plugin\": \"fx_behave\", \"max_attempts\": 3,"
+	        "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"2ms\", \"jitter\": 0 },"
+	        "  \"config\": { \"verdict\": \"retry\", \"reason\": \"upstream 503\" } }",
+	        NULL) < 0)
 		return;
 	CHECK_INT(mem_backend_publish(f.backend, "tasks.doomed", "payload-1", 9, &hdr, 1,
 	                              "order-42", NULL),
@@ -281,7 +283,8 @@ TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
 		return;
 	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{\"ok\":1}", 8, NULL, 0, NULL, NULL),
 	          0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{not json", 9, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{not json", 9, NULL, 0, NULL, NULL),
+	          0);
 	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
 	CHECK_INT(step.result.outcome, DISP_ACKED);
 	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
@@ -356,11 +359,12 @@ TEST(heartbeat_keeps_a_long_handler_alive)
 	struct tj_task task;
 	struct disp_result res;
 
-	if (fixture_setup(&f,
-	                  "{ \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": \"tasks.slow\","
-	                  "  \"plugin\": \"fx_behave\", \"ack_wait\": \"1s\","
-	                  "  \"config\": { \"sleep_ms\": 1700 } }",
-	                  NULL) < 0)
+	if (fixture_setup(
+	        &f,
+	        "{ \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": \"tasks.slow\","
+	        "  \"plugin\": \"fx_behave\", \"ack_wait\": \"1s\","
+	        "  \"config\": { \"sleep_ms\": 1700 } }",
+	        NULL) < 0)
 		return;
 	fake_backend_init(&fake);
 	engine_set_backend(f.engine, &fake.base);

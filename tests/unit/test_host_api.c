@@ -33,8 +33,8 @@ struct fake_backend {
 };
 
 static int
-fake_publish(struct backend *b, const char *subject, const void *data,
-             size_t len, const char *msg_id)
+fake_publish(struct backend *b, const char *subject, const void *data, size_t len,
+             const char *msg_id)
 {
 	struct fake_backend *f = (struct fake_backend *)b;
 
@@ -176,8 +176,7 @@ TEST(config_readers)
 	CHECK_INT(len, strlen("{\"x\": [1, 2]}"));
 	CHECK_TRUE(js != NULL && strncmp(js, "{\"x\": [1, 2]}", len) == 0);
 	CHECK_INT(api->config_json(&p, "s", &js, &len), 0);
-	CHECK_TRUE(js != NULL &&
-	           strncmp(js, "\"a\\\"b\\\\n\\u00e9\\n\"", len) == 0 &&
+	CHECK_TRUE(js != NULL && strncmp(js, "\"a\\\"b\\\\n\\u00e9\\n\"", len) == 0 &&
 	           len == strlen("\"a\\\"b\\\\n\\u00e9\\n\""));
 	CHECK_INT(api->config_json(&p, "i", &js, &len), 0);
 	CHECK_INT(len, 2);
@@ -230,16 +229,14 @@ TEST(register_from_a_handler_is_refused)
 	struct tj_task t;
 
 	init_fake(&fb);
-	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_late_register",
-	                                 "r1", "{}", 2, err, sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_late_register", "r1", "{}", 2, err,
+	                                 sizeof(err), &inst),
 	          0);
 	if (inst == NULL)
 		return;
 	init_task(&t, &fb, "{}");
 	/* TJ_DONE only if its register_handler call got -EPERM. */
-	CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_late_register"),
-	                      &t),
-	          TJ_DONE);
+	CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_late_register"), &t), TJ_DONE);
 	CHECK_TRUE(t.fail_reason == NULL);
 	CHECK_INT(plugin_instance_handler_count(inst), 1);
 	task_release(&t);
@@ -249,8 +246,8 @@ TEST(register_from_a_handler_is_refused)
 TEST(task_accessors)
 {
 	struct fake_backend fb;
-	struct cfg_route cr = {.max_attempts = 5};
-	struct route route = {.cfg = &cr};
+	struct cfg_route cr = { .max_attempts = 5 };
+	struct route route = { .cfg = &cr };
 	struct tj_task t;
 	size_t len = 0;
 
@@ -355,8 +352,8 @@ TEST(behave_fixture_publishes_on_done)
 
 	init_fake(&fb);
 	host_api_set_publisher(&fb.base);
-	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_behave", "r1",
-	                                 cfg, strlen(cfg), err, sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_behave", "r1", cfg, strlen(cfg),
+	                                 err, sizeof(err), &inst),
 	          0);
 	if (inst == NULL)
 		goto out;
@@ -393,13 +390,12 @@ TEST(log_lines_name_route_plugin_and_task)
 	api->log(&p, TJ_LOG_WARNING, "hello %d", 42);
 	host_api_instance_release(&p);
 
-	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_behave", "rb",
-	                                 "{}", 2, err, sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_behave", "rb", "{}", 2, err,
+	                                 sizeof(err), &inst),
 	          0);
 	if (inst != NULL) {
 		init_task(&t, NULL, "{}");
-		CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_behave"), &t),
-		          TJ_DONE);
+		CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_behave"), &t), TJ_DONE);
 		task_release(&t);
 		plugin_instance_destroy(inst);
 	}

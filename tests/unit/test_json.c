@@ -23,20 +23,20 @@ TEST(good_documents_parse)
 		int count;
 		enum json_type root;
 	} cases[] = {
-	    {"{}", 1, JSON_OBJECT},
-	    {"[]", 1, JSON_ARRAY},
-	    {" \t\r\n{ } \n", 1, JSON_OBJECT},
-	    {"{\"a\":1}", 3, JSON_OBJECT},
-	    {"{\"a\" : [1, 2.5, -3e10, true, false, null, \"x\"]}", 10, JSON_OBJECT},
-	    {"[[[]],{}]", 4, JSON_ARRAY},
-	    {"\"just a string\"", 1, JSON_STRING},
-	    {"42", 1, JSON_PRIMITIVE},
-	    {" -0.5e+3 ", 1, JSON_PRIMITIVE},
-	    {"true", 1, JSON_PRIMITIVE},
-	    {"null\n", 1, JSON_PRIMITIVE},
-	    {"{\"a\":{\"b\":{\"c\":\"d\"}},\"e\":[]}", 9, JSON_OBJECT},
-	    {"[\"\\u00e9\\ud83d\\ude00\\n\"]", 2, JSON_ARRAY},
-	    {"{\"\":0}", 3, JSON_OBJECT},
+		{ "{}", 1, JSON_OBJECT },
+		{ "[]", 1, JSON_ARRAY },
+		{ " \t\r\n{ } \n", 1, JSON_OBJECT },
+		{ "{\"a\":1}", 3, JSON_OBJECT },
+		{ "{\"a\" : [1, 2.5, -3e10, true, false, null, \"x\"]}", 10, JSON_OBJECT },
+		{ "[[[]],{}]", 4, JSON_ARRAY },
+		{ "\"just a string\"", 1, JSON_STRING },
+		{ "42", 1, JSON_PRIMITIVE },
+		{ " -0.5e+3 ", 1, JSON_PRIMITIVE },
+		{ "true", 1, JSON_PRIMITIVE },
+		{ "null\n", 1, JSON_PRIMITIVE },
+		{ "{\"a\":{\"b\":{\"c\":\"d\"}},\"e\":[]}", 9, JSON_OBJECT },
+		{ "[\"\\u00e9\\ud83d\\ude00\\n\"]", 2, JSON_ARRAY },
+		{ "{\"\":0}", 3, JSON_OBJECT },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -44,13 +44,12 @@ TEST(good_documents_parse)
 		int r = parse_str(cases[i].text, &doc, NULL);
 
 		if (r != 0) {
-			testing_fail(__FILE__, __LINE__, "\"%s\" rejected (%d)",
-			             cases[i].text, r);
+			testing_fail(__FILE__, __LINE__, "\"%s\" rejected (%d)", cases[i].text, r);
 			continue;
 		}
 		if (doc.count != cases[i].count || doc.toks[0].type != cases[i].root)
-			testing_fail(__FILE__, __LINE__, "\"%s\": count %d type %d",
-			             cases[i].text, doc.count, (int)doc.toks[0].type);
+			testing_fail(__FILE__, __LINE__, "\"%s\": count %d type %d", cases[i].text,
+			             doc.count, (int)doc.toks[0].type);
 		CHECK_TRUE(json_next(doc.toks) == doc.toks + doc.count);
 		json_doc_free(&doc);
 	}
@@ -62,42 +61,42 @@ TEST(bad_documents_are_rejected_with_offset)
 		const char *text;
 		size_t offset;
 	} cases[] = {
-	    {"", 0},
-	    {"   \n", 4},
-	    {"{", 1},
-	    {"{}}", 2},
-	    {"{} {}", 3},
-	    {"{} x", 3},
-	    {"[1 2]", 3},
-	    {"[1,,2]", 3},
-	    {"[1,]", 2},
-	    {"{\"a\":1,}", 6},
-	    {"{\"a\" 1}", 5},
-	    {"{\"a\"}", 4},
-	    {"{\"a\":}", 5},
-	    {"{1:2}", 1},
-	    {"{\"a\":1 \"b\":2}", 7},
-	    {"{\"a\":\"b\":\"c\"}", 8},
-	    {"[\"a\":1]", 4},
-	    {"tru", 0},
-	    {"[tru]", 1},
-	    {"[01]", 1},
-	    {"[1.]", 1},
-	    {"[.5]", 1},
-	    {"[-]", 1},
-	    {"[1e]", 1},
-	    {"[+1]", 1},
-	    {"[0x10]", 1},
-	    {"[nulls]", 1},
-	    {"42 43", 3},
-	    {"[\"a\tb\"]", 3},
-	    {"[\"bad \\x escape\"]", 1},
-	    {"[\"\\ud800\"]", 2},
-	    {"[\"\\udc00\"]", 2},
-	    {"[\"\\u0000\"]", 2},
-	    {"[\"unterminated]", 1},
-	    {"{\"a\":[1,2}", 9},
-	    {"'single'", 0},
+		{ "", 0 },
+		{ "   \n", 4 },
+		{ "{", 1 },
+		{ "{}}", 2 },
+		{ "{} {}", 3 },
+		{ "{} x", 3 },
+		{ "[1 2]", 3 },
+		{ "[1,,2]", 3 },
+		{ "[1,]", 2 },
+		{ "{\"a\":1,}", 6 },
+		{ "{\"a\" 1}", 5 },
+		{ "{\"a\"}", 4 },
+		{ "{\"a\":}", 5 },
+		{ "{1:2}", 1 },
+		{ "{\"a\":1 \"b\":2}", 7 },
+		{ "{\"a\":\"b\":\"c\"}", 8 },
+		{ "[\"a\":1]", 4 },
+		{ "tru", 0 },
+		{ "[tru]", 1 },
+		{ "[01]", 1 },
+		{ "[1.]", 1 },
+		{ "[.5]", 1 },
+		{ "[-]", 1 },
+		{ "[1e]", 1 },
+		{ "[+1]", 1 },
+		{ "[0x10]", 1 },
+		{ "[nulls]", 1 },
+		{ "42 43", 3 },
+		{ "[\"a\tb\"]", 3 },
+		{ "[\"bad \\x escape\"]", 1 },
+		{ "[\"\\ud800\"]", 2 },
+		{ "[\"\\udc00\"]", 2 },
+		{ "[\"\\u0000\"]", 2 },
+		{ "[\"unterminated]", 1 },
+		{ "{\"a\":[1,2}", 9 },
+		{ "'single'", 0 },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -106,8 +105,7 @@ TEST(bad_documents_are_rejected_with_offset)
 		int r = parse_str(cases[i].text, &doc, &off);
 
 		if (r != -EINVAL) {
-			testing_fail(__FILE__, __LINE__, "\"%s\" accepted (%d)",
-			             cases[i].text, r);
+			testing_fail(__FILE__, __LINE__, "\"%s\" accepted (%d)", cases[i].text, r);
 			if (r == 0)
 				json_doc_free(&doc);
 			continue;
@@ -184,9 +182,8 @@ TEST(deep_nesting_is_bounded)
 
 TEST(next_skips_whole_subtrees)
 {
-	static const char text[] =
-	    "{\"skip\":{\"x\":[1,{\"y\":[2,3]},\"z\"],\"w\":{}},"
-	    "\"list\":[[1,2],[],{\"a\":[]},\"s\"],\"last\":true}";
+	static const char text[] = "{\"skip\":{\"x\":[1,{\"y\":[2,3]},\"z\"],\"w\":{}},"
+	                           "\"list\":[[1,2],[],{\"a\":[]},\"s\"],\"last\":true}";
 	struct json_doc doc;
 	const struct json_tok *k, *t, *v;
 	const char *keys[3];
@@ -196,7 +193,8 @@ TEST(next_skips_whole_subtrees)
 	if (testing_failed())
 		return;
 	CHECK_INT(doc.toks[0].size, 3);
-	json_for_each_member(i, k, &doc.toks[0]) {
+	json_for_each_member(i, k, &doc.toks[0])
+	{
 		if (n < 3)
 			keys[n] = json_tok_eq(&doc, k, "skip")   ? "skip"
 			          : json_tok_eq(&doc, k, "list") ? "list"
@@ -214,9 +212,10 @@ TEST(next_skips_whole_subtrees)
 	if (v == NULL)
 		goto out;
 	n = 0;
-	json_for_each_item(i, t, v) {
-		static const enum json_type want[] = {JSON_ARRAY, JSON_ARRAY,
-		                                      JSON_OBJECT, JSON_STRING};
+	json_for_each_item(i, t, v)
+	{
+		static const enum json_type want[] = { JSON_ARRAY, JSON_ARRAY, JSON_OBJECT,
+			                               JSON_STRING };
 		CHECK_INT(t->type, want[n]);
 		n++;
 	}
@@ -274,22 +273,22 @@ TEST(integers_at_the_limits)
 		int ret;
 		int64_t value;
 	} cases[] = {
-	    {"0", 0, 0},
-	    {"-0", 0, 0},
-	    {"42", 0, 42},
-	    {"-17", 0, -17},
-	    {"9223372036854775807", 0, INT64_MAX},
-	    {"-9223372036854775808", 0, INT64_MIN},
-	    {"9223372036854775808", -EINVAL, 0},
-	    {"-9223372036854775809", -EINVAL, 0},
-	    {"99999999999999999999999999999999999999", -EINVAL, 0},
-	    {"1.0", -EINVAL, 0},
-	    {"1e3", -EINVAL, 0},
-	    {"1E3", -EINVAL, 0},
-	    {"\"12\"", -EINVAL, 0},
-	    {"true", -EINVAL, 0},
-	    {"null", -EINVAL, 0},
-	    {"[]", -EINVAL, 0},
+		{ "0", 0, 0 },
+		{ "-0", 0, 0 },
+		{ "42", 0, 42 },
+		{ "-17", 0, -17 },
+		{ "9223372036854775807", 0, INT64_MAX },
+		{ "-9223372036854775808", 0, INT64_MIN },
+		{ "9223372036854775808", -EINVAL, 0 },
+		{ "-9223372036854775809", -EINVAL, 0 },
+		{ "99999999999999999999999999999999999999", -EINVAL, 0 },
+		{ "1.0", -EINVAL, 0 },
+		{ "1e3", -EINVAL, 0 },
+		{ "1E3", -EINVAL, 0 },
+		{ "\"12\"", -EINVAL, 0 },
+		{ "true", -EINVAL, 0 },
+		{ "null", -EINVAL, 0 },
+		{ "[]", -EINVAL, 0 },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -302,10 +301,9 @@ TEST(integers_at_the_limits)
 			continue;
 		}
 		r = json_get_i64(&item_doc, t, &v);
-		if (r != cases[i].ret || (r == 0 && v != cases[i].value) ||
-		    (r != 0 && v != 12345))
-			testing_fail(__FILE__, __LINE__, "i64(%s) = %d, %lld",
-			             cases[i].text, r, (long long)v);
+		if (r != cases[i].ret || (r == 0 && v != cases[i].value) || (r != 0 && v != 12345))
+			testing_fail(__FILE__, __LINE__, "i64(%s) = %d, %lld", cases[i].text, r,
+			             (long long)v);
 		json_doc_free(&item_doc);
 	}
 }
@@ -365,24 +363,24 @@ TEST(unescape_table)
 		const char *in;
 		const char *out; /* NULL: must be rejected */
 	} cases[] = {
-	    {"plain", "plain"},
-	    {"", ""},
-	    {"\\\"\\\\\\/\\b\\f\\n\\r\\t", "\"\\/\b\f\n\r\t"},
-	    {"\\u0041\\u00e9\\u20AC", "A\xc3\xa9\xe2\x82\xac"},
-	    {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
-	    {"\\uDBFF\\uDFFF", "\xf4\x8f\xbf\xbf"},
-	    {"caf\xc3\xa9", "caf\xc3\xa9"}, /* raw UTF-8 passes through */
-	    {"\\x", NULL},
-	    {"\\", NULL},
-	    {"\\u12", NULL},
-	    {"\\u12g4", NULL},
-	    {"\\ud83d", NULL},
-	    {"\\ud83dx", NULL},
-	    {"\\ud83d\\u0041", NULL},
-	    {"\\ude00", NULL},
-	    {"\\u0000", NULL},
-	    {"a\nb", NULL},
-	    {"\x01", NULL},
+		{ "plain", "plain" },
+		{ "", "" },
+		{ "\\\"\\\\\\/\\b\\f\\n\\r\\t", "\"\\/\b\f\n\r\t" },
+		{ "\\u0041\\u00e9\\u20AC", "A\xc3\xa9\xe2\x82\xac" },
+		{ "\\ud83d\\ude00", "\xf0\x9f\x98\x80" },
+		{ "\\uDBFF\\uDFFF", "\xf4\x8f\xbf\xbf" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" }, /* raw UTF-8 passes through */
+		{ "\\x", NULL },
+		{ "\\", NULL },
+		{ "\\u12", NULL },
+		{ "\\u12g4", NULL },
+		{ "\\ud83d", NULL },
+		{ "\\ud83dx", NULL },
+		{ "\\ud83d\\u0041", NULL },
+		{ "\\ude00", NULL },
+		{ "\\u0000", NULL },
+		{ "a\nb", NULL },
+		{ "\x01", NULL },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -441,7 +439,7 @@ TEST(valid_checks_payloads)
 TEST(append_string_escapes_and_round_trips)
 {
 	static const char *inputs[] = {
-	    "", "plain", "q\"b\\s/", "\b\f\n\r\t", "\x01\x1f", "caf\xc3\xa9",
+		"", "plain", "q\"b\\s/", "\b\f\n\r\t", "\x01\x1f", "caf\xc3\xa9",
 	};
 	char *buf = NULL;
 	size_t len = 0, cap = 0;

@@ -45,8 +45,7 @@ mapped(const char *path)
 
 		line[n] = '\0';
 		n = strlen(line);
-		found = n >= strlen(real) &&
-		        strcmp(line + n - strlen(real), real) == 0;
+		found = n >= strlen(real) && strcmp(line + n - strlen(real), real) == 0;
 	}
 	fclose(f);
 	return found;
@@ -73,8 +72,7 @@ create(const char *name, const char *route, const char *config, char *err,
 {
 	err[0] = '\0';
 	return plugin_instance_create(FIXTURE_PLUGIN_DIR, name, route, config,
-	                              config != NULL ? strlen(config) : 0, err,
-	                              ERRLEN, inst_r);
+	                              config != NULL ? strlen(config) : 0, err, ERRLEN, inst_r);
 }
 
 /* Copy a file (to make a fixture we may chmod). 0 or -errno. */
@@ -163,8 +161,8 @@ TEST(refuses_other_abi_major_naming_both_versions)
 	snprintf(want, sizeof(want),
 	         "plugin fx_wrong_major (%s) was built for ABI %u.%u, this "
 	         "engine speaks %u.%u",
-	         fixture_path("fx_wrong_major", path, sizeof(path)),
-	         TJ_ABI_MAJOR + 1, TJ_ABI_MINOR, TJ_ABI_MAJOR, TJ_ABI_MINOR);
+	         fixture_path("fx_wrong_major", path, sizeof(path)), TJ_ABI_MAJOR + 1, TJ_ABI_MINOR,
+	         TJ_ABI_MAJOR, TJ_ABI_MINOR);
 	CHECK_CONTAINS(err, want);
 	CHECK_FALSE(mapped(path));
 }
@@ -176,9 +174,8 @@ TEST(refuses_newer_abi_minor_naming_both_versions)
 
 	CHECK_INT(create("fx_newer_minor", "r1", "{}", err, &inst), -EPROTO);
 	CHECK_TRUE(inst == NULL);
-	snprintf(want, sizeof(want),
-	         "was built for ABI %u.%u, this engine speaks %u.%u", TJ_ABI_MAJOR,
-	         TJ_ABI_MINOR + 1, TJ_ABI_MAJOR, TJ_ABI_MINOR);
+	snprintf(want, sizeof(want), "was built for ABI %u.%u, this engine speaks %u.%u",
+	         TJ_ABI_MAJOR, TJ_ABI_MINOR + 1, TJ_ABI_MAJOR, TJ_ABI_MINOR);
 	CHECK_CONTAINS(err, want);
 	CHECK_CONTAINS(err, "fx_newer_minor");
 }
@@ -253,8 +250,8 @@ TEST(fini_runs_once_per_successful_init)
 	CHECK_INT(count_lines(file, NULL), 2);
 
 	/* Init succeeded but registered nothing: an error, and fini runs. */
-	snprintf(cfg, sizeof(cfg),
-	         "{\"counter_file\":\"%s\",\"tag\":\"c\",\"register\":false}", file);
+	snprintf(cfg, sizeof(cfg), "{\"counter_file\":\"%s\",\"tag\":\"c\",\"register\":false}",
+	         file);
 	CHECK_INT(create("fx_fini_counter", "rc", cfg, err, &c), -EINVAL);
 	CHECK_TRUE(c == NULL);
 	CHECK_CONTAINS(err, "registered no handler");
@@ -271,20 +268,17 @@ TEST(two_instances_share_the_file_but_not_config)
 
 	fixture_path("fx_behave", path, sizeof(path));
 	CHECK_INT(create("fx_behave", "ra",
-	                 "{\"verdict\":\"fail\",\"reason\":\"A says \\\"no\\\"\"}",
-	                 err, &a),
+	                 "{\"verdict\":\"fail\",\"reason\":\"A says \\\"no\\\"\"}", err, &a),
 	          0);
-	CHECK_INT(create("fx_behave", "rb",
-	                 "{\"verdict\":\"retry\",\"retry_after_ms\":250}", err, &b),
-	          0);
+	CHECK_INT(
+	    create("fx_behave", "rb", "{\"verdict\":\"retry\",\"retry_after_ms\":250}", err, &b),
+	    0);
 	if (a == NULL || b == NULL)
 		goto out;
 	init_task(&t, "x", 1);
-	CHECK_INT(plugin_call(plugin_instance_handler(a, "fx_behave"), &t),
-	          TJ_FAIL);
+	CHECK_INT(plugin_call(plugin_instance_handler(a, "fx_behave"), &t), TJ_FAIL);
 	CHECK_STR(t.fail_reason, "A says \"no\"");
-	CHECK_INT(plugin_call(plugin_instance_handler(b, "fx_behave"), &t),
-	          TJ_RETRY);
+	CHECK_INT(plugin_call(plugin_instance_handler(b, "fx_behave"), &t), TJ_RETRY);
 	CHECK_INT(t.retry_after_ms, 250);
 	CHECK_TRUE(t.fail_reason == NULL); /* reset before each call */
 
@@ -292,8 +286,7 @@ TEST(two_instances_share_the_file_but_not_config)
 	plugin_instance_destroy(a);
 	a = NULL;
 	CHECK_TRUE(mapped(path));
-	CHECK_INT(plugin_call(plugin_instance_handler(b, "fx_behave"), &t),
-	          TJ_RETRY);
+	CHECK_INT(plugin_call(plugin_instance_handler(b, "fx_behave"), &t), TJ_RETRY);
 	task_release(&t);
 out:
 	plugin_instance_destroy(a);
@@ -349,17 +342,14 @@ TEST(behave_fixture_honours_its_config)
 	inst = NULL;
 
 	/* Bad config is refused by its init. */
-	CHECK_INT(create("fx_behave", "r1", "{\"verdict\":\"maybe\"}", err, &inst),
-	          -EINVAL);
-	CHECK_INT(create("fx_behave", "r1", "{\"sleep_ms\":\"x\"}", err, &inst),
-	          -EINVAL);
+	CHECK_INT(create("fx_behave", "r1", "{\"verdict\":\"maybe\"}", err, &inst), -EINVAL);
+	CHECK_INT(create("fx_behave", "r1", "{\"sleep_ms\":\"x\"}", err, &inst), -EINVAL);
 
 	CHECK_INT(create("fx_behave", "r1", "{\"sleep_ms\":60}", err, &slow), 0);
 	if (slow != NULL) {
 		init_task(&t, "{}", 1);
 		t0 = clock_mono_ms();
-		CHECK_INT(plugin_call(plugin_instance_handler(slow, "fx_behave"), &t),
-		          TJ_DONE);
+		CHECK_INT(plugin_call(plugin_instance_handler(slow, "fx_behave"), &t), TJ_DONE);
 		CHECK_RANGE(clock_mono_ms() - t0, 55, 5000);
 		plugin_instance_destroy(slow);
 	}
@@ -374,8 +364,7 @@ TEST(behave_fixture_crashes_on_the_asked_attempt)
 	int status = 0;
 	pid_t pid;
 
-	CHECK_INT(create("fx_behave", "r1", "{\"crash_on_attempt\":2}", err, &inst),
-	          0);
+	CHECK_INT(create("fx_behave", "r1", "{\"crash_on_attempt\":2}", err, &inst), 0);
 	if (inst == NULL)
 		return;
 	h = plugin_instance_handler(inst, "fx_behave");
@@ -406,45 +395,39 @@ TEST(refuses_unsafe_or_missing_files)
 	snprintf(dst, sizeof(dst), "%s/fx_noop.so", tmpdir);
 	CHECK_INT(copy_file(src, dst, 0666), 0);
 	CHECK_INT(chmod(dst, 0666), 0); /* umask may have cleared o+w */
-	CHECK_INT(plugin_instance_create(tmpdir, "fx_noop", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EPERM);
 	CHECK_CONTAINS(err, "world-writable");
 	CHECK_CONTAINS(err, dst);
 	/* The same copy loads once it is safe: the refusal was the mode. */
 	CHECK_INT(chmod(dst, 0644), 0);
-	CHECK_INT(plugin_instance_create(tmpdir, "fx_noop", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
 	          0);
 	plugin_instance_destroy(inst);
 	inst = NULL;
 
 	snprintf(lnk, sizeof(lnk), "%s/fx_link.so", tmpdir);
 	CHECK_INT(symlink(dst, lnk), 0);
-	CHECK_INT(plugin_instance_create(tmpdir, "fx_link", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "fx_link", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EPERM);
 	CHECK_CONTAINS(err, "symbolic link");
 	unlink(lnk);
 
 	snprintf(lnk, sizeof(lnk), "%s/x.so", tmpdir);
 	CHECK_INT(mkdir(lnk, 0755), 0);
-	CHECK_INT(plugin_instance_create(tmpdir, "x", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "x", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EPERM);
 	CHECK_CONTAINS(err, "not a regular file");
 	rmdir(lnk);
 
-	CHECK_INT(plugin_instance_create(tmpdir, "absent", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "absent", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -ENOENT);
 	CHECK_CONTAINS(err, "does not exist");
 
 	/* Not a shared object: dlerror() plus the ldd hint. */
 	snprintf(lnk, sizeof(lnk), "%s/junk.so", tmpdir);
 	CHECK_INT(copy_file("/proc/self/cmdline", lnk, 0644), 0);
-	CHECK_INT(plugin_instance_create(tmpdir, "junk", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(plugin_instance_create(tmpdir, "junk", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -ENOEXEC);
 	CHECK_CONTAINS(err, "cannot load");
 	snprintf(dst, sizeof(dst), "check its dependencies with: ldd %s", lnk);
@@ -453,11 +436,10 @@ TEST(refuses_unsafe_or_missing_files)
 	snprintf(dst, sizeof(dst), "%s/fx_noop.so", tmpdir);
 	unlink(dst);
 
-	CHECK_INT(plugin_instance_create(tmpdir, "../etc/x", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
-	          -EINVAL);
-	CHECK_INT(plugin_instance_create(tmpdir, "", "r1", "{}", 2, err,
-	                                 sizeof(err), &inst),
+	CHECK_INT(
+	    plugin_instance_create(tmpdir, "../etc/x", "r1", "{}", 2, err, sizeof(err), &inst),
+	    -EINVAL);
+	CHECK_INT(plugin_instance_create(tmpdir, "", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EINVAL);
 	CHECK_TRUE(inst == NULL);
 }
@@ -486,9 +468,8 @@ TEST(probe_reads_descriptor_without_init)
 	struct plugin_probe p;
 
 	memset(&p, 0, sizeof(p));
-	CHECK_INT(plugin_probe_file(fixture_path("fx_fini_counter", path,
-	                                         sizeof(path)),
-	                            err, sizeof(err), &p),
+	CHECK_INT(plugin_probe_file(fixture_path("fx_fini_counter", path, sizeof(path)), err,
+	                            sizeof(err), &p),
 	          0);
 	CHECK_STR(p.name, "fx_fini_counter");
 	CHECK_STR(p.version, "2.3.4");
@@ -498,31 +479,29 @@ TEST(probe_reads_descriptor_without_init)
 	CHECK_FALSE(mapped(path));
 
 	/* Its init would fail (and fini abort): probing runs neither. */
-	CHECK_INT(plugin_probe_file(fixture_path("fx_init_fails", path,
-	                                         sizeof(path)),
-	                            err, sizeof(err), &p),
+	CHECK_INT(plugin_probe_file(fixture_path("fx_init_fails", path, sizeof(path)), err,
+	                            sizeof(err), &p),
 	          0);
 	CHECK_STR(p.name, "fx_init_fails");
 
-	CHECK_INT(plugin_probe_file(fixture_path("fx_wrong_major", path,
-	                                         sizeof(path)),
-	                            err, sizeof(err), &p),
+	CHECK_INT(plugin_probe_file(fixture_path("fx_wrong_major", path, sizeof(path)), err,
+	                            sizeof(err), &p),
 	          -EPROTO);
-	snprintf(want, sizeof(want), "ABI %u.%u, this engine speaks %u.%u",
-	         TJ_ABI_MAJOR + 1, TJ_ABI_MINOR, TJ_ABI_MAJOR, TJ_ABI_MINOR);
+	snprintf(want, sizeof(want), "ABI %u.%u, this engine speaks %u.%u", TJ_ABI_MAJOR + 1,
+	         TJ_ABI_MINOR, TJ_ABI_MAJOR, TJ_ABI_MINOR);
 	CHECK_CONTAINS(err, want);
-	CHECK_INT(plugin_probe_file(fixture_path("fx_no_init", path, sizeof(path)),
-	                            err, sizeof(err), &p),
-	          -ENOEXEC);
+	CHECK_INT(
+	    plugin_probe_file(fixture_path("fx_no_init", path, sizeof(path)), err, sizeof(err), &p),
+	    -ENOEXEC);
 	CHECK_INT(plugin_probe_file("/etc/passwd", err, sizeof(err), &p), -EINVAL);
 	CHECK_INT(plugin_probe_file("nowhere.so", err, sizeof(err), &p), -ENOENT);
 
 	/* Probing a file that an instance holds leaves the instance's
 	 * reference alone: still mapped after, gone after destroy. */
 	CHECK_INT(create("fx_noop", "r1", "{}", err, &inst), 0);
-	CHECK_INT(plugin_probe_file(fixture_path("fx_noop", path, sizeof(path)),
-	                            err, sizeof(err), &p),
-	          0);
+	CHECK_INT(
+	    plugin_probe_file(fixture_path("fx_noop", path, sizeof(path)), err, sizeof(err), &p),
+	    0);
 	CHECK_TRUE(mapped(path));
 	plugin_instance_destroy(inst);
 	CHECK_FALSE(mapped(path));

@@ -10,8 +10,7 @@
 
 #define SUBJECT "context.events"
 #define EV(v, ev, data) \
-	"{\"story_id\":\"US-1\",\"event\":\"" ev "\",\"version\":" #v \
-	",\"data\":" data "}"
+	"{\"story_id\":\"US-1\",\"event\":\"" ev "\",\"version\":" #v ",\"data\":" data "}"
 
 struct fix {
 	char *tmp;
@@ -94,26 +93,25 @@ TEST(payload_is_validated)
 	static const struct {
 		const char *payload, *reason;
 	} cases[] = {
-	    {"{]", "payload: not valid JSON"},
-	    {"7", "payload: must be a JSON object"},
-	    {"{\"event\":\"e\",\"version\":1,\"data\":{}}", "story_id: missing"},
-	    {"{\"story_id\":1,\"event\":\"e\",\"version\":1,\"data\":{}}",
-	     "story_id: must be a string"},
-	    {"{\"story_id\":\"../x\",\"event\":\"e\",\"version\":1,\"data\":{}}",
-	     "story_id: must be"},
-	    {"{\"story_id\":\"US-1\",\"version\":1,\"data\":{}}", "event: missing"},
-	    {EV(1, "", "{}"), "event: must be a non-empty string"},
-	    {"{\"story_id\":\"US-1\",\"event\":3,\"version\":1,\"data\":{}}",
-	     "event: must be a non-empty string"},
-	    {"{\"story_id\":\"US-1\",\"event\":\"e\",\"data\":{}}",
-	     "version: missing"},
-	    {EV(0, "e", "{}"), "version: must be an integer >= 1"},
-	    {EV(-2, "e", "{}"), "version: must be an integer >= 1"},
-	    {EV("1", "e", "{}"), "version: must be an integer >= 1"},
-	    {EV(1.5, "e", "{}"), "version: must be an integer >= 1"},
-	    {"{\"story_id\":\"US-1\",\"event\":\"e\",\"version\":1}", "data: missing"},
-	    {EV(1, "e", "[]"), "data: must be an object"},
-	    {EV(1, "e", "null"), "data: must be an object"},
+		{ "{]", "payload: not valid JSON" },
+		{ "7", "payload: must be a JSON object" },
+		{ "{\"event\":\"e\",\"version\":1,\"data\":{}}", "story_id: missing" },
+		{ "{\"story_id\":1,\"event\":\"e\",\"version\":1,\"data\":{}}",
+		  "story_id: must be a string" },
+		{ "{\"story_id\":\"../x\",\"event\":\"e\",\"version\":1,\"data\":{}}",
+		  "story_id: must be" },
+		{ "{\"story_id\":\"US-1\",\"version\":1,\"data\":{}}", "event: missing" },
+		{ EV(1, "", "{}"), "event: must be a non-empty string" },
+		{ "{\"story_id\":\"US-1\",\"event\":3,\"version\":1,\"data\":{}}",
+		  "event: must be a non-empty string" },
+		{ "{\"story_id\":\"US-1\",\"event\":\"e\",\"data\":{}}", "version: missing" },
+		{ EV(0, "e", "{}"), "version: must be an integer >= 1" },
+		{ EV(-2, "e", "{}"), "version: must be an integer >= 1" },
+		{ EV("1", "e", "{}"), "version: must be an integer >= 1" },
+		{ EV(1.5, "e", "{}"), "version: must be an integer >= 1" },
+		{ "{\"story_id\":\"US-1\",\"event\":\"e\",\"version\":1}", "data: missing" },
+		{ EV(1, "e", "[]"), "data: must be an object" },
+		{ EV(1, "e", "null"), "data: must be an object" },
 	};
 	struct fix f;
 
@@ -141,8 +139,7 @@ TEST(first_event_creates_the_document_and_announces_it)
 	char *v, *dir, *ls;
 
 	fix_start(&f, "");
-	t = fake_task_new(SUBJECT, EV(1, "story.created",
-	                              "{\"title\":\"Login\",\"points\":3}"));
+	t = fake_task_new(SUBJECT, EV(1, "story.created", "{\"title\":\"Login\",\"points\":3}"));
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 1);
 	if (t->pub_count == 1) {
@@ -176,12 +173,12 @@ TEST(merge_replaces_adds_and_deletes_top_level_keys)
 	char *v;
 
 	fix_start(&f, "");
-	CHECK_INT(apply(&f, EV(1, "a", "{\"a\":1,\"b\":{\"x\":[1,2]},\"c\":\"s\"}"),
-	                NULL),
+	CHECK_INT(apply(&f, EV(1, "a", "{\"a\":1,\"b\":{\"x\":[1,2]},\"c\":\"s\"}"), NULL),
 	          TJ_DONE);
-	CHECK_INT(apply(&f, EV(2, "b",
-	                       "{\"b\":null,\"c\":{\"deep\":true},\"d\":[null],"
-	                       "\"gone\":null}"),
+	CHECK_INT(apply(&f,
+	                EV(2, "b",
+	                   "{\"b\":null,\"c\":{\"deep\":true},\"d\":[null],"
+	                   "\"gone\":null}"),
 	                NULL),
 	          TJ_DONE);
 	v = doc_get(&f, "data");
@@ -199,17 +196,14 @@ TEST(keys_compare_unescaped_and_are_written_escaped)
 	char *v;
 
 	fix_start(&f, "");
-	CHECK_INT(apply(&f, EV(1, "e", "{\"\\u0061\":1,\"q\\\"k\":\"v\\u00e9\\n\"}"),
-	                NULL),
+	CHECK_INT(apply(&f, EV(1, "e", "{\"\\u0061\":1,\"q\\\"k\":\"v\\u00e9\\n\"}"), NULL),
 	          TJ_DONE);
 	CHECK_INT(apply(&f, EV(2, "e", "{\"a\":2}"), NULL), TJ_DONE);
 	v = doc_get(&f, "data");
 	CHECK_STR(v, "{\"a\":2,\"q\\\"k\":\"v\\u00e9\\n\"}");
 	free(v);
 	/* Duplicate keys in an event: the last one wins. */
-	CHECK_INT(apply(&f, EV(3, "e", "{\"z\":1,\"z\":null,\"y\":1,\"y\":2}"),
-	                NULL),
-	          TJ_DONE);
+	CHECK_INT(apply(&f, EV(3, "e", "{\"z\":1,\"z\":null,\"y\":1,\"y\":2}"), NULL), TJ_DONE);
 	v = doc_get(&f, "data");
 	CHECK_STR(v, "{\"a\":2,\"q\\\"k\":\"v\\u00e9\\n\",\"y\":2}");
 	free(v);
@@ -248,9 +242,9 @@ TEST(out_of_order_events_v2_v1_v3)
 TEST(every_event_twice_gives_the_same_document)
 {
 	static const char *const events[] = {
-	    EV(1, "a", "{\"x\":1}"),
-	    EV(2, "b", "{\"x\":null,\"y\":[1]}"),
-	    EV(3, "c", "{\"z\":\"s\"}"),
+		EV(1, "a", "{\"x\":1}"),
+		EV(2, "b", "{\"x\":null,\"y\":[1]}"),
+		EV(3, "c", "{\"z\":\"s\"}"),
 	};
 	struct fix f;
 

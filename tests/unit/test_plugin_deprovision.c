@@ -10,10 +10,9 @@
 #include "testing.h"
 
 #define SUBJECT "provisioning.deprovision"
-#define TASK(t, m, rest) \
-	"{\"tenant_id\":\"" t "\",\"module_id\":\"" m "\"" rest "}"
-#define RECORD                                                               \
-	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":7,"           \
+#define TASK(t, m, rest) "{\"tenant_id\":\"" t "\",\"module_id\":\"" m "\"" rest "}"
+#define RECORD                                                         \
+	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":7," \
 	"\"spec\":{\"plan\":\"gold\"},\"provisioned_at\":\"2024-01-01T00:00:00Z\"}\n"
 
 struct fix {
@@ -74,15 +73,15 @@ TEST(payload_is_validated)
 	static const struct {
 		const char *payload, *reason;
 	} cases[] = {
-	    {"nope", "payload: not valid JSON"},
-	    {"\"str\"", "payload: must be a JSON object"},
-	    {"{\"module_id\":\"erp\"}", "tenant_id: missing"},
-	    {"{\"tenant_id\":[],\"module_id\":\"erp\"}", "tenant_id: must be a string"},
-	    {TASK("ac/me", "erp", ""), "tenant_id: must be"},
-	    {"{\"tenant_id\":\"acme\"}", "module_id: missing"},
-	    {TASK("acme", "..", ""), "module_id: must be"},
-	    {TASK("acme", "erp", ",\"version\":-3"),
-	     "version: must be a non-negative integer"},
+		{ "nope", "payload: not valid JSON" },
+		{ "\"str\"", "payload: must be a JSON object" },
+		{ "{\"module_id\":\"erp\"}", "tenant_id: missing" },
+		{ "{\"tenant_id\":[],\"module_id\":\"erp\"}", "tenant_id: must be a string" },
+		{ TASK("ac/me", "erp", ""), "tenant_id: must be" },
+		{ "{\"tenant_id\":\"acme\"}", "module_id: missing" },
+		{ TASK("acme", "..", ""), "module_id: must be" },
+		{ TASK("acme", "erp", ",\"version\":-3"),
+		  "version: must be a non-negative integer" },
 	};
 	struct fix f;
 
@@ -119,11 +118,10 @@ TEST(removes_the_record_and_announces_it_twice_the_same)
 			/* The first round names the removed version; the repeat finds
 			 * nothing and has no version to name. */
 			CHECK_STR(t->pubs[0].data,
-			          round == 0
-			              ? "{\"tenant_id\":\"acme\",\"module_id\":\"erp\","
-			                "\"version\":7}"
-			              : "{\"tenant_id\":\"acme\",\"module_id\":\"erp\","
-			                "\"version\":null}");
+			          round == 0 ? "{\"tenant_id\":\"acme\",\"module_id\":\"erp\","
+			                       "\"version\":7}"
+			                     : "{\"tenant_id\":\"acme\",\"module_id\":\"erp\","
+			                       "\"version\":null}");
 		}
 	}
 	dir = fake_strdupf("%s/acme", f.state);
@@ -167,11 +165,12 @@ TEST(hook_runs_before_removal_and_its_failure_keeps_the_record)
 		tj_verdict verdict;
 		const char *reason;
 	} cases[] = {
-	    {"test -e \"$REC\" || exit 9; "
-	     "[ \"$MODULE_VERSION\" = 7 ] || exit 8; exit 0", TJ_DONE, NULL},
-	    {"echo 'try later' >&2; exit 75", TJ_RETRY, "try later"},
-	    {"echo 'no such module upstream' >&2; exit 1", TJ_FAIL,
-	     "no such module upstream"},
+		{ "test -e \"$REC\" || exit 9; "
+		  "[ \"$MODULE_VERSION\" = 7 ] || exit 8; exit 0",
+		  TJ_DONE, NULL },
+		{ "echo 'try later' >&2; exit 75", TJ_RETRY, "try later" },
+		{ "echo 'no such module upstream' >&2; exit 1", TJ_FAIL,
+		  "no such module upstream" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -12,8 +12,7 @@
 #include "testing.h"
 
 #define SUBJECT "provisioning.provision"
-#define TASK(t, m, rest) \
-	"{\"tenant_id\":\"" t "\",\"module_id\":\"" m "\"" rest "}"
+#define TASK(t, m, rest) "{\"tenant_id\":\"" t "\",\"module_id\":\"" m "\"" rest "}"
 #define SPEC ",\"spec\":{\"plan\":\"gold\",\"seats\":[1,2]},\"version\":3"
 
 /* A temp dir with state/ in it and an initialised instance. */
@@ -95,25 +94,21 @@ TEST(config_is_validated)
 	static const struct {
 		const char *config, *logged;
 	} cases[] = {
-	    {"{}", "state_dir: required"},
-	    {"{\"state_dir\":5}", "state_dir: must be a non-empty string"},
-	    {"{\"state_dir\":\"\"}", "state_dir: must be a non-empty string"},
-	    {"{\"state_dir\":\"/dev/null/x\"}", "state_dir: /dev/null/x"},
-	    {"{\"state_dir\":\"/tmp\",\"bogus\":1}", "unknown key \"bogus\""},
-	    {"{\"state_dir\":\"/tmp\",\"command\":\"/bin/true\"}", "command:"},
-	    {"{\"state_dir\":\"/tmp\",\"command\":[]}", "command:"},
-	    {"{\"state_dir\":\"/tmp\",\"command\":[1]}", "command:"},
-	    {"{\"state_dir\":\"/tmp\",\"command\":[\"true\"]}", "absolute path"},
-	    {"{\"state_dir\":\"/tmp\",\"command\":[\"/nonexistent/x\"]}",
-	     "not an executable"},
-	    {"{\"state_dir\":\"/tmp\",\"command_timeout_ms\":0}",
-	     "command_timeout_ms:"},
-	    {"{\"state_dir\":\"/tmp\",\"command_timeout_ms\":\"5\"}",
-	     "command_timeout_ms:"},
-	    {"{\"state_dir\":\"/tmp\",\"events_subject\":\"a.*\"}",
-	     "events_subject:"},
-	    {"{\"state_dir\":\"/tmp\",\"events_subject\":\"a..b\"}",
-	     "events_subject:"},
+		{ "{}", "state_dir: required" },
+		{ "{\"state_dir\":5}", "state_dir: must be a non-empty string" },
+		{ "{\"state_dir\":\"\"}", "state_dir: must be a non-empty string" },
+		{ "{\"state_dir\":\"/dev/null/x\"}", "state_dir: /dev/null/x" },
+		{ "{\"state_dir\":\"/tmp\",\"bogus\":1}", "unknown key \"bogus\"" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":\"/bin/true\"}", "command:" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":[]}", "command:" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":[1]}", "command:" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":[\"true\"]}", "absolute path" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":[\"/nonexistent/x\"]}",
+		  "not an executable" },
+		{ "{\"state_dir\":\"/tmp\",\"command_timeout_ms\":0}", "command_timeout_ms:" },
+		{ "{\"state_dir\":\"/tmp\",\"command_timeout_ms\":\"5\"}", "command_timeout_ms:" },
+		{ "{\"state_dir\":\"/tmp\",\"events_subject\":\"a.*\"}", "events_subject:" },
+		{ "{\"state_dir\":\"/tmp\",\"events_subject\":\"a..b\"}", "events_subject:" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -149,38 +144,37 @@ TEST(payload_is_validated_field_by_field)
 	static const struct {
 		const char *payload, *reason;
 	} cases[] = {
-	    {"not json", "payload: not valid JSON"},
-	    {"", "payload: not valid JSON"},
-	    {"{\"tenant_id\":\"a\"", "payload: not valid JSON"},
-	    {"[1,2]", "payload: must be a JSON object"},
-	    {"{}", "tenant_id: missing"},
-	    {"{\"module_id\":\"m\"" SPEC "}", "tenant_id: missing"},
-	    {"{\"tenant_id\":5,\"module_id\":\"m\"" SPEC "}",
-	     "tenant_id: must be a string"},
-	    {TASK("", "m", SPEC), "tenant_id: must be 1-128"},
-	    {TASK("a/b", "m", SPEC), "tenant_id: must be"},
-	    {TASK("..", "m", SPEC), "tenant_id: must be"},
-	    {TASK("a..b", "m", SPEC), "tenant_id: must be"},
-	    {TASK(".", "m", SPEC), "tenant_id: must be"},
-	    {TASK("a b", "m", SPEC), "tenant_id: must be"},
-	    {TASK("\\u002e\\u002e", "m", SPEC), "tenant_id: must be"},
-	    {"{\"tenant_id\":\"t\"" SPEC "}", "module_id: missing"},
-	    {"{\"tenant_id\":\"t\",\"module_id\":null" SPEC "}",
-	     "module_id: must be a string"},
-	    {TASK("t", "x/../../etc", SPEC), "module_id: must be"},
-	    {TASK("t", "m", ""), "spec: missing"},
-	    {TASK("t", "m", ",\"spec\":[1]"), "spec: must be an object"},
-	    {TASK("t", "m", ",\"spec\":\"{}\""), "spec: must be an object"},
-	    {TASK("t", "m", ",\"spec\":{},\"version\":-1"),
-	     "version: must be a non-negative integer"},
-	    {TASK("t", "m", ",\"spec\":{},\"version\":1.5"),
-	     "version: must be a non-negative integer"},
-	    {TASK("t", "m", ",\"spec\":{},\"version\":\"2\""),
-	     "version: must be a non-negative integer"},
-	    {TASK("t", "m", ",\"spec\":{},\"version\":true"),
-	     "version: must be a non-negative integer"},
-	    {TASK("t", "m", ",\"spec\":{},\"version\":99999999999999999999"),
-	     "version: must be a non-negative integer"},
+		{ "not json", "payload: not valid JSON" },
+		{ "", "payload: not valid JSON" },
+		{ "{\"tenant_id\":\"a\"", "payload: not valid JSON" },
+		{ "[1,2]", "payload: must be a JSON object" },
+		{ "{}", "tenant_id: missing" },
+		{ "{\"module_id\":\"m\"" SPEC "}", "tenant_id: missing" },
+		{ "{\"tenant_id\":5,\"module_id\":\"m\"" SPEC "}", "tenant_id: must be a string" },
+		{ TASK("", "m", SPEC), "tenant_id: must be 1-128" },
+		{ TASK("a/b", "m", SPEC), "tenant_id: must be" },
+		{ TASK("..", "m", SPEC), "tenant_id: must be" },
+		{ TASK("a..b", "m", SPEC), "tenant_id: must be" },
+		{ TASK(".", "m", SPEC), "tenant_id: must be" },
+		{ TASK("a b", "m", SPEC), "tenant_id: must be" },
+		{ TASK("\\u002e\\u002e", "m", SPEC), "tenant_id: must be" },
+		{ "{\"tenant_id\":\"t\"" SPEC "}", "module_id: missing" },
+		{ "{\"tenant_id\":\"t\",\"module_id\":null" SPEC "}",
+		  "module_id: must be a string" },
+		{ TASK("t", "x/../../etc", SPEC), "module_id: must be" },
+		{ TASK("t", "m", ""), "spec: missing" },
+		{ TASK("t", "m", ",\"spec\":[1]"), "spec: must be an object" },
+		{ TASK("t", "m", ",\"spec\":\"{}\""), "spec: must be an object" },
+		{ TASK("t", "m", ",\"spec\":{},\"version\":-1"),
+		  "version: must be a non-negative integer" },
+		{ TASK("t", "m", ",\"spec\":{},\"version\":1.5"),
+		  "version: must be a non-negative integer" },
+		{ TASK("t", "m", ",\"spec\":{},\"version\":\"2\""),
+		  "version: must be a non-negative integer" },
+		{ TASK("t", "m", ",\"spec\":{},\"version\":true"),
+		  "version: must be a non-negative integer" },
+		{ TASK("t", "m", ",\"spec\":{},\"version\":99999999999999999999"),
+		  "version: must be a non-negative integer" },
 	};
 	struct fix f;
 	char *ls;
@@ -190,8 +184,7 @@ TEST(payload_is_validated_field_by_field)
 		char *reason = NULL;
 		tj_verdict v = run1(&f, cases[i].payload, &reason);
 
-		if (v != TJ_FAIL || reason == NULL ||
-		    strstr(reason, cases[i].reason) == NULL)
+		if (v != TJ_FAIL || reason == NULL || strstr(reason, cases[i].reason) == NULL)
 			testing_fail(__FILE__, __LINE__, "%s: verdict %d reason \"%s\"",
 			             cases[i].payload, v, reason ? reason : "(null)");
 		free(reason);
@@ -202,15 +195,13 @@ TEST(payload_is_validated_field_by_field)
 
 		memset(id, 'a', 129);
 		id[129] = '\0';
-		payload = fake_strdupf("{\"tenant_id\":\"%s\",\"module_id\":\"m\"%s}",
-		                       id, SPEC);
+		payload = fake_strdupf("{\"tenant_id\":\"%s\",\"module_id\":\"m\"%s}", id, SPEC);
 		CHECK_INT(run1(&f, payload, &reason), TJ_FAIL);
 		CHECK_CONTAINS(reason, "tenant_id: must be");
 		free(reason);
 		free(payload);
 		id[128] = '\0';
-		payload = fake_strdupf("{\"tenant_id\":\"%s\",\"module_id\":\"m\"%s}",
-		                       id, SPEC);
+		payload = fake_strdupf("{\"tenant_id\":\"%s\",\"module_id\":\"m\"%s}", id, SPEC);
 		CHECK_INT(run1(&f, payload, NULL), TJ_DONE);
 		free(payload);
 	}
@@ -301,17 +292,19 @@ TEST(different_spec_or_version_conflicts)
 	CHECK_INT(run1(&f, TASK("acme", "erp", SPEC), NULL), TJ_DONE);
 	before = record(&f, "acme", "erp");
 	/* Same data, other text: the rule is byte-identical spec text. */
-	CHECK_INT(run1(&f, TASK("acme", "erp",
-	                        ",\"spec\":{\"seats\":[1,2],\"plan\":\"gold\"},"
-	                        "\"version\":3"),
+	CHECK_INT(run1(&f,
+	               TASK("acme", "erp",
+	                    ",\"spec\":{\"seats\":[1,2],\"plan\":\"gold\"},"
+	                    "\"version\":3"),
 	               &reason),
 	          TJ_FAIL);
 	CHECK_CONTAINS(reason, "use update");
 	free(reason);
 	reason = NULL;
-	CHECK_INT(run1(&f, TASK("acme", "erp",
-	                        ",\"spec\":{\"plan\":\"gold\",\"seats\":[1,2]},"
-	                        "\"version\":4"),
+	CHECK_INT(run1(&f,
+	               TASK("acme", "erp",
+	                    ",\"spec\":{\"plan\":\"gold\",\"seats\":[1,2]},"
+	                    "\"version\":4"),
 	               &reason),
 	          TJ_FAIL);
 	CHECK_CONTAINS(reason, "already provisioned (version 3)");
@@ -376,14 +369,14 @@ TEST(hook_gets_env_and_payload_and_runs_before_the_record)
 	char *tmp = fake_tmpdir(), *script, *cfg, *env, *in, *body, *rec;
 	struct tj_task *t;
 
-	body = fake_strdupf(
-	    "test -e \"$STATE/acme/erp.json\" && exit 9\n"
-	    "printf '%%s|%%s|%%s|%%s|%%s|%%s' \"$TASKJET_SUBJECT\" "
-	    "\"$TASKJET_TASK_ID\" \"$TASKJET_ATTEMPT\" \"$TENANT_ID\" \"$MODULE_ID\" "
-	    "\"$MODULE_VERSION\" > %s/env\n"
-	    "cat > %s/stdin\n"
-	    "exit 0",
-	    tmp, tmp);
+	body =
+	    fake_strdupf("test -e \"$STATE/acme/erp.json\" && exit 9\n"
+	                 "printf '%%s|%%s|%%s|%%s|%%s|%%s' \"$TASKJET_SUBJECT\" "
+	                 "\"$TASKJET_TASK_ID\" \"$TASKJET_ATTEMPT\" \"$TENANT_ID\" \"$MODULE_ID\" "
+	                 "\"$MODULE_VERSION\" > %s/env\n"
+	                 "cat > %s/stdin\n"
+	                 "exit 0",
+	                 tmp, tmp);
 	script = fake_script(tmp, "hook.sh", body);
 	cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
 	fix_start(&f, cfg);
@@ -448,8 +441,7 @@ TEST(hook_exit_75_asks_for_a_retry)
 	char *reason = NULL;
 	bool rec = true;
 
-	CHECK_INT(with_hook("echo 'backend busy' >&2; exit 75", "", &reason, &rec),
-	          TJ_RETRY);
+	CHECK_INT(with_hook("echo 'backend busy' >&2; exit 75", "", &reason, &rec), TJ_RETRY);
 	CHECK_CONTAINS(reason, "backend busy");
 	CHECK_CONTAINS(reason, "75");
 	CHECK_FALSE(rec);
@@ -493,11 +485,9 @@ TEST(hook_timeout_kills_the_process_group)
 	long pid;
 
 	pidfile = fake_strdupf("%s/bgpid", tmp);
-	body = fake_strdupf("sleep 30 & echo $! > %s; echo 'stuck' >&2; wait",
-	                    pidfile);
+	body = fake_strdupf("sleep 30 & echo $! > %s; echo 'stuck' >&2; wait", pidfile);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK_INT(with_hook(body, ",\"command_timeout_ms\":300", &reason, &rec),
-	          TJ_FAIL);
+	CHECK_INT(with_hook(body, ",\"command_timeout_ms\":300", &reason, &rec), TJ_FAIL);
 	CHECK_RANGE(elapsed_ms(&t0), 250, 5000);
 	CHECK_CONTAINS(reason, "timed out after 300 ms");
 	CHECK_CONTAINS(reason, "stuck");
@@ -518,7 +508,7 @@ TEST(hook_timeout_kills_the_process_group)
 			free(st);
 			free(stat);
 			if (!dead)
-				nanosleep(&(struct timespec){0, 10000000}, NULL);
+				nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 		}
 		CHECK_TRUE(dead);
 	}

@@ -11,8 +11,8 @@
 
 #define SUBJECT "provisioning.update"
 #define TASK(rest) "{\"tenant_id\":\"acme\",\"module_id\":\"erp\"" rest "}"
-#define RECORD                                                               \
-	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2,"           \
+#define RECORD                                                         \
+	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2," \
 	"\"spec\":{\"plan\":\"silver\"},\"provisioned_at\":\"2024-01-01T00:00:00Z\"}\n"
 
 struct fix {
@@ -31,8 +31,8 @@ fix_start(struct fix *f, const char *extra_config, bool with_record)
 	f->tmp = fake_tmpdir();
 	f->state = fake_strdupf("%s/state", f->tmp);
 	f->record = fake_strdupf("%s/acme/erp.json", f->state);
-	cfg = fake_strdupf("{\"state_dir\":\"%s\",\"events_subject\":\"prov.ev\"%s}",
-	                   f->state, extra_config);
+	cfg = fake_strdupf("{\"state_dir\":\"%s\",\"events_subject\":\"prov.ev\"%s}", f->state,
+	                   extra_config);
 	f->p = fake_plugin_new(cfg);
 	free(cfg);
 	CHECK_INT(fake_plugin_init(f->p), 0);
@@ -80,17 +80,16 @@ TEST(payload_is_validated)
 	static const struct {
 		const char *payload, *reason;
 	} cases[] = {
-	    {"{", "payload: not valid JSON"},
-	    {"{\"module_id\":\"erp\",\"spec\":{}}", "tenant_id: missing"},
-	    {"{\"tenant_id\":\"acme\",\"spec\":{}}", "module_id: missing"},
-	    {"{\"tenant_id\":\"acme\",\"module_id\":\"e rp\",\"spec\":{}}",
-	     "module_id: must be"},
-	    {TASK(""), "spec: missing"},
-	    {TASK(",\"spec\":null"), "spec: must be an object"},
-	    {TASK(",\"spec\":{},\"version\":-1"),
-	     "version: must be a non-negative integer"},
-	    {TASK(",\"spec\":{},\"version\":\"3\""),
-	     "version: must be a non-negative integer"},
+		{ "{", "payload: not valid JSON" },
+		{ "{\"module_id\":\"erp\",\"spec\":{}}", "tenant_id: missing" },
+		{ "{\"tenant_id\":\"acme\",\"spec\":{}}", "module_id: missing" },
+		{ "{\"tenant_id\":\"acme\",\"module_id\":\"e rp\",\"spec\":{}}",
+		  "module_id: must be" },
+		{ TASK(""), "spec: missing" },
+		{ TASK(",\"spec\":null"), "spec: must be an object" },
+		{ TASK(",\"spec\":{},\"version\":-1"), "version: must be a non-negative integer" },
+		{ TASK(",\"spec\":{},\"version\":\"3\""),
+		  "version: must be a non-negative integer" },
 	};
 	struct fix f;
 	char *before, *after;
@@ -177,10 +176,10 @@ TEST(newer_version_is_applied_and_repeats_change_nothing)
 TEST(stale_updates_are_ignored)
 {
 	static const char *const stale[] = {
-	    TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":1"),
-	    TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":0"),
-	    /* Same version, other spec: a late duplicate of an older change. */
-	    TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":2"),
+		TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":1"),
+		TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":0"),
+		/* Same version, other spec: a late duplicate of an older change. */
+		TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":2"),
 	};
 	struct fix f;
 	char *before, *after;
@@ -232,9 +231,9 @@ TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
 		const char *body;
 		tj_verdict verdict;
 	} cases[] = {
-	    {"[ \"$MODULE_VERSION\" = 5 ] || exit 8; exit 0", TJ_DONE},
-	    {"exit 75", TJ_RETRY},
-	    {"echo 'bad spec' >&2; exit 2", TJ_FAIL},
+		{ "[ \"$MODULE_VERSION\" = 5 ] || exit 8; exit 0", TJ_DONE },
+		{ "exit 75", TJ_RETRY },
+		{ "echo 'bad spec' >&2; exit 2", TJ_FAIL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -245,8 +244,7 @@ TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
 		script = fake_script(tmp, "hook.sh", cases[i].body);
 		cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
 		fix_start(&f, cfg, true);
-		t = fake_task_new(SUBJECT,
-		                  TASK(",\"spec\":{\"plan\":\"gold\"},\"version\":5"));
+		t = fake_task_new(SUBJECT, TASK(",\"spec\":{\"plan\":\"gold\"},\"version\":5"));
 		CHECK_INT(fake_run(f.p, t), cases[i].verdict);
 		v = rec_get(&f, "version");
 		CHECK_STR(v, cases[i].verdict == TJ_DONE ? "5" : "2");

@@ -14,12 +14,13 @@ fixed_next(void *ctx)
 }
 
 static const struct cfg_backoff standard = {
-	.initial_ms = 10000, .multiplier = 2.0, .max_ms = 300000, .jitter = 0.2};
+	.initial_ms = 10000, .multiplier = 2.0, .max_ms = 300000, .jitter = 0.2
+};
 
 static int64_t
 backoff_at(const struct cfg_backoff *b, uint32_t attempt, double u)
 {
-	struct rng rng = {fixed_next, &u};
+	struct rng rng = { fixed_next, &u };
 
 	return retry_backoff_ms(b, attempt, &rng);
 }
@@ -27,13 +28,13 @@ backoff_at(const struct cfg_backoff *b, uint32_t attempt, double u)
 TEST(midpoint_gives_the_exact_curve_up_to_the_cap)
 {
 	static const int64_t expected[] = {
-	    10000, 20000, 40000, 80000, 160000, 300000, 300000, 300000,
+		10000, 20000, 40000, 80000, 160000, 300000, 300000, 300000,
 	};
 
 	for (uint32_t a = 1; a <= sizeof(expected) / sizeof(expected[0]); a++)
 		if (backoff_at(&standard, a, 0.5) != expected[a - 1])
-			testing_fail(__FILE__, __LINE__, "attempt %u: %lld, expected %lld",
-			             a, (long long)backoff_at(&standard, a, 0.5),
+			testing_fail(__FILE__, __LINE__, "attempt %u: %lld, expected %lld", a,
+			             (long long)backoff_at(&standard, a, 0.5),
 			             (long long)expected[a - 1]);
 	/* Attempt 0 is not a valid delivery count; it behaves as the first. */
 	CHECK_INT(backoff_at(&standard, 0, 0.5), 10000);
@@ -59,24 +60,22 @@ TEST(jitter_bounds_are_plus_minus_twenty_percent)
 TEST(huge_attempts_saturate_without_overflow)
 {
 	static const struct cfg_backoff steep = {
-	    .initial_ms = 1, .multiplier = 10.0, .max_ms = INT64_MAX / 4,
-	    .jitter = 0.0};
+		.initial_ms = 1, .multiplier = 10.0, .max_ms = INT64_MAX / 4, .jitter = 0.0
+	};
 	static const struct cfg_backoff gentle = {
-	    .initial_ms = 1000, .multiplier = 1.0000001, .max_ms = 60000,
-	    .jitter = 0.5};
+		.initial_ms = 1000, .multiplier = 1.0000001, .max_ms = 60000, .jitter = 0.5
+	};
 	static const struct cfg_backoff near_limit = {
-	    .initial_ms = 1000, .multiplier = 2.0, .max_ms = INT64_MAX,
-	    .jitter = 1.0};
-	const uint32_t attempts[] = {64, 1024, 100000, UINT32_MAX - 1,
-	                             UINT32_MAX};
+		.initial_ms = 1000, .multiplier = 2.0, .max_ms = INT64_MAX, .jitter = 1.0
+	};
+	const uint32_t attempts[] = { 64, 1024, 100000, UINT32_MAX - 1, UINT32_MAX };
 
 	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
 		CHECK_INT(backoff_at(&standard, attempts[i], 0.5), 300000);
 		CHECK_INT(backoff_at(&standard, attempts[i], 0.0), 240000);
 		CHECK_INT(backoff_at(&steep, attempts[i], 0.5), INT64_MAX / 4);
 		/* 2x the largest int64 after jitter: clamped, not wrapped. */
-		CHECK_INT(backoff_at(&near_limit, attempts[i], nextafter(1.0, 0.0)),
-		          INT64_MAX);
+		CHECK_INT(backoff_at(&near_limit, attempts[i], nextafter(1.0, 0.0)), INT64_MAX);
 		CHECK_TRUE(backoff_at(&near_limit, attempts[i], 0.0) >= 0);
 	}
 	/* A multiplier barely above 1 saturates only after billions of
@@ -94,25 +93,25 @@ TEST(degenerate_configs_are_never_negative)
 		struct cfg_backoff b;
 		int64_t expected; /* at attempt 3, u = 0 */
 	} cases[] = {
-	    {{.initial_ms = 0, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2}, 0},
-	    {{.initial_ms = -5, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2}, 0},
-	    {{.initial_ms = 100, .multiplier = 2.0, .max_ms = -1, .jitter = 0.2}, 0},
-	    {{.initial_ms = 100, .multiplier = 0.5, .max_ms = 1000, .jitter = 0}, 100},
-	    {{.initial_ms = 100, .multiplier = NAN, .max_ms = 1000, .jitter = 0}, 100},
-	    {{.initial_ms = 100, .multiplier = INFINITY, .max_ms = 1000, .jitter = 0}, 100},
-	    {{.initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = 5.0}, 0},
-	    {{.initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = -1}, 400},
-	    {{.initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = NAN}, 400},
-	    {{.initial_ms = 5000, .multiplier = 2.0, .max_ms = 1000, .jitter = 0}, 1000},
-	    {{.initial_ms = 5000, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2}, 800},
+		{ { .initial_ms = 0, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2 }, 0 },
+		{ { .initial_ms = -5, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2 }, 0 },
+		{ { .initial_ms = 100, .multiplier = 2.0, .max_ms = -1, .jitter = 0.2 }, 0 },
+		{ { .initial_ms = 100, .multiplier = 0.5, .max_ms = 1000, .jitter = 0 }, 100 },
+		{ { .initial_ms = 100, .multiplier = NAN, .max_ms = 1000, .jitter = 0 }, 100 },
+		{ { .initial_ms = 100, .multiplier = INFINITY, .max_ms = 1000, .jitter = 0 }, 100 },
+		{ { .initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = 5.0 }, 0 },
+		{ { .initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = -1 }, 400 },
+		{ { .initial_ms = 100, .multiplier = 2.0, .max_ms = 1000, .jitter = NAN }, 400 },
+		{ { .initial_ms = 5000, .multiplier = 2.0, .max_ms = 1000, .jitter = 0 }, 1000 },
+		{ { .initial_ms = 5000, .multiplier = 2.0, .max_ms = 1000, .jitter = 0.2 }, 800 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t got = backoff_at(&cases[i].b, 3, 0.0);
 
 		if (got != cases[i].expected)
-			testing_fail(__FILE__, __LINE__, "case %zu: %lld, expected %lld",
-			             i, (long long)got, (long long)cases[i].expected);
+			testing_fail(__FILE__, __LINE__, "case %zu: %lld, expected %lld", i,
+			             (long long)got, (long long)cases[i].expected);
 	}
 	/* An rng out of contract is clamped into [0, 1). */
 	CHECK_INT(backoff_at(&standard, 1, -3.0), 8000);

@@ -6,23 +6,38 @@
 #include "router.h"
 #include "testing.h"
 
-static char *stream_subjects[] = {"orders.>", "mail.>"};
+static char *stream_subjects[] = { "orders.>", "mail.>" };
 static struct cfg_stream streams[] = {
-	{.name = "ORDERS", .subjects = stream_subjects, .subject_count = 1},
-	{.name = "MAIL", .subjects = stream_subjects + 1, .subject_count = 1},
+	{ .name = "ORDERS", .subjects = stream_subjects, .subject_count = 1 },
+	{ .name = "MAIL", .subjects = stream_subjects + 1, .subject_count = 1 },
 };
 /* Order matters: the specific route shadows the wildcards after it. */
 static struct cfg_route routes[] = {
-	{.name = "refund", .stream = "ORDERS", .subject = "orders.refund",
-	 .plugin = "refunds", .max_attempts = 3},
-	{.name = "orders-eu", .stream = "ORDERS", .subject = "orders.*.eu",
-	 .plugin = "orders", .max_attempts = 5},
-	{.name = "orders", .stream = "ORDERS", .subject = "orders.>",
-	 .plugin = "orders", .max_attempts = 5},
-	{.name = "mail", .stream = "MAIL", .subject = "mail.*",
-	 .plugin = "mailer", .max_attempts = 2},
-	{.name = "never", .stream = "ORDERS", .subject = "orders.refund",
-	 .plugin = "shadowed", .max_attempts = 1},
+	{ .name = "refund",
+	  .stream = "ORDERS",
+	  .subject = "orders.refund",
+	  .plugin = "refunds",
+	  .max_attempts = 3 },
+	{ .name = "orders-eu",
+	  .stream = "ORDERS",
+	  .subject = "orders.*.eu",
+	  .plugin = "orders",
+	  .max_attempts = 5 },
+	{ .name = "orders",
+	  .stream = "ORDERS",
+	  .subject = "orders.>",
+	  .plugin = "orders",
+	  .max_attempts = 5 },
+	{ .name = "mail",
+	  .stream = "MAIL",
+	  .subject = "mail.*",
+	  .plugin = "mailer",
+	  .max_attempts = 2 },
+	{ .name = "never",
+	  .stream = "ORDERS",
+	  .subject = "orders.refund",
+	  .plugin = "shadowed",
+	  .max_attempts = 1 },
 };
 static struct cfg test_cfg = {
 	.streams = streams,
@@ -58,16 +73,16 @@ TEST(lookup_returns_first_match_in_config_order)
 		const char *subject;
 		const char *route; /* NULL: no route */
 	} cases[] = {
-	    {"orders.refund", "refund"},      /* not "never", not "orders" */
-	    {"orders.new.eu", "orders-eu"},   /* '*' is one token */
-	    {"orders.new.us", "orders"},      /* falls through to '>' */
-	    {"orders.new.eu.x", "orders"},    /* '*' does not span tokens */
-	    {"orders.refund.eu", "orders-eu"},
-	    {"orders", NULL},                 /* '>' needs at least one token */
-	    {"mail.welcome", "mail"},
-	    {"mail.welcome.html", NULL},
-	    {"mail", NULL},
-	    {"other.thing", NULL},
+		{ "orders.refund", "refund" }, /* not "never", not "orders" */
+		{ "orders.new.eu", "orders-eu" }, /* '*' is one token */
+		{ "orders.new.us", "orders" }, /* falls through to '>' */
+		{ "orders.new.eu.x", "orders" }, /* '*' does not span tokens */
+		{ "orders.refund.eu", "orders-eu" },
+		{ "orders", NULL }, /* '>' needs at least one token */
+		{ "mail.welcome", "mail" },
+		{ "mail.welcome.html", NULL },
+		{ "mail", NULL },
+		{ "other.thing", NULL },
 	};
 	struct router *router = NULL;
 
@@ -79,8 +94,7 @@ TEST(lookup_returns_first_match_in_config_order)
 		const char *got = r != NULL ? r->cfg->name : NULL;
 
 		if (cases[i].route == NULL ? got != NULL
-		                           : got == NULL ||
-		                                 strcmp(got, cases[i].route) != 0)
+		                           : got == NULL || strcmp(got, cases[i].route) != 0)
 			testing_fail(__FILE__, __LINE__, "lookup(\"%s\") = %s, expected %s",
 			             cases[i].subject, got ? got : "NULL",
 			             cases[i].route ? cases[i].route : "NULL");
@@ -105,10 +119,11 @@ TEST(find_by_name)
 
 TEST(create_rejects_unknown_stream_and_handles_empty)
 {
-	struct cfg_route bad = {.name = "x", .stream = "NOPE", .subject = "x.>"};
-	struct cfg cfg = {.streams = streams, .stream_count = 2,
-	                  .routes = &bad, .route_count = 1};
-	struct cfg empty = {0};
+	struct cfg_route bad = { .name = "x", .stream = "NOPE", .subject = "x.>" };
+	struct cfg cfg = {
+		.streams = streams, .stream_count = 2, .routes = &bad, .route_count = 1
+	};
+	struct cfg empty = { 0 };
 	struct router *router = NULL;
 
 	CHECK_INT(router_create(&cfg, &router), -EINVAL);
@@ -125,8 +140,8 @@ TEST(create_rejects_unknown_stream_and_handles_empty)
 TEST(reason_names_round_trip)
 {
 	static const char *const names[DLQ_REASON_COUNT] = {
-	    "handler_failed", "attempts_exhausted", "invalid_payload",
-	    "no_route",       "crashed",            "max_deliveries",
+		"handler_failed", "attempts_exhausted", "invalid_payload", "no_route",
+		"crashed",        "max_deliveries",
 	};
 
 	for (int i = 0; i < DLQ_REASON_COUNT; i++) {
@@ -134,7 +149,7 @@ TEST(reason_names_round_trip)
 		CHECK_INT(dlq_reason_parse(names[i]), i);
 	}
 	CHECK_TRUE(dlq_reason_name(DLQ_REASON_COUNT) == NULL);
-	CHECK_TRUE(dlq_reason_name((enum dlq_reason)-1) == NULL);
+	CHECK_TRUE(dlq_reason_name((enum dlq_reason) - 1) == NULL);
 	CHECK_INT(dlq_reason_parse("Handler_Failed"), -1);
 	CHECK_INT(dlq_reason_parse(""), -1);
 	CHECK_INT(dlq_reason_parse(NULL), -1);
