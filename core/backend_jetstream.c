@@ -24,6 +24,9 @@
 #define FLUSH_TIMEOUT_MS 2000
 #define NS_PER_MS INT64_C(1000000)
 
+/* How often the batch keeper looks at waiting messages. */
+#define KEEPER_TICK_MS 100
+
 struct js_worker {
 	struct js_backend *b;
 	struct route *route;
@@ -32,6 +35,14 @@ struct js_worker {
 	bool started;
 	bool joined;
 	int index;
+
+	/* The fetched batch, shared with the keeper thread: messages
+	 * [batch_next, batch_count) are waiting for the worker. */
+	pthread_mutex_t batch_lock;
+	natsMsg **batch;
+	int batch_count;
+	int batch_next;
+	int64_t batch_beat_ms; /* received, or last kept alive */
 };
 
 struct js_backend {
@@ -45,6 +56,8 @@ struct js_backend {
 	struct js_worker *workers;
 	size_t worker_count;
 	struct advisory *advisory;
+	pthread_t keeper_thread;
+	bool keeper_started;
 	pthread_t advisory_thread;
 	bool advisory_started;
 	bool advisory_joined;
@@ -501,13 +514,67 @@ worker_main(void *arg)
 		metrics_observe_fetch(b->metrics, w->route, (unsigned)list.Count);
 		/* The whole batch arrived at once: one clock read for it. */
 		received_ms = clock_mono_ms();
+		pthread_mutex_lock(&w->batch_lock);
+		w->batch = list.Msgs;
+		w->batch_count = list.Count;
+		w->batch_next = 0;
+		w->batch_beat_ms = received_ms;
+		pthread_mutex_unlock(&w->batch_lock);
 		for (int i = 0; i < list.Count; i++) {
+			/* From here the engine's heartbeat covers message i. */
+			pthread_mutex_lock(&w->batch_lock);
+			w->batch_next = i + 1;
+			pthread_mutex_unlock(&w->batch_lock);
 			if (stopping(b))
 				hand_back(w, list.Msgs[i]);
 			else
 				deliver(w, list.Msgs[i], received_ms);
 		}
+		pthread_mutex_lock(&w->batch_lock);
+		w->batch = NULL;
+		w->batch_count = 0;
+		pthread_mutex_unlock(&w->batch_lock);
 		natsMsgList_Destroy(&list);
+	}
+	nats_ReleaseThreadMemory();
+	return NULL;
+}
+
+/*
+ * Every message of a fetched batch starts its ack_wait clock on arrival,
+ * but the engine's heartbeat only covers the one in its handler. With slow
+ * handlers the rest of the batch would pass ack_wait while still waiting
+ * here and be redelivered to another worker, to be handled twice. The
+ * keeper sends in-progress for waiting messages once half their ack_wait
+ * is spent.
+ */
+static void *
+keeper_main(void *arg)
+{
+	struct js_backend *b = arg;
+
+	while (!stopping(b)) {
+		int64_t now = clock_mono_ms();
+
+		for (size_t i = 0; i < b->worker_count; i++) {
+			struct js_worker *w = &b->workers[i];
+			int64_t half = w->route->cfg->ack_wait_ms / 2;
+
+			pthread_mutex_lock(&w->batch_lock);
+			if (w->batch != NULL && w->batch_next < w->batch_count &&
+			    now - w->batch_beat_ms >= half) {
+				for (int m = w->batch_next; m < w->batch_count; m++) {
+					const char *reply = natsMsg_GetReply(w->batch[m]);
+
+					if (reply != NULL && *reply != '\0')
+						natsConnection_PublishString(b->ack_conn, reply,
+						                             "+WPI");
+				}
+				w->batch_beat_ms = now;
+			}
+			pthread_mutex_unlock(&w->batch_lock);
+		}
+		clock_sleep_ms(KEEPER_TICK_MS);
 	}
 	nats_ReleaseThreadMemory();
 	return NULL;
@@ -622,6 +689,7 @@ js_backend_start(struct js_backend *b, const struct router *router, const struct
 
 		for (int j = 0; j < c; j++, k++) {
 			b->workers[k] = (struct js_worker){ .b = b, .route = route, .index = j };
+			pthread_mutex_init(&b->workers[k].batch_lock, NULL);
 			rc = bind_worker(b, &b->workers[k]);
 			if (rc != 0)
 				goto out;
@@ -644,6 +712,12 @@ js_backend_start(struct js_backend *b, const struct router *router, const struct
 		}
 		b->workers[k].started = true;
 	}
+	rc = -pthread_create(&b->keeper_thread, NULL, keeper_main, b);
+	if (rc != 0) {
+		log_err("jetstream: cannot start the batch keeper: %s", strerror(-rc));
+		goto out;
+	}
+	b->keeper_started = true;
 	if (b->advisory != NULL) {
 		rc = -pthread_create(&b->advisory_thread, NULL, advisory_main, b->advisory);
 		if (rc != 0) {
@@ -715,6 +789,10 @@ js_backend_wait(struct js_backend *b, int64_t grace_ms)
 			abandoned++;
 	}
 
+	if (b->keeper_started) {
+		pthread_join(b->keeper_thread, NULL);
+		b->keeper_started = false;
+	}
 	/* Make sure the server has the acks before anyone closes anything. */
 	natsConnection_FlushTimeout(b->ack_conn, FLUSH_TIMEOUT_MS);
 	if (b->ack_nc != NULL)
@@ -753,6 +831,8 @@ js_backend_destroy(struct js_backend *b)
 		return;
 	natsconn_close(b->ack_nc, FLUSH_TIMEOUT_MS);
 	natsconn_close(b->nc, FLUSH_TIMEOUT_MS);
+	for (size_t i = 0; i < b->worker_count; i++)
+		pthread_mutex_destroy(&b->workers[i].batch_lock);
 	free(b->workers);
 	free(b);
 }

@@ -499,6 +499,73 @@ out:
 	e2e_teardown(&env);
 }
 
+/* ----- 5. a slow batch: waiting tasks are kept alive ----- */
+
+#define SLOW_N 6
+
+static bool
+slow_done(void *arg)
+{
+	struct e2e_records r;
+	bool done;
+
+	if (e2e_records_read(env.record, &r) != 0)
+		return false;
+	done = r.count >= SLOW_N;
+	e2e_records_free(&r);
+	return done && e2e_settled(&env, "TASKS", "taskjet-slow");
+}
+
+/*
+ * One worker fetches all six tasks in one batch and handles them 400 ms
+ * each, 2.4 s in all, with a 1 s ack_wait: the last ones wait in the batch
+ * well past their ack deadline. Unless they are kept alive, the server
+ * redelivers them and they are handled twice.
+ */
+TEST(a_slow_batch_is_not_redelivered_while_it_waits)
+{
+	static const char routes[] =
+	    "[ { \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": "
+	    "\"tasks.slow\", \"plugin\": \"fx_behave\", \"concurrency\": 1, "
+	    "\"batch\": 16, \"ack_wait\": \"1s\", \"fetch_wait\": \"200ms\", "
+	    "\"config\": { \"sleep_ms\": 400, \"record_file\": \"%s\" } } ]";
+	char buf[1024], id[32];
+	struct e2e_proc p = { 0 };
+	struct e2e_records r = { 0 };
+
+	if (!setup())
+		goto out;
+	snprintf(buf, sizeof(buf), routes, env.record);
+	CHECK_INT(e2e_write_config(&env, "", buf), 0);
+	/* A first run creates the topology; the tasks then wait for the
+	 * second, so one fetch takes them all. */
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	stop_ok(&p);
+	for (int i = 0; i < SLOW_N && !testing_failed(); i++) {
+		snprintf(id, sizeof(id), "s-%d", i);
+		CHECK_INT(e2e_publish(&env, "tasks.slow", "{}", id, NULL, NULL), 0);
+	}
+	memset(&p, 0, sizeof(p));
+	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
+	CHECK_TRUE(e2e_wait_for(slow_done, NULL, 10000));
+	/* Past the point where a redelivery of the last task would land. */
+	e2e_sleep_ms(1200);
+	stop_ok(&p);
+
+	/* Accounting: 6 published = 6 handled once, on attempt 1 + 0 DLQ + 0 pending. */
+	CHECK_INT(e2e_records_read(env.record, &r), 0);
+	CHECK_INT(r.count, SLOW_N);
+	CHECK_INT(e2e_records_unique(&r), SLOW_N);
+	for (size_t i = 0; i < r.count; i++)
+		CHECK_INT(r.v[i].attempt, 1);
+	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-slow"));
+	CHECK_INT(stream_msgs("TASKS"), 0);
+	CHECK_INT(stream_msgs("DLQ"), 0);
+out:
+	e2e_records_free(&r);
+	e2e_teardown(&env);
+}
+
 int
 main(void)
 {
@@ -510,6 +577,7 @@ main(void)
 	RUN(retry_then_success_with_measured_backoff);
 	RUN(dead_letters_carry_every_header_and_the_original);
 	RUN(check_reports_drift_and_matches);
+	RUN(a_slow_batch_is_not_redelivered_while_it_waits);
 	nats_Close();
 	return testing_done();
 }
