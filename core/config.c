@@ -1477,10 +1477,18 @@ static void
 apply_env_dir(char **dir, const char *name)
 {
 	const char *v = getenv(name);
+	char *cwd;
 
 	if (v == NULL || *v == '\0')
 		return;
 	free(*dir);
+	/* Absolute now: the engine later works inside state_dir. */
+	cwd = v[0] == '/' ? NULL : getcwd(NULL, 0);
+	if (cwd != NULL && asprintf(dir, "%s/%s", cwd, v) >= 0) {
+		free(cwd);
+		return;
+	}
+	free(cwd);
 	*dir = xstrdup(v);
 }
 

@@ -36,7 +36,7 @@ JSON
 
 write_config "$tmp/flaky.json" "" '{ "fail_first": 2, "reason": "db busy" }'
 expect "exec acks after two retries" 0 "$bin" exec -c "$tmp/flaky.json" tasks.flaky '{"n":1}'
-has "exec shows attempt 1 retried after 10 ms" 'tasks.flaky attempt 1/4: retry +-> retry in 10 ms: db busy'
+has "exec shows attempt 1 retried after 10 ms" 'tasks.flaky attempt 1/4: retry .*-> retry in 10 ms: db busy'
 has "exec shows attempt 2 retried after 20 ms" 'tasks.flaky attempt 2/4: retry .*-> retry in 20 ms'
 has "exec shows attempt 3 acked" 'tasks.flaky attempt 3/4: done .*-> acked'
 has "exec reports the outcome" '^outcome: acked$'
@@ -65,6 +65,9 @@ write_config "$tmp/crash.json" "" '{ "crash_on_attempt": 1 }'
 expect "exec --isolate survives a crashing handler" 1 "$bin" exec -c "$tmp/crash.json" --isolate tasks.flaky x
 has "the crash is reported" 'attempt 1/4: crash .*-> dead-lettered \(crashed\): handler crashed: killed by signal 9'
 has "the dead letter says crashed" '^ *Taskjet-Reason: crashed'
+
+expect "a relative TASKJET_PLUGIN_DIR is taken from the working directory" 0 sh -c "
+	cd '$top_builddir/tests/fixtures/plugins' && TASKJET_PLUGIN_DIR=.libs '$bin' check -c '$tmp/flaky.json'"
 
 expect "check accepts a good config" 0 "$bin" check -c "$tmp/flaky.json"
 has "check prints the routes table" '^ROUTE +SUBJECT'
