@@ -16,11 +16,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
+
+#include "bench_common.h"
 
 #define STREAM "BENCH"
 #define DURABLE "bench"
@@ -31,42 +31,6 @@ static bool split;
 static natsConnection *fetch_nc, *ack_nc;
 static jsCtx *js;
 static int consumed; /* atomic */
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-die(const char *what, natsStatus s)
-{
-	fprintf(stderr, "raw_consume: %s: %s %s\n", what, natsStatus_GetText(s),
-	        nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
-	exit(1);
-}
-
-static natsConnection *
-connect_to(bool asap)
-{
-	natsOptions *o = NULL;
-	natsConnection *nc = NULL;
-	natsStatus s = natsOptions_Create(&o);
-
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, url);
-	if (s == NATS_OK && asap)
-		s = natsOptions_SetSendAsap(o, true);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&nc, o);
-	natsOptions_Destroy(o);
-	if (s != NATS_OK)
-		die("connect", s);
-	return nc;
-}
 
 static void
 setup(void)
@@ -86,7 +50,7 @@ setup(void)
 	sc.Retention = js_WorkQueuePolicy;
 	s = js_AddStream(&si, js, &sc, NULL, NULL);
 	if (s != NATS_OK)
-		die("add stream", s);
+		bench_die("add stream", s);
 	jsStreamInfo_Destroy(si);
 	jsConsumerConfig_Init(&cc);
 	cc.Durable = DURABLE;
@@ -95,46 +59,16 @@ setup(void)
 	cc.MaxAckPending = 20000;
 	s = js_AddConsumer(&ci, js, STREAM, &cc, NULL, NULL);
 	if (s != NATS_OK)
-		die("add consumer", s);
+		bench_die("add consumer", s);
 	jsConsumerInfo_Destroy(ci);
-}
-
-static void
-publish_backlog(void)
-{
-	char *payload = malloc((size_t)size);
-	jsPubOptions po;
-	int64_t t0 = now_us();
-	natsStatus s;
-
-	memset(payload, 'x', (size_t)size);
-	for (int i = 0; i < total; i++) {
-		s = js_PublishAsync(js, "bench.t", payload, size, NULL);
-		if (s != NATS_OK)
-			die("publish", s);
-	}
-	jsPubOptions_Init(&po);
-	po.MaxWait = 60000;
-	s = js_PublishAsyncComplete(js, &po);
-	if (s != NATS_OK)
-		die("publish complete", s);
-	printf("publish %d x %d B: %.0f msgs/s\n", total, size, total / ((now_us() - t0) / 1e6));
-	free(payload);
 }
 
 static void *
 consume(void *arg)
 {
-	natsSubscription *sub = NULL;
-	jsSubOptions so;
+	natsSubscription *sub = bench_pull_subscribe(js, STREAM, DURABLE);
 	natsStatus s;
 
-	jsSubOptions_Init(&so);
-	so.Stream = STREAM;
-	so.Consumer = DURABLE;
-	s = js_PullSubscribe(&sub, js, NULL, NULL, NULL, &so, NULL);
-	if (s != NATS_OK)
-		die("subscribe", s);
 	while (__atomic_load_n(&consumed, __ATOMIC_RELAXED) < total) {
 		natsMsgList l = { 0 };
 
@@ -152,8 +86,7 @@ consume(void *arg)
 		natsMsgList_Destroy(&l);
 	}
 	natsConnection_Flush(split ? ack_nc : fetch_nc);
-	natsSubscription_Unsubscribe(sub);
-	natsSubscription_Destroy(sub);
+	bench_pull_close(sub);
 	nats_ReleaseThreadMemory();
 	return NULL;
 }
@@ -177,6 +110,7 @@ main(int argc, char **argv)
 	int64_t t0;
 	int c;
 
+	bench_prog = "raw_consume";
 	while ((c = getopt(argc, argv, "s:n:z:b:t:X")) != -1) {
 		switch (c) {
 		case 's':
@@ -207,14 +141,14 @@ main(int argc, char **argv)
 	}
 	if (threads < 1 || threads > 64 || total < 1 || size < 1 || batch < 1)
 		return 2;
-	fetch_nc = connect_to(split);
-	ack_nc = split ? connect_to(false) : fetch_nc;
+	fetch_nc = bench_connect(url, split);
+	ack_nc = split ? bench_connect(url, false) : fetch_nc;
 	if (natsConnection_JetStream(&js, fetch_nc, NULL) != NATS_OK)
-		die("jetstream", NATS_ERR);
+		bench_die("jetstream", NATS_ERR);
 	setup();
-	publish_backlog();
+	bench_publish_backlog(js, "bench.t", total, size);
 
-	t0 = now_us();
+	t0 = bench_now_ns();
 	for (int i = 0; i < threads; i++)
 		pthread_create(&tids[i], NULL, consume, NULL);
 	for (int i = 0; i < threads; i++)
@@ -223,7 +157,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < 10000 && stream_msgs() != 0; i++)
 		usleep(1000);
 	printf("consume+ack %d x %d B, batch %d, %d thread(s)%s: %.0f msgs/s\n", total, size, batch,
-	       threads, split ? ", split ack" : "", total / ((now_us() - t0) / 1e6));
+	       threads, split ? ", split ack" : "", total / ((bench_now_ns() - t0) / 1e9));
 
 	js_DeleteStream(js, STREAM, NULL, NULL);
 	jsCtx_Destroy(js);

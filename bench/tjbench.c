@@ -31,79 +31,14 @@
 
 #include <nats/nats.h>
 
+#include "bench_common.h"
+
 #define POLL_US 5000
 
 static const char *url = "nats://127.0.0.1:4222";
 static const char *subject, *stream, *consumer;
 static int total = 200000, size = 128, rate = 2000, seconds = 10;
 static int timeout_s = 120, batch = 500;
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-die(const char *what, natsStatus s)
-{
-	fprintf(stderr, "tjbench: %s: %s %s\n", what, natsStatus_GetText(s),
-	        nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
-	exit(1);
-}
-
-static natsConnection *
-connect_to(bool asap)
-{
-	natsOptions *o = NULL;
-	natsConnection *nc = NULL;
-	natsStatus s = natsOptions_Create(&o);
-
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, url);
-	if (s == NATS_OK && asap)
-		s = natsOptions_SetSendAsap(o, true);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&nc, o);
-	natsOptions_Destroy(o);
-	if (s != NATS_OK)
-		die("connect", s);
-	return nc;
-}
-
-static void
-publish_complete(jsCtx *js)
-{
-	jsPubOptions po;
-	natsStatus s;
-
-	jsPubOptions_Init(&po);
-	po.MaxWait = 60000;
-	s = js_PublishAsyncComplete(js, &po);
-	if (s != NATS_OK)
-		die("publish complete", s);
-}
-
-static void
-backlog(jsCtx *js)
-{
-	char *payload = malloc((size_t)size);
-	int64_t t0 = now_ns();
-	natsStatus s;
-
-	memset(payload, 'x', (size_t)size);
-	for (int i = 0; i < total; i++) {
-		s = js_PublishAsync(js, subject, payload, size, NULL);
-		if (s != NATS_OK)
-			die("publish", s);
-	}
-	publish_complete(js);
-	printf("publish %d x %d B: %.0f msgs/s\n", total, size, total / ((now_ns() - t0) / 1e9));
-	free(payload);
-}
 
 /* Pacing against an absolute schedule, so a late send does not shift the
  * rest; the stamp is taken just before the publish call. */
@@ -112,7 +47,7 @@ paced(jsCtx *js)
 {
 	char *payload = malloc((size_t)size + 32);
 	int64_t n = (int64_t)rate * seconds, period = 1000000000 / rate;
-	int64_t start = now_ns() + 10000000;
+	int64_t start = bench_now_ns() + 10000000;
 	natsStatus s;
 
 	memset(payload, 'x', (size_t)size + 32);
@@ -122,31 +57,31 @@ paced(jsCtx *js)
 		int len;
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		len = snprintf(payload, 32, "%020" PRId64, now_ns());
+		len = snprintf(payload, 32, "%020" PRId64, bench_now_ns());
 		payload[len] = 'x';
 		s = js_PublishAsync(js, subject, payload, size > len ? size : len, NULL);
 		if (s != NATS_OK)
-			die("publish", s);
+			bench_die("publish", s);
 	}
-	publish_complete(js);
+	bench_publish_complete(js);
 	printf("paced %" PRId64 " x %d B at %d msgs/s in %.2f s\n", n, size, rate,
-	       (now_ns() - start) / 1e9);
+	       (bench_now_ns() - start) / 1e9);
 	free(payload);
 }
 
 static int
 drain(jsCtx *js)
 {
-	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
+	int64_t deadline = bench_now_ns() + (int64_t)timeout_s * 1000000000;
 	int64_t first = 0;
 	uint64_t delivered = 0;
 
-	while (now_ns() < deadline) {
+	while (bench_now_ns() < deadline) {
 		jsConsumerInfo *ci = NULL;
 		natsStatus s = js_GetConsumerInfo(&ci, js, stream, consumer, NULL, NULL);
 
 		if (s == NATS_OK) {
-			int64_t t = now_ns();
+			int64_t t = bench_now_ns();
 
 			delivered = ci->Delivered.Consumer;
 			if (first == 0 && delivered > 0)
@@ -169,9 +104,9 @@ drain(jsCtx *js)
 static int
 waitpull(jsCtx *js)
 {
-	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
+	int64_t deadline = bench_now_ns() + (int64_t)timeout_s * 1000000000;
 
-	while (now_ns() < deadline) {
+	while (bench_now_ns() < deadline) {
 		jsConsumerInfo *ci = NULL;
 
 		if (js_GetConsumerInfo(&ci, js, stream, consumer, NULL, NULL) == NATS_OK) {
@@ -199,28 +134,20 @@ cmp_i64(const void *a, const void *b)
 static int
 rawlat(jsCtx *js)
 {
-	natsConnection *ack_nc = connect_to(false);
+	natsConnection *ack_nc = bench_connect(url, false);
 	int64_t *lat = calloc((size_t)total, sizeof(*lat));
-	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
-	natsSubscription *sub = NULL;
-	jsSubOptions so;
-	natsStatus s;
+	int64_t deadline = bench_now_ns() + (int64_t)timeout_s * 1000000000;
+	natsSubscription *sub = bench_pull_subscribe(js, stream, consumer);
 	int got = 0;
 
-	jsSubOptions_Init(&so);
-	so.Stream = stream;
-	so.Consumer = consumer;
-	s = js_PullSubscribe(&sub, js, NULL, NULL, NULL, &so, NULL);
-	if (s != NATS_OK)
-		die("subscribe", s);
-	while (got < total && now_ns() < deadline) {
+	while (got < total && bench_now_ns() < deadline) {
 		natsMsgList l = { 0 };
 
 		if (natsSubscription_Fetch(&l, sub, batch, 1000, NULL) != NATS_OK)
 			continue;
 		for (int i = 0; i < l.Count; i++) {
 			const char *p = natsMsg_GetData(l.Msgs[i]);
-			int64_t t = now_ns(), stamp = 0;
+			int64_t t = bench_now_ns(), stamp = 0;
 			int k;
 
 			for (k = 0; k < 20 && p[k] >= '0' && p[k] <= '9'; k++)
@@ -232,8 +159,7 @@ rawlat(jsCtx *js)
 		natsMsgList_Destroy(&l);
 	}
 	natsConnection_Flush(ack_nc);
-	natsSubscription_Unsubscribe(sub);
-	natsSubscription_Destroy(sub);
+	bench_pull_close(sub);
 	natsConnection_Destroy(ack_nc);
 	if (got == 0) {
 		fprintf(stderr, "tjbench: rawlat received nothing\n");
@@ -257,6 +183,7 @@ main(int argc, char **argv)
 	jsCtx *js = NULL;
 	int c, rc = 0;
 
+	bench_prog = "tjbench";
 	optind = 2;
 	while ((c = getopt(argc, argv, "s:S:t:c:n:z:r:d:T:b:")) != -1) {
 		switch (c) {
@@ -305,11 +232,11 @@ main(int argc, char **argv)
 		goto usage;
 	/* SendAsap for the paced publisher (the stamp should not wait for
 	 * libnats' flusher) and for rawlat's pull requests. */
-	nc = connect_to(strcmp(mode, "paced") == 0 || strcmp(mode, "rawlat") == 0);
+	nc = bench_connect(url, strcmp(mode, "paced") == 0 || strcmp(mode, "rawlat") == 0);
 	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
-		die("jetstream", NATS_ERR);
+		bench_die("jetstream", NATS_ERR);
 	if (strcmp(mode, "backlog") == 0)
-		backlog(js);
+		bench_publish_backlog(js, subject, total, size);
 	else if (strcmp(mode, "paced") == 0)
 		paced(js);
 	else if (strcmp(mode, "drain") == 0)

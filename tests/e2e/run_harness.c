@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "run_harness.h"
+#include "testing.h"
 
 #define READY_POLL_MS 20
 #define CHILD_TIMEOUT_MS 20000
@@ -548,4 +549,61 @@ e2e_settled(struct e2e *e, const char *stream, const char *consumer)
 	return e2e_stream_msgs(e, stream, &msgs) == 0 && msgs == 0 &&
 	       e2e_consumer_pending(e, stream, consumer, &pending, &ack_pending) == 0 &&
 	       pending == 0 && ack_pending == 0;
+}
+
+size_t
+e2e_records_count_now(const char *path)
+{
+	struct e2e_records r;
+	size_t n;
+
+	if (e2e_records_read(path, &r) != 0)
+		return 0;
+	n = r.count;
+	e2e_records_free(&r);
+	return n;
+}
+
+size_t
+e2e_records_unique_now(const char *path)
+{
+	struct e2e_records r;
+	size_t n;
+
+	if (e2e_records_read(path, &r) != 0)
+		return 0;
+	n = e2e_records_unique(&r);
+	e2e_records_free(&r);
+	return n;
+}
+
+bool
+e2e_setup_checked(struct e2e *e)
+{
+	int rc = e2e_setup(e);
+
+	CHECK_INT(rc, 0);
+	return rc == 0;
+}
+
+void
+e2e_stop_checked(struct e2e_proc *p, int stop_ms, int64_t *took_ms_r)
+{
+	int64_t t0 = e2e_now_ms();
+
+	CHECK_INT(e2e_proc_stop(p, SIGTERM, stop_ms), 0);
+	if (took_ms_r != NULL)
+		*took_ms_r = e2e_now_ms() - t0;
+	CHECK_TRUE(e2e_proc_exited_ok(p));
+	if (testing_failed())
+		e2e_proc_dump(p);
+}
+
+uint64_t
+e2e_stream_msgs_checked(struct e2e *e, const char *stream)
+{
+	uint64_t n = UINT64_MAX;
+
+	CHECK_INT(e2e_stream_msgs(e, stream, &n), 0);
+	return n;
 }

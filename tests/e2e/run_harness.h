@@ -114,6 +114,21 @@ bool e2e_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* Work stream empty and the consumer has nothing pending or unacked. */
 bool e2e_settled(struct e2e *e, const char *stream, const char *consumer);
 
+/* Record-file line count / distinct ids right now (0 if it cannot be
+ * read yet): for wait conditions. */
+size_t e2e_records_count_now(const char *path);
+size_t e2e_records_unique_now(const char *path);
+
+/* Checked steps shared by the e2e tests: each failure is a failed CHECK
+ * of the running test (tests/testing.h). */
+/* e2e_setup, checked; true if the world is up. */
+bool e2e_setup_checked(struct e2e *e);
+/* SIGTERM p, wait up to stop_ms, expect exit 0 (dump the log if the test
+ * has failed so far); the stop's duration in *took_ms_r if not NULL. */
+void e2e_stop_checked(struct e2e_proc *p, int stop_ms, int64_t *took_ms_r);
+/* e2e_stream_msgs, checked; UINT64_MAX if it failed. */
+uint64_t e2e_stream_msgs_checked(struct e2e *e, const char *stream);
+
 int64_t e2e_now_ms(void);
 void e2e_sleep_ms(int ms);
 

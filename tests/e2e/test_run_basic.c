@@ -7,7 +7,6 @@
  * + still pending, and fails on any difference.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,34 +19,6 @@
 
 static struct e2e env;
 
-/* Start the world for one test; false (and a failed check) if it won't. */
-static bool
-setup(void)
-{
-	int rc = e2e_setup(&env);
-
-	CHECK_INT(rc, 0);
-	return rc == 0;
-}
-
-static void
-stop_ok(struct e2e_proc *p)
-{
-	CHECK_INT(e2e_proc_stop(p, SIGTERM, STOP_MS), 0);
-	CHECK_TRUE(e2e_proc_exited_ok(p));
-	if (testing_failed())
-		e2e_proc_dump(p);
-}
-
-static uint64_t
-stream_msgs(const char *stream)
-{
-	uint64_t n = UINT64_MAX;
-
-	CHECK_INT(e2e_stream_msgs(&env, stream, &n), 0);
-	return n;
-}
-
 /* ----- 1. happy path ----- */
 
 #define HAPPY_N 300
@@ -56,13 +27,8 @@ static const char *const happy_routes[] = { "alpha", "beta", "gamma" };
 static bool
 happy_done(void *arg)
 {
-	struct e2e_records r;
-	bool done;
+	bool done = e2e_records_count_now(env.record) >= HAPPY_N;
 
-	if (e2e_records_read(env.record, &r) != 0)
-		return false;
-	done = r.count >= HAPPY_N;
-	e2e_records_free(&r);
 	for (size_t i = 0; done && i < 3; i++) {
 		char consumer[64];
 
@@ -80,7 +46,7 @@ TEST(happy_path_every_task_once_over_three_routes)
 	int concurrency[3] = { 4, 3, 2 };
 	size_t off = 0, per_subject[3] = { 0 };
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	off += (size_t)snprintf(routes + off, sizeof(routes) - off, "[");
 	for (int i = 0; i < 3; i++)
@@ -99,7 +65,7 @@ TEST(happy_path_every_task_once_over_three_routes)
 	 * tasks then wait in the stream for the second run, half arrive
 	 * while it runs. */
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 	for (int i = 0; i < HAPPY_N / 2 && !testing_failed(); i++) {
@@ -117,7 +83,7 @@ TEST(happy_path_every_task_once_over_three_routes)
 		goto stop;
 	CHECK_TRUE(e2e_wait_for(happy_done, NULL, 30000));
 stop:
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -147,8 +113,8 @@ stop:
 		CHECK_INT(pending, 0);
 		CHECK_INT(ack_pending, 0);
 	}
-	CHECK_INT(stream_msgs("TASKS"), 0);
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 	CHECK_INT(e2e_file_count(p.log, " acked h-"), HAPPY_N);
 	CHECK_INT(e2e_file_count(p.log, "dead-lettered"), 0);
 	CHECK_INT(e2e_file_count(p.log, "stopped cleanly"), 1);
@@ -188,7 +154,7 @@ TEST(retry_then_success_with_measured_backoff)
 	struct e2e_records r = { 0 };
 	int64_t deadline;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
@@ -224,7 +190,7 @@ TEST(retry_then_success_with_measured_backoff)
 stop:
 	for (int i = 0; i < 200 && !e2e_settled(&env, "TASKS", "taskjet-flaky"); i++)
 		e2e_sleep_ms(10);
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -258,7 +224,7 @@ stop:
 	CHECK_INT(r.count, want);
 	CHECK_INT(e2e_records_unique(&r), RETRY_TASKS);
 	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-flaky"));
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 out:
 	e2e_records_free(&r);
 	e2e_teardown(&env);
@@ -345,7 +311,7 @@ TEST(dead_letters_carry_every_header_and_the_original)
 	struct e2e_proc p = { 0 };
 	struct e2e_records r = { 0 };
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, env.record, env.record, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
@@ -363,7 +329,7 @@ TEST(dead_letters_carry_every_header_and_the_original)
 	}
 	if (!testing_failed())
 		CHECK_TRUE(e2e_wait_for(dlq_settled, &letters, 15000));
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -429,8 +395,8 @@ TEST(dead_letters_carry_every_header_and_the_original)
 	}
 	/* Accounting: 6 published = 1 acked + 5 dead letters + 0 pending;
 	 * no original is left in the work stream. */
-	CHECK_INT(stream_msgs("TASKS"), 0);
-	CHECK_INT(stream_msgs("DLQ"), 5);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 5);
 	printf("# dead letters: 6 published = 1 acked + 5 in DLQ + 0 pending\n");
 out:
 	e2e_records_free(&r);
@@ -464,12 +430,12 @@ TEST(check_reports_drift_and_matches)
 	struct e2e_proc p = { 0 };
 	char *text = NULL;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(routes, sizeof(routes), check_routes, 5);
 	CHECK_INT(e2e_write_config(&env, "", routes), 0);
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 	snprintf(nats_opt, sizeof(nats_opt), "--nats=%s", env.srv.url);
@@ -506,14 +472,8 @@ out:
 static bool
 slow_done(void *arg)
 {
-	struct e2e_records r;
-	bool done;
-
-	if (e2e_records_read(env.record, &r) != 0)
-		return false;
-	done = r.count >= SLOW_N;
-	e2e_records_free(&r);
-	return done && e2e_settled(&env, "TASKS", "taskjet-slow");
+	return e2e_records_count_now(env.record) >= SLOW_N &&
+	       e2e_settled(&env, "TASKS", "taskjet-slow");
 }
 
 /*
@@ -533,14 +493,14 @@ TEST(a_slow_batch_is_not_redelivered_while_it_waits)
 	struct e2e_proc p = { 0 };
 	struct e2e_records r = { 0 };
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
 	/* A first run creates the topology; the tasks then wait for the
 	 * second, so one fetch takes them all. */
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	for (int i = 0; i < SLOW_N && !testing_failed(); i++) {
 		snprintf(id, sizeof(id), "s-%d", i);
 		CHECK_INT(e2e_publish(&env, "tasks.slow", "{}", id, NULL, NULL), 0);
@@ -550,7 +510,7 @@ TEST(a_slow_batch_is_not_redelivered_while_it_waits)
 	CHECK_TRUE(e2e_wait_for(slow_done, NULL, 10000));
 	/* Past the point where a redelivery of the last task would land. */
 	e2e_sleep_ms(1200);
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 
 	/* Accounting: 6 published = 6 handled once, on attempt 1 + 0 DLQ + 0 pending. */
 	CHECK_INT(e2e_records_read(env.record, &r), 0);
@@ -559,8 +519,8 @@ TEST(a_slow_batch_is_not_redelivered_while_it_waits)
 	for (size_t i = 0; i < r.count; i++)
 		CHECK_INT(r.v[i].attempt, 1);
 	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-slow"));
-	CHECK_INT(stream_msgs("TASKS"), 0);
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 out:
 	e2e_records_free(&r);
 	e2e_teardown(&env);

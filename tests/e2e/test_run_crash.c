@@ -24,33 +24,6 @@
 static struct e2e env;
 
 static bool
-setup(void)
-{
-	int rc = e2e_setup(&env);
-
-	CHECK_INT(rc, 0);
-	return rc == 0;
-}
-
-static void
-stop_ok(struct e2e_proc *p)
-{
-	CHECK_INT(e2e_proc_stop(p, SIGTERM, STOP_MS), 0);
-	CHECK_TRUE(e2e_proc_exited_ok(p));
-	if (testing_failed())
-		e2e_proc_dump(p);
-}
-
-static uint64_t
-stream_msgs(const char *stream)
-{
-	uint64_t n = UINT64_MAX;
-
-	CHECK_INT(e2e_stream_msgs(&env, stream, &n), 0);
-	return n;
-}
-
-static bool
 killed_by_sigkill(const struct e2e_proc *p)
 {
 	return WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
@@ -100,7 +73,7 @@ TEST(poison_task_is_dead_lettered_after_max_deliveries)
 	int64_t deadline;
 	bool settled = false;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, POISON_ATTEMPTS, env.record, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
@@ -154,7 +127,7 @@ TEST(poison_task_is_dead_lettered_after_max_deliveries)
 	CHECK_INT(deaths, POISON_ATTEMPTS);
 stop:
 	if (p.pid != 0)
-		stop_ok(&p);
+		e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -202,8 +175,8 @@ stop:
 		CHECK_TRUE(e2e_records_count_id(&r, id) >= 1);
 	}
 	CHECK_INT(e2e_records_unique(&r), POISON_OK_TASKS + 1);
-	CHECK_INT(stream_msgs("TASKS"), 0);
-	CHECK_INT(stream_msgs("DLQ"), 1);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 1);
 	printf("# poison: %d deaths, %d deliveries, then max_deliveries letter; "
 	       "%d ok tasks with %zu handler calls; work stream empty\n",
 	       deaths, POISON_ATTEMPTS, POISON_OK_TASKS, r.count - POISON_ATTEMPTS);
@@ -221,14 +194,8 @@ out:
 static bool
 work_settled(void *arg)
 {
-	struct e2e_records r;
-	size_t unique;
-
-	if (e2e_records_read(env.record, &r) != 0)
-		return false;
-	unique = e2e_records_unique(&r);
-	e2e_records_free(&r);
-	return unique >= BATCH_TASKS && e2e_settled(&env, "TASKS", "taskjet-work");
+	return e2e_records_unique_now(env.record) >= BATCH_TASKS &&
+	       e2e_settled(&env, "TASKS", "taskjet-work");
 }
 
 static bool
@@ -249,7 +216,7 @@ TEST(sigkill_mid_batch_loses_nothing)
 	struct e2e_records r = { 0 };
 	size_t at_kill = 0, want_before = 40, dups;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, BATCH_CONCURRENCY, BATCH_SIZE, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
@@ -271,7 +238,7 @@ TEST(sigkill_mid_batch_loses_nothing)
 	if (!testing_failed())
 		CHECK_TRUE(e2e_wait_for(work_settled, NULL, 30000));
 stop:
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -296,7 +263,7 @@ stop:
 		}
 	}
 	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-work"));
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 	printf("# sigkill mid-batch: killed after %zu handler calls; %d published "
 	       "= %zu unique handled, %zu handled twice, 0 DLQ, 0 pending\n",
 	       at_kill, BATCH_TASKS, e2e_records_unique(&r), dups);

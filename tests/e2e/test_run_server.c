@@ -32,24 +32,6 @@
 static struct e2e env;
 
 static bool
-setup(void)
-{
-	int rc = e2e_setup(&env);
-
-	CHECK_INT(rc, 0);
-	return rc == 0;
-}
-
-static void
-stop_ok(struct e2e_proc *p)
-{
-	CHECK_INT(e2e_proc_stop(p, SIGTERM, STOP_MS), 0);
-	CHECK_TRUE(e2e_proc_exited_ok(p));
-	if (testing_failed())
-		e2e_proc_dump(p);
-}
-
-static bool
 some_handled(void *arg)
 {
 	return e2e_file_count(env.record, "tasks.srv") >= *(size_t *)arg;
@@ -60,15 +42,9 @@ some_handled(void *arg)
 static bool
 consumer_done(void *arg)
 {
-	struct e2e_records r;
 	uint64_t pending = 1, ack_pending = 1;
-	size_t unique;
 
-	if (e2e_records_read(env.record, &r) != 0)
-		return false;
-	unique = e2e_records_unique(&r);
-	e2e_records_free(&r);
-	return unique >= SRV_TASKS &&
+	return e2e_records_unique_now(env.record) >= SRV_TASKS &&
 	       e2e_consumer_pending(&env, "TASKS", "taskjet-srv", &pending, &ack_pending) == 0 &&
 	       pending == 0 && ack_pending == 0;
 }
@@ -112,7 +88,7 @@ server_restart_case(int sig)
 	size_t want_before = SRV_TASKS / 4, at_stop = 0, dups;
 	uint64_t dlq = UINT64_MAX, msgs = UINT64_MAX, ghosts = 0;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, SRV_CONCURRENCY, SRV_BATCH, env.record);
 	CHECK_INT(e2e_write_config(&env, "", buf), 0);
@@ -135,7 +111,7 @@ server_restart_case(int sig)
 		goto stop;
 	CHECK_TRUE(e2e_wait_for(consumer_done, NULL, 40000));
 stop:
-	stop_ok(&p);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 

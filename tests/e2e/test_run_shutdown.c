@@ -21,38 +21,6 @@
 
 static struct e2e env;
 
-static bool
-setup(void)
-{
-	int rc = e2e_setup(&env);
-
-	CHECK_INT(rc, 0);
-	return rc == 0;
-}
-
-/* SIGTERM, expect exit 0; the time it took in *took_ms_r. */
-static void
-stop_ok(struct e2e_proc *p, int64_t *took_ms_r)
-{
-	int64_t t0 = e2e_now_ms();
-
-	CHECK_INT(e2e_proc_stop(p, SIGTERM, STOP_MS), 0);
-	if (took_ms_r != NULL)
-		*took_ms_r = e2e_now_ms() - t0;
-	CHECK_TRUE(e2e_proc_exited_ok(p));
-	if (testing_failed())
-		e2e_proc_dump(p);
-}
-
-static uint64_t
-stream_msgs(const char *stream)
-{
-	uint64_t n = UINT64_MAX;
-
-	CHECK_INT(e2e_stream_msgs(&env, stream, &n), 0);
-	return n;
-}
-
 struct wait_arg {
 	const char *consumer;
 	size_t records;
@@ -93,7 +61,7 @@ TEST(sigterm_lets_in_flight_tasks_finish_and_acks_them)
 	struct wait_arg all = { "taskjet-slow", GRACE_TASKS };
 	int64_t took = 0;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, GRACE_WORKERS, GRACE_SLEEP_MS, env.record);
 	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"10s\",", buf), 0);
@@ -107,7 +75,7 @@ TEST(sigterm_lets_in_flight_tasks_finish_and_acks_them)
 	/* Every worker is inside its 1.5 s handler: stop now. */
 	CHECK_TRUE(e2e_wait_for(records_at_least, &want, 10000));
 stop1:
-	stop_ok(&p, &took);
+	e2e_stop_checked(&p, STOP_MS, &took);
 	if (testing_failed())
 		goto out;
 	CHECK_INT(e2e_records_read(env.record, &first), 0);
@@ -120,7 +88,7 @@ stop1:
 	}
 	CHECK_INT(e2e_file_count(p.log, "stopped cleanly"), 1);
 	/* The in-flight ones are acked: gone from the work queue. */
-	CHECK_INT(stream_msgs("TASKS"), GRACE_TASKS - GRACE_WORKERS);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), GRACE_TASKS - GRACE_WORKERS);
 	printf("# grace: SIGTERM with %zu handlers running; exit 0 after %lld ms; "
 	       "%zu acked, %llu left in the stream\n",
 	       first.count, (long long)took, first.count,
@@ -131,7 +99,7 @@ stop1:
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	if (!testing_failed())
 		CHECK_TRUE(e2e_wait_for(all_settled, &all, 20000));
-	stop_ok(&p, NULL);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -143,7 +111,7 @@ stop1:
 	for (size_t i = 0; i < first.count; i++)
 		CHECK_INT(e2e_records_count_id(&r, first.v[i].id), 1);
 	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-slow"));
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 out:
 	e2e_records_free(&first);
 	e2e_records_free(&r);
@@ -169,7 +137,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	struct wait_arg all = { "taskjet-long", 2 * SHORT_TASKS };
 	int64_t took = 0;
 
-	if (!setup())
+	if (!e2e_setup_checked(&env))
 		goto out;
 	snprintf(buf, sizeof(buf), routes, SHORT_TASKS, SHORT_SLEEP_MS, env.record);
 	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"300ms\",", buf), 0);
@@ -180,7 +148,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	}
 	if (!testing_failed())
 		CHECK_TRUE(e2e_wait_for(records_at_least, &want, 10000));
-	stop_ok(&p, &took);
+	e2e_stop_checked(&p, STOP_MS, &took);
 	if (testing_failed())
 		goto out;
 	/* It did not wait for the 2 s handlers. */
@@ -188,7 +156,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	CHECK_INT(e2e_file_count(p.log, "worker(s) still busy after the 300 ms grace"), 1);
 	CHECK_INT(e2e_file_count(p.log, " acked l-"), 0);
 	/* Nothing was acked: both wait in the work queue. */
-	CHECK_INT(stream_msgs("TASKS"), SHORT_TASKS);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), SHORT_TASKS);
 	printf("# short grace: exit 0 after %lld ms with %d handlers abandoned\n", (long long)took,
 	       SHORT_TASKS);
 	if (testing_failed())
@@ -197,7 +165,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	if (!testing_failed())
 		CHECK_TRUE(e2e_wait_for(all_settled, &all, 20000));
-	stop_ok(&p, NULL);
+	e2e_stop_checked(&p, STOP_MS, NULL);
 	if (testing_failed())
 		goto out;
 
@@ -211,7 +179,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 		CHECK_INT(r.v[i].attempt, i < SHORT_TASKS ? 1 : 2);
 	CHECK_INT(e2e_file_count(p.log, " acked l-"), SHORT_TASKS);
 	CHECK_TRUE(e2e_settled(&env, "TASKS", "taskjet-long"));
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(e2e_stream_msgs_checked(&env, "DLQ"), 0);
 out:
 	e2e_records_free(&r);
 	e2e_teardown(&env);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fake_host.h"
+#include "testing.h"
 
 static void *
 must(void *p)
@@ -487,4 +488,45 @@ fake_json_get(const char *text, const char *path)
 	free(copy);
 	json_doc_free(&doc);
 	return out;
+}
+
+void
+fake_fix_start(struct fake_fix *f, const char *file_rel, const char *config_rest)
+{
+	char *cfg;
+
+	f->tmp = fake_tmpdir();
+	f->state = fake_strdupf("%s/state", f->tmp);
+	f->file = file_rel != NULL ? fake_strdupf("%s/%s", f->state, file_rel) : NULL;
+	cfg = fake_strdupf("{\"state_dir\":\"%s\"%s}", f->state, config_rest);
+	f->p = fake_plugin_new(cfg);
+	free(cfg);
+	CHECK_INT(fake_plugin_init(f->p), 0);
+}
+
+void
+fake_fix_put(struct fake_fix *f, const char *text)
+{
+	char *dir = must(strdup(f->file));
+	FILE *out;
+
+	*strrchr(dir, '/') = '\0';
+	CHECK_INT(mkdir(dir, 0755), 0);
+	out = fopen(f->file, "w");
+	CHECK_TRUE(out != NULL);
+	if (out != NULL) {
+		fputs(text, out);
+		fclose(out);
+	}
+	free(dir);
+}
+
+void
+fake_fix_end(struct fake_fix *f)
+{
+	fake_plugin_free(f->p);
+	fake_rmtree(f->tmp);
+	free(f->file);
+	free(f->state);
+	free(f->tmp);
 }

@@ -108,4 +108,22 @@ char *fake_json_get(const char *text, const char *path);
 /* The directory's entries, sorted, space-separated ("" when empty). */
 char *fake_ls(const char *dir);
 
+/* The usual plugin fixture: a fresh temp dir, state_dir = <tmp>/state (the
+ * plugin creates it) and an instance initialised, as a checked step, with
+ * config {"state_dir":"<state>"<config_rest>}. Owns every field. */
+struct fake_fix {
+	char *tmp;
+	char *state;
+	char *file; /* <state>/<file_rel>, or NULL without one */
+	struct tj_plugin *p;
+};
+
+/* Fill f; file_rel (may be NULL) names the test's state file. */
+void fake_fix_start(struct fake_fix *f, const char *file_rel, const char *config_rest);
+/* Write text to f->file, making its parent directory first (both checked:
+ * the directory must not exist yet). */
+void fake_fix_put(struct fake_fix *f, const char *text);
+/* Free the instance, remove the temp dir and free the paths. */
+void fake_fix_end(struct fake_fix *f);
+
 #endif

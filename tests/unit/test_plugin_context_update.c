@@ -9,43 +9,14 @@
 #include "testing.h"
 
 #define SUBJECT "context.events"
+/* The story document the tests read: f.file is <state>/DOC. */
+#define DOC "context/US-1.json"
 #define EV(v, ev, data) \
 	"{\"story_id\":\"US-1\",\"event\":\"" ev "\",\"version\":" #v ",\"data\":" data "}"
 
-struct fix {
-	char *tmp;
-	char *state;
-	char *doc; /* <state>/context/US-1.json */
-	struct tj_plugin *p;
-};
-
-static void
-fix_start(struct fix *f, const char *extra_config)
-{
-	char *cfg;
-
-	f->tmp = fake_tmpdir();
-	f->state = fake_strdupf("%s/state", f->tmp);
-	f->doc = fake_strdupf("%s/context/US-1.json", f->state);
-	cfg = fake_strdupf("{\"state_dir\":\"%s\"%s}", f->state, extra_config);
-	f->p = fake_plugin_new(cfg);
-	free(cfg);
-	CHECK_INT(fake_plugin_init(f->p), 0);
-}
-
-static void
-fix_end(struct fix *f)
-{
-	fake_plugin_free(f->p);
-	fake_rmtree(f->tmp);
-	free(f->doc);
-	free(f->state);
-	free(f->tmp);
-}
-
 /* Run one event; the verdict, and its publish count in *pubs_r. */
 static tj_verdict
-apply(struct fix *f, const char *payload, size_t *pubs_r)
+apply(struct fake_fix *f, const char *payload, size_t *pubs_r)
 {
 	struct tj_task *t = fake_task_new(SUBJECT, payload);
 	tj_verdict v = fake_run(f->p, t);
@@ -57,9 +28,9 @@ apply(struct fix *f, const char *payload, size_t *pubs_r)
 }
 
 static char *
-doc_get(struct fix *f, const char *path)
+doc_get(struct fake_fix *f, const char *path)
 {
-	char *doc = fake_read(f->doc), *v;
+	char *doc = fake_read(f->file), *v;
 
 	v = doc ? fake_json_get(doc, path) : NULL;
 	free(doc);
@@ -69,7 +40,7 @@ doc_get(struct fix *f, const char *path)
 TEST(descriptor_and_config)
 {
 	struct tj_plugin *p;
-	struct fix f;
+	struct fake_fix f;
 	char *ctx;
 
 	CHECK_STR(tj_plugin_info.name, "context-update");
@@ -80,12 +51,12 @@ TEST(descriptor_and_config)
 	p = fake_plugin_new("{\"state\":\"/tmp\"}");
 	CHECK_INT(fake_plugin_init(p), -EINVAL);
 	fake_plugin_free(p);
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	CHECK_STR(f.p->handler_name, "context-update");
 	ctx = fake_strdupf("%s/context", f.state);
 	CHECK_TRUE(fake_exists(ctx));
 	free(ctx);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(payload_is_validated)
@@ -113,9 +84,9 @@ TEST(payload_is_validated)
 		{ EV(1, "e", "[]"), "data: must be an object" },
 		{ EV(1, "e", "null"), "data: must be an object" },
 	};
-	struct fix f;
+	struct fake_fix f;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tj_task *t = fake_task_new(SUBJECT, cases[i].payload);
 		tj_verdict v = fake_run(f.p, t);
@@ -128,17 +99,17 @@ TEST(payload_is_validated)
 		CHECK_INT(t->pub_count, 0);
 		fake_task_free(t);
 	}
-	CHECK_FALSE(fake_exists(f.doc));
-	fix_end(&f);
+	CHECK_FALSE(fake_exists(f.file));
+	fake_fix_end(&f);
 }
 
 TEST(first_event_creates_the_document_and_announces_it)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *v, *dir, *ls;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	t = fake_task_new(SUBJECT, EV(1, "story.created", "{\"title\":\"Login\",\"points\":3}"));
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 1);
@@ -164,15 +135,15 @@ TEST(first_event_creates_the_document_and_announces_it)
 	free(ls);
 	free(dir);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(merge_replaces_adds_and_deletes_top_level_keys)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *v;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	CHECK_INT(apply(&f, EV(1, "a", "{\"a\":1,\"b\":{\"x\":[1,2]},\"c\":\"s\"}"), NULL),
 	          TJ_DONE);
 	CHECK_INT(apply(&f,
@@ -187,15 +158,15 @@ TEST(merge_replaces_adds_and_deletes_top_level_keys)
 	v = doc_get(&f, "last_event");
 	CHECK_STR(v, "\"b\"");
 	free(v);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(keys_compare_unescaped_and_are_written_escaped)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *v;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	CHECK_INT(apply(&f, EV(1, "e", "{\"\\u0061\":1,\"q\\\"k\":\"v\\u00e9\\n\"}"), NULL),
 	          TJ_DONE);
 	CHECK_INT(apply(&f, EV(2, "e", "{\"a\":2}"), NULL), TJ_DONE);
@@ -207,16 +178,16 @@ TEST(keys_compare_unescaped_and_are_written_escaped)
 	v = doc_get(&f, "data");
 	CHECK_STR(v, "{\"a\":2,\"q\\\"k\":\"v\\u00e9\\n\",\"y\":2}");
 	free(v);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(out_of_order_events_v2_v1_v3)
 {
-	struct fix f;
+	struct fake_fix f;
 	size_t pubs = 9;
 	char *v;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	CHECK_INT(apply(&f, EV(2, "two", "{\"k\":2,\"only2\":true}"), &pubs), TJ_DONE);
 	CHECK_INT(pubs, 1);
 	CHECK_INT(apply(&f, EV(1, "one", "{\"k\":1,\"only1\":true}"), &pubs), TJ_DONE);
@@ -236,7 +207,7 @@ TEST(out_of_order_events_v2_v1_v3)
 	v = doc_get(&f, "last_event");
 	CHECK_STR(v, "\"three\"");
 	free(v);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(every_event_twice_gives_the_same_document)
@@ -246,33 +217,33 @@ TEST(every_event_twice_gives_the_same_document)
 		EV(2, "b", "{\"x\":null,\"y\":[1]}"),
 		EV(3, "c", "{\"z\":\"s\"}"),
 	};
-	struct fix f;
+	struct fake_fix f;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, DOC, "");
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
 		char *first, *again;
 		size_t pubs = 0;
 
 		CHECK_INT(apply(&f, events[i], &pubs), TJ_DONE);
 		CHECK_INT(pubs, 1);
-		first = fake_read(f.doc);
+		first = fake_read(f.file);
 		CHECK_INT(apply(&f, events[i], &pubs), TJ_DONE);
 		CHECK_INT(pubs, 1); /* re-announced, see context-update.c */
-		again = fake_read(f.doc);
+		again = fake_read(f.file);
 		CHECK_STR(again, first);
 		free(first);
 		free(again);
 	}
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(custom_subject_and_failed_publish)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *v;
 
-	fix_start(&f, ",\"events_subject\":\"ctx.changed\"");
+	fake_fix_start(&f, DOC, ",\"events_subject\":\"ctx.changed\"");
 	t = fake_task_new(SUBJECT, EV(4, "e", "{\"a\":1}"));
 	f.p->publish_error = -ENOENT;
 	CHECK_INT(fake_run(f.p, t), TJ_RETRY);
@@ -286,12 +257,12 @@ TEST(custom_subject_and_failed_publish)
 	if (t->pub_count == 1)
 		CHECK_STR(t->pubs[0].subject, "ctx.changed");
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(hook_runs_first_and_its_failure_leaves_the_document)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *tmp = fake_tmpdir(), *script, *cfg, *v;
 	struct tj_task *t;
 
@@ -300,7 +271,7 @@ TEST(hook_runs_first_and_its_failure_leaves_the_document)
 	                     "US-1/ok/1 ] && exit 0; echo \"refused $CONTEXT_EVENT\" "
 	                     ">&2; exit 1");
 	cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
-	fix_start(&f, cfg);
+	fake_fix_start(&f, DOC, cfg);
 	CHECK_INT(apply(&f, EV(1, "ok", "{\"a\":1}"), NULL), TJ_DONE);
 	t = fake_task_new(SUBJECT, EV(2, "bad", "{\"a\":2}"));
 	CHECK_INT(fake_run(f.p, t), TJ_FAIL);
@@ -310,7 +281,7 @@ TEST(hook_runs_first_and_its_failure_leaves_the_document)
 	CHECK_STR(v, "{\"a\":1}");
 	free(v);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(script);
 	free(cfg);
@@ -319,12 +290,12 @@ TEST(hook_runs_first_and_its_failure_leaves_the_document)
 
 TEST(corrupt_document_fails)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	FILE *out;
 
-	fix_start(&f, "");
-	out = fopen(f.doc, "w");
+	fake_fix_start(&f, DOC, "");
+	out = fopen(f.file, "w");
 	if (out != NULL) {
 		fputs("{\"version\":1,\"data\":[]}", out);
 		fclose(out);
@@ -333,7 +304,7 @@ TEST(corrupt_document_fails)
 	CHECK_INT(fake_run(f.p, t), TJ_FAIL);
 	CHECK_CONTAINS(t->fail_reason, "is corrupt");
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 int

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fake_host.h"
 #include "testing.h"
@@ -15,47 +14,13 @@
 	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":7," \
 	"\"spec\":{\"plan\":\"gold\"},\"provisioned_at\":\"2024-01-01T00:00:00Z\"}\n"
 
-struct fix {
-	char *tmp;
-	char *state;
-	char *record; /* <state>/acme/erp.json */
-	struct tj_plugin *p;
-};
-
+/* f->file is <state>/acme/erp.json, holding RECORD when with_record. */
 static void
-fix_start(struct fix *f, const char *extra_config, bool with_record)
+fix_start(struct fake_fix *f, const char *extra_config, bool with_record)
 {
-	char *cfg, *dir;
-	FILE *out;
-
-	f->tmp = fake_tmpdir();
-	f->state = fake_strdupf("%s/state", f->tmp);
-	f->record = fake_strdupf("%s/acme/erp.json", f->state);
-	cfg = fake_strdupf("{\"state_dir\":\"%s\"%s}", f->state, extra_config);
-	f->p = fake_plugin_new(cfg);
-	free(cfg);
-	CHECK_INT(fake_plugin_init(f->p), 0);
-	if (with_record) {
-		dir = fake_strdupf("%s/acme", f->state);
-		CHECK_INT(mkdir(dir, 0755), 0);
-		out = fopen(f->record, "w");
-		CHECK_TRUE(out != NULL);
-		if (out != NULL) {
-			fputs(RECORD, out);
-			fclose(out);
-		}
-		free(dir);
-	}
-}
-
-static void
-fix_end(struct fix *f)
-{
-	fake_plugin_free(f->p);
-	fake_rmtree(f->tmp);
-	free(f->record);
-	free(f->state);
-	free(f->tmp);
+	fake_fix_start(f, "acme/erp.json", extra_config);
+	if (with_record)
+		fake_fix_put(f, RECORD);
 }
 
 TEST(descriptor_and_config)
@@ -83,7 +48,7 @@ TEST(payload_is_validated)
 		{ TASK("acme", "erp", ",\"version\":-3"),
 		  "version: must be a non-negative integer" },
 	};
-	struct fix f;
+	struct fake_fix f;
 
 	fix_start(&f, "", true);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -97,13 +62,13 @@ TEST(payload_is_validated)
 			             t->fail_reason ? t->fail_reason : "(null)");
 		fake_task_free(t);
 	}
-	CHECK_TRUE(fake_exists(f.record));
-	fix_end(&f);
+	CHECK_TRUE(fake_exists(f.file));
+	fake_fix_end(&f);
 }
 
 TEST(removes_the_record_and_announces_it_twice_the_same)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *dir, *ls;
 
@@ -111,7 +76,7 @@ TEST(removes_the_record_and_announces_it_twice_the_same)
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", ""));
 	for (int round = 0; round < 2; round++) {
 		CHECK_INT(fake_run(f.p, t), TJ_DONE);
-		CHECK_FALSE(fake_exists(f.record));
+		CHECK_FALSE(fake_exists(f.file));
 		CHECK_INT(t->pub_count, 1);
 		if (t->pub_count == 1) {
 			CHECK_STR(t->pubs[0].subject, "provisioning.events.deprovisioned");
@@ -130,12 +95,12 @@ TEST(removes_the_record_and_announces_it_twice_the_same)
 	free(ls);
 	free(dir);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(absent_module_succeeds_without_the_hook)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *tmp = fake_tmpdir(), *body, *script, *cfg, *marker;
 
@@ -149,7 +114,7 @@ TEST(absent_module_succeeds_without_the_hook)
 	CHECK_FALSE(fake_exists(marker));
 	CHECK_TRUE(fake_logged(f.p, TJ_LOG_INFO, "not provisioned"));
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(marker);
 	free(body);
@@ -176,20 +141,20 @@ TEST(hook_runs_before_removal_and_its_failure_keeps_the_record)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *tmp = fake_tmpdir(), *script, *cfg;
 		struct tj_task *t;
-		struct fix f;
+		struct fake_fix f;
 
 		script = fake_script(tmp, "hook.sh", cases[i].body);
 		cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
 		fix_start(&f, cfg, true);
-		setenv("REC", f.record, 1);
+		setenv("REC", f.file, 1);
 		t = fake_task_new(SUBJECT, TASK("acme", "erp", ""));
 		CHECK_INT(fake_run(f.p, t), cases[i].verdict);
 		if (cases[i].reason != NULL)
 			CHECK_CONTAINS(t->fail_reason, cases[i].reason);
-		CHECK_INT(fake_exists(f.record), cases[i].verdict != TJ_DONE);
+		CHECK_INT(fake_exists(f.file), cases[i].verdict != TJ_DONE);
 		unsetenv("REC");
 		fake_task_free(t);
-		fix_end(&f);
+		fake_fix_end(&f);
 		fake_rmtree(tmp);
 		free(script);
 		free(cfg);
@@ -199,7 +164,7 @@ TEST(hook_runs_before_removal_and_its_failure_keeps_the_record)
 
 TEST(failed_publish_retries_and_the_retry_announces)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 
 	fix_start(&f, ",\"events_subject\":\"prov.ev\"", true);
@@ -207,12 +172,12 @@ TEST(failed_publish_retries_and_the_retry_announces)
 	f.p->publish_error = -EIO;
 	CHECK_INT(fake_run(f.p, t), TJ_RETRY);
 	CHECK_CONTAINS(t->fail_reason, "publish prov.ev.deprovisioned");
-	CHECK_FALSE(fake_exists(f.record));
+	CHECK_FALSE(fake_exists(f.file));
 	f.p->publish_error = 0;
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 1);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 int

@@ -15,38 +15,9 @@
 #define TASK(t, m, rest) "{\"tenant_id\":\"" t "\",\"module_id\":\"" m "\"" rest "}"
 #define SPEC ",\"spec\":{\"plan\":\"gold\",\"seats\":[1,2]},\"version\":3"
 
-/* A temp dir with state/ in it and an initialised instance. */
-struct fix {
-	char *tmp;
-	char *state;
-	struct tj_plugin *p;
-};
-
-static void
-fix_start(struct fix *f, const char *extra_config)
-{
-	char *cfg;
-
-	f->tmp = fake_tmpdir();
-	f->state = fake_strdupf("%s/state", f->tmp);
-	cfg = fake_strdupf("{\"state_dir\":\"%s\"%s}", f->state, extra_config);
-	f->p = fake_plugin_new(cfg);
-	free(cfg);
-	CHECK_INT(fake_plugin_init(f->p), 0);
-}
-
-static void
-fix_end(struct fix *f)
-{
-	fake_plugin_free(f->p);
-	fake_rmtree(f->tmp);
-	free(f->state);
-	free(f->tmp);
-}
-
 /* Run `payload` once; returns the verdict, keeps the task in *t_r if asked. */
 static tj_verdict
-run1(struct fix *f, const char *payload, char **reason_r)
+run1(struct fake_fix *f, const char *payload, char **reason_r)
 {
 	struct tj_task *t = fake_task_new(SUBJECT, payload);
 	tj_verdict v = fake_run(f->p, t);
@@ -58,7 +29,7 @@ run1(struct fix *f, const char *payload, char **reason_r)
 }
 
 static char *
-record(struct fix *f, const char *tenant, const char *module)
+record(struct fake_fix *f, const char *tenant, const char *module)
 {
 	char *path = fake_strdupf("%s/%s/%s.json", f->state, tenant, module);
 	char *s = fake_read(path);
@@ -78,15 +49,15 @@ elapsed_ms(const struct timespec *a)
 
 TEST(descriptor_and_registration)
 {
-	struct fix f;
+	struct fake_fix f;
 
 	CHECK_STR(tj_plugin_info.name, "provision");
 	CHECK_INT(tj_plugin_info.abi_major, TJ_ABI_MAJOR);
 	CHECK_INT(tj_plugin_info.abi_minor, TJ_ABI_MINOR);
 	CHECK_TRUE(tj_plugin_info.description && *tj_plugin_info.description);
-	fix_start(&f, "");
+	fake_fix_start(&f, NULL, "");
 	CHECK_STR(f.p->handler_name, "provision");
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(config_is_validated)
@@ -176,10 +147,10 @@ TEST(payload_is_validated_field_by_field)
 		{ TASK("t", "m", ",\"spec\":{},\"version\":99999999999999999999"),
 		  "version: must be a non-negative integer" },
 	};
-	struct fix f;
+	struct fake_fix f;
 	char *ls;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, NULL, "");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *reason = NULL;
 		tj_verdict v = run1(&f, cases[i].payload, &reason);
@@ -208,15 +179,15 @@ TEST(payload_is_validated_field_by_field)
 	ls = fake_ls(f.state);
 	CHECK_INT(strlen(ls), 128); /* only the valid tenant got a directory */
 	free(ls);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(provision_writes_one_atomic_record)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *rec, *v, *dir, *ls;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, NULL, "");
 	CHECK_INT(run1(&f, TASK("acme", "erp-finance", SPEC), NULL), TJ_DONE);
 	rec = record(&f, "acme", "erp-finance");
 	CHECK_TRUE(rec != NULL);
@@ -242,31 +213,31 @@ TEST(provision_writes_one_atomic_record)
 	CHECK_STR(ls, "erp-finance.json erp-finance.lock");
 	free(ls);
 	free(dir);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(version_defaults_to_zero)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *rec, *v;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, NULL, "");
 	CHECK_INT(run1(&f, TASK("t", "m", ",\"spec\":{}"), NULL), TJ_DONE);
 	rec = record(&f, "t", "m");
 	v = fake_json_get(rec, "version");
 	CHECK_STR(v, "0");
 	free(v);
 	free(rec);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(repeating_a_task_is_a_noop)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *before, *after;
 
-	fix_start(&f, ",\"events_subject\":\"provisioning.events\"");
+	fake_fix_start(&f, NULL, ",\"events_subject\":\"provisioning.events\"");
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	before = record(&f, "acme", "erp");
@@ -280,15 +251,15 @@ TEST(repeating_a_task_is_a_noop)
 	free(before);
 	free(after);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(different_spec_or_version_conflicts)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *before, *after, *reason = NULL;
 
-	fix_start(&f, "");
+	fake_fix_start(&f, NULL, "");
 	CHECK_INT(run1(&f, TASK("acme", "erp", SPEC), NULL), TJ_DONE);
 	before = record(&f, "acme", "erp");
 	/* Same data, other text: the rule is byte-identical spec text. */
@@ -313,15 +284,15 @@ TEST(different_spec_or_version_conflicts)
 	CHECK_STR(after, before);
 	free(before);
 	free(after);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(follow_up_event_subject_and_body)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 
-	fix_start(&f, ",\"events_subject\":\"provisioning.events\"");
+	fake_fix_start(&f, NULL, ",\"events_subject\":\"provisioning.events\"");
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 1);
@@ -332,22 +303,22 @@ TEST(follow_up_event_subject_and_body)
 	}
 	fake_task_free(t);
 	/* No events_subject: nothing published. */
-	fix_end(&f);
-	fix_start(&f, "");
+	fake_fix_end(&f);
+	fake_fix_start(&f, NULL, "");
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 0);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(failed_publish_retries_and_the_retry_completes)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *rec;
 
-	fix_start(&f, ",\"events_subject\":\"provisioning.events\"");
+	fake_fix_start(&f, NULL, ",\"events_subject\":\"provisioning.events\"");
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	f.p->publish_error = -ETIMEDOUT;
 	CHECK_INT(fake_run(f.p, t), TJ_RETRY);
@@ -360,12 +331,12 @@ TEST(failed_publish_retries_and_the_retry_completes)
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	CHECK_INT(t->pub_count, 1);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(hook_gets_env_and_payload_and_runs_before_the_record)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *tmp = fake_tmpdir(), *script, *cfg, *env, *in, *body, *rec;
 	struct tj_task *t;
 
@@ -379,7 +350,7 @@ TEST(hook_gets_env_and_payload_and_runs_before_the_record)
 	                 tmp, tmp);
 	script = fake_script(tmp, "hook.sh", body);
 	cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
-	fix_start(&f, cfg);
+	fake_fix_start(&f, NULL, cfg);
 	setenv("STATE", f.state, 1);
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	t->attempt = 2;
@@ -402,7 +373,7 @@ TEST(hook_gets_env_and_payload_and_runs_before_the_record)
 	free(env);
 	free(body);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(cfg);
 	free(script);
@@ -413,14 +384,14 @@ TEST(hook_gets_env_and_payload_and_runs_before_the_record)
 static tj_verdict
 with_hook(const char *body, const char *extra, char **reason_r, bool *record_r)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *tmp = fake_tmpdir(), *script, *cfg, *rec;
 	struct tj_task *t;
 	tj_verdict v;
 
 	script = fake_script(tmp, "hook.sh", body);
 	cfg = fake_strdupf(",\"command\":[\"%s\"]%s", script, extra);
-	fix_start(&f, cfg);
+	fake_fix_start(&f, NULL, cfg);
 	t = fake_task_new(SUBJECT, TASK("acme", "erp", SPEC));
 	v = fake_run(f.p, t);
 	*reason_r = t->fail_reason ? strdup(t->fail_reason) : NULL;
@@ -428,7 +399,7 @@ with_hook(const char *body, const char *extra, char **reason_r, bool *record_r)
 	*record_r = rec != NULL;
 	free(rec);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(cfg);
 	free(script);
@@ -535,13 +506,13 @@ TEST(hook_exit_is_not_held_up_by_a_grandchild_holding_stderr)
 
 TEST(hook_that_ignores_a_large_stdin_is_fine)
 {
-	struct fix f;
+	struct fake_fix f;
 	char *tmp = fake_tmpdir(), *script, *cfg, *payload, *big;
 	struct tj_task *t;
 
 	script = fake_script(tmp, "hook.sh", "exit 0");
 	cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
-	fix_start(&f, cfg);
+	fake_fix_start(&f, NULL, cfg);
 	big = malloc(300001);
 	memset(big, 'x', 300000);
 	big[300000] = '\0';
@@ -549,7 +520,7 @@ TEST(hook_that_ignores_a_large_stdin_is_fine)
 	t = fake_task_new(SUBJECT, payload);
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(payload);
 	free(big);
@@ -576,14 +547,14 @@ worker_main(void *arg)
 
 TEST(concurrent_tasks_for_one_module_run_the_hook_once)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct worker w[8];
 	char *tmp = fake_tmpdir(), *script, *cfg, *body, *count;
 
 	body = fake_strdupf("echo \"$MODULE_ID\" >> %s/count; sleep 0.05", tmp);
 	script = fake_script(tmp, "hook.sh", body);
 	cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
-	fix_start(&f, cfg);
+	fake_fix_start(&f, NULL, cfg);
 	for (int i = 0; i < 8; i++) {
 		/* Half on one module, half each on its own. */
 		char *payload = i % 2 ? fake_strdupf(TASK("t", "shared", SPEC))
@@ -616,7 +587,7 @@ TEST(concurrent_tasks_for_one_module_run_the_hook_once)
 	}
 	free(count);
 	free(body);
-	fix_end(&f);
+	fake_fix_end(&f);
 	fake_rmtree(tmp);
 	free(cfg);
 	free(script);

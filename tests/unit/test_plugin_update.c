@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fake_host.h"
 #include "testing.h"
@@ -15,54 +14,22 @@
 	"{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":2," \
 	"\"spec\":{\"plan\":\"silver\"},\"provisioned_at\":\"2024-01-01T00:00:00Z\"}\n"
 
-struct fix {
-	char *tmp;
-	char *state;
-	char *record;
-	struct tj_plugin *p;
-};
-
+/* f->file is <state>/acme/erp.json, holding RECORD when with_record. */
 static void
-fix_start(struct fix *f, const char *extra_config, bool with_record)
+fix_start(struct fake_fix *f, const char *extra_config, bool with_record)
 {
-	char *cfg, *dir;
-	FILE *out;
+	char *cfg = fake_strdupf(",\"events_subject\":\"prov.ev\"%s", extra_config);
 
-	f->tmp = fake_tmpdir();
-	f->state = fake_strdupf("%s/state", f->tmp);
-	f->record = fake_strdupf("%s/acme/erp.json", f->state);
-	cfg = fake_strdupf("{\"state_dir\":\"%s\",\"events_subject\":\"prov.ev\"%s}", f->state,
-	                   extra_config);
-	f->p = fake_plugin_new(cfg);
+	fake_fix_start(f, "acme/erp.json", cfg);
 	free(cfg);
-	CHECK_INT(fake_plugin_init(f->p), 0);
-	if (with_record) {
-		dir = fake_strdupf("%s/acme", f->state);
-		CHECK_INT(mkdir(dir, 0755), 0);
-		out = fopen(f->record, "w");
-		CHECK_TRUE(out != NULL);
-		if (out != NULL) {
-			fputs(RECORD, out);
-			fclose(out);
-		}
-		free(dir);
-	}
-}
-
-static void
-fix_end(struct fix *f)
-{
-	fake_plugin_free(f->p);
-	fake_rmtree(f->tmp);
-	free(f->record);
-	free(f->state);
-	free(f->tmp);
+	if (with_record)
+		fake_fix_put(f, RECORD);
 }
 
 static char *
-rec_get(struct fix *f, const char *path)
+rec_get(struct fake_fix *f, const char *path)
 {
-	char *rec = fake_read(f->record), *v;
+	char *rec = fake_read(f->file), *v;
 
 	v = rec ? fake_json_get(rec, path) : NULL;
 	free(rec);
@@ -91,11 +58,11 @@ TEST(payload_is_validated)
 		{ TASK(",\"spec\":{},\"version\":\"3\""),
 		  "version: must be a non-negative integer" },
 	};
-	struct fix f;
+	struct fake_fix f;
 	char *before, *after;
 
 	fix_start(&f, "", true);
-	before = fake_read(f.record);
+	before = fake_read(f.file);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tj_task *t = fake_task_new(SUBJECT, cases[i].payload);
 		tj_verdict v = fake_run(f.p, t);
@@ -107,16 +74,16 @@ TEST(payload_is_validated)
 			             t->fail_reason ? t->fail_reason : "(null)");
 		fake_task_free(t);
 	}
-	after = fake_read(f.record);
+	after = fake_read(f.file);
 	CHECK_STR(after, before);
 	free(before);
 	free(after);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(unknown_module_fails)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 
 	fix_start(&f, "", false);
@@ -124,14 +91,14 @@ TEST(unknown_module_fails)
 	CHECK_INT(fake_run(f.p, t), TJ_FAIL);
 	CHECK_STR(t->fail_reason, "module not provisioned");
 	CHECK_INT(t->pub_count, 0);
-	CHECK_FALSE(fake_exists(f.record));
+	CHECK_FALSE(fake_exists(f.file));
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(newer_version_is_applied_and_repeats_change_nothing)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *v, *first, *again, *dir, *ls;
 
@@ -156,9 +123,9 @@ TEST(newer_version_is_applied_and_repeats_change_nothing)
 		CHECK_STR(t->pubs[0].data,
 		          "{\"tenant_id\":\"acme\",\"module_id\":\"erp\",\"version\":3}");
 	}
-	first = fake_read(f.record);
+	first = fake_read(f.file);
 	CHECK_INT(fake_run(f.p, t), TJ_DONE);
-	again = fake_read(f.record);
+	again = fake_read(f.file);
 	CHECK_STR(again, first);
 	CHECK_INT(t->pub_count, 1); /* re-announced: see update.c */
 	CHECK_TRUE(fake_logged(f.p, TJ_LOG_INFO, "already applied"));
@@ -170,7 +137,7 @@ TEST(newer_version_is_applied_and_repeats_change_nothing)
 	free(first);
 	free(again);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(stale_updates_are_ignored)
@@ -181,11 +148,11 @@ TEST(stale_updates_are_ignored)
 		/* Same version, other spec: a late duplicate of an older change. */
 		TASK(",\"spec\":{\"plan\":\"bronze\"},\"version\":2"),
 	};
-	struct fix f;
+	struct fake_fix f;
 	char *before, *after;
 
 	fix_start(&f, "", true);
-	before = fake_read(f.record);
+	before = fake_read(f.file);
 	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
 		struct tj_task *t = fake_task_new(SUBJECT, stale[i]);
 
@@ -196,17 +163,17 @@ TEST(stale_updates_are_ignored)
 		}
 		fake_task_free(t);
 	}
-	after = fake_read(f.record);
+	after = fake_read(f.file);
 	CHECK_STR(after, before);
 	CHECK_TRUE(fake_logged(f.p, TJ_LOG_INFO, "stale update"));
 	free(before);
 	free(after);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(update_without_version_bumps_once)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	char *v;
 
@@ -222,7 +189,7 @@ TEST(update_without_version_bumps_once)
 	CHECK_STR(v, "3");
 	free(v);
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
@@ -239,7 +206,7 @@ TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *tmp = fake_tmpdir(), *script, *cfg, *v;
 		struct tj_task *t;
-		struct fix f;
+		struct fake_fix f;
 
 		script = fake_script(tmp, "hook.sh", cases[i].body);
 		cfg = fake_strdupf(",\"command\":[\"%s\"]", script);
@@ -253,7 +220,7 @@ TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
 			CHECK_CONTAINS(t->fail_reason, "bad spec");
 		free(v);
 		fake_task_free(t);
-		fix_end(&f);
+		fake_fix_end(&f);
 		fake_rmtree(tmp);
 		free(script);
 		free(cfg);
@@ -263,12 +230,12 @@ TEST(hook_sees_the_new_version_and_its_failure_keeps_the_record)
 
 TEST(corrupt_record_fails)
 {
-	struct fix f;
+	struct fake_fix f;
 	struct tj_task *t;
 	FILE *out;
 
 	fix_start(&f, "", true);
-	out = fopen(f.record, "w");
+	out = fopen(f.file, "w");
 	if (out != NULL) {
 		fputs("{\"version\":", out);
 		fclose(out);
@@ -277,7 +244,7 @@ TEST(corrupt_record_fails)
 	CHECK_INT(fake_run(f.p, t), TJ_FAIL);
 	CHECK_CONTAINS(t->fail_reason, "is corrupt");
 	fake_task_free(t);
-	fix_end(&f);
+	fake_fix_end(&f);
 }
 
 int
