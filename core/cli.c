@@ -58,12 +58,31 @@ cli_load_optional_config(const char *given, struct cfg **cfg_r)
 	return cli_load_config(given, cfg_r);
 }
 
+int
+cli_read_embedded_url(const struct cfg *cfg, char *buf, size_t len)
+{
+	char path[4096];
+	FILE *fp;
+	int rc = 0;
+
+	run_embedded_url_path(cfg, path, sizeof(path));
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return -errno;
+	if (fgets(buf, (int)len, fp) == NULL)
+		rc = -ENOENT;
+	fclose(fp);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (rc == 0 && buf[0] == '\0')
+		rc = -ENOENT;
+	return rc;
+}
+
 char *
 cli_resolve_url(const char *given, const struct cfg *cfg)
 {
 	const char *env = getenv("NATS_URL");
-	char path[4096], line[1024];
-	FILE *fp;
+	char line[1024];
 
 	if (given != NULL)
 		return xstrdup(given);
@@ -71,19 +90,8 @@ cli_resolve_url(const char *given, const struct cfg *cfg)
 		return xstrdup(env);
 	if (cfg != NULL && cfg->nats.url != NULL)
 		return xstrdup(cfg->nats.url);
-	if (cfg != NULL) {
-		run_embedded_url_path(cfg, path, sizeof(path));
-		fp = fopen(path, "r");
-		if (fp != NULL) {
-			char *got = fgets(line, sizeof(line), fp);
-
-			fclose(fp);
-			if (got != NULL) {
-				line[strcspn(line, "\r\n")] = '\0';
-				return xstrdup(line);
-			}
-		}
-	}
+	if (cfg != NULL && cli_read_embedded_url(cfg, line, sizeof(line)) == 0)
+		return xstrdup(line);
 	return xstrdup("nats://127.0.0.1:4222");
 }
 

@@ -58,6 +58,10 @@ int cli_enter_state_dir(struct cfg *cfg);
 
 struct natsconn;
 
+/* The URL a running `taskjet run` recorded for its embedded server
+ * (<state_dir>/nats.url) into buf. 0, or -ENOENT / -errno if none. */
+int cli_read_embedded_url(const struct cfg *cfg, char *buf, size_t len);
+
 /*
  * The NATS URL a client command uses, in order: `given` (--nats), env
  * NATS_URL, cfg's nats.url, the URL file of the embedded server the

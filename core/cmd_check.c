@@ -45,23 +45,15 @@ check_topology(const struct cfg *cfg, const char *url)
 
 	if (url == NULL)
 		url = cfg->nats.url;
-	if (url == NULL) {
-		FILE *fp;
-
-		run_embedded_url_path(cfg, path, sizeof(path));
-		fp = fopen(path, "r");
-		if (fp == NULL) {
-			fprintf(stderr,
-			        "taskjet check: no NATS URL configured and no "
-			        "running engine's server (%s); use --nats=URL\n",
-			        path);
-			return EXIT_UNAVAILABLE;
-		}
-		if (fgets(line, sizeof(line), fp) == NULL)
-			line[0] = '\0';
-		fclose(fp);
-		line[strcspn(line, "\r\n")] = '\0';
+	if (url == NULL && cli_read_embedded_url(cfg, line, sizeof(line)) == 0)
 		url = line;
+	if (url == NULL) {
+		run_embedded_url_path(cfg, path, sizeof(path));
+		fprintf(stderr,
+		        "taskjet check: no NATS URL configured and no "
+		        "running engine's server (%s); use --nats=URL\n",
+		        path);
+		return EXIT_UNAVAILABLE;
 	}
 	rc = js_backend_create(cfg, url, NULL, &backend);
 	if (rc < 0)
