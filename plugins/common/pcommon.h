@@ -9,7 +9,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "json.h"
+#include "util/json.h"
 
 /* Fallback when built outside the project's autotools. */
 #ifndef PACKAGE_VERSION

@@ -2,7 +2,7 @@
 /* The in-memory test config for JetStream integration tests. */
 #include <string.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "js_fixture.h"
 
 void

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "router.h"
+#include "config/config.h"
+#include "engine/router.h"
 
 struct js_fixture {
 	struct cfg cfg;

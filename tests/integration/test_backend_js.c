@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_jetstream.h"
-#include "clock.h"
+#include "nats/jetstream.h"
+#include "util/clock.h"
 #include "js_fixture.h"
-#include "log.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
+#include "nats/natsconn.h"
 #include "testing.h"
 
 #define MAX_TASKS 2048

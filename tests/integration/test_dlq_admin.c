@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_jetstream.h"
-#include "clock.h"
-#include "dlq.h"
-#include "dlq_admin.h"
+#include "nats/jetstream.h"
+#include "util/clock.h"
+#include "engine/dlq.h"
+#include "nats/dlq_admin.h"
 #include "js_fixture.h"
-#include "log.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
-#include "stats_query.h"
+#include "nats/natsconn.h"
+#include "nats/stats_query.h"
 #include "testing.h"
 
 static struct nats_server server;

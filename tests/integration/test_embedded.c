@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "embedded.h"
-#include "log.h"
+#include "nats/embedded.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
+#include "nats/natsconn.h"
 #include "testing.h"
 
 static char state_dir[64];

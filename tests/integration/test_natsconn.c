@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clock.h"
-#include "log.h"
+#include "util/clock.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
+#include "nats/natsconn.h"
 #include "testing.h"
 
 static struct nats_server server;

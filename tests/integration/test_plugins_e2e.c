@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
+#include "nats/natsconn.h"
 #include "testing.h"
 
 #define FATE_TIMEOUT_MS 20000

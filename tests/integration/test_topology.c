@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "js_fixture.h"
-#include "log.h"
+#include "util/log.h"
 #include "nats_server.h"
-#include "natsconn.h"
+#include "nats/natsconn.h"
 #include "testing.h"
-#include "topology.h"
+#include "nats/topology.h"
 
 #define NS_PER_MS INT64_C(1000000)
 

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "fake_backend.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static const char *const op_names[FAKE_OP_COUNT] = {
 	[FAKE_ACK] = "ack",

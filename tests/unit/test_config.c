@@ -8,7 +8,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "testing.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

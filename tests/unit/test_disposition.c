@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "disposition.h"
-#include "dlq.h"
+#include "engine/disposition.h"
+#include "engine/dlq.h"
 #include "fake_backend.h"
 #include "testing.h"
 

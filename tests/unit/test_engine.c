@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend_memory.h"
-#include "clock.h"
-#include "config.h"
-#include "engine.h"
+#include "memory/memory.h"
+#include "util/clock.h"
+#include "config/config.h"
+#include "engine/engine.h"
 #include "fake_backend.h"
-#include "log.h"
+#include "util/log.h"
 #include "testing.h"
 
 /* Deterministic randomness: u = 0.5 means "no jitter". */

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "host_api.h"
-#include "loader.h"
-#include "log.h"
-#include "router.h"
-#include "task.h"
+#include "engine/backend.h"
+#include "plugin/host_api.h"
+#include "plugin/loader.h"
+#include "util/log.h"
+#include "engine/router.h"
+#include "engine/task.h"
 #include "testing.h"
 
 #define ERRLEN 512

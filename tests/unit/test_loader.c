@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "loader.h"
-#include "task.h"
+#include "util/clock.h"
+#include "plugin/loader.h"
+#include "engine/task.h"
 #include "testing.h"
 
 #define ERRLEN 512

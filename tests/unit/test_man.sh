@@ -1,7 +1,7 @@
 #!/bin/sh
 # The man pages: they format without warnings (groff -ww, and mandoc -Tlint
 # when installed), taskjet.1 names every flag of every command (from each
-# command's --help and from its getopt table in core/cmd_*.c), and
+# command's --help and from its getopt table in core/cli/cmd_*.c), and
 # taskjet.json.5 names every key and environment variable of
 # docs/config.md, each in its own section. TAP output.
 set -u
@@ -93,7 +93,7 @@ for cmd in $commands; do
 			grep -qE -- "$long([^a-z-]|\$)" || missing="$missing $short,$long"
 	done
 	# The getopt table too, so a flag the help forgot is still caught.
-	src="$top_srcdir/core/cmd_$cmd.c"
+	src="$top_srcdir/core/cli/cmd_$cmd.c"
 	if [ -f "$src" ]; then
 		for long in $(grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$src" |
 			sed -E 's/^\{"([^"]*)".*/\1/' | sort -u); do

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "notify_socket.h"
-#include "sdnotify.h"
+#include "notify/sdnotify.h"
 #include "testing.h"
 
 static struct notify_socket ns;

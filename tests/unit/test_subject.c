@@ -2,7 +2,7 @@
 /* NATS subject validity, matching and coverage, table-driven. */
 #include <stddef.h>
 
-#include "subject.h"
+#include "util/subject.h"
 #include "testing.h"
 
 struct pair_case {

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/* taskjet stats: streams, route consumers and the DLQ, once or watched. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "nats/natsconn.h"
+#include "nats/stats_query.h"
+
+static const char stats_usage[] =
+    "Usage: taskjet stats [-c FILE] [-n URL] [--json] [--by-reason]\n"
+    "                     [--watch [--interval SECS] [--count N]]\n"
+    "\n"
+    "Show, for the config's streams, routes and DLQ, what the server reports:\n"
+    "stream messages, bytes and sequences; per route consumer the messages not\n"
+    "yet delivered (pending), delivered but not acked (ack pending, including\n"
+    "retries waiting for their backoff), redelivered, waiting pull requests,\n"
+    "last delivered and ack floor sequences; the DLQ depth.\n"
+    "\n"
+    "  -c, --config FILE     config file (default: TASKJET_CONFIG, else the\n"
+    "                        installed one)\n"
+    "  -n, --nats URL        NATS server URL (default: NATS_URL, the config,\n"
+    "                        the engine's embedded server, nats://127.0.0.1:4222)\n"
+    "  -j, --json            one JSON object per sample\n"
+    "  -r, --by-reason       count DLQ letters per reason (reads the whole DLQ)\n"
+    "  -w, --watch           sample again every interval, with rates per second,\n"
+    "                        until SIGINT/SIGTERM or --count samples\n"
+    "  -i, --interval SECS   seconds between samples (default 2)\n"
+    "  -N, --count N         stop after N samples\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Rates: in/s = messages stored, out/s = messages that left the stream (acked,\n"
+    "terminated, expired), deliv/s = deliveries including redeliveries, ack/s =\n"
+    "advance of the ack floor.\n"
+    "\n"
+    "Exit status: 0 ok, 1 the server failed a query, 64 usage, 69 no server,\n"
+    "78 bad config.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void
+format_bytes(uint64_t b, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", b);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+static void
+format_rate(const struct stats_rates *r, double v, char *buf, size_t len)
+{
+	if (r == NULL)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f", v);
+}
+
+static void
+print_text(const struct stats_snapshot *s, const struct stats_rates *r)
+{
+	char when[40], bytes[32], in[32], out[32];
+
+	clock_format_rfc3339(s->wall_ms, false, when, sizeof(when));
+	if (r != NULL)
+		printf("taskjet stats at %s (rates over %.1f s)\n\n", when, r->seconds);
+	else
+		printf("taskjet stats at %s\n\n", when);
+	printf("%-20s %10s %12s %10s %10s %9s %9s\n", "STREAM", "MESSAGES", "BYTES", "FIRST SEQ",
+	       "LAST SEQ", "IN/s", "OUT/s");
+	for (size_t i = 0; i < s->stream_count; i++) {
+		const struct stats_stream *st = &s->streams[i];
+
+		if (!st->found) {
+			printf("%-20s (not found on the server)\n", st->name);
+			continue;
+		}
+		format_bytes(st->bytes, bytes, sizeof(bytes));
+		format_rate(r, r != NULL ? r->stream_in[i] : 0, in, sizeof(in));
+		format_rate(r, r != NULL ? r->stream_out[i] : 0, out, sizeof(out));
+		printf("%-20s %10" PRIu64 " %12s %10" PRIu64 " %10" PRIu64 " %9s %9s\n", st->name,
+		       st->msgs, bytes, st->first_seq, st->last_seq, in, out);
+	}
+
+	printf("\n%-16s %-24s %9s %11s %11s %7s %12s %12s %8s %8s\n", "ROUTE", "CONSUMER",
+	       "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "DELIVERED", "ACK FLOOR",
+	       "DELIV/s", "ACK/s");
+	for (size_t i = 0; i < s->consumer_count; i++) {
+		const struct stats_consumer *c = &s->consumers[i];
+		char cons[300], dl[32], af[32];
+
+		snprintf(cons, sizeof(cons), "%s/%s", c->stream, c->consumer);
+		if (!c->found) {
+			printf("%-16s %-24s (not found on the server)\n", c->route, cons);
+			continue;
+		}
+		snprintf(dl, sizeof(dl), "%" PRIu64 "/%" PRIu64, c->delivered_consumer_seq,
+		         c->delivered_stream_seq);
+		snprintf(af, sizeof(af), "%" PRIu64 "/%" PRIu64, c->ack_floor_consumer_seq,
+		         c->ack_floor_stream_seq);
+		format_rate(r, r != NULL ? r->consumer_delivered[i] : 0, in, sizeof(in));
+		format_rate(r, r != NULL ? r->consumer_acked[i] : 0, out, sizeof(out));
+		printf("%-16s %-24s %9" PRIu64 " %11" PRIu64 " %11" PRIu64 " %7" PRIu64
+		       " %12s %12s %8s %8s\n",
+		       c->route, cons, c->num_pending, c->num_ack_pending, c->num_redelivered,
+		       c->num_waiting, dl, af, in, out);
+	}
+	printf("(DELIVERED and ACK FLOOR are consumer seq/stream seq)\n");
+
+	printf("\n");
+	if (!s->dlq.found) {
+		printf("DLQ %s: not found on the server\n", s->dlq.name);
+		return;
+	}
+	format_bytes(s->dlq.bytes, bytes, sizeof(bytes));
+	format_rate(r, r != NULL ? r->dlq_in : 0, in, sizeof(in));
+	printf("DLQ %s: %" PRIu64 " dead letter%s, %s, in/s %s\n", s->dlq.name, s->dlq.msgs,
+	       s->dlq.msgs == 1 ? "" : "s", bytes, in);
+	for (size_t i = 0; i < s->reason_count; i++)
+		printf("  %-20s %10" PRIu64 "\n", s->reasons[i].reason, s->reasons[i].count);
+	if (s->reasons_truncated)
+		printf("  (counted the first letters only)\n");
+}
+
+static void
+json_rate(const char *key, const struct stats_rates *r, double v)
+{
+	if (r != NULL)
+		printf(",\"%s\":%.3f", key, v);
+}
+
+static void
+json_name(const char *key, const char *value, bool comma)
+{
+	printf("%s\"%s\":", comma ? "," : "", key);
+	cli_json_string(stdout, value, strlen(value));
+}
+
+static void
+json_stream(const struct stats_stream *st)
+{
+	json_name("name", st->name, false);
+	printf(",\"found\":%s", st->found ? "true" : "false");
+	if (st->found)
+		printf(",\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"first_seq\":%" PRIu64
+		       ",\"last_seq\":%" PRIu64 ",\"consumers\":%" PRIu64 ",\"deleted\":%" PRIu64,
+		       st->msgs, st->bytes, st->first_seq, st->last_seq, st->consumers,
+		       st->deleted);
+}
+
+static void
+print_json(const struct stats_snapshot *s, const struct stats_rates *r)
+{
+	char when[40];
+
+	clock_format_rfc3339(s->wall_ms, true, when, sizeof(when));
+	printf("{\"time\":\"%s\"", when);
+	if (r != NULL)
+		printf(",\"interval_seconds\":%.3f", r->seconds);
+	printf(",\"streams\":[");
+	for (size_t i = 0; i < s->stream_count; i++) {
+		fputs(i > 0 ? ",{" : "{", stdout);
+		json_stream(&s->streams[i]);
+		if (s->streams[i].found) {
+			json_rate("in_per_sec", r, r != NULL ? r->stream_in[i] : 0);
+			json_rate("out_per_sec", r, r != NULL ? r->stream_out[i] : 0);
+		}
+		fputc('}', stdout);
+	}
+	printf("],\"routes\":[");
+	for (size_t i = 0; i < s->consumer_count; i++) {
+		const struct stats_consumer *c = &s->consumers[i];
+
+		fputs(i > 0 ? ",{" : "{", stdout);
+		json_name("route", c->route, false);
+		json_name("stream", c->stream, true);
+		json_name("consumer", c->consumer, true);
+		printf(",\"found\":%s", c->found ? "true" : "false");
+		if (c->found) {
+			printf(",\"pending\":%" PRIu64 ",\"ack_pending\":%" PRIu64
+			       ",\"redelivered\":%" PRIu64 ",\"waiting\":%" PRIu64
+			       ",\"delivered\":{\"consumer_seq\":%" PRIu64
+			       ",\"stream_seq\":%" PRIu64
+			       "},\"ack_floor\":{\"consumer_seq\":%" PRIu64
+			       ",\"stream_seq\":%" PRIu64 "}",
+			       c->num_pending, c->num_ack_pending, c->num_redelivered,
+			       c->num_waiting, c->delivered_consumer_seq, c->delivered_stream_seq,
+			       c->ack_floor_consumer_seq, c->ack_floor_stream_seq);
+			json_rate("delivered_per_sec", r, r != NULL ? r->consumer_delivered[i] : 0);
+			json_rate("acked_per_sec", r, r != NULL ? r->consumer_acked[i] : 0);
+		}
+		fputc('}', stdout);
+	}
+	printf("],\"dlq\":{");
+	json_stream(&s->dlq);
+	if (s->dlq.found)
+		json_rate("in_per_sec", r, r != NULL ? r->dlq_in : 0);
+	if (s->reason_count > 0 || s->reasons_truncated) {
+		printf(",\"by_reason\":{");
+		for (size_t i = 0; i < s->reason_count; i++) {
+			if (i > 0)
+				fputc(',', stdout);
+			cli_json_string(stdout, s->reasons[i].reason, strlen(s->reasons[i].reason));
+			printf(":%" PRIu64, s->reasons[i].count);
+		}
+		printf("},\"by_reason_truncated\":%s", s->reasons_truncated ? "true" : "false");
+	}
+	printf("}}\n");
+}
+
+/* Sleep up to ms, waking early on a stop signal. */
+static void
+sleep_interruptible(int64_t ms)
+{
+	int64_t deadline = clock_mono_ms() + ms;
+
+	while (!stop_requested && clock_mono_ms() < deadline) {
+		int64_t left = deadline - clock_mono_ms();
+
+		clock_sleep_ms(left < 100 ? left : 100);
+	}
+}
+
+int
+cmd_stats(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "nats", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "by-reason", no_argument, NULL, 'r' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *url = NULL;
+	bool json = false, by_reason = false, watch = false;
+	double interval = 2;
+	long count = 0;
+	struct stats_snapshot *prev = NULL, *cur = NULL;
+	struct natsconn *nc = NULL;
+	struct cfg *cfg = NULL;
+	struct sigaction sa, old_int, old_term;
+	char *end;
+	int opt, status = EXIT_USAGE, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:n:jrwi:N:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			url = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'r':
+			by_reason = true;
+			break;
+		case 'w':
+			watch = true;
+			break;
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg ||
+			    !(interval >= 0.1 && interval <= 86400)) {
+				fprintf(stderr,
+				        "taskjet stats: --interval wants 0.1..86400 seconds\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'N':
+			count = strtol(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || count < 1) {
+				fprintf(stderr, "taskjet stats: --count wants an integer >= 1\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(stats_usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(stats_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(stats_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (!watch)
+		count = 1;
+	status = cli_load_config(config, &cfg);
+	if (status != EXIT_OK)
+		goto out;
+	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
+	status = cli_connect("stats", "taskjet-stats", url, cfg, &nc);
+	if (status != EXIT_OK)
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	for (long n = 0; !stop_requested && (count == 0 || n < count); n++) {
+		struct stats_rates rates = { 0 };
+
+		if (n > 0)
+			sleep_interruptible((int64_t)(interval * 1000));
+		if (stop_requested)
+			break;
+		rc = stats_query(nc, cfg, by_reason, 0, &cur);
+		if (rc < 0) {
+			fprintf(stderr, "taskjet stats: query failed: %s\n", strerror(-rc));
+			status = rc == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
+			break;
+		}
+		if (prev != NULL)
+			stats_rates_compute(prev, cur, &rates);
+		if (json)
+			print_json(cur, prev != NULL ? &rates : NULL);
+		else {
+			if (n > 0)
+				fputc('\n', stdout);
+			print_text(cur, prev != NULL ? &rates : NULL);
+		}
+		fflush(stdout);
+		stats_rates_free(&rates);
+		stats_snapshot_free(prev);
+		prev = cur;
+		cur = NULL;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+out:
+	stats_snapshot_free(prev);
+	natsconn_close(nc, 2000);
+	cfg_free(cfg);
+	return status;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* Handler verdicts to backend actions: ack, delayed nak, or dead letter. */
+#include <errno.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "engine/disposition.h"
+#include "engine/dlq.h"
+#include "util/log.h"
+
+#define DEFAULT_DLQ_RETRY_DELAY_MS 5000
+
+/* Routes are const to their readers; the counters are their one mutable
+ * part, and only ever touched atomically. */
+#define STATS_INC(route, field)                                                                \
+	do {                                                                                   \
+		if ((route) != NULL)                                                           \
+			__atomic_fetch_add(&((struct route_stats *)&(route)->stats)->field, 1, \
+			                   __ATOMIC_RELAXED);                                  \
+	} while (0)
+
+static void
+log_ctx_init(struct log_ctx *ctx, const struct route *route, const struct tj_task *task)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	if (route != NULL && route->cfg != NULL) {
+		ctx->route = route->cfg->name;
+		ctx->plugin = route->cfg->plugin;
+	}
+	ctx->seq = task->stream_seq;
+	ctx->attempt = task->attempt;
+}
+
+/* strerror() may share a buffer between threads; the GNU strerror_r()
+ * (we build with _GNU_SOURCE) does not. */
+static const char *
+err_text(int rc, char *buf, size_t len)
+{
+	return strerror_r(-rc, buf, len);
+}
+
+static void
+note_error(struct disp_result *res, int rc)
+{
+	if (rc < 0 && res->error == 0)
+		res->error = rc;
+}
+
+/* Shared by both entry points: write the letter, and only once the store
+ * has it, term the original; otherwise nak so the task comes back. */
+static int
+dead_letter(const struct disp_env *env, const struct route *route, struct tj_task *task,
+            enum dlq_reason reason, const char *error, struct disp_result *res)
+{
+	struct backend *b = env->backend;
+	struct dlq_letter letter;
+	struct log_ctx ctx;
+	char ebuf[128];
+	const char *plugin = NULL;
+	int64_t now, delay;
+	int rc;
+
+	log_ctx_init(&ctx, route, task);
+	res->reason = reason;
+	if (route != NULL && route->cfg != NULL)
+		plugin = route->cfg->plugin;
+	now = env->now_wall_ms != NULL ? env->now_wall_ms() : clock_wall_ms();
+
+	rc = dlq_letter_build(env->dlq, task, plugin, reason, error, now, &letter);
+	if (rc == 0)
+		rc = b->ops->dead_letter(b, task, &letter.rec);
+	if (rc == 0) {
+		res->outcome = DISP_DEAD_LETTERED;
+		rc = b->ops->term(b, task);
+		if (rc < 0) {
+			/* The letter is stored under a deduplicating id, so the
+			 * redelivery this causes cannot produce a second one. */
+			note_error(res, rc);
+			log_write(TJ_LOG_ERR, &ctx, "term %s after dead letter: %s", task->id,
+			          err_text(rc, ebuf, sizeof(ebuf)));
+			goto out;
+		}
+		STATS_INC(route, dead_lettered[reason]);
+		log_write(TJ_LOG_DEBUG, &ctx, "dead-lettered %s to %s (%s)", task->id,
+		          letter.rec.subject, dlq_reason_name(reason));
+		goto out;
+	}
+
+	/* No confirmed letter: terming now would lose the task. */
+	note_error(res, rc);
+	STATS_INC(route, dlq_failures);
+	delay = env->dlq_retry_delay_ms > 0 ? env->dlq_retry_delay_ms : DEFAULT_DLQ_RETRY_DELAY_MS;
+	res->outcome = DISP_DLQ_FAILED;
+	res->delay_ms = delay;
+	log_write(TJ_LOG_ERR, &ctx, "dead letter for %s (%s) failed: %s; retrying in %lld ms",
+	          task->id, dlq_reason_name(reason), err_text(rc, ebuf, sizeof(ebuf)),
+	          (long long)delay);
+	rc = b->ops->nak(b, task, delay);
+	if (rc < 0) {
+		note_error(res, rc);
+		log_write(TJ_LOG_ERR, &ctx, "nak %s: %s", task->id,
+		          err_text(rc, ebuf, sizeof(ebuf)));
+	}
+out:
+	return rc;
+}
+
+int
+disp_apply_verdict(const struct disp_env *env, const struct route *route, struct tj_task *task,
+                   int verdict, struct disp_result *result_r)
+{
+	struct disp_result res = { 0 };
+	struct backend *b;
+	struct log_ctx ctx;
+	char ebuf[128];
+	int rc;
+
+	if (env == NULL || env->backend == NULL || route == NULL || route->cfg == NULL ||
+	    task == NULL) {
+		rc = -EINVAL;
+		goto out;
+	}
+	b = env->backend;
+	log_ctx_init(&ctx, route, task);
+
+	switch (verdict) {
+	case TJ_DONE:
+		res.outcome = DISP_ACKED;
+		rc = b->ops->ack(b, task);
+		if (rc < 0) {
+			note_error(&res, rc);
+			log_write(TJ_LOG_ERR, &ctx, "ack %s: %s", task->id,
+			          err_text(rc, ebuf, sizeof(ebuf)));
+			break;
+		}
+		STATS_INC(route, acked);
+		break;
+	case TJ_RETRY:
+		/* Signed compare: a max_attempts <= 0 means no retries at all. */
+		if ((int64_t)task->attempt >= (int64_t)route->cfg->max_attempts) {
+			rc = dead_letter(env, route, task, DLQ_REASON_ATTEMPTS_EXHAUSTED, NULL,
+			                 &res);
+			break;
+		}
+		res.outcome = DISP_RETRIED;
+		res.delay_ms =
+		    task->retry_after_ms >= 0
+		        ? task->retry_after_ms
+		        : retry_backoff_ms(&route->cfg->backoff, task->attempt, &env->rng);
+		rc = b->ops->nak(b, task, res.delay_ms);
+		if (rc < 0) {
+			note_error(&res, rc);
+			log_write(TJ_LOG_ERR, &ctx, "nak %s: %s", task->id,
+			          err_text(rc, ebuf, sizeof(ebuf)));
+			break;
+		}
+		STATS_INC(route, retried);
+		break;
+	case TJ_FAIL:
+		rc = dead_letter(env, route, task, DLQ_REASON_HANDLER_FAILED, NULL, &res);
+		break;
+	default:
+		log_write(TJ_LOG_ERR, &ctx, "handler returned %d, taken as failure", verdict);
+		rc = dead_letter(env, route, task, DLQ_REASON_HANDLER_FAILED, NULL, &res);
+		break;
+	}
+	if (result_r != NULL)
+		*result_r = res;
+out:
+	return rc;
+}
+
+int
+disp_dead_letter(const struct disp_env *env, const struct route *route, struct tj_task *task,
+                 enum dlq_reason reason, const char *error, struct disp_result *result_r)
+{
+	struct disp_result res = { 0 };
+	int rc;
+
+	if (env == NULL || env->backend == NULL || task == NULL ||
+	    dlq_reason_name(reason) == NULL) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = dead_letter(env, route, task, reason, error, &res);
+	if (result_r != NULL)
+		*result_r = res;
+out:
+	return rc;
+}

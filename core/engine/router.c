@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* Routes built from the config and looked up by subject. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "engine/router.h"
+#include "util/subject.h"
+#include "util/xalloc.h"
+
+/* Resolved here rather than through cfg_route_stream() so the router has no
+ * link-time dependency on the config loader (its tests build cfgs by hand). */
+static const struct cfg_stream *
+find_stream(const struct cfg *cfg, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->stream_count; i++)
+		if (cfg->streams[i].name != NULL && strcmp(cfg->streams[i].name, name) == 0)
+			return &cfg->streams[i];
+	return NULL;
+}
+
+int
+router_create(const struct cfg *cfg, struct router **router_r)
+{
+	struct router *router = NULL;
+	int rc = 0;
+
+	if (cfg == NULL || router_r == NULL) {
+		rc = -EINVAL;
+		goto out;
+	}
+	router = xcalloc(1, sizeof(*router));
+	router->routes = xcalloc(cfg->route_count, sizeof(*router->routes));
+	router->count = cfg->route_count;
+	for (size_t i = 0; i < cfg->route_count; i++) {
+		const struct cfg_route *cr = &cfg->routes[i];
+		struct route *route = &router->routes[i];
+
+		/* A validated config never gets here; a hand-built one might. */
+		if (cr->name == NULL || cr->subject == NULL) {
+			log_err("route %zu: missing name or subject", i);
+			rc = -EINVAL;
+			goto out;
+		}
+		route->cfg = cr;
+		route->stream = find_stream(cfg, cr->stream);
+		if (route->stream == NULL) {
+			log_err("route %s: unknown stream \"%s\"", cr->name,
+			        cr->stream != NULL ? cr->stream : "");
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	*router_r = router;
+	router = NULL;
+out:
+	router_destroy(router);
+	return rc;
+}
+
+void
+router_destroy(struct router *router)
+{
+	if (router == NULL)
+		return;
+	free(router->routes);
+	free(router);
+}
+
+struct route *
+router_lookup(const struct router *router, const char *subject)
+{
+	if (router == NULL || subject == NULL)
+		return NULL;
+	for (size_t i = 0; i < router->count; i++)
+		if (subject_matches(router->routes[i].cfg->subject, subject))
+			return &router->routes[i];
+	return NULL;
+}
+
+struct route *
+router_find(const struct router *router, const char *name)
+{
+	if (router == NULL || name == NULL)
+		return NULL;
+	for (size_t i = 0; i < router->count; i++)
+		if (strcmp(router->routes[i].cfg->name, name) == 0)
+			return &router->routes[i];
+	return NULL;
+}

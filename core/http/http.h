@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operator HTTP endpoint of `taskjet run` (libmicrohttpd, one thread
+ * per connection, bound only to http.listen):
+ *
+ *   GET  /healthz          the process is alive
+ *   GET  /readyz           connected and every route's consumer bound, else 503
+ *   GET  /metrics          Prometheus text format
+ *   GET  /stats            JSON: queue, pool and per-route numbers
+ *   POST /api/v1/tasks     {"subject", "payload", "id"} -> stream + sequence
+ *   GET  /api/v1/dlq       dead letters (?subject=&reason=&since=&from=&limit=)
+ *   GET|DELETE /api/v1/dlq/{seq}, POST /api/v1/dlq/{seq}/replay
+ *                          (jetstream backend; 501 on the memory backend)
+ *
+ * With http.token_file set, every request other than GET/HEAD must carry
+ * "Authorization: Bearer <token>" (401 otherwise). Request bodies over
+ * http.max_body get 413.
+ */
+#ifndef TASKJET_HTTP_H
+#define TASKJET_HTTP_H
+
+#include "nats/jetstream.h"
+#include "memory/memory.h"
+#include "config/config.h"
+#include "engine/engine.h"
+#include "engine/metrics.h"
+
+/* What the server reads and publishes through. All borrowed: they must
+ * outlive the server (stop it first). Exactly one of mem and js is set. */
+struct http_env {
+	const struct cfg *cfg;
+	struct engine *engine;
+	struct metrics *metrics; /* may be NULL */
+	struct mem_backend *mem;
+	struct js_backend *js;
+};
+
+struct http_server;
+
+/*
+ * Start serving env->cfg->http on its own threads; the backend must be
+ * started already. Returns 0 with *s_r set, or 0 with *s_r NULL when the
+ * endpoint is disabled, or when the default address (not configured
+ * explicitly) is in use (a warning is logged: another taskjet on this
+ * host has it). Otherwise -errno after logging why (bad token file, a
+ * configured address that cannot be bound). Main thread.
+ */
+int http_start(const struct http_env *env, struct http_server **s_r);
+
+/* The TCP port actually bound (useful with port 0). */
+int http_port(const struct http_server *s);
+
+/* Stop accepting, wait for requests in progress (each is bounded by the
+ * backend's own timeouts), free. NULL is a no-op. Main thread. */
+void http_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/* The engine's single log sink. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+#define LINE_MAX_BYTES 4096
+
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sink_fd = STDERR_FILENO;
+static char *sink_path;
+static int sink_level = TJ_LOG_INFO;
+static enum log_format sink_format = LOG_FORMAT_TEXT;
+
+static const char *const level_names[] = {
+	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
+};
+
+static int
+open_sink(const char *path, int *fd_r)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -errno;
+	*fd_r = fd;
+	return 0;
+}
+
+int
+log_setup(int level, enum log_format format, const char *path)
+{
+	int fd = STDERR_FILENO, rc = 0;
+	char *copy = NULL;
+
+	if (path != NULL) {
+		copy = strdup(path);
+		if (copy == NULL)
+			return -ENOMEM;
+		rc = open_sink(path, &fd);
+		if (rc < 0) {
+			free(copy);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&sink_lock);
+	if (sink_fd != STDERR_FILENO)
+		close(sink_fd);
+	free(sink_path);
+	sink_fd = fd;
+	sink_path = copy;
+	sink_level = level;
+	sink_format = format;
+	pthread_mutex_unlock(&sink_lock);
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	int fd = -1, rc = 0;
+
+	pthread_mutex_lock(&sink_lock);
+	if (sink_path != NULL) {
+		rc = open_sink(sink_path, &fd);
+		if (rc == 0) {
+			close(sink_fd);
+			sink_fd = fd;
+		}
+	}
+	pthread_mutex_unlock(&sink_lock);
+	return rc;
+}
+
+void
+log_close(void)
+{
+	pthread_mutex_lock(&sink_lock);
+	if (sink_fd != STDERR_FILENO)
+		close(sink_fd);
+	sink_fd = STDERR_FILENO;
+	free(sink_path);
+	sink_path = NULL;
+	pthread_mutex_unlock(&sink_lock);
+}
+
+int
+log_enabled(int level)
+{
+	return level <= __atomic_load_n(&sink_level, __ATOMIC_RELAXED);
+}
+
+int
+log_level_parse(const char *name)
+{
+	for (int i = TJ_LOG_ERR; i <= TJ_LOG_DEBUG; i++)
+		if (strcasecmp(name, level_names[i]) == 0)
+			return i;
+	if (strcasecmp(name, "warn") == 0)
+		return TJ_LOG_WARNING;
+	return -1;
+}
+
+/* Append printf output to buf at *off, never past cap (truncates). */
+static void TJ_PRINTF(4, 5) append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n < cap - *off ? (size_t)n : cap - *off - 1;
+}
+
+/* Append `s` as the body of a JSON string. */
+static void
+append_json_escaped(char *buf, size_t cap, size_t *off, const char *s)
+{
+	for (; *s != '\0' && *off + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[(*off)++] = '\\';
+			buf[(*off)++] = (char)c;
+		} else if (c < 0x20) {
+			append(buf, cap, off, "\\u%04x", c);
+		} else {
+			buf[(*off)++] = (char)c;
+		}
+	}
+	buf[*off] = '\0';
+}
+
+void
+log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
+{
+	char line[LINE_MAX_BYTES], msg[LINE_MAX_BYTES - 512], when[40];
+	size_t off = 0;
+	int fd;
+
+	if (level < TJ_LOG_ERR)
+		level = TJ_LOG_ERR;
+	if (level > TJ_LOG_DEBUG)
+		level = TJ_LOG_DEBUG;
+	if (!log_enabled(level))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	clock_format_rfc3339(clock_wall_ms(), true, when, sizeof(when));
+
+	if (__atomic_load_n(&sink_format, __ATOMIC_RELAXED) == LOG_FORMAT_JSON) {
+		append(line, sizeof(line), &off, "{\"time\":\"%s\",\"level\":\"%s\"", when,
+		       level_names[level]);
+		if (ctx != NULL && ctx->route != NULL) {
+			append(line, sizeof(line), &off, ",\"route\":\"");
+			append_json_escaped(line, sizeof(line), &off, ctx->route);
+			append(line, sizeof(line), &off, "\"");
+		}
+		if (ctx != NULL && ctx->plugin != NULL) {
+			append(line, sizeof(line), &off, ",\"plugin\":\"");
+			append_json_escaped(line, sizeof(line), &off, ctx->plugin);
+			append(line, sizeof(line), &off, "\"");
+		}
+		if (ctx != NULL && ctx->seq != 0)
+			append(line, sizeof(line), &off, ",\"seq\":%llu",
+			       (unsigned long long)ctx->seq);
+		if (ctx != NULL && ctx->attempt != 0)
+			append(line, sizeof(line), &off, ",\"attempt\":%u", ctx->attempt);
+		append(line, sizeof(line), &off, ",\"msg\":\"");
+		append_json_escaped(line, sizeof(line), &off, msg);
+		append(line, sizeof(line), &off, "\"}");
+	} else {
+		append(line, sizeof(line), &off, "%s %-7s", when, level_names[level]);
+		if (ctx != NULL && ctx->route != NULL)
+			append(line, sizeof(line), &off, " route=%s", ctx->route);
+		if (ctx != NULL && ctx->plugin != NULL)
+			append(line, sizeof(line), &off, " plugin=%s", ctx->plugin);
+		if (ctx != NULL && ctx->seq != 0)
+			append(line, sizeof(line), &off, " seq=%llu", (unsigned long long)ctx->seq);
+		if (ctx != NULL && ctx->attempt != 0)
+			append(line, sizeof(line), &off, " attempt=%u", ctx->attempt);
+		append(line, sizeof(line), &off, " %s", msg);
+	}
+	if (off >= sizeof(line) - 1)
+		off = sizeof(line) - 2;
+	line[off++] = '\n';
+
+	pthread_mutex_lock(&sink_lock);
+	fd = sink_fd;
+	/* One write per line; a short write to a log is not worth retrying. */
+	if (write(fd, line, off) < 0)
+		(void)0;
+	pthread_mutex_unlock(&sink_lock);
+}
+
+void
+log_write(int level, const struct log_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, ctx, fmt, ap);
+	va_end(ap);
+}
