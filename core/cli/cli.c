@@ -10,9 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "run/backends.h"
 #include "util/log.h"
-#include "nats/natsconn.h"
-#include "run/run_jetstream.h"
 #include "util/xalloc.h"
 
 const char *
@@ -50,70 +49,40 @@ int
 cli_load_optional_config(const char *given, struct cfg **cfg_r)
 {
 	const char *env = getenv("TASKJET_CONFIG");
+	char *errors = NULL;
 
-	*cfg_r = NULL;
-	if (given == NULL && (env == NULL || *env == '\0') &&
-	    access(cli_config_path(NULL), F_OK) != 0)
-		return EXIT_OK;
-	return cli_load_config(given, cfg_r);
+	if (given != NULL || (env != NULL && *env != '\0') ||
+	    access(cli_config_path(NULL), F_OK) == 0)
+		return cli_load_config(given, cfg_r);
+	if (cfg_load_defaults(&errors, cfg_r) < 0) {
+		if (errors != NULL)
+			fputs(errors, stderr);
+		free(errors);
+		return EXIT_CONFIG;
+	}
+	return EXIT_OK;
 }
 
 int
-cli_read_embedded_url(const struct cfg *cfg, char *buf, size_t len)
+cli_open_backend(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
+                 struct backend **b_r)
 {
-	char path[4096];
-	FILE *fp;
-	int rc = 0;
+	int rc = backend_open(
+	    cfg, &(struct backend_open_opts){ .url = url, .client = true, .name = name }, b_r);
 
-	run_embedded_url_path(cfg, path, sizeof(path));
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		return -errno;
-	if (fgets(buf, (int)len, fp) == NULL)
-		rc = -ENOENT;
-	fclose(fp);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (rc == 0 && buf[0] == '\0')
-		rc = -ENOENT;
-	return rc;
-}
-
-char *
-cli_resolve_url(const char *given, const struct cfg *cfg)
-{
-	const char *env = getenv("NATS_URL");
-	char line[1024];
-
-	if (given != NULL)
-		return xstrdup(given);
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	if (cfg != NULL && cfg->nats.url != NULL)
-		return xstrdup(cfg->nats.url);
-	if (cfg != NULL && cli_read_embedded_url(cfg, line, sizeof(line)) == 0)
-		return xstrdup(line);
-	return xstrdup("nats://127.0.0.1:4222");
-}
-
-int
-cli_connect(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
-            struct natsconn **nc_r)
-{
-	struct cfg_nats nats = { .name = (char *)name,
-		                 .connect_timeout_ms = 2000,
-		                 .reconnect_wait_ms = 500,
-		                 .reconnect_jitter_ms = 100 };
-	char *resolved = cli_resolve_url(url, cfg);
-	int rc;
-
-	if (cfg != NULL)
-		nats.creds_file = cfg->nats.creds_file;
-	rc = natsconn_open(&nats, resolved, NULL, nc_r);
-	if (rc < 0)
-		fprintf(stderr, "taskjet %s: cannot connect to %s: %s\n", cmd, resolved,
-		        strerror(-rc));
-	free(resolved);
-	return rc < 0 ? EXIT_UNAVAILABLE : EXIT_OK;
+	if (rc == -ENOTSUP) {
+		fprintf(stderr,
+		        "taskjet %s: the %s backend keeps its tasks and dead letters inside "
+		        "the running engine; use its HTTP API instead\n",
+		        cmd, backend_kind_name(cfg));
+		return EXIT_USAGE;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "taskjet %s: cannot reach the %s backend: %s\n", cmd,
+		        backend_kind_name(cfg), strerror(-rc));
+		return EXIT_UNAVAILABLE;
+	}
+	return EXIT_OK;
 }
 
 int
@@ -322,62 +291,4 @@ cli_print_routes(FILE *out, const struct cfg *cfg)
 		        r->max_attempts, ack, initial, r->backoff.multiplier, max,
 		        r->backoff.jitter * 100, r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
 	}
-}
-
-/* Wait for signals until stop; returns the signal count seen (>= 1), or 0
- * if `done` became true first. */
-int
-cli_wait_for_stop(const sigset_t *set, volatile sig_atomic_t *done)
-{
-	struct timespec tick = { 0, 200 * 1000000L };
-
-	for (;;) {
-		int sig = sigtimedwait(set, NULL, &tick);
-
-		if (done != NULL && *done)
-			return 0;
-		if (sig == SIGHUP) {
-			int rc = log_reopen();
-
-			if (rc < 0)
-				log_err("cannot reopen the log: %s", strerror(-rc));
-			else
-				log_notice("log reopened");
-		} else if (sig == SIGTERM || sig == SIGINT) {
-			log_notice("received %s: stopping (send it again to exit at once)",
-			           sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			return 1;
-		}
-	}
-}
-
-/* After the first stop signal: a second one ends the process at once. */
-static void *
-second_signal_main(void *arg)
-{
-	const sigset_t *set = arg;
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_reopen();
-			continue;
-		}
-		log_warn("second %s: exiting now; unfinished tasks will be "
-		         "redelivered",
-		         sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		_exit(EXIT_FAILURE_OTHER);
-	}
-	return NULL;
-}
-
-void
-cli_watch_second_signal(sigset_t *set)
-{
-	pthread_t t;
-
-	if (pthread_create(&t, NULL, second_signal_main, set) == 0)
-		pthread_detach(t);
 }

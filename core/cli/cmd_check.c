@@ -6,10 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "nats/jetstream.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
-#include "run/run_jetstream.h"
 
 static const char check_usage[] =
     "Usage: taskjet check [-c FILE] [--nats[=URL]]\n"
@@ -39,27 +37,14 @@ print_line(void *arg, const char *line)
 static int
 check_topology(const struct cfg *cfg, const char *url)
 {
-	struct js_backend *backend = NULL;
-	char path[4096], line[1024];
+	struct backend *backend = NULL;
 	int status, rc;
 
-	if (url == NULL)
-		url = cfg->nats.url;
-	if (url == NULL && cli_read_embedded_url(cfg, line, sizeof(line)) == 0)
-		url = line;
-	if (url == NULL) {
-		run_embedded_url_path(cfg, path, sizeof(path));
-		fprintf(stderr,
-		        "taskjet check: no NATS URL configured and no "
-		        "running engine's server (%s); use --nats=URL\n",
-		        path);
-		return EXIT_UNAVAILABLE;
-	}
-	rc = js_backend_create(cfg, url, NULL, &backend);
-	if (rc < 0)
-		return EXIT_UNAVAILABLE;
-	printf("server %s:\n", url);
-	rc = js_backend_ensure_topology(backend, true, print_line, NULL);
+	status = cli_open_backend("check", "taskjet-check", url, cfg, &backend);
+	if (status != EXIT_OK)
+		return status;
+	printf("server %s:\n", backend->ops->location(backend));
+	rc = backend_ensure_topology(backend, true, print_line, NULL);
 	switch (rc) {
 	case 0:
 		printf("server topology matches the config\n");
@@ -78,7 +63,7 @@ check_topology(const struct cfg *cfg, const char *url)
 		status = EXIT_UNAVAILABLE;
 		break;
 	}
-	js_backend_destroy(backend);
+	backend_destroy(backend);
 	return status;
 }
 

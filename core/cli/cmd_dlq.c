@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* taskjet dlq: list, show, replay and purge dead letters (core/dlq_admin). */
+/* taskjet dlq: list, show, replay and purge dead letters (through the backend). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,11 +9,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "util/clock.h"
-#include "nats/dlq_admin.h"
-#include "util/log.h"
-#include "nats/natsconn.h"
 #include "engine/router.h"
+#include "util/clock.h"
+#include "util/log.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
 
@@ -301,10 +299,10 @@ report_list_error(const struct cfg_dlq *dlq, int rc)
 }
 
 static int
-do_ls(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
+do_ls(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a)
 {
 	struct dlq_list list = { 0 };
-	int rc = dlq_admin_list(nc, dlq, &a->filter, false, &list);
+	int rc = backend_dlq_list(b, &a->filter, false, &list);
 
 	if (rc < 0)
 		return report_list_error(dlq, rc);
@@ -314,10 +312,10 @@ do_ls(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
 }
 
 static int
-do_show(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t seq)
+do_show(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t seq)
 {
 	struct dlq_entry *e = NULL;
-	int rc = dlq_admin_get(nc, dlq, seq, &e);
+	int rc = backend_dlq_get(b, seq, &e);
 
 	if (rc == -ENOENT) {
 		fprintf(stderr, "taskjet dlq: no dead letter %" PRIu64 " in %s\n", seq,
@@ -332,11 +330,11 @@ do_show(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a
 }
 
 static int
-replay_one(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool json, bool first)
+replay_one(struct backend *b, const struct cfg_dlq *dlq, uint64_t seq, bool json, bool first)
 {
 	struct dlq_replay_result res = { 0 };
 	char err[512] = "";
-	int rc = dlq_admin_replay(nc, dlq, seq, err, sizeof(err), &res);
+	int rc = backend_dlq_replay(b, seq, err, sizeof(err), &res);
 
 	if (json) {
 		printf("%s{\"seq\":%" PRIu64 ",\"ok\":%s", first ? "" : ",", seq,
@@ -360,7 +358,7 @@ replay_one(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool js
 }
 
 static int
-do_replay(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t *seqs,
+do_replay(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t *seqs,
           size_t nseqs)
 {
 	struct dlq_list list = { 0 };
@@ -371,7 +369,7 @@ do_replay(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args 
 		struct dlq_filter f = a->filter;
 
 		f.unlimited = true;
-		rc = dlq_admin_list(nc, dlq, &f, false, &list);
+		rc = backend_dlq_list(b, &f, false, &list);
 		if (rc < 0)
 			return report_list_error(dlq, rc);
 		total = list.count;
@@ -381,7 +379,7 @@ do_replay(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args 
 	for (size_t i = 0; i < total; i++) {
 		uint64_t seq = a->all ? list.entries[i].seq : seqs[i];
 
-		if (replay_one(nc, dlq, seq, a->json, i == 0) < 0)
+		if (replay_one(b, dlq, seq, a->json, i == 0) < 0)
 			failed++;
 	}
 	if (a->json)
@@ -408,7 +406,7 @@ confirm(size_t count, const char *stream)
 }
 
 static int
-do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *a)
+do_purge(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a)
 {
 	struct dlq_filter f = a->filter;
 	struct dlq_list list = { 0 };
@@ -416,7 +414,7 @@ do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *
 	int status = EXIT_OK, rc;
 
 	f.unlimited = true;
-	rc = dlq_admin_list(nc, dlq, &f, false, &list);
+	rc = backend_dlq_list(b, &f, false, &list);
 	if (rc < 0)
 		return report_list_error(dlq, rc);
 	if (list.count == 0) {
@@ -441,7 +439,7 @@ do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *
 	if (f.reason == NULL && f.since_ms == 0) {
 		/* One server call, bounded by the scan so letters written since
 		 * (which nobody confirmed) stay. */
-		rc = dlq_admin_purge_subject(nc, dlq, f.subject, list.last_seq + 1);
+		rc = backend_dlq_purge(b, f.subject, list.last_seq + 1);
 		if (rc < 0) {
 			fprintf(stderr, "taskjet dlq purge: %s\n", strerror(-rc));
 			status = EXIT_FAILURE_OTHER;
@@ -450,7 +448,7 @@ do_purge(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_args *
 		deleted = list.count;
 	} else {
 		for (size_t i = 0; i < list.count; i++) {
-			rc = dlq_admin_delete(nc, dlq, list.entries[i].seq);
+			rc = backend_dlq_delete(b, list.entries[i].seq);
 			if (rc == 0) {
 				deleted++;
 			} else if (rc == -ENOENT) {
@@ -493,9 +491,8 @@ cmd_dlq(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dlq_args a = { 0 };
-	struct cfg_dlq defaults = { .stream = (char *)"DLQ", .subject_prefix = (char *)"dlq" };
-	const struct cfg_dlq *dlq = &defaults;
-	struct natsconn *nc = NULL;
+	const struct cfg_dlq *dlq;
+	struct backend *backend = NULL;
 	struct cfg *cfg = NULL;
 	uint64_t *seqs = NULL, v;
 	size_t nseqs = 0;
@@ -618,24 +615,23 @@ cmd_dlq(int argc, char **argv)
 	status = cli_load_optional_config(a.config, &cfg);
 	if (status != EXIT_OK)
 		goto out;
-	if (cfg != NULL)
-		dlq = &cfg->dlq;
+	dlq = &cfg->dlq;
 	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_connect("dlq", "taskjet-dlq", a.url, cfg, &nc);
+	status = cli_open_backend("dlq", "taskjet-dlq", a.url, cfg, &backend);
 	if (status != EXIT_OK)
 		goto out;
 
 	if (sub[0] == 'l')
-		status = do_ls(nc, dlq, &a);
+		status = do_ls(backend, dlq, &a);
 	else if (strcmp(sub, "show") == 0)
-		status = do_show(nc, dlq, &a, seqs[0]);
+		status = do_show(backend, dlq, &a, seqs[0]);
 	else if (strcmp(sub, "replay") == 0)
-		status = do_replay(nc, dlq, &a, seqs, nseqs);
+		status = do_replay(backend, dlq, &a, seqs, nseqs);
 	else
-		status = do_purge(nc, dlq, &a);
+		status = do_purge(backend, dlq, &a);
 out:
 	fflush(stdout);
-	natsconn_close(nc, 2000);
+	backend_destroy(backend);
 	cfg_free(cfg);
 	free(seqs);
 	return status;

@@ -60,10 +60,39 @@ verdict_name(int verdict)
 	}
 }
 
-static void
-print_step(const struct mem_step *step, const struct route *route)
+/* The engine as exec's memory backend sees it, keeping what the last
+ * delivery came to so each step can be printed. */
+struct exec_sink {
+	struct engine *engine;
+	struct disp_result last;
+	struct backend_sink sink;
+};
+
+static int
+exec_deliver(void *ctx, struct tj_task *task)
 {
-	const struct disp_result *res = &step->result;
+	struct exec_sink *x = ctx;
+
+	memset(&x->last, 0, sizeof(x->last));
+	return engine_process(x->engine, task, &x->last);
+}
+
+static int
+exec_dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
+{
+	struct exec_sink *x = ctx;
+	int rc;
+
+	memset(&x->last, 0, sizeof(x->last));
+	rc = engine_dead_letter(x->engine, task, reason, error, &x->last);
+	if (rc == 0 && x->last.outcome != DISP_DEAD_LETTERED)
+		rc = -EIO;
+	return rc;
+}
+
+static void
+print_step(const struct mem_step *step, const struct disp_result *res, const struct route *route)
+{
 	int max = route != NULL ? route->cfg->max_attempts : 1;
 
 	printf("%s attempt %u/%d: %-5s", step->subject, step->attempt, max,
@@ -104,7 +133,7 @@ print_letters(const struct mem_letter *letter)
 
 /* Split "K=V" in place. */
 static int
-parse_header(char *arg, struct dlq_header *h)
+parse_header(char *arg, struct msg_header *h)
 {
 	char *eq = strchr(arg, '=');
 
@@ -130,9 +159,12 @@ cmd_exec(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct dlq_header headers[MAX_HEADERS];
+	struct msg_header headers[MAX_HEADERS];
 	const char *config = NULL, *msg_id = NULL, *level = NULL, *subject;
-	struct mem_backend *backend = NULL;
+	struct exec_sink sink = {
+		.sink = { .deliver = exec_deliver, .dead_letter = exec_dead_letter, .ctx = &sink }
+	};
+	struct backend *backend = NULL;
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
 	char *payload = NULL, *end;
@@ -210,7 +242,10 @@ cmd_exec(int argc, char **argv)
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	mem_backend_create(engine, &backend);
+	sink.engine = engine;
+	mem_backend_open(cfg, &backend);
+	mem_backend_bind(backend, engine_router(engine), &sink.sink);
+	engine_set_backend(engine, backend);
 	mem_backend_set_delay_scale(backend, scale);
 
 	{
@@ -222,7 +257,14 @@ cmd_exec(int argc, char **argv)
 			       subject, route->cfg->name, route->cfg->plugin, route->cfg->handler,
 			       route->cfg->max_attempts, scale);
 	}
-	rc = mem_backend_publish(backend, subject, payload, len, headers, nheaders, msg_id, NULL);
+	rc = backend->ops->publish(backend,
+	                           &(struct publish_msg){ .subject = subject,
+	                                                  .data = payload,
+	                                                  .len = len,
+	                                                  .headers = headers,
+	                                                  .header_count = nheaders,
+	                                                  .msg_id = msg_id },
+	                           NULL);
 	if (rc < 0) {
 		fprintf(stderr, "taskjet exec: cannot enqueue on %s: %s\n", subject,
 		        rc == -ENOENT ? "no stream takes this subject" : strerror(-rc));
@@ -238,7 +280,7 @@ cmd_exec(int argc, char **argv)
 		/* The longest a delayed retry can wait, plus slack. */
 		if (mem_backend_run_one(backend, 24LL * 3600 * 1000, &step) != 1)
 			break;
-		print_step(&step, router_lookup(engine_router(engine), step.subject));
+		print_step(&step, &sink.last, router_lookup(engine_router(engine), step.subject));
 	}
 	mem_backend_stats(backend, &stats);
 	print_letters(mem_backend_letters(backend));
@@ -254,7 +296,7 @@ cmd_exec(int argc, char **argv)
 		status = EXIT_OK;
 	}
 out:
-	mem_backend_destroy(backend);
+	backend_destroy(backend);
 	engine_destroy(engine);
 	cfg_free(cfg);
 	free(payload);

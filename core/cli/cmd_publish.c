@@ -12,13 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
-#include "nats/natsconn.h"
 #include "util/xalloc.h"
 
 static const char publish_usage[] =
@@ -48,19 +45,10 @@ static const char publish_usage[] =
     "Exit status: 0 all stored, 1 a publish failed, 64 usage, 69 no server.\n";
 
 #define MAX_HEADERS 32
-/* A publish lost in a reconnect may still be stored: retry with the same
- * id a bounded number of times. */
-#define PUBLISH_TRIES 5
-#define PUBLISH_WAIT_MS 5000
-
-struct header_arg {
-	const char *key;
-	const char *value;
-};
 
 struct publish_args {
 	const char *config, *url, *id, *type, *tenant, *module, *version, *spec;
-	struct header_arg headers[MAX_HEADERS];
+	struct msg_header headers[MAX_HEADERS];
 	size_t header_count;
 	long count;
 	bool quiet;
@@ -122,44 +110,26 @@ out:
 	return rc;
 }
 
-/* Publish one message; retries a timeout with the same message id. */
+/* Publish one message and wait until stored (the backend retries a lost
+ * answer under the same id). */
 static int
-publish_one(jsCtx *js, const char *subject, const char *data, size_t len, const char *msg_id,
-            const struct publish_args *a, uint64_t *seq_r, bool *duplicate_r)
+publish_one(struct backend *b, const char *subject, const char *data, size_t len,
+            const char *msg_id, const struct publish_args *a, struct publish_ack *ack_r)
 {
-	natsStatus s = NATS_TIMEOUT;
-	jsErrCode jerr = 0;
+	int rc = b->ops->publish(b,
+	                         &(struct publish_msg){ .subject = subject,
+	                                                .data = data,
+	                                                .len = len,
+	                                                .headers = a->headers,
+	                                                .header_count = a->header_count,
+	                                                .msg_id = msg_id },
+	                         ack_r);
 
-	for (int attempt = 0; attempt < PUBLISH_TRIES && s == NATS_TIMEOUT; attempt++) {
-		jsPubAck *ack = NULL;
-		jsPubOptions po;
-		natsMsg *msg = NULL;
-
-		jsPubOptions_Init(&po);
-		po.MsgId = msg_id;
-		po.MaxWait = PUBLISH_WAIT_MS;
-		s = natsMsg_Create(&msg, subject, NULL, data, (int)len);
-		for (size_t i = 0; s == NATS_OK && i < a->header_count; i++)
-			s = natsMsgHeader_Add(msg, a->headers[i].key, a->headers[i].value);
-		if (s == NATS_OK)
-			s = js_PublishMsg(&ack, js, msg, &po, &jerr);
-		if (s == NATS_OK) {
-			*seq_r = ack->Sequence;
-			*duplicate_r = ack->Duplicate;
-		}
-		jsPubAck_Destroy(ack);
-		natsMsg_Destroy(msg);
-	}
-	if (s == NATS_NO_RESPONDERS) {
+	if (rc == -ENOENT)
 		fprintf(stderr, "taskjet publish: no stream takes subject %s\n", subject);
-		return -ENOENT;
-	}
-	if (s != NATS_OK) {
-		fprintf(stderr, "taskjet publish: %s: %s (%s)\n", subject, natsStatus_GetText(s),
-		        nats_GetLastError(NULL));
-		return natsconn_errno(s);
-	}
-	return 0;
+	else if (rc < 0)
+		fprintf(stderr, "taskjet publish: %s: %s\n", subject, strerror(-rc));
+	return rc;
 }
 
 int
@@ -181,7 +151,7 @@ cmd_publish(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct publish_args a = { .count = 1 };
-	struct natsconn *conn = NULL;
+	struct backend *backend = NULL;
 	char *data = NULL, *end, subject_buf[256];
 	const char *subject = NULL;
 	struct cfg *cfg = NULL;
@@ -275,22 +245,19 @@ cmd_publish(int argc, char **argv)
 			return EXIT_FAILURE_OTHER;
 		}
 	}
-	if (a.config != NULL || getenv("TASKJET_CONFIG") != NULL) {
-		status = cli_load_config(a.config, &cfg);
-		if (status != EXIT_OK)
-			goto out;
-	}
+	status = cli_load_optional_config(a.config, &cfg);
+	if (status != EXIT_OK)
+		goto out;
 	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_connect("publish", "taskjet-publish", a.url, cfg, &conn);
+	status = cli_open_backend("publish", "taskjet-publish", a.url, cfg, &backend);
 	if (status != EXIT_OK)
 		goto out;
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "taskjet");
 	host[sizeof(host) - 1] = '\0';
 	for (long i = 0; i < a.count; i++) {
+		struct publish_ack ack = { 0 };
 		char id[300];
-		uint64_t seq = 0;
-		bool dup = false;
 
 		if (a.id != NULL && a.count == 1)
 			snprintf(id, sizeof(id), "%s", a.id);
@@ -299,17 +266,17 @@ cmd_publish(int argc, char **argv)
 		else
 			snprintf(id, sizeof(id), "%s-%d-%lld-%ld", host, (int)getpid(),
 			         (long long)clock_wall_ms(), i + 1);
-		rc = publish_one(natsconn_js(conn), subject, data, len, id, &a, &seq, &dup);
+		rc = publish_one(backend, subject, data, len, id, &a, &ack);
 		if (rc < 0) {
 			status = EXIT_FAILURE_OTHER;
 			break;
 		}
 		if (!a.quiet)
-			printf("%s seq=%llu id=%s%s\n", subject, (unsigned long long)seq, id,
-			       dup ? " (duplicate: already stored)" : "");
+			printf("%s seq=%llu id=%s%s\n", subject, (unsigned long long)ack.seq, id,
+			       ack.duplicate ? " (duplicate: already stored)" : "");
 	}
 out:
-	natsconn_close(conn, 2000);
+	backend_destroy(backend);
 	cfg_free(cfg);
 	free(data);
 	return status;

@@ -11,8 +11,7 @@
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "nats/natsconn.h"
-#include "nats/stats_query.h"
+#include "engine/stats.h"
 
 static const char stats_usage[] =
     "Usage: taskjet stats [-c FILE] [-n URL] [--json] [--by-reason]\n"
@@ -262,7 +261,7 @@ cmd_stats(int argc, char **argv)
 	double interval = 2;
 	long count = 0;
 	struct stats_snapshot *prev = NULL, *cur = NULL;
-	struct natsconn *nc = NULL;
+	struct backend *backend = NULL;
 	struct cfg *cfg = NULL;
 	struct sigaction sa, old_int, old_term;
 	char *end;
@@ -319,7 +318,7 @@ cmd_stats(int argc, char **argv)
 	if (status != EXIT_OK)
 		goto out;
 	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_connect("stats", "taskjet-stats", url, cfg, &nc);
+	status = cli_open_backend("stats", "taskjet-stats", url, cfg, &backend);
 	if (status != EXIT_OK)
 		goto out;
 
@@ -335,7 +334,8 @@ cmd_stats(int argc, char **argv)
 			sleep_interruptible((int64_t)(interval * 1000));
 		if (stop_requested)
 			break;
-		rc = stats_query(nc, cfg, by_reason, 0, &cur);
+		rc = backend->ops->snapshot(
+		    backend, cfg, &(struct snapshot_opts){ .by_reason = by_reason }, &cur);
 		if (rc < 0) {
 			fprintf(stderr, "taskjet stats: query failed: %s\n", strerror(-rc));
 			status = rc == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
@@ -360,7 +360,7 @@ cmd_stats(int argc, char **argv)
 	sigaction(SIGTERM, &old_term, NULL);
 out:
 	stats_snapshot_free(prev);
-	natsconn_close(nc, 2000);
+	backend_destroy(backend);
 	cfg_free(cfg);
 	return status;
 }

@@ -6,7 +6,7 @@
 #include <taskjet/plugin.h>
 
 #include "cli/cli.h"
-#include "nats/jetstream.h"
+#include "run/backends.h"
 
 static const char usage_text[] =
     "Usage: taskjet COMMAND [OPTIONS]\n"
@@ -68,8 +68,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
-		printf("taskjet %s (plugin ABI %u.%u, libnats %s)\n", PACKAGE_VERSION, TJ_ABI_MAJOR,
-		       TJ_ABI_MINOR, js_client_version());
+		printf("taskjet %s (plugin ABI %u.%u, %s)\n", PACKAGE_VERSION, TJ_ABI_MAJOR,
+		       TJ_ABI_MINOR, backend_library_versions());
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -1702,6 +1702,39 @@ out:
 	return ret;
 }
 
+int
+cfg_load_defaults(char **errors_r, struct cfg **cfg_r)
+{
+	struct loader l = { .name = "(no config file)",
+		            .dlq_stream = SIZE_MAX,
+		            .dlq_prefix = SIZE_MAX,
+		            .dlq_adv = SIZE_MAX };
+	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
+	int ret = 0;
+
+	l.cfg = cfg;
+	cfg->path = xstrdup(l.name);
+	set_defaults(cfg);
+	apply_env(&l);
+	derive_defaults(cfg);
+	apply_env_dir(&cfg->plugin_dir, "TASKJET_PLUGIN_DIR");
+	apply_env_dir(&cfg->state_dir, "TASKJET_STATE_DIR");
+	if (l.nerrs > 0) {
+		ret = -EINVAL;
+		if (errors_r != NULL) {
+			*errors_r = l.errs;
+			l.errs = NULL;
+		}
+		goto out;
+	}
+	*cfg_r = cfg;
+	cfg = NULL;
+out:
+	free(l.errs);
+	cfg_free(cfg);
+	return ret;
+}
+
 static void
 io_error(const char *path, const char *what, int err, char **errors_r)
 {

@@ -125,6 +125,11 @@ struct cfg {
  */
 int cfg_load(const char *path, char **errors_r, struct cfg **cfg_r);
 
+/* The config of a command run without a config file: every default, with
+ * the environment overrides (NATS_URL, TASKJET_*) applied. Same returns as
+ * cfg_load(). */
+int cfg_load_defaults(char **errors_r, struct cfg **cfg_r);
+
 /* Same as cfg_load() but from a buffer; `name` is used in messages. */
 int cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
                     struct cfg **cfg_r);

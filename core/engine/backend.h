@@ -1,41 +1,93 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The small interface between the engine's policy and a message transport.
- * Two implementations: JetStream (core/backend_jetstream.c) and the
- * in-process memory queue (core/backend_memory.c). Unit tests use a
- * recording fake. Every operation returns 0 or a negative errno.
+ * The backend interface: what the engine, the HTTP endpoint and the CLI
+ * need from a message transport, and nothing of how it works. Two
+ * implementations: JetStream (core/nats/jetstream.c) and the in-process
+ * memory queue (core/memory/memory.c); unit tests use a recording fake.
+ * A backend is opened by run/backends.c; nothing else names a concrete one,
+ * so adding a backend touches neither HTTP nor the CLI.
  *
- * Thread-safety: every op may be called from any worker thread, for
- * different tasks concurrently; a given task is used by one thread at a time.
+ * Every operation returns 0 or a negative errno. Optional operations are
+ * NULL in a backend that cannot do them; call them through the backend_*
+ * wrappers below, which answer -ENOTSUP for a missing one.
+ *
+ * Threads: the per-task operations may be called from any thread, for
+ * different tasks concurrently (one task is used by one thread at a
+ * time). publish, ready, healthy, snapshot and the dlq_* operations are
+ * thread-safe. start, wait and destroy belong to one controlling thread;
+ * request_stop is async-signal-safe.
  */
 #ifndef TASKJET_BACKEND_H
 #define TASKJET_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/dlq.h"
+#include "engine/stats.h"
 #include "engine/task.h"
 
-/* One extra header of a dead letter. Borrowed strings. */
-struct dlq_header {
-	const char *key;
-	const char *value;
+struct router;
+
+/* A message to publish and have stored. Everything borrowed. */
+struct publish_msg {
+	const char *subject;
+	const void *data;
+	size_t len;
+	const struct msg_header *headers; /* header_count pairs, may be NULL */
+	size_t header_count;
+	/* Deduplication id (Nats-Msg-Id). With one, a publish whose answer
+	 * was lost is retried and stored once; NULL: not retried. */
+	const char *msg_id;
 };
 
-/* A dead letter to write: the task's payload and original headers, plus
- * these headers, on `subject`, deduplicated by `msg_id`. */
-#define DLQ_MAX_HEADERS 12
-struct dlq_record {
-	char subject[512];
-	char msg_id[256];
-	struct dlq_header headers[DLQ_MAX_HEADERS];
-	size_t header_count;
+/* What the store said about a publish. */
+struct publish_ack {
+	char stream[64]; /* the stream that stored it */
+	uint64_t seq; /* its sequence there (the first copy's if a duplicate) */
+	bool duplicate; /* the id was stored already; nothing new was stored */
+};
+
+/*
+ * Where a started backend delivers. Both calls come from backend threads,
+ * concurrently for different tasks; ctx is passed back as is.
+ *
+ * deliver: one delivered task. Everything the backend set in the task
+ * (subject, payload, stream, id, backend_msg...) stays valid until it
+ * returns; the callee runs the task to its disposition through the
+ * per-task operations before returning. A task left unsettled is
+ * redelivered after the route's ack_wait. The return value is only logged.
+ *
+ * dead_letter: a task the backend gave up on without a handler verdict
+ * (the server's MAX_DELIVERIES advisory; a published task no route
+ * serves). Its per-task settle operations are no-ops. Return 0 only once
+ * the dead letter is stored; the backend retries later otherwise.
+ */
+struct metrics;
+struct backend_sink {
+	int (*deliver)(void *ctx, struct tj_task *task);
+	int (*dead_letter)(void *ctx, struct tj_task *task, enum dlq_reason reason,
+	                   const char *error);
+	void *ctx;
+	/* Where a backend that fetches in batches records their sizes
+	 * (metrics_observe_fetch); NULL: nowhere. */
+	struct metrics *metrics;
+};
+
+/* What a snapshot should include. */
+struct snapshot_opts {
+	bool by_reason; /* count dead letters per reason (scans the DLQ) */
+	uint64_t max_scan; /* at most this many letters for by_reason; 0: all */
+	int64_t timeout_ms; /* per server question; 0: a default */
 };
 
 struct backend;
 
 struct backend_ops {
 	const char *name; /* "jetstream", "memory", "fake" */
+
+	/* ---- per task (any thread) ---- */
 	/* Done: remove the task for good. */
 	int (*ack)(struct backend *b, struct tj_task *task);
 	/* Redeliver the task after delay_ms (0: at once). */
@@ -46,17 +98,106 @@ struct backend_ops {
 	int (*in_progress)(struct backend *b, struct tj_task *task);
 	/* Write the dead letter and return 0 only once the store confirmed it. */
 	int (*dead_letter)(struct backend *b, struct tj_task *task, const struct dlq_record *rec);
-	/* Publish a message and wait for the store's confirmation. msg_id may
-	 * be NULL. -ENOENT: no stream takes the subject; -ENOBUFS: full. */
-	int (*publish)(struct backend *b, const char *subject, const void *data, size_t len,
-	               const char *msg_id);
 	/* First value of a header of the task's message, NULL if absent. The
 	 * string lives as long as the task. */
 	const char *(*header)(struct backend *b, const struct tj_task *task, const char *key);
+
+	/* ---- publishing (any thread) ---- */
+	/* Publish and wait for the store's confirmation; fills *ack_r (may be
+	 * NULL). -ENOENT: no stream takes the subject; -EINVAL: not a valid
+	 * subject; -ENOBUFS: full; -EMSGSIZE: too large; -ENOTCONN: not
+	 * connected right now; -ETIMEDOUT: no answer. */
+	int (*publish)(struct backend *b, const struct publish_msg *msg, struct publish_ack *ack_r);
+
+	/* ---- lifecycle (controlling thread) ---- */
+	/* Optional. Create or check what the config needs on the server
+	 * (dry_run: only look), reporting each line through print (may be
+	 * NULL). 0 when nothing is (or would be) left to do; -EAGAIN for a
+	 * dry run that found work; -EEXIST for a difference that cannot be
+	 * fixed in place; -EIO when the server refused. */
+	int (*ensure_topology)(struct backend *b, bool dry_run,
+	                       void (*print)(void *arg, const char *line), void *arg);
+	/* Start delivering every route of `router` into `sink` (both borrowed
+	 * until wait() returned). Nothing is left running on failure. Once. */
+	int (*start)(struct backend *b, const struct router *router,
+	             const struct backend_sink *sink);
+	/* Stop taking new tasks; tasks being handled finish. Async-signal-safe. */
+	void (*request_stop)(struct backend *b);
+	/* Request a stop and wait up to grace_ms for tasks in hand to finish
+	 * (fetched but unstarted ones are handed back). Returns how many
+	 * threads were still busy at the deadline: they are abandoned (their
+	 * tasks are redelivered later) and destroy() then leaves what they use
+	 * alone, for the process to end. */
+	int (*wait)(struct backend *b, int64_t grace_ms);
+	/* Free. NULL-safe through backend_destroy(). After wait(). */
+	void (*destroy)(struct backend *b);
+	/* Optional. Wait until nothing is queued, delayed or in flight, at
+	 * most timeout_ms: 0 or -ETIMEDOUT. */
+	int (*drain)(struct backend *b, int64_t timeout_ms);
+
+	/* ---- status (any thread) ---- */
+	/* Cheap liveness for the watchdog: connected to what it needs. */
+	bool (*healthy)(struct backend *b);
+	/* Ready to take tasks; otherwise `why` says what is missing. May ask
+	 * the server (bounded by timeout_ms). */
+	bool (*ready)(struct backend *b, int64_t timeout_ms, char *why, size_t why_len);
+	/* Where it runs, for log lines ("nats://127.0.0.1:4222", "memory");
+	 * user info is never included. Lives as long as the backend. */
+	const char *(*location)(struct backend *b);
+	/* The numbers of streams, route consumers, connection, queue and
+	 * DLQ, as the store knows them. *snap_r is freed with
+	 * stats_snapshot_free(). */
+	int (*snapshot)(struct backend *b, const struct cfg *cfg, const struct snapshot_opts *o,
+	                struct stats_snapshot **snap_r);
+
+	/* ---- dead letters (optional; any thread) ---- */
+	/* The letters matching `f`; see struct dlq_filter. with_payload false
+	 * leaves headers and payload out. -ENOENT if there is no DLQ. */
+	int (*dlq_list)(struct backend *b, const struct dlq_filter *f, bool with_payload,
+	                struct dlq_list *list_r);
+	/* One letter with every header and its payload. -ENOENT if none. */
+	int (*dlq_get)(struct backend *b, uint64_t seq, struct dlq_entry **entry_r);
+	/* Delete one letter. -ENOENT if it is gone already. */
+	int (*dlq_delete)(struct backend *b, uint64_t seq);
+	/* Delete the letters on original subjects matching `subject` (NULL:
+	 * all) with a sequence below before_seq (0: no bound). */
+	int (*dlq_purge)(struct backend *b, const char *subject, uint64_t before_seq);
 };
 
 struct backend {
 	const struct backend_ops *ops;
+	const struct cfg *cfg; /* borrowed; the config it serves */
 };
+
+/* The optional operations, -ENOTSUP (or false/"?") when missing. Same
+ * contracts as the members. */
+int backend_ensure_topology(struct backend *b, bool dry_run,
+                            void (*print)(void *arg, const char *line), void *arg);
+int backend_drain(struct backend *b, int64_t timeout_ms);
+int backend_dlq_list(struct backend *b, const struct dlq_filter *f, bool with_payload,
+                     struct dlq_list *list_r);
+int backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r);
+/*
+ * Replay dead letter `seq`: publish its payload and original headers
+ * (without Taskjet-*, Nats-Msg-Id and Nats-Expected-*) plus
+ * Taskjet-Replayed-From to its original subject under dlq_replay_msg_id(),
+ * wait until stored, then delete the letter. Crash-safe: run again within
+ * the target's duplicate window, the publish is deduplicated and the letter
+ * deleted. -ENOENT: no such letter; -EINVAL: it has no valid original
+ * subject; -ENXIO: no stream takes that subject; -ENOTSUP: no DLQ here;
+ * `err` (may be NULL) says why in words.
+ */
+int backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
+                       struct dlq_replay_result *res_r);
+/* The publish step of a replay alone (tests stop a replay half-way with it,
+ * as a crash would). Same errors. */
+int backend_dlq_replay_publish(struct backend *b, const struct dlq_entry *e, char *err,
+                               size_t err_len, struct dlq_replay_result *res_r);
+int backend_dlq_delete(struct backend *b, uint64_t seq);
+int backend_dlq_purge(struct backend *b, const char *subject, uint64_t before_seq);
+/* True if the backend keeps dead letters an operator can reach. */
+bool backend_has_dlq(const struct backend *b);
+/* destroy() if b is not NULL. */
+void backend_destroy(struct backend *b);
 
 #endif

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* Dead-letter reasons, and the subject, id and headers of a dead letter. */
+/*
+ * Dead letters: reasons, the subject, id and headers of a new one, and
+ * reading, filtering and listing stored ones whatever stores them.
+ */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
-#include "util/clock.h"
 #include "engine/dlq.h"
+#include "util/clock.h"
+#include "util/subject.h"
+#include "util/xalloc.h"
 
 static const char *const reason_names[DLQ_REASON_COUNT] = {
 	[DLQ_REASON_HANDLER_FAILED] = "handler_failed",
@@ -122,4 +131,287 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	add_header(rec, "Taskjet-Failed-At", letter->failed_at);
 out:
 	return rc;
+}
+
+/* ---- stored letters ---- */
+
+/* Parse `digits` decimal digits at *p into *v; advances *p. */
+static bool
+take_num(const char **p, int digits, int *v)
+{
+	int n = 0;
+
+	for (int i = 0; i < digits; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return false;
+		n = n * 10 + ((*p)[i] - '0');
+	}
+	*p += digits;
+	*v = n;
+	return true;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm) into epoch ms. */
+static int
+parse_rfc3339(const char *s, int64_t *ms_r)
+{
+	const char *p = s;
+	struct tm tm = { 0 };
+	int y, mo, d, h, mi, sec, off = 0, oh, om;
+	int64_t ms = 0, scale = 100;
+	time_t t;
+
+	if (!take_num(&p, 4, &y) || *p++ != '-' || !take_num(&p, 2, &mo) || *p++ != '-' ||
+	    !take_num(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+		return -EINVAL;
+	p++;
+	if (!take_num(&p, 2, &h) || *p++ != ':' || !take_num(&p, 2, &mi) || *p++ != ':' ||
+	    !take_num(&p, 2, &sec))
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			ms += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+
+		if (!take_num(&p, 2, &oh) || *p++ != ':' || !take_num(&p, 2, &om))
+			return -EINVAL;
+		off = sign * (oh * 60 + om);
+	} else {
+		return -EINVAL;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	*ms_r = ((int64_t)t - (int64_t)off * 60) * 1000 + ms;
+	return 0;
+}
+
+int
+dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
+{
+	int64_t ago;
+
+	if (text == NULL || text[0] == '\0')
+		return -EINVAL;
+	if (parse_rfc3339(text, ms_r) == 0)
+		return 0;
+	if (cfg_parse_duration(text, strlen(text), &ago) < 0)
+		return -EINVAL;
+	*ms_r = now_wall_ms - ago;
+	return 0;
+}
+
+static const char *
+prefix_of(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix : "dlq";
+}
+
+static const char *
+stream_of(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && nonempty(dlq->stream) ? dlq->stream : "DLQ";
+}
+
+void
+dlq_entry_strip(struct dlq_entry *e)
+{
+	for (size_t i = 0; i < e->header_count; i++) {
+		free(e->headers[i].key);
+		free(e->headers[i].value);
+	}
+	free(e->headers);
+	e->headers = NULL;
+	e->header_count = 0;
+	free(e->payload);
+	e->payload = NULL;
+	e->payload_len = 0;
+}
+
+/* Free what an entry owns, not the entry itself. */
+static void
+entry_clear(struct dlq_entry *e)
+{
+	dlq_entry_strip(e);
+	free(e->dlq_subject);
+	free(e->orig_subject);
+	free(e->orig_stream);
+	free(e->reason);
+	free(e->error);
+	free(e->plugin);
+	free(e->failed_at);
+}
+
+void
+dlq_entry_free(struct dlq_entry *e)
+{
+	if (e == NULL)
+		return;
+	entry_clear(e);
+	free(e);
+}
+
+/* Sort headers by key for a stable display; an insertion sort keeps the
+ * stored order of a key's several values (qsort would not). */
+static void
+sort_headers(struct dlq_entry_header *h, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct dlq_entry_header cur = h[i];
+		size_t j = i;
+
+		for (; j > 0 && strcasecmp(h[j - 1].key, cur.key) > 0; j--)
+			h[j] = h[j - 1];
+		h[j] = cur;
+	}
+}
+
+static uint64_t
+parse_u64(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0' ? (uint64_t)v : 0;
+}
+
+/* A copy of the first value of `key`, or NULL. */
+static char *
+dup_header(const struct msg_header *h, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(h[i].key, key) == 0)
+			return xstrdup(h[i].value);
+	return NULL;
+}
+
+struct dlq_entry *
+dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns, const char *dlq_subject,
+              const struct msg_header *headers, size_t n, const void *payload, size_t payload_len)
+{
+	struct dlq_entry *e = xcalloc(1, sizeof(*e));
+	const char *prefix = prefix_of(dlq);
+	size_t plen = strlen(prefix);
+	char *num;
+
+	e->seq = seq;
+	e->stored_ns = stored_ns;
+	e->dlq_subject = xstrdup(dlq_subject != NULL ? dlq_subject : "");
+	if (payload != NULL) {
+		e->payload_len = payload_len;
+		e->payload = xmalloc(payload_len + 1);
+		if (payload_len > 0)
+			memcpy(e->payload, payload, payload_len);
+		e->payload[payload_len] = '\0';
+	}
+	if (n > 0) {
+		e->headers = xcalloc(n, sizeof(*e->headers));
+		for (size_t i = 0; i < n; i++) {
+			e->headers[i].key = xstrdup(headers[i].key);
+			e->headers[i].value = xstrdup(headers[i].value);
+		}
+		e->header_count = n;
+		sort_headers(e->headers, n);
+	}
+	e->orig_subject = dup_header(headers, n, "Taskjet-Original-Subject");
+	if (e->orig_subject == NULL && strncmp(e->dlq_subject, prefix, plen) == 0 &&
+	    e->dlq_subject[plen] == '.')
+		e->orig_subject = xstrdup(e->dlq_subject + plen + 1);
+	e->orig_stream = dup_header(headers, n, "Taskjet-Original-Stream");
+	num = dup_header(headers, n, "Taskjet-Original-Seq");
+	e->orig_seq = parse_u64(num);
+	free(num);
+	num = dup_header(headers, n, "Taskjet-Attempts");
+	e->attempts = (uint32_t)parse_u64(num);
+	free(num);
+	e->reason = dup_header(headers, n, "Taskjet-Reason");
+	e->error = dup_header(headers, n, "Taskjet-Error");
+	e->plugin = dup_header(headers, n, "Taskjet-Plugin");
+	e->failed_at = dup_header(headers, n, "Taskjet-Failed-At");
+	if (e->failed_at == NULL || parse_rfc3339(e->failed_at, &e->failed_at_ms) < 0)
+		e->failed_at_ms = e->stored_ns / 1000000;
+	return e;
+}
+
+bool
+dlq_filter_match(const struct dlq_filter *f, const struct dlq_entry *e)
+{
+	if (f == NULL)
+		return true;
+	if (f->subject != NULL &&
+	    (e->orig_subject == NULL || !subject_matches(f->subject, e->orig_subject)))
+		return false;
+	if (f->reason != NULL && (e->reason == NULL || strcmp(f->reason, e->reason) != 0))
+		return false;
+	if (f->since_ms != 0 && e->failed_at_ms < f->since_ms)
+		return false;
+	return true;
+}
+
+size_t
+dlq_filter_limit(const struct dlq_filter *f)
+{
+	if (f != NULL && f->unlimited)
+		return SIZE_MAX;
+	if (f != NULL && f->limit > 0)
+		return f->limit;
+	return DLQ_LIST_DEFAULT_LIMIT;
+}
+
+void
+dlq_list_append(struct dlq_list *list, struct dlq_entry *e)
+{
+	if (list->count == list->cap) {
+		list->cap = list->cap > 0 ? list->cap * 2 : 16;
+		list->entries = xrealloc(list->entries, list->cap, sizeof(*list->entries));
+	}
+	list->entries[list->count++] = *e;
+	free(e);
+}
+
+void
+dlq_list_free(struct dlq_list *list)
+{
+	if (list == NULL)
+		return;
+	/* Entries live in one array: free their insides only. */
+	for (size_t i = 0; i < list->count; i++)
+		entry_clear(&list->entries[i]);
+	free(list->entries);
+	memset(list, 0, sizeof(*list));
+}
+
+int
+dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, stream_of(dlq), e->seq,
+	                 e->stored_ns);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+bool
+dlq_replay_skips_header(const char *key)
+{
+	return strncasecmp(key, "Taskjet-", 8) == 0 || strcasecmp(key, "Nats-Msg-Id") == 0 ||
+	       strncasecmp(key, "Nats-Expected-", 14) == 0;
 }

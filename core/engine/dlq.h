@@ -1,13 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* Building dead letters (pure; the backend writes them). Thread-safe. */
+/*
+ * Dead letters, independent of where they are stored: how one is built
+ * from a task (the headers an operator reads), how a stored one is read
+ * back (struct dlq_entry), filtered, listed and replayed. The backends
+ * store and fetch; this module knows what a letter means. Pure functions;
+ * thread-safe.
+ */
 #ifndef TASKJET_DLQ_H
 #define TASKJET_DLQ_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "engine/backend.h"
 #include "config/config.h"
 #include "engine/router.h"
+#include "engine/task.h"
+
+/* A message header. Borrowed strings unless the owner says otherwise. */
+struct msg_header {
+	const char *key;
+	const char *value;
+};
+
+/* A dead letter to write: the task's payload and original headers, plus
+ * these headers, on `subject`, deduplicated by `msg_id`. */
+#define DLQ_MAX_HEADERS 12
+struct dlq_record {
+	char subject[512];
+	char msg_id[256];
+	struct msg_header headers[DLQ_MAX_HEADERS];
+	size_t header_count;
+};
 
 /* Longest Taskjet-Error value kept; longer text is cut at a UTF-8
  * character boundary. */
@@ -39,5 +63,105 @@ struct dlq_letter {
 int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *plugin,
                      enum dlq_reason reason, const char *error, int64_t now_wall_ms,
                      struct dlq_letter *letter);
+
+/* ---- stored letters ---- */
+
+/* Entries a list returns when the filter gives no limit. */
+#define DLQ_LIST_DEFAULT_LIMIT 1000
+/* Header added to a replayed task: the DLQ sequence it came from. */
+#define DLQ_REPLAYED_FROM_HEADER "Taskjet-Replayed-From"
+
+/* Which dead letters an operation applies to. Zero-initialised = all. */
+struct dlq_filter {
+	const char *subject; /* NATS pattern on the original subject; NULL: any */
+	const char *reason; /* exact Taskjet-Reason; NULL: any */
+	int64_t since_ms; /* wall ms; keep letters that failed at or after; 0: any */
+	uint64_t from_seq; /* first DLQ sequence to look at; 0: the first */
+	size_t limit; /* most entries returned; 0: DLQ_LIST_DEFAULT_LIMIT */
+	bool unlimited; /* ignore limit (purge, per-reason counts) */
+};
+
+/* A header of a stored letter; owned by its entry. */
+struct dlq_entry_header {
+	char *key;
+	char *value;
+};
+
+/* One dead letter. Every string is malloc'd and owned by the entry; fields
+ * taken from Taskjet-* headers are NULL (numbers 0) when absent. */
+struct dlq_entry {
+	uint64_t seq; /* sequence in the DLQ */
+	int64_t stored_ns; /* when the DLQ stored it (epoch ns) */
+	char *dlq_subject; /* "<prefix>.<original subject>" */
+	char *orig_subject; /* Taskjet-Original-Subject, else from dlq_subject */
+	char *orig_stream; /* Taskjet-Original-Stream */
+	uint64_t orig_seq; /* Taskjet-Original-Seq */
+	uint32_t attempts; /* Taskjet-Attempts */
+	char *reason; /* Taskjet-Reason */
+	char *error; /* Taskjet-Error (the last attempt's error) */
+	char *plugin; /* Taskjet-Plugin */
+	char *failed_at; /* Taskjet-Failed-At, RFC 3339 */
+	int64_t failed_at_ms; /* parsed, else stored time; epoch ms */
+	struct dlq_entry_header *headers; /* every header, sorted by key */
+	size_t header_count;
+	char *payload; /* payload_len bytes plus a NUL; NULL when left out */
+	size_t payload_len;
+};
+
+struct dlq_list {
+	struct dlq_entry *entries;
+	size_t count;
+	size_t cap; /* entries allocated (dlq_list_append) */
+	uint64_t scanned; /* stored letters looked at */
+	uint64_t last_seq; /* the DLQ's last sequence when the scan began */
+	uint64_t next_seq; /* where to resume when truncated, else 0 */
+	bool truncated; /* stopped at the limit with more left to scan */
+};
+
+/* What a replay did. */
+struct dlq_replay_result {
+	uint64_t dlq_seq;
+	uint64_t new_seq; /* sequence of the task in its stream */
+	char new_stream[64]; /* the stream that stored it */
+	bool duplicate; /* the store already had it (an earlier,
+	                 * interrupted replay); the letter is now gone */
+};
+
+/*
+ * A new entry from a stored letter's parts (all copied): its DLQ sequence,
+ * store time, subject, `n` headers and payload (NULL: left out). Taskjet-*
+ * headers fill the named fields; headers are sorted by key, keeping the
+ * stored order of a key's values. Free with dlq_entry_free().
+ */
+struct dlq_entry *dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns,
+                                const char *dlq_subject, const struct msg_header *headers, size_t n,
+                                const void *payload, size_t payload_len);
+void dlq_entry_free(struct dlq_entry *entry);
+/* Drop the headers and payload (a listing without payloads). */
+void dlq_entry_strip(struct dlq_entry *entry);
+
+/* Append `e` (moved: *e is freed, its contents taken) to `list`. */
+void dlq_list_append(struct dlq_list *list, struct dlq_entry *e);
+void dlq_list_free(struct dlq_list *list);
+
+/* Does `e` pass `f` (limit and from_seq aside)? NULL f passes all. */
+bool dlq_filter_match(const struct dlq_filter *f, const struct dlq_entry *e);
+/* The filter's limit: f->limit, DLQ_LIST_DEFAULT_LIMIT, or SIZE_MAX. */
+size_t dlq_filter_limit(const struct dlq_filter *f);
+
+/* The replay's message id for `e`: "replay-<dlq stream>-<seq>-<stored ns>".
+ * The store time tells apart letters of a DLQ stream deleted and created
+ * again, whose sequences start over. -ENAMETOOLONG if it does not fit. */
+int dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len);
+/* Headers a replay must not carry over: our own bookkeeping, and those
+ * that would deduplicate or reject the republish like the original. */
+bool dlq_replay_skips_header(const char *key);
+
+/*
+ * Parse a --since value: RFC 3339 UTC ("2026-01-02T03:04:05Z", optional
+ * fraction, "+hh:mm" offsets too) or a duration ago ("90m", "1h30m") from
+ * now_wall_ms. Epoch ms into *ms_r; -EINVAL if it is neither.
+ */
+int dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r);
 
 #endif

@@ -35,6 +35,7 @@ struct engine {
 	struct backend *backend;
 	struct disp_env disp;
 	struct metrics *metrics;
+	struct backend_sink sink;
 	volatile sig_atomic_t stop_requested;
 	bool isolate_handlers;
 
@@ -132,6 +133,23 @@ load_route_plugin(const struct cfg *cfg, struct route *route)
 	return 0;
 }
 
+static int
+sink_deliver(void *ctx, struct tj_task *task)
+{
+	return engine_process(ctx, task, NULL);
+}
+
+static int
+sink_dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
+{
+	struct disp_result res;
+	int rc = engine_dead_letter(ctx, task, reason, error, &res);
+
+	if (rc == 0 && res.outcome != DISP_DEAD_LETTERED)
+		rc = -EIO; /* not stored: keep it for a later try */
+	return rc;
+}
+
 int
 engine_create(const struct cfg *cfg, const struct engine_options *opts, struct engine **engine_r)
 {
@@ -145,6 +163,9 @@ engine_create(const struct cfg *cfg, const struct engine_options *opts, struct e
 	engine->disp.rng = opts != NULL && opts->rng != NULL ? *opts->rng : retry_default_rng;
 	engine->disp.dlq_retry_delay_ms = 5000;
 	engine->isolate_handlers = opts != NULL && opts->isolate_handlers;
+	engine->sink = (struct backend_sink){ .deliver = sink_deliver,
+		                              .dead_letter = sink_dead_letter,
+		                              .ctx = engine };
 
 	rc = router_create(cfg, &engine->router);
 	if (rc < 0)
@@ -205,6 +226,13 @@ void
 engine_set_metrics(struct engine *engine, struct metrics *m)
 {
 	engine->metrics = m;
+	engine->sink.metrics = m;
+}
+
+const struct backend_sink *
+engine_sink(struct engine *engine)
+{
+	return &engine->sink;
 }
 
 const struct cfg *

@@ -65,4 +65,12 @@ int engine_process(struct engine *engine, struct tj_task *task, struct disp_resu
 int engine_dead_letter(struct engine *engine, struct tj_task *task, enum dlq_reason reason,
                        const char *error, struct disp_result *result_r);
 
+/*
+ * The sink backends deliver into (see struct backend_sink): deliver is
+ * engine_process(); dead_letter is engine_dead_letter() and succeeds only
+ * once the letter is stored; metrics is what engine_set_metrics() set.
+ * Lives as long as the engine.
+ */
+const struct backend_sink *engine_sink(struct engine *engine);
+
 #endif

@@ -44,6 +44,11 @@ struct tj_task {
 	int verdict;
 };
 
+/* The task's id: the publisher's message id (Nats-Msg-Id) when it has
+ * one, else "<stream>:<stream_seq>" (set those first). msg_id may be NULL;
+ * one too long for TASK_ID_MAX is cut. The one place this rule lives. */
+void task_set_id(struct tj_task *task, const char *msg_id);
+
 /* Reset the handler-set fields; call before each handler invocation. */
 void task_reset_verdict_state(struct tj_task *task);
 /* Free what task_reset/host API allocated (not the backend fields). */

@@ -13,9 +13,8 @@
 
 #include <microhttpd.h>
 
-#include "util/clock.h"
-#include "nats/dlq_admin.h"
 #include "http/http.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/subject.h"
@@ -119,44 +118,28 @@ send_reply(struct MHD_Connection *conn, struct reply *r)
 static bool
 check_ready(struct http_server *s, char *why, size_t len)
 {
-	const struct cfg *cfg = s->env.cfg;
+	struct backend *b = s->env.backend;
 
 	if (engine_stopping(s->env.engine)) {
 		snprintf(why, len, "shutting down");
 		return false;
 	}
-	if (s->env.mem != NULL)
-		return true;
-	if (!js_backend_started(s->env.js)) {
-		snprintf(why, len, "consumers are not bound");
-		return false;
-	}
-	if (!js_backend_connected(s->env.js)) {
-		snprintf(why, len, "not connected to NATS");
-		return false;
-	}
-	/* Bound subscriptions survive a reconnect, but the durable may have
-	 * been deleted or the server may have lost JetStream: ask it. */
-	for (size_t i = 0; i < cfg->route_count; i++) {
-		const struct cfg_route *rc = &cfg->routes[i];
-		struct js_consumer_numbers n;
-		int rc_info;
+	return b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
+}
 
-		rc_info = js_backend_consumer_numbers(s->env.js, rc, SERVER_INFO_TIMEOUT_MS, &n);
-		if (rc_info == -ENOENT) {
-			snprintf(why, len, "route %s: consumer %s/%s does not exist", rc->name,
-			         rc->stream, rc->consumer);
-			return false;
-		}
-		if (rc_info < 0) {
-			snprintf(why, len, "route %s: consumer %s/%s: %s", rc->name, rc->stream,
-			         rc->consumer,
-			         rc_info == -ENOTCONN ? "not connected to NATS"
-			                              : strerror(-rc_info));
-			return false;
-		}
-	}
-	return true;
+/* What the backend's store knows now (no per-reason scan); NULL if it
+ * could not say. */
+static struct stats_snapshot *
+take_snapshot(struct http_server *s)
+{
+	struct backend *b = s->env.backend;
+	struct stats_snapshot *snap = NULL;
+
+	if (b->ops->snapshot(b, s->env.cfg,
+	                     &(struct snapshot_opts){ .timeout_ms = SERVER_INFO_TIMEOUT_MS },
+	                     &snap) < 0)
+		return NULL;
+	return snap;
 }
 
 static void
@@ -256,13 +239,10 @@ route_histograms(struct http_server *s, struct mbuf *b, const char *name, const 
 	}
 }
 
+/* What the backend reports: connection, fetches, queue, DLQ, consumers. */
 static void
-jetstream_metrics(struct http_server *s, struct mbuf *b)
+backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapshot *snap)
 {
-	const struct cfg *cfg = s->env.cfg;
-	struct js_consumer_numbers *n = xcalloc(cfg->route_count + 1, sizeof(*n));
-	bool *have = xcalloc(cfg->route_count + 1, sizeof(*have));
-	uint64_t msgs, last;
 	static const struct {
 		const char *name, *help;
 		size_t offset;
@@ -270,81 +250,73 @@ jetstream_metrics(struct http_server *s, struct mbuf *b)
 		{ "taskjet_consumer_pending",
 		  "Messages stored for the route's consumer and not yet delivered "
 		  "(from the server).",
-		  offsetof(struct js_consumer_numbers, pending) },
+		  offsetof(struct stats_consumer, num_pending) },
 		{ "taskjet_consumer_ack_pending",
 		  "Messages delivered and not yet acknowledged (from the server).",
-		  offsetof(struct js_consumer_numbers, ack_pending) },
+		  offsetof(struct stats_consumer, num_ack_pending) },
 		{ "taskjet_consumer_redelivered",
 		  "Unacknowledged messages delivered more than once (from the server).",
-		  offsetof(struct js_consumer_numbers, redelivered) },
+		  offsetof(struct stats_consumer, num_redelivered) },
 	};
+	bool any_consumer = false;
 
-	metrics_family(b, "taskjet_nats_connected", "gauge", "1 while connected to NATS.");
-	metrics_sample(b, "taskjet_nats_connected", NULL, 0,
-	               js_backend_connected(s->env.js) ? 1 : 0);
-	metrics_family(b, "taskjet_nats_reconnects_total", "counter",
-	               "Times the NATS connection was re-established.");
-	metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
-	               (double)js_backend_reconnects(s->env.js));
-	if (s->env.metrics != NULL)
+	if (snap->has_connection) {
+		metrics_family(b, "taskjet_nats_connected", "gauge", "1 while connected to NATS.");
+		metrics_sample(b, "taskjet_nats_connected", NULL, 0, snap->connected ? 1 : 0);
+		metrics_family(b, "taskjet_nats_reconnects_total", "counter",
+		               "Times the NATS connection was re-established.");
+		metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
+		               (double)snap->reconnects);
+	}
+	if (snap->fetches_batches && s->env.metrics != NULL)
 		route_histograms(s, b, "taskjet_fetch_batch_size",
 		                 "Messages returned by one fetch, by route.", metrics_fetch_hist);
-
-	if (js_backend_stream_numbers(s->env.js, cfg->dlq.stream, SERVER_INFO_TIMEOUT_MS, &msgs,
-	                              &last) == 0) {
-		metrics_family(b, "taskjet_dlq_depth", "gauge",
-		               "Dead letters stored in the DLQ stream.");
-		metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)msgs);
+	if (snap->dlq.found) {
+		metrics_family(b, "taskjet_dlq_depth", "gauge", "Dead letters kept in the DLQ.");
+		metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)snap->dlq.msgs);
 	}
-	/* Ask once per consumer; a route the server cannot answer for is left
-	 * out (absent, rather than a made-up zero). */
-	for (size_t i = 0; i < cfg->route_count; i++)
-		have[i] = js_backend_consumer_numbers(s->env.js, &cfg->routes[i],
-		                                      SERVER_INFO_TIMEOUT_MS, &n[i]) == 0;
-	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+	if (snap->has_capacity) {
+		metrics_family(b, "taskjet_queue_size", "gauge",
+		               "Tasks queued, delayed or in flight in the memory backend.");
+		metrics_sample(b, "taskjet_queue_size", NULL, 0, (double)snap->current_size);
+		metrics_family(b, "taskjet_queue_capacity", "gauge",
+		               "Tasks the memory backend holds before publishing fails.");
+		metrics_sample(b, "taskjet_queue_capacity", NULL, 0, (double)snap->capacity);
+		metrics_family(b, "taskjet_queue_enqueued_total", "counter",
+		               "Tasks accepted by the memory backend.");
+		metrics_sample(b, "taskjet_queue_enqueued_total", NULL, 0,
+		               (double)snap->total_enqueued);
+		metrics_family(b, "taskjet_queue_dequeued_total", "counter",
+		               "Deliveries made by the memory backend.");
+		metrics_sample(b, "taskjet_queue_dequeued_total", NULL, 0,
+		               (double)snap->total_dequeued);
+	}
+	/* A route the store cannot answer for is left out (absent, rather
+	 * than a made-up zero). */
+	for (size_t i = 0; i < snap->consumer_count; i++)
+		any_consumer |= snap->consumers[i].found;
+	for (size_t g = 0; any_consumer && g < sizeof(gauges) / sizeof(gauges[0]); g++) {
 		metrics_family(b, gauges[g].name, "gauge", gauges[g].help);
-		for (size_t i = 0; i < cfg->route_count; i++) {
-			const struct cfg_route *rc = &cfg->routes[i];
-			struct metrics_label l[3] = { { "route", rc->name },
-				                      { "stream", rc->stream },
-				                      { "consumer", rc->consumer } };
+		for (size_t i = 0; i < snap->consumer_count; i++) {
+			const struct stats_consumer *c = &snap->consumers[i];
+			struct metrics_label l[3] = { { "route", c->route },
+				                      { "stream", c->stream },
+				                      { "consumer", c->consumer } };
 
-			if (!have[i])
+			if (!c->found)
 				continue;
-			metrics_sample(b, gauges[g].name, l, 3,
-			               (double)*(uint64_t *)((char *)&n[i] + gauges[g].offset));
+			metrics_sample(
+			    b, gauges[g].name, l, 3,
+			    (double)*(const uint64_t *)((const char *)c + gauges[g].offset));
 		}
 	}
-	free(have);
-	free(n);
-}
-
-static void
-memory_metrics(struct http_server *s, struct mbuf *b)
-{
-	struct mem_stats st;
-
-	mem_backend_stats(s->env.mem, &st);
-	metrics_family(b, "taskjet_dlq_depth", "gauge", "Dead letters kept by the memory backend.");
-	metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)st.dead_letters);
-	metrics_family(b, "taskjet_queue_size", "gauge",
-	               "Tasks queued, delayed or in flight in the memory backend.");
-	metrics_sample(b, "taskjet_queue_size", NULL, 0, (double)st.current_size);
-	metrics_family(b, "taskjet_queue_capacity", "gauge",
-	               "Tasks the memory backend holds before publishing fails.");
-	metrics_sample(b, "taskjet_queue_capacity", NULL, 0, (double)s->env.cfg->memory.capacity);
-	metrics_family(b, "taskjet_queue_enqueued_total", "counter",
-	               "Tasks accepted by the memory backend.");
-	metrics_sample(b, "taskjet_queue_enqueued_total", NULL, 0, (double)st.total_enqueued);
-	metrics_family(b, "taskjet_queue_dequeued_total", "counter",
-	               "Deliveries made by the memory backend.");
-	metrics_sample(b, "taskjet_queue_dequeued_total", NULL, 0, (double)st.total_dequeued);
 }
 
 static void
 handle_metrics(struct http_server *s, struct reply *r)
 {
 	struct mbuf *b = &r->body;
+	struct stats_snapshot *snap;
 
 	route_counters(s, b);
 	if (s->env.metrics != NULL) {
@@ -355,10 +327,10 @@ handle_metrics(struct http_server *s, struct reply *r)
 		                 "route (1 = first delivery).",
 		                 metrics_attempt_hist);
 	}
-	if (s->env.js != NULL)
-		jetstream_metrics(s, b);
-	else
-		memory_metrics(s, b);
+	snap = take_snapshot(s);
+	if (snap != NULL)
+		backend_metrics(s, b, snap);
+	stats_snapshot_free(snap);
 	r->status = MHD_HTTP_OK;
 	r->type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -384,46 +356,11 @@ put_duration(struct mbuf *b, uint64_t us)
 static void
 handle_stats(struct http_server *s, struct reply *r)
 {
-	const struct cfg *cfg = s->env.cfg;
 	struct router *router = engine_router(s->env.engine);
+	struct stats_snapshot *snap = take_snapshot(s);
 	uint64_t processed = 0, acked = 0, total_us = 0;
-	uint64_t enq = 0, deq = 0, size = 0;
-	bool queue_known = true;
 	struct mbuf *b = &r->body;
-	struct js_consumer_numbers *n = xcalloc(router->count + 1, sizeof(*n));
-	bool *have = xcalloc(router->count + 1, sizeof(*have));
 
-	if (s->env.mem != NULL) {
-		struct mem_stats st;
-
-		mem_backend_stats(s->env.mem, &st);
-		enq = st.total_enqueued;
-		deq = st.total_dequeued;
-		size = st.current_size;
-	} else {
-		/* From the server: what the work streams ever stored, what the
-		 * route consumers delivered (all workers, all hosts) and what
-		 * they still hold. */
-		for (size_t i = 0; i < cfg->stream_count; i++) {
-			uint64_t msgs, last;
-
-			if (js_backend_stream_numbers(s->env.js, cfg->streams[i].name,
-			                              SERVER_INFO_TIMEOUT_MS, &msgs, &last) == 0)
-				enq += last;
-			else
-				queue_known = false;
-		}
-		for (size_t i = 0; i < router->count; i++) {
-			have[i] = js_backend_consumer_numbers(s->env.js, router->routes[i].cfg,
-			                                      SERVER_INFO_TIMEOUT_MS, &n[i]) == 0;
-			if (!have[i]) {
-				queue_known = false;
-				continue;
-			}
-			deq += n[i].delivered;
-			size += n[i].pending + n[i].ack_pending;
-		}
-	}
 	for (size_t i = 0; i < router->count; i++) {
 		struct route_stats *st = &router->routes[i].stats;
 
@@ -433,13 +370,14 @@ handle_stats(struct http_server *s, struct reply *r)
 		total_us += load_u64(&st->handler_us_total);
 	}
 
-	mbuf_printf(b, "{\"backend\":\"%s\",\"queue\":", s->env.mem ? "memory" : "jetstream");
-	if (queue_known)
+	mbuf_printf(b, "{\"backend\":\"%s\",\"queue\":", s->env.backend->ops->name);
+	if (snap != NULL && snap->queue_known)
 		mbuf_printf(b,
 		            "{\"total_enqueued\":%llu,\"total_dequeued\":%llu,"
 		            "\"current_size\":%llu}",
-		            (unsigned long long)enq, (unsigned long long)deq,
-		            (unsigned long long)size);
+		            (unsigned long long)snap->total_enqueued,
+		            (unsigned long long)snap->total_dequeued,
+		            (unsigned long long)snap->current_size);
 	else
 		mbuf_printf(b, "null");
 	mbuf_printf(b,
@@ -451,6 +389,8 @@ handle_stats(struct http_server *s, struct reply *r)
 	for (size_t i = 0; i < router->count; i++) {
 		struct route *route = &router->routes[i];
 		struct route_stats *st = &route->stats;
+		const struct stats_consumer *c =
+		    snap != NULL && i < snap->consumer_count ? &snap->consumers[i] : NULL;
 
 		if (i > 0)
 			mbuf_put(b, ",", 1);
@@ -472,21 +412,20 @@ handle_stats(struct http_server *s, struct reply *r)
 		            (unsigned long long)load_u64(&st->dlq_failures),
 		            (unsigned long long)load_u64(&st->in_flight));
 		put_duration(b, load_u64(&st->handler_us_total));
-		if (have[i])
+		if (c != NULL && c->found)
 			mbuf_printf(b,
 			            ",\"consumer\":{\"pending\":%llu,\"ack_pending\":%llu,"
 			            "\"redelivered\":%llu,\"delivered\":%llu}",
-			            (unsigned long long)n[i].pending,
-			            (unsigned long long)n[i].ack_pending,
-			            (unsigned long long)n[i].redelivered,
-			            (unsigned long long)n[i].delivered);
+			            (unsigned long long)c->num_pending,
+			            (unsigned long long)c->num_ack_pending,
+			            (unsigned long long)c->num_redelivered,
+			            (unsigned long long)c->delivered_consumer_seq);
 		mbuf_put(b, "}", 1);
 	}
 	mbuf_put(b, "}}\n", 3);
 	r->status = MHD_HTTP_OK;
 	r->type = "application/json";
-	free(have);
-	free(n);
+	stats_snapshot_free(snap);
 }
 
 /* ---- task intake ---- */
@@ -553,6 +492,7 @@ handle_post_task(struct http_server *s, struct request *req, struct reply *r)
 	const struct cfg *cfg = s->env.cfg;
 	const struct json_tok *root, *k, *subj_t = NULL, *pay_t = NULL, *id_t = NULL;
 	const struct cfg_stream *stream;
+	struct publish_ack ack = { 0 };
 	struct json_doc doc = { 0 };
 	char *subject = NULL, *id = NULL, *text = NULL, gen_id[64];
 	const char *data = "";
@@ -640,12 +580,13 @@ handle_post_task(struct http_server *s, struct request *req, struct reply *r)
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 		goto out;
 	}
-	if (s->env.mem != NULL) {
-		rc = mem_backend_publish(s->env.mem, subject, data, data_len, NULL, 0, id, &seq);
-		dup = rc == 0 && seq == 0;
-	} else {
-		rc = js_backend_publish(s->env.js, subject, data, data_len, id, &seq, &dup);
-	}
+	rc = s->env.backend->ops->publish(
+	    s->env.backend,
+	    &(struct publish_msg){
+	        .subject = subject, .data = data, .len = data_len, .msg_id = id },
+	    &ack);
+	seq = ack.seq;
+	dup = ack.duplicate;
 	if (rc < 0) {
 		publish_failed(r, rc, subject);
 		goto out;
@@ -718,13 +659,14 @@ put_entry(struct mbuf *b, const struct dlq_entry *e, bool full)
 static bool
 dlq_available(struct http_server *s, struct reply *r)
 {
-	if (s->env.js == NULL) {
-		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED,
-		            "the memory backend keeps dead letters in the process; "
-		            "the DLQ API needs the jetstream backend");
+	struct backend *b = s->env.backend;
+
+	if (!backend_has_dlq(b)) {
+		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED, "the %s backend keeps no dead letters",
+		            b->ops->name);
 		return false;
 	}
-	if (!js_backend_connected(s->env.js)) {
+	if (!b->ops->healthy(b)) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not connected to NATS");
 		return false;
 	}
@@ -798,7 +740,7 @@ handle_dlq_list(struct http_server *s, struct MHD_Connection *conn, struct reply
 			return;
 		}
 	}
-	rc = dlq_admin_list(js_backend_conn(s->env.js), &s->env.cfg->dlq, &f, false, &list);
+	rc = backend_dlq_list(s->env.backend, &f, false, &list);
 	if (rc < 0) {
 		dlq_failed(r, rc, 0, NULL);
 		return;
@@ -823,17 +765,16 @@ static void
 handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool replay,
                struct reply *r)
 {
-	struct natsconn *nc;
+	struct backend *b = s->env.backend;
 	char err[256] = "";
 	int rc;
 
 	if (!dlq_available(s, r))
 		return;
-	nc = js_backend_conn(s->env.js);
 	if (replay) {
 		struct dlq_replay_result res;
 
-		rc = dlq_admin_replay(nc, &s->env.cfg->dlq, seq, err, sizeof(err), &res);
+		rc = backend_dlq_replay(b, seq, err, sizeof(err), &res);
 		if (rc < 0) {
 			dlq_failed(r, rc, seq, err);
 			return;
@@ -844,16 +785,7 @@ handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool rep
 		mbuf_printf(&r->body, ",\"seq\":%llu,\"duplicate\":%s}\n",
 		            (unsigned long long)res.new_seq, res.duplicate ? "true" : "false");
 	} else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
-		rc = dlq_admin_delete(nc, &s->env.cfg->dlq, seq);
-		if (rc < 0 && rc != -ENOENT) {
-			struct dlq_entry *gone = NULL;
-
-			/* The server answers a delete of a missing message with a
-			 * generic error: tell "not there" apart by looking. */
-			if (dlq_admin_get(nc, &s->env.cfg->dlq, seq, &gone) == -ENOENT)
-				rc = -ENOENT;
-			dlq_entry_free(gone);
-		}
+		rc = backend_dlq_delete(b, seq);
 		if (rc < 0) {
 			dlq_failed(r, rc, seq, NULL);
 			return;
@@ -862,7 +794,7 @@ handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool rep
 	} else {
 		struct dlq_entry *e = NULL;
 
-		rc = dlq_admin_get(nc, &s->env.cfg->dlq, seq, &e);
+		rc = backend_dlq_get(b, seq, &e);
 		if (rc < 0) {
 			dlq_failed(r, rc, seq, NULL);
 			return;

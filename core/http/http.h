@@ -10,7 +10,7 @@
  *   POST /api/v1/tasks     {"subject", "payload", "id"} -> stream + sequence
  *   GET  /api/v1/dlq       dead letters (?subject=&reason=&since=&from=&limit=)
  *   GET|DELETE /api/v1/dlq/{seq}, POST /api/v1/dlq/{seq}/replay
- *                          (jetstream backend; 501 on the memory backend)
+ *                          (501 on a backend that keeps no dead letters)
  *
  * With http.token_file set, every request other than GET/HEAD must carry
  * "Authorization: Bearer <token>" (401 otherwise). Request bodies over
@@ -19,20 +19,18 @@
 #ifndef TASKJET_HTTP_H
 #define TASKJET_HTTP_H
 
-#include "nats/jetstream.h"
-#include "memory/memory.h"
 #include "config/config.h"
+#include "engine/backend.h"
 #include "engine/engine.h"
 #include "engine/metrics.h"
 
 /* What the server reads and publishes through. All borrowed: they must
- * outlive the server (stop it first). Exactly one of mem and js is set. */
+ * outlive the server (stop it first). */
 struct http_env {
 	const struct cfg *cfg;
 	struct engine *engine;
 	struct metrics *metrics; /* may be NULL */
-	struct mem_backend *mem;
-	struct js_backend *js;
+	struct backend *backend; /* started */
 };
 
 struct http_server;

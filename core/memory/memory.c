@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/router.h"
 #include "memory/memory.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -27,7 +28,7 @@ struct mem_item {
 	char *subject;
 	char *payload;
 	size_t len;
-	struct dlq_header *headers; /* owned copies */
+	struct msg_header *headers; /* owned copies */
 	size_t header_count;
 	char *msg_id;
 	uint64_t seq;
@@ -57,9 +58,9 @@ struct seen_id {
 
 struct mem_backend {
 	struct backend base;
-	struct engine *engine;
 	const struct cfg *cfg;
-	struct router *router;
+	const struct router *router; /* set by bind/start */
+	const struct backend_sink *sink;
 	double delay_scale;
 
 	pthread_mutex_t lock;
@@ -72,17 +73,22 @@ struct mem_backend {
 	struct seen_id *seen[SEEN_BUCKETS];
 
 	struct mem_letter *letters_head, *letters_tail;
+	uint64_t letters_stored; /* ever; the next letter's sequence - 1 */
 
 	pthread_t *threads;
 	size_t thread_count;
 	size_t threads_done;
 	pthread_cond_t done_cond;
+	int abandoned; /* workers left running by wait() */
 };
 
 struct worker_arg {
 	struct mem_backend *b;
 	size_t route_index;
 };
+
+static const struct backend_ops memory_ops;
+static int op_wait(struct backend *base, int64_t grace_ms);
 
 static struct mem_backend *
 from_base(struct backend *base)
@@ -97,7 +103,7 @@ item_of(struct tj_task *task)
 }
 
 static void
-headers_free(struct dlq_header *headers, size_t n)
+headers_free(struct msg_header *headers, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free((char *)headers[i].key);
@@ -106,10 +112,10 @@ headers_free(struct dlq_header *headers, size_t n)
 	free(headers);
 }
 
-static struct dlq_header *
-headers_copy(const struct dlq_header *src, size_t n, size_t extra)
+static struct msg_header *
+headers_copy(const struct msg_header *src, size_t n, size_t extra)
 {
-	struct dlq_header *dst = xcalloc(n + extra, sizeof(*dst));
+	struct msg_header *dst = xcalloc(n + extra, sizeof(*dst));
 
 	for (size_t i = 0; i < n; i++) {
 		dst[i].key = xstrdup(src[i].key);
@@ -213,17 +219,23 @@ dead_letter_unrouted(struct mem_backend *b, struct mem_item *item, const struct 
 	item->task.backend_msg = item;
 	item->task.backend = &b->base;
 	item->task.route = NULL;
-	rc = engine_dead_letter(b->engine, &item->task, DLQ_REASON_NO_ROUTE,
-	                        "no route serves this subject", NULL);
+	task_set_id(&item->task, item->msg_id);
+	rc = b->sink->dead_letter(b->sink->ctx, &item->task, DLQ_REASON_NO_ROUTE,
+	                          "no route serves this subject");
 	item_free(item);
 	return rc;
 }
 
-int
-mem_backend_publish(struct mem_backend *b, const char *subject, const void *data, size_t len,
-                    const struct dlq_header *headers, size_t n, const char *msg_id, uint64_t *seq_r)
+static int
+op_publish(struct backend *base, const struct publish_msg *m, struct publish_ack *ack_r)
 {
+	struct mem_backend *b = from_base(base);
+	const char *subject = m->subject, *msg_id = m->msg_id;
+	const struct msg_header *headers = m->headers;
+	const void *data = m->data;
 	const struct cfg_stream *stream;
+	size_t len = m->len, n = m->header_count;
+	struct publish_ack ack = { 0 };
 	struct mem_item *item;
 	struct route *route;
 	int rc = 0;
@@ -233,7 +245,11 @@ mem_backend_publish(struct mem_backend *b, const char *subject, const void *data
 	stream = stream_for_subject(b->cfg, subject);
 	if (stream == NULL)
 		return -ENOENT;
+	/* Routing needs the routes, and dead-lettering the engine. */
+	if (b->router == NULL || b->sink == NULL)
+		return -EAGAIN;
 	route = router_lookup(b->router, subject);
+	snprintf(ack.stream, sizeof(ack.stream), "%s", stream->name);
 
 	item = xcalloc(1, sizeof(*item));
 	item->subject = xstrdup(subject);
@@ -253,7 +269,8 @@ mem_backend_publish(struct mem_backend *b, const char *subject, const void *data
 	if (msg_id != NULL && seen_recently(b, msg_id, stream->duplicate_window_ms)) {
 		pthread_mutex_unlock(&b->lock);
 		item_free(item);
-		goto out; /* a duplicate is accepted and not enqueued again */
+		ack.duplicate = true; /* accepted and not enqueued again */
+		goto out;
 	}
 	if (route != NULL && b->stats.current_size >= b->cfg->memory.capacity) {
 		pthread_mutex_unlock(&b->lock);
@@ -263,8 +280,7 @@ mem_backend_publish(struct mem_backend *b, const char *subject, const void *data
 	}
 	item->seq = ++b->next_seq;
 	b->stats.total_enqueued++;
-	if (seq_r != NULL)
-		*seq_r = item->seq;
+	ack.seq = item->seq;
 	if (route == NULL && stream->retention != CFG_RETENTION_WORKQUEUE) {
 		/* A limits or interest stream nobody consumes here (an event
 		 * feed for observers): JetStream would keep it for them; there
@@ -284,6 +300,8 @@ mem_backend_publish(struct mem_backend *b, const char *subject, const void *data
 	queue_insert(b, item);
 	pthread_mutex_unlock(&b->lock);
 out:
+	if (rc == 0 && ack_r != NULL)
+		*ack_r = ack;
 	return rc;
 }
 
@@ -348,7 +366,9 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 		free(letter);
 		return 0;
 	}
-	letter->seq = ++b->stats.dead_letters;
+	letter->seq = ++b->letters_stored;
+	letter->stored_ns = clock_wall_ms() * 1000000;
+	b->stats.dead_letters++;
 	if (b->letters_tail != NULL)
 		b->letters_tail->next = letter;
 	else
@@ -356,13 +376,6 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 	b->letters_tail = letter;
 	pthread_mutex_unlock(&b->lock);
 	return 0;
-}
-
-static int
-op_publish(struct backend *base, const char *subject, const void *data, size_t len,
-           const char *msg_id)
-{
-	return mem_backend_publish(from_base(base), subject, data, len, NULL, 0, msg_id, NULL);
 }
 
 static const char *
@@ -376,17 +389,6 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return NULL;
 }
 
-static const struct backend_ops memory_ops = {
-	.name = "memory",
-	.ack = op_ack,
-	.nak = op_nak,
-	.term = op_term,
-	.in_progress = op_in_progress,
-	.dead_letter = op_dead_letter,
-	.publish = op_publish,
-	.header = op_header,
-};
-
 /* --- delivery --- */
 
 /* Hand `item` (popped, lock not held) to the engine, then settle it. */
@@ -394,7 +396,6 @@ static void
 deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 {
 	struct tj_task *task = &item->task;
-	struct disp_result res;
 	int rc;
 
 	item->deliveries++;
@@ -405,17 +406,13 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 	task->stream = item->route->stream->name;
 	task->stream_seq = item->seq;
 	task->attempt = item->deliveries;
-	if (item->msg_id != NULL)
-		snprintf(task->id, sizeof(task->id), "%s", item->msg_id);
-	else
-		snprintf(task->id, sizeof(task->id), "%s:%llu", task->stream,
-		         (unsigned long long)item->seq);
+	task_set_id(task, item->msg_id);
 	task->received_ms = clock_mono_ms();
 	task->backend_msg = item;
 	task->backend = &b->base;
 	task->route = item->route;
 
-	rc = engine_process(b->engine, task, &res);
+	rc = b->sink->deliver(b->sink->ctx, task);
 	if (rc < 0 || item->fate == FATE_NONE) {
 		/* Nothing settled it: redeliver after the ack wait, as a
 		 * server would for an unacknowledged message. */
@@ -426,7 +423,8 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 		snprintf(step->subject, sizeof(step->subject), "%s", item->subject);
 		step->attempt = task->attempt;
 		step->verdict = task->verdict;
-		step->result = res;
+		step->requeued = item->fate == FATE_REQUEUE;
+		step->delay_ms = item->requeue_delay_ms;
 		snprintf(step->fail_reason, sizeof(step->fail_reason), "%s",
 		         task->fail_reason != NULL ? task->fail_reason : "");
 	}
@@ -446,18 +444,6 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 	item_free(item);
 }
 
-static void
-deadline_after(int64_t ms, struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Pop the head of queue q once it is due; NULL on stop or timeout. Lock held. */
 static struct mem_item *
 pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
@@ -466,7 +452,7 @@ pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
 		int64_t now = clock_mono_ms(), wait_ms;
 		struct timespec until;
 
-		if (b->stopping || now >= give_up_ms)
+		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE) || now >= give_up_ms)
 			return NULL;
 		if (q->head != NULL && q->head->due_ms <= now) {
 			struct mem_item *item = q->head;
@@ -478,8 +464,8 @@ pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
 		wait_ms = give_up_ms - now;
 		if (q->head != NULL && q->head->due_ms - now < wait_ms)
 			wait_ms = q->head->due_ms - now;
-		deadline_after(wait_ms, &until);
-		pthread_cond_timedwait(&q->cond, &b->lock, &until);
+		clock_mono_deadline(wait_ms, &until);
+		pthread_cond_clockwait(&q->cond, &b->lock, CLOCK_MONOTONIC, &until);
 	}
 }
 
@@ -492,7 +478,7 @@ worker_main(void *arg)
 
 	free(wa);
 	pthread_mutex_lock(&b->lock);
-	while (!b->stopping) {
+	while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
 		struct mem_item *item = pop_due(b, q, clock_mono_ms() + 1000);
 
 		if (item == NULL)
@@ -508,8 +494,9 @@ worker_main(void *arg)
 }
 
 int
-mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms, struct mem_step *step_r)
+mem_backend_run_one(struct backend *base, int64_t timeout_ms, struct mem_step *step_r)
 {
+	struct mem_backend *b = from_base(base);
 	int64_t give_up = clock_mono_ms() + timeout_ms;
 	struct mem_item *item = NULL;
 	int64_t due = 0;
@@ -538,47 +525,54 @@ mem_backend_run_one(struct mem_backend *b, int64_t timeout_ms, struct mem_step *
 }
 
 int
-mem_backend_create(struct engine *engine, struct mem_backend **b_r)
+mem_backend_open(const struct cfg *cfg, struct backend **b_r)
 {
 	struct mem_backend *b = xcalloc(1, sizeof(*b));
 
 	b->base.ops = &memory_ops;
-	b->engine = engine;
-	b->cfg = engine_cfg(engine);
-	b->router = engine_router(engine);
+	b->base.cfg = cfg;
+	b->cfg = cfg;
 	b->delay_scale = 1.0;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->idle_cond, NULL);
 	pthread_cond_init(&b->done_cond, NULL);
-	b->queues = xcalloc(b->router->count, sizeof(*b->queues));
-	for (size_t i = 0; i < b->router->count; i++)
-		pthread_cond_init(&b->queues[i].cond, NULL);
-	engine_set_backend(engine, &b->base);
-	*b_r = b;
+	*b_r = &b->base;
 	return 0;
 }
 
-struct backend *
-mem_backend_base(struct mem_backend *b)
+void
+mem_backend_bind(struct backend *base, const struct router *router, const struct backend_sink *sink)
 {
-	return &b->base;
+	struct mem_backend *b = from_base(base);
+
+	if (b->router != NULL)
+		return;
+	/* Waits use pthread_cond_clockwait(CLOCK_MONOTONIC), whatever the
+	 * condition's own clock. */
+	b->queues = xcalloc(router->count + 1, sizeof(*b->queues));
+	for (size_t i = 0; i < router->count; i++)
+		pthread_cond_init(&b->queues[i].cond, NULL);
+	b->sink = sink;
+	b->router = router;
 }
 
 void
-mem_backend_set_delay_scale(struct mem_backend *b, double scale)
+mem_backend_set_delay_scale(struct backend *base, double scale)
 {
-	b->delay_scale = scale < 0 ? 0 : scale;
+	from_base(base)->delay_scale = scale < 0 ? 0 : scale;
 }
 
-int
-mem_backend_start(struct mem_backend *b)
+static int
+op_start(struct backend *base, const struct router *router, const struct backend_sink *sink)
 {
+	struct mem_backend *b = from_base(base);
 	size_t total = 0;
 	int rc = 0;
 
+	mem_backend_bind(base, router, sink);
 	for (size_t i = 0; i < b->router->count; i++)
 		total += (size_t)b->router->routes[i].cfg->concurrency;
-	b->threads = xcalloc(total, sizeof(*b->threads));
+	b->threads = xcalloc(total + 1, sizeof(*b->threads));
 	for (size_t i = 0; i < b->router->count; i++) {
 		for (int t = 0; t < b->router->routes[i].cfg->concurrency; t++) {
 			struct worker_arg *wa = xmalloc(sizeof(*wa));
@@ -589,34 +583,41 @@ mem_backend_start(struct mem_backend *b)
 			if (rc != 0) {
 				free(wa);
 				log_err("memory backend: cannot start a worker: %s", strerror(rc));
+				op_wait(base, 60000);
 				return -rc;
 			}
 			b->thread_count++;
 		}
 	}
+	log_notice("running on the memory backend (%zu routes, capacity %zu)", b->router->count,
+	           b->cfg->memory.capacity);
 	return 0;
 }
 
-void
-mem_backend_request_stop(struct mem_backend *b)
+static void
+op_request_stop(struct backend *base)
 {
-	pthread_mutex_lock(&b->lock);
-	b->stopping = true;
-	for (size_t i = 0; i < b->router->count; i++)
-		pthread_cond_broadcast(&b->queues[i].cond);
-	pthread_mutex_unlock(&b->lock);
+	struct mem_backend *b = from_base(base);
+
+	/* A flag for the workers' next look; the broadcast in wait() wakes
+	 * them (a mutex is not async-signal-safe). */
+	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
 }
 
-int
-mem_backend_wait(struct mem_backend *b, int64_t grace_ms)
+static int
+op_wait(struct backend *base, int64_t grace_ms)
 {
+	struct mem_backend *b = from_base(base);
 	struct timespec until;
 	int left;
 
-	deadline_after(grace_ms, &until);
+	clock_mono_deadline(grace_ms, &until);
 	pthread_mutex_lock(&b->lock);
+	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
+	for (size_t i = 0; b->router != NULL && i < b->router->count; i++)
+		pthread_cond_broadcast(&b->queues[i].cond);
 	while (b->threads_done < b->thread_count &&
-	       pthread_cond_timedwait(&b->done_cond, &b->lock, &until) == 0)
+	       pthread_cond_clockwait(&b->done_cond, &b->lock, CLOCK_MONOTONIC, &until) == 0)
 		;
 	left = (int)(b->thread_count - b->threads_done);
 	pthread_mutex_unlock(&b->lock);
@@ -626,19 +627,27 @@ mem_backend_wait(struct mem_backend *b, int64_t grace_ms)
 		b->thread_count = 0;
 		b->threads_done = 0;
 	}
+	b->abandoned = left;
+	log_notice("stopped: %llu published, %llu deliveries, %llu dead letters, "
+	           "%llu unfinished",
+	           (unsigned long long)b->stats.total_enqueued,
+	           (unsigned long long)b->stats.total_dequeued,
+	           (unsigned long long)b->stats.dead_letters,
+	           (unsigned long long)b->stats.current_size);
 	return left;
 }
 
-int
-mem_backend_drain(struct mem_backend *b, int64_t timeout_ms)
+static int
+op_drain(struct backend *base, int64_t timeout_ms)
 {
+	struct mem_backend *b = from_base(base);
 	struct timespec until;
 	int rc = 0;
 
-	deadline_after(timeout_ms, &until);
+	clock_mono_deadline(timeout_ms, &until);
 	pthread_mutex_lock(&b->lock);
 	while (b->stats.current_size > 0 && rc == 0)
-		if (pthread_cond_timedwait(&b->idle_cond, &b->lock, &until) != 0 &&
+		if (pthread_cond_clockwait(&b->idle_cond, &b->lock, CLOCK_MONOTONIC, &until) != 0 &&
 		    b->stats.current_size > 0)
 			rc = -ETIMEDOUT;
 	pthread_mutex_unlock(&b->lock);
@@ -646,8 +655,9 @@ mem_backend_drain(struct mem_backend *b, int64_t timeout_ms)
 }
 
 const struct mem_letter *
-mem_backend_letters(struct mem_backend *b)
+mem_backend_letters(struct backend *base)
 {
+	struct mem_backend *b = from_base(base);
 	const struct mem_letter *head;
 
 	pthread_mutex_lock(&b->lock);
@@ -657,23 +667,35 @@ mem_backend_letters(struct mem_backend *b)
 }
 
 void
-mem_backend_stats(struct mem_backend *b, struct mem_stats *stats_r)
+mem_backend_stats(struct backend *base, struct mem_stats *stats_r)
 {
+	struct mem_backend *b = from_base(base);
+
 	pthread_mutex_lock(&b->lock);
 	*stats_r = b->stats;
 	pthread_mutex_unlock(&b->lock);
 }
 
-void
-mem_backend_destroy(struct mem_backend *b)
+static void
+letter_free(struct mem_letter *letter)
 {
+	headers_free(letter->headers, letter->header_count);
+	free(letter->payload);
+	free(letter->subject);
+	free(letter);
+}
+
+static void
+op_destroy(struct backend *base)
+{
+	struct mem_backend *b = from_base(base);
 	struct mem_letter *letter;
 
-	if (b == NULL)
+	/* Threads still running were abandoned: their items and the queues
+	 * they wait on go with the process, which is about to end. */
+	if (b->abandoned > 0)
 		return;
-	/* Threads still running were abandoned: their items leak with the
-	 * process, which is about to end. Free only what is at rest. */
-	for (size_t i = 0; i < b->router->count; i++) {
+	for (size_t i = 0; b->router != NULL && i < b->router->count; i++) {
 		while (b->queues[i].head != NULL) {
 			struct mem_item *item = b->queues[i].head;
 
@@ -693,12 +715,9 @@ mem_backend_destroy(struct mem_backend *b)
 	}
 	letter = b->letters_head;
 	while (letter != NULL) {
-		struct mem_letter *next = (struct mem_letter *)letter->next;
+		struct mem_letter *next = letter->next;
 
-		headers_free(letter->headers, letter->header_count);
-		free(letter->payload);
-		free(letter->subject);
-		free(letter);
+		letter_free(letter);
 		letter = next;
 	}
 	free(b->threads);
@@ -708,3 +727,230 @@ mem_backend_destroy(struct mem_backend *b)
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
+
+/* --- status --- */
+
+static bool
+op_healthy(struct backend *base)
+{
+	return true; /* nothing to lose a connection to */
+}
+
+static bool
+op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
+{
+	struct mem_backend *b = from_base(base);
+
+	if (b->thread_count == 0 || __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
+		snprintf(why, len, "workers are not running");
+		return false;
+	}
+	return true;
+}
+
+static const char *
+op_location(struct backend *base)
+{
+	return "memory";
+}
+
+static int
+op_snapshot(struct backend *base, const struct cfg *cfg, const struct snapshot_opts *o,
+            struct stats_snapshot **snap_r)
+{
+	struct mem_backend *b = from_base(base);
+	struct stats_snapshot *snap = stats_snapshot_new(cfg, "memory");
+
+	pthread_mutex_lock(&b->lock);
+	snap->queue_known = true;
+	snap->total_enqueued = b->stats.total_enqueued;
+	snap->total_dequeued = b->stats.total_dequeued;
+	snap->current_size = b->stats.current_size;
+	snap->has_capacity = true;
+	snap->capacity = b->cfg->memory.capacity;
+	snap->dlq.found = true;
+	snap->dlq.msgs = b->stats.dead_letters;
+	snap->dlq.last_seq = b->letters_stored;
+	if (o != NULL && o->by_reason) {
+		for (const struct mem_letter *l = b->letters_head; l != NULL; l = l->next) {
+			const char *reason = NULL;
+
+			for (size_t i = 0; i < l->header_count; i++)
+				if (strcmp(l->headers[i].key, "Taskjet-Reason") == 0)
+					reason = l->headers[i].value;
+			stats_count_reason(snap, reason);
+		}
+		stats_sort_reasons(snap);
+	}
+	pthread_mutex_unlock(&b->lock);
+	*snap_r = snap;
+	return 0;
+}
+
+/* --- dead letters --- */
+
+/* An entry for `l` (lock held). */
+static struct dlq_entry *
+letter_entry(const struct mem_backend *b, const struct mem_letter *l, bool with_payload)
+{
+	struct dlq_entry *e =
+	    dlq_entry_new(&b->cfg->dlq, l->seq, l->stored_ns, l->subject, l->headers,
+	                  l->header_count, with_payload ? l->payload : NULL, l->len);
+
+	if (!with_payload)
+		dlq_entry_strip(e);
+	return e;
+}
+
+static int
+op_dlq_list(struct backend *base, const struct dlq_filter *f, bool with_payload,
+            struct dlq_list *list_r)
+{
+	struct mem_backend *b = from_base(base);
+	struct dlq_list list = { 0 };
+	size_t limit = dlq_filter_limit(f);
+
+	pthread_mutex_lock(&b->lock);
+	list.last_seq = b->letters_stored;
+	for (const struct mem_letter *l = b->letters_head; l != NULL; l = l->next) {
+		struct dlq_entry *e;
+
+		if (f != NULL && l->seq < f->from_seq)
+			continue;
+		list.scanned++;
+		e = letter_entry(b, l, with_payload);
+		if (!dlq_filter_match(f, e)) {
+			dlq_entry_free(e);
+			continue;
+		}
+		if (list.count == limit) {
+			list.truncated = true;
+			list.next_seq = l->seq;
+			dlq_entry_free(e);
+			break;
+		}
+		dlq_list_append(&list, e);
+	}
+	pthread_mutex_unlock(&b->lock);
+	*list_r = list;
+	return 0;
+}
+
+static int
+op_dlq_get(struct backend *base, uint64_t seq, struct dlq_entry **entry_r)
+{
+	struct mem_backend *b = from_base(base);
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&b->lock);
+	for (const struct mem_letter *l = b->letters_head; l != NULL; l = l->next) {
+		if (l->seq == seq) {
+			*entry_r = letter_entry(b, l, true);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Unlink and free the letters `match` selects (lock held); how many. */
+static size_t
+remove_letters(struct mem_backend *b, bool (*match)(const struct mem_letter *, const void *),
+               const void *arg)
+{
+	struct mem_letter **link = &b->letters_head, *prev = NULL;
+	size_t n = 0;
+
+	while (*link != NULL) {
+		struct mem_letter *l = *link;
+
+		if (!match(l, arg)) {
+			prev = l;
+			link = &l->next;
+			continue;
+		}
+		*link = l->next;
+		if (b->letters_tail == l)
+			b->letters_tail = prev;
+		letter_free(l);
+		b->stats.dead_letters--;
+		n++;
+	}
+	return n;
+}
+
+static bool
+seq_is(const struct mem_letter *l, const void *arg)
+{
+	return l->seq == *(const uint64_t *)arg;
+}
+
+static int
+op_dlq_delete(struct backend *base, uint64_t seq)
+{
+	struct mem_backend *b = from_base(base);
+	size_t n;
+
+	pthread_mutex_lock(&b->lock);
+	n = remove_letters(b, seq_is, &seq);
+	pthread_mutex_unlock(&b->lock);
+	return n > 0 ? 0 : -ENOENT;
+}
+
+struct purge_arg {
+	const struct mem_backend *b;
+	const char *subject;
+	uint64_t before_seq;
+};
+
+static bool
+purge_match(const struct mem_letter *l, const void *arg)
+{
+	const struct purge_arg *p = arg;
+	const char *prefix = p->b->cfg->dlq.subject_prefix;
+	size_t plen = strlen(prefix);
+
+	if (p->before_seq != 0 && l->seq >= p->before_seq)
+		return false;
+	if (p->subject == NULL)
+		return true;
+	return strncmp(l->subject, prefix, plen) == 0 && l->subject[plen] == '.' &&
+	       subject_matches(p->subject, l->subject + plen + 1);
+}
+
+static int
+op_dlq_purge(struct backend *base, const char *subject, uint64_t before_seq)
+{
+	struct mem_backend *b = from_base(base);
+	struct purge_arg arg = { b, subject, before_seq };
+
+	pthread_mutex_lock(&b->lock);
+	remove_letters(b, purge_match, &arg);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+static const struct backend_ops memory_ops = {
+	.name = "memory",
+	.ack = op_ack,
+	.nak = op_nak,
+	.term = op_term,
+	.in_progress = op_in_progress,
+	.dead_letter = op_dead_letter,
+	.header = op_header,
+	.publish = op_publish,
+	.start = op_start,
+	.request_stop = op_request_stop,
+	.wait = op_wait,
+	.destroy = op_destroy,
+	.drain = op_drain,
+	.healthy = op_healthy,
+	.ready = op_ready,
+	.location = op_location,
+	.snapshot = op_snapshot,
+	.dlq_list = op_dlq_list,
+	.dlq_get = op_dlq_get,
+	.dlq_delete = op_dlq_delete,
+	.dlq_purge = op_dlq_purge,
+};

@@ -7,16 +7,17 @@
 #include <string.h>
 
 #include "nats/advisory.h"
+#include "nats/delivery.h"
+#include "nats/natsconn.h"
+#include "nats/topology.h"
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
-#include "nats/natsconn.h"
-#include "nats/topology.h"
 #include "util/xalloc.h"
 
 /* At most 2: libnats before 3.8 overflows Fetch's array when a larger
  * batch meets leftovers of an abandoned pull (nats.c #749; see
- * backend_jetstream.c). Advisories are rare, so this costs nothing. */
+ * nats/jetstream.c). Advisories are rare, so this costs nothing. */
 #define ADVISORY_BATCH 2
 #define ADVISORY_FETCH_MS 1000
 #define ERROR_SLEEP_MS 500
@@ -35,7 +36,7 @@ struct advisory {
 	struct adv_route *routes;
 	size_t route_count;
 	struct backend *backend;
-	const struct js_callbacks *cb;
+	const struct backend_sink *sink;
 	const int *stopping;
 	uint64_t moved;
 };
@@ -56,7 +57,7 @@ is_stopping(const struct advisory *a)
 
 int
 advisory_create(jsCtx *js, const char *advisory_stream, const struct router *router,
-                struct backend *backend, const struct js_callbacks *cb, const int *stopping,
+                struct backend *backend, const struct backend_sink *sink, const int *stopping,
                 struct advisory **a_r)
 {
 	struct advisory *a = xcalloc(1, sizeof(*a));
@@ -67,7 +68,7 @@ advisory_create(jsCtx *js, const char *advisory_stream, const struct router *rou
 
 	a->js = js;
 	a->backend = backend;
-	a->cb = cb;
+	a->sink = sink;
 	a->stopping = stopping;
 	a->route_count = router->count;
 	a->routes = xcalloc(router->count, sizeof(*a->routes));
@@ -226,14 +227,14 @@ move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 	task.backend = a->backend;
 	task.route = route;
 	task.retry_after_ms = -1;
-	if (natsMsgHeader_Get(d.msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL && *id != '\0')
-		snprintf(task.id, sizeof(task.id), "%s", id);
-	else
-		snprintf(task.id, sizeof(task.id), "%s:%" PRIu64, task.stream, task.stream_seq);
+	if (natsMsgHeader_Get(d.msg, "Nats-Msg-Id", &id) != NATS_OK)
+		id = NULL;
+	task_set_id(&task, id);
 
-	rc = a->cb->dead_letter(a->cb->ctx, &task, DLQ_REASON_MAX_DELIVERIES,
-	                        "the server stopped redelivering after max "
-	                        "deliveries (crash or ack_wait timeout)");
+	rc = a->sink->dead_letter(a->sink->ctx, &task, DLQ_REASON_MAX_DELIVERIES,
+	                          "the server stopped redelivering after max "
+	                          "deliveries (crash or ack_wait timeout)");
+	task_release(&task);
 	if (rc != 0) {
 		log_warn("advisory: dead letter for %s failed (%d); will retry", task.id, rc);
 		goto out;

@@ -4,7 +4,7 @@
  * the server stops delivering it but leaves it in the work-queue stream
  * and publishes an advisory, which the advisory stream captures durably.
  * This reader pulls those advisories, loads the message (js_GetMsg),
- * hands a synthesized task to the dead_letter callback, deletes the
+ * hands a synthesized task to the sink's dead_letter, deletes the
  * message from its stream, and acks the advisory. Only advisories of our
  * own routes' stream/consumer pairs are handled; others are acked and
  * ignored.
@@ -21,31 +21,18 @@
 #include <nats/nats.h>
 
 #include "engine/backend.h"
-#include "nats/jetstream.h"
 #include "engine/router.h"
-
-/*
- * What a JetStream task's backend_msg points at (shared by the consumer
- * runtime and this reader). msg is the delivered message, or for a
- * synthesized task the stored copy from js_GetMsg, which has no reply
- * subject: the backend's ack/nak/term/in_progress are then no-ops.
- * settled latches after an ack/nak/term so a second one sends nothing.
- */
-struct js_delivery {
-	natsMsg *msg;
-	bool settled;
-};
 
 struct advisory;
 
 /*
  * Bind a pull subscription to the advisory stream's durable reader
- * (created by topology). routes/backend/cb are borrowed for the reader's
+ * (created by topology). router/backend/sink are borrowed for the reader's
  * life; *stopping is read (atomically) to know when to stop. 0 or -errno
  * (-ENOENT if the stream or its consumer is missing).
  */
 int advisory_create(jsCtx *js, const char *advisory_stream, const struct router *router,
-                    struct backend *backend, const struct js_callbacks *cb, const int *stopping,
+                    struct backend *backend, const struct backend_sink *sink, const int *stopping,
                     struct advisory **a_r);
 
 /* The reader's loop: returns once *stopping is set (and the current

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The JetStream backend: ops over natsMsg and the pull consumer runtime. */
+/*
+ * The JetStream backend: per-task ops over natsMsg, the pull consumer
+ * runtime, and the backend's lifecycle, status, snapshot and DLQ ops.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -7,18 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "engine/metrics.h"
+#include "engine/router.h"
 #include "nats/advisory.h"
+#include "nats/delivery.h"
+#include "nats/dlq_admin.h"
+#include "nats/embedded.h"
 #include "nats/jetstream.h"
+#include "nats/natsconn.h"
+#include "nats/publish.h"
+#include "nats/stats_query.h"
+#include "nats/topology.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "engine/metrics.h"
-#include "nats/natsconn.h"
-#include "nats/topology.h"
+#include "util/url.h"
 #include "util/xalloc.h"
 
-#define PUBLISH_MAX_WAIT_MS 5000
-#define PUBLISH_TRIES 3
 #define FETCH_ERROR_SLEEP_MS 200
 #define FETCH_ERROR_LOG_EVERY_MS 5000
 #define FLUSH_TIMEOUT_MS 2000
@@ -51,7 +60,9 @@ struct js_backend {
 	struct natsconn *nc; /* fetches, JS API, publishes */
 	struct natsconn *ack_nc; /* split ack: acks only; else NULL */
 	natsConnection *ack_conn;
-	const struct js_callbacks *cb;
+	struct embedded *server; /* the private nats-server, if we started it */
+	char location[512]; /* the URL without user info */
+	const struct backend_sink *sink;
 	int stopping; /* atomic; async-signal-safe to set */
 	struct js_worker *workers;
 	size_t worker_count;
@@ -62,9 +73,11 @@ struct js_backend {
 	bool advisory_started;
 	bool advisory_joined;
 	int abandoned;
-	struct metrics *metrics;
 	int started; /* atomic: every subscription bound */
 };
+
+static const struct backend_ops js_ops;
+static void op_destroy(struct backend *base);
 
 static struct js_backend *
 from_base(struct backend *base)
@@ -152,89 +165,17 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return v;
 }
 
-/* Store failures that mean "full" rather than "broken". */
-static bool
-is_full(jsErrCode jerr)
-{
-	switch ((int)jerr) {
-	case JSStreamStoreFailedErr:
-	case JSStorageResourcesExceededErr:
-	case JSMemoryResourcesExceededErr:
-	case JSAccountResourcesExceededErr:
-	case JSInsufficientResourcesErr:
-	case JSStreamLimitsErr:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int
-publish_errno(natsStatus s, jsErrCode jerr)
+op_publish(struct backend *base, const struct publish_msg *msg, struct publish_ack *ack_r)
 {
-	if (s == NATS_NO_RESPONDERS)
-		return -ENOENT;
-	if (is_full(jerr))
-		return -ENOBUFS;
-	if ((int)jerr == JSStreamMessageExceedsMaximumErr)
-		return -EMSGSIZE;
-	if (s == NATS_TIMEOUT)
-		return -ETIMEDOUT;
-	return s == NATS_ERR ? -EIO : natsconn_errno(s);
-}
+	struct js_backend *b = from_base(base);
 
-/*
- * Publish msg (or subject+data when msg is NULL) and wait for the PubAck.
- * A timeout does not mean "not stored" (it may sit in the reconnect
- * buffer), so retry with the same msg id and let the stream dedupe.
- */
-static int
-publish_confirmed(struct js_backend *b, natsMsg *msg, const char *subject, const void *data,
-                  size_t len, const char *msg_id, uint64_t *seq_r, bool *duplicate_r)
-{
-	jsPubOptions po;
-	jsPubAck *pa = NULL;
-	jsErrCode jerr = 0;
-	natsStatus s = NATS_TIMEOUT;
-
-	if (len > INT32_MAX)
-		return -EMSGSIZE;
-	jsPubOptions_Init(&po);
-	po.MaxWait = PUBLISH_MAX_WAIT_MS;
-	if (msg_id != NULL && *msg_id != '\0')
-		po.MsgId = msg_id;
-	for (int i = 0; i < PUBLISH_TRIES && s == NATS_TIMEOUT; i++) {
-		jerr = 0;
-		if (msg != NULL)
-			s = js_PublishMsg(&pa, natsconn_js(b->nc), msg, &po, &jerr);
-		else
-			s = js_Publish(&pa, natsconn_js(b->nc), subject, data, (int)len, &po,
-			               &jerr);
-		/* Without a msg id a retry could store it twice. */
-		if (po.MsgId == NULL)
-			break;
-	}
-	if (s == NATS_OK && pa != NULL) {
-		if (seq_r != NULL)
-			*seq_r = pa->Sequence;
-		if (duplicate_r != NULL)
-			*duplicate_r = pa->Duplicate;
-	}
-	jsPubAck_Destroy(pa);
-	if (s != NATS_OK) {
-		log_warn("jetstream: publish to %s failed: %s (jerr %d)",
-		         msg != NULL ? natsMsg_GetSubject(msg) : subject, natsStatus_GetText(s),
-		         (int)jerr);
-		return publish_errno(s, jerr);
-	}
-	return 0;
-}
-
-static int
-op_publish(struct backend *base, const char *subject, const void *data, size_t len,
-           const char *msg_id)
-{
-	return publish_confirmed(from_base(base), NULL, subject, data, len, msg_id, NULL, NULL);
+	/* While reconnecting a publish would sit out every retry's timeout;
+	 * callers (HTTP intake, a handler) are better served by a quick
+	 * "not connected". */
+	if (!natsconn_connected(b->nc))
+		return -ENOTCONN;
+	return js_publish(b->nc, msg, ack_r);
 }
 
 /* Headers that would make the DLQ write deduplicate or be rejected the
@@ -299,22 +240,14 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 			goto out;
 		}
 	}
-	rc = publish_confirmed(b, letter, NULL, NULL, 0, rec->msg_id, NULL, NULL);
+	rc = js_publish_msg(b->nc, letter, rec->msg_id, NULL);
+	if (rc < 0)
+		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
+		         strerror(-rc));
 out:
 	natsMsg_Destroy(letter);
 	return rc;
 }
-
-static const struct backend_ops js_ops = {
-	.name = "jetstream",
-	.ack = op_ack,
-	.nak = op_nak,
-	.term = op_term,
-	.in_progress = op_in_progress,
-	.dead_letter = op_dead_letter,
-	.publish = op_publish,
-	.header = op_header,
-};
 
 /* ----- consumer runtime ----- */
 
@@ -387,29 +320,6 @@ read_metadata(natsMsg *msg, uint64_t *sseq_r, uint64_t *delivered_r)
 	return 0;
 }
 
-/* "<stream>:<seq>" without snprintf, which showed in profiles. */
-static void
-format_seq_id(char *buf, size_t len, const char *stream, uint64_t seq)
-{
-	char digits[21];
-	size_t n = 0, slen = strlen(stream);
-	uint64_t v = seq;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	if (slen + 1 + n >= len) {
-		snprintf(buf, len, "%s:%" PRIu64, stream, seq);
-		return;
-	}
-	memcpy(buf, stream, slen);
-	buf[slen++] = ':';
-	while (n > 0)
-		buf[slen++] = digits[--n];
-	buf[slen] = '\0';
-}
-
 static void
 deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 {
@@ -439,12 +349,12 @@ deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 		return;
 	}
 	task.attempt = delivered > UINT32_MAX ? UINT32_MAX : (uint32_t)delivered;
-	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL && *id != '\0')
-		snprintf(task.id, sizeof(task.id), "%s", id);
-	else
-		format_seq_id(task.id, sizeof(task.id), task.stream, task.stream_seq);
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
+		id = NULL;
+	task_set_id(&task, id);
 
-	r = w->b->cb->process(w->b->cb->ctx, &task);
+	r = w->b->sink->deliver(w->b->sink->ctx, &task);
+	task_release(&task);
 	if (r != 0)
 		log_write(TJ_LOG_DEBUG,
 		          &(struct log_ctx){
@@ -511,7 +421,7 @@ worker_main(void *arg)
 			clock_sleep_ms(FETCH_ERROR_SLEEP_MS);
 			continue;
 		}
-		metrics_observe_fetch(b->metrics, w->route, (unsigned)list.Count);
+		metrics_observe_fetch(b->sink->metrics, w->route, (unsigned)list.Count);
 		/* The whole batch arrived at once: one clock read for it. */
 		received_ms = clock_mono_ms();
 		pthread_mutex_lock(&w->batch_lock);
@@ -590,43 +500,138 @@ advisory_main(void *arg)
 
 /* ----- lifecycle ----- */
 
-int
-js_backend_create(const struct cfg *cfg, const char *url, const struct js_backend_options *opts,
-                  struct js_backend **b_r)
+/* Where `taskjet run` records its embedded server's URL, so client
+ * commands run by hand find the server. */
+static void
+url_file_path(const struct cfg *cfg, char *buf, size_t len)
 {
-	struct js_backend *b = xcalloc(1, sizeof(*b));
+	snprintf(buf, len, "%s/nats.url", cfg->state_dir);
+}
+
+static void
+write_url_file(const struct cfg *cfg, const char *url)
+{
+	char path[4096];
+	FILE *fp;
+
+	url_file_path(cfg, path, sizeof(path));
+	fp = fopen(path, "w");
+	if (fp == NULL) {
+		log_warn("cannot record the server URL in %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(fp, "%s\n", url);
+	fclose(fp);
+}
+
+/* The URL a running daemon recorded, into buf; false if none. */
+static bool
+read_url_file(const struct cfg *cfg, char *buf, size_t len)
+{
+	char path[4096];
+	FILE *fp;
+	bool ok;
+
+	url_file_path(cfg, path, sizeof(path));
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return false;
+	ok = fgets(buf, (int)len, fp) != NULL;
+	fclose(fp);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return ok && buf[0] != '\0';
+}
+
+/* Which server to use (see struct js_open_opts); NULL: start one. */
+static const char *
+choose_url(const struct cfg *cfg, const struct js_open_opts *o, char *buf, size_t len)
+{
+	if (o->url != NULL)
+		return o->url;
+	if (cfg->nats.url != NULL)
+		return cfg->nats.url;
+	if (!o->client)
+		return NULL;
+	if (read_url_file(cfg, buf, len))
+		return buf;
+	return "nats://127.0.0.1:4222";
+}
+
+static int
+connect_all(struct js_backend *b, const struct js_open_opts *o, const char *url)
+{
+	const struct cfg *cfg = b->cfg;
+	struct cfg_nats client = cfg->nats;
+	const struct cfg_nats *nats = &cfg->nats;
 	/* Split ack measured 2x faster at batch 100, equal at 500 (bench/). */
-	bool split = opts != NULL ? opts->split_ack : true;
+	bool split = !o->client && !o->single_connection;
 	int rc;
 
-	b->base.ops = &js_ops;
-	b->cfg = cfg;
-	rc = natsconn_open(&cfg->nats, url,
-	                   &(struct natsconn_options){ .role = NULL, .send_asap = split }, &b->nc);
+	if (o->client) {
+		/* A command run by hand answers within seconds either way. */
+		client.name = (char *)(o->name != NULL ? o->name : "taskjet-cli");
+		client.connect_timeout_ms = 2000;
+		client.reconnect_wait_ms = 500;
+		client.reconnect_jitter_ms = 100;
+		nats = &client;
+	}
+	rc = natsconn_open(nats, url, &(struct natsconn_options){ .send_asap = split }, &b->nc);
 	if (rc != 0)
-		goto out;
+		return rc;
 	if (split) {
-		rc = natsconn_open(&cfg->nats, url, &(struct natsconn_options){ .role = "acks" },
+		rc = natsconn_open(nats, url, &(struct natsconn_options){ .role = "acks" },
 		                   &b->ack_nc);
 		if (rc != 0)
-			goto out;
+			return rc;
 		b->ack_conn = natsconn_conn(b->ack_nc);
 	} else {
 		b->ack_conn = natsconn_conn(b->nc);
 	}
-out:
-	if (rc != 0) {
-		js_backend_destroy(b);
-		return rc;
-	}
-	*b_r = b;
 	return 0;
 }
 
 int
-js_backend_ensure_topology(struct js_backend *b, bool dry_run,
-                           void (*print)(void *arg, const char *line), void *arg)
+js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct backend **b_r)
 {
+	static const struct js_open_opts defaults = { 0 };
+	struct js_backend *b = xcalloc(1, sizeof(*b));
+	const char *url;
+	char recorded[1024];
+	int rc;
+
+	if (o == NULL)
+		o = &defaults;
+	b->base.ops = &js_ops;
+	b->base.cfg = cfg;
+	b->cfg = cfg;
+	url = choose_url(cfg, o, recorded, sizeof(recorded));
+	if (url == NULL) {
+		rc = embedded_start(cfg->state_dir, NULL, &b->server);
+		if (rc < 0)
+			goto out;
+		url = embedded_url(b->server);
+		log_notice("no NATS URL configured: started a private nats-server at %s "
+		           "(store in %s/nats)",
+		           url, cfg->state_dir);
+		write_url_file(cfg, url);
+	}
+	url_redact(url, b->location, sizeof(b->location));
+	rc = connect_all(b, o, url);
+out:
+	if (rc != 0) {
+		b->abandoned = 0;
+		op_destroy(&b->base);
+		return rc;
+	}
+	*b_r = &b->base;
+	return 0;
+}
+
+static int
+op_ensure_topology(struct backend *base, bool dry_run, void (*print)(void *arg, const char *line),
+                   void *arg)
+{
+	struct js_backend *b = from_base(base);
 	struct topo_report r;
 	int rc;
 
@@ -635,12 +640,6 @@ js_backend_ensure_topology(struct js_backend *b, bool dry_run,
 		print(arg, r.lines[i]);
 	topo_report_free(&r);
 	return rc;
-}
-
-struct backend *
-js_backend_base(struct js_backend *b)
-{
-	return &b->base;
 }
 
 static int
@@ -668,15 +667,16 @@ bind_worker(struct js_backend *b, struct js_worker *w)
 	return 0;
 }
 
-int
-js_backend_start(struct js_backend *b, const struct router *router, const struct js_callbacks *cb)
+static int
+op_start(struct backend *base, const struct router *router, const struct backend_sink *sink)
 {
+	struct js_backend *b = from_base(base);
 	size_t n = 0, k = 0;
 	int rc = 0;
 
-	if (b->workers != NULL || cb == NULL || cb->process == NULL)
+	if (b->workers != NULL || sink == NULL || sink->deliver == NULL)
 		return -EINVAL;
-	b->cb = cb;
+	b->sink = sink;
 	for (size_t i = 0; i < router->count; i++)
 		n += (size_t)(router->routes[i].cfg->concurrency > 0
 		                  ? router->routes[i].cfg->concurrency
@@ -695,12 +695,9 @@ js_backend_start(struct js_backend *b, const struct router *router, const struct
 				goto out;
 		}
 	}
-	if (cb->dead_letter != NULL && router->count > 0) {
-		rc = advisory_create(natsconn_js(b->nc),
-		                     b->cfg->dlq.advisory_stream != NULL
-		                         ? b->cfg->dlq.advisory_stream
-		                         : "TASKJET_ADVISORIES",
-		                     router, &b->base, cb, &b->stopping, &b->advisory);
+	if (sink->dead_letter != NULL && router->count > 0) {
+		rc = advisory_create(natsconn_js(b->nc), b->cfg->dlq.advisory_stream, router,
+		                     &b->base, sink, &b->stopping, &b->advisory);
 		if (rc != 0)
 			goto out;
 	}
@@ -731,38 +728,34 @@ js_backend_start(struct js_backend *b, const struct router *router, const struct
 out:
 	if (rc != 0) {
 		/* Threads that started only fetch; stop them and unwind. */
-		js_backend_wait(b, 60000);
+		base->ops->wait(base, 60000);
 	}
 	return rc;
 }
 
-void
-js_backend_request_stop(struct js_backend *b)
-{
-	__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
-}
-
 static void
-deadline_at(int64_t grace_ms, struct timespec *ts)
+op_request_stop(struct backend *base)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += grace_ms / 1000;
-	ts->tv_nsec += (grace_ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	__atomic_store_n(&from_base(base)->stopping, 1, __ATOMIC_RELEASE);
 }
 
-int
-js_backend_wait(struct js_backend *b, int64_t grace_ms)
+/* Join `t` by the monotonic deadline; false if it is still running. */
+static bool
+join_by(pthread_t t, const struct timespec *deadline)
 {
+	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, deadline) == 0;
+}
+
+static int
+op_wait(struct backend *base, int64_t grace_ms)
+{
+	struct js_backend *b = from_base(base);
 	struct timespec deadline;
 	int abandoned = 0;
 
-	js_backend_request_stop(b);
+	op_request_stop(base);
 	__atomic_store_n(&b->started, 0, __ATOMIC_RELEASE);
-	deadline_at(grace_ms > 0 ? grace_ms : 0, &deadline);
+	clock_mono_deadline(grace_ms > 0 ? grace_ms : 0, &deadline);
 	/* Closing the subscription wakes a blocked Fetch at once; messages a
 	 * worker already holds can still be acked (acks use the reply
 	 * subject, not the subscription). */
@@ -777,13 +770,13 @@ js_backend_wait(struct js_backend *b, int64_t grace_ms)
 
 		if (!w->started || w->joined)
 			continue;
-		if (pthread_timedjoin_np(w->thread, NULL, &deadline) == 0)
+		if (join_by(w->thread, &deadline))
 			w->joined = true;
 		else
 			abandoned++;
 	}
 	if (b->advisory_started && !b->advisory_joined) {
-		if (pthread_timedjoin_np(b->advisory_thread, NULL, &deadline) == 0)
+		if (join_by(b->advisory_thread, &deadline))
 			b->advisory_joined = true;
 		else
 			abandoned++;
@@ -794,7 +787,8 @@ js_backend_wait(struct js_backend *b, int64_t grace_ms)
 		b->keeper_started = false;
 	}
 	/* Make sure the server has the acks before anyone closes anything. */
-	natsConnection_FlushTimeout(b->ack_conn, FLUSH_TIMEOUT_MS);
+	if (b->ack_conn != NULL)
+		natsConnection_FlushTimeout(b->ack_conn, FLUSH_TIMEOUT_MS);
 	if (b->ack_nc != NULL)
 		natsConnection_FlushTimeout(natsconn_conn(b->nc), FLUSH_TIMEOUT_MS);
 
@@ -820,123 +814,167 @@ js_backend_wait(struct js_backend *b, int64_t grace_ms)
 	return abandoned;
 }
 
-void
-js_backend_destroy(struct js_backend *b)
+static void
+op_destroy(struct backend *base)
 {
-	if (b == NULL)
-		return;
+	struct js_backend *b = from_base(base);
+	char path[4096];
+
 	/* Abandoned threads still use the connections; the process is about
-	 * to exit, so leave everything to it. */
+	 * to exit, so leave everything to it but the private server. */
+	if (b->abandoned == 0) {
+		natsconn_close(b->ack_nc, FLUSH_TIMEOUT_MS);
+		natsconn_close(b->nc, FLUSH_TIMEOUT_MS);
+	}
+	if (b->server != NULL) {
+		url_file_path(b->cfg, path, sizeof(path));
+		unlink(path);
+		embedded_stop(b->server);
+	}
 	if (b->abandoned > 0)
 		return;
-	natsconn_close(b->ack_nc, FLUSH_TIMEOUT_MS);
-	natsconn_close(b->nc, FLUSH_TIMEOUT_MS);
 	for (size_t i = 0; i < b->worker_count; i++)
 		pthread_mutex_destroy(&b->workers[i].batch_lock);
 	free(b->workers);
 	free(b);
 }
 
-bool
-js_backend_connected(const struct js_backend *b)
+/* ----- status ----- */
+
+static bool
+op_healthy(struct backend *base)
 {
+	struct js_backend *b = from_base(base);
+
 	return natsconn_connected(b->nc) && (b->ack_nc == NULL || natsconn_connected(b->ack_nc));
 }
 
-uint64_t
-js_backend_reconnects(const struct js_backend *b)
+static bool
+op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 {
-	return natsconn_reconnects(b->nc);
-}
-
-void
-js_backend_set_metrics(struct js_backend *b, struct metrics *m)
-{
-	b->metrics = m;
-}
-
-bool
-js_backend_started(const struct js_backend *b)
-{
-	return __atomic_load_n(&b->started, __ATOMIC_ACQUIRE) != 0;
-}
-
-int
-js_backend_publish(struct js_backend *b, const char *subject, const void *data, size_t len,
-                   const char *msg_id, uint64_t *seq_r, bool *duplicate_r)
-{
-	uint64_t seq = 0;
-	bool dup = false;
-	int rc;
-
-	/* While reconnecting a publish would sit out every retry's timeout;
-	 * an HTTP caller is better served by a quick "unavailable". */
-	if (!natsconn_connected(b->nc))
-		return -ENOTCONN;
-	rc = publish_confirmed(b, NULL, subject, data, len, msg_id, &seq, &dup);
-	if (rc != 0)
-		return rc;
-	*seq_r = seq;
-	*duplicate_r = dup;
-	return 0;
-}
-
-int
-js_backend_consumer_numbers(struct js_backend *b, const struct cfg_route *rc, int64_t timeout_ms,
-                            struct js_consumer_numbers *n_r)
-{
-	jsConsumerInfo *ci = NULL;
-	jsErrCode jerr = 0;
+	struct js_backend *b = from_base(base);
+	const struct cfg *cfg = b->cfg;
 	jsOptions o;
-	char durable[256];
-	natsStatus s;
 
-	if (!natsconn_connected(b->nc))
-		return -ENOTCONN;
+	if (__atomic_load_n(&b->started, __ATOMIC_ACQUIRE) == 0) {
+		snprintf(why, len, "consumers are not bound");
+		return false;
+	}
+	if (!op_healthy(base)) {
+		snprintf(why, len, "not connected to NATS");
+		return false;
+	}
+	/* Bound subscriptions survive a reconnect, but the durable may have
+	 * been deleted or the server may have lost JetStream: ask it. */
 	jsOptions_Init(&o);
 	o.Wait = timeout_ms;
-	s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
-	                       topology_consumer_name(rc, durable, sizeof(durable)), &o, &jerr);
-	if (s != NATS_OK)
-		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
-	*n_r = (struct js_consumer_numbers){
-		.pending = ci->NumPending,
-		.ack_pending = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0,
-		.redelivered = ci->NumRedelivered > 0 ? (uint64_t)ci->NumRedelivered : 0,
-		.waiting = ci->NumWaiting > 0 ? (uint64_t)ci->NumWaiting : 0,
-		.delivered = ci->Delivered.Consumer,
-	};
-	jsConsumerInfo_Destroy(ci);
-	return 0;
+	for (size_t i = 0; i < cfg->route_count; i++) {
+		const struct cfg_route *rc = &cfg->routes[i];
+		jsConsumerInfo *ci = NULL;
+		jsErrCode jerr = 0;
+		char durable[256];
+		natsStatus s;
+
+		s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
+		                       topology_consumer_name(rc, durable, sizeof(durable)), &o,
+		                       &jerr);
+		jsConsumerInfo_Destroy(ci);
+		if (s == NATS_NOT_FOUND) {
+			snprintf(why, len, "route %s: consumer %s/%s does not exist", rc->name,
+			         rc->stream, durable);
+			return false;
+		}
+		if (s != NATS_OK) {
+			snprintf(why, len, "route %s: consumer %s/%s: %s", rc->name, rc->stream,
+			         durable,
+			         natsconn_connected(b->nc) ? strerror(-natsconn_errno(s))
+			                                   : "not connected to NATS");
+			return false;
+		}
+	}
+	return true;
 }
 
-int
-js_backend_stream_numbers(struct js_backend *b, const char *name, int64_t timeout_ms,
-                          uint64_t *msgs_r, uint64_t *last_seq_r)
+static const char *
+op_location(struct backend *base)
 {
-	jsStreamInfo *si = NULL;
-	jsErrCode jerr = 0;
-	jsOptions o;
-	natsStatus s;
-
-	if (!natsconn_connected(b->nc))
-		return -ENOTCONN;
-	jsOptions_Init(&o);
-	o.Wait = timeout_ms;
-	s = js_GetStreamInfo(&si, natsconn_js(b->nc), name, &o, &jerr);
-	if (s != NATS_OK)
-		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
-	*msgs_r = si->State.Msgs;
-	*last_seq_r = si->State.LastSeq;
-	jsStreamInfo_Destroy(si);
-	return 0;
+	return from_base(base)->location;
 }
 
-struct natsconn *
-js_backend_conn(struct js_backend *b)
+static int
+op_snapshot(struct backend *base, const struct cfg *cfg, const struct snapshot_opts *o,
+            struct stats_snapshot **snap_r)
 {
-	return b->nc;
+	return stats_query(from_base(base)->nc, cfg, o, snap_r);
 }
+
+/* ----- dead letters ----- */
+
+static int
+op_dlq_list(struct backend *base, const struct dlq_filter *f, bool with_payload,
+            struct dlq_list *list_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_list(b->nc, &b->cfg->dlq, f, with_payload, list_r);
+}
+
+static int
+op_dlq_get(struct backend *base, uint64_t seq, struct dlq_entry **entry_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_get(b->nc, &b->cfg->dlq, seq, entry_r);
+}
+
+static int
+op_dlq_delete(struct backend *base, uint64_t seq)
+{
+	struct js_backend *b = from_base(base);
+	struct dlq_entry *gone = NULL;
+	int rc = dlq_admin_delete(b->nc, &b->cfg->dlq, seq);
+
+	if (rc < 0 && rc != -ENOENT) {
+		/* The server answers a delete of a missing message with a
+		 * generic error: tell "not there" apart by looking. */
+		if (dlq_admin_get(b->nc, &b->cfg->dlq, seq, &gone) == -ENOENT)
+			rc = -ENOENT;
+		dlq_entry_free(gone);
+	}
+	return rc;
+}
+
+static int
+op_dlq_purge(struct backend *base, const char *subject, uint64_t before_seq)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_purge_subject(b->nc, &b->cfg->dlq, subject, before_seq);
+}
+
+static const struct backend_ops js_ops = {
+	.name = "jetstream",
+	.ack = op_ack,
+	.nak = op_nak,
+	.term = op_term,
+	.in_progress = op_in_progress,
+	.dead_letter = op_dead_letter,
+	.header = op_header,
+	.publish = op_publish,
+	.ensure_topology = op_ensure_topology,
+	.start = op_start,
+	.request_stop = op_request_stop,
+	.wait = op_wait,
+	.destroy = op_destroy,
+	.healthy = op_healthy,
+	.ready = op_ready,
+	.location = op_location,
+	.snapshot = op_snapshot,
+	.dlq_list = op_dlq_list,
+	.dlq_get = op_dlq_get,
+	.dlq_delete = op_dlq_delete,
+	.dlq_purge = op_dlq_purge,
+};
 
 const char *
 js_client_version(void)

@@ -309,7 +309,12 @@ api_task_publish(tj_task *task, const char *subject, const void *data, size_t le
 	idlen = snprintf(NULL, 0, "%s:%s:%u", task->id, subject, n);
 	msg_id = xmalloc((size_t)idlen + 1);
 	snprintf(msg_id, (size_t)idlen + 1, "%s:%s:%u", task->id, subject, n);
-	rc = b->ops->publish(b, subject, data != NULL ? data : "", len, msg_id);
+	rc = b->ops->publish(b,
+	                     &(struct publish_msg){ .subject = subject,
+	                                            .data = data != NULL ? data : "",
+	                                            .len = len,
+	                                            .msg_id = msg_id },
+	                     NULL);
 	if (rc == 0)
 		task->publish_count = n;
 	free(msg_id);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Monotonic milliseconds, for deadlines and durations. */
 int64_t clock_mono_ms(void);
@@ -16,6 +17,10 @@ int64_t clock_wall_ms(void);
 /* Format epoch ms as RFC 3339 UTC ("2026-11-23T13:26:23Z", with ".123"
  * milliseconds if `millis`). Returns `buf`. */
 char *clock_format_rfc3339(int64_t wall_ms, bool millis, char *buf, size_t len);
+/* The CLOCK_MONOTONIC time `ms` from now, for pthread_cond_clockwait(),
+ * pthread_clockjoin_np() and friends: a wall-clock step then changes no
+ * deadline. */
+void clock_mono_deadline(int64_t ms, struct timespec *ts_r);
 /* Sleep for ms milliseconds (restarts on EINTR). */
 void clock_sleep_ms(int64_t ms);
 

@@ -61,8 +61,8 @@ fill_letter(struct tj_task *task, struct dlq_record *rec, const char *reason)
 	snprintf(rec->subject, sizeof(rec->subject), "dlq.%s", task->subject);
 	snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, task->stream,
 	         task->stream_seq);
-	rec->headers[0] = (struct dlq_header){ "Taskjet-Reason", reason };
-	rec->headers[1] = (struct dlq_header){ "Taskjet-Original-Stream", task->stream };
+	rec->headers[0] = (struct msg_header){ "Taskjet-Reason", reason };
+	rec->headers[1] = (struct msg_header){ "Taskjet-Original-Stream", task->stream };
 	rec->header_count = 2;
 }
 
@@ -149,35 +149,44 @@ dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char 
 	return rc;
 }
 
-static const struct js_callbacks callbacks = { .process = process,
+static const struct backend_sink callbacks = { .deliver = process,
 	                                       .dead_letter = dead_letter,
 	                                       .ctx = &st };
 
 /* Publish n tasks "tasks.t" with msg ids id-<seq> through the backend op
  * (the stream is fresh, so seq = 1..n). Returns how many were stored. */
 static int
-publish_tasks(struct js_backend *b, int n)
+pub(struct backend *b, const char *subject, const char *data, const char *msg_id)
 {
-	struct backend *base = js_backend_base(b);
+	return b->ops->publish(
+	    b,
+	    &(struct publish_msg){
+	        .subject = subject, .data = data, .len = strlen(data), .msg_id = msg_id },
+	    NULL);
+}
+
+static int
+publish_tasks(struct backend *b, int n)
+{
 	char id[32], payload[64];
 	int ok = 0;
 
 	for (int i = 1; i <= n; i++) {
 		snprintf(id, sizeof(id), "id-%d", i);
 		snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
-		if (base->ops->publish(base, "tasks.t", payload, strlen(payload), id) == 0)
+		if (pub(b, "tasks.t", payload, id) == 0)
 			ok++;
 	}
 	return ok;
 }
 
 static void
-fresh_topology(struct js_backend *b)
+fresh_topology(struct backend *b)
 {
 	js_DeleteStream(natsconn_js(admin), "TASKS", NULL, NULL);
 	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
 	js_DeleteStream(natsconn_js(admin), "TASKJET_ADVISORIES", NULL, NULL);
-	CHECK_INT(js_backend_ensure_topology(b, false, NULL, NULL), 0);
+	CHECK_INT(backend_ensure_topology(b, false, NULL, NULL), 0);
 }
 
 struct consumer_state {
@@ -246,13 +255,13 @@ check_accounting(int published, int n)
 		             published, acked, cs.dlq_msgs, cs.pending, cs.ack_pending);
 }
 
-static struct js_backend *
+static struct backend *
 backend_up(bool split)
 {
-	struct js_backend *b = NULL;
-	struct js_backend_options o = { .split_ack = split };
+	struct backend *b = NULL;
+	struct js_open_opts o = { .single_connection = !split };
 
-	CHECK_INT(js_backend_create(&fx.cfg, NULL, &o, &b), 0);
+	CHECK_INT(js_backend_open(&fx.cfg, &o, &b), 0);
 	return b;
 }
 
@@ -277,7 +286,7 @@ static void
 delivers_exactly_once(bool split)
 {
 	const int n = 500;
-	struct js_backend *b = backend_up(split);
+	struct backend *b = backend_up(split);
 	int published;
 
 	if (b == NULL)
@@ -286,9 +295,9 @@ delivers_exactly_once(bool split)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 20000));
-	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.calls, n);
 	CHECK_INT(st.acks, n);
@@ -300,7 +309,7 @@ delivers_exactly_once(bool split)
 			             st.deliveries[i]);
 	check_accounting(published, n);
 	CHECK_INT(read_state().stream_msgs, 0);
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 TEST(delivers_each_task_exactly_once)
@@ -316,7 +325,7 @@ TEST(delivers_each_task_exactly_once_split_ack)
 TEST(nak_with_delay_redelivers_after_the_delay)
 {
 	const int n = 5;
-	struct js_backend *b = backend_up(false);
+	struct backend *b = backend_up(false);
 	int published;
 
 	if (b == NULL)
@@ -325,9 +334,9 @@ TEST(nak_with_delay_redelivers_after_the_delay)
 	st.nak_delay_ms = 400;
 	fresh_topology(b);
 	published = publish_tasks(b, n);
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 10000));
-	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.max_attempt, 2);
 	for (int i = 1; i <= n; i++) {
@@ -335,12 +344,12 @@ TEST(nak_with_delay_redelivers_after_the_delay)
 		CHECK_RANGE(st.second_ms[i] - st.first_ms[i], 400, 5000);
 	}
 	check_accounting(published, n);
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 {
-	struct js_backend *b = backend_up(false);
+	struct backend *b = backend_up(false);
 	natsMsg *m = NULL, *got = NULL;
 	jsPubOptions po;
 	jsPubAck *pa = NULL;
@@ -363,9 +372,9 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 	jsPubAck_Destroy(pa);
 	natsMsg_Destroy(m);
 
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, 1 }, 10000));
-	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(read_state().stream_msgs, 0);
 	CHECK_INT(read_state().dlq_msgs, 1);
@@ -391,32 +400,39 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 		CHECK_INT(natsMsgHeader_Get(got, "Nats-Expected-Stream", &v), NATS_NOT_FOUND);
 		natsMsg_Destroy(got);
 	}
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 TEST(publish_dedupes_on_msg_id)
 {
-	struct js_backend *b = backend_up(false);
-	struct backend *base;
+	struct backend *b = backend_up(false);
+	struct publish_ack ack = { 0 };
 
 	if (b == NULL)
 		return;
-	base = js_backend_base(b);
 	fresh_topology(b);
-	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, "same"), 0);
-	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, "same"), 0);
-	CHECK_INT(base->ops->publish(base, "tasks.a", "y", 1, "other"), 0);
+	CHECK_INT(pub(b, "tasks.a", "x", "same"), 0);
+	CHECK_INT(
+	    b->ops->publish(b,
+	                    &(struct publish_msg){
+	                        .subject = "tasks.a", .data = "x", .len = 1, .msg_id = "same" },
+	                    &ack),
+	    0);
+	CHECK_TRUE(ack.duplicate);
+	CHECK_INT(ack.seq, 1);
+	CHECK_STR(ack.stream, "TASKS");
+	CHECK_INT(pub(b, "tasks.a", "y", "other"), 0);
 	CHECK_INT(read_state().stream_msgs, 2);
-	CHECK_INT(base->ops->publish(base, "nowhere.a", "x", 1, "z"), -ENOENT);
-	CHECK_INT(base->ops->publish(base, "tasks.a", "x", 1, NULL), 0);
+	CHECK_INT(pub(b, "nowhere.a", "x", "z"), -ENOENT);
+	CHECK_INT(pub(b, "tasks.a", "x", NULL), 0);
 	CHECK_INT(read_state().stream_msgs, 3);
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 TEST(max_deliveries_advisory_moves_to_dlq)
 {
 	const int n = 3;
-	struct js_backend *b;
+	struct backend *b;
 	int published;
 
 	fx.route.max_attempts = 2;
@@ -427,16 +443,16 @@ TEST(max_deliveries_advisory_moves_to_dlq)
 	state_reset(MODE_NEVER_ACK);
 	fresh_topology(b);
 	published = publish_tasks(b, n);
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, n }, 15000));
-	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
 	CHECK_INT(st.max_attempt, 2);
 	for (int i = 1; i <= n; i++)
 		CHECK_INT(st.deliveries[i], 2);
 	CHECK_INT(read_state().stream_msgs, 0);
 	CHECK_INT(read_state().dlq_msgs, n);
 	check_accounting(published, n);
-	js_backend_destroy(b);
+	backend_destroy(b);
 out:
 	fx.route.max_attempts = 5;
 	fx.route.ack_wait_ms = 30000;
@@ -446,7 +462,7 @@ static void
 survives_restart(int sig)
 {
 	const int n = 600;
-	struct js_backend *b = backend_up(false);
+	struct backend *b = backend_up(false);
 	int published;
 
 	if (b == NULL)
@@ -458,7 +474,7 @@ survives_restart(int sig)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n / 4 }, 10000));
 	CHECK_INT(nats_server_stop(&server, sig), 0);
 	clock_sleep_ms(500);
@@ -469,13 +485,19 @@ survives_restart(int sig)
 		clock_sleep_ms(50);
 	CHECK_INT(unique_acked(n), n);
 	CHECK_TRUE(js_wait_for(drained, NULL, 15000));
-	CHECK_INT(js_backend_wait(b, 5000), 0);
-	CHECK_TRUE(js_backend_reconnects(b) >= 1);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
+	{
+		struct stats_snapshot *snap = NULL;
+
+		CHECK_INT(b->ops->snapshot(b, &fx.cfg, NULL, &snap), 0);
+		CHECK_TRUE(snap != NULL && snap->reconnects >= 1);
+		stats_snapshot_free(snap);
+	}
 	check_accounting(published, n);
 	fx.route.ack_wait_ms = 30000;
 	printf("# %s: %u deliveries for %d tasks\n", sig == SIGKILL ? "SIGKILL" : "SIGTERM",
 	       st.calls, n);
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 TEST(server_sigterm_mid_consumption_loses_nothing)
@@ -490,7 +512,7 @@ TEST(server_sigkill_mid_consumption_loses_nothing)
 
 TEST(stop_returns_quickly_when_idle)
 {
-	struct js_backend *b = backend_up(false);
+	struct backend *b = backend_up(false);
 	int64_t t0;
 
 	if (b == NULL)
@@ -498,13 +520,13 @@ TEST(stop_returns_quickly_when_idle)
 	state_reset(MODE_ACK);
 	fresh_topology(b);
 	fx.route.fetch_wait_ms = 10000;
-	CHECK_INT(js_backend_start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
 	clock_sleep_ms(200);
 	t0 = clock_mono_ms();
-	CHECK_INT(js_backend_wait(b, 5000), 0);
+	CHECK_INT(b->ops->wait(b, 5000), 0);
 	CHECK_RANGE(clock_mono_ms() - t0, 0, 2000);
 	fx.route.fetch_wait_ms = 500;
-	js_backend_destroy(b);
+	backend_destroy(b);
 }
 
 int

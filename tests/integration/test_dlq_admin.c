@@ -25,7 +25,7 @@
 static struct nats_server server;
 static struct natsconn *admin;
 static struct js_fixture fx;
-static struct js_backend *backend;
+static struct backend *backend;
 
 /* Drop and recreate the streams and the route consumer. */
 static void
@@ -34,7 +34,7 @@ fresh_topology(void)
 	js_DeleteStream(natsconn_js(admin), "TASKS", NULL, NULL);
 	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
 	js_DeleteStream(natsconn_js(admin), "TASKJET_ADVISORIES", NULL, NULL);
-	CHECK_INT(js_backend_ensure_topology(backend, false, NULL, NULL), 0);
+	CHECK_INT(backend_ensure_topology(backend, false, NULL, NULL), 0);
 }
 
 /*
@@ -319,7 +319,7 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 		CHECK_INT(dlq_replay_msg_id(&fx.cfg.dlq, e, want_id, sizeof(want_id)), 0);
 	dlq_entry_free(e);
 
-	CHECK_INT(dlq_admin_replay(admin, &fx.cfg.dlq, 1, err, sizeof(err), &res), 0);
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), 0);
 	CHECK_STR(err, "");
 	CHECK_STR(res.new_stream, "TASKS");
 	CHECK_INT(res.new_seq, 1);
@@ -335,7 +335,7 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 	CHECK_CONTAINS(want_id, "replay-DLQ-1-");
 
 	/* Replayed already: nothing left to replay. */
-	CHECK_INT(dlq_admin_replay(admin, &fx.cfg.dlq, 1, err, sizeof(err), &res), -ENOENT);
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENOENT);
 	CHECK_CONTAINS(err, "no dead letter 1");
 	CHECK_INT(stream_msgs("TASKS"), 1);
 }
@@ -353,22 +353,21 @@ TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 	/* The crash: the publish was acknowledged, the delete never ran. */
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 1, &e), 0);
 	if (e != NULL)
-		CHECK_INT(dlq_admin_replay_publish(admin, &fx.cfg.dlq, e, err, sizeof(err), &first),
-		          0);
+		CHECK_INT(backend_dlq_replay_publish(backend, e, err, sizeof(err), &first), 0);
 	dlq_entry_free(e);
 	CHECK_FALSE(first.duplicate);
 	CHECK_INT(stream_msgs("TASKS"), 1);
 	CHECK_INT(stream_msgs("DLQ"), 2);
 
 	/* Run again: the server knows the publish, the letter goes. */
-	CHECK_INT(dlq_admin_replay(admin, &fx.cfg.dlq, 1, err, sizeof(err), &again), 0);
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &again), 0);
 	CHECK_TRUE(again.duplicate);
 	CHECK_INT(again.new_seq, first.new_seq);
 	CHECK_INT(stream_msgs("TASKS"), 1);
 	CHECK_INT(stream_msgs("DLQ"), 1);
 
 	/* The other letter is untouched and replays on its own. */
-	CHECK_INT(dlq_admin_replay(admin, &fx.cfg.dlq, 2, err, sizeof(err), &again), 0);
+	CHECK_INT(backend_dlq_replay(backend, 2, err, sizeof(err), &again), 0);
 	CHECK_FALSE(again.duplicate);
 	CHECK_INT(stream_msgs("TASKS"), 2);
 	CHECK_INT(stream_msgs("DLQ"), 0);
@@ -381,7 +380,7 @@ TEST(replay_without_a_stream_for_the_subject_keeps_the_letter)
 
 	fresh_topology();
 	put_letter("orphans.x", 1, DLQ_REASON_NO_ROUTE, "no route", clock_wall_ms(), "p");
-	CHECK_INT(dlq_admin_replay(admin, &fx.cfg.dlq, 1, err, sizeof(err), &res), -ENXIO);
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENXIO);
 	CHECK_CONTAINS(err, "no stream takes subject orphans.x");
 	CHECK_INT(stream_msgs("DLQ"), 1);
 }
@@ -408,16 +407,20 @@ TEST(stats_report_streams_consumers_dlq_and_rates)
 {
 	struct stats_snapshot *a = NULL, *b = NULL;
 	struct stats_rates rates = { 0 };
-	struct backend *base = js_backend_base(backend);
+	struct backend *base = backend;
 	int64_t now = clock_wall_ms();
 
 	fresh_topology();
 	for (int i = 0; i < 3; i++)
-		CHECK_INT(base->ops->publish(base, "tasks.s", "x", 1, NULL), 0);
+		CHECK_INT(base->ops->publish(
+		              base,
+		              &(struct publish_msg){ .subject = "tasks.s", .data = "x", .len = 1 },
+		              NULL),
+		          0);
 	put_letter("tasks.s", 1, DLQ_REASON_HANDLER_FAILED, "x", now, "p");
 	put_letter("tasks.s", 2, DLQ_REASON_HANDLER_FAILED, "x", now, "p");
 	put_letter("tasks.s", 3, DLQ_REASON_CRASHED, "x", now, "p");
-	CHECK_INT(stats_query(admin, &fx.cfg, true, 0, &a), 0);
+	CHECK_INT(stats_query(admin, &fx.cfg, &(struct snapshot_opts){ .by_reason = true }, &a), 0);
 	if (a == NULL)
 		return;
 	CHECK_INT(a->stream_count, 1);
@@ -442,8 +445,12 @@ TEST(stats_report_streams_consumers_dlq_and_rates)
 
 	clock_sleep_ms(100);
 	for (int i = 0; i < 4; i++)
-		CHECK_INT(base->ops->publish(base, "tasks.s", "x", 1, NULL), 0);
-	CHECK_INT(stats_query(admin, &fx.cfg, false, 0, &b), 0);
+		CHECK_INT(base->ops->publish(
+		              base,
+		              &(struct publish_msg){ .subject = "tasks.s", .data = "x", .len = 1 },
+		              NULL),
+		          0);
+	CHECK_INT(stats_query(admin, &fx.cfg, NULL, &b), 0);
 	if (b != NULL) {
 		CHECK_INT(b->reason_count, 0);
 		stats_rates_compute(a, b, &rates);
@@ -458,7 +465,7 @@ TEST(stats_report_streams_consumers_dlq_and_rates)
 	js_DeleteConsumer(natsconn_js(admin), "TASKS", "taskjet-work", NULL, NULL);
 	stats_snapshot_free(b);
 	b = NULL;
-	CHECK_INT(stats_query(admin, &fx.cfg, false, 0, &b), 0);
+	CHECK_INT(stats_query(admin, &fx.cfg, NULL, &b), 0);
 	if (b != NULL)
 		CHECK_FALSE(b->consumers[0].found);
 	stats_snapshot_free(a);
@@ -481,7 +488,7 @@ main(void)
 		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &admin);
 	}
 	if (rc == 0)
-		rc = js_backend_create(&fx.cfg, NULL, NULL, &backend);
+		rc = js_backend_open(&fx.cfg, NULL, &backend);
 	if (rc != 0) {
 		printf("Bail out! cannot start/connect nats-server: %d\n", rc);
 		natsconn_close(admin, 1000);
@@ -497,7 +504,7 @@ main(void)
 	RUN(replay_without_a_stream_for_the_subject_keeps_the_letter);
 	RUN(purge_subject_removes_matching_letters_below_the_bound);
 	RUN(stats_report_streams_consumers_dlq_and_rates);
-	js_backend_destroy(backend);
+	backend_destroy(backend);
 	natsconn_close(admin, 1000);
 	nats_server_cleanup(&server);
 	natsconn_library_shutdown(5000);

@@ -134,11 +134,48 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 	expect_code "a second task fills the queue" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"b"}'
 	expect_code "a full memory queue is 503" 503 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"c"}'
 	body_has "the 503 says the queue is full" 'queue is full'
-	expect_code "the DLQ API needs JetStream: 501 on the memory backend" 501 GET /api/v1/dlq
 	expect_code "an unknown path is 404" 404 GET /nope
 	expect_code "POST /metrics is 405" 405 POST /metrics -H "$auth"
 	check "memory: taskjet run stops cleanly" stop_taskjet
 	check "memory: libmicrohttpd logs nothing on its own" sh -c "! grep -q 'MHD_OPTION' '$tmp/tj.log'"
+fi
+
+# --------------------------------------------------- memory dead letters
+# The DLQ API works on the memory backend too: its letters live in the
+# process, and list, show, replay and delete act on them.
+cat >"$tmp/memdlq.json" <<JSON
+{
+  "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
+  "http": { "listen": "127.0.0.1:0" },
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "x", "stream": "TASKS", "subject": "tasks.x", "plugin": "fx_behave" } ]
+}
+JSON
+# poll_body PATH REGEX SECONDS: until GET PATH answers 200 with REGEX.
+poll_body() {
+	deadline=$(($(date +%s) + $3))
+	while :; do
+		req GET "$1"
+		[ "$code" = 200 ] && grep -qE -- "$2" "$tmp/body" && return 0
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+if check "memory DLQ: taskjet run serves HTTP" start_taskjet "$tmp/memdlq.json"; then
+	expect_code "memory DLQ: a failing task is accepted" 201 POST /api/v1/tasks -d '{"subject":"tasks.x","payload":"fail"}'
+	check "memory DLQ: the letter is listed" poll_body /api/v1/dlq '"count":1,' 10
+	body_has "memory DLQ: the list names the reason" '"reason":"handler_failed"'
+	expect_code "memory DLQ: GET one letter is 200" 200 GET /api/v1/dlq/1
+	body_has "memory DLQ: it has the payload" '"payload":"fail"'
+	body_has "memory DLQ: it has the original subject" '"subject":"tasks.x"'
+	expect_code "memory DLQ: replay is 200" 200 POST /api/v1/dlq/1/replay
+	body_has "memory DLQ: the replay went to TASKS" '"stream":"TASKS"'
+	expect_code "memory DLQ: the replayed letter is gone" 404 GET /api/v1/dlq/1
+	check "memory DLQ: the replayed task failed again into letter 2" poll_body /api/v1/dlq/2 '"payload":"fail"' 10
+	expect_code "memory DLQ: DELETE is 200" 200 DELETE /api/v1/dlq/2
+	expect_code "memory DLQ: a deleted letter is 404" 404 GET /api/v1/dlq/2
+	expect_code "memory DLQ: deleting it again is 404" 404 DELETE /api/v1/dlq/2
+	check "memory DLQ: taskjet run stops cleanly" stop_taskjet
 fi
 
 # ------------------------------------------------------------- jetstream

@@ -122,10 +122,12 @@ fake_dead_letter(struct backend *b, struct tj_task *task, const struct dlq_recor
 }
 
 static int
-fake_publish(struct backend *b, const char *subject, const void *data, size_t len,
-             const char *msg_id)
+fake_publish(struct backend *b, const struct publish_msg *m, struct publish_ack *ack_r)
 {
 	struct fake_backend *fb = fake_of(b);
+	const char *subject = m->subject, *msg_id = m->msg_id;
+	const void *data = m->data;
+	size_t len = m->len;
 	struct fake_call *call;
 
 	pthread_mutex_lock(&fb->lock);

@@ -39,7 +39,7 @@ struct fake_call {
 	char *msg_id; /* dead_letter, publish (NULL if none given) */
 	char *data; /* publish: copy of the payload, NUL-terminated */
 	size_t data_len;
-	struct dlq_header headers[DLQ_MAX_HEADERS]; /* dead_letter, copied */
+	struct dlq_entry_header headers[DLQ_MAX_HEADERS]; /* dead_letter, copied */
 	size_t header_count;
 };
 

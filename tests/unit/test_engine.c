@@ -31,8 +31,45 @@ static const struct rng no_jitter = { half, NULL };
 struct fixture {
 	struct cfg *cfg;
 	struct engine *engine;
-	struct mem_backend *backend;
+	struct backend *backend;
+	/* The engine as the memory backend sees it, keeping what the last
+	 * delivery came to (exec does the same). */
+	struct backend_sink sink;
+	struct disp_result last;
 };
+
+static int
+fixture_deliver(void *ctx, struct tj_task *task)
+{
+	struct fixture *f = ctx;
+
+	memset(&f->last, 0, sizeof(f->last));
+	return engine_process(f->engine, task, &f->last);
+}
+
+static int
+fixture_dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
+{
+	struct fixture *f = ctx;
+
+	memset(&f->last, 0, sizeof(f->last));
+	return engine_dead_letter(f->engine, task, reason, error, &f->last);
+}
+
+/* Publish through the backend interface. */
+static int
+mpub(struct fixture *f, const char *subject, const char *data, const struct msg_header *h, size_t n,
+     const char *msg_id)
+{
+	return f->backend->ops->publish(f->backend,
+	                                &(struct publish_msg){ .subject = subject,
+	                                                       .data = data,
+	                                                       .len = strlen(data),
+	                                                       .headers = h,
+	                                                       .header_count = n,
+	                                                       .msg_id = msg_id },
+	                                NULL);
+}
 
 /* Build a config with one WQ stream "TASKS" (tasks.>) and the given routes
  * JSON, load fixtures from the build tree, create engine + memory backend. */
@@ -62,7 +99,14 @@ fixture_setup(struct fixture *f, const char *routes_json, const char *extra)
 		testing_fail(__FILE__, __LINE__, "engine_create: %d", rc);
 		goto out;
 	}
-	rc = mem_backend_create(f->engine, &f->backend);
+	rc = mem_backend_open(f->cfg, &f->backend);
+	if (rc < 0)
+		goto out;
+	f->sink = (struct backend_sink){ .deliver = fixture_deliver,
+		                         .dead_letter = fixture_dead_letter,
+		                         .ctx = f };
+	mem_backend_bind(f->backend, engine_router(f->engine), &f->sink);
+	engine_set_backend(f->engine, f->backend);
 out:
 	free(errors);
 	free(text);
@@ -72,7 +116,7 @@ out:
 static void
 fixture_teardown(struct fixture *f)
 {
-	mem_backend_destroy(f->backend);
+	backend_destroy(f->backend);
 	engine_destroy(f->engine);
 	cfg_free(f->cfg);
 }
@@ -101,7 +145,7 @@ letter_header(const struct mem_letter *l, const char *key)
 }
 
 static size_t
-letter_count(struct mem_backend *b)
+letter_count(struct backend *b)
 {
 	size_t n = 0;
 
@@ -129,16 +173,16 @@ TEST(happy_path_acks_every_task_once)
 	         file, file);
 	if (fixture_setup(&f, routes, NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_start(f.backend), 0);
+	CHECK_INT(f.backend->ops->start(f.backend, engine_router(f.engine), &f.sink), 0);
 	for (int i = 0; i < 200; i++) {
 		char subject[32];
 
 		snprintf(subject, sizeof(subject), i % 2 ? "tasks.a" : "tasks.b.%d", i);
-		CHECK_INT(mem_backend_publish(f.backend, subject, "x", 1, NULL, 0, NULL, NULL), 0);
+		CHECK_INT(mpub(&f, subject, "x", NULL, 0, NULL), 0);
 	}
-	CHECK_INT(mem_backend_drain(f.backend, 10000), 0);
-	mem_backend_request_stop(f.backend);
-	CHECK_INT(mem_backend_wait(f.backend, 5000), 0);
+	CHECK_INT(backend_drain(f.backend, 10000), 0);
+	f.backend->ops->request_stop(f.backend);
+	CHECK_INT(f.backend->ops->wait(f.backend, 5000), 0);
 	mem_backend_stats(f.backend, &st);
 	CHECK_INT(st.total_enqueued, 200);
 	CHECK_INT(st.total_dequeued, 200);
@@ -166,7 +210,7 @@ TEST(retries_with_growing_delays_then_acks)
 	        "  \"config\": { \"fail_first\": 3 } }",
 	        NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.flaky", "{}", 2, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.flaky", "{}", NULL, 0, NULL), 0);
 	for (int attempt = 1; attempt <= 4; attempt++) {
 		int64_t before = clock_mono_ms();
 
@@ -176,11 +220,11 @@ TEST(retries_with_growing_delays_then_acks)
 			CHECK_TRUE(clock_mono_ms() - before >= delays[attempt - 2] - 2);
 		if (attempt <= 3) {
 			CHECK_INT(step.verdict, TJ_RETRY);
-			CHECK_INT(step.result.outcome, DISP_RETRIED);
-			delays[attempt - 1] = step.result.delay_ms;
+			CHECK_INT(f.last.outcome, DISP_RETRIED);
+			delays[attempt - 1] = f.last.delay_ms;
 		} else {
 			CHECK_INT(step.verdict, TJ_DONE);
-			CHECK_INT(step.result.outcome, DISP_ACKED);
+			CHECK_INT(f.last.outcome, DISP_ACKED);
 		}
 	}
 	/* u = 0.5: the exact curve initial * 2^(n-1). */
@@ -197,7 +241,7 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	struct fixture f;
 	struct mem_step step;
 	const struct mem_letter *l;
-	struct dlq_header hdr = { "Trace-Id", "abc" };
+	struct msg_header hdr = { "Trace-Id", "abc" };
 
 	if (fixture_setup(
 	        &f,
@@ -207,15 +251,13 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	        "  \"config\": { \"verdict\": \"retry\", \"reason\": \"upstream 503\" } }",
 	        NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.doomed", "payload-1", 9, &hdr, 1,
-	                              "order-42", NULL),
-	          0);
+	CHECK_INT(mpub(&f, "tasks.doomed", "payload-1", &hdr, 1, "order-42"), 0);
 	for (int i = 1; i <= 3; i++) {
 		CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
 		CHECK_INT(step.attempt, i);
-		CHECK_INT(step.result.outcome, i < 3 ? DISP_RETRIED : DISP_DEAD_LETTERED);
+		CHECK_INT(f.last.outcome, i < 3 ? DISP_RETRIED : DISP_DEAD_LETTERED);
 	}
-	CHECK_INT(step.result.reason, DLQ_REASON_ATTEMPTS_EXHAUSTED);
+	CHECK_INT(f.last.reason, DLQ_REASON_ATTEMPTS_EXHAUSTED);
 	l = mem_backend_letters(f.backend);
 	CHECK_TRUE(l != NULL);
 	if (l == NULL)
@@ -250,11 +292,11 @@ TEST(permanent_failure_dead_letters_on_first_attempt)
 	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 5 }",
 	                  NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.x", "fail", 4, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.x", "fail", NULL, 0, NULL), 0);
 	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
 	CHECK_INT(step.verdict, TJ_FAIL);
-	CHECK_INT(step.result.outcome, DISP_DEAD_LETTERED);
-	CHECK_INT(step.result.reason, DLQ_REASON_HANDLER_FAILED);
+	CHECK_INT(f.last.outcome, DISP_DEAD_LETTERED);
+	CHECK_INT(f.last.reason, DLQ_REASON_HANDLER_FAILED);
 	l = mem_backend_letters(f.backend);
 	CHECK_TRUE(l != NULL);
 	if (l != NULL) {
@@ -281,16 +323,14 @@ TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
 	         file);
 	if (fixture_setup(&f, routes, NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{\"ok\":1}", 8, NULL, 0, NULL, NULL),
-	          0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.j", "{not json", 9, NULL, 0, NULL, NULL),
-	          0);
+	CHECK_INT(mpub(&f, "tasks.j", "{\"ok\":1}", NULL, 0, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.j", "{not json", NULL, 0, NULL), 0);
 	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
-	CHECK_INT(step.result.outcome, DISP_ACKED);
+	CHECK_INT(f.last.outcome, DISP_ACKED);
 	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
 	CHECK_INT(step.verdict, -1);
-	CHECK_INT(step.result.outcome, DISP_DEAD_LETTERED);
-	CHECK_INT(step.result.reason, DLQ_REASON_INVALID_PAYLOAD);
+	CHECK_INT(f.last.outcome, DISP_DEAD_LETTERED);
+	CHECK_INT(f.last.reason, DLQ_REASON_INVALID_PAYLOAD);
 	CHECK_INT(count_lines(file), 1); /* the handler saw only the good one */
 	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
 	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Reason"),
@@ -309,14 +349,13 @@ TEST(unrouted_work_is_dead_lettered_and_unknown_subjects_refused)
 	                  "  \"plugin\": \"fx_behave\" }",
 	                  NULL) < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.nobody", "x", 1, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.nobody", "x", NULL, 0, NULL), 0);
 	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Reason"), "no_route");
 	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Plugin"), "-");
-	CHECK_INT(mem_backend_publish(f.backend, "orders.new", "x", 1, NULL, 0, NULL, NULL),
-	          -ENOENT);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.*", "x", 1, NULL, 0, NULL, NULL), -EINVAL);
+	CHECK_INT(mpub(&f, "orders.new", "x", NULL, 0, NULL), -ENOENT);
+	CHECK_INT(mpub(&f, "tasks.*", "x", NULL, 0, NULL), -EINVAL);
 	/* An event feed nobody consumes here is accepted, not dead-lettered. */
-	CHECK_INT(mem_backend_publish(f.backend, "events.done", "x", 1, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mpub(&f, "events.done", "x", NULL, 0, NULL), 0);
 	mem_backend_stats(f.backend, &st);
 	CHECK_INT(st.dead_letters, 1);
 	CHECK_INT(st.unrouted, 1);
@@ -336,11 +375,11 @@ TEST(full_queue_refuses_publish_and_dedupe_ignores_repeats)
 	                  "  \"plugin\": \"fx_behave\" }",
 	                  "\"memory\": { \"capacity\": 3 },") < 0)
 		return;
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "1", 1, NULL, 0, "id-1", NULL), 0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "1", 1, NULL, 0, "id-1", NULL), 0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "2", 1, NULL, 0, "id-2", NULL), 0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "3", 1, NULL, 0, NULL, NULL), 0);
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "4", 1, NULL, 0, NULL, NULL), -ENOBUFS);
+	CHECK_INT(mpub(&f, "tasks.a", "1", NULL, 0, "id-1"), 0);
+	CHECK_INT(mpub(&f, "tasks.a", "1", NULL, 0, "id-1"), 0);
+	CHECK_INT(mpub(&f, "tasks.a", "2", NULL, 0, "id-2"), 0);
+	CHECK_INT(mpub(&f, "tasks.a", "3", NULL, 0, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.a", "4", NULL, 0, NULL), -ENOBUFS);
 	mem_backend_stats(f.backend, &st);
 	CHECK_INT(st.current_size, 3);
 	CHECK_INT(st.total_enqueued, 3);
@@ -348,7 +387,7 @@ TEST(full_queue_refuses_publish_and_dedupe_ignores_repeats)
 		processed++;
 	CHECK_INT(processed, 3);
 	/* Room again once the queue drained. */
-	CHECK_INT(mem_backend_publish(f.backend, "tasks.a", "4", 1, NULL, 0, NULL, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.a", "4", NULL, 0, NULL), 0);
 	fixture_teardown(&f);
 }
 
@@ -384,7 +423,7 @@ TEST(heartbeat_keeps_a_long_handler_alive)
 	CHECK_INT(fake_backend_count_op(&fake, FAKE_ACK), 1);
 	task_release(&task);
 	/* Back to the memory backend before teardown frees it. */
-	engine_set_backend(f.engine, mem_backend_base(f.backend));
+	engine_set_backend(f.engine, f.backend);
 	fake_backend_fini(&fake);
 	fixture_teardown(&f);
 }

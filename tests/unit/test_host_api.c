@@ -33,10 +33,12 @@ struct fake_backend {
 };
 
 static int
-fake_publish(struct backend *b, const char *subject, const void *data, size_t len,
-             const char *msg_id)
+fake_publish(struct backend *b, const struct publish_msg *m, struct publish_ack *ack_r)
 {
 	struct fake_backend *f = (struct fake_backend *)b;
+	const char *subject = m->subject, *msg_id = m->msg_id;
+	const void *data = m->data;
+	size_t len = m->len;
 
 	f->publishes++;
 	snprintf(f->subject, sizeof(f->subject), "%s", subject);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening the configured backend: the one place that names the concrete
+ * backends (core/memory, core/nats), so the daemon, HTTP and the CLI only
+ * ever see struct backend.
+ */
+#ifndef TASKJET_BACKENDS_H
+#define TASKJET_BACKENDS_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "engine/backend.h"
+
+struct backend_open_opts {
+	/* A server URL given on the command line (--nats); NULL: the
+	 * config's, or the backend's own default. */
+	const char *url;
+	/* A short-lived command (dlq, stats, publish, check --nats) rather
+	 * than the daemon: connect only, fail fast. */
+	bool client;
+	/* The client's connection name ("taskjet-dlq"). */
+	const char *name;
+};
+
+/*
+ * Open cfg->backend for `cfg` (borrowed; it must outlive the backend).
+ * 0, or -errno after logging why: -ECONNREFUSED/-EACCES and the like when
+ * the server cannot be reached, -ENOENT when nats-server is needed and
+ * missing, -ENOTSUP for a client of a backend that lives only inside the
+ * daemon (memory). Main thread. Free with backend_destroy().
+ */
+int backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struct backend **b_r);
+
+/* The client libraries the backends use, for --version ("libnats 3.4.1"). */
+const char *backend_library_versions(void);
+
+/* The name of cfg->backend ("jetstream", "memory"). */
+const char *backend_kind_name(const struct cfg *cfg);
+
+#endif
