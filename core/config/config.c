@@ -1157,6 +1157,7 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 		INT("max_attempts", KEY_INT, struct cfg_route, max_attempts, 1, 1000),
 		DUR("ack_wait", struct cfg_route, ack_wait_ms, 1000, INT64_MAX),
 		INT("batch", KEY_INT, struct cfg_route, batch, 1, 1000),
+		INT("prefetch", KEY_INT, struct cfg_route, prefetch, 1, 10000),
 		DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
 		ENUM("payload", struct cfg_route, payload, payload_names),
 		CUSTOM("backoff", read_backoff, false),
@@ -1613,6 +1614,8 @@ derive_defaults(struct cfg *cfg)
 			r->consumer = prefixed("taskjet-", r->name);
 		if (r->handler == NULL && r->plugin != NULL)
 			r->handler = xstrdup(r->plugin);
+		if (r->prefetch == 0)
+			r->prefetch = 2 * r->batch > 10000 ? 10000 : 2 * r->batch;
 		if (r->config_json == NULL) {
 			r->config_json = xstrdup("{}");
 			r->config_json_len = 2;

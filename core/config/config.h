@@ -71,8 +71,12 @@ struct cfg_route {
 	int concurrency;
 	int max_attempts;
 	int64_t ack_wait_ms;
-	int batch; /* messages per fetch */
-	int64_t fetch_wait_ms; /* how long an empty fetch waits */
+	int batch; /* messages per pull request */
+	/* Messages the route may hold beyond its running handlers: queued
+	 * for a worker or requested from the server. Default 2 x batch, so
+	 * one request is in flight while the last is worked off. */
+	int prefetch;
+	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
 	enum cfg_payload payload;
 	struct cfg_backoff backoff;
 	char *config_json; /* raw text of the route's "config" object ("{}") */

@@ -28,6 +28,7 @@
 #include "engine/stats.h"
 #include "engine/task.h"
 
+struct route;
 struct router;
 
 /* A message to publish and have stored. Everything borrowed. */
@@ -50,19 +51,13 @@ struct publish_ack {
 };
 
 /*
- * Where a started backend delivers. Both calls come from backend threads,
- * concurrently for different tasks; ctx is passed back as is.
- *
- * deliver: one delivered task. Everything the backend set in the task
- * (subject, payload, stream, id, backend_msg...) stays valid until it
- * returns; the callee runs the task to its disposition through the
- * per-task operations before returning. A task left unsettled is
- * redelivered after the route's ack_wait. The return value is only logged.
- *
- * dead_letter: a task the backend gave up on without a handler verdict
- * (the server's MAX_DELIVERIES advisory; a published task no route
- * serves). Its per-task settle operations are no-ops. Return 0 only once
- * the dead letter is stored; the backend retries later otherwise.
+ * Who handles what a started backend takes in. deliver runs one task to its
+ * disposition (the engine's worker pool calls it for each task next()
+ * returns); dead_letter is for a task the backend gave up on without a
+ * handler verdict (the server's MAX_DELIVERIES advisory; a published task
+ * no route serves), called from a backend thread: its per-task settle
+ * operations are no-ops, and it returns 0 only once the letter is stored
+ * (the backend retries later otherwise). ctx is passed back as is.
  */
 struct metrics;
 struct backend_sink {
@@ -70,7 +65,7 @@ struct backend_sink {
 	int (*dead_letter)(void *ctx, struct tj_task *task, enum dlq_reason reason,
 	                   const char *error);
 	void *ctx;
-	/* Where a backend that fetches in batches records their sizes
+	/* Where a backend that pulls in batches records their sizes
 	 * (metrics_observe_fetch); NULL: nowhere. */
 	struct metrics *metrics;
 };
@@ -117,17 +112,30 @@ struct backend_ops {
 	 * fixed in place; -EIO when the server refused. */
 	int (*ensure_topology)(struct backend *b, bool dry_run,
 	                       void (*print)(void *arg, const char *line), void *arg);
-	/* Start delivering every route of `router` into `sink` (both borrowed
-	 * until wait() returned). Nothing is left running on failure. Once. */
+	/* Start taking in tasks for every route of `router` (pull requests,
+	 * a queue) for next() to hand out; router and sink are borrowed until
+	 * wait() returned. Nothing is left running on failure. Once. */
 	int (*start)(struct backend *b, const struct router *router,
 	             const struct backend_sink *sink);
-	/* Stop taking new tasks; tasks being handled finish. Async-signal-safe. */
+	/* The next task of `route`, waiting at most timeout_ms: 0 and *task_r
+	 * (the backend's until done()), -EAGAIN when none came in time, or
+	 * -ESHUTDOWN once a stop was requested. Any thread; each route has a
+	 * bounded queue that concurrent callers share, first come first
+	 * served. */
+	int (*next)(struct backend *b, struct route *route, int64_t timeout_ms,
+	            struct tj_task **task_r);
+	/* The caller is finished with a task next() gave it (settled or not:
+	 * an unsettled one comes back after ack_wait). Any thread. */
+	void (*done)(struct backend *b, struct tj_task *task);
+	/* Stop taking in tasks: next() answers -ESHUTDOWN from now on and
+	 * tasks taken in but not handed out are given back to the store.
+	 * Tasks being handled finish. Async-signal-safe. */
 	void (*request_stop)(struct backend *b);
-	/* Request a stop and wait up to grace_ms for tasks in hand to finish
-	 * (fetched but unstarted ones are handed back). Returns how many
-	 * threads were still busy at the deadline: they are abandoned (their
-	 * tasks are redelivered later) and destroy() then leaves what they use
-	 * alone, for the process to end. */
+	/* Request a stop and wait up to grace_ms for the backend's own
+	 * threads, then send what is buffered (acks). Call once the callers of
+	 * next() are finished or abandoned: tasks still held (not done()) are
+	 * left alone, and destroy() then leaves what they use for the process
+	 * to end. Returns how many of the backend's threads were still busy. */
 	int (*wait)(struct backend *b, int64_t grace_ms);
 	/* Free. NULL-safe through backend_destroy(). After wait(). */
 	void (*destroy)(struct backend *b);

@@ -270,7 +270,8 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 	}
 	if (snap->fetches_batches && s->env.metrics != NULL)
 		route_histograms(s, b, "taskjet_fetch_batch_size",
-		                 "Messages returned by one fetch, by route.", metrics_fetch_hist);
+		                 "Messages received together from the server, by route.",
+		                 metrics_fetch_hist);
 	if (snap->dlq.found) {
 		metrics_family(b, "taskjet_dlq_depth", "gauge", "Dead letters kept in the DLQ.");
 		metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)snap->dlq.msgs);

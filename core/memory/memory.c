@@ -75,20 +75,11 @@ struct mem_backend {
 	struct mem_letter *letters_head, *letters_tail;
 	uint64_t letters_stored; /* ever; the next letter's sequence - 1 */
 
-	pthread_t *threads;
-	size_t thread_count;
-	size_t threads_done;
-	pthread_cond_t done_cond;
-	int abandoned; /* workers left running by wait() */
-};
-
-struct worker_arg {
-	struct mem_backend *b;
-	size_t route_index;
+	bool started;
+	unsigned held; /* tasks handed out by next() and not yet done() */
 };
 
 static const struct backend_ops memory_ops;
-static int op_wait(struct backend *base, int64_t grace_ms);
 
 static struct mem_backend *
 from_base(struct backend *base)
@@ -391,12 +382,11 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 
 /* --- delivery --- */
 
-/* Hand `item` (popped, lock not held) to the engine, then settle it. */
-static void
-deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
+/* Fill `item`'s task for a delivery (lock not held; the item is ours). */
+static struct tj_task *
+prepare(struct mem_backend *b, struct mem_item *item)
 {
 	struct tj_task *task = &item->task;
-	int rc;
 
 	item->deliveries++;
 	item->fate = FATE_NONE;
@@ -411,24 +401,19 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 	task->backend_msg = item;
 	task->backend = &b->base;
 	task->route = item->route;
+	return task;
+}
 
-	rc = b->sink->deliver(b->sink->ctx, task);
-	if (rc < 0 || item->fate == FATE_NONE) {
+/* Settle a delivered item by its fate: requeue it, or let it go. */
+static void
+settle(struct mem_backend *b, struct mem_item *item)
+{
+	if (item->fate == FATE_NONE) {
 		/* Nothing settled it: redeliver after the ack wait, as a
 		 * server would for an unacknowledged message. */
 		item->fate = FATE_REQUEUE;
 		item->requeue_delay_ms = item->route->cfg->ack_wait_ms;
 	}
-	if (step != NULL) {
-		snprintf(step->subject, sizeof(step->subject), "%s", item->subject);
-		step->attempt = task->attempt;
-		step->verdict = task->verdict;
-		step->requeued = item->fate == FATE_REQUEUE;
-		step->delay_ms = item->requeue_delay_ms;
-		snprintf(step->fail_reason, sizeof(step->fail_reason), "%s",
-		         task->fail_reason != NULL ? task->fail_reason : "");
-	}
-
 	pthread_mutex_lock(&b->lock);
 	b->stats.total_dequeued++;
 	if (item->fate == FATE_REQUEUE) {
@@ -444,6 +429,12 @@ deliver(struct mem_backend *b, struct mem_item *item, struct mem_step *step)
 	item_free(item);
 }
 
+static bool
+is_stopping(struct mem_backend *b)
+{
+	return __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE);
+}
+
 /* Pop the head of queue q once it is due; NULL on stop or timeout. Lock held. */
 static struct mem_item *
 pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
@@ -452,7 +443,7 @@ pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
 		int64_t now = clock_mono_ms(), wait_ms;
 		struct timespec until;
 
-		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE) || now >= give_up_ms)
+		if (is_stopping(b) || now >= give_up_ms)
 			return NULL;
 		if (q->head != NULL && q->head->due_ms <= now) {
 			struct mem_item *item = q->head;
@@ -469,28 +460,35 @@ pop_due(struct mem_backend *b, struct mem_queue *q, int64_t give_up_ms)
 	}
 }
 
-static void *
-worker_main(void *arg)
+static int
+op_next(struct backend *base, struct route *route, int64_t timeout_ms, struct tj_task **task_r)
 {
-	struct worker_arg *wa = arg;
-	struct mem_backend *b = wa->b;
-	struct mem_queue *q = &b->queues[wa->route_index];
+	struct mem_backend *b = from_base(base);
+	struct mem_queue *q = &b->queues[route_index(b, route)];
+	struct mem_item *item;
 
-	free(wa);
+	if (is_stopping(b))
+		return -ESHUTDOWN;
 	pthread_mutex_lock(&b->lock);
-	while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
-		struct mem_item *item = pop_due(b, q, clock_mono_ms() + 1000);
-
-		if (item == NULL)
-			continue;
-		pthread_mutex_unlock(&b->lock);
-		deliver(b, item, NULL);
-		pthread_mutex_lock(&b->lock);
-	}
-	b->threads_done++;
-	pthread_cond_broadcast(&b->done_cond);
+	item = pop_due(b, q, clock_mono_ms() + timeout_ms);
+	if (item != NULL)
+		b->held++;
 	pthread_mutex_unlock(&b->lock);
-	return NULL;
+	if (item == NULL)
+		return is_stopping(b) ? -ESHUTDOWN : -EAGAIN;
+	*task_r = prepare(b, item);
+	return 0;
+}
+
+static void
+op_done(struct backend *base, struct tj_task *task)
+{
+	struct mem_backend *b = from_base(base);
+
+	settle(b, item_of(task));
+	pthread_mutex_lock(&b->lock);
+	b->held--;
+	pthread_mutex_unlock(&b->lock);
 }
 
 int
@@ -499,6 +497,7 @@ mem_backend_run_one(struct backend *base, int64_t timeout_ms, struct mem_step *s
 	struct mem_backend *b = from_base(base);
 	int64_t give_up = clock_mono_ms() + timeout_ms;
 	struct mem_item *item = NULL;
+	struct tj_task *task;
 	int64_t due = 0;
 
 	pthread_mutex_lock(&b->lock);
@@ -520,7 +519,17 @@ mem_backend_run_one(struct backend *base, int64_t timeout_ms, struct mem_step *s
 		return 0;
 	memset(step_r, 0, sizeof(*step_r));
 	step_r->waited_ms = clock_mono_ms() - due;
-	deliver(b, item, step_r);
+	task = prepare(b, item);
+	b->sink->deliver(b->sink->ctx, task);
+	snprintf(step_r->subject, sizeof(step_r->subject), "%s", item->subject);
+	step_r->attempt = task->attempt;
+	step_r->verdict = task->verdict;
+	step_r->requeued = item->fate != FATE_GONE;
+	step_r->delay_ms =
+	    item->fate == FATE_REQUEUE ? item->requeue_delay_ms : item->route->cfg->ack_wait_ms;
+	snprintf(step_r->fail_reason, sizeof(step_r->fail_reason), "%s",
+	         task->fail_reason != NULL ? task->fail_reason : "");
+	settle(b, item);
 	return 1;
 }
 
@@ -535,7 +544,6 @@ mem_backend_open(const struct cfg *cfg, struct backend **b_r)
 	b->delay_scale = 1.0;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->idle_cond, NULL);
-	pthread_cond_init(&b->done_cond, NULL);
 	*b_r = &b->base;
 	return 0;
 }
@@ -566,29 +574,9 @@ static int
 op_start(struct backend *base, const struct router *router, const struct backend_sink *sink)
 {
 	struct mem_backend *b = from_base(base);
-	size_t total = 0;
-	int rc = 0;
 
 	mem_backend_bind(base, router, sink);
-	for (size_t i = 0; i < b->router->count; i++)
-		total += (size_t)b->router->routes[i].cfg->concurrency;
-	b->threads = xcalloc(total + 1, sizeof(*b->threads));
-	for (size_t i = 0; i < b->router->count; i++) {
-		for (int t = 0; t < b->router->routes[i].cfg->concurrency; t++) {
-			struct worker_arg *wa = xmalloc(sizeof(*wa));
-
-			wa->b = b;
-			wa->route_index = i;
-			rc = pthread_create(&b->threads[b->thread_count], NULL, worker_main, wa);
-			if (rc != 0) {
-				free(wa);
-				log_err("memory backend: cannot start a worker: %s", strerror(rc));
-				op_wait(base, 60000);
-				return -rc;
-			}
-			b->thread_count++;
-		}
-	}
+	b->started = true;
 	log_notice("running on the memory backend (%zu routes, capacity %zu)", b->router->count,
 	           b->cfg->memory.capacity);
 	return 0;
@@ -599,8 +587,8 @@ op_request_stop(struct backend *base)
 {
 	struct mem_backend *b = from_base(base);
 
-	/* A flag for the workers' next look; the broadcast in wait() wakes
-	 * them (a mutex is not async-signal-safe). */
+	/* A flag for next()'s next look (each wait is short); wait() also
+	 * wakes them. A mutex is not async-signal-safe. */
 	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
 }
 
@@ -608,33 +596,19 @@ static int
 op_wait(struct backend *base, int64_t grace_ms)
 {
 	struct mem_backend *b = from_base(base);
-	struct timespec until;
-	int left;
 
-	clock_mono_deadline(grace_ms, &until);
 	pthread_mutex_lock(&b->lock);
 	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; b->router != NULL && i < b->router->count; i++)
 		pthread_cond_broadcast(&b->queues[i].cond);
-	while (b->threads_done < b->thread_count &&
-	       pthread_cond_clockwait(&b->done_cond, &b->lock, CLOCK_MONOTONIC, &until) == 0)
-		;
-	left = (int)(b->thread_count - b->threads_done);
-	pthread_mutex_unlock(&b->lock);
-	if (left == 0) {
-		for (size_t i = 0; i < b->thread_count; i++)
-			pthread_join(b->threads[i], NULL);
-		b->thread_count = 0;
-		b->threads_done = 0;
-	}
-	b->abandoned = left;
 	log_notice("stopped: %llu published, %llu deliveries, %llu dead letters, "
 	           "%llu unfinished",
 	           (unsigned long long)b->stats.total_enqueued,
 	           (unsigned long long)b->stats.total_dequeued,
 	           (unsigned long long)b->stats.dead_letters,
 	           (unsigned long long)b->stats.current_size);
-	return left;
+	pthread_mutex_unlock(&b->lock);
+	return 0; /* no threads of its own */
 }
 
 static int
@@ -691,9 +665,9 @@ op_destroy(struct backend *base)
 	struct mem_backend *b = from_base(base);
 	struct mem_letter *letter;
 
-	/* Threads still running were abandoned: their items and the queues
-	 * they wait on go with the process, which is about to end. */
-	if (b->abandoned > 0)
+	/* Tasks still held belong to abandoned handlers: their items and the
+	 * queues go with the process, which is about to end. */
+	if (b->held > 0)
 		return;
 	for (size_t i = 0; b->router != NULL && i < b->router->count; i++) {
 		while (b->queues[i].head != NULL) {
@@ -720,9 +694,7 @@ op_destroy(struct backend *base)
 		letter_free(letter);
 		letter = next;
 	}
-	free(b->threads);
 	free(b->queues);
-	pthread_cond_destroy(&b->done_cond);
 	pthread_cond_destroy(&b->idle_cond);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
@@ -741,8 +713,8 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 {
 	struct mem_backend *b = from_base(base);
 
-	if (b->thread_count == 0 || __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
-		snprintf(why, len, "workers are not running");
+	if (!b->started || is_stopping(b)) {
+		snprintf(why, len, "not started");
 		return false;
 	}
 	return true;
@@ -941,6 +913,8 @@ static const struct backend_ops memory_ops = {
 	.header = op_header,
 	.publish = op_publish,
 	.start = op_start,
+	.next = op_next,
+	.done = op_done,
 	.request_stop = op_request_stop,
 	.wait = op_wait,
 	.destroy = op_destroy,

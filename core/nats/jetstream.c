@@ -15,6 +15,7 @@
 #include "engine/metrics.h"
 #include "engine/router.h"
 #include "nats/advisory.h"
+#include "nats/consumer.h"
 #include "nats/delivery.h"
 #include "nats/dlq_admin.h"
 #include "nats/embedded.h"
@@ -28,31 +29,11 @@
 #include "util/url.h"
 #include "util/xalloc.h"
 
-#define FETCH_ERROR_SLEEP_MS 200
-#define FETCH_ERROR_LOG_EVERY_MS 5000
 #define FLUSH_TIMEOUT_MS 2000
 #define NS_PER_MS INT64_C(1000000)
 
-/* How often the batch keeper looks at waiting messages. */
+/* How often the keeper looks at queued messages. */
 #define KEEPER_TICK_MS 100
-
-struct js_worker {
-	struct js_backend *b;
-	struct route *route;
-	natsSubscription *sub;
-	pthread_t thread;
-	bool started;
-	bool joined;
-	int index;
-
-	/* The fetched batch, shared with the keeper thread: messages
-	 * [batch_next, batch_count) are waiting for the worker. */
-	pthread_mutex_t batch_lock;
-	natsMsg **batch;
-	int batch_count;
-	int batch_next;
-	int64_t batch_beat_ms; /* received, or last kept alive */
-};
 
 struct js_backend {
 	struct backend base; /* first: ops get a struct backend * */
@@ -63,9 +44,11 @@ struct js_backend {
 	struct embedded *server; /* the private nats-server, if we started it */
 	char location[512]; /* the URL without user info */
 	const struct backend_sink *sink;
+	const struct router *router;
 	int stopping; /* atomic; async-signal-safe to set */
-	struct js_worker *workers;
-	size_t worker_count;
+	struct js_consumer_env env;
+	struct js_consumer **consumers; /* by route index */
+	size_t consumer_count;
 	struct advisory *advisory;
 	pthread_t keeper_thread;
 	bool keeper_started;
@@ -251,212 +234,11 @@ out:
 
 /* ----- consumer runtime ----- */
 
-/* Decimal digits of [p, end) as a uint64; false if empty, not all digits
- * or too large. */
-static bool
-parse_u64(const char *p, const char *end, uint64_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (p == end)
-		return false;
-	for (; p < end; p++) {
-		if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*v_r = v;
-	return true;
-}
-
 /*
- * Delivery count and stream sequence from a JetStream ack subject, the way
- * natsMsg_GetMetaData reads them but without its allocations (it copies
- * every token and strdups stream and consumer, per message):
- *   v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
- *   v2: $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>...
- * (9 tokens, or 11 and more, as libnats accepts). False for anything else;
- * the caller then asks libnats.
- */
-static bool
-parse_ack_subject(const char *reply, uint64_t *sseq_r, uint64_t *delivered_r)
-{
-	const char *tok[13], *p;
-	size_t n = 0, first;
-
-	if (reply == NULL || strncmp(reply, "$JS.ACK.", 8) != 0)
-		return false;
-	tok[n++] = reply;
-	/* strchr hops token to token faster than a byte loop; v2's trailing
-	 * tokens are not needed. */
-	for (p = strchr(reply, '.'); p != NULL && n < 12; p = strchr(p + 1, '.'))
-		tok[n++] = p + 1;
-	/* One past the end of the last token kept. */
-	tok[n] = p != NULL ? p + 1 : reply + strlen(reply) + 1;
-	if (n == 9)
-		first = 4;
-	else if (n >= 11)
-		first = 6;
-	else
-		return false;
-	return parse_u64(tok[first], tok[first + 1] - 1, delivered_r) &&
-	       parse_u64(tok[first + 1], tok[first + 2] - 1, sseq_r);
-}
-
-static int
-read_metadata(natsMsg *msg, uint64_t *sseq_r, uint64_t *delivered_r)
-{
-	jsMsgMetaData *meta = NULL;
-	natsStatus s;
-
-	if (parse_ack_subject(natsMsg_GetReply(msg), sseq_r, delivered_r))
-		return 0;
-	s = natsMsg_GetMetaData(&meta, msg);
-	if (s != NATS_OK)
-		return natsconn_errno(s);
-	*sseq_r = meta->Sequence.Stream;
-	*delivered_r = meta->NumDelivered;
-	jsMsgMetaData_Destroy(meta);
-	return 0;
-}
-
-static void
-deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
-{
-	const struct cfg_route *rc = w->route->cfg;
-	struct js_delivery d = { .msg = msg };
-	struct tj_task task;
-	const char *id = NULL;
-	uint64_t delivered = 0;
-	int r;
-
-	memset(&task, 0, sizeof(task));
-	task.subject = natsMsg_GetSubject(msg);
-	task.payload = natsMsg_GetData(msg);
-	task.payload_len = (size_t)natsMsg_GetDataLength(msg);
-	task.stream = rc->stream;
-	task.received_ms = received_ms;
-	task.backend_msg = &d;
-	task.backend = &w->b->base;
-	task.route = w->route;
-	task.retry_after_ms = -1;
-	r = read_metadata(msg, &task.stream_seq, &delivered);
-	if (r != 0) {
-		/* Not a JetStream delivery (cannot happen on a bound pull sub);
-		 * leave it to the server's redelivery. */
-		log_warn("jetstream: route %s: message without metadata: %s", rc->name,
-		         strerror(-r));
-		return;
-	}
-	task.attempt = delivered > UINT32_MAX ? UINT32_MAX : (uint32_t)delivered;
-	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
-		id = NULL;
-	task_set_id(&task, id);
-
-	r = w->b->sink->deliver(w->b->sink->ctx, &task);
-	task_release(&task);
-	if (r != 0)
-		log_write(TJ_LOG_DEBUG,
-		          &(struct log_ctx){
-		              .route = rc->name, .seq = task.stream_seq, .attempt = task.attempt },
-		          "jetstream: process returned %d", r);
-}
-
-/* A stop came while a batch was in hand: give the rest back at once so
- * another worker (or the next run) gets them without waiting ack_wait. */
-static void
-hand_back(struct js_worker *w, natsMsg *msg)
-{
-	const char *reply = natsMsg_GetReply(msg);
-
-	if (reply != NULL && *reply != '\0')
-		natsConnection_PublishString(w->b->ack_conn, reply, "-NAK");
-}
-
-/*
- * libnats before 3.8 (nats.c #749, fixed by 8099b5c9) writes past the end
- * of Fetch's message array when the subscription already holds more than
- * half a batch (but less than a whole one) of messages that an earlier,
- * abandoned pull request brought in, which happens around reconnects.
- * The engine saw it as heap corruption after a server restart. Take such
- * leftovers one at a time: a batch of 1 or 2 cannot overflow. (Messages
- * landing between this check and Fetch's own look stay a tiny window.)
- */
-static int
-safe_fetch_batch(natsSubscription *sub, int batch)
-{
-	int pending = 0;
-
-	if (batch > 2 && natsSubscription_GetPending(sub, &pending, NULL) == NATS_OK && pending > 0)
-		return 1;
-	return batch;
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct js_worker *w = arg;
-	struct js_backend *b = w->b;
-	const struct cfg_route *rc = w->route->cfg;
-	int batch = rc->batch > 0 ? rc->batch : 1;
-	int64_t wait_ms = rc->fetch_wait_ms > 0 ? rc->fetch_wait_ms : 1000;
-	int64_t last_err_log = 0, received_ms;
-
-	while (!stopping(b)) {
-		natsMsgList list = { 0 };
-		natsStatus s = natsSubscription_Fetch(
-		    &list, w->sub, safe_fetch_batch(w->sub, batch), wait_ms, NULL);
-
-		/* Also what 3.4.1's stale-status bug (#631) returns: benign. */
-		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND || s == NATS_MISSED_HEARTBEAT)
-			continue;
-		if (s != NATS_OK) {
-			if (stopping(b))
-				break;
-			if (clock_mono_ms() - last_err_log >= FETCH_ERROR_LOG_EVERY_MS) {
-				log_warn("jetstream: route %s worker %d: fetch failed: %s",
-				         rc->name, w->index, nats_GetLastError(NULL));
-				last_err_log = clock_mono_ms();
-			}
-			clock_sleep_ms(FETCH_ERROR_SLEEP_MS);
-			continue;
-		}
-		metrics_observe_fetch(b->sink->metrics, w->route, (unsigned)list.Count);
-		/* The whole batch arrived at once: one clock read for it. */
-		received_ms = clock_mono_ms();
-		pthread_mutex_lock(&w->batch_lock);
-		w->batch = list.Msgs;
-		w->batch_count = list.Count;
-		w->batch_next = 0;
-		w->batch_beat_ms = received_ms;
-		pthread_mutex_unlock(&w->batch_lock);
-		for (int i = 0; i < list.Count; i++) {
-			/* From here the engine's heartbeat covers message i. */
-			pthread_mutex_lock(&w->batch_lock);
-			w->batch_next = i + 1;
-			pthread_mutex_unlock(&w->batch_lock);
-			if (stopping(b))
-				hand_back(w, list.Msgs[i]);
-			else
-				deliver(w, list.Msgs[i], received_ms);
-		}
-		pthread_mutex_lock(&w->batch_lock);
-		w->batch = NULL;
-		w->batch_count = 0;
-		pthread_mutex_unlock(&w->batch_lock);
-		natsMsgList_Destroy(&list);
-	}
-	nats_ReleaseThreadMemory();
-	return NULL;
-}
-
-/*
- * Every message of a fetched batch starts its ack_wait clock on arrival,
- * but the engine's heartbeat only covers the one in its handler. With slow
- * handlers the rest of the batch would pass ack_wait while still waiting
- * here and be redelivered to another worker, to be handled twice. The
- * keeper sends in-progress for waiting messages once half their ack_wait
- * is spent.
+ * Messages queued for a worker started their ack_wait clock on arrival;
+ * the engine's heartbeat only covers the ones in a handler. The keeper
+ * sends in-progress for queued messages once half their ack_wait is spent,
+ * so none is redelivered while it waits here.
  */
 static void *
 keeper_main(void *arg)
@@ -466,24 +248,9 @@ keeper_main(void *arg)
 	while (!stopping(b)) {
 		int64_t now = clock_mono_ms();
 
-		for (size_t i = 0; i < b->worker_count; i++) {
-			struct js_worker *w = &b->workers[i];
-			int64_t half = w->route->cfg->ack_wait_ms / 2;
-
-			pthread_mutex_lock(&w->batch_lock);
-			if (w->batch != NULL && w->batch_next < w->batch_count &&
-			    now - w->batch_beat_ms >= half) {
-				for (int m = w->batch_next; m < w->batch_count; m++) {
-					const char *reply = natsMsg_GetReply(w->batch[m]);
-
-					if (reply != NULL && *reply != '\0')
-						natsConnection_PublishString(b->ack_conn, reply,
-						                             "+WPI");
-				}
-				w->batch_beat_ms = now;
-			}
-			pthread_mutex_unlock(&w->batch_lock);
-		}
+		for (size_t i = 0; i < b->consumer_count; i++)
+			if (b->consumers[i] != NULL)
+				js_consumer_keep_alive(b->consumers[i], now);
 		clock_sleep_ms(KEEPER_TICK_MS);
 	}
 	nats_ReleaseThreadMemory();
@@ -642,58 +409,31 @@ op_ensure_topology(struct backend *base, bool dry_run, void (*print)(void *arg, 
 	return rc;
 }
 
-static int
-bind_worker(struct js_backend *b, struct js_worker *w)
+static size_t
+route_index(const struct js_backend *b, const struct route *route)
 {
-	const struct cfg_route *rc = w->route->cfg;
-	jsSubOptions so;
-	jsErrCode jerr = 0;
-	char durable[256];
-	natsStatus s;
-
-	jsSubOptions_Init(&so);
-	so.Stream = rc->stream;
-	so.Consumer = topology_consumer_name(rc, durable, sizeof(durable));
-	/* Bind only: a durable js_PullSubscribe creates is deleted again by
-	 * Unsubscribe, so topology creates them. */
-	s = js_PullSubscribe(&w->sub, natsconn_js(b->nc), NULL, NULL, NULL, &so, &jerr);
-	if (s != NATS_OK) {
-		log_err("jetstream: route %s: cannot bind to consumer %s/%s: %s "
-		        "(jerr %d)%s",
-		        rc->name, rc->stream, durable, natsStatus_GetText(s), (int)jerr,
-		        s == NATS_NOT_FOUND ? "; run the topology setup first" : "");
-		return s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
-	}
-	return 0;
+	return (size_t)(route - b->router->routes);
 }
 
 static int
 op_start(struct backend *base, const struct router *router, const struct backend_sink *sink)
 {
 	struct js_backend *b = from_base(base);
-	size_t n = 0, k = 0;
 	int rc = 0;
 
-	if (b->workers != NULL || sink == NULL || sink->deliver == NULL)
+	if (b->consumers != NULL || sink == NULL)
 		return -EINVAL;
 	b->sink = sink;
-	for (size_t i = 0; i < router->count; i++)
-		n += (size_t)(router->routes[i].cfg->concurrency > 0
-		                  ? router->routes[i].cfg->concurrency
-		                  : 1);
-	b->workers = xcalloc(n, sizeof(*b->workers));
-	b->worker_count = n;
+	b->router = router;
+	b->env = (struct js_consumer_env){
+		.nc = b->nc, .ack_conn = b->ack_conn, .backend = &b->base, .sink = sink
+	};
+	b->consumers = xcalloc(router->count + 1, sizeof(*b->consumers));
+	b->consumer_count = router->count;
 	for (size_t i = 0; i < router->count; i++) {
-		struct route *route = &router->routes[i];
-		int c = route->cfg->concurrency > 0 ? route->cfg->concurrency : 1;
-
-		for (int j = 0; j < c; j++, k++) {
-			b->workers[k] = (struct js_worker){ .b = b, .route = route, .index = j };
-			pthread_mutex_init(&b->workers[k].batch_lock, NULL);
-			rc = bind_worker(b, &b->workers[k]);
-			if (rc != 0)
-				goto out;
-		}
+		rc = js_consumer_start(&b->env, &router->routes[i], &b->consumers[i]);
+		if (rc != 0)
+			goto out;
 	}
 	if (sink->dead_letter != NULL && router->count > 0) {
 		rc = advisory_create(natsconn_js(b->nc), b->cfg->dlq.advisory_stream, router,
@@ -701,17 +441,9 @@ op_start(struct backend *base, const struct router *router, const struct backend
 		if (rc != 0)
 			goto out;
 	}
-	for (k = 0; k < n; k++) {
-		rc = -pthread_create(&b->workers[k].thread, NULL, worker_main, &b->workers[k]);
-		if (rc != 0) {
-			log_err("jetstream: cannot start a worker thread: %s", strerror(-rc));
-			goto out;
-		}
-		b->workers[k].started = true;
-	}
 	rc = -pthread_create(&b->keeper_thread, NULL, keeper_main, b);
 	if (rc != 0) {
-		log_err("jetstream: cannot start the batch keeper: %s", strerror(-rc));
+		log_err("jetstream: cannot start the keeper: %s", strerror(-rc));
 		goto out;
 	}
 	b->keeper_started = true;
@@ -724,26 +456,38 @@ op_start(struct backend *base, const struct router *router, const struct backend
 		b->advisory_started = true;
 	}
 	__atomic_store_n(&b->started, 1, __ATOMIC_RELEASE);
-	log_info("jetstream: %zu worker(s) started on %zu route(s)", n, router->count);
+	log_info("jetstream: pulling for %zu route(s)", router->count);
 out:
-	if (rc != 0) {
-		/* Threads that started only fetch; stop them and unwind. */
+	if (rc != 0)
 		base->ops->wait(base, 60000);
-	}
 	return rc;
+}
+
+static int
+op_next(struct backend *base, struct route *route, int64_t timeout_ms, struct tj_task **task_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return js_consumer_next(b->consumers[route_index(b, route)], timeout_ms, task_r);
+}
+
+static void
+op_done(struct backend *base, struct tj_task *task)
+{
+	struct js_backend *b = from_base(base);
+
+	js_consumer_done(b->consumers[route_index(b, task->route)], task);
 }
 
 static void
 op_request_stop(struct backend *base)
 {
-	__atomic_store_n(&from_base(base)->stopping, 1, __ATOMIC_RELEASE);
-}
+	struct js_backend *b = from_base(base);
 
-/* Join `t` by the monotonic deadline; false if it is still running. */
-static bool
-join_by(pthread_t t, const struct timespec *deadline)
-{
-	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, deadline) == 0;
+	__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < b->consumer_count; i++)
+		if (b->consumers[i] != NULL)
+			js_consumer_request_stop(b->consumers[i]);
 }
 
 static int
@@ -756,32 +500,17 @@ op_wait(struct backend *base, int64_t grace_ms)
 	op_request_stop(base);
 	__atomic_store_n(&b->started, 0, __ATOMIC_RELEASE);
 	clock_mono_deadline(grace_ms > 0 ? grace_ms : 0, &deadline);
-	/* Closing the subscription wakes a blocked Fetch at once; messages a
-	 * worker already holds can still be acked (acks use the reply
-	 * subject, not the subscription). */
-	for (size_t i = 0; i < b->worker_count; i++)
-		if (b->workers[i].sub != NULL)
-			natsSubscription_Unsubscribe(b->workers[i].sub);
 	if (b->advisory != NULL)
 		advisory_wake(b->advisory);
-
-	for (size_t i = 0; i < b->worker_count; i++) {
-		struct js_worker *w = &b->workers[i];
-
-		if (!w->started || w->joined)
-			continue;
-		if (join_by(w->thread, &deadline))
-			w->joined = true;
-		else
+	for (size_t i = 0; i < b->consumer_count; i++)
+		if (b->consumers[i] != NULL && !js_consumer_join(b->consumers[i], &deadline))
 			abandoned++;
-	}
 	if (b->advisory_started && !b->advisory_joined) {
-		if (join_by(b->advisory_thread, &deadline))
+		if (pthread_clockjoin_np(b->advisory_thread, NULL, CLOCK_MONOTONIC, &deadline) == 0)
 			b->advisory_joined = true;
 		else
 			abandoned++;
 	}
-
 	if (b->keeper_started) {
 		pthread_join(b->keeper_thread, NULL);
 		b->keeper_started = false;
@@ -791,17 +520,6 @@ op_wait(struct backend *base, int64_t grace_ms)
 		natsConnection_FlushTimeout(b->ack_conn, FLUSH_TIMEOUT_MS);
 	if (b->ack_nc != NULL)
 		natsConnection_FlushTimeout(natsconn_conn(b->nc), FLUSH_TIMEOUT_MS);
-
-	/* A natsMsg keeps a raw pointer to its subscription: free only the
-	 * subscriptions of threads that are gone. */
-	for (size_t i = 0; i < b->worker_count; i++) {
-		struct js_worker *w = &b->workers[i];
-
-		if (w->sub != NULL && (!w->started || w->joined)) {
-			natsSubscription_Destroy(w->sub);
-			w->sub = NULL;
-		}
-	}
 	if (b->advisory != NULL && (!b->advisory_started || b->advisory_joined)) {
 		advisory_destroy(b->advisory);
 		b->advisory = NULL;
@@ -820,8 +538,13 @@ op_destroy(struct backend *base)
 	struct js_backend *b = from_base(base);
 	char path[4096];
 
-	/* Abandoned threads still use the connections; the process is about
-	 * to exit, so leave everything to it but the private server. */
+	/* A consumer keeps what abandoned handlers still hold; then the
+	 * connections must stay open too, for the exit to come. */
+	for (size_t i = 0; i < b->consumer_count; i++) {
+		if (!js_consumer_destroy(b->consumers[i]))
+			b->abandoned++;
+		b->consumers[i] = NULL;
+	}
 	if (b->abandoned == 0) {
 		natsconn_close(b->ack_nc, FLUSH_TIMEOUT_MS);
 		natsconn_close(b->nc, FLUSH_TIMEOUT_MS);
@@ -833,9 +556,7 @@ op_destroy(struct backend *base)
 	}
 	if (b->abandoned > 0)
 		return;
-	for (size_t i = 0; i < b->worker_count; i++)
-		pthread_mutex_destroy(&b->workers[i].batch_lock);
-	free(b->workers);
+	free(b->consumers);
 	free(b);
 }
 
@@ -892,6 +613,9 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 			return false;
 		}
 	}
+	for (size_t i = 0; i < b->consumer_count; i++)
+		if (b->consumers[i] != NULL && !js_consumer_ok(b->consumers[i], why, len))
+			return false;
 	return true;
 }
 
@@ -963,6 +687,8 @@ static const struct backend_ops js_ops = {
 	.publish = op_publish,
 	.ensure_topology = op_ensure_topology,
 	.start = op_start,
+	.next = op_next,
+	.done = op_done,
 	.request_stop = op_request_stop,
 	.wait = op_wait,
 	.destroy = op_destroy,

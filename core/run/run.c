@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/metrics.h"
+#include "engine/workers.h"
 #include "http/http.h"
 #include "notify/sdnotify.h"
 #include "run/backends.h"
@@ -172,10 +173,12 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 	struct backend *backend = NULL;
 	struct http_server *http = NULL;
 	struct metrics *metrics = NULL;
+	struct workers *workers = NULL;
 	pthread_t feeder_thread;
 	bool feeding = false;
 	sigset_t set;
-	unsigned workers = 0;
+	unsigned nworkers = 0;
+	int64_t stop_started;
 	int status = EXIT_OK, rc, left;
 
 	stop_signals(&set);
@@ -200,10 +203,16 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 		status = rc == -ENOENT || rc == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
 		goto out;
 	}
+	rc = workers_start(backend, engine_router(engine), engine_sink(engine), &workers);
+	if (rc < 0) {
+		status = EXIT_FAILURE_OTHER;
+		backend->ops->wait(backend, 0);
+		goto out;
+	}
 	for (size_t i = 0; i < cfg->route_count; i++)
-		workers += (unsigned)cfg->routes[i].concurrency;
+		nworkers += (unsigned)cfg->routes[i].concurrency;
 	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
-	           cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
+	           cfg->route_count == 1 ? "" : "s", nworkers, nworkers == 1 ? "" : "s",
 	           backend->ops->location(backend));
 	/* With --stdin the run is a batch job: no endpoint to collide over. */
 	if (!o->from_stdin) {
@@ -217,7 +226,7 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 		}
 	}
 	sdnotify_ready("%zu route%s, %u worker%s on %s", cfg->route_count,
-	               cfg->route_count == 1 ? "" : "s", workers, workers == 1 ? "" : "s",
+	               cfg->route_count == 1 ? "" : "s", nworkers, nworkers == 1 ? "" : "s",
 	               backend->ops->location(backend));
 	sdnotify_watchdog_start(backend_healthy, backend);
 	if (o->from_stdin) {
@@ -236,8 +245,11 @@ stop:
 	engine_request_stop(engine);
 	/* Intake and probes end first: they publish through the backend. */
 	http_stop(http);
+	stop_started = clock_mono_ms();
 	backend->ops->request_stop(backend);
-	left = backend->ops->wait(backend, cfg->shutdown_grace_ms);
+	left = workers_wait(workers, cfg->shutdown_grace_ms);
+	left +=
+	    backend->ops->wait(backend, cfg->shutdown_grace_ms - (clock_mono_ms() - stop_started));
 	if (left > 0) {
 		/* Their tasks stay unsettled and come back later. The handlers
 		 * still use the engine, so leave without tearing anything down
@@ -258,6 +270,7 @@ stop:
 		log_notice("stopped cleanly");
 out:
 	sdnotify_watchdog_stop();
+	workers_destroy(workers);
 	engine_set_metrics(engine, NULL);
 	engine_set_backend(engine, NULL);
 	backend_destroy(backend);

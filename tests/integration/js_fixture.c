@@ -33,6 +33,7 @@ js_fixture_init(struct js_fixture *f, const char *url)
 		.max_attempts = 5,
 		.ack_wait_ms = 30000,
 		.batch = 16,
+		.prefetch = 32,
 		.fetch_wait_ms = 500,
 		.backoff = { .initial_ms = 100, .multiplier = 2, .max_ms = 1000 },
 		.config_json = (char *)"{}",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/workers.h"
 #include "nats/jetstream.h"
 #include "util/clock.h"
 #include "js_fixture.h"
@@ -255,6 +256,34 @@ check_accounting(int published, int n)
 		             published, acked, cs.dlq_msgs, cs.pending, cs.ack_pending);
 }
 
+static struct workers *pool;
+
+/* Start pulling and the worker threads that feed `process`. */
+static int
+start_all(struct backend *b)
+{
+	int rc = b->ops->start(b, &fx.router, &callbacks);
+
+	if (rc == 0)
+		rc = workers_start(b, &fx.router, &callbacks, &pool);
+	return rc;
+}
+
+/* Stop as `taskjet run` does: stop taking in, let the workers finish,
+ * then the backend's own threads; how many were left busy. */
+static int
+stop_all(struct backend *b, int64_t grace_ms)
+{
+	int left;
+
+	b->ops->request_stop(b);
+	left = workers_wait(pool, grace_ms);
+	left += b->ops->wait(b, grace_ms);
+	workers_destroy(pool);
+	pool = NULL;
+	return left;
+}
+
 static struct backend *
 backend_up(bool split)
 {
@@ -295,9 +324,9 @@ delivers_exactly_once(bool split)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 20000));
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.calls, n);
 	CHECK_INT(st.acks, n);
@@ -334,9 +363,9 @@ TEST(nak_with_delay_redelivers_after_the_delay)
 	st.nak_delay_ms = 400;
 	fresh_topology(b);
 	published = publish_tasks(b, n);
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n }, 10000));
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(st.max_attempt, 2);
 	for (int i = 1; i <= n; i++) {
@@ -372,9 +401,9 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 	jsPubAck_Destroy(pa);
 	natsMsg_Destroy(m);
 
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, 1 }, 10000));
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	CHECK_TRUE(js_wait_for(drained, NULL, 5000));
 	CHECK_INT(read_state().stream_msgs, 0);
 	CHECK_INT(read_state().dlq_msgs, 1);
@@ -443,9 +472,9 @@ TEST(max_deliveries_advisory_moves_to_dlq)
 	state_reset(MODE_NEVER_ACK);
 	fresh_topology(b);
 	published = publish_tasks(b, n);
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, n }, 15000));
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	CHECK_INT(st.max_attempt, 2);
 	for (int i = 1; i <= n; i++)
 		CHECK_INT(st.deliveries[i], 2);
@@ -474,7 +503,7 @@ survives_restart(int sig)
 	fresh_topology(b);
 	published = publish_tasks(b, n);
 	CHECK_INT(published, n);
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.acks, n / 4 }, 10000));
 	CHECK_INT(nats_server_stop(&server, sig), 0);
 	clock_sleep_ms(500);
@@ -485,7 +514,7 @@ survives_restart(int sig)
 		clock_sleep_ms(50);
 	CHECK_INT(unique_acked(n), n);
 	CHECK_TRUE(js_wait_for(drained, NULL, 15000));
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	{
 		struct stats_snapshot *snap = NULL;
 
@@ -520,10 +549,10 @@ TEST(stop_returns_quickly_when_idle)
 	state_reset(MODE_ACK);
 	fresh_topology(b);
 	fx.route.fetch_wait_ms = 10000;
-	CHECK_INT(b->ops->start(b, &fx.router, &callbacks), 0);
+	CHECK_INT(start_all(b), 0);
 	clock_sleep_ms(200);
 	t0 = clock_mono_ms();
-	CHECK_INT(b->ops->wait(b, 5000), 0);
+	CHECK_INT(stop_all(b, 5000), 0);
 	CHECK_RANGE(clock_mono_ms() - t0, 0, 2000);
 	fx.route.fetch_wait_ms = 500;
 	backend_destroy(b);

@@ -15,6 +15,7 @@
 #include "util/clock.h"
 #include "config/config.h"
 #include "engine/engine.h"
+#include "engine/workers.h"
 #include "fake_backend.h"
 #include "util/log.h"
 #include "testing.h"
@@ -156,6 +157,7 @@ letter_count(struct backend *b)
 
 TEST(happy_path_acks_every_task_once)
 {
+	struct workers *pool = NULL;
 	char routes[768], file[64] = "/tmp/tj-engine-happy-XXXXXX";
 	struct mem_stats st;
 	struct fixture f;
@@ -174,6 +176,7 @@ TEST(happy_path_acks_every_task_once)
 	if (fixture_setup(&f, routes, NULL) < 0)
 		return;
 	CHECK_INT(f.backend->ops->start(f.backend, engine_router(f.engine), &f.sink), 0);
+	CHECK_INT(workers_start(f.backend, engine_router(f.engine), &f.sink, &pool), 0);
 	for (int i = 0; i < 200; i++) {
 		char subject[32];
 
@@ -182,7 +185,9 @@ TEST(happy_path_acks_every_task_once)
 	}
 	CHECK_INT(backend_drain(f.backend, 10000), 0);
 	f.backend->ops->request_stop(f.backend);
+	CHECK_INT(workers_wait(pool, 5000), 0);
 	CHECK_INT(f.backend->ops->wait(f.backend, 5000), 0);
+	workers_destroy(pool);
 	mem_backend_stats(f.backend, &st);
 	CHECK_INT(st.total_enqueued, 200);
 	CHECK_INT(st.total_dequeued, 200);

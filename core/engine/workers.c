@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-route worker threads: next task, deliver, done. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/workers.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* How long one next() waits before looking again; bounds nothing but the
+ * idle loop's frequency (a stop wakes it at once). */
+#define NEXT_WAIT_MS 1000
+
+struct worker {
+	struct workers *pool;
+	struct route *route;
+	pthread_t thread;
+	int finished; /* atomic: the thread returned */
+	bool started;
+	bool joined;
+};
+
+struct workers {
+	struct backend *backend;
+	const struct backend_sink *sink;
+	struct worker *w;
+	size_t count;
+	int abandoned;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct backend *b = w->pool->backend;
+	const struct backend_sink *sink = w->pool->sink;
+
+	for (;;) {
+		struct tj_task *task = NULL;
+		int rc = b->ops->next(b, w->route, NEXT_WAIT_MS, &task);
+
+		if (rc == -ESHUTDOWN)
+			break;
+		if (rc < 0)
+			continue;
+		sink->deliver(sink->ctx, task);
+		b->ops->done(b, task);
+	}
+	__atomic_store_n(&w->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int
+workers_start(struct backend *b, const struct router *router, const struct backend_sink *sink,
+              struct workers **w_r)
+{
+	struct workers *pool = xcalloc(1, sizeof(*pool));
+	size_t n = 0, k = 0;
+	int rc = 0;
+
+	pool->backend = b;
+	pool->sink = sink;
+	for (size_t i = 0; i < router->count; i++)
+		n += (size_t)router->routes[i].cfg->concurrency;
+	pool->w = xcalloc(n + 1, sizeof(*pool->w));
+	pool->count = n;
+	for (size_t i = 0; i < router->count; i++) {
+		for (int j = 0; j < router->routes[i].cfg->concurrency; j++, k++) {
+			struct worker *w = &pool->w[k];
+
+			w->pool = pool;
+			w->route = &router->routes[i];
+			rc = -pthread_create(&w->thread, NULL, worker_main, w);
+			if (rc != 0) {
+				log_err("cannot start a worker thread: %s", strerror(-rc));
+				goto out;
+			}
+			w->started = true;
+		}
+	}
+out:
+	if (rc != 0) {
+		/* The started ones only wait in next(): stop the backend's
+		 * hand-out and let them go. */
+		b->ops->request_stop(b);
+		workers_wait(pool, 60000);
+		workers_destroy(pool);
+		return rc;
+	}
+	*w_r = pool;
+	return 0;
+}
+
+int
+workers_wait(struct workers *pool, int64_t grace_ms)
+{
+	struct timespec deadline;
+	int left = 0;
+
+	clock_mono_deadline(grace_ms, &deadline);
+	for (size_t i = 0; i < pool->count; i++) {
+		struct worker *w = &pool->w[i];
+
+		if (!w->started || w->joined)
+			continue;
+		if (pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &deadline) == 0)
+			w->joined = true;
+		else
+			left++;
+	}
+	pool->abandoned = left;
+	return left;
+}
+
+void
+workers_destroy(struct workers *pool)
+{
+	if (pool == NULL)
+		return;
+	/* Abandoned threads still read their struct worker. */
+	if (pool->abandoned > 0)
+		return;
+	free(pool->w);
+	free(pool);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker pool: for every route, `concurrency` threads that take the
+ * route's next task from the backend, hand it to the sink's deliver (the
+ * engine: handler, then disposition) and give it back. A free worker takes
+ * the next task, so one slow task delays nobody queued behind it.
+ *
+ * Lifecycle (one controlling thread): start -> (backend request_stop makes
+ * next() answer -ESHUTDOWN) -> wait -> destroy.
+ */
+#ifndef TASKJET_WORKERS_H
+#define TASKJET_WORKERS_H
+
+#include <stdint.h>
+
+#include "engine/backend.h"
+#include "engine/router.h"
+
+struct workers;
+
+/*
+ * Start the threads over `b` (started) for every route of `router`, each
+ * task going to sink->deliver. All borrowed until workers_wait() returned.
+ * 0 or -errno (nothing left running).
+ */
+int workers_start(struct backend *b, const struct router *router, const struct backend_sink *sink,
+                  struct workers **w_r);
+
+/* Wait up to grace_ms for every thread to finish its task and return
+ * (after the backend's request_stop). Returns how many were still busy:
+ * they are abandoned, and workers_destroy() then leaves them alone. */
+int workers_wait(struct workers *w, int64_t grace_ms);
+
+/* Free. NULL is a no-op. After workers_wait(). */
+void workers_destroy(struct workers *w);
+
+#endif
