@@ -493,7 +493,7 @@ cmd_dlq(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dlq_args a = { 0 };
-	struct cfg_dlq defaults = { .stream = (char *)"DLQ", .subject_prefix = (char *)"dlq" };
+	struct cfg_dlq defaults = cfg_dlq_defaults();
 	const struct cfg_dlq *dlq = &defaults;
 	struct natsconn *nc = NULL;
 	struct cfg *cfg = NULL;

@@ -161,56 +161,64 @@ host_name(void)
 	return xstrdup(buf);
 }
 
+struct cfg_dlq
+cfg_dlq_defaults(void)
+{
+	return (struct cfg_dlq){
+		.stream = (char *)CFG_DEFAULT_DLQ_STREAM,
+		.subject_prefix = (char *)CFG_DEFAULT_DLQ_SUBJECT_PREFIX,
+		.storage = CFG_DEFAULT_STORAGE,
+		.max_age_ms = CFG_DEFAULT_MAX_AGE_MS,
+		.max_msgs = CFG_DEFAULT_MAX_MSGS,
+		.max_bytes = CFG_DEFAULT_MAX_BYTES,
+		.replicas = CFG_DEFAULT_REPLICAS,
+		.advisory_stream = (char *)CFG_DEFAULT_ADVISORY_STREAM,
+	};
+}
+
 static void
 set_defaults(struct cfg *cfg)
 {
-	cfg->nats.connect_timeout_ms = 2000;
-	cfg->nats.reconnect_wait_ms = 2000;
-	cfg->nats.reconnect_jitter_ms = 100;
-	cfg->backend = CFG_BACKEND_JETSTREAM;
-	cfg->shutdown_grace_ms = 30000;
-	cfg->memory.capacity = 10000;
-	cfg->log.level = TJ_LOG_INFO;
-	cfg->log.format = CFG_LOG_TEXT;
-	cfg->http.max_body = 1 << 20;
-	cfg->dlq.storage = CFG_STORAGE_FILE;
-	cfg->dlq.max_age_ms = 0;
-	cfg->dlq.max_msgs = -1;
-	cfg->dlq.max_bytes = -1;
-	cfg->dlq.replicas = 1;
+	cfg->nats.connect_timeout_ms = CFG_DEFAULT_CONNECT_TIMEOUT_MS;
+	cfg->nats.reconnect_wait_ms = CFG_DEFAULT_RECONNECT_WAIT_MS;
+	cfg->nats.reconnect_jitter_ms = CFG_DEFAULT_RECONNECT_JITTER_MS;
+	cfg->backend = CFG_DEFAULT_BACKEND;
+	cfg->shutdown_grace_ms = CFG_DEFAULT_SHUTDOWN_GRACE_MS;
+	cfg->memory.capacity = CFG_DEFAULT_MEMORY_CAPACITY;
+	cfg->log.level = CFG_DEFAULT_LOG_LEVEL;
+	cfg->log.format = CFG_DEFAULT_LOG_FORMAT;
+	cfg->http.max_body = CFG_DEFAULT_HTTP_MAX_BODY;
+	/* The file's values replace (and free) these strings. */
+	cfg->dlq = cfg_dlq_defaults();
+	cfg->dlq.stream = xstrdup(cfg->dlq.stream);
+	cfg->dlq.subject_prefix = xstrdup(cfg->dlq.subject_prefix);
+	cfg->dlq.advisory_stream = xstrdup(cfg->dlq.advisory_stream);
 }
 
 /* Defaults that depend on other values, filled in after parsing. */
 static void
 derive_defaults(struct cfg *cfg)
 {
-	if (cfg->dlq.stream == NULL)
-		cfg->dlq.stream = xstrdup("DLQ");
-	if (cfg->dlq.subject_prefix == NULL)
-		cfg->dlq.subject_prefix = xstrdup("dlq");
-	if (cfg->dlq.advisory_stream == NULL)
-		cfg->dlq.advisory_stream = xstrdup("TASKJET_ADVISORIES");
 	if (cfg->plugin_dir == NULL)
 		cfg->plugin_dir = xstrdup(PLUGINDIR);
 	if (cfg->state_dir == NULL)
-		cfg->state_dir = xstrdup("var");
-	/* Loopback only unless the file says otherwise. */
+		cfg->state_dir = xstrdup(CFG_DEFAULT_STATE_DIR);
 	if (cfg->http.listen == NULL && !cfg->http.listen_set)
-		cfg->http.listen = xstrdup("127.0.0.1:8222");
+		cfg->http.listen = xstrdup(CFG_DEFAULT_HTTP_LISTEN);
 	if (cfg->worker_id == NULL)
 		cfg->worker_id = host_name();
 	if (cfg->nats.name == NULL)
-		cfg->nats.name = cfg_prefixed("taskjet-", cfg->worker_id);
+		cfg->nats.name = cfg_prefixed(CFG_DEFAULT_NAME_PREFIX, cfg->worker_id);
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		struct cfg_route *r = &cfg->routes[i];
 
 		if (r->consumer == NULL && r->name != NULL)
-			r->consumer = cfg_prefixed("taskjet-", r->name);
+			r->consumer = cfg_prefixed(CFG_DEFAULT_NAME_PREFIX, r->name);
 		if (r->handler == NULL && r->plugin != NULL)
 			r->handler = xstrdup(r->plugin);
 		if (r->config_json == NULL) {
-			r->config_json = xstrdup("{}");
-			r->config_json_len = 2;
+			r->config_json = xstrdup(CFG_DEFAULT_ROUTE_CONFIG);
+			r->config_json_len = strlen(CFG_DEFAULT_ROUTE_CONFIG);
 		}
 	}
 }

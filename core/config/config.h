@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/defaults.h"
+
 enum cfg_backend { CFG_BACKEND_JETSTREAM = 0, CFG_BACKEND_MEMORY };
 enum cfg_storage { CFG_STORAGE_FILE = 0, CFG_STORAGE_MEMORY };
 enum cfg_retention { CFG_RETENTION_WORKQUEUE = 0, CFG_RETENTION_LIMITS, CFG_RETENTION_INTEREST };
@@ -43,15 +45,15 @@ struct cfg_stream {
 };
 
 struct cfg_dlq {
-	char *stream; /* default "DLQ" */
-	char *subject_prefix; /* default "dlq"; the stream takes "<prefix>.>" */
+	char *stream;
+	char *subject_prefix; /* the stream takes "<prefix>.>" */
 	enum cfg_storage storage;
 	int64_t max_age_ms; /* 0: unlimited (lossless by default) */
 	int64_t max_msgs; /* -1: unlimited */
 	int64_t max_bytes; /* -1: unlimited */
 	int replicas;
 	/* Stream that durably captures MAX_DELIVERIES advisories of our routes. */
-	char *advisory_stream; /* default "TASKJET_ADVISORIES" */
+	char *advisory_stream;
 };
 
 struct cfg_backoff {
@@ -128,6 +130,14 @@ int cfg_load(const char *path, char **errors_r, struct cfg **cfg_r);
 /* Same as cfg_load() but from a buffer; `name` is used in messages. */
 int cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
                     struct cfg **cfg_r);
+
+/*
+ * The dead-letter settings a loaded config carries when the file has no
+ * "dlq" section, for client commands that run without a config file. The
+ * strings are static: never free them nor hand the struct to cfg_free().
+ * Thread-safe.
+ */
+struct cfg_dlq cfg_dlq_defaults(void);
 
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);

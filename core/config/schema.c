@@ -355,14 +355,14 @@ read_stream(struct loader *l, const struct json_tok *v, const char *path, struct
 	const struct json_tok *found[N_SPECS(specs)];
 	struct stream_pos *sp = &l->spos[st - l->cfg->streams];
 
-	st->storage = CFG_STORAGE_FILE;
-	st->retention = CFG_RETENTION_WORKQUEUE;
-	st->max_age_ms = 0;
-	st->max_msgs = -1;
-	st->max_bytes = -1;
-	st->discard = CFG_DISCARD_OLD;
-	st->replicas = 1;
-	st->duplicate_window_ms = 2 * 60000;
+	st->storage = CFG_DEFAULT_STORAGE;
+	st->retention = CFG_DEFAULT_RETENTION;
+	st->max_age_ms = CFG_DEFAULT_MAX_AGE_MS;
+	st->max_msgs = CFG_DEFAULT_MAX_MSGS;
+	st->max_bytes = CFG_DEFAULT_MAX_BYTES;
+	st->discard = CFG_DEFAULT_DISCARD;
+	st->replicas = CFG_DEFAULT_REPLICAS;
+	st->duplicate_window_ms = CFG_DEFAULT_DUPLICATE_WINDOW_MS;
 	sp->obj = cfg_tok_off(v);
 	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), st, found))
 		return;
@@ -480,16 +480,16 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 	const struct json_tok *found[N_SPECS(specs)];
 	struct route_pos *rp = &l->rpos[r - l->cfg->routes];
 
-	r->concurrency = 1;
-	r->max_attempts = 5;
-	r->ack_wait_ms = 30000;
-	r->batch = 16;
-	r->fetch_wait_ms = 1000;
-	r->payload = CFG_PAYLOAD_ANY;
-	r->backoff.initial_ms = 1000;
-	r->backoff.multiplier = 2;
-	r->backoff.max_ms = 5 * 60000;
-	r->backoff.jitter = 0.2;
+	r->concurrency = CFG_DEFAULT_CONCURRENCY;
+	r->max_attempts = CFG_DEFAULT_MAX_ATTEMPTS;
+	r->ack_wait_ms = CFG_DEFAULT_ACK_WAIT_MS;
+	r->batch = CFG_DEFAULT_BATCH;
+	r->fetch_wait_ms = CFG_DEFAULT_FETCH_WAIT_MS;
+	r->payload = CFG_DEFAULT_PAYLOAD;
+	r->backoff.initial_ms = CFG_DEFAULT_BACKOFF_INITIAL_MS;
+	r->backoff.multiplier = CFG_DEFAULT_BACKOFF_MULTIPLIER;
+	r->backoff.max_ms = CFG_DEFAULT_BACKOFF_MAX_MS;
+	r->backoff.jitter = CFG_DEFAULT_BACKOFF_JITTER;
 	rp->obj = cfg_tok_off(v);
 	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), r, found))
 		return;

@@ -489,7 +489,7 @@ worker_main(void *arg)
 	struct js_backend *b = w->b;
 	const struct cfg_route *rc = w->route->cfg;
 	int batch = rc->batch > 0 ? rc->batch : 1;
-	int64_t wait_ms = rc->fetch_wait_ms > 0 ? rc->fetch_wait_ms : 1000;
+	int64_t wait_ms = rc->fetch_wait_ms > 0 ? rc->fetch_wait_ms : CFG_DEFAULT_FETCH_WAIT_MS;
 	int64_t last_err_log = 0, received_ms;
 
 	while (!stopping(b)) {
@@ -699,7 +699,7 @@ js_backend_start(struct js_backend *b, const struct router *router, const struct
 		rc = advisory_create(natsconn_js(b->nc),
 		                     b->cfg->dlq.advisory_stream != NULL
 		                         ? b->cfg->dlq.advisory_stream
-		                         : "TASKJET_ADVISORIES",
+		                         : CFG_DEFAULT_ADVISORY_STREAM,
 		                     router, &b->base, cb, &b->stopping, &b->advisory);
 		if (rc != 0)
 			goto out;

@@ -138,8 +138,9 @@ stats_query(struct natsconn *nc, const struct cfg *cfg, bool by_reason, uint64_t
 	for (size_t i = 0; rc == 0 && i < cfg->route_count; i++)
 		rc = query_consumer(js, &cfg->routes[i], &snap->consumers[i]);
 	if (rc == 0)
-		rc =
-		    query_stream(js, cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ", &snap->dlq);
+		rc = query_stream(
+		    js, cfg->dlq.stream != NULL ? cfg->dlq.stream : CFG_DEFAULT_DLQ_STREAM,
+		    &snap->dlq);
 	if (rc == 0 && by_reason && snap->dlq.found && snap->dlq.msgs > 0)
 		rc = count_reasons(nc, cfg, max_scan, snap);
 	if (rc < 0)

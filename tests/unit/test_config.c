@@ -165,6 +165,29 @@ TEST(minimal_config_gets_defaults)
 	cfg_free(cfg);
 }
 
+/* Commands without a config file use the same DLQ settings as a loaded one. */
+TEST(dlq_defaults_match_a_loaded_config)
+{
+	struct cfg_dlq d = cfg_dlq_defaults();
+	char *errors;
+	struct cfg *cfg;
+
+	clear_env();
+	CHECK_INT(load("t.json", MIN_CONFIG, &errors, &cfg), 0);
+	CHECK_STR(errors, NULL);
+	if (cfg == NULL)
+		return;
+	CHECK_STR(d.stream, cfg->dlq.stream);
+	CHECK_STR(d.subject_prefix, cfg->dlq.subject_prefix);
+	CHECK_STR(d.advisory_stream, cfg->dlq.advisory_stream);
+	CHECK_INT(d.storage, cfg->dlq.storage);
+	CHECK_INT(d.max_age_ms, cfg->dlq.max_age_ms);
+	CHECK_INT(d.max_msgs, cfg->dlq.max_msgs);
+	CHECK_INT(d.max_bytes, cfg->dlq.max_bytes);
+	CHECK_INT(d.replicas, cfg->dlq.replicas);
+	cfg_free(cfg);
+}
+
 TEST(every_key_is_read)
 {
 	static const char text[] =
@@ -906,6 +929,7 @@ int
 main(void)
 {
 	RUN(minimal_config_gets_defaults);
+	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
