@@ -6,11 +6,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Monotonic milliseconds, for deadlines and durations. */
 int64_t clock_mono_ms(void);
 /* Monotonic microseconds, for latency measurement. */
 int64_t clock_mono_us(void);
+/*
+ * The CLOCK_MONOTONIC time `ms` milliseconds from now (ms < 0 counts as 0),
+ * as the absolute deadline that pthread_cond_clockwait(..., CLOCK_MONOTONIC,
+ * ...) and pthread_clockjoin_np() take: a step of the wall clock moves
+ * neither a wait nor a grace period.
+ */
+struct timespec clock_mono_deadline(int64_t ms);
 /* Wall-clock milliseconds since the epoch, for timestamps. */
 int64_t clock_wall_ms(void);
 /* Format epoch ms as RFC 3339 UTC ("2026-11-23T13:26:23Z", with ".123"
