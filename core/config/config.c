@@ -239,7 +239,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 	l.cfg = cfg;
 	cfg->path = xstrdup(name);
 	set_defaults(cfg);
-	ret = json_parse(text, len, &l.doc, &err_off);
+	ret = cfg_parse_text(&l, text, len, &err_off);
 	if (ret < 0) {
 		/* Positions need the text even though the parse failed. */
 		struct json_doc raw = { .text = text, .len = len };
@@ -301,6 +301,8 @@ out:
 	free(l.spos);
 	free(l.rpos);
 	json_doc_free(&l.doc);
+	free(l.nul_free_text);
+	free(l.nuls);
 	cfg_free(cfg);
 	return ret;
 }

@@ -145,9 +145,19 @@ void cfg_free(struct cfg *cfg);
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
 
-/* Parse "500ms", "30s", "5m", "72h" (also "1h30m") into ms. 0 or -EINVAL. */
+/*
+ * The longest duration the server can hold: JetStream keeps durations
+ * (max_age, duplicate_window, ack_wait, nak delays) as int64 nanoseconds,
+ * so 2^63-1 ns, 2562047h47m16s854ms, about 292 years. Durations that go
+ * to the server are refused above it when the file is loaded.
+ */
+#define CFG_DURATION_MAX_MS (INT64_MAX / 1000000)
+
+/* Parse "500ms", "30s", "5m", "72h" (also "1h30m") into ms. 0, -EINVAL
+ * (not a duration) or -ERANGE (well-formed, but over INT64_MAX ms). */
 int cfg_parse_duration(const char *text, size_t len, int64_t *ms_r);
-/* Parse "512", "64KiB", "1GiB" (also KB/MB/GB as powers of 1000). 0 or -EINVAL. */
+/* Parse "512", "64KiB", "1GiB" (also KB/MB/GB as powers of 1000). 0,
+ * -EINVAL (not a size) or -ERANGE (well-formed, but over INT64_MAX). */
 int cfg_parse_size(const char *text, size_t len, int64_t *bytes_r);
 
 /*

@@ -39,7 +39,13 @@ struct route_pos {
 
 struct loader {
 	const char *name; /* file name used in messages */
+	const char *text; /* the file as given (doc.text may be a copy) */
 	struct json_doc doc;
+	/* Offsets of the "\u0000" escapes in strings, ascending, and the
+	 * copy of the text in which they are replaced (NULL: none). */
+	size_t *nuls;
+	size_t nul_count;
+	char *nul_free_text;
 	char *errs;
 	size_t errs_len, errs_cap;
 	int nerrs;
@@ -87,6 +93,11 @@ struct key_spec {
 };
 
 /* ---- reader.c ---- */
+
+/* Parse `len` bytes of `text` into l->doc; json_parse()'s result and
+ * error offset. Strings holding a NUL character are reported when read.
+ * Free l->nuls and l->nul_free_text after the doc. */
+int cfg_parse_text(struct loader *l, const char *text, size_t len, size_t *err_off_r);
 
 /* "file:line:column: key: what is wrong" for the value at byte `off`. */
 void cfg_error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)

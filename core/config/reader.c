@@ -211,9 +211,10 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Digits at text[*i..]; false on none or overflow. */
+/* Digits at text[*i..]; false on none. Past INT64_MAX, the value stays
+ * at INT64_MAX and *overflow is set. */
 static bool
-read_digits(const char *text, size_t len, size_t *i, int64_t *value_r)
+read_digits(const char *text, size_t len, size_t *i, int64_t *value_r, bool *overflow)
 {
 	int64_t v = 0;
 	size_t start = *i;
@@ -221,14 +222,27 @@ read_digits(const char *text, size_t len, size_t *i, int64_t *value_r)
 	while (*i < len && is_digit(text[*i])) {
 		int d = text[*i] - '0';
 
-		if (v > (INT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
+		if (v > (INT64_MAX - d) / 10) {
+			*overflow = true;
+			v = INT64_MAX;
+		} else {
+			v = v * 10 + d;
+		}
 		(*i)++;
 	}
 	if (*i == start)
 		return false;
 	*value_r = v;
+	return true;
+}
+
+/* a * b + c for non-negative operands, or false past INT64_MAX. */
+static bool
+mul_add(int64_t a, int64_t b, int64_t c, int64_t *r)
+{
+	if (a > (INT64_MAX - c) / b)
+		return false;
+	*r = a * b + c;
 	return true;
 }
 
@@ -242,6 +256,7 @@ cfg_parse_duration(const char *text, size_t len, int64_t *ms_r)
 	} units[] = { { "h", 3600000 }, { "ms", 1 }, { "m", 60000 }, { "s", 1000 } };
 	static const int rank[] = { 0, 3, 1, 2 };
 	int64_t total = 0;
+	bool overflow = false;
 	int last = -1;
 	size_t i = 0;
 
@@ -255,7 +270,7 @@ cfg_parse_duration(const char *text, size_t len, int64_t *ms_r)
 		int64_t n;
 		size_t u;
 
-		if (!read_digits(text, len, &i, &n))
+		if (!read_digits(text, len, &i, &n, &overflow))
 			return -EINVAL;
 		for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
 			size_t ul = strlen(units[u].unit);
@@ -270,13 +285,12 @@ cfg_parse_duration(const char *text, size_t len, int64_t *ms_r)
 			return -EINVAL;
 		last = rank[u];
 		i += strlen(units[u].unit);
-		if (n > INT64_MAX / units[u].ms)
-			return -EINVAL;
-		n *= units[u].ms;
-		if (total > INT64_MAX - n)
-			return -EINVAL;
-		total += n;
+		if (!overflow && !mul_add(n, units[u].ms, total, &total))
+			overflow = true;
 	}
+	/* Well-formed but too long: the caller can say so, not "bad syntax". */
+	if (overflow)
+		return -ERANGE;
 	*ms_r = total;
 	return 0;
 }
@@ -296,21 +310,83 @@ cfg_parse_size(const char *text, size_t len, int64_t *bytes_r)
 		{ "MB", 1000000 },
 		{ "GB", 1000000000 },
 	};
+	bool overflow = false;
 	size_t i = 0;
 	int64_t n;
 
-	if (!read_digits(text, len, &i, &n))
+	if (!read_digits(text, len, &i, &n, &overflow))
 		return -EINVAL;
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
 		if (len - i != strlen(units[u].unit) ||
 		    memcmp(text + i, units[u].unit, len - i) != 0)
 			continue;
-		if (n > INT64_MAX / units[u].mult)
-			return -EINVAL;
-		*bytes_r = n * units[u].mult;
+		if (overflow || !mul_add(n, units[u].mult, 0, &n))
+			return -ERANGE;
+		*bytes_r = n;
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* ---- NUL characters ------------------------------------------------------ */
+
+/*
+ * "\u0000" is valid JSON, but no setting can hold a NUL byte (C strings
+ * end there). Whether the JSON module refuses the escape or decodes it,
+ * the document is parsed from a copy in which each one reads "\u0020"
+ * (as long, so every position stays), and a string that had one is
+ * reported as such, at its key.
+ */
+int
+cfg_parse_text(struct loader *l, const char *text, size_t len, size_t *err_off_r)
+{
+	bool in_string = false;
+	size_t cap = 0;
+
+	l->text = text;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && text[i] == '\\') {
+			if (len - i >= 6 && memcmp(text + i + 1, "u0000", 5) == 0) {
+				if (l->nul_count == cap) {
+					cap = cap > 0 ? 2 * cap : 8;
+					l->nuls = xrealloc(l->nuls, cap, sizeof(*l->nuls));
+				}
+				l->nuls[l->nul_count++] = i;
+			}
+			i++; /* the escaped character: \" does not end the string */
+		}
+	}
+	if (l->nul_count > 0) {
+		l->nul_free_text = xmalloc(len);
+		memcpy(l->nul_free_text, text, len);
+		for (size_t k = 0; k < l->nul_count; k++)
+			memcpy(l->nul_free_text + l->nuls[k], "\\u0020", 6);
+	}
+	return json_parse(l->nul_count > 0 ? l->nul_free_text : text, len, &l->doc, err_off_r);
+}
+
+/* Does string token t hold a "\u0000"? Reports it if so. */
+static bool
+refuse_nul(struct loader *l, const struct json_tok *t, const char *path)
+{
+	size_t lo = 0, hi = l->nul_count;
+
+	if (t->type != JSON_STRING)
+		return false;
+	while (lo < hi) { /* the first escape at or after the string's start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->nuls[mid] < (size_t)t->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == l->nul_count || l->nuls[lo] >= (size_t)t->end)
+		return false;
+	cfg_error_at(l, cfg_tok_off(t), path, "contains a NUL character");
+	return true;
 }
 
 /* ---- typed values --------------------------------------------------------- */
@@ -334,7 +410,7 @@ cfg_read_string(struct loader *l, const struct json_tok *v, const char *path,
 	const char *why;
 	char *s = NULL;
 
-	if (!cfg_expect_type(l, v, JSON_STRING, path, "a string"))
+	if (!cfg_expect_type(l, v, JSON_STRING, path, "a string") || refuse_nul(l, v, path))
 		return NULL;
 	if (json_get_string(&l->doc, v, &s) < 0) {
 		cfg_error_at(l, cfg_tok_off(v), path, "cannot decode the string");
@@ -363,16 +439,22 @@ store_string(char **field, char *s)
 	*field = s;
 }
 
+/* The value as written, at most 40 bytes of it, for messages. */
+#define RAW_FMT "%.*s"
+#define RAW(l, v) \
+	((v)->end - (v)->start > 40 ? 40 : (v)->end - (v)->start), (l)->doc.text + (v)->start
+
+/* "must be between MIN and MAX, got <the value as written>". */
 static void
 range_error_i64(struct loader *l, const struct json_tok *v, const char *path,
-                const struct key_spec *s, int64_t got)
+                const struct key_spec *s)
 {
 	if (s->max == INT64_MAX)
-		cfg_error_at(l, cfg_tok_off(v), path, "must be at least %lld, got %lld",
-		             (long long)s->min, (long long)got);
+		cfg_error_at(l, cfg_tok_off(v), path, "must be at least %lld, got " RAW_FMT,
+		             (long long)s->min, RAW(l, v));
 	else
-		cfg_error_at(l, cfg_tok_off(v), path, "must be between %lld and %lld, got %lld",
-		             (long long)s->min, (long long)s->max, (long long)got);
+		cfg_error_at(l, cfg_tok_off(v), path, "must be between %lld and %lld, got " RAW_FMT,
+		             (long long)s->min, (long long)s->max, RAW(l, v));
 }
 
 /* An integer in [s->min, s->max]; false after reporting. */
@@ -390,14 +472,14 @@ read_integer(struct loader *l, const struct json_tok *v, const char *path, const
 			cfg_error_at(l, cfg_tok_off(v), path, "expected an integer, got %s",
 			             cfg_kind_name(l, v));
 		else if (strcspn(text, ".eE") < n_len)
-			cfg_error_at(l, cfg_tok_off(v), path, "expected an integer, got %.*s",
-			             (int)(n_len > 40 ? 40 : n_len), text);
+			cfg_error_at(l, cfg_tok_off(v), path, "expected an integer, got " RAW_FMT,
+			             RAW(l, v));
 		else
-			cfg_error_at(l, cfg_tok_off(v), path, "integer out of range");
+			range_error_i64(l, v, path, s);
 		return false;
 	}
 	if (n < s->min || n > s->max) {
-		range_error_i64(l, v, path, s, n);
+		range_error_i64(l, v, path, s);
 		return false;
 	}
 	if (s->no_zero && n == 0) {
@@ -414,6 +496,7 @@ read_duration(struct loader *l, const struct json_tok *v, const char *path,
 {
 	char a[48], b[48];
 	int64_t ms;
+	int rc;
 
 	if (v->type != JSON_STRING) {
 		cfg_error_at(l, cfg_tok_off(v), path,
@@ -421,15 +504,24 @@ read_duration(struct loader *l, const struct json_tok *v, const char *path,
 		             cfg_kind_name(l, v));
 		return false;
 	}
-	if (cfg_parse_duration(l->doc.text + v->start, (size_t)(v->end - v->start), &ms) < 0) {
+	rc = cfg_parse_duration(l->doc.text + v->start, (size_t)(v->end - v->start), &ms);
+	if (rc == -EINVAL) {
 		cfg_error_at(l, cfg_tok_off(v), path,
-		             "\"%.*s\" is not a duration (use ms, s, m, h as in \"1h30m\")",
-		             v->end - v->start > 40 ? 40 : v->end - v->start,
-		             l->doc.text + v->start);
+		             "\"" RAW_FMT "\" is not a duration (use ms, s, m, h as in \"1h30m\")",
+		             RAW(l, v));
+		return false;
+	}
+	if (rc == -ERANGE)
+		ms = INT64_MAX; /* longer than any limit: reported below */
+	if (ms > s->max && s->max == CFG_DURATION_MAX_MS) {
+		cfg_error_at(l, cfg_tok_off(v), path,
+		             "\"" RAW_FMT "\" is longer than the server can hold (at most %s, "
+		             "2^63-1 nanoseconds)",
+		             RAW(l, v), cfg_fmt_duration(a, sizeof(a), s->max));
 		return false;
 	}
 	if (ms < s->min || ms > s->max) {
-		if (s->max == INT64_MAX)
+		if (s->max == CFG_DURATION_MAX_MS)
 			cfg_error_at(l, cfg_tok_off(v), path, "must be at least %s",
 			             cfg_fmt_duration(a, sizeof(a), s->min));
 		else
@@ -447,6 +539,7 @@ read_size(struct loader *l, const struct json_tok *v, const char *path, const st
           int64_t *value_r)
 {
 	int64_t n;
+	int rc;
 
 	if (v->type == JSON_PRIMITIVE)
 		return read_integer(l, v, path, s, value_r);
@@ -456,15 +549,15 @@ read_size(struct loader *l, const struct json_tok *v, const char *path, const st
 		             cfg_kind_name(l, v));
 		return false;
 	}
-	if (cfg_parse_size(l->doc.text + v->start, (size_t)(v->end - v->start), &n) < 0) {
+	rc = cfg_parse_size(l->doc.text + v->start, (size_t)(v->end - v->start), &n);
+	if (rc == -EINVAL) {
 		cfg_error_at(l, cfg_tok_off(v), path,
-		             "\"%.*s\" is not a size (bytes, or KiB/MiB/GiB, KB/MB/GB)",
-		             v->end - v->start > 40 ? 40 : v->end - v->start,
-		             l->doc.text + v->start);
+		             "\"" RAW_FMT "\" is not a size (bytes, or KiB/MiB/GiB, KB/MB/GB)",
+		             RAW(l, v));
 		return false;
 	}
-	if (n < s->min || n > s->max) {
-		range_error_i64(l, v, path, s, n);
+	if (rc == -ERANGE || n < s->min || n > s->max) {
+		range_error_i64(l, v, path, s);
 		return false;
 	}
 	if (s->no_zero && n == 0) {
@@ -498,8 +591,7 @@ read_enum(struct loader *l, const struct json_tok *v, const char *path, const st
 			break;
 		off += (size_t)n;
 	}
-	cfg_error_at(l, cfg_tok_off(v), path, "must be %s, got \"%.*s\"", list,
-	             v->end - v->start > 40 ? 40 : v->end - v->start, l->doc.text + v->start);
+	cfg_error_at(l, cfg_tok_off(v), path, "must be %s, got \"" RAW_FMT "\"", list, RAW(l, v));
 }
 
 static void
@@ -510,6 +602,8 @@ read_value(struct loader *l, const struct key_spec *s, const struct json_tok *v,
 	int64_t n;
 	double d;
 
+	if (refuse_nul(l, v, path))
+		return;
 	switch (s->kind) {
 	case KEY_STRING:
 	case KEY_PATH:
@@ -566,8 +660,7 @@ static bool
 same_key(const struct loader *l, const struct json_tok *a, const struct json_tok *b)
 {
 	return a->end - a->start == b->end - b->start &&
-	       memcmp(l->doc.text + a->start, l->doc.text + b->start,
-	              (size_t)(a->end - a->start)) == 0;
+	       memcmp(l->text + a->start, l->text + b->start, (size_t)(a->end - a->start)) == 0;
 }
 
 bool
@@ -585,7 +678,7 @@ cfg_read_object(struct loader *l, const struct json_tok *obj, const char *path,
 		return false;
 	json_for_each_member(i, k, obj)
 	{
-		const char *key = l->doc.text + k->start;
+		const char *key = l->text + k->start;
 		size_t key_len = (size_t)(k->end - k->start);
 		bool dup = false;
 		size_t s;
@@ -606,6 +699,8 @@ cfg_read_object(struct loader *l, const struct json_tok *obj, const char *path,
 			cfg_error_at(l, cfg_tok_off(k), sub, "duplicate key");
 			continue;
 		}
+		if (refuse_nul(l, k, sub))
+			continue;
 		for (s = 0; s < nspecs; s++)
 			if (json_tok_eq(&l->doc, k, specs[s].name))
 				break;

@@ -259,7 +259,7 @@ read_dlq(struct loader *l, const struct json_tok *v, const char *path, void *tar
 		STR("stream", struct cfg_dlq, stream, check_name, false),
 		STR("subject_prefix", struct cfg_dlq, subject_prefix, check_literal_subject, false),
 		ENUM("storage", struct cfg_dlq, storage, storage_names),
-		DUR("max_age", struct cfg_dlq, max_age_ms, 0, INT64_MAX),
+		DUR("max_age", struct cfg_dlq, max_age_ms, 0, CFG_DURATION_MAX_MS),
 		{ .name = "max_msgs",
 		  .kind = KEY_I64,
 		  .offset = offsetof(struct cfg_dlq, max_msgs),
@@ -335,7 +335,7 @@ read_stream(struct loader *l, const struct json_tok *v, const char *path, struct
 		CUSTOM("subjects", read_subjects, true),
 		ENUM("storage", struct cfg_stream, storage, storage_names),
 		ENUM("retention", struct cfg_stream, retention, retention_names),
-		DUR("max_age", struct cfg_stream, max_age_ms, 0, INT64_MAX),
+		DUR("max_age", struct cfg_stream, max_age_ms, 0, CFG_DURATION_MAX_MS),
 		{ .name = "max_msgs",
 		  .kind = KEY_I64,
 		  .offset = offsetof(struct cfg_stream, max_msgs),
@@ -350,7 +350,8 @@ read_stream(struct loader *l, const struct json_tok *v, const char *path, struct
 		  .no_zero = true },
 		ENUM("discard", struct cfg_stream, discard, discard_names),
 		INT("replicas", KEY_INT, struct cfg_stream, replicas, 1, 5),
-		DUR("duplicate_window", struct cfg_stream, duplicate_window_ms, 1, INT64_MAX),
+		DUR("duplicate_window", struct cfg_stream, duplicate_window_ms, 1,
+		    CFG_DURATION_MAX_MS),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 	struct stream_pos *sp = &l->spos[st - l->cfg->streams];
@@ -412,13 +413,13 @@ static void
 read_backoff(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
-		DUR("initial", struct cfg_backoff, initial_ms, 1, INT64_MAX),
+		DUR("initial", struct cfg_backoff, initial_ms, 1, CFG_DURATION_MAX_MS),
 		{ .name = "multiplier",
 		  .kind = KEY_DOUBLE,
 		  .offset = offsetof(struct cfg_backoff, multiplier),
 		  .dmin = 1,
 		  .dmax = 100 },
-		DUR("max", struct cfg_backoff, max_ms, 1, INT64_MAX),
+		DUR("max", struct cfg_backoff, max_ms, 1, CFG_DURATION_MAX_MS),
 		{ .name = "jitter",
 		  .kind = KEY_DOUBLE,
 		  .offset = offsetof(struct cfg_backoff, jitter),
@@ -427,10 +428,24 @@ read_backoff(struct loader *l, const struct json_tok *v, const char *path, void 
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 	struct cfg_backoff *b = &((struct cfg_route *)target)->backoff;
-	char sub[PATH_LEN], x[48], y[48];
+	char sub[PATH_LEN], x[48], y[48], z[48];
+	double reach;
 
 	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), b, found))
 		return;
+	/* The jittered delay goes to the server in nanoseconds too. Only a
+	 * max from the file gets near the limit. */
+	reach = (double)b->max_ms * (1.0 + b->jitter);
+	if (found[2] != NULL && reach > (double)CFG_DURATION_MAX_MS) {
+		cfg_key_path(sub, path, "max", 3);
+		cfg_error_at(l, cfg_tok_off(found[2]), sub,
+		             "%s with jitter %g reaches %s, longer than the server can hold "
+		             "(at most %s, 2^63-1 nanoseconds)",
+		             cfg_fmt_duration(x, sizeof(x), b->max_ms), b->jitter,
+		             cfg_fmt_duration(y, sizeof(y), (int64_t)reach),
+		             cfg_fmt_duration(z, sizeof(z), CFG_DURATION_MAX_MS));
+		return;
+	}
 	if (b->max_ms >= b->initial_ms)
 		return;
 	if (found[2] != NULL) {
@@ -455,7 +470,7 @@ read_route_config(struct loader *l, const struct json_tok *v, const char *path, 
 		return;
 	free(r->config_json);
 	r->config_json_len = (size_t)(v->end - v->start);
-	r->config_json = xstrndup(l->doc.text + v->start, r->config_json_len);
+	r->config_json = xstrndup(l->text + v->start, r->config_json_len);
 }
 
 static void
@@ -470,7 +485,7 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 		STR("handler", struct cfg_route, handler, cfg_check_printable, false),
 		INT("concurrency", KEY_INT, struct cfg_route, concurrency, 1, 256),
 		INT("max_attempts", KEY_INT, struct cfg_route, max_attempts, 1, 1000),
-		DUR("ack_wait", struct cfg_route, ack_wait_ms, 1000, INT64_MAX),
+		DUR("ack_wait", struct cfg_route, ack_wait_ms, 1000, CFG_DURATION_MAX_MS),
 		INT("batch", KEY_INT, struct cfg_route, batch, 1, 1000),
 		DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
 		ENUM("payload", struct cfg_route, payload, payload_names),
