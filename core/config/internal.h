@@ -17,8 +17,11 @@
 
 #include <taskjet/plugin.h>
 
-#include "config/config.h"
 #include "util/json.h"
+
+/* Declared in config/config.h, which the files of the loader include first. */
+struct cfg;
+struct cfg_stream;
 
 /* Past this many, more lines would only bury the first ones. */
 #define MAX_ERRORS 100

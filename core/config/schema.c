@@ -10,6 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "config/config.h"
 #include "config/internal.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
