@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/defaults.h"
+
 enum cfg_backend { CFG_BACKEND_JETSTREAM = 0, CFG_BACKEND_MEMORY };
 enum cfg_storage { CFG_STORAGE_FILE = 0, CFG_STORAGE_MEMORY };
 enum cfg_retention { CFG_RETENTION_WORKQUEUE = 0, CFG_RETENTION_LIMITS, CFG_RETENTION_INTEREST };
@@ -43,15 +45,15 @@ struct cfg_stream {
 };
 
 struct cfg_dlq {
-	char *stream; /* default "DLQ" */
-	char *subject_prefix; /* default "dlq"; the stream takes "<prefix>.>" */
+	char *stream;
+	char *subject_prefix; /* the stream takes "<prefix>.>" */
 	enum cfg_storage storage;
 	int64_t max_age_ms; /* 0: unlimited (lossless by default) */
 	int64_t max_msgs; /* -1: unlimited */
 	int64_t max_bytes; /* -1: unlimited */
 	int replicas;
 	/* Stream that durably captures MAX_DELIVERIES advisories of our routes. */
-	char *advisory_stream; /* default "TASKJET_ADVISORIES" */
+	char *advisory_stream;
 };
 
 struct cfg_backoff {
@@ -138,15 +140,33 @@ int cfg_load_defaults(char **errors_r, struct cfg **cfg_r);
 int cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
                     struct cfg **cfg_r);
 
+/*
+ * The dead-letter settings a loaded config carries when the file has no
+ * "dlq" section, for client commands that run without a config file. The
+ * strings are static: never free them nor hand the struct to cfg_free().
+ * Thread-safe.
+ */
+struct cfg_dlq cfg_dlq_defaults(void);
+
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
 
-/* Parse "500ms", "30s", "5m", "72h" (also "1h30m") into ms. 0 or -EINVAL. */
+/*
+ * The longest duration the server can hold: JetStream keeps durations
+ * (max_age, duplicate_window, ack_wait, nak delays) as int64 nanoseconds,
+ * so 2^63-1 ns, 2562047h47m16s854ms, about 292 years. Durations that go
+ * to the server are refused above it when the file is loaded.
+ */
+#define CFG_DURATION_MAX_MS (INT64_MAX / 1000000)
+
+/* Parse "500ms", "30s", "5m", "72h" (also "1h30m") into ms. 0, -EINVAL
+ * (not a duration) or -ERANGE (well-formed, but over INT64_MAX ms). */
 int cfg_parse_duration(const char *text, size_t len, int64_t *ms_r);
-/* Parse "512", "64KiB", "1GiB" (also KB/MB/GB as powers of 1000). 0 or -EINVAL. */
+/* Parse "512", "64KiB", "1GiB" (also KB/MB/GB as powers of 1000). 0,
+ * -EINVAL (not a size) or -ERANGE (well-formed, but over INT64_MAX). */
 int cfg_parse_size(const char *text, size_t len, int64_t *bytes_r);
 
 /*

@@ -92,7 +92,8 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 		rc = -EINVAL;
 		goto out;
 	}
-	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix : "dlq";
+	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix
+	                                                      : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
 	stream = nonempty(task->stream) ? task->stream : "-";
 
 	memset(rec, 0, sizeof(*rec));

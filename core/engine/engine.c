@@ -69,13 +69,9 @@ heartbeat_main(void *arg)
 				engine->backend->ops->in_progress(engine->backend, f->task);
 			f->next_beat_ms = now + f->beat_interval_ms;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += HEARTBEAT_TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&engine->inflight_cond, &engine->inflight_lock, &until);
+		clock_mono_deadline(HEARTBEAT_TICK_MS, &until);
+		pthread_cond_clockwait(&engine->inflight_cond, &engine->inflight_lock,
+		                       CLOCK_MONOTONIC, &until);
 	}
 	pthread_mutex_unlock(&engine->inflight_lock);
 	return NULL;

@@ -20,14 +20,15 @@
 static const char *
 stream_name(const struct cfg_dlq *dlq)
 {
-	return dlq->stream != NULL && dlq->stream[0] != '\0' ? dlq->stream : "DLQ";
+	return dlq->stream != NULL && dlq->stream[0] != '\0' ? dlq->stream : CFG_DEFAULT_DLQ_STREAM;
 }
 
 static const char *
 prefix_of(const struct cfg_dlq *dlq)
 {
-	return dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0' ? dlq->subject_prefix
-	                                                                     : "dlq";
+	return dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
+	           ? dlq->subject_prefix
+	           : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
 }
 
 /* Build an entry from a message js_GetMsg returned. */

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "nats/natsconn.h"
 #include "util/xalloc.h"
@@ -116,15 +117,10 @@ wait_closed(struct natsconn *nc, int64_t timeout_ms)
 	struct timespec deadline;
 	bool closed;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	clock_mono_deadline(timeout_ms, &deadline);
 	pthread_mutex_lock(&nc->lock);
-	while (!nc->closed && pthread_cond_timedwait(&nc->closed_cond, &nc->lock, &deadline) == 0)
+	while (!nc->closed &&
+	       pthread_cond_clockwait(&nc->closed_cond, &nc->lock, CLOCK_MONOTONIC, &deadline) == 0)
 		;
 	closed = nc->closed;
 	pthread_mutex_unlock(&nc->lock);

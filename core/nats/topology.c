@@ -125,7 +125,7 @@ topology_consumer_name(const struct cfg_route *route, char *buf, size_t len)
 	if (route->consumer != NULL && *route->consumer != '\0')
 		snprintf(buf, len, "%s", route->consumer);
 	else
-		snprintf(buf, len, "taskjet-%s", route->name);
+		snprintf(buf, len, CFG_DEFAULT_NAME_PREFIX "%s", route->name);
 	return buf;
 }
 
@@ -528,10 +528,11 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	 * full DLQ refuses new letters (the task is naked) instead of
 	 * silently dropping old ones. */
 	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>",
-	         cfg->dlq.subject_prefix != NULL ? cfg->dlq.subject_prefix : "dlq");
+	         cfg->dlq.subject_prefix != NULL ? cfg->dlq.subject_prefix
+	                                         : CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
 	w = (struct want_stream){
 		.what = "dlq stream",
-		.name = cfg->dlq.stream != NULL ? cfg->dlq.stream : "DLQ",
+		.name = cfg->dlq.stream != NULL ? cfg->dlq.stream : CFG_DEFAULT_DLQ_STREAM,
 		.subjects = dlq_subjects,
 		.subject_count = 1,
 		.storage = storage_of(cfg->dlq.storage),
@@ -559,7 +560,7 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 		w = (struct want_stream){
 			.what = "advisory stream",
 			.name = cfg->dlq.advisory_stream != NULL ? cfg->dlq.advisory_stream
-			                                         : "TASKJET_ADVISORIES",
+			                                         : CFG_DEFAULT_ADVISORY_STREAM,
 			.subjects = adv_subjects,
 			.subject_count = (int)cfg->route_count,
 			.storage = js_FileStorage,

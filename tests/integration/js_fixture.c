@@ -50,12 +50,7 @@ js_fixture_init(struct js_fixture *f, const char *url)
 		.shutdown_grace_ms = 5000,
 		.streams = &f->stream,
 		.stream_count = 1,
-		.dlq = { .stream = (char *)"DLQ",
-		         .subject_prefix = (char *)"dlq",
-		         .max_msgs = -1,
-		         .max_bytes = -1,
-		         .replicas = 1,
-		         .advisory_stream = (char *)"TASKJET_ADVISORIES" },
+		.dlq = cfg_dlq_defaults(),
 		.routes = &f->route,
 		.route_count = 1,
 	};

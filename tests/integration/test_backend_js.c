@@ -185,8 +185,8 @@ static void
 fresh_topology(struct backend *b)
 {
 	js_DeleteStream(natsconn_js(admin), "TASKS", NULL, NULL);
-	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
-	js_DeleteStream(natsconn_js(admin), "TASKJET_ADVISORIES", NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), fx.cfg.dlq.stream, NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), fx.cfg.dlq.advisory_stream, NULL, NULL);
 	CHECK_INT(backend_ensure_topology(b, false, NULL, NULL), 0);
 }
 
@@ -213,7 +213,7 @@ read_state(void)
 	cs.stream_msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
 	si = NULL;
-	if (js_GetStreamInfo(&si, natsconn_js(admin), "DLQ", NULL, NULL) != NATS_OK)
+	if (js_GetStreamInfo(&si, natsconn_js(admin), fx.cfg.dlq.stream, NULL, NULL) != NATS_OK)
 		return cs;
 	cs.dlq_msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
@@ -409,7 +409,7 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 	CHECK_INT(read_state().dlq_msgs, 1);
 	check_accounting(1, 1);
 
-	CHECK_INT(js_GetMsg(&got, natsconn_js(admin), "DLQ", 1, NULL, NULL), NATS_OK);
+	CHECK_INT(js_GetMsg(&got, natsconn_js(admin), fx.cfg.dlq.stream, 1, NULL, NULL), NATS_OK);
 	if (got != NULL) {
 		CHECK_STR(natsMsg_GetSubject(got), "dlq.tasks.mail");
 		CHECK_STR(natsMsg_GetData(got), "{\"to\":\"x\"}");

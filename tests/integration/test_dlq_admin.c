@@ -32,8 +32,8 @@ static void
 fresh_topology(void)
 {
 	js_DeleteStream(natsconn_js(admin), "TASKS", NULL, NULL);
-	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
-	js_DeleteStream(natsconn_js(admin), "TASKJET_ADVISORIES", NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), fx.cfg.dlq.stream, NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), fx.cfg.dlq.advisory_stream, NULL, NULL);
 	CHECK_INT(backend_ensure_topology(backend, false, NULL, NULL), 0);
 }
 
@@ -296,7 +296,7 @@ TEST(get_reads_one_letter_or_reports_none)
 	dlq_entry_free(e);
 
 	/* No DLQ stream at all. */
-	js_DeleteStream(natsconn_js(admin), "DLQ", NULL, NULL);
+	js_DeleteStream(natsconn_js(admin), fx.cfg.dlq.stream, NULL, NULL);
 	e = NULL;
 	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, 1, &e), -ENOENT);
 	{
@@ -325,7 +325,7 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 	CHECK_INT(res.new_seq, 1);
 	CHECK_FALSE(res.duplicate);
 	CHECK_INT(stream_msgs("TASKS"), 1);
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 0);
 	CHECK_STR(stored_header("TASKS", 1, "Trace", buf, sizeof(buf)), "t-1");
 	CHECK_STR(stored_header("TASKS", 1, "Multi", buf, sizeof(buf)), "one");
 	CHECK_STR(stored_header("TASKS", 1, "Taskjet-Replayed-From", buf, sizeof(buf)), "1");
@@ -357,20 +357,20 @@ TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 	dlq_entry_free(e);
 	CHECK_FALSE(first.duplicate);
 	CHECK_INT(stream_msgs("TASKS"), 1);
-	CHECK_INT(stream_msgs("DLQ"), 2);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 2);
 
 	/* Run again: the server knows the publish, the letter goes. */
 	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &again), 0);
 	CHECK_TRUE(again.duplicate);
 	CHECK_INT(again.new_seq, first.new_seq);
 	CHECK_INT(stream_msgs("TASKS"), 1);
-	CHECK_INT(stream_msgs("DLQ"), 1);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 1);
 
 	/* The other letter is untouched and replays on its own. */
 	CHECK_INT(backend_dlq_replay(backend, 2, err, sizeof(err), &again), 0);
 	CHECK_FALSE(again.duplicate);
 	CHECK_INT(stream_msgs("TASKS"), 2);
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 0);
 }
 
 TEST(replay_without_a_stream_for_the_subject_keeps_the_letter)
@@ -382,7 +382,7 @@ TEST(replay_without_a_stream_for_the_subject_keeps_the_letter)
 	put_letter("orphans.x", 1, DLQ_REASON_NO_ROUTE, "no route", clock_wall_ms(), "p");
 	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENXIO);
 	CHECK_CONTAINS(err, "no stream takes subject orphans.x");
-	CHECK_INT(stream_msgs("DLQ"), 1);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 1);
 }
 
 TEST(purge_subject_removes_matching_letters_below_the_bound)
@@ -396,11 +396,11 @@ TEST(purge_subject_removes_matching_letters_below_the_bound)
 	put_letter("tasks.a", 4, DLQ_REASON_HANDLER_FAILED, "x", now, "p");
 	/* Letters 1 and 3 go; 4 arrived "after the scan", 2 does not match. */
 	CHECK_INT(dlq_admin_purge_subject(admin, &fx.cfg.dlq, "tasks.a", 4), 0);
-	CHECK_INT(stream_msgs("DLQ"), 2);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 2);
 	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.a" }), 1);
 	CHECK_INT(count_matching(&(struct dlq_filter){ .subject = "tasks.b" }), 1);
 	CHECK_INT(dlq_admin_purge_subject(admin, &fx.cfg.dlq, NULL, 0), 0);
-	CHECK_INT(stream_msgs("DLQ"), 0);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 0);
 }
 
 TEST(stats_report_streams_consumers_dlq_and_rates)

@@ -82,6 +82,14 @@ expect "check rejects a bad config with exit 78" 78 "$bin" check -c "$tmp/bad.js
 has "errors carry file:line:column: key" "bad\.json:[0-9]+:[0-9]+: bogus: "
 has "a route outside its stream is reported" "bad\.json:3:[0-9]+: routes\[0\]\.subject: "
 
+write_config "$tmp/forever.json" ', "ack_wait": "300000000h"' '{}'
+expect "check refuses a duration the server cannot hold with exit 78" 78 "$bin" check -c "$tmp/forever.json"
+has "the refusal names the key and the limit" \
+	'forever\.json:5:[0-9]+: routes\[0\]\.ack_wait: "300000000h" is longer than the server can hold \(at most 2562047h47m16s854ms'
+write_config "$tmp/nul.json" ', "handler": "h\u0000"' '{}'
+expect "check refuses a NUL character with exit 78" 78 "$bin" check -c "$tmp/nul.json"
+has "the refusal names the key" 'nul\.json:5:[0-9]+: routes\[0\]\.handler: contains a NUL character'
+
 expect "--help succeeds" 0 "$bin" --help
 has "--help documents the exit codes" '^  78  configuration error'
 expect "--version succeeds" 0 "$bin" --version

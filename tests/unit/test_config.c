@@ -34,6 +34,24 @@ load(const char *name, const char *text, char **errors_r, struct cfg **cfg_r)
 	return cfg_load_buffer(name, text, strlen(text), errors_r, cfg_r);
 }
 
+/* Load `text` (as "t.json", without environment overrides), which must be
+ * valid; NULL after a failed check if it is not. */
+#define load_valid(text) load_valid_at(__FILE__, __LINE__, (text))
+static struct cfg *
+load_valid_at(const char *file, int line, const char *text)
+{
+	char *errors;
+	struct cfg *cfg;
+	int r;
+
+	clear_env();
+	r = load("t.json", text, &errors, &cfg);
+	if (r != 0 || errors != NULL)
+		testing_fail(file, line, "not loaded: %d %s", r, errors != NULL ? errors : "");
+	free(errors);
+	return cfg;
+}
+
 static int
 count_lines(const char *s)
 {
@@ -162,6 +180,25 @@ TEST(minimal_config_gets_defaults)
 	CHECK_STR(r->config_json, "{}");
 	CHECK_INT(r->config_json_len, 2);
 	CHECK_TRUE(cfg_route_stream(cfg, r) == st);
+	cfg_free(cfg);
+}
+
+/* Commands without a config file use the same DLQ settings as a loaded one. */
+TEST(dlq_defaults_match_a_loaded_config)
+{
+	struct cfg_dlq d = cfg_dlq_defaults();
+	struct cfg *cfg = load_valid(MIN_CONFIG);
+
+	if (cfg == NULL)
+		return;
+	CHECK_STR(d.stream, cfg->dlq.stream);
+	CHECK_STR(d.subject_prefix, cfg->dlq.subject_prefix);
+	CHECK_STR(d.advisory_stream, cfg->dlq.advisory_stream);
+	CHECK_INT(d.storage, cfg->dlq.storage);
+	CHECK_INT(d.max_age_ms, cfg->dlq.max_age_ms);
+	CHECK_INT(d.max_msgs, cfg->dlq.max_msgs);
+	CHECK_INT(d.max_bytes, cfg->dlq.max_bytes);
+	CHECK_INT(d.replicas, cfg->dlq.replicas);
 	cfg_free(cfg);
 }
 
@@ -316,13 +353,8 @@ TEST(comment_keys_are_ignored_everywhere)
 	    "\"dlq\":{\"//why\":true},"
 	    "\"routes\":[{\"//\":null,\"name\":\"r\",\"stream\":\"S\","
 	    "\"subject\":\"s.a\",\"plugin\":\"p\",\"backoff\":{\"//\":\"\"}}]}";
-	char *errors;
-	struct cfg *cfg;
+	struct cfg *cfg = load_valid(text);
 
-	clear_env();
-	CHECK_INT(load("t.json", text, &errors, &cfg), 0);
-	CHECK_STR(errors, NULL);
-	free(errors);
 	if (cfg != NULL)
 		CHECK_STR(cfg->nats.url, NULL);
 	cfg_free(cfg);
@@ -341,6 +373,10 @@ struct error_case {
 	"{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]" extra "}]," \
 	"\"routes\":[" MIN_ROUTE "}]}"
 
+/* The refusal of a duration over what the server holds. */
+#define TOO_LONG \
+	" is longer than the server can hold (at most 2562047h47m16s854ms, 2^63-1 nanoseconds)"
+
 static const struct error_case error_cases[] = {
 	/* unknown keys, at the key */
 	{ "{\"bogus\":1," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"bogus\"",
@@ -357,7 +393,11 @@ static const struct error_case error_cases[] = {
 	{ ROUTE_WITH(",\"concurrency\":2.5"), "2.5",
 	  "routes[0].concurrency: expected an integer, got 2.5" },
 	{ ROUTE_WITH(",\"batch\":99999999999999999999"), "9999",
-	  "routes[0].batch: integer out of range" },
+	  "routes[0].batch: must be between 1 and 1000, got 99999999999999999999" },
+	{ STREAM_WITH(",\"max_msgs\":9223372036854775808"), "9223",
+	  "streams[0].max_msgs: must be at least -1, got 9223372036854775808" },
+	{ STREAM_WITH(",\"max_bytes\":\"8589934592GiB\""), "\"8589934592GiB\"",
+	  "streams[0].max_bytes: must be at least -1, got 8589934592GiB" },
 	{ ROUTE_WITH(",\"ack_wait\":30"), "30",
 	  "routes[0].ack_wait: expected a duration string such as \"30s\", got a "
 	  "number" },
@@ -384,6 +424,24 @@ static const struct error_case error_cases[] = {
 	  "routes[0].backoff.multiplier: must be between 1 and 100, got 0.5" },
 	{ ROUTE_WITH(",\"ack_wait\":\"500ms\""), "\"500ms\"",
 	  "routes[0].ack_wait: must be at least 1s" },
+	/* durations the server holds as int64 nanoseconds (issue 11 item 7) */
+	{ ROUTE_WITH(",\"ack_wait\":\"2562047h47m16s855ms\""), "\"2562047h",
+	  "routes[0].ack_wait: \"2562047h47m16s855ms\"" TOO_LONG },
+	{ ROUTE_WITH(",\"ack_wait\":\"3000000h\""), "\"3000000h\"",
+	  "routes[0].ack_wait: \"3000000h\"" TOO_LONG },
+	{ ROUTE_WITH(",\"ack_wait\":\"9223372036854775808ms\""), "\"9223",
+	  "routes[0].ack_wait: \"9223372036854775808ms\"" TOO_LONG },
+	{ STREAM_WITH(",\"max_age\":\"2562048h\""), "\"2562048h\"",
+	  "streams[0].max_age: \"2562048h\"" TOO_LONG },
+	{ STREAM_WITH(",\"duplicate_window\":\"2562048h\""), "\"2562048h\"",
+	  "streams[0].duplicate_window: \"2562048h\"" TOO_LONG },
+	{ "{" MIN_STREAMS ",\"dlq\":{\"max_age\":\"2562048h\"},\"routes\":[" MIN_ROUTE "}]}",
+	  "\"2562048h\"", "dlq.max_age: \"2562048h\"" TOO_LONG },
+	{ ROUTE_WITH(",\"backoff\":{\"initial\":\"2562048h\"}"), "\"2562048h\"",
+	  "routes[0].backoff.initial: \"2562048h\"" TOO_LONG },
+	{ ROUTE_WITH(",\"backoff\":{\"max\":\"2562047h\"}"), "\"2562047h\"",
+	  "routes[0].backoff.max: 2562047h with jitter 0.2 reaches 3074456h24m, longer than "
+	  "the server can hold (at most 2562047h47m16s854ms, 2^63-1 nanoseconds)" },
 	{ ROUTE_WITH(",\"fetch_wait\":\"2m\""), "\"2m\"",
 	  "routes[0].fetch_wait: must be between 10ms and 1m" },
 	{ ROUTE_WITH(",\"backoff\":{\"initial\":\"0\"}"), "\"0\"",
@@ -422,6 +480,18 @@ static const struct error_case error_cases[] = {
 	  "http.max_body: must be between 1 and 1073741824, got 0" },
 	{ "{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
 	  "memory.capacity: must be between 1 and 10000000, got 0" },
+	/* NUL characters (issue 11 item 6): valid JSON, but no setting holds one */
+	{ "{\"worker_id\":\"a\\u0000b\"," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"a\\u0000b\"", "worker_id: contains a NUL character" },
+	{ "{\"backend\":\"memory\\u0000\"," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"memory",
+	  "backend: contains a NUL character" },
+	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\",\"\\u0000\"]}],"
+	  "\"routes\":[" MIN_ROUTE "}]}",
+	  "\"\\u0000\"", "streams[0].subjects[1]: contains a NUL character" },
+	{ ROUTE_WITH(",\"ack_wait\":\"1s\\u0000\""), "\"1s",
+	  "routes[0].ack_wait: contains a NUL character" },
+	{ ROUTE_WITH(",\"con\\u0000\":1"), "\"con",
+	  "routes[0].con\\u0000: contains a NUL character" },
 	/* names and subjects */
 	{ "{\"streams\":[{\"name\":\"a.b\",\"subjects\":[\"s.>\"]}],\"routes\":[" MIN_ROUTE "}]}",
 	  "\"a.b\"",
@@ -794,10 +864,11 @@ TEST(durations_table)
 		{ "1m1ms", 0, 60001 },
 		{ "0s", 0, 0 },
 		{ "2562047788015h", 0, 2562047788015LL * 3600000 },
-		{ "2562047788016h", -EINVAL, 0 }, /* overflows int64 ms */
+		{ "2562047788016h", -ERANGE, 0 }, /* overflows int64 ms */
 		{ "9223372036854775807ms", 0, INT64_MAX },
 		{ "9223372036854775807ms1ms", -EINVAL, 0 },
-		{ "9223372036854775808ms", -EINVAL, 0 },
+		{ "9223372036854775808ms", -ERANGE, 0 },
+		{ "99999999999999999999h1x", -EINVAL, 0 }, /* bad syntax wins */
 		{ "", -EINVAL, 0 },
 		{ "5", -EINVAL, 0 },
 		{ "s", -EINVAL, 0 },
@@ -847,10 +918,11 @@ TEST(sizes_table)
 		{ "2MB", 0, 2000000 },
 		{ "5GB", 0, 5000000000LL },
 		{ "9223372036854775807", 0, INT64_MAX },
-		{ "9223372036854775808", -EINVAL, 0 },
+		{ "9223372036854775808", -ERANGE, 0 },
 		{ "8589934591GiB", 0, 8589934591LL << 30 },
-		{ "8589934592GiB", -EINVAL, 0 },
-		{ "9223372036854775GB", -EINVAL, 0 },
+		{ "8589934592GiB", -ERANGE, 0 },
+		{ "9223372036854775GB", -ERANGE, 0 },
+		{ "99999999999999999999XB", -EINVAL, 0 },
 		{ "", -EINVAL, 0 },
 		{ "KiB", -EINVAL, 0 },
 		{ "1kib", -EINVAL, 0 },
@@ -891,6 +963,21 @@ TEST(sizes_in_the_file)
 	cfg_free(cfg);
 }
 
+/* Only a "\u0000" escape is a NUL: an escaped backslash before "u0000" is
+ * not, and a route's config reaches the plugin as written. */
+TEST(nul_escapes_are_told_apart)
+{
+	static const char text[] = "{\"worker_id\":\"a\\\\u0000\"," MIN_STREAMS
+	                           ",\"routes\":[" MIN_ROUTE ",\"config\":{\"k\":\"\\u0000\"}}]}";
+	struct cfg *cfg = load_valid(text);
+
+	if (cfg == NULL)
+		return;
+	CHECK_STR(cfg->worker_id, "a\\u0000");
+	CHECK_STR(cfg->routes[0].config_json, "{\"k\":\"\\u0000\"}");
+	cfg_free(cfg);
+}
+
 TEST(null_errors_pointer_is_allowed)
 {
 	struct cfg *cfg = NULL;
@@ -906,6 +993,7 @@ int
 main(void)
 {
 	RUN(minimal_config_gets_defaults);
+	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
@@ -918,6 +1006,7 @@ main(void)
 	RUN(durations_table);
 	RUN(sizes_table);
 	RUN(sizes_in_the_file);
+	RUN(nul_escapes_are_told_apart);
 	RUN(null_errors_pointer_is_allowed);
 	return testing_done();
 }

@@ -12,7 +12,8 @@
 #define NOW_MS INT64_C(1700000000123) /* 2023-11-14T22:13:20Z */
 #define NONE FAKE_OP_COUNT /* no failure injected */
 
-static const struct cfg_dlq dlq_cfg = { .stream = "DLQ", .subject_prefix = "dlq" };
+static const struct cfg_dlq dlq_cfg = { .stream = CFG_DEFAULT_DLQ_STREAM,
+	                                .subject_prefix = CFG_DEFAULT_DLQ_SUBJECT_PREFIX };
 static const struct cfg_route refund_cfg = {
 	.name = "refund",
 	.stream = "ORDERS",

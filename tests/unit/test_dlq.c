@@ -9,7 +9,8 @@
 /* 2023-11-14T22:13:20.123Z */
 #define NOW_MS INT64_C(1700000000123)
 
-static const struct cfg_dlq dlq_cfg = { .stream = "DLQ", .subject_prefix = "dlq" };
+static const struct cfg_dlq dlq_cfg = { .stream = CFG_DEFAULT_DLQ_STREAM,
+	                                .subject_prefix = CFG_DEFAULT_DLQ_SUBJECT_PREFIX };
 
 static const char *
 header(const struct dlq_letter *letter, const char *key)
