@@ -16,7 +16,7 @@
 
 #include "cli/cli.h"
 #include "util/clock.h"
-#include "util/json.h"
+#include "json.h"
 #include "util/log.h"
 #include "nats/natsconn.h"
 #include "util/xalloc.h"

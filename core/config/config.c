@@ -15,7 +15,7 @@
 #include <taskjet/plugin.h>
 
 #include "config/config.h"
-#include "util/json.h"
+#include "json.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
 

@@ -15,7 +15,7 @@
 #include "engine/engine.h"
 #include "plugin/host_api.h"
 #include "plugin/isolate.h"
-#include "util/json.h"
+#include "json.h"
 #include "plugin/loader.h"
 #include "util/log.h"
 #include "engine/metrics.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
+#include "json.h"
 #include "engine/metrics.h"
 #include "util/xalloc.h"
 

@@ -16,7 +16,7 @@
 #include "util/clock.h"
 #include "nats/dlq_admin.h"
 #include "http/http.h"
-#include "util/json.h"
+#include "json.h"
 #include "util/log.h"
 #include "util/subject.h"
 #include "util/xalloc.h"

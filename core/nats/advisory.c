@@ -8,7 +8,7 @@
 
 #include "nats/advisory.h"
 #include "util/clock.h"
-#include "util/json.h"
+#include "json.h"
 #include "util/log.h"
 #include "nats/natsconn.h"
 #include "nats/topology.h"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "hook.h"
-#include "util/json.h"
+#include "json.h"
 #include "pcommon.h"
 
 extern char **environ;

@@ -19,7 +19,7 @@
 #include <taskjet/plugin.h>
 
 #include "hook.h"
-#include "util/json.h"
+#include "json.h"
 #include "pbuf.h"
 #include "pcommon.h"
 #include "pfs.h"

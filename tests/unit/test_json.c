@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
+#include "json.h"
 #include "testing.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -17,7 +17,7 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
-#include "util/json.h"
+#include "json.h"
 
 /* Config files and task payloads are far smaller; the cap also keeps every
  * offset inside jsmn's int fields. */
