@@ -449,6 +449,13 @@ expect_type(struct loader *l, const struct json_tok *v, enum json_type type, con
 	return false;
 }
 
+/* Why json_get_string() failed on a string token. */
+static const char *
+string_error(int rc)
+{
+	return rc == -EILSEQ ? "contains a NUL character" : "cannot decode the string";
+}
+
 /* A string value, unescaped and checked; NULL after reporting. */
 static char *
 read_string(struct loader *l, const struct json_tok *v, const char *path,
@@ -457,11 +464,12 @@ read_string(struct loader *l, const struct json_tok *v, const char *path,
 	char shown[80];
 	const char *why;
 	char *s = NULL;
+	int rc;
 
 	if (!expect_type(l, v, JSON_STRING, path, "a string"))
 		return NULL;
-	if (json_get_string(&l->doc, v, &s) < 0) {
-		error_at(l, tok_off(v), path, "cannot decode the string");
+	if ((rc = json_get_string(&l->doc, v, &s)) < 0) {
+		error_at(l, tok_off(v), path, "%s", string_error(rc));
 		return NULL;
 	}
 	if (*s == '\0') {
@@ -897,12 +905,12 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path, v
 	struct cfg_http *http = target;
 	char host[64], shown[80];
 	char *s = NULL;
-	int port;
+	int port, rc;
 
 	if (!expect_type(l, v, JSON_STRING, path, "a string"))
 		return;
-	if (json_get_string(&l->doc, v, &s) < 0) {
-		error_at(l, tok_off(v), path, "cannot decode the string");
+	if ((rc = json_get_string(&l->doc, v, &s)) < 0) {
+		error_at(l, tok_off(v), path, "%s", string_error(rc));
 		return;
 	}
 	free(http->listen);
@@ -1630,13 +1638,13 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 	};
 	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
 	char *dir = NULL;
-	size_t err_off = 0;
+	struct json_error jerr;
 	int ret;
 
 	l.cfg = cfg;
 	cfg->path = xstrdup(name);
 	set_defaults(cfg);
-	ret = json_parse(text, len, &l.doc, &err_off);
+	ret = json_parse_with(text, len, NULL, &l.doc, &jerr);
 	if (ret < 0) {
 		/* Positions need the text even though the parse failed. */
 		struct json_doc raw = { .text = text, .len = len };
@@ -1646,7 +1654,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 			error_plain(&l, "(root)", "%s",
 			            ret == -ENOMEM ? "out of memory" : "larger than 64 MiB");
 		else
-			error_at(&l, err_off, "(root)", "invalid JSON");
+			error_at(&l, jerr.offset, "(root)", "invalid JSON: %s", jerr.what);
 		l.doc.toks = NULL;
 		ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
 		goto out;
