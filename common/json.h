@@ -125,8 +125,4 @@ int json_unescapen(const char *s, size_t len, char **out_r, size_t *out_len_r);
 /* Is `text` one well-formed JSON value (json_check with default options)? */
 bool json_valid(const char *text, size_t len);
 
-/* Append `s` to `out` as a quoted JSON string. Grows *out (malloc'd
- * buffer of *cap bytes, *len used). 0 or -ENOMEM. */
-int json_append_string(char **out, size_t *len, size_t *cap, const char *s);
-
 #endif

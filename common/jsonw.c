@@ -219,9 +219,10 @@ jsonw_end_array(struct jsonw *w)
 	end(w, false);
 }
 
-/* The key `key` followed by `suffix` (may be ""), and its colon. */
+/* The key: `n` bytes of `key` followed by `suffix` (may be ""), and its
+ * colon. */
 static void
-put_key(struct jsonw *w, const char *key, const char *suffix)
+put_key(struct jsonw *w, const char *key, size_t n, const char *suffix)
 {
 	if (jsonw_error(w) != 0)
 		return;
@@ -233,7 +234,7 @@ put_key(struct jsonw *w, const char *key, const char *suffix)
 		strbuf_put(w->out, ",", 1);
 	w->first = false;
 	strbuf_put(w->out, "\"", 1);
-	put_text(w->out, key, strlen(key));
+	put_text(w->out, key, n);
 	put_text(w->out, suffix, strlen(suffix));
 	strbuf_put(w->out, "\":", 2);
 	w->key_done = true;
@@ -242,7 +243,13 @@ put_key(struct jsonw *w, const char *key, const char *suffix)
 void
 jsonw_key(struct jsonw *w, const char *key)
 {
-	put_key(w, key, "");
+	put_key(w, key, strlen(key), "");
+}
+
+void
+jsonw_keyn(struct jsonw *w, const char *key, size_t n)
+{
+	put_key(w, key, n, "");
 }
 
 void
@@ -386,7 +393,7 @@ jsonw_member_bytes(struct jsonw *w, const char *key, const void *data, size_t n)
 	size_t elen;
 	char *p;
 
-	put_key(w, key, "_encoding");
+	put_key(w, key, strlen(key), "_encoding");
 	jsonw_string(w, text ? "utf-8" : "base64");
 	jsonw_key(w, key);
 	if (text) {

@@ -70,6 +70,8 @@ void jsonw_end_array(struct jsonw *w);
 
 /* The next member's key (text rules above); inside an object only. */
 void jsonw_key(struct jsonw *w, const char *key);
+/* The same for a key of `n` bytes (NUL bytes included, as \u0000). */
+void jsonw_keyn(struct jsonw *w, const char *key, size_t n);
 
 /* A text string, NUL-terminated; NULL writes null. */
 void jsonw_string(struct jsonw *w, const char *s);

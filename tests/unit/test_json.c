@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON parsing (RFC 8259, UTF-8 strings, the nesting limit), walking, typed
- * reads, unescaping and string output. */
+ * reads and unescaping. Output is test_jsonw.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -646,41 +646,6 @@ TEST(valid_checks_payloads)
 	CHECK_FALSE(json_valid("", 0));
 }
 
-TEST(append_string_escapes_and_round_trips)
-{
-	static const char *inputs[] = {
-		"", "plain", "q\"b\\s/", "\b\f\n\r\t", "\x01\x1f", "caf\xc3\xa9",
-	};
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	CHECK_INT(json_append_string(&buf, &len, &cap, "a\"\n\x01"), 0);
-	CHECK_STR(buf, "\"a\\\"\\n\\u0001\"");
-	CHECK_INT(len, strlen(buf));
-	CHECK_TRUE(cap > len);
-	len = 0;
-	for (size_t i = 0; i < N_ELEMS(inputs); i++) {
-		struct json_doc doc;
-		char *back = NULL;
-
-		len = 0;
-		CHECK_INT(json_append_string(&buf, &len, &cap, inputs[i]), 0);
-		CHECK_INT(json_parse(buf, len, &doc, NULL), 0);
-		if (testing_failed())
-			break;
-		CHECK_INT(json_get_string(&doc, doc.toks, &back), 0);
-		CHECK_STR(back, inputs[i]);
-		free(back);
-		json_doc_free(&doc);
-	}
-	/* Appends accumulate. */
-	len = 0;
-	CHECK_INT(json_append_string(&buf, &len, &cap, "a"), 0);
-	CHECK_INT(json_append_string(&buf, &len, &cap, "b"), 0);
-	CHECK_STR(buf, "\"a\"\"b\"");
-	free(buf);
-}
-
 int
 main(void)
 {
@@ -700,6 +665,5 @@ main(void)
 	RUN(max_depth_is_an_option);
 	RUN(positions_are_one_based);
 	RUN(valid_checks_payloads);
-	RUN(append_string_escapes_and_round_trips);
 	return testing_done();
 }

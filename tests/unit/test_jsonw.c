@@ -78,9 +78,13 @@ TEST(nul_inside_strings)
 	jsonw_begin_array(&w);
 	jsonw_stringn(&w, "a\0b", 3);
 	jsonw_string(&w, "a\0b"); /* NUL-terminated: ends at the NUL */
+	jsonw_begin_object(&w);
+	jsonw_keyn(&w, "k\0", 2);
+	jsonw_int(&w, 1);
+	jsonw_end_object(&w);
 	jsonw_end_array(&w);
 	CHECK_INT(jsonw_finish(&w), 0);
-	CHECK_STR(b.data, "[\"a\\u0000b\",\"a\"]");
+	CHECK_STR(b.data, "[\"a\\u0000b\",\"a\",{\"k\\u0000\":1}]");
 	strbuf_release(&b);
 }
 
