@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "run/backends.h"
+#include "jsonw.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -187,74 +188,38 @@ cli_read_stdin(char **data_r, size_t *len_r)
 	return 0;
 }
 
-size_t
-cli_utf8_len(const unsigned char *s, size_t len)
+/* Write what the writer built, or abort if it ran out of memory. */
+static void
+write_json(FILE *out, struct strbuf *b, size_t skip_head, size_t skip_tail)
 {
-	size_t n;
-	uint32_t cp;
-
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	xalloc_check(b->err);
+	fwrite(b->data + skip_head, 1, b->len - skip_head - skip_tail, out);
+	strbuf_release(b);
 }
 
 void
 cli_json_string(FILE *out, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	struct strbuf b = { 0 };
 
-	fputc('"', out);
-	for (size_t i = 0; i < len;) {
-		size_t n = cli_utf8_len(p + i, len - i);
+	json_quote(&b, s, len);
+	write_json(out, &b, 0, 0);
+}
 
-		if (n == 0) {
-			fputs("\\ufffd", out);
-			i++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p + i, 1, n, out);
-		} else if (p[i] == '"' || p[i] == '\\') {
-			fprintf(out, "\\%c", p[i]);
-		} else if (p[i] == '\n') {
-			fputs("\\n", out);
-		} else if (p[i] == '\t') {
-			fputs("\\t", out);
-		} else if (p[i] == '\r') {
-			fputs("\\r", out);
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			fprintf(out, "\\u%04x", p[i]);
-		} else {
-			fputc(p[i], out);
-		}
-		i += n;
-	}
-	fputc('"', out);
+void
+cli_json_bytes(FILE *out, const char *key, const void *data, size_t len)
+{
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	/* Members need an object around them: build {...}, write the inside. */
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_bytes(&w, key, data, len);
+	jsonw_end_object(&w);
+	xalloc_check(jsonw_finish(&w));
+	fputc(',', out);
+	write_json(out, &b, 1, 1);
 }
 
 static void

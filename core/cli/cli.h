@@ -58,13 +58,14 @@ int cli_open_backend(const char *cmd, const char *name, const char *url, const s
  */
 int cli_load_optional_config(const char *given, struct cfg **cfg_r);
 
-/* Write `len` bytes of `s` to `out` as a quoted JSON string: control
- * characters escaped, invalid UTF-8 bytes replaced by U+FFFD. */
+/* Write `len` bytes of `s` to `out` as one quoted JSON text string, by the
+ * writer's rules (common/jsonw.h): RFC 8259 escapes, bytes that are not
+ * UTF-8 replaced by U+FFFD. Aborts on out of memory, as xalloc does. */
 void cli_json_string(FILE *out, const char *s, size_t len);
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
- * (at most len) are not one. */
-size_t cli_utf8_len(const unsigned char *s, size_t len);
+/* Write ",\"KEY_encoding\":...,\"KEY\":..." for `len` arbitrary bytes: the
+ * writer's bytes convention (text as a string, anything else base64). */
+void cli_json_bytes(FILE *out, const char *key, const void *data, size_t len);
 
 /* Print the routes table (check, exec). */
 void cli_print_routes(FILE *out, const struct cfg *cfg);

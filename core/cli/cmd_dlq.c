@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
+#include "utf8.h"
 
 static const char dlq_usage[] =
     "Usage: taskjet dlq ls     [OPTIONS] [FILTERS] [--from SEQ] [--limit N]\n"
@@ -87,7 +88,7 @@ print_escaped(FILE *out, const char *s, size_t len, bool one_line)
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (size_t i = 0; i < len;) {
-		size_t n = cli_utf8_len(p + i, len - i);
+		size_t n = utf8_decode(p + i, len - i, NULL);
 
 		if (n > 1) {
 			fwrite(p + i, 1, n, out);
@@ -103,42 +104,6 @@ print_escaped(FILE *out, const char *s, size_t len, bool one_line)
 			fprintf(out, "\\x%02x", p[i]);
 		i++;
 	}
-}
-
-static bool
-valid_utf8(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		size_t n = cli_utf8_len((const unsigned char *)s + i, len - i);
-
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-static void
-print_base64(FILE *out, const char *s, size_t len)
-{
-	static const char tbl[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', out);
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		fputc(tbl[v >> 18 & 63], out);
-		fputc(tbl[v >> 12 & 63], out);
-		fputc(i + 1 < len ? tbl[v >> 6 & 63] : '=', out);
-		fputc(i + 2 < len ? tbl[v & 63] : '=', out);
-	}
-	fputc('"', out);
 }
 
 static void
@@ -248,14 +213,8 @@ print_entry(const struct cfg_dlq *dlq, const struct dlq_entry *e, bool json)
 			json_field(stdout, "value", e->headers[i].value, true);
 			fputc('}', stdout);
 		}
-		fprintf(stdout, "],\"payload_len\":%zu,", e->payload_len);
-		if (valid_utf8(e->payload, e->payload_len)) {
-			fputs("\"payload_encoding\":\"utf-8\",\"payload\":", stdout);
-			cli_json_string(stdout, e->payload, e->payload_len);
-		} else {
-			fputs("\"payload_encoding\":\"base64\",\"payload\":", stdout);
-			print_base64(stdout, e->payload, e->payload_len);
-		}
+		fprintf(stdout, "],\"payload_len\":%zu", e->payload_len);
+		cli_json_bytes(stdout, "payload", e->payload, e->payload_len);
 		fputs("}\n", stdout);
 		return;
 	}

@@ -14,7 +14,8 @@
 
 #include "cli/cli.h"
 #include "util/clock.h"
-#include "util/json.h"
+#include "json.h"
+#include "jsonw.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -58,27 +59,14 @@ struct publish_args {
 static int
 provisioning_payload(const struct publish_args *a, char **out_r)
 {
-	size_t len = 0, cap = 256;
-	char *buf = xmalloc(cap), *end;
+	struct strbuf b = { 0 };
+	struct jsonw w;
 	int rc = 0;
 
-	buf[0] = '\0';
-#define ADD(s)                                                            \
-	do {                                                              \
-		size_t n_ = strlen(s);                                    \
-		if (len + n_ + 1 > cap)                                   \
-			buf = xrealloc(buf, cap = 2 * (len + n_ + 1), 1); \
-		memcpy(buf + len, (s), n_ + 1);                           \
-		len += n_;                                                \
-	} while (0)
-	ADD("{\"tenant_id\":");
-	rc = json_append_string(&buf, &len, &cap, a->tenant);
-	if (rc < 0)
-		goto out;
-	ADD(",\"module_id\":");
-	rc = json_append_string(&buf, &len, &cap, a->module);
-	if (rc < 0)
-		goto out;
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "tenant_id", a->tenant);
+	jsonw_member_string(&w, "module_id", a->module);
 	if (strcmp(a->type, "deprovision") != 0) {
 		const char *spec = a->spec != NULL ? a->spec : "{}";
 
@@ -87,26 +75,28 @@ provisioning_payload(const struct publish_args *a, char **out_r)
 			rc = -EINVAL;
 			goto out;
 		}
-		ADD(",\"spec\":");
-		ADD(spec);
+		jsonw_key(&w, "spec");
+		jsonw_raw(&w, spec, strlen(spec));
 	}
 	if (a->version != NULL) {
-		long v = strtol(a->version, &end, 10);
+		char *end;
+		long v;
 
-		if (*end != '\0' || v < 0) {
+		errno = 0;
+		v = strtol(a->version, &end, 10);
+		if (*end != '\0' || end == a->version || errno != 0 || v < 0) {
 			fprintf(stderr, "taskjet publish: --version must be an integer >= 0\n");
 			rc = -EINVAL;
 			goto out;
 		}
-		ADD(",\"version\":");
-		ADD(a->version);
+		jsonw_member_int(&w, "version", v);
 	}
-	ADD("}");
-#undef ADD
-	*out_r = buf;
-	buf = NULL;
+	jsonw_end_object(&w);
+	xalloc_check(jsonw_finish(&w));
+	*out_r = b.data;
+	b.data = NULL;
 out:
-	free(buf);
+	strbuf_release(&b);
 	return rc;
 }
 

@@ -236,13 +236,13 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 	};
 	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
 	char *dir = NULL;
-	size_t err_off = 0;
+	struct json_error jerr = { 0 };
 	int ret;
 
 	l.cfg = cfg;
 	cfg->path = xstrdup(name);
 	set_defaults(cfg);
-	ret = cfg_parse_text(&l, text, len, &err_off);
+	ret = cfg_parse_text(&l, text, len, &jerr);
 	if (ret < 0) {
 		/* Positions need the text even though the parse failed. */
 		struct json_doc raw = { .text = text, .len = len };
@@ -252,7 +252,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 			cfg_error_plain(&l, "(root)", "%s",
 			                ret == -ENOMEM ? "out of memory" : "larger than 64 MiB");
 		else
-			cfg_error_at(&l, err_off, "(root)", "invalid JSON");
+			cfg_error_at(&l, jerr.offset, "(root)", "invalid JSON: %s", jerr.what);
 		l.doc.toks = NULL;
 		ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
 		goto out;

@@ -17,7 +17,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "util/json.h"
+#include "json.h"
 
 /* Declared in config/config.h, which the files of the loader include first. */
 struct cfg;
@@ -100,7 +100,7 @@ struct key_spec {
 /* Parse `len` bytes of `text` into l->doc; json_parse()'s result and
  * error offset. Strings holding a NUL character are reported when read.
  * Free l->nuls and l->nul_free_text after the doc. */
-int cfg_parse_text(struct loader *l, const char *text, size_t len, size_t *err_off_r);
+int cfg_parse_text(struct loader *l, const char *text, size_t len, struct json_error *err_r);
 
 /* "file:line:column: key: what is wrong" for the value at byte `off`. */
 void cfg_error_at(struct loader *l, size_t off, const char *path, const char *fmt, ...)

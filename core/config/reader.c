@@ -339,7 +339,7 @@ cfg_parse_size(const char *text, size_t len, int64_t *bytes_r)
  * reported as such, at its key.
  */
 int
-cfg_parse_text(struct loader *l, const char *text, size_t len, size_t *err_off_r)
+cfg_parse_text(struct loader *l, const char *text, size_t len, struct json_error *err_r)
 {
 	bool in_string = false;
 	size_t cap = 0;
@@ -365,7 +365,8 @@ cfg_parse_text(struct loader *l, const char *text, size_t len, size_t *err_off_r
 		for (size_t k = 0; k < l->nul_count; k++)
 			memcpy(l->nul_free_text + l->nuls[k], "\\u0020", 6);
 	}
-	return json_parse(l->nul_count > 0 ? l->nul_free_text : text, len, &l->doc, err_off_r);
+	return json_parse_with(l->nul_count > 0 ? l->nul_free_text : text, len, NULL, &l->doc,
+	                       err_r);
 }
 
 /* Does string token t hold a "\u0000"? Reports it if so. */

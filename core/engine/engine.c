@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@
 #include "engine/engine.h"
 #include "plugin/host_api.h"
 #include "plugin/isolate.h"
-#include "util/json.h"
+#include "json.h"
 #include "plugin/loader.h"
 #include "util/log.h"
 #include "engine/metrics.h"
@@ -316,6 +317,7 @@ engine_process(struct engine *engine, struct tj_task *task, struct disp_result *
 	struct route *route = task->route;
 	struct disp_result res;
 	struct inflight flight;
+	struct json_error jerr = { .what = "out of memory" };
 	int64_t started_us;
 	uint64_t handler_us;
 	int rc;
@@ -333,10 +335,13 @@ engine_process(struct engine *engine, struct tj_task *task, struct disp_result *
 	}
 	__atomic_fetch_add(&route->stats.received, 1, __ATOMIC_RELAXED);
 	if (route->cfg->payload == CFG_PAYLOAD_JSON &&
-	    !json_valid(task->payload, task->payload_len)) {
+	    json_check(task->payload, task->payload_len, NULL, &jerr) != 0) {
+		char why[sizeof(jerr.what) + 64];
+
 		/* A payload that cannot parse will never parse: no retries. */
-		rc = engine_dead_letter(engine, task, DLQ_REASON_INVALID_PAYLOAD,
-		                        "payload is not valid JSON", &res);
+		snprintf(why, sizeof(why), "payload is not valid JSON: %s at byte %zu", jerr.what,
+		         jerr.offset);
+		rc = engine_dead_letter(engine, task, DLQ_REASON_INVALID_PAYLOAD, why, &res);
 		goto out;
 	}
 

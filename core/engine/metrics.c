@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
+#include "jsonw.h"
 #include "engine/metrics.h"
 #include "util/xalloc.h"
 
@@ -175,13 +175,12 @@ mbuf_printf(struct mbuf *b, const char *fmt, ...)
 void
 mbuf_json_string(struct mbuf *b, const char *s)
 {
-	char *out = NULL;
-	size_t len = 0, cap = 0;
+	struct strbuf q = { 0 };
 
-	if (json_append_string(&out, &len, &cap, s) < 0)
-		abort(); /* out of memory, as xalloc would */
-	mbuf_put(b, out, len);
-	free(out);
+	json_quote(&q, s, strlen(s));
+	xalloc_check(q.err);
+	mbuf_put(b, q.data, q.len);
+	strbuf_release(&q);
 }
 
 void

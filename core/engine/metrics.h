@@ -63,7 +63,8 @@ struct mbuf {
 
 void mbuf_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mbuf_put(struct mbuf *b, const char *s, size_t n);
-/* Append `s` as a JSON string (quoted, escaped). */
+/* Append `s` as one quoted JSON text string (json_quote() in
+ * common/jsonw.h: RFC 8259 escapes, invalid UTF-8 as U+FFFD). */
 void mbuf_json_string(struct mbuf *b, const char *s);
 
 /* One label of a sample; values are escaped when rendered. */

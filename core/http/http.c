@@ -14,8 +14,8 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
+#include "json.h"
 #include "util/clock.h"
-#include "util/json.h"
 #include "util/log.h"
 #include "util/subject.h"
 #include "util/xalloc.h"

@@ -11,7 +11,7 @@
 #include "nats/natsconn.h"
 #include "nats/topology.h"
 #include "util/clock.h"
-#include "util/json.h"
+#include "json.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

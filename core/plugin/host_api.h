@@ -12,7 +12,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "util/json.h"
+#include "json.h"
 #include "util/log.h"
 
 /* One registered handler. Owned by its instance; stable once init returned. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -125,29 +127,80 @@ static void TJ_PRINTF(4, 5) append(char *buf, size_t cap, size_t *off, const cha
 		*off += (size_t)n < cap - *off ? (size_t)n : cap - *off - 1;
 }
 
-/* Append `s` as the body of a JSON string. */
+/* One JSON object for the line, with `msg_len` bytes of `msg`. */
 static void
-append_json_escaped(char *buf, size_t cap, size_t *off, const char *s)
+put_json_line(struct strbuf *b, int level, const char *when, const struct log_ctx *ctx,
+              const char *msg, size_t msg_len)
 {
-	for (; *s != '\0' && *off + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
+	struct jsonw w;
 
-		if (c == '"' || c == '\\') {
-			buf[(*off)++] = '\\';
-			buf[(*off)++] = (char)c;
-		} else if (c < 0x20) {
-			append(buf, cap, off, "\\u%04x", c);
-		} else {
-			buf[(*off)++] = (char)c;
-		}
+	jsonw_init(&w, b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "time", when);
+	jsonw_member_string(&w, "level", level_names[level]);
+	if (ctx != NULL && ctx->route != NULL)
+		jsonw_member_string(&w, "route", ctx->route);
+	if (ctx != NULL && ctx->plugin != NULL)
+		jsonw_member_string(&w, "plugin", ctx->plugin);
+	if (ctx != NULL && ctx->seq != 0)
+		jsonw_member_uint(&w, "seq", ctx->seq);
+	if (ctx != NULL && ctx->attempt != 0)
+		jsonw_member_uint(&w, "attempt", ctx->attempt);
+	jsonw_key(&w, "msg");
+	jsonw_stringn(&w, msg, msg_len);
+	jsonw_end_object(&w);
+	if (jsonw_finish(&w) == 0)
+		strbuf_put(b, "\n", 1);
+}
+
+/* Does the line with the first `n` bytes of the message fit? */
+static bool
+json_line_fits(struct strbuf *b, int level, const char *when, const struct log_ctx *ctx,
+               const char *msg, size_t n)
+{
+	strbuf_truncate(b, 0);
+	put_json_line(b, level, when, ctx, msg, n);
+	return b->err != 0 || b->len <= LINE_MAX_BYTES;
+}
+
+/*
+ * A JSON log line is one valid JSON object whatever bytes the message
+ * holds (the writer escapes and repairs them), and at most LINE_MAX_BYTES
+ * like a text line: escaping can make a message up to six times longer,
+ * so a line that does not fit gets the longest prefix of the message that
+ * does (a binary search, cut back to a character boundary).
+ */
+static void
+format_json_line(struct strbuf *b, int level, const char *when, const struct log_ctx *ctx,
+                 const char *msg)
+{
+	size_t lo = 0, hi = strlen(msg);
+
+	if (json_line_fits(b, level, when, ctx, msg, hi))
+		return;
+	/* Invariant: the line fits with lo bytes and not with hi. */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (json_line_fits(b, level, when, ctx, msg, mid))
+			lo = mid;
+		else
+			hi = mid;
 	}
-	buf[*off] = '\0';
+	/* A prefix ending on a character boundary is never longer. */
+	while (lo > 0 && ((unsigned char)msg[lo] & 0xc0) == 0x80)
+		lo--;
+	json_line_fits(b, level, when, ctx, msg, lo);
 }
 
 void
 log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 {
+	static const char lost[] = "{\"level\":\"error\",\"msg\":\"a log line was lost: out of "
+	                           "memory\"}\n";
 	char line[LINE_MAX_BYTES], msg[LINE_MAX_BYTES - 512], when[40];
+	struct strbuf json = { 0 };
+	const char *out = line;
 	size_t off = 0;
 	int fd;
 
@@ -161,26 +214,9 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 	clock_format_rfc3339(clock_wall_ms(), true, when, sizeof(when));
 
 	if (__atomic_load_n(&sink_format, __ATOMIC_RELAXED) == LOG_FORMAT_JSON) {
-		append(line, sizeof(line), &off, "{\"time\":\"%s\",\"level\":\"%s\"", when,
-		       level_names[level]);
-		if (ctx != NULL && ctx->route != NULL) {
-			append(line, sizeof(line), &off, ",\"route\":\"");
-			append_json_escaped(line, sizeof(line), &off, ctx->route);
-			append(line, sizeof(line), &off, "\"");
-		}
-		if (ctx != NULL && ctx->plugin != NULL) {
-			append(line, sizeof(line), &off, ",\"plugin\":\"");
-			append_json_escaped(line, sizeof(line), &off, ctx->plugin);
-			append(line, sizeof(line), &off, "\"");
-		}
-		if (ctx != NULL && ctx->seq != 0)
-			append(line, sizeof(line), &off, ",\"seq\":%llu",
-			       (unsigned long long)ctx->seq);
-		if (ctx != NULL && ctx->attempt != 0)
-			append(line, sizeof(line), &off, ",\"attempt\":%u", ctx->attempt);
-		append(line, sizeof(line), &off, ",\"msg\":\"");
-		append_json_escaped(line, sizeof(line), &off, msg);
-		append(line, sizeof(line), &off, "\"}");
+		format_json_line(&json, level, when, ctx, msg);
+		out = json.err == 0 ? json.data : lost;
+		off = json.err == 0 ? json.len : sizeof(lost) - 1;
 	} else {
 		append(line, sizeof(line), &off, "%s %-7s", when, level_names[level]);
 		if (ctx != NULL && ctx->route != NULL)
@@ -192,17 +228,18 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 		if (ctx != NULL && ctx->attempt != 0)
 			append(line, sizeof(line), &off, " attempt=%u", ctx->attempt);
 		append(line, sizeof(line), &off, " %s", msg);
+		if (off >= sizeof(line) - 1)
+			off = sizeof(line) - 2;
+		line[off++] = '\n';
 	}
-	if (off >= sizeof(line) - 1)
-		off = sizeof(line) - 2;
-	line[off++] = '\n';
 
 	pthread_mutex_lock(&sink_lock);
 	fd = sink_fd;
 	/* One write per line; a short write to a log is not worth retrying. */
-	if (write(fd, line, off) < 0)
+	if (write(fd, out, off) < 0)
 		(void)0;
 	pthread_mutex_unlock(&sink_lock);
+	strbuf_release(&json);
 }
 
 void

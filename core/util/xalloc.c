@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Abort-on-OOM allocators. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,4 +66,13 @@ xstrndup(const char *s, size_t n)
 	if (p == NULL)
 		oom(n + 1);
 	return p;
+}
+
+void
+xalloc_check(int err)
+{
+	if (err == 0)
+		return;
+	fprintf(stderr, "taskjet: building output failed: %s\n", strerror(-err));
+	abort();
 }

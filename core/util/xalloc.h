@@ -14,5 +14,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *ptr, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* For a buffer grown elsewhere (a struct strbuf, a JSON writer): abort as
+ * the allocators do if `err`, its error, is set; 0 is a no-op. */
+void xalloc_check(int err);
 
 #endif

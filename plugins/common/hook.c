@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "hook.h"
-#include "util/json.h"
+#include "json.h"
 #include "pcommon.h"
 
 extern char **environ;
@@ -61,6 +61,10 @@ parse_argv(const char *text, size_t len, char ***argv_r, const char **why_r)
 			goto out;
 		}
 		r = json_get_string(&doc, t, &argv[i]);
+		if (r == -EILSEQ) {
+			*why_r = "argv strings must not contain a NUL character";
+			r = -EINVAL;
+		}
 		if (r < 0)
 			goto out;
 	}

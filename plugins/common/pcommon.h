@@ -9,7 +9,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "util/json.h"
+#include "json.h"
 
 /* Fallback when built outside the project's autotools. */
 #ifndef PACKAGE_VERSION

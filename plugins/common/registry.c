@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pbuf.h"
+#include "jsonw.h"
 #include "pcommon.h"
 #include "pfs.h"
 #include "registry.h"
@@ -225,35 +225,29 @@ tj_verdict
 registry_record_write(struct registry *reg, tj_task *task, const struct module_task *mt,
                       int64_t version, const char *provisioned_at, bool updated)
 {
-	struct pbuf b = { 0 };
+	struct strbuf b = { 0 };
+	struct jsonw w;
 	char now[32];
 	int r;
 
 	pc_now_utc(now);
-	r = pbuf_adds(&b, "{\"tenant_id\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&b, mt->tenant_id, strlen(mt->tenant_id));
-	if (r == 0)
-		r = pbuf_adds(&b, ",\"module_id\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&b, mt->module_id, strlen(mt->module_id));
-	if (r == 0)
-		r = pbuf_addf(&b, ",\"version\":%lld,\"spec\":", (long long)version);
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "tenant_id", mt->tenant_id);
+	jsonw_member_string(&w, "module_id", mt->module_id);
+	jsonw_member_int(&w, "version", version);
 	/* The spec's own text, byte for byte: that is what "same spec" compares. */
-	if (r == 0)
-		r = pbuf_add(&b, mt->spec, mt->spec_len);
-	if (r == 0)
-		r = pbuf_adds(&b, ",\"provisioned_at\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&b, provisioned_at ? provisioned_at : now,
-		                         strlen(provisioned_at ? provisioned_at : now));
-	if (r == 0 && updated)
-		r = pbuf_addf(&b, ",\"updated_at\":\"%s\"", now);
-	if (r == 0)
-		r = pbuf_adds(&b, "}\n");
+	jsonw_key(&w, "spec");
+	jsonw_raw(&w, mt->spec, mt->spec_len);
+	jsonw_member_string(&w, "provisioned_at", provisioned_at ? provisioned_at : now);
+	if (updated)
+		jsonw_member_string(&w, "updated_at", now);
+	jsonw_end_object(&w);
+	strbuf_puts(&b, "\n");
+	r = jsonw_finish(&w);
 	if (r == 0)
 		r = pfs_write_atomic(mt->path, b.data, b.len);
-	pbuf_release(&b);
+	strbuf_release(&b);
 	if (r < 0)
 		return io_failure(reg, task, "write", mt->path, -r);
 	return TJ_DONE;
@@ -312,35 +306,32 @@ tj_verdict
 registry_publish(struct registry *reg, tj_task *task, const struct module_task *mt,
                  const char *what, bool has_version, int64_t version)
 {
-	struct pbuf body = { 0 };
+	struct strbuf body = { 0 };
 	char *subject = NULL;
 	tj_verdict v = TJ_RETRY;
-	int r;
+	struct jsonw w;
 
 	if (reg->events_prefix == NULL)
 		return TJ_DONE;
-	r = asprintf(&subject, "%s.%s", reg->events_prefix, what) < 0 ? -ENOMEM : 0;
-	if (r < 0)
+	if (asprintf(&subject, "%s.%s", reg->events_prefix, what) < 0)
 		subject = NULL;
-	if (r == 0)
-		r = pbuf_adds(&body, "{\"tenant_id\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&body, mt->tenant_id, strlen(mt->tenant_id));
-	if (r == 0)
-		r = pbuf_adds(&body, ",\"module_id\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&body, mt->module_id, strlen(mt->module_id));
-	if (r == 0 && has_version)
-		r = pbuf_addf(&body, ",\"version\":%lld}", (long long)version);
-	else if (r == 0)
-		r = pbuf_adds(&body, ",\"version\":null}");
-	if (r < 0) {
+	jsonw_init(&w, &body);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "tenant_id", mt->tenant_id);
+	jsonw_member_string(&w, "module_id", mt->module_id);
+	jsonw_key(&w, "version");
+	if (has_version)
+		jsonw_int(&w, version);
+	else
+		jsonw_null(&w);
+	jsonw_end_object(&w);
+	if (subject == NULL || jsonw_finish(&w) != 0) {
 		reg->api->task_fail_reason(task, "out of memory");
 		goto out;
 	}
 	v = pc_publish(reg->api, reg->self, task, subject, body.data, body.len);
 out:
 	free(subject);
-	pbuf_release(&body);
+	strbuf_release(&body);
 	return v;
 }

@@ -13,7 +13,7 @@
 #include <taskjet/plugin.h>
 
 #include "hook.h"
-#include "util/json.h"
+#include "json.h"
 
 /* One plugin instance's settings. Read-only after registry_create(), so
  * handlers on many worker threads share it without locking. */

@@ -19,8 +19,8 @@
 #include <taskjet/plugin.h>
 
 #include "hook.h"
-#include "util/json.h"
-#include "pbuf.h"
+#include "json.h"
+#include "jsonw.h"
 #include "pcommon.h"
 #include "pfs.h"
 
@@ -52,7 +52,8 @@ struct context_event {
 
 /* One object's members with unescaped keys, for merging. */
 struct members {
-	char **keys;
+	char **keys; /* unescaped; may hold NUL (\u0000), hence key_lens */
+	size_t *key_lens;
 	const struct json_tok **vals;
 	int count;
 };
@@ -63,6 +64,7 @@ members_free(struct members *m)
 	for (int i = 0; i < m->count; i++)
 		free(m->keys[i]);
 	free(m->keys);
+	free(m->key_lens);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
 }
@@ -79,15 +81,16 @@ members_of(const struct json_doc *doc, const struct json_tok *obj, struct member
 		return 0;
 	}
 	m.keys = calloc((size_t)obj->size, sizeof(*m.keys));
+	m.key_lens = calloc((size_t)obj->size, sizeof(*m.key_lens));
 	m.vals = calloc((size_t)obj->size, sizeof(*m.vals));
-	if (m.keys == NULL || m.vals == NULL) {
+	if (m.keys == NULL || m.key_lens == NULL || m.vals == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
 	json_for_each_member(i, k, obj)
 	{
 		/* Compare keys unescaped: "\u0061" and "a" are one member. */
-		r = json_get_string(doc, k, &m.keys[i]);
+		r = json_get_stringn(doc, k, &m.keys[i], &m.key_lens[i]);
 		if (r < 0)
 			goto out;
 		m.vals[i] = k + 1;
@@ -103,33 +106,25 @@ out:
 /* Index of the last member named `key`, or -1: with duplicate keys the
  * last one wins, as in most JSON readers. */
 static int
-members_find(const struct members *m, const char *key)
+members_find(const struct members *m, const char *key, size_t key_len)
 {
 	for (int i = m->count - 1; i >= 0; i--)
-		if (strcmp(m->keys[i], key) == 0)
+		if (m->key_lens[i] == key_len && memcmp(m->keys[i], key, key_len) == 0)
 			return i;
 	return -1;
 }
 
-static int
-add_member(struct pbuf *b, bool *first, const char *key, const struct json_doc *doc,
-           const struct json_tok *val)
+/* Member i of m, its value copied as its raw text: no re-encoding
+ * surprises. */
+static void
+add_member(struct jsonw *w, const struct members *m, int i, const struct json_doc *doc)
 {
 	const char *raw;
 	size_t len;
-	int r;
 
-	pc_tok_raw(doc, val, &raw, &len);
-	r = pbuf_adds(b, *first ? "" : ",");
-	if (r == 0)
-		r = pbuf_add_json_string(b, key, strlen(key));
-	if (r == 0)
-		r = pbuf_adds(b, ":");
-	/* Values are copied as their raw text: no re-encoding surprises. */
-	if (r == 0)
-		r = pbuf_add(b, raw, len);
-	*first = false;
-	return r;
+	pc_tok_raw(doc, m->vals[i], &raw, &len);
+	jsonw_keyn(w, m->keys[i], m->key_lens[i]);
+	jsonw_raw(w, raw, len);
 }
 
 /*
@@ -138,37 +133,38 @@ add_member(struct pbuf *b, bool *first, const char *key, const struct json_doc *
  * replaced in place; new members follow in event order; null deletes.
  */
 static int
-merge_data(struct pbuf *b, const struct json_doc *old_doc, const struct json_tok *old,
+merge_data(struct jsonw *w, const struct json_doc *old_doc, const struct json_tok *old,
            const struct json_doc *in_doc, const struct json_tok *in)
 {
 	struct members om = { 0 }, im = { 0 };
-	bool first = true;
 	int r;
 
 	r = members_of(old_doc, old, &om);
 	if (r == 0)
 		r = members_of(in_doc, in, &im);
-	if (r == 0)
-		r = pbuf_adds(b, "{");
-	for (int i = 0; r == 0 && i < om.count; i++) {
+	if (r < 0)
+		goto out;
+	jsonw_begin_object(w);
+	for (int i = 0; i < om.count; i++) {
 		int j;
 
-		if (members_find(&om, om.keys[i]) != i)
+		if (members_find(&om, om.keys[i], om.key_lens[i]) != i)
 			continue; /* an earlier duplicate */
-		j = members_find(&im, om.keys[i]);
+		j = members_find(&im, om.keys[i], om.key_lens[i]);
 		if (j < 0)
-			r = add_member(b, &first, om.keys[i], old_doc, om.vals[i]);
+			add_member(w, &om, i, old_doc);
 		else if (!json_is_null(in_doc, im.vals[j]))
-			r = add_member(b, &first, im.keys[j], in_doc, im.vals[j]);
+			add_member(w, &im, j, in_doc);
 	}
-	for (int j = 0; r == 0 && j < im.count; j++) {
-		if (members_find(&im, im.keys[j]) != j || members_find(&om, im.keys[j]) >= 0 ||
+	for (int j = 0; j < im.count; j++) {
+		if (members_find(&im, im.keys[j], im.key_lens[j]) != j ||
+		    members_find(&om, im.keys[j], im.key_lens[j]) >= 0 ||
 		    json_is_null(in_doc, im.vals[j]))
 			continue;
-		r = add_member(b, &first, im.keys[j], in_doc, im.vals[j]);
+		add_member(w, &im, j, in_doc);
 	}
-	if (r == 0)
-		r = pbuf_adds(b, "}");
+	jsonw_end_object(w);
+out:
 	members_free(&om);
 	members_free(&im);
 	return r;
@@ -211,6 +207,10 @@ event_parse(struct context *ctx, tj_task *task, struct context_event *ev)
 		return -EINVAL;
 	}
 	r = json_get_string(&ev->doc, t, &ev->event);
+	if (r == -EILSEQ) {
+		api->task_fail_reason(task, "event: must not contain a NUL character");
+		return -EINVAL;
+	}
 	if (r == -EINVAL)
 		api->task_fail_reason(task, "event: must be a non-empty string");
 	if (r < 0)
@@ -273,28 +273,28 @@ doc_load(const char *path, struct context_doc *d)
 	return 0;
 }
 
+/* The new document into b. 0 or -ENOMEM. */
 static int
-doc_build(struct pbuf *b, const struct context_event *ev, const struct context_doc *old)
+doc_build(struct strbuf *b, const struct context_event *ev, const struct context_doc *old)
 {
+	struct jsonw w;
 	char now[32];
 	int r;
 
 	pc_now_utc(now);
-	r = pbuf_adds(b, "{\"story_id\":");
+	jsonw_init(&w, b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "story_id", ev->story_id);
+	jsonw_member_int(&w, "version", ev->version);
+	jsonw_member_string(&w, "last_event", ev->event);
+	jsonw_member_string(&w, "updated_at", now);
+	jsonw_key(&w, "data");
+	r = merge_data(&w, old ? &old->doc : NULL, old ? old->data : NULL, &ev->doc, ev->data);
+	jsonw_end_object(&w);
 	if (r == 0)
-		r = pbuf_add_json_string(b, ev->story_id, strlen(ev->story_id));
-	if (r == 0)
-		r = pbuf_addf(b, ",\"version\":%lld,\"last_event\":", (long long)ev->version);
-	if (r == 0)
-		r = pbuf_add_json_string(b, ev->event, strlen(ev->event));
-	if (r == 0)
-		r = pbuf_addf(b, ",\"updated_at\":\"%s\",\"data\":", now);
-	if (r == 0)
-		r = merge_data(b, old ? &old->doc : NULL, old ? old->data : NULL, &ev->doc,
-		               ev->data);
-	if (r == 0)
-		r = pbuf_adds(b, "}\n");
-	return r;
+		r = jsonw_finish(&w);
+	strbuf_puts(b, "\n");
+	return r < 0 ? r : b->err;
 }
 
 static tj_verdict
@@ -328,20 +328,20 @@ out:
 static tj_verdict
 publish_event(struct context *ctx, tj_task *task, const struct context_event *ev)
 {
-	struct pbuf b = { 0 };
+	struct strbuf b = { 0 };
 	tj_verdict v = TJ_RETRY;
-	int r;
+	struct jsonw w;
 
-	r = pbuf_adds(&b, "{\"story_id\":");
-	if (r == 0)
-		r = pbuf_add_json_string(&b, ev->story_id, strlen(ev->story_id));
-	if (r == 0)
-		r = pbuf_addf(&b, ",\"version\":%lld}", (long long)ev->version);
-	if (r == 0)
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "story_id", ev->story_id);
+	jsonw_member_int(&w, "version", ev->version);
+	jsonw_end_object(&w);
+	if (jsonw_finish(&w) == 0)
 		v = pc_publish(ctx->api, ctx->self, task, ctx->subject, b.data, b.len);
 	else
 		ctx->api->task_fail_reason(task, "out of memory");
-	pbuf_release(&b);
+	strbuf_release(&b);
 	return v;
 }
 
@@ -352,7 +352,7 @@ context_handle(tj_task *task, void *userdata)
 	const struct tj_host_api *api = ctx->api;
 	struct context_event ev = { 0 };
 	struct context_doc old = { 0 };
-	struct pbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char *path = NULL, *lock_path = NULL, ebuf[128];
 	bool exists = true, publish = true;
 	tj_verdict v = TJ_RETRY;
@@ -421,7 +421,7 @@ context_handle(tj_task *task, void *userdata)
 		v = publish_event(ctx, task, &ev);
 out:
 	pfs_unlock(lock_fd);
-	pbuf_release(&b);
+	strbuf_release(&b);
 	doc_free(&old);
 	event_free(&ev);
 	free(path);

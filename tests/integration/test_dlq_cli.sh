@@ -210,6 +210,17 @@ expect "stats --watch samples with rates" 0 "$bin" stats -c "$cfg" --json --watc
 if [ "$(grep -c '^{"time"' "$tmp/out")" -eq 2 ]; then ok "two samples"; else not_ok "two samples"; fi
 has "the second has rates" '"interval_seconds":0\.[0-9]+,.*"in_per_sec":'
 
+# A payload that is not UTF-8 text leaves `show --json` as base64, never as
+# raw bytes (which would not be JSON), and `show` escapes it for a terminal.
+pub dlq.tasks.bin "$(printf 'bin\377\376\001')" -H Taskjet-Reason=crashed \
+	-H Taskjet-Original-Subject=tasks.bin
+"$bin" dlq ls -c "$cfg" --json --subject tasks.bin >"$tmp/ls" 2>&1
+binseq=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\),.*/\1/p' "$tmp/ls")
+expect "show --json of a binary payload" 0 "$bin" dlq show -c "$cfg" --json "${binseq:-0}"
+has "the payload is base64" '"payload_len":6,"payload_encoding":"base64","payload":"Ymlu//4B"\}$'
+expect "show of a binary payload" 0 "$bin" dlq show -c "$cfg" "${binseq:-0}"
+has "escaped for the terminal" '^bin\\xff\\xfe\\x01$'
+
 expect "dlq without a subcommand is a usage error" 64 "$bin" dlq
 expect "an unknown subcommand is a usage error" 64 "$bin" dlq frob
 expect "replay needs SEQ or --all" 64 "$bin" dlq replay -c "$cfg"

@@ -584,13 +584,15 @@ TEST(dlq_holds_each_failed_task_with_its_reason)
 		"{\"tenant_id\":\"slow\",\"module_id\":\"crm\",\"version\":1,\"spec\":{}}\n",
 		"dlq.provisioning.provision handler_failed|module_id: missing|provision "
 		"{\"tenant_id\":\"acme\",\"spec\":{}}\n",
-		"dlq.provisioning.provision invalid_payload|payload is not valid JSON|provision "
+		"dlq.provisioning.provision invalid_payload|payload is not valid JSON: not a "
+		"number, true, false or null at byte 0|provision "
 		"this is not JSON\n",
 		"dlq.provisioning.update handler_failed|module not provisioned|update "
 		"{\"tenant_id\":\"globex\",\"module_id\":\"billing\",\"version\":1,\"spec\":{}}\n",
 		"dlq.context.update handler_failed|version: must be an integer >= 1|context-update "
 		"{\"story_id\":\"US-1\",\"event\":\"x\",\"version\":0,\"data\":{}}\n",
-		"dlq.context.update invalid_payload|payload is not valid JSON|context-update "
+		"dlq.context.update invalid_payload|payload is not valid JSON: unexpected end of "
+		"the text at byte 12|context-update "
 		"{\"story_id\":\n",
 	};
 	uint64_t count = 0;

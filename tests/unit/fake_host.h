@@ -19,7 +19,7 @@
 
 #include <taskjet/plugin.h>
 
-#include "util/json.h"
+#include "json.h"
 
 /* The descriptor of the plugin compiled into the test (plugin.h only
  * defines it through TJ_PLUGIN_DECLARE). */

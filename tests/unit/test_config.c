@@ -411,7 +411,9 @@ static const struct error_case error_cases[] = {
 	{ "{\"streams\":[{\"name\":\"S\",\"subjects\":\"s.>\"}],\"routes\":[" MIN_ROUTE "}]}",
 	  "\"s.>\"", "streams[0].subjects: expected an array of subjects, got a string" },
 	{ "[1]", "[", "(root): expected an object, got an array" },
-	{ "{\"streams\":[} ", "}", "(root): invalid JSON" },
+	{ "{\"streams\":[} ", "}", "(root): invalid JSON: syntax error" },
+	{ ROUTE_WITH(",\"handler\":\"a\xff\""), "\xff",
+	  "(root): invalid JSON: invalid UTF-8 in a string" },
 	{ ROUTE_WITH(",\"handler\":\"\""), "\"\"", "routes[0].handler: must not be empty" },
 	/* out of range */
 	{ ROUTE_WITH(",\"concurrency\":300"), "300",
@@ -662,7 +664,7 @@ TEST(fixtures_load_or_fail_as_named)
 	} cases[] = {
 		{ "valid_min.json", 0, NULL },
 		{ "unknown_key.json", -EINVAL, ":3:3: routes[0].retries: unknown key\n" },
-		{ "bad_json.json", -EINVAL, ":4:1: (root): invalid JSON\n" },
+		{ "bad_json.json", -EINVAL, ":4:1: (root): invalid JSON: syntax error\n" },
 		{ "missing.json", -ENOENT, ": cannot open: No such file or directory\n" },
 	};
 
@@ -978,6 +980,29 @@ TEST(nul_escapes_are_told_apart)
 	cfg_free(cfg);
 }
 
+/* Nesting past the parser's limit is refused, and the error says so. */
+TEST(deep_nesting_names_the_limit)
+{
+	char text[1200], *errors = NULL;
+	struct cfg *cfg = NULL;
+	size_t n = 0;
+
+	clear_env();
+	n += (size_t)snprintf(text, sizeof(text), "{\"x\":");
+	memset(text + n, '[', 512);
+	n += 512;
+	memset(text + n, ']', 512);
+	n += 512;
+	text[n++] = '}';
+	text[n] = '\0';
+	CHECK_INT(load("t.json", text, &errors, &cfg), -EINVAL);
+	CHECK_TRUE(cfg == NULL);
+	/* The 512th bracket is the 513th level (with the root object). */
+	CHECK_STR(errors, "t.json:1:517: (root): invalid JSON: nesting deeper than 512\n");
+	free(errors);
+	cfg_free(cfg);
+}
+
 TEST(null_errors_pointer_is_allowed)
 {
 	struct cfg *cfg = NULL;
@@ -1007,6 +1032,7 @@ main(void)
 	RUN(sizes_table);
 	RUN(sizes_in_the_file);
 	RUN(nul_escapes_are_told_apart);
+	RUN(deep_nesting_names_the_limit);
 	RUN(null_errors_pointer_is_allowed);
 	return testing_done();
 }

@@ -57,7 +57,16 @@ fixture_dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, con
 	return engine_dead_letter(f->engine, task, reason, error, &f->last);
 }
 
-/* Publish through the backend interface. */
+/* Publish `len` bytes through the backend interface. */
+static int
+mpubn(struct fixture *f, const char *subject, const char *data, size_t len)
+{
+	return f->backend->ops->publish(
+	    f->backend, &(struct publish_msg){ .subject = subject, .data = data, .len = len },
+	    NULL);
+}
+
+/* Publish a string through the backend interface. */
 static int
 mpub(struct fixture *f, const char *subject, const char *data, const struct msg_header *h, size_t n,
      const char *msg_id)
@@ -313,20 +322,31 @@ TEST(permanent_failure_dead_letters_on_first_attempt)
 	fixture_teardown(&f);
 }
 
-TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
+/* One route "j" on tasks.j with payload "json"; fx_behave records each task
+ * it sees in `file`, a mkstemp() template made into a file here. */
+static int
+json_route_setup(struct fixture *f, char *file)
 {
-	char routes[512], file[64] = "/tmp/tj-engine-json-XXXXXX";
-	struct mem_step step;
-	struct fixture f;
+	char routes[512];
 	int fd = mkstemp(file);
 
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	snprintf(routes, sizeof(routes),
 	         "{ \"name\": \"j\", \"stream\": \"TASKS\", \"subject\": \"tasks.j\","
 	         "  \"plugin\": \"fx_behave\", \"payload\": \"json\","
 	         "  \"config\": { \"record_file\": \"%s\" } }",
 	         file);
-	if (fixture_setup(&f, routes, NULL) < 0)
+	return fixture_setup(f, routes, NULL);
+}
+
+TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
+{
+	char file[64] = "/tmp/tj-engine-json-XXXXXX";
+	struct mem_step step;
+	struct fixture f;
+
+	if (json_route_setup(&f, file) < 0)
 		return;
 	CHECK_INT(mpub(&f, "tasks.j", "{\"ok\":1}", NULL, 0, NULL), 0);
 	CHECK_INT(mpub(&f, "tasks.j", "{not json", NULL, 0, NULL), 0);
@@ -340,6 +360,45 @@ TEST(invalid_json_payload_is_dead_lettered_without_the_handler)
 	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
 	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Reason"),
 	          "invalid_payload");
+	CHECK_STR(letter_header(mem_backend_letters(f.backend), "Taskjet-Error"),
+	          "payload is not valid JSON: syntax error at byte 5");
+	unlink(file);
+	fixture_teardown(&f);
+}
+
+/* RFC 8259 decides: \u0000 is valid JSON, raw bytes that are not UTF-8 in
+ * a string are not, and nesting past the limit is refused by name. */
+TEST(json_payloads_are_judged_by_rfc_8259)
+{
+	static const char nul[] = "{\"a\":\"\\u0000\"}";
+	static const char not_utf8[] = "{\"a\":\"\xff\xfe\"}";
+	char file[64] = "/tmp/tj-engine-rfc-XXXXXX", deep[1100];
+	const struct mem_letter *l;
+	struct mem_step step;
+	struct fixture f;
+
+	if (json_route_setup(&f, file) < 0)
+		return;
+	memset(deep, '[', 513);
+	memset(deep + 513, ']', 513);
+	CHECK_INT(mpubn(&f, "tasks.j", nul, strlen(nul)), 0);
+	CHECK_INT(mpubn(&f, "tasks.j", not_utf8, strlen(not_utf8)), 0);
+	CHECK_INT(mpubn(&f, "tasks.j", deep, 1026), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.outcome, DISP_ACKED);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.reason, DLQ_REASON_INVALID_PAYLOAD);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.reason, DLQ_REASON_INVALID_PAYLOAD);
+	CHECK_INT(count_lines(file), 1); /* the handler saw only the \u0000 one */
+	l = mem_backend_letters(f.backend);
+	CHECK_TRUE(l != NULL && l->next != NULL);
+	if (l != NULL && l->next != NULL) {
+		CHECK_STR(letter_header(l, "Taskjet-Error"),
+		          "payload is not valid JSON: invalid UTF-8 in a string at byte 6");
+		CHECK_STR(letter_header(l->next, "Taskjet-Error"),
+		          "payload is not valid JSON: nesting deeper than 512 at byte 512");
+	}
 	unlink(file);
 	fixture_teardown(&f);
 }
@@ -442,6 +501,7 @@ main(void)
 	RUN(exhausted_retries_dead_letter_with_every_header);
 	RUN(permanent_failure_dead_letters_on_first_attempt);
 	RUN(invalid_json_payload_is_dead_lettered_without_the_handler);
+	RUN(json_payloads_are_judged_by_rfc_8259);
 	RUN(unrouted_work_is_dead_lettered_and_unknown_subjects_refused);
 	RUN(full_queue_refuses_publish_and_dedupe_ignores_repeats);
 	RUN(heartbeat_keeps_a_long_handler_alive);

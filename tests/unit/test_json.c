@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON parsing, walking, typed reads, unescaping and string output. */
+/* JSON parsing (RFC 8259, UTF-8 strings, the nesting limit), walking, typed
+ * reads and unescaping. Output is test_jsonw.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
+#include "json.h"
 #include "testing.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -90,10 +91,13 @@ TEST(bad_documents_are_rejected_with_offset)
 		{ "[nulls]", 1 },
 		{ "42 43", 3 },
 		{ "[\"a\tb\"]", 3 },
-		{ "[\"bad \\x escape\"]", 1 },
+		{ "[\"bad \\x escape\"]", 6 },
 		{ "[\"\\ud800\"]", 2 },
 		{ "[\"\\udc00\"]", 2 },
-		{ "[\"\\u0000\"]", 2 },
+		{ "[\"\\ud800\\u0041\"]", 2 },
+		{ "[\"ok\xff\xfe\"]", 4 },
+		{ "{\"k\xc0\xaf\":1}", 3 },
+		{ "[1,\xff]", 3 },
 		{ "[\"unterminated]", 1 },
 		{ "{\"a\":[1,2}", 9 },
 		{ "'single'", 0 },
@@ -378,7 +382,7 @@ TEST(unescape_table)
 		{ "\\ud83dx", NULL },
 		{ "\\ud83d\\u0041", NULL },
 		{ "\\ude00", NULL },
-		{ "\\u0000", NULL },
+		{ "\xff", NULL },
 		{ "a\nb", NULL },
 		{ "\x01", NULL },
 	};
@@ -397,6 +401,212 @@ TEST(unescape_table)
 		}
 		free(out);
 	}
+}
+
+/* RFC 8259: \u0000 is a valid escape. C strings cannot hold it, so the
+ * NUL-terminated reads refuse it instead of cutting the string short. */
+TEST(nul_escape_is_valid_json_but_no_c_string)
+{
+	static const char text[] = "{\"a\":\"x\\u0000y\",\"k\\u0000\":1}";
+	struct json_doc doc;
+	const struct json_tok *v;
+	char *s = NULL;
+	size_t n = 0;
+
+	CHECK_TRUE(json_valid("{\"a\":\"\\u0000\"}", 14));
+	CHECK_INT(parse_str(text, &doc, NULL), 0);
+	if (testing_failed())
+		return;
+	v = json_member(&doc, doc.toks, "a");
+	CHECK_INT(json_get_string(&doc, v, &s), -EILSEQ);
+	CHECK_TRUE(s == NULL);
+	CHECK_INT(json_get_stringn(&doc, v, &s, &n), 0);
+	CHECK_INT(n, 3);
+	CHECK_TRUE(s != NULL && memcmp(s, "x\0y", 4) == 0);
+	free(s);
+	s = NULL;
+	CHECK_INT(json_get_stringn(&doc, doc.toks, &s, &n), -EINVAL); /* not a string */
+	CHECK_INT(json_unescape("\\u0000", 6, &s), -EILSEQ);
+	CHECK_INT(json_unescapen("a\\u0000", 7, &s, &n), 0);
+	CHECK_INT(n, 2);
+	free(s);
+	json_doc_free(&doc);
+}
+
+/* Raw bytes in strings must be UTF-8 as RFC 3629 has it. */
+TEST(strings_must_be_utf8)
+{
+	static const struct {
+		const char *body;
+		bool ok;
+	} cases[] = {
+		{ "caf\xc3\xa9", true },
+		{ "\xe2\x82\xac", true }, /* U+20AC */
+		{ "\xef\xbf\xbf", true }, /* U+FFFF */
+		{ "\xf0\x9f\x98\x80", true }, /* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", true }, /* U+10FFFF */
+		{ "\xff\xfe", false },
+		{ "\xfe", false },
+		{ "\x80", false }, /* lone continuation byte */
+		{ "\xc0\xaf", false }, /* overlong '/' */
+		{ "\xc1\xbf", false }, /* overlong */
+		{ "\xe0\x80\xaf", false }, /* overlong */
+		{ "\xf0\x80\x80\xaf", false }, /* overlong */
+		{ "\xed\xa0\x80", false }, /* U+D800, a surrogate */
+		{ "\xed\xbf\xbf", false }, /* U+DFFF */
+		{ "\xf4\x90\x80\x80", false }, /* past U+10FFFF */
+		{ "\xf8\x88\x80\x80\x80", false }, /* five bytes */
+		{ "\xe2\x82", false }, /* truncated */
+		{ "\xe2\x82x", false }, /* truncated, then ASCII */
+		{ "\xf0\x9f\x98", false },
+		{ "\xc3", false },
+	};
+
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		char text[32];
+		struct json_error err = { 0 };
+		int r;
+
+		snprintf(text, sizeof(text), "[\"a%s\"]", cases[i].body);
+		r = json_check(text, strlen(text), NULL, &err);
+		if (cases[i].ok && r != 0)
+			testing_fail(__FILE__, __LINE__, "case %zu rejected: %s", i, err.what);
+		if (!cases[i].ok && (r != -EINVAL || err.offset != 3 ||
+		                     strcmp(err.what, "invalid UTF-8 in a string") != 0))
+			testing_fail(__FILE__, __LINE__, "case %zu: %d at %zu (%s)", i, r,
+			             err.offset, err.what);
+	}
+}
+
+/* A \u escape names a Unicode scalar value: a high surrogate takes a low
+ * one right after it; a lone surrogate has no UTF-8 form and is refused. */
+TEST(surrogate_escapes)
+{
+	static const struct {
+		const char *body;
+		const char *utf8; /* NULL: rejected */
+	} cases[] = {
+		{ "\\ud800\\udc00", "\xf0\x90\x80\x80" },
+		{ "\\udbff\\udfff", "\xf4\x8f\xbf\xbf" },
+		{ "\\uD83D\\uDE00", "\xf0\x9f\x98\x80" },
+		{ "\\ud7ff", "\xed\x9f\xbf" }, /* just below the surrogates */
+		{ "\\ue000", "\xee\x80\x80" }, /* just above */
+		{ "\\ud800\\u0041", NULL },
+		{ "\\ud800\\ue000", NULL },
+		{ "\\ud800\\udbff", NULL }, /* high then high */
+		{ "\\ud800\\ud800", NULL },
+		{ "\\udbff\\ue000", NULL },
+		{ "\\ud800", NULL },
+		{ "\\ud800x", NULL },
+		{ "\\ud800\\n", NULL },
+		{ "\\ud800\\u00", NULL },
+		{ "\\udc00", NULL },
+		{ "\\udfff\\ud800", NULL }, /* pair in the wrong order */
+	};
+
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		char text[48];
+		struct json_doc doc;
+		struct json_error err = { 0 };
+		char *s = NULL;
+		int r;
+
+		snprintf(text, sizeof(text), "[\"%s\"]", cases[i].body);
+		r = json_parse_with(text, strlen(text), NULL, &doc, &err);
+		if (cases[i].utf8 == NULL) {
+			if (r != -EINVAL || err.offset != 2)
+				testing_fail(__FILE__, __LINE__, "%s: %d at %zu", cases[i].body, r,
+				             err.offset);
+			if (r == 0)
+				json_doc_free(&doc);
+			continue;
+		}
+		if (r != 0) {
+			testing_fail(__FILE__, __LINE__, "%s rejected: %s", cases[i].body,
+			             err.what);
+			continue;
+		}
+		CHECK_INT(json_get_string(&doc, doc.toks + 1, &s), 0);
+		CHECK_STR(s, cases[i].utf8);
+		free(s);
+		json_doc_free(&doc);
+	}
+}
+
+TEST(errors_say_why)
+{
+	static const struct {
+		const char *text;
+		size_t offset;
+		const char *what;
+	} cases[] = {
+		{ "[\"a\tb\"]", 3, "control character in a string" },
+		{ "[\"\\q\"]", 2, "invalid escape" },
+		{ "[\"\\u12x4\"]", 2, "invalid escape" },
+		{ "[\"\\udc00\"]", 2, "lone surrogate in a \\u escape" },
+		{ "[\"\xff\"]", 2, "invalid UTF-8 in a string" },
+		{ "{} x", 3, "syntax error" },
+		{ "{} {}", 3, "text after the value" },
+		{ "[\"abc", 1, "unterminated string" },
+		{ "tru", 0, "not a number, true, false or null" },
+		{ "[01]", 1, "not a number, true, false or null" },
+		{ "  ", 2, "no value" },
+		{ "{\"a\":[1,2", 8, "unexpected end of the text" },
+		{ "{\"a\" 1}", 5, "syntax error" },
+	};
+
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		struct json_error err = { 0 };
+		int r = json_check(cases[i].text, strlen(cases[i].text), NULL, &err);
+
+		if (r != -EINVAL || err.offset != cases[i].offset ||
+		    strcmp(err.what, cases[i].what) != 0)
+			testing_fail(__FILE__, __LINE__,
+			             "%s: %d at %zu \"%s\", expected %zu \"%s\"", cases[i].text, r,
+			             err.offset, err.what, cases[i].offset, cases[i].what);
+	}
+}
+
+/* The nesting limit is a parse option; its refusal names it. */
+TEST(max_depth_is_an_option)
+{
+	char deep[JSON_MAX_DEPTH_LIMIT * 2 + 2];
+	struct json_parse_opts opts = { .max_depth = 3 };
+	struct json_error err = { 0 };
+	struct json_doc doc;
+
+	CHECK_INT(json_check("[[[]]]", 6, &opts, NULL), 0);
+	CHECK_INT(json_check("[{\"a\":[]}]", 10, &opts, NULL), 0);
+	CHECK_INT(json_check("[[[[]]]]", 8, &opts, &err), -EINVAL);
+	CHECK_INT(err.offset, 3);
+	CHECK_STR(err.what, "nesting deeper than 3");
+	CHECK_INT(json_parse_with("{\"a\":{\"b\":{\"c\":{}}}}", 20, &opts, &doc, &err), -EINVAL);
+	CHECK_STR(err.what, "nesting deeper than 3");
+	opts.max_depth = 1;
+	CHECK_INT(json_check("[]", 2, &opts, NULL), 0);
+	CHECK_INT(json_check("[[]]", 4, &opts, NULL), -EINVAL);
+	CHECK_INT(json_check("\"[[\"", 4, &opts, NULL), 0); /* brackets in strings */
+
+	/* Out of range settings are refused, not clamped. */
+	opts.max_depth = -1;
+	CHECK_INT(json_check("[]", 2, &opts, &err), -EINVAL);
+	CHECK_STR(err.what, "max_depth out of range");
+	opts.max_depth = JSON_MAX_DEPTH_LIMIT + 1;
+	CHECK_INT(json_check("[]", 2, &opts, &err), -EINVAL);
+
+	/* The largest setting works to its last level. */
+	memset(deep, '[', JSON_MAX_DEPTH_LIMIT + 1);
+	memset(deep + JSON_MAX_DEPTH_LIMIT + 1, ']', JSON_MAX_DEPTH_LIMIT + 1);
+	opts.max_depth = JSON_MAX_DEPTH_LIMIT;
+	CHECK_INT(json_check(deep + 1, 2 * JSON_MAX_DEPTH_LIMIT, &opts, NULL), 0);
+	CHECK_INT(json_check(deep, 2 * JSON_MAX_DEPTH_LIMIT + 2, &opts, &err), -EINVAL);
+	CHECK_INT(err.offset, JSON_MAX_DEPTH_LIMIT);
+
+	/* 0 is the default, 512. */
+	opts.max_depth = 0;
+	CHECK_INT(json_check(deep + JSON_MAX_DEPTH_LIMIT + 1 - 512, 1024, &opts, NULL), 0);
+	CHECK_INT(json_check(deep + JSON_MAX_DEPTH_LIMIT - 512, 1026, &opts, &err), -EINVAL);
+	CHECK_STR(err.what, "nesting deeper than 512");
 }
 
 TEST(positions_are_one_based)
@@ -436,41 +646,6 @@ TEST(valid_checks_payloads)
 	CHECK_FALSE(json_valid("", 0));
 }
 
-TEST(append_string_escapes_and_round_trips)
-{
-	static const char *inputs[] = {
-		"", "plain", "q\"b\\s/", "\b\f\n\r\t", "\x01\x1f", "caf\xc3\xa9",
-	};
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	CHECK_INT(json_append_string(&buf, &len, &cap, "a\"\n\x01"), 0);
-	CHECK_STR(buf, "\"a\\\"\\n\\u0001\"");
-	CHECK_INT(len, strlen(buf));
-	CHECK_TRUE(cap > len);
-	len = 0;
-	for (size_t i = 0; i < N_ELEMS(inputs); i++) {
-		struct json_doc doc;
-		char *back = NULL;
-
-		len = 0;
-		CHECK_INT(json_append_string(&buf, &len, &cap, inputs[i]), 0);
-		CHECK_INT(json_parse(buf, len, &doc, NULL), 0);
-		if (testing_failed())
-			break;
-		CHECK_INT(json_get_string(&doc, doc.toks, &back), 0);
-		CHECK_STR(back, inputs[i]);
-		free(back);
-		json_doc_free(&doc);
-	}
-	/* Appends accumulate. */
-	len = 0;
-	CHECK_INT(json_append_string(&buf, &len, &cap, "a"), 0);
-	CHECK_INT(json_append_string(&buf, &len, &cap, "b"), 0);
-	CHECK_STR(buf, "\"a\"\"b\"");
-	free(buf);
-}
-
 int
 main(void)
 {
@@ -483,8 +658,12 @@ main(void)
 	RUN(integers_at_the_limits);
 	RUN(doubles_bools_nulls);
 	RUN(unescape_table);
+	RUN(nul_escape_is_valid_json_but_no_c_string);
+	RUN(strings_must_be_utf8);
+	RUN(surrogate_escapes);
+	RUN(errors_say_why);
+	RUN(max_depth_is_an_option);
 	RUN(positions_are_one_based);
 	RUN(valid_checks_payloads);
-	RUN(append_string_escapes_and_round_trips);
 	return testing_done();
 }

@@ -75,6 +75,12 @@ TEST(mbuf_grows_and_json_strings_are_escaped)
 	mbuf_json_string(&b, "a\"b\n");
 	CHECK_STR(b.data, "\"a\\\"b\\n\"");
 	free(b.data);
+	/* Always valid JSON: control characters escaped, bytes that are not
+	 * UTF-8 replaced. */
+	memset(&b, 0, sizeof(b));
+	mbuf_json_string(&b, "\x01x\xff\xfe");
+	CHECK_STR(b.data, "\"\\u0001x\\ufffd\\ufffd\"");
+	free(b.data);
 }
 
 TEST(per_route_histograms_follow_the_route)

@@ -73,6 +73,7 @@ TEST(payload_is_validated)
 		  "story_id: must be" },
 		{ "{\"story_id\":\"US-1\",\"version\":1,\"data\":{}}", "event: missing" },
 		{ EV(1, "", "{}"), "event: must be a non-empty string" },
+		{ EV(1, "a\\u0000b", "{}"), "event: must not contain a NUL character" },
 		{ "{\"story_id\":\"US-1\",\"event\":3,\"version\":1,\"data\":{}}",
 		  "event: must be a non-empty string" },
 		{ "{\"story_id\":\"US-1\",\"event\":\"e\",\"data\":{}}", "version: missing" },
@@ -177,6 +178,25 @@ TEST(keys_compare_unescaped_and_are_written_escaped)
 	CHECK_INT(apply(&f, EV(3, "e", "{\"z\":1,\"z\":null,\"y\":1,\"y\":2}"), NULL), TJ_DONE);
 	v = doc_get(&f, "data");
 	CHECK_STR(v, "{\"a\":2,\"q\\\"k\":\"v\\u00e9\\n\",\"y\":2}");
+	free(v);
+	fake_fix_end(&f);
+}
+
+/* "\u0000" is valid JSON: a key holding it is its own key, kept and
+ * merged like any other, never cut at the NUL. */
+TEST(keys_with_nul_are_whole_keys)
+{
+	struct fake_fix f;
+	char *v;
+
+	fake_fix_start(&f, DOC, "");
+	CHECK_INT(apply(&f, EV(1, "e", "{\"k\\u0000x\":1,\"k\":2}"), NULL), TJ_DONE);
+	v = doc_get(&f, "data");
+	CHECK_STR(v, "{\"k\\u0000x\":1,\"k\":2}");
+	free(v);
+	CHECK_INT(apply(&f, EV(2, "e", "{\"k\\u0000x\":null,\"k\\u0000\":3}"), NULL), TJ_DONE);
+	v = doc_get(&f, "data");
+	CHECK_STR(v, "{\"k\":2,\"k\\u0000\":3}");
 	free(v);
 	fake_fix_end(&f);
 }
@@ -315,6 +335,7 @@ main(void)
 	RUN(first_event_creates_the_document_and_announces_it);
 	RUN(merge_replaces_adds_and_deletes_top_level_keys);
 	RUN(keys_compare_unescaped_and_are_written_escaped);
+	RUN(keys_with_nul_are_whole_keys);
 	RUN(out_of_order_events_v2_v1_v3);
 	RUN(every_event_twice_gives_the_same_document);
 	RUN(custom_subject_and_failed_publish);

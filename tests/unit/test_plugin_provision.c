@@ -74,6 +74,8 @@ TEST(config_is_validated)
 		{ "{\"state_dir\":\"/tmp\",\"command\":[]}", "command:" },
 		{ "{\"state_dir\":\"/tmp\",\"command\":[1]}", "command:" },
 		{ "{\"state_dir\":\"/tmp\",\"command\":[\"true\"]}", "absolute path" },
+		{ "{\"state_dir\":\"/tmp\",\"command\":[\"/bin/true\\u0000x\"]}",
+		  "command: argv strings must not contain a NUL character" },
 		{ "{\"state_dir\":\"/tmp\",\"command\":[\"/nonexistent/x\"]}",
 		  "not an executable" },
 		{ "{\"state_dir\":\"/tmp\",\"command_timeout_ms\":0}", "command_timeout_ms:" },

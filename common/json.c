@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,13 +18,8 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
-#include "util/json.h"
-
-/* Config files and task payloads are far smaller; the cap also keeps every
- * offset inside jsmn's int fields. */
-#define JSON_MAX_LEN ((size_t)64 << 20)
-/* Bounds the recursion of the grammar check. */
-#define JSON_MAX_DEPTH 512
+#include "json.h"
+#include "utf8.h"
 
 /* State of the grammar check that follows jsmn's tokenizing. */
 struct checker {
@@ -31,9 +27,11 @@ struct checker {
 	size_t len;
 	const jsmntok_t *toks;
 	int count;
+	int max_depth;
 	size_t pos; /* text cursor */
 	int next; /* next token index */
 	size_t err_pos; /* where it went wrong */
+	const char *why; /* and how */
 	/* First token whose child count contradicts the grammar. Reported
 	 * only if the text itself looked right, so that text errors, which
 	 * point at the exact byte, take precedence. */
@@ -141,40 +139,18 @@ hex4(const char *s)
 	return v;
 }
 
-static size_t
-utf8_put(char *out, unsigned long cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * Decode a string body into `out` (NULL: only validate). The decoded form
  * is never longer than the escaped one, so `len` bytes of `out` suffice.
- * \u0000 is refused because the result is used as a C string, and a lone
- * surrogate because it has no UTF-8 form. On error *bad_r is the offset of
- * the offending byte.
+ * Strings are UTF-8 text: raw bytes must be well-formed UTF-8 (RFC 3629),
+ * and a \u escape must name a Unicode scalar value, so a lone surrogate is
+ * refused (RFC 8259 section 8.2 allows it in the grammar; it has no UTF-8
+ * form). \u0000 is a NUL byte in the result. On error *bad_r is the offset
+ * of the offending byte and *why_r says what is wrong.
  */
 static int
-unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *bad_r)
+unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *bad_r,
+              const char **why_r)
 {
 	size_t i = 0, o = 0;
 	char tmp[4];
@@ -185,8 +161,22 @@ unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *b
 		long hi, lo;
 		size_t n;
 
-		if (c < 0x20)
+		if (c < 0x20) {
+			*why_r = "control character in a string";
 			goto bad;
+		}
+		if (c >= 0x80) {
+			n = utf8_decode(s + i, len - i, NULL);
+			if (n == 0) {
+				*why_r = "invalid UTF-8 in a string";
+				goto bad;
+			}
+			if (out != NULL)
+				memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
 		if (c != '\\') {
 			if (out != NULL)
 				out[o] = (char)c;
@@ -194,6 +184,7 @@ unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *b
 			i++;
 			continue;
 		}
+		*why_r = "invalid escape";
 		if (i + 1 >= len)
 			goto bad;
 		switch (s[i + 1]) {
@@ -224,11 +215,11 @@ unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *b
 		case 'u':
 			if (len - i < 6 || (hi = hex4(s + i + 2)) < 0)
 				goto bad;
-			if (hi == 0)
-				goto bad;
+			*why_r = "lone surrogate in a \\u escape";
 			if (hi >= 0xdc00 && hi <= 0xdfff)
 				goto bad;
 			if (hi >= 0xd800 && hi <= 0xdbff) {
+				/* Only a low surrogate may follow a high one. */
 				if (len - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u')
 					goto bad;
 				lo = hex4(s + i + 8);
@@ -240,7 +231,7 @@ unescape_into(const char *s, size_t len, char *out, size_t *out_len_r, size_t *b
 			} else {
 				cp = (unsigned long)hi;
 			}
-			n = utf8_put(out != NULL ? out + o : tmp, cp);
+			n = utf8_encode((uint32_t)cp, out != NULL ? out + o : tmp);
 			o += n;
 			i += 6;
 			continue;
@@ -259,6 +250,14 @@ bad:
 	return -EINVAL;
 }
 
+static int
+fail(struct checker *c, size_t pos, const char *why)
+{
+	c->err_pos = pos;
+	c->why = why;
+	return -EINVAL;
+}
+
 static int check_value(struct checker *c, int depth);
 
 /* Expect token c->next to begin at the cursor; returns it or NULL. */
@@ -270,13 +269,13 @@ expect_token(struct checker *c)
 
 	skip_ws(c);
 	if (c->next >= c->count) {
-		c->err_pos = c->pos;
+		fail(c, c->pos, "syntax error");
 		return NULL;
 	}
 	t = &c->toks[c->next];
 	begin = (size_t)t->start - (t->type == JSMN_STRING ? 1 : 0);
 	if (begin != c->pos || t->end < t->start) {
-		c->err_pos = c->pos;
+		fail(c, c->pos, "syntax error");
 		return NULL;
 	}
 	return t;
@@ -286,12 +285,11 @@ static int
 check_string(struct checker *c, const jsmntok_t *t)
 {
 	size_t out_len, bad;
+	const char *why;
 
-	if (unescape_into(c->text + t->start, (size_t)(t->end - t->start), NULL, &out_len, &bad) <
-	    0) {
-		c->err_pos = (size_t)t->start + bad;
-		return -EINVAL;
-	}
+	if (unescape_into(c->text + t->start, (size_t)(t->end - t->start), NULL, &out_len, &bad,
+	                  &why) < 0)
+		return fail(c, (size_t)t->start + bad, why);
 	c->pos = (size_t)t->end + 1;
 	return 0;
 }
@@ -304,27 +302,21 @@ check_container(struct checker *c, const jsmntok_t *t, int depth)
 	int n = t->size;
 
 	/* check_depth() ran first; this only guards the recursion. */
-	if (depth >= JSON_MAX_DEPTH) {
-		c->err_pos = c->pos;
-		return -EINVAL;
-	}
+	if (depth >= c->max_depth)
+		return fail(c, c->pos, "nesting too deep");
 	c->pos++;
 	for (int i = 0; i < n; i++) {
 		skip_ws(c);
 		if (i > 0) {
-			if (c->pos >= c->len || c->text[c->pos] != ',') {
-				c->err_pos = c->pos;
-				return -EINVAL;
-			}
+			if (c->pos >= c->len || c->text[c->pos] != ',')
+				return fail(c, c->pos, "syntax error");
 			c->pos++;
 		}
 		if (object) {
 			const jsmntok_t *k = expect_token(c);
 
-			if (k == NULL || k->type != JSMN_STRING) {
-				c->err_pos = c->pos;
-				return -EINVAL;
-			}
+			if (k == NULL || k->type != JSMN_STRING)
+				return fail(c, c->pos, "expected a string key");
 			/* A key is a string owning exactly its value. */
 			if (k->size != 1 && c->size_bad == SIZE_MAX)
 				c->size_bad = c->pos;
@@ -332,20 +324,16 @@ check_container(struct checker *c, const jsmntok_t *t, int depth)
 			if (check_string(c, k) < 0)
 				return -EINVAL;
 			skip_ws(c);
-			if (c->pos >= c->len || c->text[c->pos] != ':') {
-				c->err_pos = c->pos;
-				return -EINVAL;
-			}
+			if (c->pos >= c->len || c->text[c->pos] != ':')
+				return fail(c, c->pos, "expected ':' after a key");
 			c->pos++;
 		}
 		if (check_value(c, depth + 1) < 0)
 			return -EINVAL;
 	}
 	skip_ws(c);
-	if (c->pos >= c->len || c->text[c->pos] != close || c->pos + 1 != (size_t)t->end) {
-		c->err_pos = c->pos;
-		return -EINVAL;
-	}
+	if (c->pos >= c->len || c->text[c->pos] != close || c->pos + 1 != (size_t)t->end)
+		return fail(c, c->pos, "syntax error");
 	c->pos++;
 	return 0;
 }
@@ -370,24 +358,29 @@ check_value(struct checker *c, int depth)
 	case JSMN_PRIMITIVE:
 		if (t->size != 0 && c->size_bad == SIZE_MAX)
 			c->size_bad = c->pos;
-		if (!primitive_valid(c->text + t->start, (size_t)(t->end - t->start))) {
-			c->err_pos = c->pos;
-			return -EINVAL;
-		}
+		if (!primitive_valid(c->text + t->start, (size_t)(t->end - t->start)))
+			return fail(c, c->pos, "not a number, true, false or null");
 		c->pos = (size_t)t->end;
 		return 0;
 	default:
-		c->err_pos = c->pos;
-		return -EINVAL;
+		return fail(c, c->pos, "syntax error");
 	}
 }
+
+/* Where and why a parse failed, for the public error. */
+struct failure {
+	size_t pos;
+	const char *why;
+	int depth; /* for "nesting deeper than N" */
+};
 
 /*
  * Strict jsmn wants a delimiter after every primitive, so a bare top-level
  * "42" reads as incomplete. Such documents are one token; build it here.
  */
 static int
-parse_bare_primitive(const char *text, size_t len, size_t start, jsmntok_t **toks_r, size_t *err_r)
+parse_bare_primitive(const char *text, size_t len, size_t start, jsmntok_t **toks_r,
+                     struct failure *f)
 {
 	size_t end = start, rest;
 	jsmntok_t *t;
@@ -397,11 +390,11 @@ parse_bare_primitive(const char *text, size_t len, size_t start, jsmntok_t **tok
 	for (rest = end; rest < len && is_ws(text[rest]); rest++)
 		;
 	if (!primitive_valid(text + start, end - start)) {
-		*err_r = start;
+		*f = (struct failure){ start, "not a number, true, false or null", 0 };
 		return -EINVAL;
 	}
 	if (rest != len) {
-		*err_r = rest;
+		*f = (struct failure){ rest, "text after the value", 0 };
 		return -EINVAL;
 	}
 	t = calloc(1, sizeof(*t));
@@ -418,10 +411,10 @@ parse_bare_primitive(const char *text, size_t len, size_t start, jsmntok_t **tok
 /*
  * jsmn closes a bracket by walking parent links up from the last token,
  * which costs O(depth): "[[[[...]]]]" would be quadratic. Bound the depth
- * in one linear pass first. 0, or -EINVAL with *err_r at the bracket.
+ * in one linear pass first. 0, or -EINVAL with *f at the bracket.
  */
 static int
-check_depth(const char *text, size_t len, size_t *err_r)
+check_depth(const char *text, size_t len, int max_depth, struct failure *f)
 {
 	bool in_string = false;
 	int depth = 0;
@@ -439,8 +432,8 @@ check_depth(const char *text, size_t len, size_t *err_r)
 		if (ch == '"') {
 			in_string = true;
 		} else if (ch == '{' || ch == '[') {
-			if (++depth > JSON_MAX_DEPTH) {
-				*err_r = i;
+			if (++depth > max_depth) {
+				*f = (struct failure){ i, NULL, max_depth };
 				return -EINVAL;
 			}
 		} else if (ch == '}' || ch == ']') {
@@ -450,21 +443,47 @@ check_depth(const char *text, size_t len, size_t *err_r)
 	return 0;
 }
 
+/*
+ * Say why jsmn gave up. It stops at the opening quote of a string it
+ * cannot read; the string decoder then finds the exact byte and reason.
+ */
+static void
+jsmn_failure(int r, const jsmn_parser *parser, const char *text, size_t len, struct failure *f)
+{
+	size_t pos = r == 0 ? len : parser->pos, end, out_len, bad;
+	const char *why;
+
+	if (r == 0 || r == JSMN_ERROR_PART)
+		*f = (struct failure){ pos, "unexpected end of the text", 0 };
+	else
+		*f = (struct failure){ pos, "syntax error", 0 };
+	if (pos >= len || text[pos] != '"')
+		return;
+	for (end = pos + 1; end < len && text[end] != '"'; end++)
+		if (text[end] == '\\')
+			end++;
+	if (unescape_into(text + pos + 1, (end < len ? end : len) - pos - 1, NULL, &out_len, &bad,
+	                  &why) < 0)
+		*f = (struct failure){ pos + 1 + bad, why, 0 };
+	else if (end >= len)
+		*f = (struct failure){ pos, "unterminated string", 0 };
+}
+
 /* Tokenize with jsmn; returns the token count or -errno. */
 static int
-tokenize(const char *text, size_t len, jsmntok_t **toks_r, size_t *err_r)
+tokenize(const char *text, size_t len, int max_depth, jsmntok_t **toks_r, struct failure *f)
 {
 	jsmn_parser parser;
 	jsmntok_t *toks = NULL;
 	unsigned int cap;
 	int r;
 
-	if (check_depth(text, len, err_r) < 0)
+	if (check_depth(text, len, max_depth, f) < 0)
 		return -EINVAL;
 	jsmn_init(&parser);
 	r = jsmn_parse(&parser, text, len, NULL, 0);
 	if (r <= 0) {
-		*err_r = r == 0 ? len : parser.pos;
+		jsmn_failure(r, &parser, text, len, f);
 		return -EINVAL;
 	}
 	cap = (unsigned int)r;
@@ -486,64 +505,118 @@ tokenize(const char *text, size_t len, jsmntok_t **toks_r, size_t *err_r)
 	}
 	if (r <= 0) {
 		free(toks);
-		*err_r = r == 0 ? len : parser.pos;
+		jsmn_failure(r, &parser, text, len, f);
 		return -EINVAL;
 	}
 	*toks_r = toks;
 	return r;
 }
 
-int
-json_parse(const char *text, size_t len, struct json_doc *doc, size_t *err_offset_r)
+/* Tokenize and check; on success the jsmn tokens and their count. */
+static int
+parse_tokens(const char *text, size_t len, int max_depth, jsmntok_t **toks_r, struct failure *f)
 {
 	jsmntok_t *jtoks = NULL;
-	struct json_tok *toks = NULL;
 	struct checker c;
-	size_t err = 0, first = 0;
-	int count, ret;
+	size_t first = 0;
+	int count;
 
-	if (text == NULL || len > JSON_MAX_LEN) {
-		ret = -EINVAL;
-		goto out;
-	}
 	while (first < len && is_ws(text[first]))
 		first++;
 	if (first == len) {
-		err = len;
-		ret = -EINVAL;
-		goto out;
+		*f = (struct failure){ len, "no value", 0 };
+		return -EINVAL;
 	}
 	if (text[first] == '{' || text[first] == '[' || text[first] == '"')
-		count = tokenize(text, len, &jtoks, &err);
+		count = tokenize(text, len, max_depth, &jtoks, f);
 	else
-		count = parse_bare_primitive(text, len, first, &jtoks, &err);
-	if (count < 0) {
-		ret = count;
-		goto out;
-	}
-	c = (struct checker){
-		.text = text, .len = len, .toks = jtoks, .count = count, .size_bad = SIZE_MAX
-	};
+		count = parse_bare_primitive(text, len, first, &jtoks, f);
+	if (count < 0)
+		return count;
+	c = (struct checker){ .text = text,
+		              .len = len,
+		              .toks = jtoks,
+		              .count = count,
+		              .max_depth = max_depth,
+		              .size_bad = SIZE_MAX };
 	if (check_value(&c, 0) < 0) {
-		err = c.err_pos;
-		ret = -EINVAL;
-		goto out;
+		*f = (struct failure){ c.err_pos, c.why, 0 };
+		goto bad;
 	}
 	skip_ws(&c);
 	if (c.pos != len || c.next != count) {
-		err = c.pos;
-		ret = -EINVAL;
-		goto out;
+		*f = (struct failure){ c.pos, "text after the value", 0 };
+		goto bad;
 	}
 	if (c.size_bad != SIZE_MAX) {
-		err = c.size_bad;
-		ret = -EINVAL;
-		goto out;
+		*f = (struct failure){ c.size_bad, "syntax error", 0 };
+		goto bad;
 	}
+	*toks_r = jtoks;
+	return count;
+bad:
+	free(jtoks);
+	return -EINVAL;
+}
+
+/* Options in force: the defaults where opts is NULL or a field is 0. */
+static int
+resolve_depth(const struct json_parse_opts *opts, int *max_depth_r)
+{
+	int d = opts != NULL && opts->max_depth != 0 ? opts->max_depth : JSON_DEFAULT_MAX_DEPTH;
+
+	if (d < 1 || d > JSON_MAX_DEPTH_LIMIT)
+		return -EINVAL;
+	*max_depth_r = d;
+	return 0;
+}
+
+/* Run the whole check; fills *err_r (if not NULL) on -EINVAL. */
+static int
+parse_checked(const char *text, size_t len, const struct json_parse_opts *opts, jsmntok_t **toks_r,
+              struct json_error *err_r)
+{
+	struct failure f = { 0, "syntax error", 0 };
+	int max_depth, count;
+
+	if (resolve_depth(opts, &max_depth) < 0) {
+		f = (struct failure){ 0, "max_depth out of range", 0 };
+		count = -EINVAL;
+	} else if (text == NULL) {
+		f = (struct failure){ 0, "no value", 0 };
+		count = -EINVAL;
+	} else if (len > JSON_MAX_LEN) {
+		f = (struct failure){ 0, "larger than 64 MiB", 0 };
+		count = -EINVAL;
+	} else {
+		count = parse_tokens(text, len, max_depth, toks_r, &f);
+	}
+	if (count == -EINVAL && err_r != NULL) {
+		err_r->offset = f.pos > len ? len : f.pos;
+		if (f.why == NULL)
+			snprintf(err_r->what, sizeof(err_r->what), "nesting deeper than %d",
+			         f.depth);
+		else
+			snprintf(err_r->what, sizeof(err_r->what), "%s", f.why);
+	}
+	return count;
+}
+
+int
+json_parse_with(const char *text, size_t len, const struct json_parse_opts *opts,
+                struct json_doc *doc, struct json_error *err_r)
+{
+	jsmntok_t *jtoks = NULL;
+	struct json_tok *toks;
+	int count;
+
+	count = parse_checked(text, len, opts, &jtoks, err_r);
+	if (count < 0)
+		return count;
 	toks = calloc((size_t)count, sizeof(*toks));
 	if (toks == NULL) {
-		ret = -ENOMEM;
-		goto out;
+		free(jtoks);
+		return -ENOMEM;
 	}
 	for (int i = 0; i < count; i++) {
 		switch (jtoks[i].type) {
@@ -565,18 +638,34 @@ json_parse(const char *text, size_t len, struct json_doc *doc, size_t *err_offse
 		/* A key's size is 1 (its value): json_next() relies on it. */
 		toks[i].size = jtoks[i].size;
 	}
+	free(jtoks);
 	doc->text = text;
 	doc->len = len;
 	doc->toks = toks;
 	doc->count = count;
-	toks = NULL;
-	ret = 0;
-out:
+	return 0;
+}
+
+int
+json_parse(const char *text, size_t len, struct json_doc *doc, size_t *err_offset_r)
+{
+	struct json_error err;
+	int ret = json_parse_with(text, len, NULL, doc, &err);
+
 	if (ret == -EINVAL && err_offset_r != NULL)
-		*err_offset_r = err > len ? len : err;
-	free(jtoks);
-	free(toks);
+		*err_offset_r = err.offset;
 	return ret;
+}
+
+int
+json_check(const char *text, size_t len, const struct json_parse_opts *opts,
+           struct json_error *err_r)
+{
+	jsmntok_t *jtoks = NULL;
+	int count = parse_checked(text, len, opts, &jtoks, err_r);
+
+	free(jtoks);
+	return count < 0 ? count : 0;
 }
 
 void
@@ -649,20 +738,51 @@ json_position(const struct json_doc *doc, size_t offset, int *line_r, int *col_r
 }
 
 int
-json_unescape(const char *s, size_t len, char **out_r)
+json_unescapen(const char *s, size_t len, char **out_r, size_t *out_len_r)
 {
 	size_t out_len, bad;
+	const char *why;
 	char *out;
 
-	if (unescape_into(s, len, NULL, &out_len, &bad) < 0)
+	if (unescape_into(s, len, NULL, &out_len, &bad, &why) < 0)
 		return -EINVAL;
 	out = malloc(out_len + 1);
 	if (out == NULL)
 		return -ENOMEM;
-	(void)unescape_into(s, len, out, &out_len, &bad);
+	(void)unescape_into(s, len, out, &out_len, &bad, &why);
 	out[out_len] = '\0';
 	*out_r = out;
+	*out_len_r = out_len;
 	return 0;
+}
+
+int
+json_unescape(const char *s, size_t len, char **out_r)
+{
+	size_t n;
+	char *out;
+	int ret = json_unescapen(s, len, &out, &n);
+
+	if (ret < 0)
+		return ret;
+	/* A C string would end early at the NUL: refuse instead of
+	 * truncating silently. */
+	if (memchr(out, '\0', n) != NULL) {
+		free(out);
+		return -EILSEQ;
+	}
+	*out_r = out;
+	return 0;
+}
+
+int
+json_get_stringn(const struct json_doc *doc, const struct json_tok *tok, char **value_r,
+                 size_t *len_r)
+{
+	if (tok == NULL || tok->type != JSON_STRING)
+		return -EINVAL;
+	return json_unescapen(doc->text + tok->start, (size_t)(tok->end - tok->start), value_r,
+	                      len_r);
 }
 
 int
@@ -767,102 +887,5 @@ json_is_null(const struct json_doc *doc, const struct json_tok *tok)
 bool
 json_valid(const char *text, size_t len)
 {
-	struct json_doc doc;
-
-	if (json_parse(text, len, &doc, NULL) < 0)
-		return false;
-	json_doc_free(&doc);
-	return true;
-}
-
-/* Make room for `more` bytes plus a NUL after *len. */
-static int
-reserve(char **out, size_t *len, size_t *cap, size_t more)
-{
-	size_t need, ncap;
-	char *p;
-
-	if (more > SIZE_MAX - *len - 1)
-		return -ENOMEM;
-	need = *len + more + 1;
-	if (need <= *cap && *out != NULL)
-		return 0;
-	ncap = *cap > 0 ? *cap : 64;
-	while (ncap < need)
-		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-	p = realloc(*out, ncap);
-	if (p == NULL)
-		return -ENOMEM;
-	*out = p;
-	*cap = ncap;
-	return 0;
-}
-
-int
-json_append_string(char **out, size_t *len, size_t *cap, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t need = 2, o;
-
-	/* Size it once, then write: worst case is \u00XX per byte. */
-	for (const char *p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
-		    c == '\t')
-			need += 2;
-		else if (c < 0x20)
-			need += 6;
-		else
-			need += 1;
-	}
-	if (reserve(out, len, cap, need) < 0)
-		return -ENOMEM;
-	o = *len;
-	(*out)[o++] = '"';
-	for (const char *p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		char e = 0;
-
-		switch (c) {
-		case '"':
-			e = '"';
-			break;
-		case '\\':
-			e = '\\';
-			break;
-		case '\b':
-			e = 'b';
-			break;
-		case '\f':
-			e = 'f';
-			break;
-		case '\n':
-			e = 'n';
-			break;
-		case '\r':
-			e = 'r';
-			break;
-		case '\t':
-			e = 't';
-			break;
-		default:
-			break;
-		}
-		if (e != 0) {
-			(*out)[o++] = '\\';
-			(*out)[o++] = e;
-		} else if (c < 0x20) {
-			memcpy(*out + o, "\\u00", 4);
-			(*out)[o + 4] = hex[c >> 4];
-			(*out)[o + 5] = hex[c & 0xf];
-			o += 6;
-		} else {
-			(*out)[o++] = (char)c;
-		}
-	}
-	(*out)[o++] = '"';
-	(*out)[o] = '\0';
-	*len = o;
-	return 0;
+	return json_check(text, len, NULL, NULL) == 0;
 }
