@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "util/exitcode.h"
 
 /* Each command: argv[0] is the command name. Returns an exit code. */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "engine/router.h"
+#include "task/router.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/subject.h"

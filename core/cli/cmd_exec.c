@@ -13,7 +13,7 @@
 #include "memory/memory.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
-#include "engine/router.h"
+#include "task/router.h"
 
 static const char exec_usage[] =
     "Usage: taskjet exec [-c FILE] [OPTIONS] SUBJECT [PAYLOAD|-]\n"

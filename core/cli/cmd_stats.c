@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "engine/stats.h"
+#include "task/stats.h"
 
 static const char stats_usage[] =
     "Usage: taskjet stats [-c FILE] [-n URL] [--json] [--by-reason]\n"

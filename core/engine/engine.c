@@ -19,7 +19,7 @@
 #include "json.h"
 #include "plugin/loader.h"
 #include "util/log.h"
-#include "engine/metrics.h"
+#include "task/metrics.h"
 #include "util/xalloc.h"
 
 /* A handler call in progress, on its worker's stack, for the heartbeat. */

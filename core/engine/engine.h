@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "config/config.h"
-#include "engine/disposition.h"
-#include "engine/router.h"
+#include "task/disposition.h"
+#include "task/router.h"
 
 struct engine;
 

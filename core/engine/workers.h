@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "engine/backend.h"
-#include "engine/router.h"
+#include "task/backend.h"
+#include "task/router.h"
 
 struct workers;
 

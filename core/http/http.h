@@ -20,9 +20,9 @@
 #define TASKJET_HTTP_H
 
 #include "config/config.h"
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "engine/engine.h"
-#include "engine/metrics.h"
+#include "task/metrics.h"
 
 /* What the server reads and publishes through. All borrowed: they must
  * outlive the server (stop it first). */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/router.h"
+#include "task/router.h"
 #include "memory/memory.h"
 #include "util/clock.h"
 #include "util/log.h"

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "engine/backend.h"
+#include "task/backend.h"
 
 /* A dead letter kept in memory. Immutable once listed; deleted only by
  * the dlq_* operations (not while exec walks the list). */

@@ -20,8 +20,8 @@
 
 #include <nats/nats.h>
 
-#include "engine/backend.h"
-#include "engine/router.h"
+#include "task/backend.h"
+#include "task/router.h"
 
 struct advisory;
 

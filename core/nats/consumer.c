@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/metrics.h"
+#include "task/metrics.h"
 #include "nats/consumer.h"
 #include "nats/delivery.h"
 #include "nats/topology.h"

@@ -19,8 +19,8 @@
 
 #include <nats/nats.h>
 
-#include "engine/backend.h"
-#include "engine/router.h"
+#include "task/backend.h"
+#include "task/router.h"
 #include "nats/natsconn.h"
 
 struct js_consumer;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "engine/dlq.h"
+#include "task/dlq.h"
 
 struct natsconn;
 

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/metrics.h"
-#include "engine/router.h"
+#include "task/metrics.h"
+#include "task/router.h"
 #include "nats/advisory.h"
 #include "nats/consumer.h"
 #include "nats/delivery.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
-#include "engine/backend.h"
+#include "task/backend.h"
 
 struct js_open_opts {
 	/* The server: this URL (--nats) if not NULL; else the config's

@@ -12,7 +12,7 @@
 
 #include <nats/nats.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "nats/natsconn.h"
 
 /* Attempts of one publish, and how long each waits for the stream's ack. */

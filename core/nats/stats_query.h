@@ -8,8 +8,8 @@
 #define TASKJET_STATS_QUERY_H
 
 #include "config/config.h"
-#include "engine/backend.h"
-#include "engine/stats.h"
+#include "task/backend.h"
+#include "task/stats.h"
 
 struct natsconn;
 

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "plugin/host_api.h"
-#include "engine/router.h"
-#include "engine/task.h"
+#include "task/router.h"
+#include "task/task.h"
 #include "util/xalloc.h"
 
 /* Longest handler name, and longest fail reason kept (it becomes a header). */

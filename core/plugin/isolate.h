@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "engine/task.h"
+#include "task/task.h"
 
 struct plugin_handler;
 

@@ -12,7 +12,7 @@
 
 #include "plugin/host_api.h"
 #include "plugin/loader.h"
-#include "engine/task.h"
+#include "task/task.h"
 #include "util/xalloc.h"
 
 typedef int (*init_fn)(tj_plugin *self, const struct tj_host_api *api, void **userdata_r);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
-#include "engine/backend.h"
+#include "task/backend.h"
 
 struct backend_open_opts {
 	/* A server URL given on the command line (--nats); NULL: the

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/metrics.h"
+#include "task/metrics.h"
 #include "engine/workers.h"
 #include "http/http.h"
 #include "notify/sdnotify.h"

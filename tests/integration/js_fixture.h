@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "engine/router.h"
+#include "task/router.h"
 
 struct js_fixture {
 	struct cfg cfg;

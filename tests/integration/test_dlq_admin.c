@@ -13,7 +13,7 @@
 
 #include "nats/jetstream.h"
 #include "util/clock.h"
-#include "engine/dlq.h"
+#include "task/dlq.h"
 #include "nats/dlq_admin.h"
 #include "js_fixture.h"
 #include "util/log.h"

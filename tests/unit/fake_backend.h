@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 
 enum fake_op {
 	FAKE_ACK = 0,

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/disposition.h"
-#include "engine/dlq.h"
+#include "task/disposition.h"
+#include "task/dlq.h"
 #include "fake_backend.h"
 #include "testing.h"
 

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "engine/dlq.h"
+#include "task/dlq.h"
 #include "testing.h"
 
 /* 2023-11-14T22:13:20.123Z */

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "plugin/host_api.h"
 #include "plugin/loader.h"
 #include "util/log.h"
-#include "engine/router.h"
-#include "engine/task.h"
+#include "task/router.h"
+#include "task/task.h"
 #include "testing.h"
 
 #define ERRLEN 512

@@ -49,19 +49,18 @@ expect "a header outside core/nats reaching nats.h is caught" 1 \
 
 fresh
 put core/plugin/loader.c '#include <dlfcn.h>'
-put core/util/json.c '#include <jsmn.h>'
 put common/json.c '#include <jsmn.h>'
 put core/http/http.c '#include <microhttpd.h>'
 put core/notify/sd.c '#include <systemd/sd-daemon.h>'
 run
 expect "each library in its own place passes" 0 "0 new violation(s)"
 put core/plugin/isolate.c '#include <dlfcn.h>'
-put core/engine/task.c '#  include <jsmn.h>'
+put core/task/task.c '#  include <jsmn.h>'
 put core/run/serve.c '#include <microhttpd.h>'
 put core/engine/engine.c '#include <systemd/sd-journal.h>'
 run
 expect "dlfcn outside the loader is caught" 1 "dlfcn: core/plugin/isolate.c may not reach <dlfcn.h>"
-expect "jsmn outside the JSON module is caught" 1 "jsmn: core/engine/task.c may not reach <jsmn.h>"
+expect "jsmn outside the JSON module is caught" 1 "jsmn: core/task/task.c may not reach <jsmn.h>"
 expect "microhttpd outside core/http is caught" 1 "mhd: core/run/serve.c may not reach <microhttpd.h>"
 expect "systemd outside core/notify is caught" 1 "systemd: core/engine/engine.c may not reach <systemd/sd-journal.h>"
 

@@ -13,7 +13,7 @@
 
 #include "util/clock.h"
 #include "plugin/loader.h"
-#include "engine/task.h"
+#include "task/task.h"
 #include "testing.h"
 
 #define ERRLEN 512

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/metrics.h"
-#include "engine/router.h"
+#include "task/metrics.h"
+#include "task/router.h"
 #include "testing.h"
 
 static const uint64_t bounds[] = { 10, 100, 1000 };

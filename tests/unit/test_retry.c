@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "engine/retry.h"
+#include "task/retry.h"
 #include "testing.h"
 
 static double

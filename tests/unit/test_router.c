@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#include "engine/router.h"
+#include "task/router.h"
 #include "testing.h"
 
 static char *stream_subjects[] = { "orders.>", "mail.>" };

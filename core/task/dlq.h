@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "engine/router.h"
-#include "engine/task.h"
+#include "task/router.h"
+#include "task/task.h"
 
 /* A message header. Borrowed strings unless the owner says otherwise. */
 struct msg_header {

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "engine/dlq.h"
+#include "task/dlq.h"
 #include "util/clock.h"
 #include "util/subject.h"
 #include "util/xalloc.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "jsonw.h"
-#include "engine/metrics.h"
+#include "task/metrics.h"
 #include "util/xalloc.h"
 
 /* Handler durations in microseconds: 1 ms .. 60 s. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
 

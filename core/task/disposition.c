@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "util/clock.h"
-#include "engine/disposition.h"
-#include "engine/dlq.h"
+#include "task/disposition.h"
+#include "task/dlq.h"
 #include "util/log.h"
 
 #define DEFAULT_DLQ_RETRY_DELAY_MS 5000

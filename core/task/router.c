@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util/log.h"
-#include "engine/router.h"
+#include "task/router.h"
 #include "util/subject.h"
 #include "util/xalloc.h"
 

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/dlq.h"
-#include "engine/stats.h"
-#include "engine/task.h"
+#include "task/dlq.h"
+#include "task/stats.h"
+#include "task/task.h"
 
 struct route;
 struct router;

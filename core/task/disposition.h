@@ -12,10 +12,10 @@
 
 #include <stdint.h>
 
-#include "engine/backend.h"
+#include "task/backend.h"
 #include "config/config.h"
-#include "engine/retry.h"
-#include "engine/router.h"
+#include "task/retry.h"
+#include "task/router.h"
 
 enum disp_outcome {
 	DISP_ACKED = 0,

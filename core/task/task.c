@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/task.h"
+#include "task/task.h"
 
 void
 task_set_id(struct tj_task *task, const char *msg_id)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stats.h"
+#include "task/stats.h"
 #include "util/clock.h"
 #include "util/xalloc.h"
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "engine/retry.h"
+#include "task/retry.h"
 
 /* One generator per thread: no lock, and no two threads share a sequence. */
 static __thread uint64_t rng_state;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/router.h"
+#include "task/router.h"
 
 #define METRICS_MAX_BUCKETS 16
 
