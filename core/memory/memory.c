@@ -29,6 +29,7 @@ struct mem_item {
 	size_t len;
 	struct dlq_header *headers; /* owned copies */
 	size_t header_count;
+	struct task_header *task_headers; /* ops->headers' view, built on use */
 	char *msg_id;
 	uint64_t seq;
 	uint32_t deliveries;
@@ -127,6 +128,7 @@ item_free(struct mem_item *item)
 	free(item->subject);
 	free(item->payload);
 	headers_free(item->headers, item->header_count);
+	free(item->task_headers);
 	free(item->msg_id);
 	free(item);
 }
@@ -376,6 +378,24 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return NULL;
 }
 
+static int
+op_headers(struct backend *base, const struct tj_task *task, const struct task_header **headers_r,
+           size_t *count_r)
+{
+	struct mem_item *item = task->backend_msg;
+
+	if (item->task_headers == NULL && item->header_count > 0) {
+		item->task_headers = xcalloc(item->header_count, sizeof(*item->task_headers));
+		for (size_t i = 0; i < item->header_count; i++)
+			item->task_headers[i] =
+			    (struct task_header){ .key = item->headers[i].key,
+				                  .value = item->headers[i].value };
+	}
+	*headers_r = item->task_headers;
+	*count_r = item->header_count;
+	return 0;
+}
+
 static const struct backend_ops memory_ops = {
 	.name = "memory",
 	.ack = op_ack,
@@ -385,6 +405,7 @@ static const struct backend_ops memory_ops = {
 	.dead_letter = op_dead_letter,
 	.publish = op_publish,
 	.header = op_header,
+	.headers = op_headers,
 };
 
 /* --- delivery --- */

@@ -30,11 +30,19 @@
  * synthesized task the stored copy from js_GetMsg, which has no reply
  * subject: the backend's ack/nak/term/in_progress are then no-ops.
  * settled latches after an ack/nak/term so a second one sends nothing.
+ * headers caches the header list on first use (ops->headers); free it
+ * with js_delivery_release() when the task is done.
  */
 struct js_delivery {
 	natsMsg *msg;
 	bool settled;
+	bool headers_read;
+	struct task_header *headers; /* strings owned by msg */
+	size_t header_count;
 };
+
+/* Free what the delivery cached (not the message). */
+void js_delivery_release(struct js_delivery *d);
 
 struct advisory;
 

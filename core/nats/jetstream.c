@@ -152,6 +152,55 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return v;
 }
 
+void
+js_delivery_release(struct js_delivery *d)
+{
+	free(d->headers);
+	d->headers = NULL;
+	d->header_count = 0;
+	d->headers_read = false;
+}
+
+/* Read every header value once per delivery; the strings stay the msg's. */
+static int
+op_headers(struct backend *base, const struct tj_task *task, const struct task_header **headers_r,
+           size_t *count_r)
+{
+	struct js_delivery *d = task->backend_msg;
+	const char **keys = NULL;
+	natsStatus s = NATS_OK;
+	int count = 0;
+
+	if (d == NULL || d->msg == NULL)
+		return -ENOENT;
+	if (!d->headers_read) {
+		s = natsMsgHeader_Keys(d->msg, &keys, &count);
+		for (int i = 0; s == NATS_OK && i < count; i++) {
+			const char **values = NULL;
+			int n = 0;
+
+			s = natsMsgHeader_Values(d->msg, keys[i], &values, &n);
+			if (s != NATS_OK)
+				break;
+			d->headers =
+			    xrealloc(d->headers, d->header_count + (size_t)n, sizeof(*d->headers));
+			for (int j = 0; j < n; j++)
+				d->headers[d->header_count++] =
+				    (struct task_header){ .key = keys[i], .value = values[j] };
+			free((void *)values);
+		}
+		free((void *)keys);
+		if (s != NATS_OK && s != NATS_NOT_FOUND) {
+			js_delivery_release(d);
+			return natsconn_errno(s);
+		}
+		d->headers_read = true;
+	}
+	*headers_r = d->headers;
+	*count_r = d->header_count;
+	return 0;
+}
+
 /* Store failures that mean "full" rather than "broken". */
 static bool
 is_full(jsErrCode jerr)
@@ -314,6 +363,7 @@ static const struct backend_ops js_ops = {
 	.dead_letter = op_dead_letter,
 	.publish = op_publish,
 	.header = op_header,
+	.headers = op_headers,
 };
 
 /* ----- consumer runtime ----- */
@@ -445,6 +495,7 @@ deliver(struct js_worker *w, natsMsg *msg, int64_t received_ms)
 		format_seq_id(task.id, sizeof(task.id), task.stream, task.stream_seq);
 
 	r = w->b->cb->process(w->b->cb->ctx, &task);
+	js_delivery_release(&d);
 	if (r != 0)
 		log_write(TJ_LOG_DEBUG,
 		          &(struct log_ctx){

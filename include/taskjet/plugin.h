@@ -32,6 +32,8 @@
  *
  * Changelog
  *   1.0  initial ABI.
+ *   1.1  task_header_count, task_header_at (list a task's headers) and
+ *        task_time_left_ms (time left before the handler's timeout).
  */
 #ifndef TASKJET_PLUGIN_H
 #define TASKJET_PLUGIN_H
@@ -45,7 +47,7 @@ extern "C" {
 #endif
 
 #define TJ_ABI_MAJOR 1u
-#define TJ_ABI_MINOR 0u
+#define TJ_ABI_MINOR 1u
 
 #if defined(__GNUC__)
 #define TJ_EXPORT __attribute__((visibility("default")))
@@ -174,7 +176,26 @@ struct tj_host_api {
 	 */
 	void (*task_fail_reason)(tj_task *task, const char *fmt, ...) TJ_PRINTF(2, 3);
 
-	/* 1.1+: append new members here, and only here. */
+	/* --- 1.1: the task, valid only during the handler call that got it --- */
+
+	/*
+	 * The task's headers in message order, one entry per value (a key sent
+	 * with two values is listed twice). `index` runs from 0 to
+	 * task_header_count() - 1; the strings are owned by the engine and
+	 * valid until the handler returns. -ERANGE past the end, -EINVAL for
+	 * NULL arguments.
+	 */
+	size_t (*task_header_count)(const tj_task *task);
+	int (*task_header_at)(const tj_task *task, size_t index, const char **key_r,
+	                      const char **value_r);
+	/*
+	 * Milliseconds left before the route's handler timeout stops this
+	 * call; 0 once it has passed, -1 when no timeout applies. A handler
+	 * doing long work checks it to give up (TJ_RETRY) cleanly in time.
+	 */
+	int64_t (*task_time_left_ms)(const tj_task *task);
+
+	/* 1.2+: append new members here, and only here. */
 };
 
 /* True if the engine's table has `member` (for members added after 1.0). */
