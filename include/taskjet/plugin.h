@@ -5,7 +5,9 @@
  * A plugin is a shared object named <name>.so in the engine's plugin
  * directory. It exports exactly three symbols:
  *
- *   tj_plugin_info   static descriptor, read before any plugin code runs
+ *   tj_plugin_info   static descriptor, read (in a throwaway process, where
+ *                    the plugin's constructors run) before any of its code
+ *                    runs in the engine
  *   tj_plugin_init   required; registers handlers and reads its config
  *   tj_plugin_fini   optional; frees what init allocated
  *

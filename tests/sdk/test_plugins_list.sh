@@ -89,7 +89,7 @@ chmod 777 "$tmp/plugins/fx_noop.so"
 expect "plugins -d with refused files exits 1" 1 "$bin" plugins -d "$tmp/plugins"
 has "all six files are listed" "^plugin directory $tmp/plugins: 6 plugins\$"
 has "the wrong-major plugin is refused, naming both ABIs" '^fx_wrong_major +REFUSED .*built for ABI 2\.1, this engine speaks 1\.1'
-has "the world-writable plugin is refused with the reason" '^fx_noop +REFUSED .*world-writable \(chmod o-w it\)'
+has "the world-writable plugin is refused with the reason" '^fx_noop +REFUSED .*writable by its group and others \(mode 0777, owner uid [0-9]+.*\); only its owner may write it \(chmod go-w '
 has "the good plugins are still listed" '^provision +[0-9.]+ +ABI 1\.1 '
 expect "plugins -c with refused files in plugin_dir exits 1" 1 "$bin" plugins -c "$tmp/shipped.json"
 has "with -c the shipped ones still show handlers" '^ +handlers: update$'
