@@ -11,6 +11,10 @@
  *   tj_plugin_init   required; registers handlers and reads its config
  *   tj_plugin_fini   optional; frees what init allocated
  *
+ * The same file runs in the engine's threads or, isolated, in worker
+ * processes (one per concurrency slot of a route, each running init with
+ * the route's config); every member of tj_host_api works in both.
+ *
  * The engine calls tj_plugin_init() once per route that uses the plugin, each
  * time with a new instance handle (tj_plugin *) and that route's "config"
  * object. A handler gives a verdict (TJ_DONE, TJ_RETRY, TJ_FAIL); the engine
@@ -226,7 +230,8 @@ struct tj_plugin_info {
  * state in *userdata_r (it is passed to fini). Return 0, or a negative errno
  * to refuse: the engine then drops this instance's registrations, does not
  * call fini, and stops with the plugin's logged reason. Runs on the main
- * thread before any task is fetched. Do not start threads that outlive fini.
+ * thread before any task is fetched (isolated: in each worker process, again
+ * after a worker is restarted). Do not start threads that outlive fini.
  */
 TJ_EXPORT int tj_plugin_init(tj_plugin *self, const struct tj_host_api *api, void **userdata_r);
 
