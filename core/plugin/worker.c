@@ -447,14 +447,16 @@ static void
 serve(const struct plugin_handler *handler, struct plugin_instance *inst)
 {
 	struct ipc_msg msg;
-	int64_t idle_since = -1, last_idle = -1;
+	int64_t idle_since = -1, last_idle = -1, started, last_call = -1;
 	int rc, verdict;
 
 	for (;;) {
-		/* Busy routes send the next task right after a reply: wait for
-		 * it awake if the last one came that quickly. */
-		rc =
-		    ipc_recv_spin(sock, call_in, sizeof(call_in), &msg, ipc_spin_budget(last_idle));
+		/* A busy route of quick handlers sends the next task right after
+		 * a reply: wait for it awake if the last call and the last wait
+		 * were that short. After a slow handler the engine itself has to
+		 * wake up first, and spinning would only burn that time. */
+		rc = ipc_recv_spin(sock, call_in, sizeof(call_in), &msg,
+		                   ipc_spin_budget(last_idle > last_call ? last_idle : last_call));
 		if (idle_since >= 0)
 			last_idle = clock_mono_us() - idle_since;
 		if (rc == -EAGAIN)
@@ -472,7 +474,9 @@ serve(const struct plugin_handler *handler, struct plugin_instance *inst)
 		call.active = true;
 		pthread_mutex_unlock(&host_lock);
 		arm_cpu_limit();
+		started = clock_mono_us();
 		verdict = plugin_call(handler, &call.task);
+		last_call = clock_mono_us() - started;
 		pthread_mutex_lock(&host_lock);
 		call.active = false;
 		pthread_mutex_unlock(&host_lock);
