@@ -230,6 +230,17 @@ set_no_init(const char *stem, const char *path, char *err, size_t errlen)
 static void
 set_dlopen_failed(const char *stem, const char *path, const char *why, char *err, size_t errlen)
 {
+	const char *p = why;
+
+	/* dlerror names the file as we opened it, "/proc/self/fd/N: ...";
+	 * the path was said already. */
+	if (p != NULL && strncmp(p, "/proc/self/fd/", 14) == 0) {
+		p += 14;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (strncmp(p, ": ", 2) == 0)
+			why = p + 2;
+	}
 	set_err(err, errlen, "plugin %s: cannot load %s: %s; check its dependencies with: ldd %s",
 	        stem, path, why != NULL && why[0] != '\0' ? why : "unknown error", path);
 }
@@ -638,7 +649,10 @@ plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_prob
 	stem_len = (size_t)(dot - base);
 	memcpy(stem, base, stem_len);
 	stem[stem_len] = '\0';
-	dir = base == path ? xstrdup(".") : xstrndup(path, (size_t)(base - path));
+	/* The directory without its trailing slash ("/" stays "/"). */
+	dir = base == path       ? xstrdup(".")
+	      : base == path + 1 ? xstrdup("/")
+	                         : xstrndup(path, (size_t)(base - path - 1));
 	shown = plugin_path(dir, stem);
 
 	rc = plugin_file_open(dir, stem, err, errlen, &fd);

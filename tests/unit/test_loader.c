@@ -431,6 +431,7 @@ TEST(refuses_unsafe_or_missing_files)
 	CHECK_INT(plugin_instance_create(tmpdir, "junk", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -ENOEXEC);
 	CHECK_CONTAINS(err, "cannot load");
+	CHECK_FALSE(strstr(err, "/proc/self/fd/") != NULL);
 	snprintf(dst, sizeof(dst), "check its dependencies with: ldd %s", lnk);
 	CHECK_CONTAINS(err, dst);
 	unlink(lnk);
