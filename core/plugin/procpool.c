@@ -1189,6 +1189,12 @@ procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_
 
 /* ----- readiness ----- */
 
+static bool
+slot_live(const struct slot *s)
+{
+	return s->state == SLOT_READY || s->state == SLOT_BUSY || s->state == SLOT_DRAINING;
+}
+
 bool
 procpool_ready(struct procpool *pool, char *why, size_t len)
 {
@@ -1200,7 +1206,7 @@ procpool_ready(struct procpool *pool, char *why, size_t len)
 		const struct slot *s = &pool->slots[i];
 		long long secs = (s->next_spawn_ms - now + 999) / 1000;
 
-		if (s->state == SLOT_READY || s->state == SLOT_BUSY || s->state == SLOT_DRAINING)
+		if (slot_live(s))
 			continue;
 		ready = false;
 		if (secs < 0)
@@ -1225,6 +1231,19 @@ procpool_ready(struct procpool *pool, char *why, size_t len)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return ready;
+}
+
+bool
+procpool_slot_live(struct procpool *pool, unsigned slot)
+{
+	bool live;
+
+	if (slot >= pool->count)
+		return false;
+	pthread_mutex_lock(&pool->lock);
+	live = slot_live(&pool->slots[slot]);
+	pthread_mutex_unlock(&pool->lock);
+	return live;
 }
 
 void

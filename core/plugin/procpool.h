@@ -159,6 +159,12 @@ int procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, in
  */
 bool procpool_ready(struct procpool *pool, char *why, size_t len);
 
+/* True when the slot has a live worker (idle or in a call), so a task
+ * given to it now will run rather than come back PROCPOOL_UNAVAILABLE. A
+ * dispatcher thread checks it before taking a task for its slot. Any
+ * thread. */
+bool procpool_slot_live(struct procpool *pool, unsigned slot);
+
 /* Counters since create, for metrics. */
 struct procpool_stats {
 	uint64_t calls; /* calls that reached a worker */

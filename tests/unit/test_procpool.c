@@ -283,6 +283,8 @@ TEST(calls_see_the_task_and_config_as_in_thread_mode)
 		return;
 	}
 	CHECK_TRUE(procpool_ready(pool, why, sizeof(why)));
+	CHECK_TRUE(procpool_slot_live(pool, 1));
+	CHECK_FALSE(procpool_slot_live(pool, 2));
 
 	out = run(pool, 0, &t, "ok");
 	CHECK_INT(out.result, PROCPOOL_VERDICT);
@@ -671,6 +673,7 @@ TEST(failing_init_is_retried_with_backoff_and_reported)
 	CHECK_TRUE(reported);
 	CHECK_CONTAINS(why, "route r: plugin init failed 3 times: plugin fx_isolate (route r): "
 	                    "tj_plugin_init failed: Input/output error (-5)");
+	CHECK_FALSE(procpool_slot_live(pool, 0));
 	/* The plugin's own reason reached the log. */
 	CHECK_TRUE(logged("init refused") >= 0);
 	/* A slot waiting out its backoff does not take tasks. */
@@ -691,6 +694,7 @@ TEST(failing_init_is_retried_with_backoff_and_reported)
 			clock_sleep_ms(20);
 	}
 	CHECK_TRUE(ready);
+	CHECK_TRUE(procpool_slot_live(pool, 0));
 	out = run(pool, 0, &t, "ok");
 	CHECK_INT(out.result, PROCPOOL_VERDICT);
 	task_release(&t);
