@@ -380,6 +380,17 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return NULL;
 }
 
+static int
+op_headers(struct backend *base, const struct tj_task *task, const struct msg_header **headers_r,
+           size_t *count_r)
+{
+	const struct mem_item *item = task->backend_msg;
+
+	*headers_r = item->headers;
+	*count_r = item->header_count;
+	return 0;
+}
+
 /* --- delivery --- */
 
 /* Fill `item`'s task for a delivery (lock not held; the item is ours). */
@@ -911,6 +922,7 @@ static const struct backend_ops memory_ops = {
 	.in_progress = op_in_progress,
 	.dead_letter = op_dead_letter,
 	.header = op_header,
+	.headers = op_headers,
 	.publish = op_publish,
 	.start = op_start,
 	.next = op_next,

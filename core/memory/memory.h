@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The memory backend (engine/backend.h): the same engine over a bounded
+ * The memory backend (task/backend.h): the same engine over a bounded
  * in-process queue instead of JetStream. Same routing, retry delays and
  * dead letters (kept in memory, listable, replayable); publish fails with
  * -ENOBUFS when the queue is full rather than dropping anything. Nothing

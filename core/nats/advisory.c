@@ -254,6 +254,7 @@ move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 	              .route = route->cfg->name, .seq = ev->stream_seq, .attempt = task.attempt },
 	          "advisory: %s moved to the DLQ after max deliveries", task.id);
 out:
+	js_delivery_release(&d);
 	natsMsg_Destroy(d.msg);
 	return rc;
 }

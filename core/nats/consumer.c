@@ -403,8 +403,7 @@ fill_task(struct js_consumer *c, struct js_slot *s, natsMsg *m, int64_t now)
 	memset(t, 0, sizeof(*t));
 	if (!parse_ack_subject(natsMsg_GetReply(m), &t->stream_seq, &delivered))
 		return false;
-	s->d.msg = m;
-	s->d.settled = false;
+	s->d = (struct js_delivery){ .msg = m };
 	s->beat_ms = now;
 	t->subject = natsMsg_GetSubject(m);
 	t->payload = natsMsg_GetData(m);
@@ -626,6 +625,7 @@ js_consumer_done(struct js_consumer *c, struct tj_task *task)
 	struct js_slot *s = (struct js_slot *)((char *)task - offsetof(struct js_slot, task));
 
 	task_release(task);
+	js_delivery_release(&s->d);
 	natsMsg_Destroy(s->d.msg);
 	s->d.msg = NULL;
 	pthread_mutex_lock(&c->lock);
@@ -647,6 +647,7 @@ hand_back_queue(struct js_consumer *c)
 		c->q_head = s->next;
 		c->queued--;
 		nak_now(c, s->d.msg);
+		js_delivery_release(&s->d);
 		natsMsg_Destroy(s->d.msg);
 		s->d.msg = NULL;
 		put_slot(c, s);

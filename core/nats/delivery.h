@@ -11,6 +11,8 @@
 
 #include <nats/nats.h>
 
+#include "task/task.h"
+
 /*
  * msg is the delivered message, or for a synthesized task the stored copy
  * from js_GetMsg, which has no reply subject: ack/nak/term/in_progress are
@@ -20,6 +22,13 @@
 struct js_delivery {
 	natsMsg *msg;
 	bool settled;
+	bool headers_read;
+	struct msg_header *headers; /* every header value, read on first use
+	                             * (ops->headers); strings owned by msg */
+	size_t header_count;
 };
+
+/* Free the header list a delivery cached; before the message goes. */
+void js_delivery_release(struct js_delivery *d);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * The DLQ stream on JetStream: the jetstream backend's dlq_* operations
  * (list, get, delete, purge). What a letter means, filters and replay are
- * in engine/dlq.h and engine/backend.c; this file only stores and fetches.
+ * in task/dlq.h and task/backend.c; this file only stores and fetches.
  * Free of libnats types (a connection is the opaque struct natsconn).
  * Any thread (libnats connections are thread-safe); results are the
  * caller's.

@@ -148,6 +148,55 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	return v;
 }
 
+void
+js_delivery_release(struct js_delivery *d)
+{
+	free(d->headers);
+	d->headers = NULL;
+	d->header_count = 0;
+	d->headers_read = false;
+}
+
+/* Read every header value once per delivery; the strings stay the msg's. */
+static int
+op_headers(struct backend *base, const struct tj_task *task, const struct msg_header **headers_r,
+           size_t *count_r)
+{
+	struct js_delivery *d = task->backend_msg;
+	const char **keys = NULL;
+	natsStatus s = NATS_OK;
+	int count = 0;
+
+	if (d == NULL || d->msg == NULL)
+		return -ENOENT;
+	if (!d->headers_read) {
+		s = natsMsgHeader_Keys(d->msg, &keys, &count);
+		for (int i = 0; s == NATS_OK && i < count; i++) {
+			const char **values = NULL;
+			int n = 0;
+
+			s = natsMsgHeader_Values(d->msg, keys[i], &values, &n);
+			if (s != NATS_OK)
+				break;
+			d->headers =
+			    xrealloc(d->headers, d->header_count + (size_t)n, sizeof(*d->headers));
+			for (int j = 0; j < n; j++)
+				d->headers[d->header_count++] =
+				    (struct msg_header){ .key = keys[i], .value = values[j] };
+			free((void *)values);
+		}
+		free((void *)keys);
+		if (s != NATS_OK && s != NATS_NOT_FOUND) {
+			js_delivery_release(d);
+			return natsconn_errno(s);
+		}
+		d->headers_read = true;
+	}
+	*headers_r = d->headers;
+	*count_r = d->header_count;
+	return 0;
+}
+
 static int
 op_publish(struct backend *base, const struct publish_msg *msg, struct publish_ack *ack_r)
 {
@@ -684,6 +733,7 @@ static const struct backend_ops js_ops = {
 	.in_progress = op_in_progress,
 	.dead_letter = op_dead_letter,
 	.header = op_header,
+	.headers = op_headers,
 	.publish = op_publish,
 	.ensure_topology = op_ensure_topology,
 	.start = op_start,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The JetStream backend (engine/backend.h): tasks from each route's
+ * The JetStream backend (task/backend.h): tasks from each route's
  * durable pull consumer, dispositions as acks, dead letters in the DLQ
  * stream, the MAX_DELIVERIES advisory reader, topology, snapshots and DLQ
  * administration. Free of libnats types, so run/ can open it.

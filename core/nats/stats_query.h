@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The jetstream backend's snapshot: what the server knows about the
- * config's streams, route consumers and DLQ (engine/stats.h). Free of
+ * config's streams, route consumers and DLQ (task/stats.h). Free of
  * libnats types; any thread; results are the caller's.
  */
 #ifndef TASKJET_STATS_QUERY_H

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "task/backend.h"
+#include "util/clock.h"
 #include "plugin/host_api.h"
 #include "task/router.h"
 #include "task/task.h"
@@ -329,11 +330,28 @@ api_task_retry_after(tj_task *task, int64_t delay_ms)
 	task->retry_after_ms = delay_ms < 0 ? 0 : delay_ms;
 }
 
+void
+host_api_take_fail_reason(struct tj_task *task, char *reason, size_t len)
+{
+	/* The reason becomes a message header: one line, bounded, no control
+	 * characters, and not cut in the middle of a UTF-8 sequence. */
+	if (len > FAIL_REASON_MAX) {
+		len = FAIL_REASON_MAX;
+		while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+			len--;
+	}
+	reason[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+			reason[i] = ' ';
+	free(task->fail_reason);
+	task->fail_reason = reason;
+}
+
 static void TJ_PRINTF(2, 3) api_task_fail_reason(tj_task *task, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
-	size_t len;
 	int n;
 
 	if (task == NULL || fmt == NULL)
@@ -344,20 +362,55 @@ static void TJ_PRINTF(2, 3) api_task_fail_reason(tj_task *task, const char *fmt,
 	/* Never abort on a plugin's behalf: on OOM the previous reason stays. */
 	if (n < 0)
 		return;
-	/* The reason becomes a message header: one line, bounded, no control
-	 * characters, and not cut in the middle of a UTF-8 sequence. */
-	len = (size_t)n;
-	if (len > FAIL_REASON_MAX) {
-		len = FAIL_REASON_MAX;
-		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
-			len--;
-		s[len] = '\0';
-	}
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			s[i] = ' ';
-	free(task->fail_reason);
-	task->fail_reason = s;
+	host_api_take_fail_reason(task, s, (size_t)n);
+}
+
+/* The task's header list from its backend; 0 entries when it has none. */
+static size_t
+task_headers(const tj_task *task, const struct msg_header **headers_r)
+{
+	size_t count = 0;
+
+	*headers_r = NULL;
+	if (task == NULL || task->backend == NULL || task->backend->ops->headers == NULL ||
+	    task->backend->ops->headers(task->backend, task, headers_r, &count) < 0)
+		return 0;
+	return count;
+}
+
+static size_t
+api_task_header_count(const tj_task *task)
+{
+	const struct msg_header *headers;
+
+	return task_headers(task, &headers);
+}
+
+static int
+api_task_header_at(const tj_task *task, size_t index, const char **key_r, const char **value_r)
+{
+	const struct msg_header *headers;
+	size_t count;
+
+	if (task == NULL || key_r == NULL || value_r == NULL)
+		return -EINVAL;
+	count = task_headers(task, &headers);
+	if (index >= count)
+		return -ERANGE;
+	*key_r = headers[index].key;
+	*value_r = headers[index].value;
+	return 0;
+}
+
+static int64_t
+api_task_time_left_ms(const tj_task *task)
+{
+	int64_t left;
+
+	if (task == NULL || task->deadline_ms == 0)
+		return -1;
+	left = task->deadline_ms - clock_mono_ms();
+	return left > 0 ? left : 0;
 }
 
 const struct tj_host_api host_api_table = {
@@ -380,4 +433,7 @@ const struct tj_host_api host_api_table = {
 	.task_publish = api_task_publish,
 	.task_retry_after = api_task_retry_after,
 	.task_fail_reason = api_task_fail_reason,
+	.task_header_count = api_task_header_count,
+	.task_header_at = api_task_header_at,
+	.task_time_left_ms = api_task_time_left_ms,
 };

@@ -68,4 +68,11 @@ void host_api_set_current(struct tj_plugin *self, struct tj_task *task);
 struct backend;
 void host_api_set_publisher(struct backend *backend);
 
+/*
+ * Make `reason` (malloc'd, `len` bytes, room for a NUL at len) the task's
+ * fail reason the way task_fail_reason does: cut to the header limit on a
+ * UTF-8 boundary, control characters blanked. Takes ownership.
+ */
+void host_api_take_fail_reason(struct tj_task *task, char *reason, size_t len);
+
 #endif

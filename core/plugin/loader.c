@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* The plugin loader: file checks, dlopen, descriptor checks, init and fini. */
+/* The plugin loader: file checks, a probe, dlopen, descriptor checks, init and fini. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "plugin/host_api.h"
 #include "plugin/loader.h"
+#include "plugin/probe.h"
 #include "task/task.h"
 #include "util/xalloc.h"
 
@@ -21,10 +25,16 @@ typedef void (*fini_fn)(void *userdata);
 /*
  * One dlopen()ed file, shared by every instance (route) that uses it. We
  * keep exactly one dlopen reference per entry and count instances here, so
- * the file is dlclose()d exactly when its last instance is destroyed.
+ * the file is dlclose()d exactly when its last instance is destroyed. It is
+ * found again by device and inode, and loaded through a descriptor it keeps:
+ * dlopen knows it as "/proc/self/fd/<fd>", a name no other file may take
+ * while the object is loaded.
  */
 struct loaded_file {
-	char *path;
+	char *path; /* for messages */
+	dev_t dev;
+	ino_t ino;
+	int fd;
 	void *dl;
 	const struct tj_plugin_info *info;
 	init_fn init;
@@ -42,6 +52,8 @@ struct plugin_instance {
  * keeps a stray probe from another thread safe. */
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loaded_file *files;
+/* Set in a worker process, which is itself the throwaway process. */
+static bool sandboxed;
 
 static void TJ_PRINTF(3, 4) set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -54,152 +66,322 @@ static void TJ_PRINTF(3, 4) set_err(char *err, size_t errlen, const char *fmt, .
 	va_end(ap);
 }
 
+/* "uid 1000 (alice)", or just the uid when it has no name. */
+static void
+describe_owner(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char space[1024];
+
+	if (getpwuid_r(uid, &pw, space, sizeof(space), &found) == 0 && found != NULL)
+		snprintf(buf, len, "uid %u (%s)", (unsigned)uid, found->pw_name);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
 /*
- * Refuse anything but a regular file that only trusted users can write.
- * Symbolic links are refused too (as collectd does): the file we vetted
- * must be the file we map, and a link could point out of the plugin
- * directory. Install the real file, not a link to it.
+ * Only root and the engine's own user may be able to change what the engine
+ * runs: refuse a plugin file (dir NULL), or the directory `dir` holding it,
+ * that someone else owns or that its group or others may write.
  */
 static int
-check_file(const char *stem, const char *path, char *err, size_t errlen)
+check_trusted(const char *stem, const char *path, const char *dir, const struct stat *st, char *err,
+              size_t errlen)
 {
-	struct stat st;
+	const char *what = dir != NULL ? "its directory " : "it";
+	char owner[160], engine[160];
+	unsigned mode = (unsigned)(st->st_mode & 07777);
 
-	if (lstat(path, &st) < 0) {
-		int rc = -errno;
-
-		if (rc == -ENOENT)
-			set_err(err, errlen, "plugin %s: %s does not exist", stem, path);
-		else
-			set_err(err, errlen, "plugin %s: cannot stat %s: %s", stem, path,
-			        strerror(-rc));
-		return rc;
-	}
-	if (S_ISLNK(st.st_mode)) {
+	describe_owner(st->st_uid, owner, sizeof(owner));
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		describe_owner(geteuid(), engine, sizeof(engine));
 		set_err(err, errlen,
-		        "plugin %s: refusing %s: it is a symbolic link; install the "
-		        "plugin file itself",
-		        stem, path);
+		        "plugin %s: refusing %s: %s%s is owned by %s (mode %04o), not by root or "
+		        "the engine's user, %s",
+		        stem, path, what, dir != NULL ? dir : "", owner, mode, engine);
 		return -EPERM;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "plugin %s: refusing %s: not a regular file", stem, path);
-		return -EPERM;
-	}
-	if (st.st_mode & S_IWOTH) {
-		set_err(err, errlen, "plugin %s: refusing %s: it is world-writable (chmod o-w it)",
-		        stem, path);
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		set_err(err, errlen,
+		        "plugin %s: refusing %s: %s%s is writable by %s (mode %04o, owner %s); "
+		        "only its owner may write it (chmod go-w %s)",
+		        stem, path, what, dir != NULL ? dir : "",
+		        (st->st_mode & S_IWGRP) == 0   ? "others"
+		        : (st->st_mode & S_IWOTH) == 0 ? "its group"
+		                                       : "its group and others",
+		        mode, owner, dir != NULL ? dir : path);
 		return -EPERM;
 	}
 	return 0;
 }
 
-/* Check the descriptor against this engine. Runs no plugin code. */
+/*
+ * Open `dir`/`stem`.so once, for good: the directory and the file are
+ * checked through the descriptors that are then used, so nothing can be
+ * swapped in between. Symbolic links are refused (as collectd does): the
+ * file we vetted must be the file we map, and a link could point out of
+ * the plugin directory. Install the real file, not a link to it.
+ */
 static int
-check_info(const char *stem, const char *path, const struct tj_plugin_info *info, char *err,
-           size_t errlen)
+open_checked(const char *dir, const char *stem, const char *path, char *err, size_t errlen,
+             int *fd_r)
+{
+	char file[160];
+	struct stat st;
+	int dfd, fd = -1, rc = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		rc = -errno;
+		if (rc == -ENOENT || rc == -ENOTDIR)
+			set_err(err, errlen,
+			        "plugin %s: %s does not exist (no plugin directory %s)", stem, path,
+			        dir);
+		else
+			set_err(err, errlen, "plugin %s: cannot open the plugin directory %s: %s",
+			        stem, dir, strerror(-rc));
+		goto out;
+	}
+	rc = check_trusted(stem, path, dir, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	snprintf(file, sizeof(file), "%s.so", stem);
+	/* O_NONBLOCK: a FIFO planted under the name must not block the open. */
+	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			set_err(err, errlen, "plugin %s: %s does not exist", stem, path);
+		else if (rc == -ELOOP)
+			set_err(err, errlen,
+			        "plugin %s: refusing %s: it is a symbolic link; install the "
+			        "plugin file itself",
+			        stem, path);
+		else
+			set_err(err, errlen, "plugin %s: cannot open %s: %s", stem, path,
+			        strerror(-rc));
+		if (rc == -ELOOP)
+			rc = -EPERM;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		set_err(err, errlen, "plugin %s: cannot stat %s: %s", stem, path, strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, errlen, "plugin %s: refusing %s: not a regular file", stem, path);
+		rc = -EPERM;
+		goto out;
+	}
+	rc = check_trusted(stem, path, NULL, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	*fd_r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+/* Check a descriptor's fields against this engine. Runs no plugin code. */
+static int
+check_descriptor(const char *stem, const char *path, unsigned major, unsigned minor,
+                 const char *name, char *err, size_t errlen)
 {
 	/* A different major may lay the descriptor out differently: trust only
 	 * its first two fields and name the plugin by its file. */
-	if (info->abi_major != TJ_ABI_MAJOR || info->abi_minor > TJ_ABI_MINOR) {
+	if (major != TJ_ABI_MAJOR || minor > TJ_ABI_MINOR) {
 		set_err(err, errlen,
 		        "plugin %s (%s) was built for ABI %u.%u, this engine speaks "
 		        "%u.%u; rebuild it against this engine's <taskjet/plugin.h>",
-		        stem, path, (unsigned)info->abi_major, (unsigned)info->abi_minor,
-		        TJ_ABI_MAJOR, TJ_ABI_MINOR);
+		        stem, path, major, minor, TJ_ABI_MAJOR, TJ_ABI_MINOR);
 		return -EPROTO;
 	}
-	if (info->name == NULL || strcmp(info->name, stem) != 0) {
+	if (name == NULL || strcmp(name, stem) != 0) {
 		set_err(err, errlen,
 		        "plugin %s (%s) calls itself \"%s\"; the descriptor name must "
 		        "equal the file name without .so",
-		        stem, path, info->name != NULL ? info->name : "(null)");
+		        stem, path, name != NULL ? name : "(null)");
 		return -ENOEXEC;
 	}
 	return 0;
 }
 
+static void
+set_no_info(const char *stem, const char *path, char *err, size_t errlen)
+{
+	set_err(err, errlen,
+	        "plugin %s (%s) has no tj_plugin_info descriptor; is it a "
+	        "taskjet plugin? (declare it with TJ_PLUGIN_DECLARE)",
+	        stem, path);
+}
+
+static void
+set_no_init(const char *stem, const char *path, char *err, size_t errlen)
+{
+	set_err(err, errlen, "plugin %s (%s) does not export tj_plugin_init, which is required",
+	        stem, path);
+}
+
+static void
+set_dlopen_failed(const char *stem, const char *path, const char *why, char *err, size_t errlen)
+{
+	const char *p = why;
+
+	/* dlerror names the file as we opened it, "/proc/self/fd/N: ...";
+	 * the path was said already. */
+	if (p != NULL && strncmp(p, "/proc/self/fd/", 14) == 0) {
+		p += 14;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (strncmp(p, ": ", 2) == 0)
+			why = p + 2;
+	}
+	set_err(err, errlen, "plugin %s: cannot load %s: %s; check its dependencies with: ldd %s",
+	        stem, path, why != NULL && why[0] != '\0' ? why : "unknown error", path);
+}
+
+/* Judge a probe's report as file_acquire judges the loaded descriptor. */
+static int
+check_report(const char *stem, const char *path, const struct probe_report *r, char *err,
+             size_t errlen)
+{
+	int rc;
+
+	if (!r->loaded) {
+		set_dlopen_failed(stem, path, r->error, err, errlen);
+		return -ENOEXEC;
+	}
+	if (!r->has_info) {
+		set_no_info(stem, path, err, errlen);
+		return -ENOEXEC;
+	}
+	rc = check_descriptor(stem, path, r->abi_major, r->abi_minor,
+	                      r->abi_major == TJ_ABI_MAJOR ? r->name : NULL, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!r->has_init) {
+		set_no_init(stem, path, err, errlen);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* dlopen's name for a descriptor of ours. */
+static void
+fd_name(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* dlsym for a function: ISO C forbids object-to-function pointer casts;
+ * POSIX guarantees dlsym results convert, so copy the bytes. */
+static void
+function_symbol(void *dl, const char *name, void *fn_r, size_t size)
+{
+	void *sym = dlsym(dl, name);
+
+	memset(fn_r, 0, size);
+	if (sym != NULL)
+		memcpy(fn_r, &sym, size);
+}
+
 /*
- * Take a reference on the file at `path` (already vetted by check_file),
- * loading and checking it on first use. `want_init`: refuse a file without
- * tj_plugin_init (probing only reads the descriptor, but a plugin without
- * init is still broken, so both refuse it).
+ * Take a reference on the file open at `fd` (vetted by open_checked; the
+ * caller keeps its descriptor), loading and checking it on first use. In
+ * the engine the descriptor is first read by a probe process, so a refused
+ * file runs no code here; in a worker (sandboxed) the worker is the probe.
  */
 static int
-file_acquire(const char *stem, const char *path, char *err, size_t errlen,
+file_acquire(const char *stem, const char *path, int fd, char *err, size_t errlen,
              struct loaded_file **file_r)
 {
-	struct loaded_file *f;
+	struct loaded_file *f = NULL;
 	const struct tj_plugin_info *info;
+	struct probe_report report;
+	char name[64];
+	struct stat st;
 	void *dl = NULL;
-	int rc = 0;
+	int held = -1, rc = 0;
 
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		set_err(err, errlen, "plugin %s: cannot stat %s: %s", stem, path, strerror(-rc));
+		return rc;
+	}
 	pthread_mutex_lock(&files_lock);
 	for (f = files; f != NULL; f = f->next) {
-		if (strcmp(f->path, path) == 0) {
+		if (f->dev == st.st_dev && f->ino == st.st_ino) {
 			f->refs++;
 			*file_r = f;
 			goto out;
 		}
 	}
+	if (!sandboxed) {
+		rc = probe_run(fd, stem, path, err, errlen, &report);
+		if (rc == 0)
+			rc = check_report(stem, path, &report, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 
+	held = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (held < 0) {
+		rc = -errno;
+		set_err(err, errlen, "plugin %s: cannot load %s: %s", stem, path, strerror(-rc));
+		goto out;
+	}
+	fd_name(held, name, sizeof(name));
 	dlerror();
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
-		const char *why = dlerror();
-
-		set_err(err, errlen,
-		        "plugin %s: cannot load %s: %s; check its dependencies "
-		        "with: ldd %s",
-		        stem, path, why != NULL ? why : "unknown error", path);
+		set_dlopen_failed(stem, path, dlerror(), err, errlen);
 		rc = -ENOEXEC;
 		goto out;
 	}
+	/* Checked again on the loaded object: the probe only saved the
+	 * engine from running a refused plugin's code. */
 	info = dlsym(dl, "tj_plugin_info");
 	if (info == NULL) {
-		set_err(err, errlen,
-		        "plugin %s (%s) has no tj_plugin_info descriptor; is it a "
-		        "taskjet plugin? (declare it with TJ_PLUGIN_DECLARE)",
-		        stem, path);
+		set_no_info(stem, path, err, errlen);
 		rc = -ENOEXEC;
 		goto out;
 	}
-	rc = check_info(stem, path, info, err, errlen);
+	rc = check_descriptor(stem, path, info->abi_major, info->abi_minor,
+	                      info->abi_major == TJ_ABI_MAJOR ? info->name : NULL, err, errlen);
 	if (rc < 0)
 		goto out;
-
 	f = xcalloc(1, sizeof(*f));
-	/* ISO C forbids object-to-function pointer casts; POSIX guarantees
-	 * dlsym results convert, so go through memcpy of the same size. */
-	{
-		void *sym = dlsym(dl, "tj_plugin_init");
-
-		if (sym != NULL)
-			memcpy(&f->init, &sym, sizeof(f->init));
-		sym = dlsym(dl, "tj_plugin_fini");
-		if (sym != NULL)
-			memcpy(&f->fini, &sym, sizeof(f->fini));
-	}
+	function_symbol(dl, "tj_plugin_init", &f->init, sizeof(f->init));
+	function_symbol(dl, "tj_plugin_fini", &f->fini, sizeof(f->fini));
 	if (f->init == NULL) {
-		set_err(err, errlen,
-		        "plugin %s (%s) does not export tj_plugin_init, which is "
-		        "required",
-		        stem, path);
+		set_no_init(stem, path, err, errlen);
 		free(f);
+		f = NULL;
 		rc = -ENOEXEC;
 		goto out;
 	}
 	f->path = xstrdup(path);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->fd = held;
 	f->dl = dl;
 	f->info = info;
 	f->refs = 1;
 	f->next = files;
 	files = f;
 	dl = NULL;
+	held = -1;
 	*file_r = f;
 out:
 	if (dl != NULL)
 		dlclose(dl);
+	if (held >= 0)
+		close(held);
 	pthread_mutex_unlock(&files_lock);
 	return rc;
 }
@@ -208,6 +390,8 @@ static void
 file_release(struct loaded_file *file)
 {
 	struct loaded_file **pp;
+	char name[64];
+	void *still;
 
 	if (file == NULL)
 		return;
@@ -225,6 +409,21 @@ file_release(struct loaded_file *file)
 	pthread_mutex_unlock(&files_lock);
 	if (dlclose(file->dl) != 0)
 		log_warn("plugin file %s: dlclose: %s", file->path, dlerror());
+	/*
+	 * glibc may keep an object loaded after dlclose (unique symbols,
+	 * thread-local destructors). It would still answer to its name
+	 * "/proc/self/fd/<fd>", so that descriptor number must never name
+	 * another file: keep it open for the process's life then.
+	 */
+	fd_name(file->fd, name, sizeof(name));
+	still = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+	if (still != NULL) {
+		dlclose(still);
+		log_debug("plugin file %s stays mapped after dlclose; keeping fd %d", file->path,
+		          file->fd);
+	} else {
+		close(file->fd);
+	}
 	free(file->path);
 	free(file);
 }
@@ -237,32 +436,56 @@ stem_valid(const char *name)
 	       strlen(name) < 128;
 }
 
+static char *
+plugin_path(const char *dir, const char *name)
+{
+	size_t plen = strlen(dir) + strlen(name) + sizeof("/.so");
+	char *path = xmalloc(plen);
+
+	snprintf(path, plen, "%s/%s.so", dir, name);
+	return path;
+}
+
 int
-plugin_instance_create(const char *dir, const char *name, const char *route_name,
-                       const char *config_json, size_t config_len, char *err, size_t errlen,
-                       struct plugin_instance **inst_r)
+plugin_file_open(const char *dir, const char *name, char *err, size_t errlen, int *fd_r)
+{
+	char *path;
+	int rc;
+
+	if (dir == NULL || dir[0] == '\0' || !stem_valid(name)) {
+		set_err(err, errlen, "plugin \"%s\": invalid plugin name or directory",
+		        name != NULL ? name : "(null)");
+		return -EINVAL;
+	}
+	path = plugin_path(dir, name);
+	rc = open_checked(dir, name, path, err, errlen, fd_r);
+	free(path);
+	return rc;
+}
+
+void
+plugin_loader_set_sandboxed(void)
+{
+	sandboxed = true;
+}
+
+int
+plugin_instance_create_fd(int fd, const char *name, const char *path, const char *route_name,
+                          const char *config_json, size_t config_len, char *err, size_t errlen,
+                          struct plugin_instance **inst_r)
 {
 	struct plugin_instance *inst = NULL;
 	struct loaded_file *file = NULL;
 	bool self_ready = false;
-	char *path = NULL;
-	size_t plen;
 	int rc;
 
-	if (dir == NULL || dir[0] == '\0' || !stem_valid(name) || route_name == NULL) {
-		set_err(err, errlen, "plugin \"%s\": invalid plugin name or directory",
+	if (!stem_valid(name) || route_name == NULL) {
+		set_err(err, errlen, "plugin \"%s\": invalid plugin name",
 		        name != NULL ? name : "(null)");
 		rc = -EINVAL;
 		goto out;
 	}
-	plen = strlen(dir) + strlen(name) + sizeof("/.so");
-	path = xmalloc(plen);
-	snprintf(path, plen, "%s/%s.so", dir, name);
-
-	rc = check_file(name, path, err, errlen);
-	if (rc < 0)
-		goto out;
-	rc = file_acquire(name, path, err, errlen, &file);
+	rc = file_acquire(name, path, fd, err, errlen, &file);
 	if (rc < 0)
 		goto out;
 
@@ -312,7 +535,29 @@ out:
 		free(inst);
 	}
 	file_release(file);
+	return rc;
+}
+
+int
+plugin_instance_create(const char *dir, const char *name, const char *route_name,
+                       const char *config_json, size_t config_len, char *err, size_t errlen,
+                       struct plugin_instance **inst_r)
+{
+	char *path = NULL;
+	int fd = -1, rc;
+
+	if (route_name == NULL) {
+		set_err(err, errlen, "plugin \"%s\": no route", name != NULL ? name : "(null)");
+		return -EINVAL;
+	}
+	rc = plugin_file_open(dir, name, err, errlen, &fd);
+	if (rc < 0)
+		return rc;
+	path = plugin_path(dir, name);
+	rc = plugin_instance_create_fd(fd, name, path, route_name, config_json, config_len, err,
+	                               errlen, inst_r);
 	free(path);
+	close(fd);
 	return rc;
 }
 
@@ -383,16 +628,15 @@ plugin_call(const struct plugin_handler *handler, struct tj_task *task)
 int
 plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_probe *probe)
 {
-	struct loaded_file *file = NULL;
+	struct probe_report report;
 	const char *base, *dot;
-	char stem[128], *local = NULL;
+	char stem[128], *dir = NULL, *shown = NULL;
 	size_t stem_len;
-	int rc;
+	int fd = -1, rc;
 
 	if (path == NULL) {
 		set_err(err, errlen, "plugin probe: no path");
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
@@ -400,37 +644,77 @@ plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_prob
 	if (dot == NULL || strcmp(dot, ".so") != 0 || dot == base ||
 	    (size_t)(dot - base) >= sizeof(stem)) {
 		set_err(err, errlen, "%s: not a plugin file name (<name>.so)", path);
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	stem_len = (size_t)(dot - base);
 	memcpy(stem, base, stem_len);
 	stem[stem_len] = '\0';
-	/* Without a slash dlopen() would search the library path instead. */
-	if (strchr(path, '/') == NULL) {
-		size_t n = strlen(path) + 3;
+	/* The directory without its trailing slash ("/" stays "/"). */
+	dir = base == path       ? xstrdup(".")
+	      : base == path + 1 ? xstrdup("/")
+	                         : xstrndup(path, (size_t)(base - path - 1));
+	shown = plugin_path(dir, stem);
 
-		local = xmalloc(n);
-		snprintf(local, n, "./%s", path);
-		path = local;
-	}
-
-	rc = check_file(stem, path, err, errlen);
+	rc = plugin_file_open(dir, stem, err, errlen, &fd);
 	if (rc < 0)
 		goto out;
-	rc = file_acquire(stem, path, err, errlen, &file);
+	/* Only the probe process loads it: listing plugins runs none of
+	 * their code in this process. */
+	rc = probe_run(fd, stem, shown, err, errlen, &report);
+	if (rc == 0)
+		rc = check_report(stem, shown, &report, err, errlen);
 	if (rc < 0)
 		goto out;
 	memset(probe, 0, sizeof(*probe));
-	snprintf(probe->name, sizeof(probe->name), "%s", file->info->name);
-	snprintf(probe->version, sizeof(probe->version), "%s",
-	         file->info->version != NULL ? file->info->version : "");
-	snprintf(probe->description, sizeof(probe->description), "%s",
-	         file->info->description != NULL ? file->info->description : "");
-	probe->abi_major = file->info->abi_major;
-	probe->abi_minor = file->info->abi_minor;
+	snprintf(probe->name, sizeof(probe->name), "%s", report.name);
+	snprintf(probe->version, sizeof(probe->version), "%s", report.version);
+	snprintf(probe->description, sizeof(probe->description), "%s", report.description);
+	probe->abi_major = report.abi_major;
+	probe->abi_minor = report.abi_minor;
 out:
-	file_release(file);
-	free(local);
+	if (fd >= 0)
+		close(fd);
+	free(shown);
+	free(dir);
 	return rc;
+}
+
+int
+plugin_probe_here(int fd, struct probe_report *report)
+{
+	const struct tj_plugin_info *info;
+	char name[64];
+	void *dl;
+
+	memset(report, 0, sizeof(*report));
+	fd_name(fd, name, sizeof(name));
+	dlerror();
+	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (dl == NULL) {
+		const char *why = dlerror();
+
+		snprintf(report->error, sizeof(report->error), "%s",
+		         why != NULL ? why : "unknown error");
+		return 0;
+	}
+	report->loaded = true;
+	info = dlsym(dl, "tj_plugin_info");
+	report->has_init = dlsym(dl, "tj_plugin_init") != NULL;
+	report->has_fini = dlsym(dl, "tj_plugin_fini") != NULL;
+	if (info != NULL) {
+		report->has_info = true;
+		report->abi_major = info->abi_major;
+		report->abi_minor = info->abi_minor;
+		/* Another major may lay out the rest differently. */
+		if (info->abi_major == TJ_ABI_MAJOR) {
+			snprintf(report->name, sizeof(report->name), "%s",
+			         info->name != NULL ? info->name : "");
+			snprintf(report->version, sizeof(report->version), "%s",
+			         info->version != NULL ? info->version : "");
+			snprintf(report->description, sizeof(report->description), "%s",
+			         info->description != NULL ? info->description : "");
+		}
+	}
+	/* Left loaded: the probe process exits right after answering. */
+	return 0;
 }

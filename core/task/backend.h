@@ -96,6 +96,11 @@ struct backend_ops {
 	/* First value of a header of the task's message, NULL if absent. The
 	 * string lives as long as the task. */
 	const char *(*header)(struct backend *b, const struct tj_task *task, const char *key);
+	/* Every header value of the task's message, in order (*count_r 0
+	 * when it has none). The array lives as long as the task. 0 or
+	 * -errno. */
+	int (*headers)(struct backend *b, const struct tj_task *task,
+	               const struct msg_header **headers_r, size_t *count_r);
 
 	/* ---- publishing (any thread) ---- */
 	/* Publish and wait for the store's confirmation; fills *ack_r (may be

@@ -17,12 +17,6 @@
 #include "task/router.h"
 #include "task/task.h"
 
-/* A message header. Borrowed strings unless the owner says otherwise. */
-struct msg_header {
-	const char *key;
-	const char *value;
-};
-
 /* A dead letter to write: the task's payload and original headers, plus
  * these headers, on `subject`, deduplicated by `msg_id`. */
 #define DLQ_MAX_HEADERS 12

@@ -17,6 +17,12 @@ struct route;
 
 #define TASK_ID_MAX 192
 
+/* A message header. Borrowed strings unless the owner says otherwise. */
+struct msg_header {
+	const char *key;
+	const char *value;
+};
+
 struct tj_task {
 	/* Set by the backend; borrowed from its message, valid until the
 	 * disposition is applied. payload is NUL-terminated at payload_len. */
@@ -33,6 +39,7 @@ struct tj_task {
 
 	/* Set by the worker. */
 	struct route *route; /* NULL: no route serves the subject; stats mutable */
+	int64_t deadline_ms; /* monotonic ms when the handler times out; 0: never */
 
 	/* Set by the handler through the host API. */
 	int64_t retry_after_ms; /* -1: use the route's backoff */

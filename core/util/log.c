@@ -22,6 +22,7 @@ static int sink_fd = STDERR_FILENO;
 static char *sink_path;
 static int sink_level = TJ_LOG_INFO;
 static enum log_format sink_format = LOG_FORMAT_TEXT;
+static log_forward_fn forward;
 
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
@@ -93,6 +94,12 @@ log_close(void)
 	free(sink_path);
 	sink_path = NULL;
 	pthread_mutex_unlock(&sink_lock);
+}
+
+void
+log_set_forward(log_forward_fn fn)
+{
+	__atomic_store_n(&forward, fn, __ATOMIC_RELEASE);
 }
 
 int
@@ -201,6 +208,7 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 	char line[LINE_MAX_BYTES], msg[LINE_MAX_BYTES - 512], when[40];
 	struct strbuf json = { 0 };
 	const char *out = line;
+	log_forward_fn fwd = __atomic_load_n(&forward, __ATOMIC_ACQUIRE);
 	size_t off = 0;
 	int fd;
 
@@ -211,6 +219,10 @@ log_vwrite(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 	if (!log_enabled(level))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (fwd != NULL) {
+		fwd(level, ctx, msg);
+		return;
+	}
 	clock_format_rfc3339(clock_wall_ms(), true, when, sizeof(when));
 
 	if (__atomic_load_n(&sink_format, __ATOMIC_RELAXED) == LOG_FORMAT_JSON) {

@@ -33,6 +33,14 @@ int log_setup(int level, enum log_format format, const char *path);
 int log_reopen(void);
 /* Close the file sink and fall back to stderr. */
 void log_close(void);
+/*
+ * Hand each line's level, context and formatted message to `fn` instead of
+ * writing it (a worker process forwards its lines to the engine, which
+ * writes them with its own context). NULL: write to the sink again. The
+ * level filter still applies. Set before other threads log.
+ */
+typedef void (*log_forward_fn)(int level, const struct log_ctx *ctx, const char *msg);
+void log_set_forward(log_forward_fn fn);
 /* True if a line at `level` would be written. */
 int log_enabled(int level);
 /* Parse "error", "warning", "notice", "info", "debug". -1 if unknown. */

@@ -5,9 +5,15 @@
  * A plugin is a shared object named <name>.so in the engine's plugin
  * directory. It exports exactly three symbols:
  *
- *   tj_plugin_info   static descriptor, read before any plugin code runs
+ *   tj_plugin_info   static descriptor, read (in a throwaway process, where
+ *                    the plugin's constructors run) before any of its code
+ *                    runs in the engine
  *   tj_plugin_init   required; registers handlers and reads its config
  *   tj_plugin_fini   optional; frees what init allocated
+ *
+ * The same file runs in the engine's threads or, isolated, in worker
+ * processes (one per concurrency slot of a route, each running init with
+ * the route's config); every member of tj_host_api works in both.
  *
  * The engine calls tj_plugin_init() once per route that uses the plugin, each
  * time with a new instance handle (tj_plugin *) and that route's "config"
@@ -32,6 +38,8 @@
  *
  * Changelog
  *   1.0  initial ABI.
+ *   1.1  task_header_count, task_header_at (list a task's headers) and
+ *        task_time_left_ms (time left before the handler's timeout).
  */
 #ifndef TASKJET_PLUGIN_H
 #define TASKJET_PLUGIN_H
@@ -45,7 +53,7 @@ extern "C" {
 #endif
 
 #define TJ_ABI_MAJOR 1u
-#define TJ_ABI_MINOR 0u
+#define TJ_ABI_MINOR 1u
 
 #if defined(__GNUC__)
 #define TJ_EXPORT __attribute__((visibility("default")))
@@ -174,7 +182,26 @@ struct tj_host_api {
 	 */
 	void (*task_fail_reason)(tj_task *task, const char *fmt, ...) TJ_PRINTF(2, 3);
 
-	/* 1.1+: append new members here, and only here. */
+	/* --- 1.1: the task, valid only during the handler call that got it --- */
+
+	/*
+	 * The task's headers in message order, one entry per value (a key sent
+	 * with two values is listed twice). `index` runs from 0 to
+	 * task_header_count() - 1; the strings are owned by the engine and
+	 * valid until the handler returns. -ERANGE past the end, -EINVAL for
+	 * NULL arguments.
+	 */
+	size_t (*task_header_count)(const tj_task *task);
+	int (*task_header_at)(const tj_task *task, size_t index, const char **key_r,
+	                      const char **value_r);
+	/*
+	 * Milliseconds left before the route's handler timeout stops this
+	 * call; 0 once it has passed, -1 when no timeout applies. A handler
+	 * doing long work checks it to give up (TJ_RETRY) cleanly in time.
+	 */
+	int64_t (*task_time_left_ms)(const tj_task *task);
+
+	/* 1.2+: append new members here, and only here. */
 };
 
 /* True if the engine's table has `member` (for members added after 1.0). */
@@ -203,7 +230,8 @@ struct tj_plugin_info {
  * state in *userdata_r (it is passed to fini). Return 0, or a negative errno
  * to refuse: the engine then drops this instance's registrations, does not
  * call fini, and stops with the plugin's logged reason. Runs on the main
- * thread before any task is fetched. Do not start threads that outlive fini.
+ * thread before any task is fetched (isolated: in each worker process, again
+ * after a worker is restarted). Do not start threads that outlive fini.
  */
 TJ_EXPORT int tj_plugin_init(tj_plugin *self, const struct tj_host_api *api, void **userdata_r);
 

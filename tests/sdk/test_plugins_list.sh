@@ -54,7 +54,7 @@ JSON
 expect "plugins -c lists the shipped plugins and exits 0" 0 "$bin" plugins -c "$tmp/shipped.json"
 has "it names the directory and the count" "^plugin directory $tmp/plugins: 4 plugins\$"
 for p in provision deprovision update context-update; do
-	has "$p: name, version, ABI version" "^$p +[0-9]+\.[0-9]+\.[0-9]+ +ABI 1\.0 +[A-Z]"
+	has "$p: name, version, ABI version" "^$p +[0-9]+\.[0-9]+\.[0-9]+ +ABI 1\.1 +[A-Z]"
 	has "$p: its handler" "^ +handlers: $p\$"
 done
 lacks "nothing is refused" 'REFUSED|failed'
@@ -77,7 +77,7 @@ has "the other plugins still show their handlers" '^ +handlers: provision$'
 expect "plugins -d on the shipped plugins exits 0" 0 "$bin" plugins -d "$staged"
 has "-d names the directory" "^plugin directory $staged: 4 plugins\$"
 for p in provision deprovision update context-update; do
-	has "-d shows $p's descriptor" "^$p +[0-9.]+ +ABI 1\.0 "
+	has "-d shows $p's descriptor" "^$p +[0-9.]+ +ABI 1\.1 "
 done
 has "-d says why no handlers are shown" '^ +handlers: unknown, no route configures it'
 lacks "-d refuses none of them" 'REFUSED'
@@ -88,9 +88,9 @@ chmod 755 "$tmp/plugins/fx_wrong_major.so"
 chmod 777 "$tmp/plugins/fx_noop.so"
 expect "plugins -d with refused files exits 1" 1 "$bin" plugins -d "$tmp/plugins"
 has "all six files are listed" "^plugin directory $tmp/plugins: 6 plugins\$"
-has "the wrong-major plugin is refused, naming both ABIs" '^fx_wrong_major +REFUSED .*built for ABI 2\.0, this engine speaks 1\.0'
-has "the world-writable plugin is refused with the reason" '^fx_noop +REFUSED .*world-writable \(chmod o-w it\)'
-has "the good plugins are still listed" '^provision +[0-9.]+ +ABI 1\.0 '
+has "the wrong-major plugin is refused, naming both ABIs" '^fx_wrong_major +REFUSED .*built for ABI 2\.1, this engine speaks 1\.1'
+has "the world-writable plugin is refused with the reason" '^fx_noop +REFUSED .*writable by its group and others \(mode 0777, owner uid [0-9]+.*\); only its owner may write it \(chmod go-w '
+has "the good plugins are still listed" '^provision +[0-9.]+ +ABI 1\.1 '
 expect "plugins -c with refused files in plugin_dir exits 1" 1 "$bin" plugins -c "$tmp/shipped.json"
 has "with -c the shipped ones still show handlers" '^ +handlers: update$'
 has "and fx_noop is still refused" '^fx_noop +REFUSED '
@@ -111,7 +111,7 @@ for f in fx_newer_minor fx_no_info fx_name_mismatch fx_no_init; do
 	cp "$fixtures/$f.so" "$tmp/bad/" && chmod 755 "$tmp/bad/$f.so"
 done
 expect "plugins -d with only refused files exits 1" 1 "$bin" plugins -d "$tmp/bad"
-has "a newer ABI minor is refused" '^fx_newer_minor +REFUSED .*built for ABI 1\.1, this engine speaks 1\.0'
+has "a newer ABI minor is refused" '^fx_newer_minor +REFUSED .*built for ABI 1\.2, this engine speaks 1\.1'
 has "a file without descriptor is refused" '^fx_no_info +REFUSED .*no tj_plugin_info descriptor'
 has "a descriptor naming another plugin is refused" '^fx_name_mismatch +REFUSED .*must equal the file name'
 has "a plugin without tj_plugin_init is refused" '^fx_no_init +REFUSED .*does not export tj_plugin_init'

@@ -155,6 +155,19 @@ fake_header(struct backend *b, const struct tj_task *task, const char *key)
 	return value;
 }
 
+static int
+fake_headers(struct backend *b, const struct tj_task *task, const struct msg_header **headers_r,
+             size_t *count_r)
+{
+	struct fake_backend *fb = fake_of(b);
+
+	pthread_mutex_lock(&fb->lock);
+	*headers_r = fb->headers;
+	*count_r = fb->header_count;
+	pthread_mutex_unlock(&fb->lock);
+	return 0;
+}
+
 static const struct backend_ops fake_ops = {
 	.name = "fake",
 	.ack = fake_ack,
@@ -164,6 +177,7 @@ static const struct backend_ops fake_ops = {
 	.dead_letter = fake_dead_letter,
 	.publish = fake_publish,
 	.header = fake_header,
+	.headers = fake_headers,
 };
 
 static void

@@ -56,6 +56,8 @@ struct fake_backend {
 	size_t count, cap;
 	struct fake_failure fail[FAKE_OP_COUNT];
 	const char *header_key, *header_value; /* borrowed; for the header op */
+	const struct msg_header *headers; /* borrowed; for the headers op */
+	size_t header_count;
 };
 
 void fake_backend_init(struct fake_backend *fb);

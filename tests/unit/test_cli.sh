@@ -75,7 +75,7 @@ has "check lists the route" '^flaky +tasks\.flaky +TASKS +taskjet-flaky +fx_beha
 
 sed 's/"fx_behave"/"fx_wrong_major"/' "$tmp/flaky.json" >"$tmp/major.json"
 expect "check refuses a plugin built for another major ABI" 78 "$bin" check -c "$tmp/major.json"
-has "the refusal names both ABI versions" 'ABI 2\.0.*1\.0'
+has "the refusal names both ABI versions" 'ABI 2\.1.*1\.1'
 
 printf '{\n  "streams": [ { "name": "S", "subjects": ["a.>"] } ],\n  "routes": [ { "name": "r", "stream": "S", "subject": "b.x", "plugin": "p" } ],\n  "bogus": 1\n}\n' >"$tmp/bad.json"
 expect "check rejects a bad config with exit 78" 78 "$bin" check -c "$tmp/bad.json"
@@ -93,7 +93,7 @@ has "the refusal names the key" 'nul\.json:5:[0-9]+: routes\[0\]\.handler: conta
 expect "--help succeeds" 0 "$bin" --help
 has "--help documents the exit codes" '^  78  configuration error'
 expect "--version succeeds" 0 "$bin" --version
-has "--version names the plugin ABI" '^taskjet [0-9.]+ \(plugin ABI 1\.0, libnats '
+has "--version names the plugin ABI" '^taskjet [0-9.]+ \(plugin ABI 1\.1, libnats '
 for c in run check exec publish plugins; do
 	expect "$c --help succeeds" 0 "$bin" "$c" --help
 done

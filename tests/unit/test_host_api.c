@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The host API table: config reads, registration rules, task services, log. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "task/backend.h"
+#include "util/clock.h"
 #include "plugin/host_api.h"
 #include "plugin/loader.h"
 #include "util/log.h"
@@ -61,11 +63,27 @@ fake_header(struct backend *b, const struct tj_task *task, const char *key)
 	return strcmp(key, "Trace-Id") == 0 ? "abc123" : NULL;
 }
 
+static const struct msg_header fake_header_list[] = {
+	{ "Trace-Id", "abc123" },
+	{ "Tag", "a" },
+	{ "Tag", "b" },
+};
+
+static int
+fake_headers(struct backend *b, const struct tj_task *task, const struct msg_header **headers_r,
+             size_t *count_r)
+{
+	*headers_r = fake_header_list;
+	*count_r = sizeof(fake_header_list) / sizeof(fake_header_list[0]);
+	return 0;
+}
+
 static const struct backend_ops fake_ops = {
 	.name = "fake",
 	.in_progress = fake_in_progress,
 	.publish = fake_publish,
 	.header = fake_header,
+	.headers = fake_headers,
 };
 
 static void
@@ -127,6 +145,9 @@ TEST(table_is_complete)
 	CHECK_TRUE(api->task_retry_after != NULL);
 	CHECK_TRUE(api->task_fail_reason != NULL);
 	CHECK_TRUE(TJ_API_HAS(api, task_fail_reason));
+	CHECK_TRUE(api->task_header_count != NULL);
+	CHECK_TRUE(api->task_header_at != NULL);
+	CHECK_TRUE(api->task_time_left_ms != NULL);
 }
 
 TEST(config_readers)
@@ -271,6 +292,74 @@ TEST(task_accessors)
 	t.backend = NULL;
 	CHECK_INT(api->task_in_progress(&t), -ENOTCONN);
 	CHECK_TRUE(api->task_header(&t, "Trace-Id") == NULL);
+}
+
+TEST(abi_1_1_headers_and_time_left)
+{
+	struct tj_host_api old = host_api_table;
+	struct fake_backend fb;
+	const char *k = "unset", *v = "unset";
+	struct tj_task t;
+	int64_t left;
+
+	init_fake(&fb);
+	init_task(&t, &fb, "{}");
+	CHECK_INT(api->task_header_count(&t), 3);
+	CHECK_INT(api->task_header_at(&t, 0, &k, &v), 0);
+	CHECK_STR(k, "Trace-Id");
+	CHECK_STR(v, "abc123");
+	CHECK_INT(api->task_header_at(&t, 2, &k, &v), 0);
+	CHECK_STR(k, "Tag");
+	CHECK_STR(v, "b");
+	CHECK_INT(api->task_header_at(&t, 3, &k, &v), -ERANGE);
+	CHECK_INT(api->task_header_at(&t, 0, NULL, &v), -EINVAL);
+	/* A backend without the op, or no task: an empty list. */
+	init_task(&t, NULL, "{}");
+	CHECK_INT(api->task_header_count(&t), 0);
+	CHECK_INT(api->task_header_at(&t, 0, &k, &v), -ERANGE);
+	CHECK_INT(api->task_header_count(NULL), 0);
+
+	/* No timeout: -1; a deadline ahead: what is left of it; past: 0. */
+	CHECK_INT(api->task_time_left_ms(&t), -1);
+	t.deadline_ms = clock_mono_ms() + 60000;
+	left = api->task_time_left_ms(&t);
+	CHECK_RANGE(left, 50000, 60000);
+	t.deadline_ms = clock_mono_ms() - 5;
+	CHECK_INT(api->task_time_left_ms(&t), 0);
+	CHECK_INT(api->task_time_left_ms(NULL), -1);
+
+	/* What a 1.1 plugin sees on this engine, and what TJ_API_HAS says
+	 * on a 1.0 engine, whose table ends before the 1.1 members. */
+	CHECK_TRUE(TJ_API_HAS(api, task_header_at));
+	CHECK_TRUE(TJ_API_HAS(api, task_time_left_ms));
+	old.size = (uint32_t)offsetof(struct tj_host_api, task_header_count);
+	CHECK_FALSE(TJ_API_HAS(&old, task_header_count));
+	CHECK_FALSE(TJ_API_HAS(&old, task_time_left_ms));
+	CHECK_TRUE(TJ_API_HAS(&old, task_fail_reason));
+}
+
+TEST(abi_1_0_plugin_loads_and_checks_for_1_1)
+{
+	struct plugin_instance *inst = NULL;
+	struct fake_backend fb;
+	char err[ERRLEN];
+	struct tj_task t;
+
+	CHECK_INT(plugin_instance_create(FIXTURE_PLUGIN_DIR, "fx_abi10", "r1", "{}", 2, err,
+	                                 sizeof(err), &inst),
+	          0);
+	if (inst == NULL)
+		return;
+	CHECK_INT(plugin_instance_info(inst)->abi_minor, 0);
+	init_fake(&fb);
+	init_task(&t, &fb, "probe");
+	CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_abi10"), &t), TJ_FAIL);
+	CHECK_STR(t.fail_reason, "has_headers=1 first=Trace-Id");
+	task_release(&t);
+	init_task(&t, &fb, "{}");
+	CHECK_INT(plugin_call(plugin_instance_handler(inst, "fx_abi10"), &t), TJ_DONE);
+	task_release(&t);
+	plugin_instance_destroy(inst);
 }
 
 TEST(retry_hint_and_fail_reason_set_task_fields)
@@ -424,6 +513,8 @@ main(void)
 	RUN(registration_rules);
 	RUN(register_from_a_handler_is_refused);
 	RUN(task_accessors);
+	RUN(abi_1_1_headers_and_time_left);
+	RUN(abi_1_0_plugin_loads_and_checks_for_1_1);
 	RUN(retry_hint_and_fail_reason_set_task_fields);
 	RUN(publish_derives_message_ids);
 	RUN(behave_fixture_publishes_on_done);

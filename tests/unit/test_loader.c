@@ -397,7 +397,8 @@ TEST(refuses_unsafe_or_missing_files)
 	CHECK_INT(chmod(dst, 0666), 0); /* umask may have cleared o+w */
 	CHECK_INT(plugin_instance_create(tmpdir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EPERM);
-	CHECK_CONTAINS(err, "world-writable");
+	CHECK_CONTAINS(err, "writable by its group and others (mode 0666, owner uid");
+	CHECK_CONTAINS(err, "chmod go-w");
 	CHECK_CONTAINS(err, dst);
 	/* The same copy loads once it is safe: the refusal was the mode. */
 	CHECK_INT(chmod(dst, 0644), 0);
@@ -430,6 +431,7 @@ TEST(refuses_unsafe_or_missing_files)
 	CHECK_INT(plugin_instance_create(tmpdir, "junk", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -ENOEXEC);
 	CHECK_CONTAINS(err, "cannot load");
+	CHECK_FALSE(strstr(err, "/proc/self/fd/") != NULL);
 	snprintf(dst, sizeof(dst), "check its dependencies with: ldd %s", lnk);
 	CHECK_CONTAINS(err, dst);
 	unlink(lnk);
@@ -442,6 +444,135 @@ TEST(refuses_unsafe_or_missing_files)
 	CHECK_INT(plugin_instance_create(tmpdir, "", "r1", "{}", 2, err, sizeof(err), &inst),
 	          -EINVAL);
 	CHECK_TRUE(inst == NULL);
+}
+
+TEST(refuses_group_writable_files_and_directories_and_strangers)
+{
+	char err[ERRLEN], src[PATH_MAX], dir[128], dst[256], want[512];
+	struct plugin_instance *inst = NULL;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/shared", tmpdir);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	snprintf(dst, sizeof(dst), "%s/fx_noop.so", dir);
+	CHECK_INT(copy_file(fixture_path("fx_noop", src, sizeof(src)), dst, 0664), 0);
+	CHECK_INT(plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+	          -EPERM);
+	snprintf(want, sizeof(want),
+	         "refusing %s: it is writable by its group (mode 0664, owner uid", dst);
+	CHECK_CONTAINS(err, want);
+
+	/* The file is fine, its directory is not. */
+	CHECK_INT(chmod(dst, 0644), 0);
+	CHECK_INT(chmod(dir, 0775), 0);
+	CHECK_INT(plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+	          -EPERM);
+	snprintf(want, sizeof(want), "its directory %s is writable by its group (mode 0775", dir);
+	CHECK_CONTAINS(err, want);
+	CHECK_TRUE(inst == NULL);
+	CHECK_INT(chmod(dir, 0755), 0);
+	CHECK_INT(plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+	          0);
+	plugin_instance_destroy(inst);
+	inst = NULL;
+
+	/* Owned by someone who is neither root nor us (needs root to set up). */
+	if (geteuid() == 0 && chown(dst, 4242, 4242) == 0) {
+		CHECK_INT(
+		    plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+		    -EPERM);
+		CHECK_CONTAINS(err,
+		               "it is owned by uid 4242 (mode 0644), not by root or the engine's "
+		               "user");
+		CHECK_INT(chown(dst, 0, 0), 0);
+		CHECK_INT(stat(dst, &st), 0);
+	}
+	unlink(dst);
+	rmdir(dir);
+}
+
+TEST(refused_plugin_code_never_runs_in_the_engine)
+{
+	char err[ERRLEN], marker[128], path[PATH_MAX], line[32];
+	struct plugin_instance *inst = NULL;
+	struct plugin_probe p;
+	FILE *f;
+	int lines = 0;
+
+	snprintf(marker, sizeof(marker), "%s/marker", tmpdir);
+	setenv("TJ_FX_MARKER", marker, 1);
+	CHECK_INT(create("fx_ctor_marker", "r1", "{}", err, &inst), -EPROTO);
+	CHECK_CONTAINS(err, "was built for ABI");
+	CHECK_INT(plugin_probe_file(fixture_path("fx_ctor_marker", path, sizeof(path)), err,
+	                            sizeof(err), &p),
+	          -EPROTO);
+	unsetenv("TJ_FX_MARKER");
+	CHECK_FALSE(mapped(path));
+	/* Its constructor did run, twice, each time in a probe process. */
+	f = fopen(marker, "r");
+	CHECK_TRUE(f != NULL);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		lines++;
+		CHECK_TRUE(atoi(line) > 0);
+		CHECK_TRUE(atoi(line) != (int)getpid());
+	}
+	if (f != NULL)
+		fclose(f);
+	CHECK_INT(lines, 2);
+	unlink(marker);
+}
+
+TEST(the_file_checked_is_the_file_loaded)
+{
+	char err[ERRLEN], src[PATH_MAX], dir[128], dst[256], impostor[256], script[256];
+	char body[3 * PATH_MAX], worker[PATH_MAX];
+	struct plugin_instance *inst = NULL;
+	const char *real = getenv("TASKJET_WORKER");
+	struct stat st;
+	FILE *f;
+
+	if (real == NULL) {
+		testing_fail(__FILE__, __LINE__, "TASKJET_WORKER is not set");
+		return;
+	}
+	snprintf(worker, sizeof(worker), "%s", real);
+	snprintf(dir, sizeof(dir), "%s/swap", tmpdir);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	snprintf(dst, sizeof(dst), "%s/fx_noop.so", dir);
+	snprintf(impostor, sizeof(impostor), "%s/.impostor", dir);
+	CHECK_INT(copy_file(fixture_path("fx_noop", src, sizeof(src)), dst, 0644), 0);
+	CHECK_INT(copy_file(fixture_path("fx_behave", src, sizeof(src)), impostor, 0644), 0);
+	/* The probe program swaps the file after the loader opened it. */
+	snprintf(script, sizeof(script), "%s/swapping-worker", tmpdir);
+	snprintf(body, sizeof(body), "#!/bin/sh\nmv -f '%s' '%s'\nexec '%s' \"$@\"\n", impostor,
+	         dst, worker);
+	f = fopen(script, "w");
+	CHECK_TRUE(f != NULL);
+	if (f == NULL)
+		return;
+	fputs(body, f);
+	fclose(f);
+	CHECK_INT(chmod(script, 0755), 0);
+	setenv("TASKJET_WORKER", script, 1);
+	CHECK_INT(plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+	          0);
+	setenv("TASKJET_WORKER", worker, 1);
+	/* The swap happened, yet what runs is what was checked. */
+	CHECK_TRUE(stat(impostor, &st) < 0 && errno == ENOENT);
+	if (inst != NULL) {
+		CHECK_STR(plugin_instance_info(inst)->name, "fx_noop");
+		CHECK_TRUE(plugin_instance_handler(inst, "fx_noop") != NULL);
+		CHECK_TRUE(plugin_instance_handler(inst, "fx_behave") == NULL);
+	}
+	plugin_instance_destroy(inst);
+	/* Loaded by path now, the impostor is refused for its name. */
+	inst = NULL;
+	CHECK_INT(plugin_instance_create(dir, "fx_noop", "r1", "{}", 2, err, sizeof(err), &inst),
+	          -ENOEXEC);
+	CHECK_CONTAINS(err, "calls itself \"fx_behave\"");
+	unlink(script);
+	unlink(dst);
+	rmdir(dir);
 }
 
 TEST(refuses_config_that_is_not_an_object)
@@ -526,6 +657,9 @@ main(void)
 	RUN(behave_fixture_honours_its_config);
 	RUN(behave_fixture_crashes_on_the_asked_attempt);
 	RUN(refuses_unsafe_or_missing_files);
+	RUN(refuses_group_writable_files_and_directories_and_strangers);
+	RUN(refused_plugin_code_never_runs_in_the_engine);
+	RUN(the_file_checked_is_the_file_loaded);
 	RUN(refuses_config_that_is_not_an_object);
 	RUN(probe_reads_descriptor_without_init);
 	rmdir(tmpdir);
