@@ -339,8 +339,9 @@ progress_line(int64_t done, int64_t t, int64_t *mark_done, int64_t *mark_t, int6
 {
 	int64_t step = (int64_t)total * progress_pct / 100;
 
-	/* Every step, and the rest at the end. */
-	if (step < 1 || (done - *mark_done < step && (done < total || done == *mark_done)))
+	/* Every step, and the rest at the end; a rate needs time to pass. */
+	if (step < 1 || t <= *mark_t ||
+	    (done - *mark_done < step && (done < total || done == *mark_done)))
 		return;
 	printf("progress %d%% %" PRId64 " at %.3f s: %.0f msgs/s rss_kb %ld\n",
 	       (int)(done * 100 / total), done, (t - first) / 1e9,
