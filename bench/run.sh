@@ -346,17 +346,9 @@ check_deliveries() { # expected what
 		note "$2: the durable delivered $r_deliv messages, expected $1 (redeliveries?)"
 }
 rotate() { # list count: the list rotated left count times
-	set -- $1 "$2"
-	k=$(eval echo "\${$#}")
-	nargs=$(($# - 1))
-	i=0
-	out=
-	while [ "$i" -lt "$nargs" ]; do
-		j=$(((i + k) % nargs + 1))
-		out="$out $(eval echo "\${$j}")"
-		i=$((i + 1))
-	done
-	echo $out
+	echo "$1" | awk -v k="$2" '{
+		for (i = 0; i < NF; i++) printf "%s%s", i ? " " : "", $((i + k) % NF + 1)
+		print "" }'
 }
 
 run_tput() { # round
