@@ -64,25 +64,52 @@ cli_load_optional_config(const char *given, struct cfg **cfg_r)
 }
 
 int
-cli_open_backend(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
-                 struct backend **b_r)
+cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backend **b_r)
 {
-	int rc = backend_open(
-	    cfg, &(struct backend_open_opts){ .url = url, .client = true, .name = name }, b_r);
+	char name[64];
+	int rc;
 
+	snprintf(name, sizeof(name), "taskjet-%s", ctx->cmd->name);
+	rc = backend_open(
+	    cfg,
+	    &(struct backend_open_opts){ .url = ctx->opt.nats_url, .client = true, .name = name },
+	    b_r);
 	if (rc == -ENOTSUP) {
-		fprintf(stderr,
-		        "taskjet %s: the %s backend keeps its tasks and dead letters inside "
-		        "the running engine; use its HTTP API instead\n",
-		        cmd, backend_kind_name(cfg));
+		cli_error(ctx,
+		          "the %s backend keeps its tasks and dead letters inside "
+		          "the running engine; use its HTTP API instead",
+		          backend_kind_name(cfg));
 		return EXIT_USAGE;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "taskjet %s: cannot reach the %s backend: %s\n", cmd,
-		        backend_kind_name(cfg), strerror(-rc));
+		cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
+		          strerror(-rc));
 		return EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
+}
+
+int
+cli_open_client(const struct cli_ctx *ctx, bool config_optional, struct cfg **cfg_r,
+                struct backend **b_r)
+{
+	int status = config_optional ? cli_load_optional_config(ctx->opt.config, cfg_r)
+	                             : cli_load_config(ctx->opt.config, cfg_r);
+
+	if (status != EXIT_OK)
+		return status;
+	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
+	return cli_open_backend(ctx, *cfg_r, b_r);
+}
+
+int
+cli_setup_local(const struct cli_ctx *ctx, struct cfg *cfg)
+{
+	int status = cli_setup_log(cfg, ctx->opt.log_level, ctx->opt.log_format, ctx->opt.log_file);
+
+	if (status != EXIT_OK)
+		return status;
+	return cli_enter_state_dir(cfg);
 }
 
 int
@@ -184,6 +211,39 @@ cli_read_stdin(char **data_r, size_t *len_r)
 	buf[len] = '\0';
 	*data_r = buf;
 	*len_r = len;
+	return 0;
+}
+
+int
+cli_read_payload(const struct cli_ctx *ctx, const char *arg, char **data_r, size_t *len_r)
+{
+	int rc;
+
+	if (arg != NULL && strcmp(arg, "-") != 0) {
+		*data_r = xstrdup(arg);
+		*len_r = strlen(arg);
+		return EXIT_OK;
+	}
+	rc = cli_read_stdin(data_r, len_r);
+	if (rc < 0) {
+		cli_error(ctx, "stdin: %s", strerror(-rc));
+		return EXIT_FAILURE_OTHER;
+	}
+	return EXIT_OK;
+}
+
+int
+cli_headers_add(struct cli_headers *h, char *arg)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg)
+		return -EINVAL;
+	if (h->count == CLI_MAX_HEADERS)
+		return -E2BIG;
+	*eq = '\0';
+	h->list[h->count].key = arg;
+	h->list[h->count++].value = eq + 1;
 	return 0;
 }
 

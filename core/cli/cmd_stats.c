@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet stats: streams, route consumers and the DLQ, once or watched. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -242,125 +241,138 @@ sleep_interruptible(int64_t ms)
 	}
 }
 
-int
-cmd_stats(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nats", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "by-reason", no_argument, NULL, 'r' },
-		{ "watch", no_argument, NULL, 'w' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = NULL, *url = NULL;
-	bool json = false, by_reason = false, watch = false;
-	double interval = 2;
-	long count = 0;
-	struct stats_snapshot *prev = NULL, *cur = NULL;
-	struct backend *backend = NULL;
-	struct cfg *cfg = NULL;
-	struct sigaction sa, old_int, old_term;
-	char *end;
-	int opt, status = EXIT_USAGE, rc;
+struct stats_args {
+	bool by_reason, watch;
+	double interval;
+	long count;
+};
 
-	while ((opt = getopt_long(argc, argv, "c:n:jrwi:N:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			url = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'r':
-			by_reason = true;
-			break;
-		case 'w':
-			watch = true;
-			break;
-		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg ||
-			    !(interval >= 0.1 && interval <= 86400)) {
-				fprintf(stderr,
-				        "taskjet stats: --interval wants 0.1..86400 seconds\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'N':
-			count = strtol(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || count < 1) {
-				fprintf(stderr, "taskjet stats: --count wants an integer >= 1\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			fputs(stats_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(stats_usage, stderr);
+static const struct cli_option stats_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPT_NATS,
+	CLI_OPT_JSON,
+	CLI_OPTION("by-reason", no_argument, 'r'),
+	CLI_OPTION("watch", no_argument, 'w'),
+	CLI_OPTION("interval", required_argument, 'i'),
+	CLI_OPTION("count", required_argument, 'N'),
+	CLI_OPT_END,
+};
+
+static int
+stats_option(struct cli_ctx *ctx, void *args, int key, char *value)
+{
+	struct stats_args *a = args;
+	char *end;
+
+	switch (key) {
+	case 'r':
+		a->by_reason = true;
+		break;
+	case 'w':
+		a->watch = true;
+		break;
+	case 'i':
+		a->interval = strtod(value, &end);
+		if (*end != '\0' || end == value || !(a->interval >= 0.1 && a->interval <= 86400)) {
+			cli_error(ctx, "--interval wants 0.1..86400 seconds");
 			return EXIT_USAGE;
 		}
+		break;
+	case 'N':
+		a->count = strtol(value, &end, 10);
+		if (*end != '\0' || end == value || a->count < 1) {
+			cli_error(ctx, "--count wants an integer >= 1");
+			return EXIT_USAGE;
+		}
+		break;
 	}
-	if (optind != argc) {
-		fputs(stats_usage, stderr);
-		return EXIT_USAGE;
+	return EXIT_OK;
+}
+
+/* Take one sample and print it, with rates against *prev (NULL: none);
+ * the sample becomes *prev. EXIT_OK or the exit status after saying why. */
+static int
+sample(const struct cli_ctx *ctx, const struct stats_args *a, struct backend *b,
+       const struct cfg *cfg, long n, struct stats_snapshot **prev)
+{
+	struct stats_snapshot *cur = NULL;
+	struct stats_rates rates = { 0 };
+	int rc =
+	    b->ops->snapshot(b, cfg, &(struct snapshot_opts){ .by_reason = a->by_reason }, &cur);
+
+	if (rc < 0) {
+		cli_error(ctx, "query failed: %s", strerror(-rc));
+		return cli_exit_status(rc);
 	}
-	if (!watch)
-		count = 1;
-	status = cli_load_config(config, &cfg);
-	if (status != EXIT_OK)
-		goto out;
-	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_open_backend("stats", "taskjet-stats", url, cfg, &backend);
-	if (status != EXIT_OK)
-		goto out;
+	if (*prev != NULL)
+		stats_rates_compute(*prev, cur, &rates);
+	if (ctx->opt.json) {
+		print_json(cur, *prev != NULL ? &rates : NULL);
+	} else {
+		if (n > 0)
+			fputc('\n', stdout);
+		print_text(cur, *prev != NULL ? &rates : NULL);
+	}
+	fflush(stdout);
+	stats_rates_free(&rates);
+	stats_snapshot_free(*prev);
+	*prev = cur;
+	return EXIT_OK;
+}
+
+/* One sample, or (--watch) one every interval until a stop signal or
+ * --count samples. */
+static int
+sample_loop(const struct cli_ctx *ctx, const struct stats_args *a, struct backend *b,
+            const struct cfg *cfg)
+{
+	long count = a->watch ? a->count : 1;
+	struct stats_snapshot *prev = NULL;
+	struct sigaction sa, old_int, old_term;
+	int status = EXIT_OK;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	for (long n = 0; !stop_requested && (count == 0 || n < count); n++) {
-		struct stats_rates rates = { 0 };
-
+	for (long n = 0; status == EXIT_OK && !stop_requested && (count == 0 || n < count); n++) {
 		if (n > 0)
-			sleep_interruptible((int64_t)(interval * 1000));
+			sleep_interruptible((int64_t)(a->interval * 1000));
 		if (stop_requested)
 			break;
-		rc = backend->ops->snapshot(
-		    backend, cfg, &(struct snapshot_opts){ .by_reason = by_reason }, &cur);
-		if (rc < 0) {
-			fprintf(stderr, "taskjet stats: query failed: %s\n", strerror(-rc));
-			status = rc == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
-			break;
-		}
-		if (prev != NULL)
-			stats_rates_compute(prev, cur, &rates);
-		if (json)
-			print_json(cur, prev != NULL ? &rates : NULL);
-		else {
-			if (n > 0)
-				fputc('\n', stdout);
-			print_text(cur, prev != NULL ? &rates : NULL);
-		}
-		fflush(stdout);
-		stats_rates_free(&rates);
-		stats_snapshot_free(prev);
-		prev = cur;
-		cur = NULL;
+		status = sample(ctx, a, b, cfg, n, &prev);
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-out:
 	stats_snapshot_free(prev);
+	return status;
+}
+
+static int
+stats_run(struct cli_ctx *ctx, void *args)
+{
+	const struct stats_args *a = args;
+	struct backend *backend = NULL;
+	struct cfg *cfg = NULL;
+	int status;
+
+	status = cli_open_client(ctx, false, &cfg, &backend);
+	if (status == EXIT_OK)
+		status = sample_loop(ctx, a, backend, cfg);
 	backend_destroy(backend);
 	cfg_free(cfg);
 	return status;
 }
+
+static const struct stats_args stats_defaults = { .interval = 2 };
+
+const struct cli_command cli_cmd_stats = {
+	.name = "stats",
+	.summary = "streams, consumers and the DLQ at a glance",
+	.usage = stats_usage,
+	.options = stats_options,
+	CLI_ARGS(stats_defaults),
+	.option = stats_option,
+	.run = stats_run,
+};
