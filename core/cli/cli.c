@@ -330,25 +330,46 @@ format_ms(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldms", (long long)ms);
 }
 
+static const struct cli_column route_columns[] = {
+	{ .title = "ROUTE", .shrink = 2 },
+	{ .title = "SUBJECT", .shrink = 2 },
+	{ .title = "STREAM", .shrink = 2 },
+	{ .title = "CONSUMER", .shrink = 2 },
+	{ .title = "PLUGIN/HANDLER", .shrink = 2 },
+	{ .title = "CONC", .align = CLI_RIGHT },
+	{ .title = "MAX", .align = CLI_RIGHT },
+	{ .title = "ACK_WAIT", .align = CLI_RIGHT },
+	/* Last to be cut: it says a lot in little room. */
+	{ .title = "BACKOFF", .wide_gap = true, .shrink = 1 },
+};
+
 void
-cli_print_routes(FILE *out, const struct cfg *cfg)
+cli_print_routes(FILE *out, const struct cfg *cfg, const struct cli_term *term)
 {
-	fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4s %4s %8s  %s\n", "ROUTE", "SUBJECT",
-	        "STREAM", "CONSUMER", "PLUGIN/HANDLER", "CONC", "MAX", "ACK_WAIT", "BACKOFF");
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(route_columns));
+
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
-		char ack[32], initial[32], max[32], ph[288];
+		char ack[32], initial[32], max[32];
 
 		format_ms(r->ack_wait_ms, ack, sizeof(ack));
 		format_ms(r->backoff.initial_ms, initial, sizeof(initial));
 		format_ms(r->backoff.max_ms, max, sizeof(max));
+		cli_table_add(t, "%s", r->name);
+		cli_table_add(t, "%s", r->subject);
+		cli_table_add(t, "%s", r->stream);
+		cli_table_add(t, "%s", r->consumer);
 		if (strcmp(r->plugin, r->handler) == 0)
-			snprintf(ph, sizeof(ph), "%s", r->plugin);
+			cli_table_add(t, "%s", r->plugin);
 		else
-			snprintf(ph, sizeof(ph), "%s/%s", r->plugin, r->handler);
-		fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4d %4d %8s  %s x%g max %s ±%g%%%s\n",
-		        r->name, r->subject, r->stream, r->consumer, ph, r->concurrency,
-		        r->max_attempts, ack, initial, r->backoff.multiplier, max,
-		        r->backoff.jitter * 100, r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
+			cli_table_add(t, "%s/%s", r->plugin, r->handler);
+		cli_table_add(t, "%d", r->concurrency);
+		cli_table_add(t, "%d", r->max_attempts);
+		cli_table_add(t, "%s", ack);
+		cli_table_add(t, "%s x%g max %s ±%g%%%s", initial, r->backoff.multiplier, max,
+		              r->backoff.jitter * 100,
+		              r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
 	}
+	cli_table_print(t, out, term);
+	cli_table_free(t);
 }

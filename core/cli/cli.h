@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The command line: one file per command (cmd_<name>.c, each a struct
- * cli_command of command.h), the steps they share here. Main thread only.
+ * cli_command of command.h), the steps they share here, what they print
+ * with in output.h. Main thread only.
  */
 #ifndef TASKJET_CLI_H
 #define TASKJET_CLI_H
@@ -10,6 +11,7 @@
 #include <stdio.h>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "config/config.h"
 #include "engine/backend.h"
 #include "util/exitcode.h"
@@ -90,7 +92,7 @@ void cli_json_string(FILE *out, const char *s, size_t len);
  * (at most len) are not one. */
 size_t cli_utf8_len(const unsigned char *s, size_t len);
 
-/* Print the routes table (check). */
-void cli_print_routes(FILE *out, const struct cfg *cfg);
+/* Print the routes table (check); term: what `out` is, or NULL. */
+void cli_print_routes(FILE *out, const struct cfg *cfg, const struct cli_term *term);
 
 #endif

@@ -97,6 +97,7 @@ check_run(struct cli_ctx *ctx, void *args)
 	const struct check_args *a = args;
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
+	struct cli_term term;
 	int status;
 
 	status = cli_load_config(ctx->opt.config, &cfg);
@@ -111,7 +112,8 @@ check_run(struct cli_ctx *ctx, void *args)
 	printf("%s: ok, %zu stream%s, %zu route%s\n", cfg->path, cfg->stream_count,
 	       cfg->stream_count == 1 ? "" : "s", cfg->route_count,
 	       cfg->route_count == 1 ? "" : "s");
-	cli_print_routes(stdout, cfg);
+	cli_term_detect(stdout, &term);
+	cli_print_routes(stdout, cfg, &term);
 	if (a->nats)
 		status = check_topology(ctx, cfg);
 out:

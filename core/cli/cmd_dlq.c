@@ -45,19 +45,18 @@ static const char dlq_usage[] =
     "  -f, --from SEQ       start at DLQ sequence SEQ\n"
     "  -l, --limit N        list at most N (default 1000)\n"
     "replay:\n"
-    "  -a, --all            every dead letter matching the filters\n"
+    "  -a, --all            every dead letter matching the filters; prints\n"
+    "                       the count (and progress on a terminal)\n"
+    "      --verbose        with --all, also a line per letter replayed\n"
     "purge:\n"
     "  -y, --yes            do not ask for confirmation\n"
     "\n"
     "Exit status: 0 done, 1 not found or an operation failed, 64 usage,\n"
     "69 no server, 78 bad config.\n";
 
-/* How many error characters `ls` shows per line. */
-#define LS_ERROR_WIDTH 60
-
 struct dlq_args {
 	struct dlq_filter filter;
-	bool all, yes, has_limit, has_from;
+	bool all, yes, has_limit, has_from, verbose;
 };
 
 enum dlq_sub { DLQ_LS, DLQ_SHOW, DLQ_REPLAY, DLQ_PURGE };
@@ -210,36 +209,64 @@ print_list_json(const struct cfg_dlq *dlq, const struct dlq_list *list)
 	printf("]}\n");
 }
 
+static const struct cli_column ls_columns[] = {
+	{ .title = "SEQ" },
+	{ .title = "FAILED AT" },
+	{ .title = "SUBJECT", .shrink = 1 },
+	{ .title = "FROM", .shrink = 1 },
+	{ .title = "ATT", .align = CLI_RIGHT },
+	{ .title = "REASON", .wide_gap = true },
+	{ .title = "ERROR", .shrink = 1 },
+};
+
+/* The error of a letter on one line, control bytes escaped; malloc'd. */
+static char *
+one_line_error(const struct dlq_entry *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (e->error == NULL)
+		return xstrdup("-");
+	f = open_memstream(&text, &len);
+	if (f == NULL)
+		return xstrdup("?");
+	print_escaped(f, e->error, strlen(e->error), true);
+	fclose(f);
+	return text;
+}
+
 static void
 print_list_text(const struct cfg_dlq *dlq, const struct dlq_list *list)
 {
-	if (list->count > 0)
-		printf("%-8s %-24s %-28s %-16s %4s  %-18s %s\n", "SEQ", "FAILED AT", "SUBJECT",
-		       "FROM", "ATT", "REASON", "ERROR");
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(ls_columns));
+	struct cli_term term;
+
 	for (size_t i = 0; i < list->count; i++) {
 		const struct dlq_entry *e = &list->entries[i];
-		char from[96], when[40];
-		size_t elen = e->error != NULL ? strlen(e->error) : 0;
+		char when[40], *error = one_line_error(e);
 
-		if (e->orig_stream != NULL)
-			snprintf(from, sizeof(from), "%s:%" PRIu64, e->orig_stream, e->orig_seq);
-		else
-			snprintf(from, sizeof(from), "-");
 		if (e->failed_at != NULL)
 			snprintf(when, sizeof(when), "%s", e->failed_at);
 		else
 			format_ns(e->stored_ns, when, sizeof(when));
-		printf("%-8" PRIu64 " %-24s %-28s %-16s %4" PRIu32 "  %-18s ", e->seq, when,
-		       or_dash(e->orig_subject), from, e->attempts, or_dash(e->reason));
-		if (elen > LS_ERROR_WIDTH) {
-			print_escaped(stdout, e->error, LS_ERROR_WIDTH - 3, true);
-			fputs("...", stdout);
-		} else {
-			print_escaped(stdout, e->error != NULL ? e->error : "-",
-			              e->error != NULL ? elen : 1, true);
-		}
-		fputc('\n', stdout);
+		cli_table_add(t, "%" PRIu64, e->seq);
+		cli_table_add(t, "%s", when);
+		cli_table_add(t, "%s", or_dash(e->orig_subject));
+		if (e->orig_stream != NULL)
+			cli_table_add(t, "%s:%" PRIu64, e->orig_stream, e->orig_seq);
+		else
+			cli_table_add(t, "-");
+		cli_table_add(t, "%" PRIu32, e->attempts);
+		cli_table_add(t, "%s", or_dash(e->reason));
+		cli_table_add(t, "%s", error);
+		free(error);
 	}
+	cli_term_detect(stdout, &term);
+	if (list->count > 0)
+		cli_table_print(t, stdout, &term);
+	cli_table_free(t);
 	printf("%zu dead letter%s in %s (%" PRIu64 " scanned)\n", list->count,
 	       list->count == 1 ? "" : "s", dlq->stream, list->scanned);
 	if (list->truncated)
@@ -375,18 +402,15 @@ print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
 	printf("],\"replayed\":%zu,\"failed\":%zu}\n", count - failed, failed);
 }
 
-/* Replay one letter; a failure is said on stderr at once. */
 static void
-replay_one(const struct cli_ctx *ctx, struct backend *b, uint64_t seq, struct replay_outcome *o)
+replay_one(struct backend *b, uint64_t seq, struct replay_outcome *o)
 {
 	char err[512] = "";
 
 	o->seq = seq;
 	o->rc = backend_dlq_replay(b, seq, err, sizeof(err), &o->res);
-	if (o->rc < 0) {
+	if (o->rc < 0)
 		o->error = xstrdup(err);
-		cli_sub_error(ctx, "%s", err);
-	}
 }
 
 static void
@@ -397,12 +421,19 @@ print_replayed(const struct replay_outcome *o)
 	       o->res.duplicate ? " (already published by an interrupted replay)" : "");
 }
 
+/*
+ * Replay the SEQs given, or (--all) every letter the filters select. A line
+ * per letter for the SEQs given, or with --verbose; a failure is said on
+ * stderr at once; a progress line on a terminal while there are several.
+ */
 static int
 do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
           const struct dlq_args *a, const uint64_t *seqs)
 {
+	bool each = !ctx->opt.json && (!a->all || a->verbose);
 	struct dlq_list list = { 0 };
 	struct replay_outcome *outcomes;
+	struct cli_progress progress;
 	size_t failed = 0, count = (size_t)ctx->argc;
 	int rc;
 
@@ -416,13 +447,20 @@ do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dl
 		count = list.count;
 	}
 	outcomes = xcalloc(count + 1, sizeof(*outcomes));
+	cli_progress_start(&progress, "replaying", count, count > 1);
 	for (size_t i = 0; i < count; i++) {
-		replay_one(ctx, b, a->all ? list.entries[i].seq : seqs[i], &outcomes[i]);
-		if (outcomes[i].rc < 0)
+		replay_one(b, a->all ? list.entries[i].seq : seqs[i], &outcomes[i]);
+		if (outcomes[i].rc < 0 || each)
+			cli_progress_clear(&progress);
+		if (outcomes[i].rc < 0) {
+			cli_sub_error(ctx, "%s", outcomes[i].error);
 			failed++;
-		else if (!ctx->opt.json)
+		} else if (each) {
 			print_replayed(&outcomes[i]);
+		}
+		cli_progress_step(&progress);
 	}
+	cli_progress_clear(&progress);
 	if (ctx->opt.json)
 		print_replay_json(outcomes, count, failed);
 	else
@@ -475,11 +513,15 @@ struct purge_count {
 	size_t deleted, gone, failed;
 };
 
-/* Delete the listed letters one by one (a filter the server cannot apply). */
+/* Delete the listed letters one by one (a filter the server cannot
+ * apply), with a progress line on a terminal. */
 static void
 purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *list,
            struct purge_count *n)
 {
+	struct cli_progress progress;
+
+	cli_progress_start(&progress, "deleting", list->count, list->count > 1);
 	for (size_t i = 0; i < list->count; i++) {
 		int rc = backend_dlq_delete(b, list->entries[i].seq);
 
@@ -489,10 +531,13 @@ purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *
 			n->gone++;
 		} else {
 			n->failed++;
+			cli_progress_clear(&progress);
 			cli_sub_error(ctx, "deleting %" PRIu64 ": %s", list->entries[i].seq,
 			              strerror(-rc));
 		}
+		cli_progress_step(&progress);
 	}
+	cli_progress_clear(&progress);
 }
 
 static int
@@ -542,6 +587,9 @@ out:
 	return status;
 }
 
+/* Long only, like publish's (where -v is taken). */
+#define KEY_VERBOSE (CLI_KEY_LONG + 0)
+
 static const struct cli_option dlq_options[] = {
 	CLI_OPT_CONFIG,
 	CLI_OPT_NATS,
@@ -553,6 +601,7 @@ static const struct cli_option dlq_options[] = {
 	CLI_OPTION("limit", required_argument, 'l'),
 	CLI_OPTION("all", no_argument, 'a'),
 	CLI_OPTION("yes", no_argument, 'y'),
+	CLI_OPTION("verbose", no_argument, KEY_VERBOSE),
 	CLI_OPT_END,
 };
 
@@ -612,6 +661,9 @@ dlq_option(struct cli_ctx *ctx, void *args, int key, char *value)
 	case 'y':
 		a->yes = true;
 		break;
+	case KEY_VERBOSE:
+		a->verbose = true;
+		break;
 	default:
 		return filter_option(ctx, &a->filter, key, value);
 	}
@@ -637,6 +689,8 @@ check_sub_options(const struct cli_ctx *ctx, const struct dlq_args *a)
 		bad = "--all is for replay";
 	else if (a->yes && !is_purge)
 		bad = "--yes is for purge";
+	else if (a->verbose && !is_replay)
+		bad = "--verbose is for replay";
 	else if (filters && (is_show || (is_replay && !a->all)))
 		bad = "filters select letters for ls, replay --all and purge";
 	else if (ctx->opt.json && is_purge)

@@ -19,27 +19,38 @@
 
 static const char publish_usage[] =
     "Usage: taskjet publish [-c FILE] [OPTIONS] SUBJECT [DATA|-]\n"
-    "       taskjet publish [-c FILE] --type TYPE --tenant ID --module ID [OPTIONS]\n"
+    "       taskjet publish [-c FILE] [OPTIONS] --type TYPE --tenant ID --module ID\n"
+    "                       [SUBJECT]\n"
     "\n"
-    "Publish tasks to JetStream and wait for each publish ack. DATA '-' reads\n"
-    "stdin. Every message carries a Nats-Msg-Id (given or generated), and a\n"
-    "publish that times out is retried with the same id, so it is stored once.\n"
+    "Publish DATA on SUBJECT, with the headers given, to JetStream and wait\n"
+    "for the publish ack. DATA '-', or none, reads stdin. Every message\n"
+    "carries a Nats-Msg-Id (given or generated), and a publish that times out\n"
+    "is retried with the same id, so it is stored once.\n"
     "\n"
+    "  -H, --header K=V     add a header (repeatable, at most 32)\n"
+    "  -i, --id MSGID       message id for deduplication\n"
+    "  -N, --count N        publish N messages (ids get a -<i> suffix); shows\n"
+    "                       progress on a terminal, then one summary line\n"
+    "      --verbose        with --count, also a line per message\n"
+    "  -q, --quiet          print nothing on success\n"
     "  -c, --config FILE    config file; gives nats.url, or the URL of the\n"
     "                       engine's embedded server while it runs\n"
     "  -n, --nats URL       NATS server URL (default: NATS_URL, the config,\n"
     "                       else nats://127.0.0.1:4222)\n"
-    "  -N, --count N        publish N messages (ids get a -<i> suffix)\n"
-    "  -i, --id MSGID       message id for deduplication\n"
-    "  -H, --header K=V     add a header (repeatable)\n"
-    "  -q, --quiet          print nothing on success\n"
-    "Provisioning shortcuts (subject provisioning.<type> unless given):\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Provisioning shortcuts: build the payload of the shipped provisioning\n"
+    "handlers and publish it on provisioning.TYPE (or SUBJECT, if given).\n"
     "  -t, --type TYPE      provision, deprovision or update\n"
     "  -T, --tenant ID      tenant_id\n"
     "  -m, --module ID      module_id\n"
     "  -v, --version N      version (provision, update)\n"
     "  -s, --spec JSON      spec object (default {})\n"
-    "  -h, --help           show this help\n"
+    "\n"
+    "Examples:\n"
+    "  taskjet publish tasks.email '{\"to\":\"ops@example.com\"}'\n"
+    "  taskjet publish -H Trace-Id=42 tasks.resize - < job.json\n"
+    "  taskjet publish --type provision --tenant acme --module crm --version 1\n"
     "\n"
     "Exit status: 0 all stored, 1 a publish failed, 64 usage, 69 no server.\n";
 
@@ -47,7 +58,7 @@ struct publish_args {
 	const char *id, *type, *tenant, *module, *version, *spec;
 	struct cli_headers headers;
 	long count;
-	bool quiet;
+	bool quiet, verbose;
 };
 
 /* Build the provisioning payload of the shortcuts. */
@@ -109,24 +120,21 @@ out:
 /* Publish one message and wait until stored (the backend retries a lost
  * answer under the same id). */
 static int
-publish_one(const struct cli_ctx *ctx, struct backend *b, const char *subject, const char *data,
-            size_t len, const char *msg_id, const struct publish_args *a, struct publish_ack *ack_r)
+publish_one(struct backend *b, const char *subject, const char *data, size_t len,
+            const char *msg_id, const struct publish_args *a, struct publish_ack *ack_r)
 {
-	int rc = b->ops->publish(b,
-	                         &(struct publish_msg){ .subject = subject,
-	                                                .data = data,
-	                                                .len = len,
-	                                                .headers = a->headers.list,
-	                                                .header_count = a->headers.count,
-	                                                .msg_id = msg_id },
-	                         ack_r);
-
-	if (rc == -ENOENT)
-		cli_error(ctx, "no stream takes subject %s", subject);
-	else if (rc < 0)
-		cli_error(ctx, "%s: %s", subject, strerror(-rc));
-	return rc;
+	return b->ops->publish(b,
+	                       &(struct publish_msg){ .subject = subject,
+	                                              .data = data,
+	                                              .len = len,
+	                                              .headers = a->headers.list,
+	                                              .header_count = a->headers.count,
+	                                              .msg_id = msg_id },
+	                       ack_r);
 }
+
+/* --verbose has no short form: -v is --version. */
+#define KEY_VERBOSE (CLI_KEY_LONG + 0)
 
 static const struct cli_option publish_options[] = {
 	CLI_OPT_CONFIG,
@@ -135,6 +143,7 @@ static const struct cli_option publish_options[] = {
 	CLI_OPTION("id", required_argument, 'i'),
 	CLI_OPTION("header", required_argument, 'H'),
 	CLI_OPTION("quiet", no_argument, 'q'),
+	CLI_OPTION("verbose", no_argument, KEY_VERBOSE),
 	CLI_OPTION("type", required_argument, 't'),
 	CLI_OPTION("tenant", required_argument, 'T'),
 	CLI_OPTION("module", required_argument, 'm'),
@@ -168,6 +177,9 @@ publish_option(struct cli_ctx *ctx, void *args, int key, char *value)
 		break;
 	case 'q':
 		a->quiet = true;
+		break;
+	case KEY_VERBOSE:
+		a->verbose = true;
 		break;
 	case 't':
 		a->type = value;
@@ -229,27 +241,78 @@ message_id(const struct publish_args *a, const char *host, long i, char *buf, si
 		         (long long)clock_wall_ms(), i + 1);
 }
 
+static void
+report_publish_error(const struct cli_ctx *ctx, const char *subject, int rc)
+{
+	if (rc == -ENOENT)
+		cli_error(ctx, "no stream takes subject %s", subject);
+	else
+		cli_error(ctx, "%s: %s", subject, strerror(-rc));
+}
+
+/* What the publishes stored so far. */
+struct publish_tally {
+	long stored, duplicates;
+};
+
+/* "20000 published (19998 new, 2 duplicates) in 3.2 s, 6250/s", with
+ * "N of M" when a failure stopped it. */
+static void
+print_summary(const struct publish_args *a, const struct publish_tally *n, double seconds)
+{
+	char rate[32];
+
+	cli_format_rate((uint64_t)n->stored, seconds, rate, sizeof(rate));
+	if (n->stored < a->count)
+		printf("%ld of ", n->stored);
+	printf("%ld published (%ld new, %ld duplicate%s) in %.*f s, %s\n", a->count,
+	       n->stored - n->duplicates, n->duplicates, n->duplicates == 1 ? "" : "s",
+	       seconds < 1 ? 2 : 1, seconds, rate);
+}
+
+/*
+ * Publish the message --count times. A line per message when there is one,
+ * or with --verbose; for several, a progress line on a terminal and a
+ * summary at the end. The first failure stops it.
+ */
 static int
 publish_all(const struct cli_ctx *ctx, const struct publish_args *a, struct backend *b,
             const char *subject, const char *data, size_t len)
 {
+	bool each = !a->quiet && (a->count == 1 || a->verbose);
+	struct publish_tally n = { 0 };
+	struct cli_progress progress;
 	char host[64];
+	int rc = 0;
 
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "taskjet");
 	host[sizeof(host) - 1] = '\0';
+	cli_progress_start(&progress, "publishing", (uint64_t)a->count, !a->quiet && a->count > 1);
 	for (long i = 0; i < a->count; i++) {
 		struct publish_ack ack = { 0 };
 		char id[300];
 
 		message_id(a, host, i, id, sizeof(id));
-		if (publish_one(ctx, b, subject, data, len, id, a, &ack) < 0)
-			return EXIT_FAILURE_OTHER;
-		if (!a->quiet)
+		rc = publish_one(b, subject, data, len, id, a, &ack);
+		if (rc < 0) {
+			cli_progress_clear(&progress);
+			report_publish_error(ctx, subject, rc);
+			break;
+		}
+		n.stored++;
+		n.duplicates += ack.duplicate;
+		if (each) {
+			cli_progress_clear(&progress);
 			printf("%s seq=%llu id=%s%s\n", subject, (unsigned long long)ack.seq, id,
 			       ack.duplicate ? " (duplicate: already stored)" : "");
+		}
+		cli_progress_step(&progress);
 	}
-	return EXIT_OK;
+	cli_progress_clear(&progress);
+	if (!a->quiet && a->count > 1)
+		print_summary(a, &n, cli_progress_seconds(&progress));
+	return rc < 0 ? EXIT_FAILURE_OTHER : EXIT_OK;
 }
 
 static int
