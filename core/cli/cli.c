@@ -65,25 +65,52 @@ cli_load_optional_config(const char *given, struct cfg **cfg_r)
 }
 
 int
-cli_open_backend(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
-                 struct backend **b_r)
+cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backend **b_r)
 {
-	int rc = backend_open(
-	    cfg, &(struct backend_open_opts){ .url = url, .client = true, .name = name }, b_r);
+	char name[64];
+	int rc;
 
+	snprintf(name, sizeof(name), "taskjet-%s", ctx->cmd->name);
+	rc = backend_open(
+	    cfg,
+	    &(struct backend_open_opts){ .url = ctx->opt.nats_url, .client = true, .name = name },
+	    b_r);
 	if (rc == -ENOTSUP) {
-		fprintf(stderr,
-		        "taskjet %s: the %s backend keeps its tasks and dead letters inside "
-		        "the running engine; use its HTTP API instead\n",
-		        cmd, backend_kind_name(cfg));
+		cli_error(ctx,
+		          "the %s backend keeps its tasks and dead letters inside "
+		          "the running engine; use its HTTP API instead",
+		          backend_kind_name(cfg));
 		return EXIT_USAGE;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "taskjet %s: cannot reach the %s backend: %s\n", cmd,
-		        backend_kind_name(cfg), strerror(-rc));
+		cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
+		          strerror(-rc));
 		return EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
+}
+
+int
+cli_open_client(const struct cli_ctx *ctx, bool config_optional, struct cfg **cfg_r,
+                struct backend **b_r)
+{
+	int status = config_optional ? cli_load_optional_config(ctx->opt.config, cfg_r)
+	                             : cli_load_config(ctx->opt.config, cfg_r);
+
+	if (status != EXIT_OK)
+		return status;
+	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
+	return cli_open_backend(ctx, *cfg_r, b_r);
+}
+
+int
+cli_setup_local(const struct cli_ctx *ctx, struct cfg *cfg)
+{
+	int status = cli_setup_log(cfg, ctx->opt.log_level, ctx->opt.log_format, ctx->opt.log_file);
+
+	if (status != EXIT_OK)
+		return status;
+	return cli_enter_state_dir(cfg);
 }
 
 int
@@ -188,6 +215,39 @@ cli_read_stdin(char **data_r, size_t *len_r)
 	return 0;
 }
 
+int
+cli_read_payload(const struct cli_ctx *ctx, const char *arg, char **data_r, size_t *len_r)
+{
+	int rc;
+
+	if (arg != NULL && strcmp(arg, "-") != 0) {
+		*data_r = xstrdup(arg);
+		*len_r = strlen(arg);
+		return EXIT_OK;
+	}
+	rc = cli_read_stdin(data_r, len_r);
+	if (rc < 0) {
+		cli_error(ctx, "stdin: %s", strerror(-rc));
+		return EXIT_FAILURE_OTHER;
+	}
+	return EXIT_OK;
+}
+
+int
+cli_headers_add(struct cli_headers *h, char *arg)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg)
+		return -EINVAL;
+	if (h->count == CLI_MAX_HEADERS)
+		return -E2BIG;
+	*eq = '\0';
+	h->list[h->count].key = arg;
+	h->list[h->count++].value = eq + 1;
+	return 0;
+}
+
 /* Write what the writer built, or abort if it ran out of memory. */
 static void
 write_json(FILE *out, struct strbuf *b, size_t skip_head, size_t skip_tail)
@@ -235,25 +295,46 @@ format_ms(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldms", (long long)ms);
 }
 
+static const struct cli_column route_columns[] = {
+	{ .title = "ROUTE", .shrink = 2 },
+	{ .title = "SUBJECT", .shrink = 2 },
+	{ .title = "STREAM", .shrink = 2 },
+	{ .title = "CONSUMER", .shrink = 2 },
+	{ .title = "PLUGIN/HANDLER", .shrink = 2 },
+	{ .title = "CONC", .align = CLI_RIGHT },
+	{ .title = "MAX", .align = CLI_RIGHT },
+	{ .title = "ACK_WAIT", .align = CLI_RIGHT },
+	/* Last to be cut: it says a lot in little room. */
+	{ .title = "BACKOFF", .wide_gap = true, .shrink = 1 },
+};
+
 void
-cli_print_routes(FILE *out, const struct cfg *cfg)
+cli_print_routes(FILE *out, const struct cfg *cfg, const struct cli_term *term)
 {
-	fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4s %4s %8s  %s\n", "ROUTE", "SUBJECT",
-	        "STREAM", "CONSUMER", "PLUGIN/HANDLER", "CONC", "MAX", "ACK_WAIT", "BACKOFF");
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(route_columns));
+
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
-		char ack[32], initial[32], max[32], ph[288];
+		char ack[32], initial[32], max[32];
 
 		format_ms(r->ack_wait_ms, ack, sizeof(ack));
 		format_ms(r->backoff.initial_ms, initial, sizeof(initial));
 		format_ms(r->backoff.max_ms, max, sizeof(max));
+		cli_table_add(t, "%s", r->name);
+		cli_table_add(t, "%s", r->subject);
+		cli_table_add(t, "%s", r->stream);
+		cli_table_add(t, "%s", r->consumer);
 		if (strcmp(r->plugin, r->handler) == 0)
-			snprintf(ph, sizeof(ph), "%s", r->plugin);
+			cli_table_add(t, "%s", r->plugin);
 		else
-			snprintf(ph, sizeof(ph), "%s/%s", r->plugin, r->handler);
-		fprintf(out, "%-16s %-26s %-14s %-20s %-16s %4d %4d %8s  %s x%g max %s ±%g%%%s\n",
-		        r->name, r->subject, r->stream, r->consumer, ph, r->concurrency,
-		        r->max_attempts, ack, initial, r->backoff.multiplier, max,
-		        r->backoff.jitter * 100, r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
+			cli_table_add(t, "%s/%s", r->plugin, r->handler);
+		cli_table_add(t, "%d", r->concurrency);
+		cli_table_add(t, "%d", r->max_attempts);
+		cli_table_add(t, "%s", ack);
+		cli_table_add(t, "%s x%g max %s ±%g%%%s", initial, r->backoff.multiplier, max,
+		              r->backoff.jitter * 100,
+		              r->payload == CFG_PAYLOAD_JSON ? "  json" : "");
 	}
+	cli_table_print(t, out, term);
+	cli_table_free(t);
 }

@@ -1,23 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The command line: one file per command, shared helpers here. */
+/*
+ * The command line: one file per command (cmd_<name>.c, each a struct
+ * cli_command of command.h), the steps they share here, what they print
+ * with in output.h. Main thread only.
+ */
 #ifndef TASKJET_CLI_H
 #define TASKJET_CLI_H
 
 #include <signal.h>
 #include <stdio.h>
 
+#include "cli/command.h"
+#include "cli/output.h"
 #include "config/config.h"
 #include "task/backend.h"
 #include "util/exitcode.h"
-
-/* Each command: argv[0] is the command name. Returns an exit code. */
-int cmd_run(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_exec(int argc, char **argv);
-int cmd_publish(int argc, char **argv);
-int cmd_plugins(int argc, char **argv);
-int cmd_dlq(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
 
 /* -c FILE, else $TASKJET_CONFIG, else SYSCONFDIR/taskjet/taskjet.json. */
 const char *cli_config_path(const char *given);
@@ -41,14 +38,43 @@ int cli_read_stdin(char **data_r, size_t *len_r);
 int cli_enter_state_dir(struct cfg *cfg);
 
 /*
- * Open the configured backend as a client (`cmd` is the command name for
- * messages, `name` the connection name, `url` a --nats URL or NULL). On
- * failure prints why to stderr and returns EXIT_UNAVAILABLE (or EXIT_USAGE
- * for a backend no client can reach); on success EXIT_OK and *b_r is the
- * caller's to backend_destroy(). Main thread.
+ * Open the configured backend as a client of the server at --nats (else
+ * the config's), named "taskjet-CMD". On failure prints why to stderr and
+ * returns EXIT_UNAVAILABLE (or EXIT_USAGE for a backend no client can
+ * reach); on success EXIT_OK and *b_r is the caller's to backend_destroy().
  */
-int cli_open_backend(const char *cmd, const char *name, const char *url, const struct cfg *cfg,
-                     struct backend **b_r);
+int cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backend **b_r);
+
+/*
+ * What a client command (publish, dlq, stats) does first: load the config
+ * (--config; with `config_optional`, the defaults when there is none, see
+ * cli_load_optional_config), log warnings only, open the backend. Returns
+ * EXIT_OK with *cfg_r and *b_r the caller's (cfg_free, backend_destroy),
+ * else the exit status after saying why; *cfg_r may then be set too.
+ */
+int cli_open_client(const struct cli_ctx *ctx, bool config_optional, struct cfg **cfg_r,
+                    struct backend **b_r);
+
+/* What a command that loads plugins (run, check, exec) does after loading
+ * the config: log as the config and --log-* say, enter state_dir.
+ * EXIT_OK or the exit status after saying why. */
+int cli_setup_local(const struct cli_ctx *ctx, struct cfg *cfg);
+
+/* The payload operand: `arg` itself, or stdin when it is NULL or "-". The
+ * buffer is the caller's to free. EXIT_OK, or EXIT_FAILURE_OTHER after
+ * saying why. */
+int cli_read_payload(const struct cli_ctx *ctx, const char *arg, char **data_r, size_t *len_r);
+
+/* The --header K=V options of publish and exec. */
+#define CLI_MAX_HEADERS 32
+struct cli_headers {
+	struct msg_header list[CLI_MAX_HEADERS]; /* pointing into argv */
+	size_t count;
+};
+
+/* Add a --header "K=V", split in place. 0, -EINVAL when there is no "="
+ * or no key, -E2BIG when CLI_MAX_HEADERS are there already. */
+int cli_headers_add(struct cli_headers *h, char *arg);
 
 /*
  * Load the config for a client command that can do without one: `given`
@@ -67,7 +93,7 @@ void cli_json_string(FILE *out, const char *s, size_t len);
  * writer's bytes convention (text as a string, anything else base64). */
 void cli_json_bytes(FILE *out, const char *key, const void *data, size_t len);
 
-/* Print the routes table (check, exec). */
-void cli_print_routes(FILE *out, const struct cfg *cfg);
+/* Print the routes table (check); term: what `out` is, or NULL. */
+void cli_print_routes(FILE *out, const struct cfg *cfg, const struct cli_term *term);
 
 #endif

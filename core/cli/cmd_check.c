@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet check: validate the config and load every plugin. */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +34,12 @@ print_line(void *arg, const char *line)
  * nothing. The URL: --nats=URL, else the config's (NATS_URL applied),
  * else the embedded server of a running `taskjet run`. */
 static int
-check_topology(const struct cfg *cfg, const char *url)
+check_topology(const struct cli_ctx *ctx, const struct cfg *cfg)
 {
 	struct backend *backend = NULL;
 	int status, rc;
 
-	status = cli_open_backend("check", "taskjet-check", url, cfg, &backend);
+	status = cli_open_backend(ctx, cfg, &backend);
 	if (status != EXIT_OK)
 		return status;
 	printf("server %s:\n", backend->ops->location(backend));
@@ -67,49 +66,43 @@ check_topology(const struct cfg *cfg, const char *url)
 	return status;
 }
 
-int
-cmd_check(int argc, char **argv)
+struct check_args {
+	bool nats;
+};
+
+/* --nats takes its URL only as --nats=URL, so it has no short form. */
+#define KEY_NATS (CLI_KEY_LONG + 0)
+
+static const struct cli_option check_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPTION("nats", optional_argument, KEY_NATS),
+	CLI_OPT_END,
+};
+
+static int
+check_option(struct cli_ctx *ctx, void *args, int key, char *value)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nats", optional_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = NULL, *nats_url = NULL;
+	struct check_args *a = args;
+
+	if (key == KEY_NATS) {
+		a->nats = true;
+		ctx->opt.nats_url = value;
+	}
+	return EXIT_OK;
+}
+
+static int
+check_run(struct cli_ctx *ctx, void *args)
+{
+	const struct check_args *a = args;
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
-	bool nats = false;
-	int opt, status;
+	struct cli_term term;
+	int status;
 
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			nats = true;
-			nats_url = optarg;
-			break;
-		case 'h':
-			fputs(check_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(check_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fputs(check_usage, stderr);
-		return EXIT_USAGE;
-	}
-	status = cli_load_config(config, &cfg);
-	if (status != EXIT_OK)
-		goto out;
-	status = cli_setup_log(cfg, NULL, NULL, NULL);
-	if (status != EXIT_OK)
-		goto out;
-	status = cli_enter_state_dir(cfg);
+	status = cli_load_config(ctx->opt.config, &cfg);
+	if (status == EXIT_OK)
+		status = cli_setup_local(ctx, cfg);
 	if (status != EXIT_OK)
 		goto out;
 	if (engine_create(cfg, NULL, &engine) < 0) {
@@ -119,11 +112,24 @@ cmd_check(int argc, char **argv)
 	printf("%s: ok, %zu stream%s, %zu route%s\n", cfg->path, cfg->stream_count,
 	       cfg->stream_count == 1 ? "" : "s", cfg->route_count,
 	       cfg->route_count == 1 ? "" : "s");
-	cli_print_routes(stdout, cfg);
-	if (nats)
-		status = check_topology(cfg, nats_url);
+	cli_term_detect(stdout, &term);
+	cli_print_routes(stdout, cfg, &term);
+	if (a->nats)
+		status = check_topology(ctx, cfg);
 out:
 	engine_destroy(engine);
 	cfg_free(cfg);
 	return status;
 }
+
+static const struct check_args check_defaults = { 0 };
+
+const struct cli_command cli_cmd_check = {
+	.name = "check",
+	.summary = "validate the config and load every plugin; print the routes",
+	.usage = check_usage,
+	.options = check_options,
+	CLI_ARGS(check_defaults),
+	.option = check_option,
+	.run = check_run,
+};

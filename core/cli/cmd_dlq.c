@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet dlq: list, show, replay and purge dead letters (through the backend). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,24 +46,37 @@ static const char dlq_usage[] =
     "  -f, --from SEQ       start at DLQ sequence SEQ\n"
     "  -l, --limit N        list at most N (default 1000)\n"
     "replay:\n"
-    "  -a, --all            every dead letter matching the filters\n"
+    "  -a, --all            every dead letter matching the filters; prints\n"
+    "                       the count (and progress on a terminal)\n"
+    "      --verbose        with --all, also a line per letter replayed\n"
     "purge:\n"
     "  -y, --yes            do not ask for confirmation\n"
     "\n"
     "Exit status: 0 done, 1 not found or an operation failed, 64 usage,\n"
     "69 no server, 78 bad config.\n";
 
-/* How many error characters `ls` shows per line. */
-#define LS_ERROR_WIDTH 60
-
 struct dlq_args {
-	const char *config, *url;
 	struct dlq_filter filter;
-	bool json, all, yes, has_limit, has_from;
+	bool all, yes, has_limit, has_from, verbose;
 };
 
+enum dlq_sub { DLQ_LS, DLQ_SHOW, DLQ_REPLAY, DLQ_PURGE };
+
+static enum dlq_sub
+dlq_sub(const struct cli_ctx *ctx)
+{
+	if (strcmp(ctx->sub, "show") == 0)
+		return DLQ_SHOW;
+	if (strcmp(ctx->sub, "replay") == 0)
+		return DLQ_REPLAY;
+	if (strcmp(ctx->sub, "purge") == 0)
+		return DLQ_PURGE;
+	return DLQ_LS; /* ls, list */
+}
+
 static int
-parse_u64_arg(const char *what, const char *text, uint64_t min, uint64_t *v_r)
+parse_u64_arg(const struct cli_ctx *ctx, const char *what, const char *text, uint64_t min,
+              uint64_t *v_r)
 {
 	char *end;
 	unsigned long long v;
@@ -72,8 +84,7 @@ parse_u64_arg(const char *what, const char *text, uint64_t min, uint64_t *v_r)
 	errno = 0;
 	v = strtoull(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min) {
-		fprintf(stderr, "taskjet dlq: %s wants an integer >= %" PRIu64 ", not \"%s\"\n",
-		        what, min, text);
+		cli_error(ctx, "%s wants an integer >= %" PRIu64 ", not \"%s\"", what, min, text);
 		return -EINVAL;
 	}
 	*v_r = v;
@@ -148,50 +159,79 @@ or_dash(const char *s)
 }
 
 static void
-print_list(const struct cfg_dlq *dlq, const struct dlq_list *list, bool json)
+print_list_json(const struct cfg_dlq *dlq, const struct dlq_list *list)
 {
-	if (json) {
-		printf("{\"dlq_stream\":");
-		cli_json_string(stdout, dlq->stream, strlen(dlq->stream));
-		printf(",\"count\":%zu,\"scanned\":%" PRIu64 ",\"truncated\":%s,"
-		       "\"next_seq\":%" PRIu64 ",\"entries\":[",
-		       list->count, list->scanned, list->truncated ? "true" : "false",
-		       list->next_seq);
-		for (size_t i = 0; i < list->count; i++) {
-			fputs(i > 0 ? ",{" : "{", stdout);
-			json_entry_summary(stdout, &list->entries[i]);
-			fputc('}', stdout);
-		}
-		printf("]}\n");
-		return;
+	printf("{\"dlq_stream\":");
+	cli_json_string(stdout, dlq->stream, strlen(dlq->stream));
+	printf(",\"count\":%zu,\"scanned\":%" PRIu64 ",\"truncated\":%s,"
+	       "\"next_seq\":%" PRIu64 ",\"entries\":[",
+	       list->count, list->scanned, list->truncated ? "true" : "false", list->next_seq);
+	for (size_t i = 0; i < list->count; i++) {
+		fputs(i > 0 ? ",{" : "{", stdout);
+		json_entry_summary(stdout, &list->entries[i]);
+		fputc('}', stdout);
 	}
-	if (list->count > 0)
-		printf("%-8s %-24s %-28s %-16s %4s  %-18s %s\n", "SEQ", "FAILED AT", "SUBJECT",
-		       "FROM", "ATT", "REASON", "ERROR");
+	printf("]}\n");
+}
+
+static const struct cli_column ls_columns[] = {
+	{ .title = "SEQ" },
+	{ .title = "FAILED AT" },
+	{ .title = "SUBJECT", .shrink = 1 },
+	{ .title = "FROM", .shrink = 1 },
+	{ .title = "ATT", .align = CLI_RIGHT },
+	{ .title = "REASON", .wide_gap = true },
+	{ .title = "ERROR", .shrink = 1 },
+};
+
+/* The error of a letter on one line, control bytes escaped; malloc'd. */
+static char *
+one_line_error(const struct dlq_entry *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (e->error == NULL)
+		return xstrdup("-");
+	f = open_memstream(&text, &len);
+	if (f == NULL)
+		return xstrdup("?");
+	print_escaped(f, e->error, strlen(e->error), true);
+	fclose(f);
+	return text;
+}
+
+static void
+print_list_text(const struct cfg_dlq *dlq, const struct dlq_list *list)
+{
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(ls_columns));
+	struct cli_term term;
+
 	for (size_t i = 0; i < list->count; i++) {
 		const struct dlq_entry *e = &list->entries[i];
-		char from[96], when[40];
-		size_t elen = e->error != NULL ? strlen(e->error) : 0;
+		char when[40], *error = one_line_error(e);
 
-		if (e->orig_stream != NULL)
-			snprintf(from, sizeof(from), "%s:%" PRIu64, e->orig_stream, e->orig_seq);
-		else
-			snprintf(from, sizeof(from), "-");
 		if (e->failed_at != NULL)
 			snprintf(when, sizeof(when), "%s", e->failed_at);
 		else
 			format_ns(e->stored_ns, when, sizeof(when));
-		printf("%-8" PRIu64 " %-24s %-28s %-16s %4" PRIu32 "  %-18s ", e->seq, when,
-		       or_dash(e->orig_subject), from, e->attempts, or_dash(e->reason));
-		if (elen > LS_ERROR_WIDTH) {
-			print_escaped(stdout, e->error, LS_ERROR_WIDTH - 3, true);
-			fputs("...", stdout);
-		} else {
-			print_escaped(stdout, e->error != NULL ? e->error : "-",
-			              e->error != NULL ? elen : 1, true);
-		}
-		fputc('\n', stdout);
+		cli_table_add(t, "%" PRIu64, e->seq);
+		cli_table_add(t, "%s", when);
+		cli_table_add(t, "%s", or_dash(e->orig_subject));
+		if (e->orig_stream != NULL)
+			cli_table_add(t, "%s:%" PRIu64, e->orig_stream, e->orig_seq);
+		else
+			cli_table_add(t, "-");
+		cli_table_add(t, "%" PRIu32, e->attempts);
+		cli_table_add(t, "%s", or_dash(e->reason));
+		cli_table_add(t, "%s", error);
+		free(error);
 	}
+	cli_term_detect(stdout, &term);
+	if (list->count > 0)
+		cli_table_print(t, stdout, &term);
+	cli_table_free(t);
 	printf("%zu dead letter%s in %s (%" PRIu64 " scanned)\n", list->count,
 	       list->count == 1 ? "" : "s", dlq->stream, list->scanned);
 	if (list->truncated)
@@ -199,25 +239,27 @@ print_list(const struct cfg_dlq *dlq, const struct dlq_list *list, bool json)
 }
 
 static void
-print_entry(const struct cfg_dlq *dlq, const struct dlq_entry *e, bool json)
+print_entry_json(const struct dlq_entry *e)
+{
+	fputc('{', stdout);
+	json_entry_summary(stdout, e);
+	fputs(",\"headers\":[", stdout);
+	for (size_t i = 0; i < e->header_count; i++) {
+		fputs(i > 0 ? ",{" : "{", stdout);
+		json_field(stdout, "key", e->headers[i].key, false);
+		json_field(stdout, "value", e->headers[i].value, true);
+		fputc('}', stdout);
+	}
+	fprintf(stdout, "],\"payload_len\":%zu", e->payload_len);
+	cli_json_bytes(stdout, "payload", e->payload, e->payload_len);
+	fputs("}\n", stdout);
+}
+
+static void
+print_entry_text(const struct cfg_dlq *dlq, const struct dlq_entry *e)
 {
 	char stored[40];
 
-	if (json) {
-		fputc('{', stdout);
-		json_entry_summary(stdout, e);
-		fputs(",\"headers\":[", stdout);
-		for (size_t i = 0; i < e->header_count; i++) {
-			fputs(i > 0 ? ",{" : "{", stdout);
-			json_field(stdout, "key", e->headers[i].key, false);
-			json_field(stdout, "value", e->headers[i].value, true);
-			fputc('}', stdout);
-		}
-		fprintf(stdout, "],\"payload_len\":%zu", e->payload_len);
-		cli_json_bytes(stdout, "payload", e->payload, e->payload_len);
-		fputs("}\n", stdout);
-		return;
-	}
 	format_ns(e->stored_ns, stored, sizeof(stored));
 	printf("dead letter %" PRIu64 " in %s on %s, stored %s\n", e->seq, dlq->stream,
 	       e->dlq_subject, stored);
@@ -245,83 +287,113 @@ print_entry(const struct cfg_dlq *dlq, const struct dlq_entry *e, bool json)
 }
 
 static int
-report_list_error(const struct cfg_dlq *dlq, int rc)
+report_list_error(const struct cli_ctx *ctx, const struct cfg_dlq *dlq, int rc)
 {
 	if (rc == -ENOENT)
-		fprintf(stderr,
-		        "taskjet dlq: no stream %s on the server (has taskjet run "
-		        "against it?)\n",
-		        dlq->stream);
+		cli_error(ctx, "no stream %s on the server (has taskjet run against it?)",
+		          dlq->stream);
 	else
-		fprintf(stderr, "taskjet dlq: reading %s failed: %s\n", dlq->stream, strerror(-rc));
-	return rc == -ENOTCONN || rc == -ECONNREFUSED ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
+		cli_error(ctx, "reading %s failed: %s", dlq->stream, strerror(-rc));
+	return cli_exit_status(rc);
 }
 
 static int
-do_ls(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a)
+do_ls(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
+      const struct dlq_args *a)
 {
 	struct dlq_list list = { 0 };
 	int rc = backend_dlq_list(b, &a->filter, false, &list);
 
 	if (rc < 0)
-		return report_list_error(dlq, rc);
-	print_list(dlq, &list, a->json);
+		return report_list_error(ctx, dlq, rc);
+	if (ctx->opt.json)
+		print_list_json(dlq, &list);
+	else
+		print_list_text(dlq, &list);
 	dlq_list_free(&list);
 	return EXIT_OK;
 }
 
 static int
-do_show(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t seq)
+do_show(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq, uint64_t seq)
 {
 	struct dlq_entry *e = NULL;
 	int rc = backend_dlq_get(b, seq, &e);
 
 	if (rc == -ENOENT) {
-		fprintf(stderr, "taskjet dlq: no dead letter %" PRIu64 " in %s\n", seq,
-		        dlq->stream);
+		cli_error(ctx, "no dead letter %" PRIu64 " in %s", seq, dlq->stream);
 		return EXIT_FAILURE_OTHER;
 	}
 	if (rc < 0)
-		return report_list_error(dlq, rc);
-	print_entry(dlq, e, a->json);
+		return report_list_error(ctx, dlq, rc);
+	if (ctx->opt.json)
+		print_entry_json(e);
+	else
+		print_entry_text(dlq, e);
 	dlq_entry_free(e);
 	return EXIT_OK;
 }
 
-static int
-replay_one(struct backend *b, const struct cfg_dlq *dlq, uint64_t seq, bool json, bool first)
-{
-	struct dlq_replay_result res = { 0 };
-	char err[512] = "";
-	int rc = backend_dlq_replay(b, seq, err, sizeof(err), &res);
+/* What replaying one letter came to. */
+struct replay_outcome {
+	uint64_t seq;
+	int rc;
+	struct dlq_replay_result res; /* rc == 0 */
+	char *error; /* rc < 0: why, malloc'd */
+};
 
-	if (json) {
-		printf("%s{\"seq\":%" PRIu64 ",\"ok\":%s", first ? "" : ",", seq,
-		       rc == 0 ? "true" : "false");
-		if (rc == 0) {
-			json_field(stdout, "stream", res.new_stream, true);
-			printf(",\"stream_seq\":%" PRIu64 ",\"duplicate\":%s}", res.new_seq,
-			       res.duplicate ? "true" : "false");
+static void
+print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
+{
+	fputs("{\"results\":[", stdout);
+	for (size_t i = 0; i < count; i++) {
+		printf("%s{\"seq\":%" PRIu64 ",\"ok\":%s", i == 0 ? "" : ",", o[i].seq,
+		       o[i].rc == 0 ? "true" : "false");
+		if (o[i].rc == 0) {
+			json_field(stdout, "stream", o[i].res.new_stream, true);
+			printf(",\"stream_seq\":%" PRIu64 ",\"duplicate\":%s}", o[i].res.new_seq,
+			       o[i].res.duplicate ? "true" : "false");
 		} else {
-			json_field(stdout, "error", err, true);
+			json_field(stdout, "error", o[i].error, true);
 			fputc('}', stdout);
 		}
-	} else if (rc == 0) {
-		printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", seq, res.new_stream,
-		       res.new_seq,
-		       res.duplicate ? " (already published by an interrupted replay)" : "");
 	}
-	if (rc < 0)
-		fprintf(stderr, "taskjet dlq replay: %s\n", err);
-	return rc;
+	printf("],\"replayed\":%zu,\"failed\":%zu}\n", count - failed, failed);
 }
 
-static int
-do_replay(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a, uint64_t *seqs,
-          size_t nseqs)
+static void
+replay_one(struct backend *b, uint64_t seq, struct replay_outcome *o)
 {
+	char err[512] = "";
+
+	o->seq = seq;
+	o->rc = backend_dlq_replay(b, seq, err, sizeof(err), &o->res);
+	if (o->rc < 0)
+		o->error = xstrdup(err);
+}
+
+static void
+print_replayed(const struct replay_outcome *o)
+{
+	printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", o->seq, o->res.new_stream,
+	       o->res.new_seq,
+	       o->res.duplicate ? " (already published by an interrupted replay)" : "");
+}
+
+/*
+ * Replay the SEQs given, or (--all) every letter the filters select. A line
+ * per letter for the SEQs given, or with --verbose; a failure is said on
+ * stderr at once; a progress line on a terminal while there are several.
+ */
+static int
+do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
+          const struct dlq_args *a, const uint64_t *seqs)
+{
+	bool each = !ctx->opt.json && (!a->all || a->verbose);
 	struct dlq_list list = { 0 };
-	size_t failed = 0, total = nseqs;
+	struct replay_outcome *outcomes;
+	struct cli_progress progress;
+	size_t failed = 0, count = (size_t)ctx->argc;
 	int rc;
 
 	if (a->all) {
@@ -330,21 +402,31 @@ do_replay(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a
 		f.unlimited = true;
 		rc = backend_dlq_list(b, &f, false, &list);
 		if (rc < 0)
-			return report_list_error(dlq, rc);
-		total = list.count;
+			return report_list_error(ctx, dlq, rc);
+		count = list.count;
 	}
-	if (a->json)
-		fputs("{\"results\":[", stdout);
-	for (size_t i = 0; i < total; i++) {
-		uint64_t seq = a->all ? list.entries[i].seq : seqs[i];
-
-		if (replay_one(b, dlq, seq, a->json, i == 0) < 0)
+	outcomes = xcalloc(count + 1, sizeof(*outcomes));
+	cli_progress_start(&progress, "replaying", count, count > 1);
+	for (size_t i = 0; i < count; i++) {
+		replay_one(b, a->all ? list.entries[i].seq : seqs[i], &outcomes[i]);
+		if (outcomes[i].rc < 0 || each)
+			cli_progress_clear(&progress);
+		if (outcomes[i].rc < 0) {
+			cli_sub_error(ctx, "%s", outcomes[i].error);
 			failed++;
+		} else if (each) {
+			print_replayed(&outcomes[i]);
+		}
+		cli_progress_step(&progress);
 	}
-	if (a->json)
-		printf("],\"replayed\":%zu,\"failed\":%zu}\n", total - failed, failed);
+	cli_progress_clear(&progress);
+	if (ctx->opt.json)
+		print_replay_json(outcomes, count, failed);
 	else
-		printf("%zu replayed, %zu failed\n", total - failed, failed);
+		printf("%zu replayed, %zu failed\n", count - failed, failed);
+	for (size_t i = 0; i < count; i++)
+		free(outcomes[i].error);
+	free(outcomes);
 	dlq_list_free(&list);
 	return failed > 0 ? EXIT_FAILURE_OTHER : EXIT_OK;
 }
@@ -364,234 +446,287 @@ confirm(size_t count, const char *stream)
 	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
 }
 
+/* --yes, or a yes on the terminal. EXIT_OK to go ahead. */
 static int
-do_purge(struct backend *b, const struct cfg_dlq *dlq, const struct dlq_args *a)
+purge_confirmed(const struct cli_ctx *ctx, const struct cfg_dlq *dlq, const struct dlq_args *a,
+                size_t count)
+{
+	if (a->yes)
+		return EXIT_OK;
+	if (!isatty(STDIN_FILENO)) {
+		cli_sub_error(ctx,
+		              "would delete %zu dead letter%s from %s; stdin is not a "
+		              "terminal to confirm, so pass --yes",
+		              count, count == 1 ? "" : "s", dlq->stream);
+		return EXIT_USAGE;
+	}
+	if (!confirm(count, dlq->stream)) {
+		cli_sub_error(ctx, "nothing deleted");
+		return EXIT_FAILURE_OTHER;
+	}
+	return EXIT_OK;
+}
+
+/* How a purge went. */
+struct purge_count {
+	size_t deleted, gone, failed;
+};
+
+/* Delete the listed letters one by one (a filter the server cannot
+ * apply), with a progress line on a terminal. */
+static void
+purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *list,
+           struct purge_count *n)
+{
+	struct cli_progress progress;
+
+	cli_progress_start(&progress, "deleting", list->count, list->count > 1);
+	for (size_t i = 0; i < list->count; i++) {
+		int rc = backend_dlq_delete(b, list->entries[i].seq);
+
+		if (rc == 0) {
+			n->deleted++;
+		} else if (rc == -ENOENT) {
+			n->gone++;
+		} else {
+			n->failed++;
+			cli_progress_clear(&progress);
+			cli_sub_error(ctx, "deleting %" PRIu64 ": %s", list->entries[i].seq,
+			              strerror(-rc));
+		}
+		cli_progress_step(&progress);
+	}
+	cli_progress_clear(&progress);
+}
+
+static int
+do_purge(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
+         const struct dlq_args *a)
 {
 	struct dlq_filter f = a->filter;
 	struct dlq_list list = { 0 };
-	size_t deleted = 0, gone = 0, failed = 0;
-	int status = EXIT_OK, rc;
+	struct purge_count n = { 0 };
+	int status, rc;
 
 	f.unlimited = true;
 	rc = backend_dlq_list(b, &f, false, &list);
 	if (rc < 0)
-		return report_list_error(dlq, rc);
+		return report_list_error(ctx, dlq, rc);
 	if (list.count == 0) {
 		printf("nothing to purge: no dead letter in %s matches\n", dlq->stream);
+		status = EXIT_OK;
 		goto out;
 	}
-	if (!a->yes) {
-		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr,
-			        "taskjet dlq purge: would delete %zu dead letter%s from "
-			        "%s; stdin is not a terminal to confirm, so pass --yes\n",
-			        list.count, list.count == 1 ? "" : "s", dlq->stream);
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (!confirm(list.count, dlq->stream)) {
-			fprintf(stderr, "taskjet dlq purge: nothing deleted\n");
-			status = EXIT_FAILURE_OTHER;
-			goto out;
-		}
-	}
+	status = purge_confirmed(ctx, dlq, a, list.count);
+	if (status != EXIT_OK)
+		goto out;
 	if (f.reason == NULL && f.since_ms == 0) {
 		/* One server call, bounded by the scan so letters written since
 		 * (which nobody confirmed) stay. */
 		rc = backend_dlq_purge(b, f.subject, list.last_seq + 1);
 		if (rc < 0) {
-			fprintf(stderr, "taskjet dlq purge: %s\n", strerror(-rc));
+			cli_sub_error(ctx, "%s", strerror(-rc));
 			status = EXIT_FAILURE_OTHER;
 			goto out;
 		}
-		deleted = list.count;
+		n.deleted = list.count;
 	} else {
-		for (size_t i = 0; i < list.count; i++) {
-			rc = backend_dlq_delete(b, list.entries[i].seq);
-			if (rc == 0) {
-				deleted++;
-			} else if (rc == -ENOENT) {
-				gone++;
-			} else {
-				failed++;
-				fprintf(stderr, "taskjet dlq purge: deleting %" PRIu64 ": %s\n",
-				        list.entries[i].seq, strerror(-rc));
-			}
-		}
+		purge_each(ctx, b, &list, &n);
 	}
-	printf("purged %zu dead letter%s from %s", deleted, deleted == 1 ? "" : "s", dlq->stream);
-	if (gone > 0)
-		printf(" (%zu already gone)", gone);
-	if (failed > 0)
-		printf(", %zu failed", failed);
+	printf("purged %zu dead letter%s from %s", n.deleted, n.deleted == 1 ? "" : "s",
+	       dlq->stream);
+	if (n.gone > 0)
+		printf(" (%zu already gone)", n.gone);
+	if (n.failed > 0)
+		printf(", %zu failed", n.failed);
 	fputc('\n', stdout);
-	if (failed > 0)
-		status = EXIT_FAILURE_OTHER;
+	status = n.failed > 0 ? EXIT_FAILURE_OTHER : EXIT_OK;
 out:
 	dlq_list_free(&list);
 	return status;
 }
 
-int
-cmd_dlq(int argc, char **argv)
+/* Long only, like publish's (where -v is taken). */
+#define KEY_VERBOSE (CLI_KEY_LONG + 0)
+
+static const struct cli_option dlq_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPT_NATS,
+	CLI_OPT_JSON,
+	CLI_OPTION("subject", required_argument, 's'),
+	CLI_OPTION("reason", required_argument, 'r'),
+	CLI_OPTION("since", required_argument, 'S'),
+	CLI_OPTION("from", required_argument, 'f'),
+	CLI_OPTION("limit", required_argument, 'l'),
+	CLI_OPTION("all", no_argument, 'a'),
+	CLI_OPTION("yes", no_argument, 'y'),
+	CLI_OPTION("verbose", no_argument, KEY_VERBOSE),
+	CLI_OPT_END,
+};
+
+/* The filters: --subject, --reason, --since. */
+static int
+filter_option(const struct cli_ctx *ctx, struct dlq_filter *f, int key, char *value)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nats", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "subject", required_argument, NULL, 's' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "since", required_argument, NULL, 'S' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct dlq_args a = { 0 };
-	const struct cfg_dlq *dlq;
+	switch (key) {
+	case 's':
+		if (!subject_valid(value, true)) {
+			cli_error(ctx, "--subject: \"%s\" is not a valid subject pattern", value);
+			return EXIT_USAGE;
+		}
+		f->subject = value;
+		break;
+	case 'r':
+		if (dlq_reason_parse(value) < 0) {
+			cli_error(ctx, "--reason: unknown reason \"%s\"", value);
+			return EXIT_USAGE;
+		}
+		f->reason = value;
+		break;
+	case 'S':
+		if (dlq_parse_since(value, clock_wall_ms(), &f->since_ms) < 0) {
+			cli_error(ctx,
+			          "--since wants an RFC 3339 time or a duration like 2h, "
+			          "not \"%s\"",
+			          value);
+			return EXIT_USAGE;
+		}
+		break;
+	}
+	return EXIT_OK;
+}
+
+static int
+dlq_option(struct cli_ctx *ctx, void *args, int key, char *value)
+{
+	struct dlq_args *a = args;
+	uint64_t v;
+
+	switch (key) {
+	case 'f':
+		if (parse_u64_arg(ctx, "--from", value, 1, &a->filter.from_seq) < 0)
+			return EXIT_USAGE;
+		a->has_from = true;
+		break;
+	case 'l':
+		if (parse_u64_arg(ctx, "--limit", value, 1, &v) < 0)
+			return EXIT_USAGE;
+		a->filter.limit = (size_t)v;
+		a->has_limit = true;
+		break;
+	case 'a':
+		a->all = true;
+		break;
+	case 'y':
+		a->yes = true;
+		break;
+	case KEY_VERBOSE:
+		a->verbose = true;
+		break;
+	default:
+		return filter_option(ctx, &a->filter, key, value);
+	}
+	return EXIT_OK;
+}
+
+/* Options that make no sense for the subcommand are refused, so a
+ * mistyped purge never deletes more than was meant. */
+static int
+check_sub_options(const struct cli_ctx *ctx, const struct dlq_args *a)
+{
+	bool filters =
+	    a->filter.subject != NULL || a->filter.reason != NULL || a->filter.since_ms != 0;
+	enum dlq_sub sub = dlq_sub(ctx);
+	bool is_ls = sub == DLQ_LS, is_show = sub == DLQ_SHOW;
+	bool is_replay = sub == DLQ_REPLAY, is_purge = sub == DLQ_PURGE;
+	bool operands = ctx->argc > 0;
+	const char *bad = NULL;
+
+	if ((a->has_from || a->has_limit) && !is_ls)
+		bad = "--from and --limit are for ls";
+	else if (a->all && !is_replay)
+		bad = "--all is for replay";
+	else if (a->yes && !is_purge)
+		bad = "--yes is for purge";
+	else if (a->verbose && !is_replay)
+		bad = "--verbose is for replay";
+	else if (filters && (is_show || (is_replay && !a->all)))
+		bad = "filters select letters for ls, replay --all and purge";
+	else if (ctx->opt.json && is_purge)
+		bad = "purge has no --json output";
+	else if ((is_ls || is_purge) && operands)
+		bad = "unexpected arguments";
+	else if (is_show && ctx->argc != 1)
+		bad = "show wants one SEQ";
+	else if (is_replay && a->all == operands)
+		bad = "replay wants SEQ... or --all";
+	if (bad == NULL)
+		return EXIT_OK;
+	cli_sub_error(ctx, "%s; see taskjet dlq --help", bad);
+	return EXIT_USAGE;
+}
+
+/* The SEQ operands (show, replay), checked before connecting so a typo
+ * costs nothing. *seqs_r is the caller's to free. */
+static int
+parse_seqs(const struct cli_ctx *ctx, uint64_t **seqs_r)
+{
+	*seqs_r = xcalloc((size_t)ctx->argc + 1, sizeof(**seqs_r));
+	for (int i = 0; i < ctx->argc; i++)
+		if (parse_u64_arg(ctx, "SEQ", ctx->argv[i], 1, &(*seqs_r)[i]) < 0)
+			return EXIT_USAGE;
+	return EXIT_OK;
+}
+
+static int
+dlq_run(struct cli_ctx *ctx, void *args)
+{
+	const struct dlq_args *a = args;
 	struct backend *backend = NULL;
 	struct cfg *cfg = NULL;
-	uint64_t *seqs = NULL, v;
-	size_t nseqs = 0;
-	const char *sub;
-	int opt, status = EXIT_USAGE;
+	uint64_t *seqs = NULL;
+	int status;
 
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(dlq_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	sub = argv[1];
-	if (strcmp(sub, "ls") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
-	    strcmp(sub, "replay") != 0 && strcmp(sub, "purge") != 0) {
-		fprintf(stderr, "taskjet dlq: unknown subcommand \"%s\"; see taskjet dlq --help\n",
-		        sub);
-		return EXIT_USAGE;
-	}
-	argc--;
-	argv++;
-	while ((opt = getopt_long(argc, argv, "c:n:js:r:S:f:l:ayh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			a.config = optarg;
-			break;
-		case 'n':
-			a.url = optarg;
-			break;
-		case 'j':
-			a.json = true;
-			break;
-		case 's':
-			if (!subject_valid(optarg, true)) {
-				fprintf(stderr,
-				        "taskjet dlq: --subject: \"%s\" is not a valid "
-				        "subject pattern\n",
-				        optarg);
-				goto out;
-			}
-			a.filter.subject = optarg;
-			break;
-		case 'r':
-			if (dlq_reason_parse(optarg) < 0) {
-				fprintf(stderr, "taskjet dlq: --reason: unknown reason \"%s\"\n",
-				        optarg);
-				goto out;
-			}
-			a.filter.reason = optarg;
-			break;
-		case 'S':
-			if (dlq_parse_since(optarg, clock_wall_ms(), &a.filter.since_ms) < 0) {
-				fprintf(stderr,
-				        "taskjet dlq: --since wants an RFC 3339 time or a "
-				        "duration like 2h, not \"%s\"\n",
-				        optarg);
-				goto out;
-			}
-			break;
-		case 'f':
-			if (parse_u64_arg("--from", optarg, 1, &a.filter.from_seq) < 0)
-				goto out;
-			a.has_from = true;
-			break;
-		case 'l':
-			if (parse_u64_arg("--limit", optarg, 1, &v) < 0)
-				goto out;
-			a.filter.limit = (size_t)v;
-			a.has_limit = true;
-			break;
-		case 'a':
-			a.all = true;
-			break;
-		case 'y':
-			a.yes = true;
-			break;
-		case 'h':
-			fputs(dlq_usage, stdout);
-			status = EXIT_OK;
-			goto out;
-		default:
-			fputs(dlq_usage, stderr);
-			goto out;
-		}
-	}
-	/* Options that make no sense for the subcommand are refused, so a
-	 * mistyped purge never deletes more than was meant. */
-	{
-		bool filters =
-		    a.filter.subject != NULL || a.filter.reason != NULL || a.filter.since_ms != 0;
-		bool is_ls = sub[0] == 'l', is_show = strcmp(sub, "show") == 0;
-		bool is_replay = strcmp(sub, "replay") == 0, is_purge = strcmp(sub, "purge") == 0;
-		const char *bad = NULL;
-
-		if ((a.has_from || a.has_limit) && !is_ls)
-			bad = "--from and --limit are for ls";
-		else if (a.all && !is_replay)
-			bad = "--all is for replay";
-		else if (a.yes && !is_purge)
-			bad = "--yes is for purge";
-		else if (filters && (is_show || (is_replay && !a.all)))
-			bad = "filters select letters for ls, replay --all and purge";
-		else if (a.json && is_purge)
-			bad = "purge has no --json output";
-		else if ((is_ls || is_purge) && optind != argc)
-			bad = "unexpected arguments";
-		else if (is_show && argc - optind != 1)
-			bad = "show wants one SEQ";
-		else if (is_replay && a.all == (optind != argc))
-			bad = "replay wants SEQ... or --all";
-		if (bad != NULL) {
-			fprintf(stderr, "taskjet dlq %s: %s; see taskjet dlq --help\n", sub, bad);
-			goto out;
-		}
-	}
-	nseqs = (size_t)(argc - optind);
-	seqs = xcalloc(nseqs + 1, sizeof(*seqs));
-	for (size_t i = 0; i < nseqs; i++)
-		if (parse_u64_arg("SEQ", argv[optind + (int)i], 1, &seqs[i]) < 0)
-			goto out;
-
-	status = cli_load_optional_config(a.config, &cfg);
+	status = check_sub_options(ctx, a);
+	if (status == EXIT_OK)
+		status = parse_seqs(ctx, &seqs);
+	if (status == EXIT_OK)
+		status = cli_open_client(ctx, true, &cfg, &backend);
 	if (status != EXIT_OK)
 		goto out;
-	dlq = &cfg->dlq;
-	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_open_backend("dlq", "taskjet-dlq", a.url, cfg, &backend);
-	if (status != EXIT_OK)
-		goto out;
-
-	if (sub[0] == 'l')
-		status = do_ls(backend, dlq, &a);
-	else if (strcmp(sub, "show") == 0)
-		status = do_show(backend, dlq, &a, seqs[0]);
-	else if (strcmp(sub, "replay") == 0)
-		status = do_replay(backend, dlq, &a, seqs, nseqs);
-	else
-		status = do_purge(backend, dlq, &a);
+	switch (dlq_sub(ctx)) {
+	case DLQ_LS:
+		status = do_ls(ctx, backend, &cfg->dlq, a);
+		break;
+	case DLQ_SHOW:
+		status = do_show(ctx, backend, &cfg->dlq, seqs[0]);
+		break;
+	case DLQ_REPLAY:
+		status = do_replay(ctx, backend, &cfg->dlq, a, seqs);
+		break;
+	case DLQ_PURGE:
+		status = do_purge(ctx, backend, &cfg->dlq, a);
+		break;
+	}
 out:
-	fflush(stdout);
 	backend_destroy(backend);
 	cfg_free(cfg);
 	free(seqs);
 	return status;
 }
+
+static const char *const dlq_subcommands[] = { "ls", "list", "show", "replay", "purge", NULL };
+
+static const struct dlq_args dlq_defaults = { 0 };
+
+const struct cli_command cli_cmd_dlq = {
+	.name = "dlq",
+	.summary = "list, show, replay and purge dead letters",
+	.usage = dlq_usage,
+	.options = dlq_options,
+	.subcommands = dlq_subcommands,
+	.max_operands = CLI_ANY_OPERANDS,
+	CLI_ARGS(dlq_defaults),
+	.option = dlq_option,
+	.run = dlq_run,
+};

@@ -5,7 +5,6 @@
  * verdict and the final outcome (ack, or the dead letter) are printed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +36,6 @@ static const char exec_usage[] =
     "\n"
     "Exit status: 0 acked, 1 dead-lettered, 64 usage, 78 config or plugin error.\n";
 
-#define MAX_HEADERS 32
 /* A plugin that publishes follow-ups forever must not hang exec. */
 #define MAX_STEPS 1000
 
@@ -131,174 +129,194 @@ print_letters(const struct mem_letter *letter)
 	}
 }
 
-/* Split "K=V" in place. */
+struct exec_args {
+	struct cli_headers headers;
+	const char *msg_id;
+	double scale;
+	bool isolate;
+};
+
+static const struct cli_option exec_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPTION("header", required_argument, 'H'),
+	CLI_OPTION("id", required_argument, 'i'),
+	CLI_OPTION("delay-scale", required_argument, 's'),
+	CLI_OPTION("fast", no_argument, 'f'),
+	CLI_OPTION("isolate", no_argument, 'x'),
+	CLI_OPT_LOG_LEVEL,
+	CLI_OPT_END,
+};
+
 static int
-parse_header(char *arg, struct msg_header *h)
+exec_option(struct cli_ctx *ctx, void *args, int key, char *value)
 {
-	char *eq = strchr(arg, '=');
+	struct exec_args *a = args;
+	char *end;
 
-	if (eq == NULL || eq == arg)
-		return -1;
-	*eq = '\0';
-	h->key = arg;
-	h->value = eq + 1;
-	return 0;
-}
-
-int
-cmd_exec(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "header", required_argument, NULL, 'H' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "delay-scale", required_argument, NULL, 's' },
-		{ "fast", no_argument, NULL, 'f' },
-		{ "isolate", no_argument, NULL, 'x' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct msg_header headers[MAX_HEADERS];
-	const char *config = NULL, *msg_id = NULL, *level = NULL, *subject;
-	struct exec_sink sink = {
-		.sink = { .deliver = exec_deliver, .dead_letter = exec_dead_letter, .ctx = &sink }
-	};
-	struct backend *backend = NULL;
-	struct engine *engine = NULL;
-	struct cfg *cfg = NULL;
-	char *payload = NULL, *end;
-	double scale = 1.0;
-	size_t nheaders = 0, len;
-	struct engine_options opts = { 0 };
-	struct mem_stats stats;
-	int opt, status, rc;
-
-	while ((opt = getopt_long(argc, argv, "c:H:i:s:fxl:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'H':
-			if (nheaders == MAX_HEADERS ||
-			    parse_header(optarg, &headers[nheaders]) < 0) {
-				fprintf(stderr, "taskjet exec: --header wants K=V (at most %d)\n",
-				        MAX_HEADERS);
-				return EXIT_USAGE;
-			}
-			nheaders++;
-			break;
-		case 'i':
-			msg_id = optarg;
-			break;
-		case 's':
-			scale = strtod(optarg, &end);
-			if (*end != '\0' || scale < 0) {
-				fprintf(stderr,
-				        "taskjet exec: --delay-scale wants a number >= 0\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			scale = 0.001;
-			break;
-		case 'x':
-			opts.isolate_handlers = true;
-			break;
-		case 'l':
-			level = optarg;
-			break;
-		case 'h':
-			fputs(exec_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(exec_usage, stderr);
+	switch (key) {
+	case 'H':
+		if (cli_headers_add(&a->headers, value) < 0) {
+			cli_error(ctx, "--header wants K=V (at most %d)", CLI_MAX_HEADERS);
 			return EXIT_USAGE;
 		}
+		break;
+	case 'i':
+		a->msg_id = value;
+		break;
+	case 's':
+		a->scale = strtod(value, &end);
+		if (*end != '\0' || a->scale < 0) {
+			cli_error(ctx, "--delay-scale wants a number >= 0");
+			return EXIT_USAGE;
+		}
+		break;
+	case 'f':
+		a->scale = 0.001;
+		break;
+	case 'x':
+		a->isolate = true;
+		break;
 	}
-	if (argc - optind < 1 || argc - optind > 2) {
-		fputs(exec_usage, stderr);
-		return EXIT_USAGE;
-	}
-	subject = argv[optind];
-	status = cli_load_config(config, &cfg);
-	if (status != EXIT_OK)
-		goto out;
-	status = cli_setup_log(cfg, level, NULL, NULL);
-	if (status != EXIT_OK)
-		goto out;
-	status = cli_enter_state_dir(cfg);
-	if (status != EXIT_OK)
-		goto out;
-	if (argc - optind == 2 && strcmp(argv[optind + 1], "-") != 0) {
-		payload = strdup(argv[optind + 1]);
-		len = strlen(payload);
-	} else if (cli_read_stdin(&payload, &len) < 0) {
-		perror("taskjet exec: stdin");
-		status = EXIT_FAILURE_OTHER;
-		goto out;
-	}
-	if (engine_create(cfg, &opts, &engine) < 0) {
-		status = EXIT_CONFIG;
-		goto out;
-	}
-	sink.engine = engine;
-	mem_backend_open(cfg, &backend);
-	mem_backend_bind(backend, engine_router(engine), &sink.sink);
-	engine_set_backend(engine, backend);
-	mem_backend_set_delay_scale(backend, scale);
+	return EXIT_OK;
+}
 
-	{
-		const struct route *route = router_lookup(engine_router(engine), subject);
+/* exec's bench: the engine with a memory backend that delivers into it. */
+struct exec_bench {
+	struct cfg *cfg;
+	struct engine *engine;
+	struct backend *backend;
+	struct exec_sink sink;
+};
 
-		if (route != NULL)
-			printf("%s -> route %s (plugin %s, handler %s), max_attempts %d, "
-			       "delays x%g\n",
-			       subject, route->cfg->name, route->cfg->plugin, route->cfg->handler,
-			       route->cfg->max_attempts, scale);
-	}
-	rc = backend->ops->publish(backend,
-	                           &(struct publish_msg){ .subject = subject,
-	                                                  .data = payload,
-	                                                  .len = len,
-	                                                  .headers = headers,
-	                                                  .header_count = nheaders,
-	                                                  .msg_id = msg_id },
-	                           NULL);
+/* Start the engine (loading the plugins) on a memory backend. */
+static int
+bench_start(const struct exec_args *a, struct exec_bench *x)
+{
+	struct engine_options opts = { .isolate_handlers = a->isolate };
+
+	if (engine_create(x->cfg, &opts, &x->engine) < 0)
+		return EXIT_CONFIG;
+	x->sink = (struct exec_sink){
+		.engine = x->engine,
+		.sink = { .deliver = exec_deliver,
+		          .dead_letter = exec_dead_letter,
+		          .ctx = &x->sink },
+	};
+	mem_backend_open(x->cfg, &x->backend);
+	mem_backend_bind(x->backend, engine_router(x->engine), &x->sink.sink);
+	engine_set_backend(x->engine, x->backend);
+	mem_backend_set_delay_scale(x->backend, a->scale);
+	return EXIT_OK;
+}
+
+static void
+bench_close(struct exec_bench *x)
+{
+	backend_destroy(x->backend);
+	engine_destroy(x->engine);
+	cfg_free(x->cfg);
+}
+
+/* Say where the task goes and queue it. */
+static int
+enqueue(const struct cli_ctx *ctx, const struct exec_args *a, struct exec_bench *x,
+        const char *subject, const char *payload, size_t len)
+{
+	const struct route *route = router_lookup(engine_router(x->engine), subject);
+	int rc;
+
+	if (route != NULL)
+		printf("%s -> route %s (plugin %s, handler %s), max_attempts %d, "
+		       "delays x%g\n",
+		       subject, route->cfg->name, route->cfg->plugin, route->cfg->handler,
+		       route->cfg->max_attempts, a->scale);
+	rc = x->backend->ops->publish(x->backend,
+	                              &(struct publish_msg){ .subject = subject,
+	                                                     .data = payload,
+	                                                     .len = len,
+	                                                     .headers = a->headers.list,
+	                                                     .header_count = a->headers.count,
+	                                                     .msg_id = a->msg_id },
+	                              NULL);
 	if (rc < 0) {
-		fprintf(stderr, "taskjet exec: cannot enqueue on %s: %s\n", subject,
-		        rc == -ENOENT ? "no stream takes this subject" : strerror(-rc));
-		status = rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_OTHER;
-		goto out;
+		cli_error(ctx, "cannot enqueue on %s: %s", subject,
+		          rc == -ENOENT ? "no stream takes this subject" : strerror(-rc));
+		return rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_OTHER;
 	}
+	return EXIT_OK;
+}
+
+/* Run the queued task, and what it publishes, step by step to the end;
+ * print every step, the dead letters and the outcome. */
+static int
+run_to_outcome(struct exec_bench *x)
+{
+	struct mem_stats stats;
+
 	for (int steps = 0; steps < MAX_STEPS; steps++) {
 		struct mem_step step;
 
-		mem_backend_stats(backend, &stats);
+		mem_backend_stats(x->backend, &stats);
 		if (stats.current_size == 0)
 			break;
 		/* The longest a delayed retry can wait, plus slack. */
-		if (mem_backend_run_one(backend, 24LL * 3600 * 1000, &step) != 1)
+		if (mem_backend_run_one(x->backend, 24LL * 3600 * 1000, &step) != 1)
 			break;
-		print_step(&step, &sink.last, router_lookup(engine_router(engine), step.subject));
+		print_step(&step, &x->sink.last,
+		           router_lookup(engine_router(x->engine), step.subject));
 	}
-	mem_backend_stats(backend, &stats);
-	print_letters(mem_backend_letters(backend));
+	mem_backend_stats(x->backend, &stats);
+	print_letters(mem_backend_letters(x->backend));
 	if (stats.current_size > 0) {
 		printf("\noutcome: %llu task(s) still pending after %d steps\n",
 		       (unsigned long long)stats.current_size, MAX_STEPS);
-		status = EXIT_FAILURE_OTHER;
-	} else if (stats.dead_letters > 0) {
-		printf("\noutcome: dead-lettered\n");
-		status = EXIT_FAILURE_OTHER;
-	} else {
-		printf("\noutcome: acked\n");
-		status = EXIT_OK;
+		return EXIT_FAILURE_OTHER;
 	}
-out:
-	backend_destroy(backend);
-	engine_destroy(engine);
-	cfg_free(cfg);
+	if (stats.dead_letters > 0) {
+		printf("\noutcome: dead-lettered\n");
+		return EXIT_FAILURE_OTHER;
+	}
+	printf("\noutcome: acked\n");
+	return EXIT_OK;
+}
+
+static int
+exec_run(struct cli_ctx *ctx, void *args)
+{
+	const struct exec_args *a = args;
+	const char *subject = ctx->argv[0];
+	struct exec_bench bench = { 0 };
+	char *payload = NULL;
+	size_t len = 0;
+	int status;
+
+	status = cli_load_config(ctx->opt.config, &bench.cfg);
+	if (status == EXIT_OK)
+		status = cli_setup_local(ctx, bench.cfg);
+	if (status == EXIT_OK)
+		status =
+		    cli_read_payload(ctx, ctx->argc == 2 ? ctx->argv[1] : NULL, &payload, &len);
+	if (status == EXIT_OK)
+		status = bench_start(a, &bench);
+	if (status == EXIT_OK)
+		status = enqueue(ctx, a, &bench, subject, payload, len);
+	if (status == EXIT_OK)
+		status = run_to_outcome(&bench);
+	bench_close(&bench);
 	free(payload);
 	return status;
 }
+
+static const struct exec_args exec_defaults = { .scale = 1.0 };
+
+const struct cli_command cli_cmd_exec = {
+	.name = "exec",
+	.summary = "run one task through its route on the memory backend",
+	.usage = exec_usage,
+	.options = exec_options,
+	.min_operands = 1,
+	.max_operands = 2,
+	CLI_ARGS(exec_defaults),
+	.option = exec_option,
+	.run = exec_run,
+};

@@ -2,7 +2,6 @@
 /* taskjet plugins: what is in the plugin directory, and what would load. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,60 +91,18 @@ out:
 	return rc;
 }
 
-int
-cmd_plugins(int argc, char **argv)
+/* The *.so files of `dir`, sorted; *names_r is the caller's to free (each
+ * name and the array). 0 or -errno. */
+static int
+list_plugin_files(const char *dir, char ***names_r, size_t *count_r)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = NULL, *dir = NULL;
-	struct cfg *cfg = NULL;
 	char **names = NULL;
 	size_t count = 0;
 	struct dirent *de;
-	int opt, status = EXIT_OK;
-	DIR *d = NULL;
+	DIR *d = opendir(dir);
 
-	while ((opt = getopt_long(argc, argv, "c:d:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			dir = optarg;
-			break;
-		case 'h':
-			fputs(plugins_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(plugins_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fputs(plugins_usage, stderr);
-		return EXIT_USAGE;
-	}
-	if (dir == NULL) {
-		status = cli_load_config(config, &cfg);
-		if (status != EXIT_OK)
-			goto out;
-		status = cli_enter_state_dir(cfg);
-		if (status != EXIT_OK)
-			goto out;
-		dir = cfg->plugin_dir;
-	}
-	/* Plugins log their init complaints; keep them off the listing. */
-	log_setup(0, LOG_FORMAT_TEXT, NULL);
-	d = opendir(dir);
-	if (d == NULL) {
-		fprintf(stderr, "taskjet plugins: %s: %s\n", dir, strerror(errno));
-		status = EXIT_CONFIG;
-		goto out;
-	}
+	if (d == NULL)
+		return -errno;
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
 
@@ -154,9 +111,62 @@ cmd_plugins(int argc, char **argv)
 			names[count++] = xstrdup(de->d_name);
 		}
 	}
+	closedir(d);
 	/* qsort's array must not be NULL, even for 0 elements (C11 7.22.5). */
 	if (count > 0)
 		qsort(names, count, sizeof(*names), compare_names);
+	*names_r = names;
+	*count_r = count;
+	return 0;
+}
+
+struct plugins_args {
+	const char *dir;
+};
+
+static const struct cli_option plugins_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPTION("dir", required_argument, 'd'),
+	CLI_OPT_END,
+};
+
+static int
+plugins_option(struct cli_ctx *ctx, void *args, int key, char *value)
+{
+	struct plugins_args *a = args;
+
+	(void)ctx;
+	if (key == 'd')
+		a->dir = value;
+	return EXIT_OK;
+}
+
+static int
+plugins_run(struct cli_ctx *ctx, void *args)
+{
+	const struct plugins_args *a = args;
+	const char *dir = a->dir;
+	struct cfg *cfg = NULL;
+	char **names = NULL;
+	size_t count = 0;
+	int status = EXIT_OK, rc;
+
+	if (dir == NULL) {
+		status = cli_load_config(ctx->opt.config, &cfg);
+		if (status == EXIT_OK)
+			status = cli_enter_state_dir(cfg);
+		if (status != EXIT_OK)
+			goto out;
+		dir = cfg->plugin_dir;
+	}
+	/* Plugins log their init complaints; keep them off the listing. */
+	log_setup(0, LOG_FORMAT_TEXT, NULL);
+	rc = list_plugin_files(dir, &names, &count);
+	if (rc < 0) {
+		cli_error(ctx, "%s: %s", dir, strerror(-rc));
+		status = EXIT_CONFIG;
+		goto out;
+	}
 	printf("plugin directory %s: %zu plugin%s\n", dir, count, count == 1 ? "" : "s");
 	for (size_t i = 0; i < count; i++)
 		if (show_plugin(dir, names[i], cfg) < 0)
@@ -165,8 +175,18 @@ out:
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
-	if (d != NULL)
-		closedir(d);
 	cfg_free(cfg);
 	return status;
 }
+
+static const struct plugins_args plugins_defaults = { 0 };
+
+const struct cli_command cli_cmd_plugins = {
+	.name = "plugins",
+	.summary = "list the plugins in the plugin directory",
+	.usage = plugins_usage,
+	.options = plugins_options,
+	CLI_ARGS(plugins_defaults),
+	.option = plugins_option,
+	.run = plugins_run,
+};

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet run: options and config; the daemon itself is run/run.c. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,93 +33,70 @@ static const char run_usage[] =
     "Exit status: 0 after a clean stop, 64 usage, 69 NATS or nats-server\n"
     "unavailable, 78 config or plugin error, 1 other failure.\n";
 
-struct run_options {
-	const char *config;
-	const char *nats_url;
+struct run_args {
 	const char *backend;
-	const char *log_level;
-	const char *log_format;
-	const char *log_file;
 	bool from_stdin;
 };
 
-int
-cmd_run(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nats", required_argument, NULL, 'n' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "stdin", no_argument, NULL, 'i' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "log-format", required_argument, NULL, 'F' },
-		{ "log-file", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct run_options o = { 0 };
-	struct engine *engine = NULL;
-	struct cfg *cfg = NULL;
-	int opt, status;
+static const struct cli_option run_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPT_NATS,
+	CLI_OPTION("backend", required_argument, 'b'),
+	CLI_OPTION("stdin", no_argument, 'i'),
+	CLI_OPT_LOG_LEVEL,
+	CLI_OPT_LOG_FORMAT,
+	CLI_OPT_LOG_FILE,
+	CLI_OPT_END,
+};
 
-	while ((opt = getopt_long(argc, argv, "c:n:b:il:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'n':
-			o.nats_url = optarg;
-			break;
-		case 'b':
-			o.backend = optarg;
-			break;
-		case 'i':
-			o.from_stdin = true;
-			break;
-		case 'l':
-			o.log_level = optarg;
-			break;
-		case 'F':
-			o.log_format = optarg;
-			break;
-		case 'L':
-			o.log_file = optarg;
-			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(run_usage, stderr);
+static int
+run_option(struct cli_ctx *ctx, void *args, int key, char *value)
+{
+	struct run_args *a = args;
+
+	(void)ctx;
+	if (key == 'b')
+		a->backend = value;
+	else if (key == 'i')
+		a->from_stdin = true;
+	return EXIT_OK;
+}
+
+/* --backend over the config's (and TASKJET_BACKEND's) choice. */
+static int
+apply_backend(const struct cli_ctx *ctx, const struct run_args *a, struct cfg *cfg)
+{
+	if (a->backend != NULL) {
+		if (strcmp(a->backend, "memory") == 0) {
+			cfg->backend = CFG_BACKEND_MEMORY;
+		} else if (strcmp(a->backend, "jetstream") == 0 ||
+		           strcmp(a->backend, "nats") == 0) {
+			cfg->backend = CFG_BACKEND_JETSTREAM;
+		} else {
+			cli_error(ctx, "--backend wants jetstream or memory");
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fputs(run_usage, stderr);
+	if (a->from_stdin && cfg->backend != CFG_BACKEND_MEMORY) {
+		cli_error(ctx, "--stdin needs the memory backend");
 		return EXIT_USAGE;
 	}
-	status = cli_load_config(o.config, &cfg);
-	if (status != EXIT_OK)
-		goto out;
-	if (o.backend != NULL) {
-		if (strcmp(o.backend, "memory") == 0) {
-			cfg->backend = CFG_BACKEND_MEMORY;
-		} else if (strcmp(o.backend, "jetstream") == 0 || strcmp(o.backend, "nats") == 0) {
-			cfg->backend = CFG_BACKEND_JETSTREAM;
-		} else {
-			fprintf(stderr, "taskjet run: --backend wants jetstream or memory\n");
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (o.from_stdin && cfg->backend != CFG_BACKEND_MEMORY) {
-		fprintf(stderr, "taskjet run: --stdin needs the memory backend\n");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	status = cli_setup_log(cfg, o.log_level, o.log_format, o.log_file);
-	if (status != EXIT_OK)
-		goto out;
-	status = cli_enter_state_dir(cfg);
+	return EXIT_OK;
+}
+
+static int
+run_run(struct cli_ctx *ctx, void *args)
+{
+	const struct run_args *a = args;
+	struct engine *engine = NULL;
+	struct cfg *cfg = NULL;
+	int status;
+
+	status = cli_load_config(ctx->opt.config, &cfg);
+	if (status == EXIT_OK)
+		status = apply_backend(ctx, a, cfg);
+	if (status == EXIT_OK)
+		status = cli_setup_local(ctx, cfg);
 	if (status != EXIT_OK)
 		goto out;
 
@@ -131,11 +107,24 @@ cmd_run(int argc, char **argv)
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	status = run_engine(engine, cfg,
-	                    &(struct run_opts){ .url = o.nats_url, .from_stdin = o.from_stdin });
+	status =
+	    run_engine(engine, cfg,
+	               &(struct run_opts){ .url = ctx->opt.nats_url, .from_stdin = a->from_stdin });
 out:
 	engine_destroy(engine);
 	cfg_free(cfg);
 	log_close();
 	return status;
 }
+
+static const struct run_args run_defaults = { 0 };
+
+const struct cli_command cli_cmd_run = {
+	.name = "run",
+	.summary = "run the engine (JetStream, embedded local server, or memory)",
+	.usage = run_usage,
+	.options = run_options,
+	CLI_ARGS(run_defaults),
+	.option = run_option,
+	.run = run_run,
+};

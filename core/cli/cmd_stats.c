@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet stats: streams, route consumers and the DLQ, once or watched. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +29,8 @@ static const char stats_usage[] =
     "  -j, --json            one JSON object per sample\n"
     "  -r, --by-reason       count DLQ letters per reason (reads the whole DLQ)\n"
     "  -w, --watch           sample again every interval, with rates per second,\n"
-    "                        until SIGINT/SIGTERM or --count samples\n"
+    "                        until SIGINT/SIGTERM or --count samples; on a\n"
+    "                        terminal each sample is drawn over the last\n"
     "  -i, --interval SECS   seconds between samples (default 2)\n"
     "  -N, --count N         stop after N samples\n"
     "  -h, --help            show this help\n"
@@ -77,70 +77,137 @@ format_rate(const struct stats_rates *r, double v, char *buf, size_t len)
 		snprintf(buf, len, "%.1f", v);
 }
 
-static void
-print_text(const struct stats_snapshot *s, const struct stats_rates *r)
-{
-	char when[40], bytes[32], in[32], out[32];
+static const struct cli_column stream_columns[] = {
+	{ .title = "STREAM", .shrink = 1 },          { .title = "MESSAGES", .align = CLI_RIGHT },
+	{ .title = "BYTES", .align = CLI_RIGHT },    { .title = "FIRST SEQ", .align = CLI_RIGHT },
+	{ .title = "LAST SEQ", .align = CLI_RIGHT }, { .title = "IN/s", .align = CLI_RIGHT },
+	{ .title = "OUT/s", .align = CLI_RIGHT },
+};
 
-	clock_format_rfc3339(s->wall_ms, false, when, sizeof(when));
-	if (r != NULL)
-		printf("taskjet stats at %s (rates over %.1f s)\n\n", when, r->seconds);
-	else
-		printf("taskjet stats at %s\n\n", when);
-	printf("%-20s %10s %12s %10s %10s %9s %9s\n", "STREAM", "MESSAGES", "BYTES", "FIRST SEQ",
-	       "LAST SEQ", "IN/s", "OUT/s");
+static void
+print_streams(FILE *out, const struct stats_snapshot *s, const struct stats_rates *r,
+              const struct cli_term *term)
+{
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(stream_columns));
+	char bytes[32], in[32], outr[32];
+
 	for (size_t i = 0; i < s->stream_count; i++) {
 		const struct stats_stream *st = &s->streams[i];
 
+		cli_table_add(t, "%s", st->name);
 		if (!st->found) {
-			printf("%-20s (not found on the server)\n", st->name);
+			cli_table_note(t, "(not found on the server)");
 			continue;
 		}
 		format_bytes(st->bytes, bytes, sizeof(bytes));
 		format_rate(r, r != NULL ? r->stream_in[i] : 0, in, sizeof(in));
-		format_rate(r, r != NULL ? r->stream_out[i] : 0, out, sizeof(out));
-		printf("%-20s %10" PRIu64 " %12s %10" PRIu64 " %10" PRIu64 " %9s %9s\n", st->name,
-		       st->msgs, bytes, st->first_seq, st->last_seq, in, out);
+		format_rate(r, r != NULL ? r->stream_out[i] : 0, outr, sizeof(outr));
+		cli_table_add(t, "%" PRIu64, st->msgs);
+		cli_table_add(t, "%s", bytes);
+		cli_table_add(t, "%" PRIu64, st->first_seq);
+		cli_table_add(t, "%" PRIu64, st->last_seq);
+		cli_table_add(t, "%s", in);
+		cli_table_add(t, "%s", outr);
 	}
+	cli_table_print(t, out, term);
+	cli_table_free(t);
+}
 
-	printf("\n%-16s %-24s %9s %11s %11s %7s %12s %12s %8s %8s\n", "ROUTE", "CONSUMER",
-	       "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "DELIVERED", "ACK FLOOR",
-	       "DELIV/s", "ACK/s");
+static const struct cli_column consumer_columns[] = {
+	{ .title = "ROUTE", .shrink = 1 },
+	{ .title = "CONSUMER", .shrink = 1 },
+	{ .title = "PENDING", .align = CLI_RIGHT },
+	{ .title = "ACK PENDING", .align = CLI_RIGHT },
+	{ .title = "REDELIVERED", .align = CLI_RIGHT },
+	{ .title = "WAITING", .align = CLI_RIGHT },
+	{ .title = "DELIVERED", .align = CLI_RIGHT },
+	{ .title = "ACK FLOOR", .align = CLI_RIGHT },
+	{ .title = "DELIV/s", .align = CLI_RIGHT },
+	{ .title = "ACK/s", .align = CLI_RIGHT },
+};
+
+static void
+print_consumers(FILE *out, const struct stats_snapshot *s, const struct stats_rates *r,
+                const struct cli_term *term)
+{
+	struct cli_table *t = cli_table_new(CLI_COLUMNS(consumer_columns));
+	char in[32], outr[32];
+
 	for (size_t i = 0; i < s->consumer_count; i++) {
 		const struct stats_consumer *c = &s->consumers[i];
-		char cons[300], dl[32], af[32];
 
-		snprintf(cons, sizeof(cons), "%s/%s", c->stream, c->consumer);
+		cli_table_add(t, "%s", c->route);
+		cli_table_add(t, "%s/%s", c->stream, c->consumer);
 		if (!c->found) {
-			printf("%-16s %-24s (not found on the server)\n", c->route, cons);
+			cli_table_note(t, "(not found on the server)");
 			continue;
 		}
-		snprintf(dl, sizeof(dl), "%" PRIu64 "/%" PRIu64, c->delivered_consumer_seq,
-		         c->delivered_stream_seq);
-		snprintf(af, sizeof(af), "%" PRIu64 "/%" PRIu64, c->ack_floor_consumer_seq,
-		         c->ack_floor_stream_seq);
 		format_rate(r, r != NULL ? r->consumer_delivered[i] : 0, in, sizeof(in));
-		format_rate(r, r != NULL ? r->consumer_acked[i] : 0, out, sizeof(out));
-		printf("%-16s %-24s %9" PRIu64 " %11" PRIu64 " %11" PRIu64 " %7" PRIu64
-		       " %12s %12s %8s %8s\n",
-		       c->route, cons, c->num_pending, c->num_ack_pending, c->num_redelivered,
-		       c->num_waiting, dl, af, in, out);
+		format_rate(r, r != NULL ? r->consumer_acked[i] : 0, outr, sizeof(outr));
+		cli_table_add(t, "%" PRIu64, c->num_pending);
+		cli_table_add(t, "%" PRIu64, c->num_ack_pending);
+		cli_table_add(t, "%" PRIu64, c->num_redelivered);
+		cli_table_add(t, "%" PRIu64, c->num_waiting);
+		cli_table_add(t, "%" PRIu64 "/%" PRIu64, c->delivered_consumer_seq,
+		              c->delivered_stream_seq);
+		cli_table_add(t, "%" PRIu64 "/%" PRIu64, c->ack_floor_consumer_seq,
+		              c->ack_floor_stream_seq);
+		cli_table_add(t, "%s", in);
+		cli_table_add(t, "%s", outr);
 	}
-	printf("(DELIVERED and ACK FLOOR are consumer seq/stream seq)\n");
+	cli_table_print(t, out, term);
+	cli_table_free(t);
+	fprintf(out, "(DELIVERED and ACK FLOOR are consumer seq/stream seq)\n");
+}
 
-	printf("\n");
+static const struct cli_column reason_columns[] = {
+	{ .shrink = 1 },
+	{ .align = CLI_RIGHT },
+};
+
+static void
+print_dlq(FILE *out, const struct stats_snapshot *s, const struct stats_rates *r,
+          const struct cli_term *term)
+{
+	struct cli_table *t;
+	char bytes[32], in[32];
+
 	if (!s->dlq.found) {
-		printf("DLQ %s: not found on the server\n", s->dlq.name);
+		fprintf(out, "DLQ %s: not found on the server\n", s->dlq.name);
 		return;
 	}
 	format_bytes(s->dlq.bytes, bytes, sizeof(bytes));
 	format_rate(r, r != NULL ? r->dlq_in : 0, in, sizeof(in));
-	printf("DLQ %s: %" PRIu64 " dead letter%s, %s, in/s %s\n", s->dlq.name, s->dlq.msgs,
-	       s->dlq.msgs == 1 ? "" : "s", bytes, in);
-	for (size_t i = 0; i < s->reason_count; i++)
-		printf("  %-20s %10" PRIu64 "\n", s->reasons[i].reason, s->reasons[i].count);
+	fprintf(out, "DLQ %s: %" PRIu64 " dead letter%s, %s, in/s %s\n", s->dlq.name, s->dlq.msgs,
+	        s->dlq.msgs == 1 ? "" : "s", bytes, in);
+	t = cli_table_new(CLI_COLUMNS(reason_columns));
+	cli_table_indent(t, 2);
+	for (size_t i = 0; i < s->reason_count; i++) {
+		cli_table_add(t, "%s", s->reasons[i].reason);
+		cli_table_add(t, "%" PRIu64, s->reasons[i].count);
+	}
+	cli_table_print(t, out, term);
+	cli_table_free(t);
 	if (s->reasons_truncated)
-		printf("  (counted the first letters only)\n");
+		fprintf(out, "  (counted the first letters only)\n");
+}
+
+static void
+print_text(FILE *out, const struct stats_snapshot *s, const struct stats_rates *r,
+           const struct cli_term *term)
+{
+	char when[40];
+
+	clock_format_rfc3339(s->wall_ms, false, when, sizeof(when));
+	if (r != NULL)
+		fprintf(out, "taskjet stats at %s (rates over %.1f s)\n\n", when, r->seconds);
+	else
+		fprintf(out, "taskjet stats at %s\n\n", when);
+	print_streams(out, s, r, term);
+	fputc('\n', out);
+	print_consumers(out, s, r, term);
+	fputc('\n', out);
+	print_dlq(out, s, r, term);
 }
 
 static void
@@ -242,125 +309,158 @@ sleep_interruptible(int64_t ms)
 	}
 }
 
-int
-cmd_stats(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nats", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "by-reason", no_argument, NULL, 'r' },
-		{ "watch", no_argument, NULL, 'w' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = NULL, *url = NULL;
-	bool json = false, by_reason = false, watch = false;
-	double interval = 2;
-	long count = 0;
-	struct stats_snapshot *prev = NULL, *cur = NULL;
-	struct backend *backend = NULL;
-	struct cfg *cfg = NULL;
-	struct sigaction sa, old_int, old_term;
-	char *end;
-	int opt, status = EXIT_USAGE, rc;
+struct stats_args {
+	bool by_reason, watch;
+	double interval;
+	long count;
+};
 
-	while ((opt = getopt_long(argc, argv, "c:n:jrwi:N:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			url = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'r':
-			by_reason = true;
-			break;
-		case 'w':
-			watch = true;
-			break;
-		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg ||
-			    !(interval >= 0.1 && interval <= 86400)) {
-				fprintf(stderr,
-				        "taskjet stats: --interval wants 0.1..86400 seconds\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'N':
-			count = strtol(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || count < 1) {
-				fprintf(stderr, "taskjet stats: --count wants an integer >= 1\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			fputs(stats_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(stats_usage, stderr);
+static const struct cli_option stats_options[] = {
+	CLI_OPT_CONFIG,
+	CLI_OPT_NATS,
+	CLI_OPT_JSON,
+	CLI_OPTION("by-reason", no_argument, 'r'),
+	CLI_OPTION("watch", no_argument, 'w'),
+	CLI_OPTION("interval", required_argument, 'i'),
+	CLI_OPTION("count", required_argument, 'N'),
+	CLI_OPT_END,
+};
+
+static int
+stats_option(struct cli_ctx *ctx, void *args, int key, char *value)
+{
+	struct stats_args *a = args;
+	char *end;
+
+	switch (key) {
+	case 'r':
+		a->by_reason = true;
+		break;
+	case 'w':
+		a->watch = true;
+		break;
+	case 'i':
+		a->interval = strtod(value, &end);
+		if (*end != '\0' || end == value || !(a->interval >= 0.1 && a->interval <= 86400)) {
+			cli_error(ctx, "--interval wants 0.1..86400 seconds");
 			return EXIT_USAGE;
 		}
+		break;
+	case 'N':
+		a->count = strtol(value, &end, 10);
+		if (*end != '\0' || end == value || a->count < 1) {
+			cli_error(ctx, "--count wants an integer >= 1");
+			return EXIT_USAGE;
+		}
+		break;
 	}
-	if (optind != argc) {
-		fputs(stats_usage, stderr);
-		return EXIT_USAGE;
+	return EXIT_OK;
+}
+
+/* One sample in text, as a frame of *screen: on a terminal it replaces the
+ * last one. */
+static void
+show_text(struct cli_screen *screen, const struct stats_snapshot *s, const struct stats_rates *r)
+{
+	struct cli_term term;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *frame = open_memstream(&text, &len);
+
+	cli_term_detect(stdout, &term);
+	if (frame == NULL) {
+		/* No memory for the frame: print it as it comes. */
+		print_text(stdout, s, r, &term);
+		return;
 	}
-	if (!watch)
-		count = 1;
-	status = cli_load_config(config, &cfg);
-	if (status != EXIT_OK)
-		goto out;
-	log_setup(TJ_LOG_WARNING, LOG_FORMAT_TEXT, NULL);
-	status = cli_open_backend("stats", "taskjet-stats", url, cfg, &backend);
-	if (status != EXIT_OK)
-		goto out;
+	print_text(frame, s, r, &term);
+	fclose(frame);
+	cli_screen_frame(screen, stdout, &term, text, len);
+	free(text);
+}
+
+/* Take one sample and print it, with rates against *prev (NULL: none);
+ * the sample becomes *prev. EXIT_OK or the exit status after saying why. */
+static int
+sample(const struct cli_ctx *ctx, const struct stats_args *a, struct backend *b,
+       const struct cfg *cfg, struct cli_screen *screen, struct stats_snapshot **prev)
+{
+	struct stats_snapshot *cur = NULL;
+	struct stats_rates rates = { 0 };
+	int rc =
+	    b->ops->snapshot(b, cfg, &(struct snapshot_opts){ .by_reason = a->by_reason }, &cur);
+
+	if (rc < 0) {
+		cli_error(ctx, "query failed: %s", strerror(-rc));
+		return cli_exit_status(rc);
+	}
+	if (*prev != NULL)
+		stats_rates_compute(*prev, cur, &rates);
+	if (ctx->opt.json)
+		print_json(cur, *prev != NULL ? &rates : NULL);
+	else
+		show_text(screen, cur, *prev != NULL ? &rates : NULL);
+	fflush(stdout);
+	stats_rates_free(&rates);
+	stats_snapshot_free(*prev);
+	*prev = cur;
+	return EXIT_OK;
+}
+
+/* One sample, or (--watch) one every interval until a stop signal or
+ * --count samples. */
+static int
+sample_loop(const struct cli_ctx *ctx, const struct stats_args *a, struct backend *b,
+            const struct cfg *cfg)
+{
+	long count = a->watch ? a->count : 1;
+	struct stats_snapshot *prev = NULL;
+	struct cli_screen screen = { 0 };
+	struct sigaction sa, old_int, old_term;
+	int status = EXIT_OK;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	for (long n = 0; !stop_requested && (count == 0 || n < count); n++) {
-		struct stats_rates rates = { 0 };
-
+	for (long n = 0; status == EXIT_OK && !stop_requested && (count == 0 || n < count); n++) {
 		if (n > 0)
-			sleep_interruptible((int64_t)(interval * 1000));
+			sleep_interruptible((int64_t)(a->interval * 1000));
 		if (stop_requested)
 			break;
-		rc = backend->ops->snapshot(
-		    backend, cfg, &(struct snapshot_opts){ .by_reason = by_reason }, &cur);
-		if (rc < 0) {
-			fprintf(stderr, "taskjet stats: query failed: %s\n", strerror(-rc));
-			status = rc == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_FAILURE_OTHER;
-			break;
-		}
-		if (prev != NULL)
-			stats_rates_compute(prev, cur, &rates);
-		if (json)
-			print_json(cur, prev != NULL ? &rates : NULL);
-		else {
-			if (n > 0)
-				fputc('\n', stdout);
-			print_text(cur, prev != NULL ? &rates : NULL);
-		}
-		fflush(stdout);
-		stats_rates_free(&rates);
-		stats_snapshot_free(prev);
-		prev = cur;
-		cur = NULL;
+		status = sample(ctx, a, b, cfg, &screen, &prev);
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-out:
 	stats_snapshot_free(prev);
+	return status;
+}
+
+static int
+stats_run(struct cli_ctx *ctx, void *args)
+{
+	const struct stats_args *a = args;
+	struct backend *backend = NULL;
+	struct cfg *cfg = NULL;
+	int status;
+
+	status = cli_open_client(ctx, false, &cfg, &backend);
+	if (status == EXIT_OK)
+		status = sample_loop(ctx, a, backend, cfg);
 	backend_destroy(backend);
 	cfg_free(cfg);
 	return status;
 }
+
+static const struct stats_args stats_defaults = { .interval = 2 };
+
+const struct cli_command cli_cmd_stats = {
+	.name = "stats",
+	.summary = "streams, consumers and the DLQ at a glance",
+	.usage = stats_usage,
+	.options = stats_options,
+	CLI_ARGS(stats_defaults),
+	.option = stats_option,
+	.run = stats_run,
+};

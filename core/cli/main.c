@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* taskjet: command dispatch, global --help and --version. */
+/* taskjet: the command table, global --help and --version. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,21 +8,21 @@
 #include "cli/cli.h"
 #include "run/backends.h"
 
-static const char usage_text[] =
+static const struct cli_command *const commands[] = {
+	&cli_cmd_run,     &cli_cmd_check, &cli_cmd_exec,  &cli_cmd_publish,
+	&cli_cmd_plugins, &cli_cmd_dlq,   &cli_cmd_stats,
+};
+
+static const char help_head[] =
     "Usage: taskjet COMMAND [OPTIONS]\n"
     "\n"
     "A task-processing engine for NATS JetStream: durable pull consumers feed\n"
     "tasks to handler plugins; the engine acks, retries with backoff, or\n"
     "dead-letters them.\n"
     "\n"
-    "Commands:\n"
-    "  run       run the engine (JetStream, embedded local server, or memory)\n"
-    "  check     validate the config and load every plugin; print the routes\n"
-    "  exec      run one task through its route on the memory backend\n"
-    "  publish   publish tasks to JetStream with publish acks\n"
-    "  plugins   list the plugins in the plugin directory\n"
-    "  dlq       list, show, replay and purge dead letters\n"
-    "  stats     streams, consumers and the DLQ at a glance\n"
+    "Commands:\n";
+
+static const char help_tail[] =
     "\n"
     "Run `taskjet COMMAND --help` for a command's options.\n"
     "\n"
@@ -45,25 +45,25 @@ static const char usage_text[] =
     "  69  a service is unavailable (NATS server, nats-server binary)\n"
     "  78  configuration error (bad config file or plugin)\n";
 
+static void
+print_help(FILE *out)
+{
+	fputs(help_head, out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
+	fputs(help_tail, out);
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} commands[] = {
-		{ "run", cmd_run },         { "check", cmd_check },     { "exec", cmd_exec },
-		{ "publish", cmd_publish }, { "plugins", cmd_plugins }, { "dlq", cmd_dlq },
-		{ "stats", cmd_stats },
-	};
-
 	if (argc < 2) {
-		fputs(usage_text, stderr);
+		print_help(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		fputs(usage_text, stdout);
+		print_help(stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
@@ -73,8 +73,8 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		if (strcmp(argv[1], commands[i]->name) == 0)
+			return cli_command_main(commands[i], argc - 1, argv + 1);
 	fprintf(stderr, "taskjet: unknown command \"%s\"; see taskjet --help\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -2,7 +2,9 @@
 # taskjet dlq and taskjet stats end to end on a real nats-server: the engine
 # dead-letters tasks through a fixture plugin, then the commands list,
 # filter, show, replay (the replayed task goes through the engine again),
-# purge with and without confirmation, and report stats. TAP output.
+# purge with and without confirmation, and report stats; long work (publish
+# --count, replay --all, purge) with progress on a terminal and a summary
+# elsewhere; tables with long names, on a pipe and on a terminal. TAP output.
 set -u
 bin="$top_builddir/taskjet"
 plugins="$top_builddir/tests/fixtures/plugins/.libs"
@@ -32,6 +34,7 @@ has() { # name pattern: the last command's output matches
 lacks() {
 	if grep -qE -- "$2" "$tmp/out"; then echo "# has: $2"; not_ok "$1"; else ok "$1"; fi
 }
+. "$top_srcdir/tests/cli_output.sh"
 finish() {
 	echo "1..$n"
 	[ "$failed" -eq 0 ]
@@ -220,6 +223,109 @@ expect "show --json of a binary payload" 0 "$bin" dlq show -c "$cfg" --json "${b
 has "the payload is base64" '"payload_len":6,"payload_encoding":"base64","payload":"Ymlu//4B"\}$'
 expect "show of a binary payload" 0 "$bin" dlq show -c "$cfg" "${binseq:-0}"
 has "escaped for the terminal" '^bin\\xff\\xfe\\x01$'
+
+# stats --watch: redrawn in place on a terminal, appended on a pipe.
+expect "stats --watch on a pipe" 0 "$bin" stats -c "$cfg" --watch --interval 0.2 --count 2
+if [ "$(count_lines '^taskjet stats at ')" -eq 2 ]; then ok "two samples, one after the other"; else not_ok "two samples, one after the other"; fi
+has "the second sample has rates" '^taskjet stats at .* \(rates over 0\.[0-9] s\)$'
+lacks "no escape sequences on a pipe" "$ESC"
+on_tty "stats --watch on a terminal" 0 "'$bin' stats -c '$cfg' --watch --interval 0.2 --count 3"
+if [ "$(count_lines '^taskjet stats at ')" -eq 3 ]; then ok "three samples drawn"; else not_ok "three samples drawn"; fi
+if [ "$(grep -cE "$ESC\[[0-9]+A$CR$ESC\[J" "$tmp/raw")" -eq 2 ]; then
+	ok "each sample after the first goes back up and clears the one before"
+else
+	not_ok "each sample after the first goes back up and clears the one before"
+fi
+TTY_TERM=dumb on_tty "stats --watch on a dumb terminal" 0 "'$bin' stats -c '$cfg' --watch --interval 0.2 --count 2"
+lacks_raw "TERM=dumb: appended, not redrawn" "$ESC"
+
+# publish --count: one summary line on a pipe, a line per message only
+# with --verbose, a progress line on a terminal.
+expect "publish --count on a pipe" 0 "$bin" publish -c "$cfg" --count 50 tasks.bulk x
+has "one summary line" '^50 published \(50 new, 0 duplicates\) in [0-9.]+ s, [0-9.]+/s$'
+if [ "$(wc -l <"$tmp/out")" -eq 1 ]; then ok "and no line per message"; else not_ok "and no line per message"; fi
+lacks "no progress on a pipe" "$CR"
+expect "publish --count --verbose" 0 "$bin" publish -c "$cfg" --count 3 --id bulk-v --verbose tasks.bulk x
+if [ "$(count_lines '^tasks\.bulk seq=[0-9]+ id=bulk-v-[123]$')" -eq 3 ]; then ok "a line per message"; else not_ok "a line per message"; fi
+has "then the summary" '^3 published \(3 new, 0 duplicates\) in '
+expect "the same ids again" 0 "$bin" publish -c "$cfg" --count 3 --id bulk-v tasks.bulk x
+has "are counted as duplicates" '^3 published \(0 new, 3 duplicates\) in '
+expect "one message prints its line and no summary" 0 "$bin" publish -c "$cfg" --id bulk-one tasks.bulk x
+has "its line" '^tasks\.bulk seq=[0-9]+ id=bulk-one$'
+lacks "no summary" 'published'
+expect "a failing publish --count says how far it got" 1 "$bin" publish -c "$cfg" --count 3 nostream.x x
+has "the error" 'taskjet publish: no stream takes subject nostream\.x'
+has "and the summary" '^0 of 3 published \(0 new, 0 duplicates\)'
+on_tty "publish --count on a terminal" 0 "'$bin' publish -c '$cfg' --count 5000 tasks.bulk x"
+has_raw "the progress line is redrawn with a carriage return" "${CR}publishing "
+has_raw "and cleared to the end of the line" "${ESC}[K"
+has "it shows count, rate and time left" '^publishing [0-9]+/5000 \([0-9]+%\), [0-9.]+/s, (<1 s|[0-9]+ s|[0-9]+ min [0-9]+ s) left$'
+has "the summary ends it" '^5000 published \(5000 new, 0 duplicates\) in [0-9.]+ s, [0-9.]+/s$'
+# At most ten redraws a second: the draws, against the time the summary gives.
+draws=$(grep -o "${CR}publishing " "$tmp/raw" | wc -l)
+seconds=$(sed -n 's/^5000 published .* in \([0-9.]*\) s,.*/\1/p' "$tmp/out")
+if [ -n "$seconds" ] && awk -v d="$draws" -v s="$seconds" 'BEGIN { exit !(d >= 1 && d <= 10 * s + 2) }'; then
+	ok "at most ten progress lines a second ($draws in $seconds s)"
+else
+	not_ok "at most ten progress lines a second ($draws in ${seconds:-?} s)"
+fi
+
+# replay --all and purge: the same.
+bulk_letters() { # count
+	"$bin" publish -q -c "$cfg" --count "$1" dlq.tasks.bulk p \
+		-H Taskjet-Reason=no_route -H Taskjet-Original-Subject=tasks.bulk
+}
+bulk_letters 200
+expect "replay --all on a pipe" 0 "$bin" dlq replay -c "$cfg" --all --subject tasks.bulk
+has "prints the count" '^200 replayed, 0 failed$'
+lacks "and no line per letter" '^replayed '
+lacks "no progress on a pipe" "$CR"
+bulk_letters 3
+expect "replay --all --verbose" 0 "$bin" dlq replay -c "$cfg" --all --subject tasks.bulk --verbose
+if [ "$(count_lines '^replayed [0-9]+ -> TASKS seq [0-9]+$')" -eq 3 ]; then ok "a line per letter"; else not_ok "a line per letter"; fi
+has "then the count" '^3 replayed, 0 failed$'
+bulk_letters 300
+on_tty "replay --all on a terminal" 0 "'$bin' dlq replay -c '$cfg' --all --subject tasks.bulk"
+has_raw "shows a progress line" "${CR}replaying "
+has "with count and rate" '^replaying [0-9]+/300 \([0-9]+%\)'
+has "then the count" '^300 replayed, 0 failed$'
+expect "--verbose is for replay" 64 "$bin" dlq ls -c "$cfg" --verbose
+bulk_letters 300
+on_tty "purge letter by letter on a terminal" 0 "'$bin' dlq purge -c '$cfg' --reason no_route --yes"
+has_raw "shows a progress line" "${CR}deleting "
+has "then the summary" '^purged 300 dead letters from DLQ$'
+
+# Tables with a 40+ character subject: aligned on a pipe, cut to fit a
+# terminal.
+long=tasks.a-subject-name-of-more-than-forty-characters
+pub "dlq.$long" p -H Taskjet-Reason=crashed -H "Taskjet-Original-Subject=$long" \
+	-H "Taskjet-Error=$(printf 'an error that goes on and on, %.0s' 1 2 3)and on"
+expect "dlq ls with a long subject" 0 "$bin" dlq ls -c "$cfg"
+aligned "FROM stays aligned after a long subject" '^SEQ ' "$long" FROM -
+aligned "REASON too" '^SEQ ' "$long" REASON crashed
+aligned "and on a short subject's line" '^SEQ ' ' tasks\.z ' REASON crashed
+has "the whole error on a pipe" ' crashed +(an error that goes on and on, ){3}and on$'
+TTY_COLS=80 on_tty "dlq ls on an 80-column terminal" 0 "'$bin' dlq ls -c '$cfg'"
+fits "no line is wider than the terminal" 80
+has "the error is cut with an ellipsis" ' crashed +an [a-z, ]*…$'
+aligned "still aligned" '^SEQ ' ' tasks\.z ' REASON crashed
+cat >"$tmp/long.json" <<JSON
+{
+  "nats": { "url": "$url" },
+  "plugin_dir": "$plugins",
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] },
+               { "name": "OTHER", "subjects": ["other.>"] } ],
+  "routes": [ { "name": "work", "stream": "TASKS", "subject": "tasks.>", "plugin": "fx_behave" },
+              { "name": "a-route-name-of-more-than-forty-characters", "stream": "OTHER",
+                "subject": "other.x", "plugin": "fx_behave" } ]
+}
+JSON
+expect "stats with a long route name" 0 "$bin" stats -c "$tmp/long.json"
+aligned "CONSUMER stays aligned after a long route name" '^ROUTE ' '^a-route-name' CONSUMER \
+	OTHER/taskjet-a-route-name-of-more-than-forty-characters
+aligned "and on a short one's line" '^ROUTE ' '^work ' CONSUMER TASKS/taskjet-work
+aligned "WAITING (right-aligned) too" '^ROUTE ' '^work ' WAITING 0 right
+has "a stream the server lacks is a note on its row" '^OTHER +\(not found on the server\)$'
 
 expect "dlq without a subcommand is a usage error" 64 "$bin" dlq
 expect "an unknown subcommand is a usage error" 64 "$bin" dlq frob

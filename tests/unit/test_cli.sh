@@ -1,7 +1,8 @@
 #!/bin/sh
 # The command line end to end: taskjet exec retrying a fixture plugin with
 # growing delays and dead-lettering it with every header, taskjet check's
-# routes table and refusals, usage errors and exit codes. TAP output.
+# routes table and refusals, tables and terminals, usage errors and exit
+# codes. TAP output.
 set -u
 bin="$top_builddir/taskjet"
 plugins="$top_builddir/tests/fixtures/plugins/.libs"
@@ -20,6 +21,10 @@ expect() { # name expected-status command...
 has() { # name pattern: the last command's output matches
 	if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else echo "# lacks: $2"; not_ok "$1"; fi
 }
+lacks() {
+	if grep -qE -- "$2" "$tmp/out"; then echo "# has: $2"; not_ok "$1"; else ok "$1"; fi
+}
+. "$top_srcdir/tests/cli_output.sh"
 
 write_config() { # file route-extras plugin-config
 	cat >"$1" <<JSON
@@ -89,6 +94,55 @@ has "the refusal names the key and the limit" \
 write_config "$tmp/nul.json" ', "handler": "h\u0000"' '{}'
 expect "check refuses a NUL character with exit 78" 78 "$bin" check -c "$tmp/nul.json"
 has "the refusal names the key" 'nul\.json:5:[0-9]+: routes\[0\]\.handler: contains a NUL character'
+
+# Tables: each column as wide as its content, so a 40+ character route
+# name and subject keep the columns aligned; cut only to fit a terminal.
+long_route=a-route-name-of-more-than-forty-characters
+long_subject=tasks.a-subject-name-of-more-than-forty-characters
+cat >"$tmp/long.json" <<JSON
+{
+  "plugin_dir": "$plugins",
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "flaky", "stream": "TASKS", "subject": "tasks.flaky",
+                "plugin": "fx_behave", "config": {} },
+              { "name": "$long_route", "stream": "TASKS", "subject": "$long_subject",
+                "plugin": "fx_behave", "config": {} } ]
+}
+JSON
+expect "check with a long route name and subject" 0 "$bin" check -c "$tmp/long.json"
+aligned "SUBJECT stays aligned after a long route name" '^ROUTE ' "^$long_route " SUBJECT "$long_subject"
+aligned "STREAM stays aligned after a long subject" '^ROUTE ' "^$long_route " STREAM TASKS
+aligned "and on the short route's line" '^ROUTE ' '^flaky ' STREAM TASKS
+aligned "MAX (right-aligned) stays aligned" '^ROUTE ' "^$long_route " MAX 5 right
+has "nothing is cut on a pipe" "^$long_route +$long_subject "
+lacks "no escape sequences on a pipe" "$ESC"
+TTY_COLS=80 on_tty "check on an 80-column terminal" 0 "'$bin' check -c '$tmp/long.json'"
+fits "no line is wider than the terminal" 80
+has "long cells are cut with an ellipsis" '^a-route[a-z-]*… +tasks\.[a-z-]*… '
+aligned "the cut columns stay aligned" '^ROUTE ' '^flaky ' STREAM TASKS
+has_raw "the header is bold on a terminal" "${ESC}[1mROUTE"
+TTY_NO_COLOR=1 on_tty "check with NO_COLOR" 0 "'$bin' check -c '$tmp/long.json'"
+lacks_raw "NO_COLOR: no bold" "$ESC"
+TTY_TERM=dumb on_tty "check on a dumb terminal" 0 "'$bin' check -c '$tmp/long.json'"
+lacks_raw "TERM=dumb: no escape sequences" "$ESC"
+
+# publish --help: the generic form (subject, payload, headers) first, the
+# provisioning shortcuts after it, as such.
+expect "publish --help" 0 "$bin" publish --help
+if head -1 "$tmp/out" | grep -qE '^Usage: taskjet publish .*SUBJECT \[DATA\|-\]$'; then
+	ok "publish --help leads with SUBJECT [DATA|-]"
+else
+	not_ok "publish --help leads with SUBJECT [DATA|-]"
+fi
+header_line=$(grep -nE -- '^  -H, --header' "$tmp/out" | cut -d: -f1)
+section_line=$(grep -n '^Provisioning shortcuts' "$tmp/out" | cut -d: -f1)
+type_line=$(grep -nE -- '^  -t, --type' "$tmp/out" | cut -d: -f1)
+if [ -n "$header_line" ] && [ -n "$section_line" ] && [ -n "$type_line" ] &&
+	[ "$header_line" -lt "$section_line" ] && [ "$section_line" -lt "$type_line" ]; then
+	ok "the provisioning shortcuts are a section after the generic options"
+else
+	not_ok "the provisioning shortcuts are a section after the generic options"
+fi
 
 expect "--help succeeds" 0 "$bin" --help
 has "--help documents the exit codes" '^  78  configuration error'

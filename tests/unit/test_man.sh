@@ -1,7 +1,7 @@
 #!/bin/sh
 # The man pages: they format without warnings (groff -ww, and mandoc -Tlint
 # when installed), taskjet.1 names every flag of every command (from each
-# command's --help and from its getopt table in core/cli/cmd_*.c), and
+# command's --help and from its option table in core/cli/cmd_*.c), and
 # taskjet.json.5 names every key and environment variable of
 # docs/config.md, each in its own section. TAP output.
 set -u
@@ -9,6 +9,7 @@ bin="$top_builddir/taskjet"
 man1="$top_builddir/man/taskjet.1"
 man5="$top_builddir/man/taskjet.json.5"
 config_md="$top_srcdir/docs/config.md"
+command_h="$top_srcdir/core/cli/command.h"
 tmp=$(mktemp -d /tmp/tj-man-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 n=0
@@ -92,15 +93,24 @@ for cmd in $commands; do
 		grep -E -- "(^|[^a-z-])$short([^a-z-]|\$)" "$tmp/sec" |
 			grep -qE -- "$long([^a-z-]|\$)" || missing="$missing $short,$long"
 	done
-	# The getopt table too, so a flag the help forgot is still caught.
+	# The option table too, so a flag the help forgot is still caught:
+	# the command's own options, CLI_OPTION("name", ...), and the shared
+	# ones, CLI_OPT_NAME, whose long names command.h defines.
 	src="$top_srcdir/core/cli/cmd_$cmd.c"
+	longs=""
 	if [ -f "$src" ]; then
-		for long in $(grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$src" |
-			sed -E 's/^\{"([^"]*)".*/\1/' | sort -u); do
-			grep -qE -- "(^|[^a-z-])--$long([^a-z-]|\$)" "$tmp/sec" ||
-				missing="$missing --$long(getopt)"
+		longs=$(grep -oE 'CLI_OPTION\("[a-z][a-z-]*"' "$src" | sed -E 's/^CLI_OPTION\("(.*)"$/\1/')
+		for macro in $(grep -oE 'CLI_OPT_[A-Z_]+' "$src" | grep -vx CLI_OPT_END | sort -u); do
+			long=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$command_h" |
+				sed -nE "s/^#define $macro[[:space:]]+CLI_SHARED_OPTION\(\"([a-z][a-z-]*)\".*/\1/p")
+			[ -n "$long" ] && longs="$longs $long" || missing="$missing $macro(not in command.h)"
 		done
 	fi
+	[ -n "$longs" ] || missing="$missing (no option table read from $src)"
+	for long in $(printf '%s\n' $longs | sort -u); do
+		grep -qE -- "(^|[^a-z-])--$long([^a-z-]|\$)" "$tmp/sec" ||
+			missing="$missing --$long(option table)"
+	done
 	if [ -z "$missing" ]; then
 		ok "taskjet.1 documents every flag of taskjet $cmd"
 	else
