@@ -18,12 +18,12 @@
 
 #include "http/internal.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/xalloc.h"
 
 /* Bounds on what one client can hold: connections and idle time. */
 #define HTTP_MAX_CONNECTIONS 64
 #define HTTP_IDLE_TIMEOUT_S 30
-#define TOKEN_MAX 4096
 
 /* ---- replies ---- */
 
@@ -237,41 +237,6 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ---- */
 
-static int
-read_token(const char *path, char **token_r, size_t *len_r)
-{
-	char buf[TOKEN_MAX + 1];
-	size_t n = 0, start = 0;
-	ssize_t got;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (n < sizeof(buf) && (got = read(fd, buf + n, sizeof(buf) - n)) > 0)
-		n += (size_t)got;
-	if (n == sizeof(buf)) {
-		rc = -EFBIG;
-		goto out;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-	                 buf[n - 1] == '\t'))
-		n--;
-	while (start < n && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' ||
-	                     buf[start] == '\r'))
-		start++;
-	if (start == n) {
-		rc = -ENODATA;
-		goto out;
-	}
-	*token_r = xstrndup(buf + start, n - start);
-	*len_r = n - start;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return rc;
-}
-
 int
 http_start(const struct http_env *env, struct http_server **s_r)
 {
@@ -309,12 +274,13 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	s->env = *env;
 	s->max_body = (size_t)hc->max_body;
 	if (hc->token_file != NULL) {
-		rc = read_token(hc->token_file, &s->token, &s->token_len);
+		char why[512];
+
+		rc = secret_file_read("http.token_file", hc->token_file, &s->token, &s->token_len,
+		                      why, sizeof(why));
 		if (rc < 0) {
-			log_err("http: token_file %s: %s", hc->token_file,
-			        rc == -ENODATA ? "empty"
-			        : rc == -EFBIG ? "longer than 4096 bytes"
-			                       : strerror(-rc));
+			log_err("http: %s", why);
+			rc = -EINVAL; /* a configuration problem, whatever the cause */
 			goto out;
 		}
 	}
@@ -363,8 +329,6 @@ http_stop(struct http_server *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	if (s->token != NULL)
-		explicit_bzero(s->token, s->token_len);
-	free(s->token);
+	secret_free(s->token);
 	free(s);
 }

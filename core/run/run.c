@@ -221,7 +221,7 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 		        .cfg = cfg, .engine = engine, .metrics = metrics, .backend = backend },
 		    &http);
 		if (rc < 0) {
-			status = EXIT_UNAVAILABLE;
+			status = rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 			goto stop;
 		}
 	}

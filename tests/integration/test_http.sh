@@ -93,6 +93,27 @@ poll() {
 
 # ---------------------------------------------------------------- memory
 printf 's3cret-token\n' >"$tmp/token"
+# A token file others can read is refused at start, naming it and its mode.
+chmod 644 "$tmp/token"
+cat >"$tmp/open-token.json" <<JSON
+{
+  "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
+  "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token" },
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "slow", "stream": "TASKS", "subject": "tasks.slow", "plugin": "fx_behave" } ]
+}
+JSON
+"$bin" run -c "$tmp/open-token.json" >"$tmp/tj.log" 2>&1
+st=$?
+check "a token file readable by others stops the run with exit 78" [ "$st" = 78 ]
+check "the refusal names the file and its mode" \
+	grep -q "http.token_file $tmp/token is readable by group and others (mode 0644)" "$tmp/tj.log"
+chmod 640 "$tmp/token"
+"$bin" run -c "$tmp/open-token.json" >"$tmp/tj.log" 2>&1
+st=$?
+check "a token file its group can read is refused too" \
+	sh -c "[ $st = 78 ] && grep -q 'readable by its group (mode 0640)' '$tmp/tj.log'"
+chmod 600 "$tmp/token"
 cat >"$tmp/mem.json" <<JSON
 {
   "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
