@@ -67,14 +67,17 @@ cli_load_optional_config(const char *given, struct cfg **cfg_r)
 int
 cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backend **b_r)
 {
-	char name[64];
+	char name[64], why[1024] = "";
 	int rc;
 
 	snprintf(name, sizeof(name), "taskjet-%s", ctx->cmd->name);
-	rc = backend_open(
-	    cfg,
-	    &(struct backend_open_opts){ .url = ctx->opt.nats_url, .client = true, .name = name },
-	    b_r);
+	rc = backend_open(cfg,
+	                  &(struct backend_open_opts){ .url = ctx->opt.nats_url,
+	                                               .client = true,
+	                                               .name = name,
+	                                               .err = why,
+	                                               .err_len = sizeof(why) },
+	                  b_r);
 	if (rc == -ENOTSUP) {
 		cli_error(ctx,
 		          "the %s backend keeps its tasks and dead letters inside "
@@ -83,9 +86,12 @@ cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backen
 		return EXIT_USAGE;
 	}
 	if (rc < 0) {
-		cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
-		          strerror(-rc));
-		return EXIT_UNAVAILABLE;
+		if (why[0] != '\0')
+			cli_error(ctx, "%s", why);
+		else
+			cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
+			          strerror(-rc));
+		return rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
 }

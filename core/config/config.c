@@ -282,7 +282,13 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 	resolve(&cfg->plugin_dir, dir);
 	resolve(&cfg->state_dir, dir);
 	resolve(&cfg->log.file, dir);
+	resolve(&cfg->nats.password_file, dir);
+	resolve(&cfg->nats.token_file, dir);
+	resolve(&cfg->nats.nkey_seed_file, dir);
 	resolve(&cfg->nats.creds_file, dir);
+	resolve(&cfg->nats.tls.ca_file, dir);
+	resolve(&cfg->nats.tls.cert_file, dir);
+	resolve(&cfg->nats.tls.key_file, dir);
 	resolve(&cfg->http.token_file, dir);
 	/* Directory overrides are the caller's paths, relative to the working
 	 * directory: they let one config run from a build tree or a test dir. */
@@ -414,7 +420,15 @@ cfg_free(struct cfg *cfg)
 	free(cfg->path);
 	free(cfg->nats.url);
 	free(cfg->nats.name);
+	free(cfg->nats.user);
+	free(cfg->nats.password_file);
+	free(cfg->nats.token_file);
+	free(cfg->nats.nkey_seed_file);
 	free(cfg->nats.creds_file);
+	free(cfg->nats.tls.ca_file);
+	free(cfg->nats.tls.cert_file);
+	free(cfg->nats.tls.key_file);
+	free(cfg->nats.tls.server_name);
 	free(cfg->plugin_dir);
 	free(cfg->state_dir);
 	free(cfg->worker_id);

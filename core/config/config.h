@@ -21,10 +21,28 @@ enum cfg_discard { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW };
 enum cfg_payload { CFG_PAYLOAD_ANY = 0, CFG_PAYLOAD_JSON };
 enum cfg_log_format { CFG_LOG_TEXT = 0, CFG_LOG_JSON };
 
+/* TLS to the NATS server. The server's certificate is always verified,
+ * its name included. */
+struct cfg_nats_tls {
+	bool enabled; /* a "tls" object was given (a tls:// URL turns it on too) */
+	char *ca_file; /* NULL: the system's trusted CAs */
+	char *cert_file; /* client certificate (mutual TLS); with key_file */
+	char *key_file; /* its private key: a secret file */
+	char *server_name; /* name expected in the certificate; NULL: the URL's host */
+};
+
+/* Every path is absolute once loaded. At most one way to authenticate is
+ * set: user + password_file, token_file, nkey_seed_file or creds_file. The
+ * secrets themselves are read when connecting, never from the config. */
 struct cfg_nats {
 	char *url; /* NULL: none configured (run starts an embedded server) */
 	char *name; /* connection name shown by the server */
-	char *creds_file; /* NULL: no credentials */
+	char *user; /* with password_file */
+	char *password_file;
+	char *token_file;
+	char *nkey_seed_file; /* a user NKey seed ("SU...") */
+	char *creds_file; /* a credentials file (user JWT + seed) */
+	struct cfg_nats_tls tls;
 	int64_t connect_timeout_ms;
 	int64_t reconnect_wait_ms;
 	int64_t reconnect_jitter_ms;

@@ -391,11 +391,16 @@ connect_all(struct js_backend *b, const struct js_open_opts *o, const char *url)
 		client.reconnect_jitter_ms = 100;
 		nats = &client;
 	}
-	rc = natsconn_open(nats, url, &(struct natsconn_options){ .send_asap = split }, &b->nc);
+	rc = natsconn_open(
+	    nats, url,
+	    &(struct natsconn_options){ .send_asap = split, .err = o->err, .err_len = o->err_len },
+	    &b->nc);
 	if (rc != 0)
 		return rc;
 	if (split) {
-		rc = natsconn_open(nats, url, &(struct natsconn_options){ .role = "acks" },
+		rc = natsconn_open(nats, url,
+		                   &(struct natsconn_options){
+		                       .role = "acks", .err = o->err, .err_len = o->err_len },
 		                   &b->ack_nc);
 		if (rc != 0)
 			return rc;
@@ -432,6 +437,11 @@ js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct back
 		write_url_file(cfg, url);
 	}
 	url_redact(url, b->location, sizeof(b->location));
+	/* Hidden in every line we print, but still readable in the config or
+	 * the environment by whoever can read those. */
+	if (!o->client && strstr(b->location, "***@") != NULL)
+		log_warn("nats: the server URL holds credentials; prefer nats.user with "
+		         "nats.password_file, or nats.token_file (files only taskjet can read)");
 	rc = connect_all(b, o, url);
 out:
 	if (rc != 0) {

@@ -206,6 +206,8 @@ TEST(every_key_is_read)
 {
 	static const char text[] =
 	    "{\"nats\":{\"url\":\"nats://h:1\",\"name\":\"n\",\"creds_file\":\"c.creds\","
+	    "\"tls\":{\"ca_file\":\"ca.pem\",\"cert_file\":\"/pki/c.pem\","
+	    "\"key_file\":\"c.key\",\"server_name\":\"nats.example\"},"
 	    "\"connect_timeout\":\"5s\",\"reconnect_wait\":\"1m\","
 	    "\"reconnect_jitter\":\"0\"},"
 	    "\"backend\":\"memory\",\"plugin_dir\":\"/opt/p\",\"state_dir\":\"./st\","
@@ -240,6 +242,11 @@ TEST(every_key_is_read)
 	CHECK_STR(cfg->nats.url, "nats://h:1");
 	CHECK_STR(cfg->nats.name, "n");
 	CHECK_STR(cfg->nats.creds_file, "/c/c.creds");
+	CHECK_TRUE(cfg->nats.tls.enabled);
+	CHECK_STR(cfg->nats.tls.ca_file, "/c/ca.pem");
+	CHECK_STR(cfg->nats.tls.cert_file, "/pki/c.pem");
+	CHECK_STR(cfg->nats.tls.key_file, "/c/c.key");
+	CHECK_STR(cfg->nats.tls.server_name, "nats.example");
 	CHECK_INT(cfg->nats.connect_timeout_ms, 5000);
 	CHECK_INT(cfg->nats.reconnect_wait_ms, 60000);
 	CHECK_INT(cfg->nats.reconnect_jitter_ms, 0);
@@ -294,6 +301,45 @@ TEST(every_key_is_read)
 }
 
 /* "" and "off" turn the endpoint off; any other value must be an address. */
+TEST(nats_credentials_and_tls_keys)
+{
+	static const char *const texts[] = {
+		"{\"nats\":{\"user\":\"svc\",\"password_file\":\"pw\",\"tls\":{}},",
+		"{\"nats\":{\"token_file\":\"tok\"},",
+		"{\"nats\":{\"nkey_seed_file\":\"/k/user.nk\"},",
+	};
+	char text[512], *errors;
+	struct cfg *cfg;
+
+	for (size_t i = 0; i < N_ELEMS(texts); i++) {
+		snprintf(text, sizeof(text), "%s" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+		         texts[i]);
+		clear_env();
+		CHECK_INT(load("/etc/tj/t.json", text, &errors, &cfg), 0);
+		CHECK_STR(errors, NULL);
+		free(errors);
+		if (cfg == NULL)
+			continue;
+		switch (i) {
+		case 0:
+			CHECK_STR(cfg->nats.user, "svc");
+			CHECK_STR(cfg->nats.password_file, "/etc/tj/pw");
+			/* An empty tls object turns TLS on with the system's CAs. */
+			CHECK_TRUE(cfg->nats.tls.enabled);
+			CHECK_STR(cfg->nats.tls.ca_file, NULL);
+			break;
+		case 1:
+			CHECK_STR(cfg->nats.token_file, "/etc/tj/tok");
+			CHECK_FALSE(cfg->nats.tls.enabled);
+			break;
+		case 2:
+			CHECK_STR(cfg->nats.nkey_seed_file, "/k/user.nk");
+			break;
+		}
+		cfg_free(cfg);
+	}
+}
+
 TEST(http_listen_values)
 {
 	static const struct {
@@ -385,6 +431,31 @@ static const struct error_case error_cases[] = {
 	  "routes[0].backoff.jiter: unknown key" },
 	{ "{\"nats\":{\"URL\":\"x\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"URL\"",
 	  "nats.URL: unknown key" },
+	/* NATS credentials: from files only, one way at a time */
+	{ "{\"nats\":{\"password\":\"pw\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"pw\"",
+	  "nats.password: secrets are not read from the config: put it alone in a file only "
+	  "taskjet can read (mode 0600) and name that file in nats.password_file" },
+	{ "{\"nats\":{\"token\":\"t\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"t\"",
+	  "nats.token: secrets are not read from the config: put it alone in a file only "
+	  "taskjet can read (mode 0600) and name that file in nats.token_file" },
+	{ "{\"nats\":{\"user\":\"u\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"u\"",
+	  "nats.user: needs nats.password_file (the password is read from a file)" },
+	{ "{\"nats\":{\"password_file\":\"p\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"p\"", "nats.password_file: needs nats.user" },
+	{ "{\"nats\":{\"token_file\":\"t\",\"creds_file\":\"c\"}," MIN_STREAMS
+	  ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"c\"",
+	  "nats.creds_file: only one way to authenticate may be set (nats.token_file is set "
+	  "too): user and password_file, token_file, nkey_seed_file or creds_file" },
+	{ "{\"nats\":{\"tls\":{\"cert_file\":\"c.pem\"}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
+	  "}]}",
+	  "\"c.pem\"", "nats.tls.cert_file: needs nats.tls.key_file too" },
+	{ "{\"nats\":{\"tls\":{\"key_file\":\"k\"}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"k\"", "nats.tls.key_file: needs nats.tls.cert_file too" },
+	{ "{\"nats\":{\"tls\":{\"verify\":false}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"verify\"", "nats.tls.verify: unknown key" },
+	{ "{\"nats\":{\"tls\":true}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "true",
+	  "nats.tls: expected an object, got a boolean" },
 	/* duplicate keys, at the second one */
 	{ ROUTE_WITH(",\"plugin\":\"q\""), "\"plugin\":\"q\"", "routes[0].plugin: duplicate key" },
 	/* wrong types */
@@ -1020,6 +1091,7 @@ main(void)
 	RUN(minimal_config_gets_defaults);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
+	RUN(nats_credentials_and_tls_keys);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);

@@ -5,12 +5,10 @@
  * read trimmed, and URLs lose their user info before anyone sees them.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "testing.h"
 #include "util/secret.h"
@@ -18,21 +16,15 @@
 
 static char dir[] = "/tmp/tj-secret-XXXXXX";
 
-/* Write `text` to dir/name with `mode`; the path in a static buffer. */
+/* dir/name with `text` and `mode`; the path in a static buffer. */
 static const char *
 put(const char *name, const char *text, mode_t mode)
 {
 	static char path[512];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+	if (testing_write_file(path, text, mode) < 0)
 		testing_fail(__FILE__, __LINE__, "cannot write %s", path);
-	if (fd >= 0)
-		close(fd);
-	chmod(path, mode);
 	return path;
 }
 
@@ -142,12 +134,6 @@ main(void)
 	RUN(one_line_secrets_are_read_trimmed);
 	RUN(overlong_secrets_are_refused);
 	RUN(urls_lose_their_user_info);
-	{
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return 1;
-	}
+	testing_remove_tree(dir);
 	return testing_done();
 }
