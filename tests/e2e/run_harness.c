@@ -90,20 +90,28 @@ connect_admin(struct e2e *e)
 }
 
 int
-e2e_setup(struct e2e *e)
+e2e_setup_dir(struct e2e *e)
 {
-	int rc;
-
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/taskjet-e2e-XXXXXX");
 	if (mkdtemp(e->dir) == NULL) {
-		rc = -errno;
 		e->dir[0] = '\0';
-		goto out;
+		return -errno;
 	}
 	snprintf(e->config, sizeof(e->config), "%s/taskjet.json", e->dir);
 	snprintf(e->record, sizeof(e->record), "%s/record.txt", e->dir);
 	snprintf(e->state, sizeof(e->state), "%s/state", e->dir);
+	return 0;
+}
+
+int
+e2e_setup(struct e2e *e)
+{
+	int rc;
+
+	rc = e2e_setup_dir(e);
+	if (rc < 0)
+		goto out;
 	rc = nats_server_start(&e->srv);
 	if (rc < 0) {
 		printf("# cannot start nats-server: %s\n", strerror(-rc));

@@ -55,6 +55,9 @@ const char *e2e_plugin_dir(void);
 
 /* Start the server (fresh store), make the temp dir, connect. 0 or -errno. */
 int e2e_setup(struct e2e *e);
+/* Only the temp dir and its paths (a test that starts its own server,
+ * say with authorization, and connects itself). 0 or -errno. */
+int e2e_setup_dir(struct e2e *e);
 /* Close the connection, stop the server, remove the directory. */
 void e2e_teardown(struct e2e *e);
 
