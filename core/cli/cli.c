@@ -254,6 +254,27 @@ cli_headers_add(struct cli_headers *h, char *arg)
 	return 0;
 }
 
+int
+cli_headers_check(const struct cli_ctx *ctx, const struct cli_headers *h, const struct cfg *cfg,
+                  const char *subject)
+{
+	size_t plen = strlen(cfg->dlq.subject_prefix);
+	bool letter = strncmp(subject, cfg->dlq.subject_prefix, plen) == 0 && subject[plen] == '.';
+
+	for (size_t i = 0; i < h->count && !letter; i++) {
+		if (!dlq_header_reserved(h->list[i].key))
+			continue;
+		cli_error(
+		    ctx,
+		    "--header %s: Taskjet-* headers are the engine's own and a task must not "
+		    "carry them (they are accepted on the dead-letter subjects %s.>, to plant "
+		    "a letter)",
+		    h->list[i].key, cfg->dlq.subject_prefix);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 /* Write what the writer built, or abort if it ran out of memory. */
 static void
 write_json(FILE *out, struct strbuf *b, size_t skip_head, size_t skip_tail)

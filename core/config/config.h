@@ -172,6 +172,22 @@ void cfg_free(struct cfg *cfg);
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
 
+/* The stream whose subjects take literal `subject`, or NULL. */
+const struct cfg_stream *cfg_stream_for_subject(const struct cfg *cfg, const char *subject);
+
+/*
+ * Where a task that comes from outside the engine may go: HTTP intake
+ * (POST /api/v1/tasks) and a dead-letter replay (HTTP and CLI) publish
+ * only to a literal subject that a configured route consumes, never to the
+ * DLQ, the advisories, the JetStream API ($JS.API...) or a subject no
+ * route here handles. 0 with *route_r (may be NULL) the first route (in
+ * config order) that consumes it; -EINVAL when `subject` is not a valid
+ * literal subject; -EPERM when no route consumes it. `why` (may be NULL)
+ * says which in a sentence that quotes the subject. Thread-safe.
+ */
+int cfg_task_subject_check(const struct cfg *cfg, const char *subject,
+                           const struct cfg_route **route_r, char *why, size_t why_len);
+
 /*
  * The longest duration the server can hold: JetStream keeps durations
  * (max_age, duplicate_window, ack_wait, nak delays) as int64 nanoseconds,

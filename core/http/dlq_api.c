@@ -40,7 +40,7 @@ dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no dead letter %llu", (unsigned long long)seq);
 	else if (rc == -ENOENT)
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the DLQ stream does not exist");
-	else if (rc == -EINVAL || rc == -ENXIO)
+	else if (rc == -EINVAL || rc == -ENXIO || rc == -EPERM)
 		reply_error(r, MHD_HTTP_CONFLICT, "%s",
 		            err != NULL && *err != '\0' ? err : strerror(-rc));
 	else

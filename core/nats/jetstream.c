@@ -210,14 +210,6 @@ op_publish(struct backend *base, const struct publish_msg *msg, struct publish_a
 	return js_publish(b->nc, msg, ack_r);
 }
 
-/* Headers that would make the DLQ write deduplicate or be rejected the
- * way the original was; the letter gets its own id. */
-static bool
-skip_header(const char *key)
-{
-	return strcmp(key, "Nats-Msg-Id") == 0 || strncmp(key, "Nats-Expected-", 14) == 0;
-}
-
 static int
 copy_headers(natsMsg *from, natsMsg *to)
 {
@@ -232,7 +224,8 @@ copy_headers(natsMsg *from, natsMsg *to)
 		const char **values = NULL;
 		int n = 0;
 
-		if (skip_header(keys[i]))
+		/* Ours are set below, once each; and the letter has its own id. */
+		if (dlq_header_dropped(keys[i]))
 			continue;
 		s = natsMsgHeader_Values(from, keys[i], &values, &n);
 		for (int j = 0; s == NATS_OK && j < n; j++)
@@ -265,7 +258,6 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 			goto out;
 	}
 	for (size_t i = 0; i < rec->header_count; i++) {
-		/* Set, not Add: ours replace a stale copy from an earlier letter. */
 		s = natsMsgHeader_Set(letter, rec->headers[i].key, rec->headers[i].value);
 		if (s != NATS_OK) {
 			rc = natsconn_errno(s);

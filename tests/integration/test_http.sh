@@ -389,6 +389,27 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	check "metrics: the reconnect is counted" [ "${got:-0}" -ge 1 ]
 	expect_code "intake: 201 again after the reconnect" 201 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":8}}'
 	body_has "intake: the stream kept its sequence" '"seq":13,'
+
+	# Replay cannot be aimed: a letter planted on dlq.work.f whose original
+	# subject is the JetStream API's purge of WORK. Parked tasks (a subject
+	# the stream takes and no route consumes) show whether WORK was hit.
+	work_msgs() {
+		"$bin" stats -c "$tmp/js.json" --json 2>/dev/null |
+			sed -n 's/.*"name":"WORK","found":true,"messages":\([0-9]*\),.*/\1/p'
+	}
+	for i in 1 2 3; do "$bin" publish -q -c "$tmp/js.json" work.parked p; done
+	before=$(work_msgs)
+	"$bin" publish -q -c "$tmp/js.json" dlq.work.f x -H Taskjet-Reason=crashed \
+		-H 'Taskjet-Original-Subject=$JS.API.STREAM.PURGE.WORK'
+	req GET '/api/v1/dlq?subject=%24JS.API.%3E'
+	aimed=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\),.*/\1/p' "$tmp/body")
+	expect_code "replay: a letter aimed at the JetStream API is refused" 409 POST "/api/v1/dlq/${aimed:-0}/replay"
+	body_has "replay: the refusal says why" 'no configured route consumes subject \\"\$JS\.API\.STREAM\.PURGE\.WORK\\"'
+	check "replay: WORK is untouched" [ -n "$before" ] && [ "$before" -ge 3 ] && [ "$before" = "$(work_msgs)" ]
+	expect_code "replay: the letter is kept" 200 GET "/api/v1/dlq/${aimed:-0}"
+	expect_code "intake: the JetStream API is no task subject" 400 POST /api/v1/tasks -d '{"subject":"$JS.API.STREAM.PURGE.WORK"}'
+	expect_code "intake: nor a subject no route consumes" 400 POST /api/v1/tasks -d '{"subject":"work.parked"}'
+	body_has "intake: which says so" 'no configured route consumes subject \\"work\.parked\\"'
 	check "jetstream: taskjet run stops cleanly" stop_taskjet
 fi
 [ -n "$nats_pid" ] && stop_nats

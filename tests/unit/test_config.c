@@ -340,6 +340,37 @@ TEST(nats_credentials_and_tls_keys)
 	}
 }
 
+TEST(tasks_go_only_where_a_route_consumes)
+{
+	struct cfg *cfg = load_valid(
+	    "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]}],"
+	    "\"routes\":[{\"name\":\"a\",\"stream\":\"S\",\"subject\":\"s.a.*\",\"plugin\":\"p\"},"
+	    "{\"name\":\"b\",\"stream\":\"S\",\"subject\":\"s.b\",\"plugin\":\"p\"}]}");
+	const struct cfg_route *route = NULL;
+	char why[300];
+
+	if (cfg == NULL)
+		return;
+	CHECK_INT(cfg_task_subject_check(cfg, "s.a.x", &route, why, sizeof(why)), 0);
+	CHECK_STR(route != NULL ? route->name : NULL, "a");
+	CHECK_INT(cfg_task_subject_check(cfg, "s.b", &route, why, sizeof(why)), 0);
+	CHECK_STR(route != NULL ? route->name : NULL, "b");
+	/* The stream takes it, but no route consumes it. */
+	CHECK_INT(cfg_task_subject_check(cfg, "s.c", &route, why, sizeof(why)), -EPERM);
+	CHECK_STR(why, "no configured route consumes subject \"s.c\"");
+	CHECK_INT(cfg_task_subject_check(cfg, "$JS.API.STREAM.PURGE.S", NULL, why, sizeof(why)),
+	          -EPERM);
+	CHECK_CONTAINS(why, "$JS.API.STREAM.PURGE.S");
+	CHECK_INT(cfg_task_subject_check(cfg, "dlq.s.a.x", NULL, NULL, 0), -EPERM);
+	CHECK_INT(cfg_task_subject_check(cfg, "s.a.*", NULL, why, sizeof(why)), -EINVAL);
+	CHECK_CONTAINS(why, "not a valid NATS subject");
+	CHECK_INT(cfg_task_subject_check(cfg, "s..a", NULL, NULL, 0), -EINVAL);
+	CHECK_INT(cfg_task_subject_check(cfg, NULL, NULL, NULL, 0), -EINVAL);
+	CHECK_TRUE(cfg_stream_for_subject(cfg, "s.c") == &cfg->streams[0]);
+	CHECK_TRUE(cfg_stream_for_subject(cfg, "t.c") == NULL);
+	cfg_free(cfg);
+}
+
 TEST(http_listen_values)
 {
 	static const struct {
@@ -1092,6 +1123,7 @@ main(void)
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
+	RUN(tasks_go_only_where_a_route_consumes);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);
