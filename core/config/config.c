@@ -436,6 +436,9 @@ cfg_free(struct cfg *cfg)
 	free(cfg->log.file);
 	free(cfg->http.listen);
 	free(cfg->http.token_file);
+	for (size_t i = 0; i < cfg->http.host_count; i++)
+		free(cfg->http.hosts[i]);
+	free(cfg->http.hosts);
 	for (size_t i = 0; i < cfg->stream_count; i++) {
 		struct cfg_stream *st = &cfg->streams[i];
 

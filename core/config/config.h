@@ -111,8 +111,12 @@ struct cfg_memory {
 struct cfg_http {
 	char *listen; /* "HOST:PORT"; NULL: disabled ("off" or "" in the file) */
 	bool listen_set; /* listen came from the file, not the default */
-	char *token_file; /* NULL: no token; else required on non-GET requests */
+	char *token_file; /* NULL: no token; else required for changes and dead letters */
 	int64_t max_body; /* bytes of a request body at most */
+	/* Host names the endpoint answers to besides its addresses and
+	 * localhost (DNS-rebinding protection); host_count of them. */
+	char **hosts;
+	size_t host_count;
 };
 
 struct cfg_log {

@@ -322,6 +322,42 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path, v
 	http->listen = s;
 }
 
+/* A DNS name as a Host header carries it (no port, no address). */
+static const char *
+check_host_name(const char *s)
+{
+	if (strlen(s) > 253)
+		return "is longer than 253 bytes";
+	for (const char *p = s; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '.' || *p == '_'))
+			return "must be a host name (letters, digits, '-', '.', '_'; no port)";
+	return NULL;
+}
+
+/* http.hosts: an array of host names. */
+static void
+read_http_hosts(struct loader *l, const struct json_tok *v, const char *path, void *target)
+{
+	struct cfg_http *http = target;
+	const struct json_tok *t;
+	char sub[PATH_LEN];
+	int i;
+
+	if (!cfg_expect_type(l, v, JSON_ARRAY, path, "an array of host names"))
+		return;
+	http->hosts = xcalloc((size_t)v->size + 1, sizeof(*http->hosts));
+	json_for_each_item(i, t, v)
+	{
+		char *s;
+
+		cfg_index_path(sub, path, i);
+		s = cfg_read_string(l, t, sub, check_host_name);
+		if (s != NULL)
+			http->hosts[http->host_count++] = s;
+	}
+}
+
 static void
 read_http(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
@@ -331,6 +367,7 @@ read_http(struct loader *l, const struct json_tok *v, const char *path, void *ta
 		  .kind = KEY_PATH,
 		  .offset = offsetof(struct cfg_http, token_file) },
 		INT("max_body", KEY_SIZE, struct cfg_http, max_body, 1, (int64_t)1 << 30),
+		CUSTOM("hosts", read_http_hosts, false),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 

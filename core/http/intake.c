@@ -59,7 +59,7 @@ publish_failed(struct reply *r, int rc, const char *subject)
 }
 
 void
-handle_post_task(struct http_server *s, struct request *req, struct reply *r)
+handle_post_task(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	const struct cfg *cfg = s->env.cfg;
 	const struct json_tok *root, *k, *subj_t = NULL, *pay_t = NULL, *id_t = NULL;

@@ -245,6 +245,20 @@ out:
 }
 
 int
+e2e_http_port(const struct e2e_proc *p)
+{
+	static const char line[] = "http: listening on 127.0.0.1:";
+	char *log = e2e_file_read(p->log), *at;
+	int port = 0;
+
+	at = log != NULL ? strstr(log, line) : NULL;
+	if (at != NULL)
+		port = atoi(at + sizeof(line) - 1);
+	free(log);
+	return port;
+}
+
+int
 e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms)
 {
 	int64_t deadline = e2e_now_ms() + timeout_ms;

@@ -80,6 +80,9 @@ int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
 int e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms);
 /* True if it exited 0 by itself (not by a signal). */
 bool e2e_proc_exited_ok(const struct e2e_proc *p);
+/* The port of its HTTP endpoint, from its "http: listening on
+ * 127.0.0.1:PORT" log line; 0 if there is none (yet). */
+int e2e_http_port(const struct e2e_proc *p);
 /* Print the log's last lines as TAP diagnostics. */
 void e2e_proc_dump(const struct e2e_proc *p);
 

@@ -74,19 +74,6 @@ drain_notify(int wait_ms, char *status, size_t len)
 }
 
 static int
-http_port_of(const struct e2e_proc *p)
-{
-	char *log = e2e_file_read(p->log), *at;
-	int port = 0;
-
-	at = log != NULL ? strstr(log, "http: listening on 127.0.0.1:") : NULL;
-	if (at != NULL)
-		port = atoi(at + strlen("http: listening on 127.0.0.1:"));
-	free(log);
-	return port;
-}
-
-static int
 write_config(const char *nats_section)
 {
 	FILE *f = fopen(env.config, "w");
@@ -148,7 +135,7 @@ run_and_look(const char *label, const char *url_shown)
 	int port, code = 0;
 
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
-	port = http_port_of(&p);
+	port = e2e_http_port(&p);
 	CHECK_TRUE(port > 0);
 	for (int i = 0; i < 100 && (code = http_get(port, "/readyz", 2000, &body)) != 200; i++) {
 		free(body);

@@ -215,7 +215,7 @@ TEST(every_key_is_read)
 	    "\"memory\":{\"capacity\":500},"
 	    "\"log\":{\"level\":\"debug\",\"format\":\"json\",\"file\":\"/var/log/t\"},"
 	    "\"http\":{\"listen\":\"[::1]:9000\",\"token_file\":\"tok\","
-	    "\"max_body\":\"64KiB\"},"
+	    "\"max_body\":\"64KiB\",\"hosts\":[\"tj.example\",\"Tj-2.internal\"]},"
 	    "\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.a\",\"s.b.*\"],"
 	    "\"storage\":\"memory\",\"retention\":\"limits\",\"max_age\":\"1h\","
 	    "\"max_msgs\":10,\"max_bytes\":\"1MiB\",\"discard\":\"new\",\"replicas\":3,"
@@ -263,6 +263,11 @@ TEST(every_key_is_read)
 	CHECK_TRUE(cfg->http.listen_set);
 	CHECK_STR(cfg->http.token_file, "/c/tok");
 	CHECK_INT(cfg->http.max_body, 65536);
+	CHECK_INT(cfg->http.host_count, 2);
+	if (cfg->http.host_count == 2) {
+		CHECK_STR(cfg->http.hosts[0], "tj.example");
+		CHECK_STR(cfg->http.hosts[1], "Tj-2.internal");
+	}
 	CHECK_INT(cfg->streams[0].subject_count, 2);
 	CHECK_STR(cfg->streams[0].subjects[1], "s.b.*");
 	CHECK_INT(cfg->streams[0].storage, CFG_STORAGE_MEMORY);
@@ -582,6 +587,13 @@ static const struct error_case error_cases[] = {
 	  "http.listen: expected a string, got a number" },
 	{ "{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
 	  "http.max_body: must be between 1 and 1073741824, got 0" },
+	{ "{\"http\":{\"hosts\":[\"ok.example\",\"tj.example:8222\"]}," MIN_STREAMS
+	  ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"tj.example:8222\"",
+	  "http.hosts[1]: \"tj.example:8222\" must be a host name (letters, digits, '-', '.', '_'; "
+	  "no port)" },
+	{ "{\"http\":{\"hosts\":\"tj.example\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"tj.example\"", "http.hosts: expected an array of host names, got a string" },
 	{ "{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
 	  "memory.capacity: must be between 1 and 10000000, got 0" },
 	/* NUL characters (issue 11 item 6): valid JSON, but no setting holds one */
