@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* TAP output for the test harness in testing.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testing.h"
 
@@ -54,4 +59,35 @@ testing_done(void)
 {
 	printf("1..%d\n", test_count);
 	return failed_count == 0 ? 0 : 1;
+}
+
+int
+testing_write_file(const char *path, const char *text, unsigned mode)
+{
+	size_t n = strlen(text);
+	int fd, rc = 0;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, n) != (ssize_t)n)
+		rc = -EIO;
+	if (fchmod(fd, (mode_t)mode) != 0 && rc == 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	remove(path);
+	return 0;
+}
+
+void
+testing_remove_tree(const char *path)
+{
+	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

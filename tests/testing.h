@@ -23,6 +23,11 @@ void testing_run(const char *name, void (*fn)(void));
  * for genuinely optional environments; never for nats-server in CI. */
 void testing_skip(const char *name, const char *why);
 int testing_done(void);
+/* Write `text` to `path` (created or truncated) and give it `mode`
+ * exactly (umask aside). 0 or -errno. */
+int testing_write_file(const char *path, const char *text, unsigned mode);
+/* Remove `path` and everything below it (no links followed). */
+void testing_remove_tree(const char *path);
 /* Record a failed check (used by the macros). */
 void testing_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

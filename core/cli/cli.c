@@ -67,14 +67,17 @@ cli_load_optional_config(const char *given, struct cfg **cfg_r)
 int
 cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backend **b_r)
 {
-	char name[64];
+	char name[64], why[1024] = "";
 	int rc;
 
 	snprintf(name, sizeof(name), "taskjet-%s", ctx->cmd->name);
-	rc = backend_open(
-	    cfg,
-	    &(struct backend_open_opts){ .url = ctx->opt.nats_url, .client = true, .name = name },
-	    b_r);
+	rc = backend_open(cfg,
+	                  &(struct backend_open_opts){ .url = ctx->opt.nats_url,
+	                                               .client = true,
+	                                               .name = name,
+	                                               .err = why,
+	                                               .err_len = sizeof(why) },
+	                  b_r);
 	if (rc == -ENOTSUP) {
 		cli_error(ctx,
 		          "the %s backend keeps its tasks and dead letters inside "
@@ -83,9 +86,12 @@ cli_open_backend(const struct cli_ctx *ctx, const struct cfg *cfg, struct backen
 		return EXIT_USAGE;
 	}
 	if (rc < 0) {
-		cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
-		          strerror(-rc));
-		return EXIT_UNAVAILABLE;
+		if (why[0] != '\0')
+			cli_error(ctx, "%s", why);
+		else
+			cli_error(ctx, "cannot reach the %s backend: %s", backend_kind_name(cfg),
+			          strerror(-rc));
+		return rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
 }
@@ -246,6 +252,27 @@ cli_headers_add(struct cli_headers *h, char *arg)
 	h->list[h->count].key = arg;
 	h->list[h->count++].value = eq + 1;
 	return 0;
+}
+
+int
+cli_headers_check(const struct cli_ctx *ctx, const struct cli_headers *h, const struct cfg *cfg,
+                  const char *subject)
+{
+	size_t plen = strlen(cfg->dlq.subject_prefix);
+	bool letter = strncmp(subject, cfg->dlq.subject_prefix, plen) == 0 && subject[plen] == '.';
+
+	for (size_t i = 0; i < h->count && !letter; i++) {
+		if (!dlq_header_reserved(h->list[i].key))
+			continue;
+		cli_error(
+		    ctx,
+		    "--header %s: Taskjet-* headers are the engine's own and a task must not "
+		    "carry them (they are accepted on the dead-letter subjects %s.>, to plant "
+		    "a letter)",
+		    h->list[i].key, cfg->dlq.subject_prefix);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 /* Write what the writer built, or abort if it ran out of memory. */

@@ -76,6 +76,13 @@ struct cli_headers {
  * or no key, -E2BIG when CLI_MAX_HEADERS are there already. */
 int cli_headers_add(struct cli_headers *h, char *arg);
 
+/* A task must not carry taskjet's own headers (Taskjet-*, any case): they
+ * are the engine's, written into dead letters. On the dead-letter subjects
+ * (<dlq.subject_prefix>.>) they are what makes a letter, so an operator may
+ * plant a test letter there. EXIT_OK, or EXIT_USAGE after saying why. */
+int cli_headers_check(const struct cli_ctx *ctx, const struct cli_headers *h, const struct cfg *cfg,
+                      const char *subject);
+
 /*
  * Load the config for a client command that can do without one: `given`
  * or $TASKJET_CONFIG must load; otherwise the default file is loaded if it

@@ -294,6 +294,8 @@ exec_run(struct cli_ctx *ctx, void *args)
 	if (status == EXIT_OK)
 		status = cli_setup_local(ctx, bench.cfg);
 	if (status == EXIT_OK)
+		status = cli_headers_check(ctx, &a->headers, bench.cfg, subject);
+	if (status == EXIT_OK)
 		status =
 		    cli_read_payload(ctx, ctx->argc == 2 ? ctx->argv[1] : NULL, &payload, &len);
 	if (status == EXIT_OK)

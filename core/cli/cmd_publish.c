@@ -28,7 +28,8 @@ static const char publish_usage[] =
     "carries a Nats-Msg-Id (given or generated), and a publish that times out\n"
     "is retried with the same id, so it is stored once.\n"
     "\n"
-    "  -H, --header K=V     add a header (repeatable, at most 32)\n"
+    "  -H, --header K=V     add a header (repeatable, at most 32); Taskjet-*\n"
+    "                       ones only on the dead-letter subjects (dlq.>)\n"
     "  -i, --id MSGID       message id for deduplication\n"
     "  -N, --count N        publish N messages (ids get a -<i> suffix); shows\n"
     "                       progress on a terminal, then one summary line\n"
@@ -319,6 +320,8 @@ publish_run(struct cli_ctx *ctx, void *args)
 	status = publish_message(ctx, a, subject_buf, sizeof(subject_buf), &subject, &data, &len);
 	if (status == EXIT_OK)
 		status = cli_open_client(ctx, true, &cfg, &backend);
+	if (status == EXIT_OK)
+		status = cli_headers_check(ctx, &a->headers, cfg, subject);
 	if (status == EXIT_OK)
 		status = publish_all(ctx, a, backend, subject, data, len);
 	backend_destroy(backend);

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "util/subject.h"
 #include "util/xalloc.h"
 
 #ifndef PLUGINDIR
@@ -282,7 +283,13 @@ cfg_load_buffer(const char *name, const char *text, size_t len, char **errors_r,
 	resolve(&cfg->plugin_dir, dir);
 	resolve(&cfg->state_dir, dir);
 	resolve(&cfg->log.file, dir);
+	resolve(&cfg->nats.password_file, dir);
+	resolve(&cfg->nats.token_file, dir);
+	resolve(&cfg->nats.nkey_seed_file, dir);
 	resolve(&cfg->nats.creds_file, dir);
+	resolve(&cfg->nats.tls.ca_file, dir);
+	resolve(&cfg->nats.tls.cert_file, dir);
+	resolve(&cfg->nats.tls.key_file, dir);
 	resolve(&cfg->http.token_file, dir);
 	/* Directory overrides are the caller's paths, relative to the working
 	 * directory: they let one config run from a build tree or a test dir. */
@@ -414,13 +421,24 @@ cfg_free(struct cfg *cfg)
 	free(cfg->path);
 	free(cfg->nats.url);
 	free(cfg->nats.name);
+	free(cfg->nats.user);
+	free(cfg->nats.password_file);
+	free(cfg->nats.token_file);
+	free(cfg->nats.nkey_seed_file);
 	free(cfg->nats.creds_file);
+	free(cfg->nats.tls.ca_file);
+	free(cfg->nats.tls.cert_file);
+	free(cfg->nats.tls.key_file);
+	free(cfg->nats.tls.server_name);
 	free(cfg->plugin_dir);
 	free(cfg->state_dir);
 	free(cfg->worker_id);
 	free(cfg->log.file);
 	free(cfg->http.listen);
 	free(cfg->http.token_file);
+	for (size_t i = 0; i < cfg->http.host_count; i++)
+		free(cfg->http.hosts[i]);
+	free(cfg->http.hosts);
 	for (size_t i = 0; i < cfg->stream_count; i++) {
 		struct cfg_stream *st = &cfg->streams[i];
 
@@ -452,4 +470,46 @@ const struct cfg_stream *
 cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route)
 {
 	return cfg_find_stream(cfg, route->stream);
+}
+
+const struct cfg_stream *
+cfg_stream_for_subject(const struct cfg *cfg, const char *subject)
+{
+	for (size_t i = 0; i < cfg->stream_count; i++)
+		for (size_t j = 0; j < cfg->streams[i].subject_count; j++)
+			if (subject_matches(cfg->streams[i].subjects[j], subject))
+				return &cfg->streams[i];
+	return NULL;
+}
+
+int
+cfg_task_subject_check(const struct cfg *cfg, const char *subject, const struct cfg_route **route_r,
+                       char *why, size_t why_len)
+{
+	char shown[128];
+
+	if (subject == NULL || !subject_valid(subject, false)) {
+		if (why != NULL && why_len > 0)
+			snprintf(why, why_len,
+			         "subject \"%s\" is not a valid NATS subject (no wildcards, no "
+			         "empty tokens)",
+			         cfg_show(shown, sizeof(shown), subject != NULL ? subject : ""));
+		return -EINVAL;
+	}
+	/* A route's subject is covered by its stream's (checked at load), so
+	 * a matching route means a configured work stream takes it too. */
+	for (size_t i = 0; i < cfg->route_count; i++) {
+		if (subject_matches(cfg->routes[i].subject, subject)) {
+			if (route_r != NULL)
+				*route_r = &cfg->routes[i];
+			return 0;
+		}
+	}
+	if (why != NULL && why_len > 0)
+		snprintf(why, why_len, "no configured route consumes subject \"%s\"%s",
+		         cfg_show(shown, sizeof(shown), subject),
+		         cfg->route_count == 0 ? " (no routes are configured: give the engine's "
+		                                 "config)"
+		                               : "");
+	return -EPERM;
 }

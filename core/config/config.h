@@ -21,10 +21,28 @@ enum cfg_discard { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW };
 enum cfg_payload { CFG_PAYLOAD_ANY = 0, CFG_PAYLOAD_JSON };
 enum cfg_log_format { CFG_LOG_TEXT = 0, CFG_LOG_JSON };
 
+/* TLS to the NATS server. The server's certificate is always verified,
+ * its name included. */
+struct cfg_nats_tls {
+	bool enabled; /* a "tls" object was given (a tls:// URL turns it on too) */
+	char *ca_file; /* NULL: the system's trusted CAs */
+	char *cert_file; /* client certificate (mutual TLS); with key_file */
+	char *key_file; /* its private key: a secret file */
+	char *server_name; /* name expected in the certificate; NULL: the URL's host */
+};
+
+/* Every path is absolute once loaded. At most one way to authenticate is
+ * set: user + password_file, token_file, nkey_seed_file or creds_file. The
+ * secrets themselves are read when connecting, never from the config. */
 struct cfg_nats {
 	char *url; /* NULL: none configured (run starts an embedded server) */
 	char *name; /* connection name shown by the server */
-	char *creds_file; /* NULL: no credentials */
+	char *user; /* with password_file */
+	char *password_file;
+	char *token_file;
+	char *nkey_seed_file; /* a user NKey seed ("SU...") */
+	char *creds_file; /* a credentials file (user JWT + seed) */
+	struct cfg_nats_tls tls;
 	int64_t connect_timeout_ms;
 	int64_t reconnect_wait_ms;
 	int64_t reconnect_jitter_ms;
@@ -93,8 +111,12 @@ struct cfg_memory {
 struct cfg_http {
 	char *listen; /* "HOST:PORT"; NULL: disabled ("off" or "" in the file) */
 	bool listen_set; /* listen came from the file, not the default */
-	char *token_file; /* NULL: no token; else required on non-GET requests */
+	char *token_file; /* NULL: no token; else required for changes and dead letters */
 	int64_t max_body; /* bytes of a request body at most */
+	/* Host names the endpoint answers to besides its addresses and
+	 * localhost (DNS-rebinding protection); host_count of them. */
+	char **hosts;
+	size_t host_count;
 };
 
 struct cfg_log {
@@ -153,6 +175,22 @@ void cfg_free(struct cfg *cfg);
 
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
+
+/* The stream whose subjects take literal `subject`, or NULL. */
+const struct cfg_stream *cfg_stream_for_subject(const struct cfg *cfg, const char *subject);
+
+/*
+ * Where a task that comes from outside the engine may go: HTTP intake
+ * (POST /api/v1/tasks) and a dead-letter replay (HTTP and CLI) publish
+ * only to a literal subject that a configured route consumes, never to the
+ * DLQ, the advisories, the JetStream API ($JS.API...) or a subject no
+ * route here handles. 0 with *route_r (may be NULL) the first route (in
+ * config order) that consumes it; -EINVAL when `subject` is not a valid
+ * literal subject; -EPERM when no route consumes it. `why` (may be NULL)
+ * says which in a sentence that quotes the subject. Thread-safe.
+ */
+int cfg_task_subject_check(const struct cfg *cfg, const char *subject,
+                           const struct cfg_route **route_r, char *why, size_t why_len);
 
 /*
  * The longest duration the server can hold: JetStream keeps durations

@@ -122,22 +122,106 @@ static const struct enum_name level_names[] = {
 
 /* ---- sections ------------------------------------------------------------ */
 
+#define PATH_KEY(n, type, field)                                               \
+	{                                                                      \
+		.name = (n), .kind = KEY_PATH, .offset = offsetof(type, field) \
+	}
+
+/* "password" or "token" written into the file itself: secrets come only
+ * from files only taskjet can read, so say where it belongs. */
+static void
+refuse_inline_secret(struct loader *l, const struct json_tok *v, const char *path, void *target)
+{
+	cfg_error_at(l, cfg_tok_off(v), path,
+	             "secrets are not read from the config: put it alone in a file only taskjet "
+	             "can read (mode 0600) and name that file in %s_file",
+	             path);
+}
+
+static void
+read_nats_tls(struct loader *l, const struct json_tok *v, const char *path, void *target)
+{
+	static const struct key_spec specs[] = {
+		PATH_KEY("ca_file", struct cfg_nats_tls, ca_file),
+		PATH_KEY("cert_file", struct cfg_nats_tls, cert_file),
+		PATH_KEY("key_file", struct cfg_nats_tls, key_file),
+		STR("server_name", struct cfg_nats_tls, server_name, cfg_check_printable, false),
+	};
+	const struct json_tok *found[N_SPECS(specs)];
+	struct cfg_nats_tls *tls = &((struct cfg_nats *)target)->tls;
+	char sub[PATH_LEN];
+
+	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), tls, found))
+		return;
+	tls->enabled = true;
+	/* A certificate is useless without its key, and the reverse. */
+	for (int i = 1; i <= 2; i++) {
+		if (found[i] == NULL || found[3 - i] != NULL)
+			continue;
+		cfg_key_path(sub, path, specs[i].name, strlen(specs[i].name));
+		cfg_error_at(l, cfg_tok_off(found[i]), sub, "needs %s.%s too", path,
+		             specs[3 - i].name);
+	}
+}
+
+/* Which way of authenticating a nats section sets; one at most. */
+static void
+check_nats_auth(struct loader *l, const char *path, const struct json_tok *user,
+                const struct json_tok *const *methods, const char *const *names, size_t n)
+{
+	const char *first = NULL;
+	char sub[PATH_LEN];
+
+	if (user != NULL && methods[0] == NULL) {
+		cfg_key_path(sub, path, "user", 4);
+		cfg_error_at(l, cfg_tok_off(user), sub,
+		             "needs %s.password_file (the password is read from a file)", path);
+	}
+	if (user == NULL && methods[0] != NULL) {
+		cfg_key_path(sub, path, names[0], strlen(names[0]));
+		cfg_error_at(l, cfg_tok_off(methods[0]), sub, "needs %s.user", path);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (methods[i] == NULL)
+			continue;
+		if (first == NULL) {
+			first = names[i];
+			continue;
+		}
+		cfg_key_path(sub, path, names[i], strlen(names[i]));
+		cfg_error_at(l, cfg_tok_off(methods[i]), sub,
+		             "only one way to authenticate may be set (%s.%s is set too): "
+		             "user and password_file, token_file, nkey_seed_file or creds_file",
+		             path, first);
+	}
+}
+
 static void
 read_nats(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
 	static const struct key_spec specs[] = {
 		STR("url", struct cfg_nats, url, NULL, false),
 		STR("name", struct cfg_nats, name, NULL, false),
-		{ .name = "creds_file",
-		  .kind = KEY_PATH,
-		  .offset = offsetof(struct cfg_nats, creds_file) },
+		STR("user", struct cfg_nats, user, cfg_check_printable, false),
+		PATH_KEY("password_file", struct cfg_nats, password_file),
+		PATH_KEY("token_file", struct cfg_nats, token_file),
+		PATH_KEY("nkey_seed_file", struct cfg_nats, nkey_seed_file),
+		PATH_KEY("creds_file", struct cfg_nats, creds_file),
+		CUSTOM("tls", read_nats_tls, false),
 		DUR("connect_timeout", struct cfg_nats, connect_timeout_ms, 1, HOUR),
 		DUR("reconnect_wait", struct cfg_nats, reconnect_wait_ms, 0, HOUR),
 		DUR("reconnect_jitter", struct cfg_nats, reconnect_jitter_ms, 0, HOUR),
+		CUSTOM("password", refuse_inline_secret, false),
+		CUSTOM("token", refuse_inline_secret, false),
 	};
+	static const char *const methods[] = { "password_file", "token_file", "nkey_seed_file",
+		                               "creds_file" };
 	const struct json_tok *found[N_SPECS(specs)];
 
-	cfg_read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->nats, found);
+	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), &((struct cfg *)target)->nats,
+	                     found))
+		return;
+	check_nats_auth(l, path, found[2], &found[3], methods, 4);
 }
 
 static void
@@ -238,6 +322,42 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path, v
 	http->listen = s;
 }
 
+/* A DNS name as a Host header carries it (no port, no address). */
+static const char *
+check_host_name(const char *s)
+{
+	if (strlen(s) > 253)
+		return "is longer than 253 bytes";
+	for (const char *p = s; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '.' || *p == '_'))
+			return "must be a host name (letters, digits, '-', '.', '_'; no port)";
+	return NULL;
+}
+
+/* http.hosts: an array of host names. */
+static void
+read_http_hosts(struct loader *l, const struct json_tok *v, const char *path, void *target)
+{
+	struct cfg_http *http = target;
+	const struct json_tok *t;
+	char sub[PATH_LEN];
+	int i;
+
+	if (!cfg_expect_type(l, v, JSON_ARRAY, path, "an array of host names"))
+		return;
+	http->hosts = xcalloc((size_t)v->size + 1, sizeof(*http->hosts));
+	json_for_each_item(i, t, v)
+	{
+		char *s;
+
+		cfg_index_path(sub, path, i);
+		s = cfg_read_string(l, t, sub, check_host_name);
+		if (s != NULL)
+			http->hosts[http->host_count++] = s;
+	}
+}
+
 static void
 read_http(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
@@ -247,6 +367,7 @@ read_http(struct loader *l, const struct json_tok *v, const char *path, void *ta
 		  .kind = KEY_PATH,
 		  .offset = offsetof(struct cfg_http, token_file) },
 		INT("max_body", KEY_SIZE, struct cfg_http, max_body, 1, (int64_t)1 << 30),
+		CUSTOM("hosts", read_http_hosts, false),
 	};
 	const struct json_tok *found[N_SPECS(specs)];
 

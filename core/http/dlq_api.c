@@ -40,7 +40,7 @@ dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no dead letter %llu", (unsigned long long)seq);
 	else if (rc == -ENOENT)
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the DLQ stream does not exist");
-	else if (rc == -EINVAL || rc == -ENXIO)
+	else if (rc == -EINVAL || rc == -ENXIO || rc == -EPERM)
 		reply_error(r, MHD_HTTP_CONFLICT, "%s",
 		            err != NULL && *err != '\0' ? err : strerror(-rc));
 	else
@@ -48,8 +48,8 @@ dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
 		            err != NULL && *err != '\0' ? err : strerror(-rc));
 }
 
-static void
-handle_dlq_list(struct http_server *s, struct MHD_Connection *conn, struct reply *r)
+void
+handle_dlq_list(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	const char *subject, *reason, *since, *from, *limit;
 	struct dlq_filter f = { 0 };
@@ -61,11 +61,11 @@ handle_dlq_list(struct http_server *s, struct MHD_Connection *conn, struct reply
 
 	if (!dlq_available(s, r))
 		return;
-	subject = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "subject");
-	reason = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "reason");
-	since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-	from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
-	limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	subject = http_query(req, "subject");
+	reason = http_query(req, "reason");
+	since = http_query(req, "since");
+	from = http_query(req, "from");
+	limit = http_query(req, "limit");
 	if (subject != NULL && !subject_valid(subject, true)) {
 		reply_error(r, MHD_HTTP_BAD_REQUEST,
 		            "subject: \"%.200s\" is not a NATS subject pattern", subject);
@@ -166,7 +166,7 @@ parse_dlq_path(const char *url, uint64_t *seq_r, bool *replay_r)
 	char *end;
 	uint64_t seq;
 
-	if (*p < '1' || *p > '9')
+	if (strncmp(url, "/api/v1/dlq/", 12) != 0 || *p < '1' || *p > '9')
 		return 0;
 	errno = 0;
 	seq = strtoull(p, &end, 10);
@@ -183,31 +183,30 @@ parse_dlq_path(const char *url, uint64_t *seq_r, bool *replay_r)
 }
 
 bool
-handle_dlq(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
-           struct reply *r)
+dlq_path_is_letter(const char *url)
 {
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	           strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
-	     replay = false;
+	uint64_t seq;
+	bool replay;
+
+	return parse_dlq_path(url, &seq, &replay) && !replay;
+}
+
+bool
+dlq_path_is_replay(const char *url)
+{
+	uint64_t seq;
+	bool replay;
+
+	return parse_dlq_path(url, &seq, &replay) && replay;
+}
+
+void
+handle_dlq_item(struct http_server *s, struct http_request *req, struct reply *r)
+{
+	bool replay = false;
 	uint64_t seq = 0;
 
-	if (strcmp(url, "/api/v1/dlq") == 0) {
-		if (get) {
-			handle_dlq_list(s, conn, r);
-		} else {
-			reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-			r->allow = "GET, HEAD";
-		}
-		return true;
-	}
-	if (strncmp(url, "/api/v1/dlq/", 12) != 0 || !parse_dlq_path(url, &seq, &replay))
-		return false;
-	if (replay ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
-	           : get || strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
-		handle_dlq_one(s, method, seq, replay, r);
-	} else {
-		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-		r->allow = replay ? "POST" : "GET, HEAD, DELETE";
-	}
-	return true;
+	/* The route table matched it with the predicates above. */
+	parse_dlq_path(req->url, &seq, &replay);
+	handle_dlq_one(s, req->method, seq, replay, r);
 }

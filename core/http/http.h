@@ -40,8 +40,10 @@ struct http_server;
  * started already. Returns 0 with *s_r set, or 0 with *s_r NULL when the
  * endpoint is disabled, or when the default address (not configured
  * explicitly) is in use (a warning is logged: another taskjet on this
- * host has it). Otherwise -errno after logging why (bad token file, a
- * configured address that cannot be bound). Main thread.
+ * host has it). Otherwise -errno after logging why: -EINVAL for a
+ * configuration problem (a token file that cannot be read, is empty, or is
+ * readable by group or others), else why a configured address cannot be
+ * bound. Main thread.
  */
 int http_start(const struct http_env *env, struct http_server **s_r);
 

@@ -10,18 +10,7 @@
 #include "json.h"
 #include "task/backend.h"
 #include "util/clock.h"
-#include "util/subject.h"
 #include "util/xalloc.h"
-
-static const struct cfg_stream *
-stream_for(const struct cfg *cfg, const char *subject)
-{
-	for (size_t i = 0; i < cfg->stream_count; i++)
-		for (size_t j = 0; j < cfg->streams[i].subject_count; j++)
-			if (subject_matches(cfg->streams[i].subjects[j], subject))
-				return &cfg->streams[i];
-	return NULL;
-}
 
 /* A fresh message id, so a publish retried after a timeout is stored once. */
 static void
@@ -70,14 +59,15 @@ publish_failed(struct reply *r, int rc, const char *subject)
 }
 
 void
-handle_post_task(struct http_server *s, struct request *req, struct reply *r)
+handle_post_task(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	const struct cfg *cfg = s->env.cfg;
 	const struct json_tok *root, *k, *subj_t = NULL, *pay_t = NULL, *id_t = NULL;
 	const struct cfg_stream *stream;
+	const struct cfg_route *route = NULL;
 	struct publish_ack ack = { 0 };
 	struct json_doc doc = { 0 };
-	char *subject = NULL, *id = NULL, *text = NULL, gen_id[64];
+	char *subject = NULL, *id = NULL, *text = NULL, gen_id[64], why[300];
 	const char *data = "";
 	size_t data_len = 0, err_off = 0;
 	uint64_t seq = 0;
@@ -120,20 +110,13 @@ handle_post_task(struct http_server *s, struct request *req, struct reply *r)
 		            "\"subject\" is required and must be a non-empty string");
 		goto out;
 	}
-	if (!subject_valid(subject, false)) {
-		reply_error(r, MHD_HTTP_BAD_REQUEST,
-		            "subject \"%.200s\" is not a valid NATS subject (no "
-		            "wildcards, no empty tokens)",
-		            subject);
+	/* Only what a route here consumes: never the DLQ, the advisories or
+	 * the JetStream API (the rule replay follows too). */
+	if (cfg_task_subject_check(cfg, subject, &route, why, sizeof(why)) < 0) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
 		goto out;
 	}
-	/* Only the configured work streams: never the DLQ or advisories. */
-	stream = stream_for(cfg, subject);
-	if (stream == NULL) {
-		reply_error(r, MHD_HTTP_BAD_REQUEST,
-		            "no configured stream takes subject \"%.200s\"", subject);
-		goto out;
-	}
+	stream = cfg_route_stream(cfg, route);
 	if (id_t != NULL && !json_is_null(&doc, id_t)) {
 		if (id_t->type != JSON_STRING || json_get_string(&doc, id_t, &id) < 0 ||
 		    *id == '\0' || strlen(id) > 200) {

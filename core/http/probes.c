@@ -1,11 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-/* Liveness and readiness: GET /healthz and GET /readyz. */
+/*
+ * Liveness and readiness: GET /healthz and GET /readyz. Asking the server
+ * whether every route's consumer exists can take up to a second per route;
+ * a probe must not wait for that, nor can a slow server be allowed to hold
+ * the event loops. So a refresher thread asks every second and /readyz
+ * answers from what it found, at once; an answer the refresher has not
+ * renewed for a while says so and counts as not ready.
+ */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "http/internal.h"
 #include "task/backend.h"
+#include "util/clock.h"
+#include "util/ticker.h"
+#include "util/xalloc.h"
 
-/* True when ready; else `why` says what is missing. */
+#define REFRESH_INTERVAL_MS 1000
+/* Older than this (the refresher is stuck on a silent server), the last
+ * answer no longer stands. */
+#define STALE_AFTER_MS 5000
+
+struct http_readiness {
+	struct http_server *s;
+	pthread_mutex_t lock;
+	bool ready;
+	char why[512];
+	int64_t checked_ms; /* monotonic, when the last check ended */
+	struct ticker *refresher;
+};
+
+/* True when ready; else `why` says what is missing. May wait on the server. */
 static bool
 check_ready(struct http_server *s, char *why, size_t len)
 {
@@ -16,6 +43,49 @@ check_ready(struct http_server *s, char *why, size_t len)
 		return false;
 	}
 	return b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
+}
+
+static void
+refresh(void *arg)
+{
+	struct http_readiness *rd = arg;
+	char why[512] = "";
+	bool ready = check_ready(rd->s, why, sizeof(why));
+
+	pthread_mutex_lock(&rd->lock);
+	rd->ready = ready;
+	snprintf(rd->why, sizeof(rd->why), "%s", why);
+	rd->checked_ms = clock_mono_ms();
+	pthread_mutex_unlock(&rd->lock);
+}
+
+int
+readiness_start(struct http_server *s, struct http_readiness **rd_r)
+{
+	struct http_readiness *rd = xcalloc(1, sizeof(*rd));
+	int rc;
+
+	rd->s = s;
+	pthread_mutex_init(&rd->lock, NULL);
+	/* The first answer before the endpoint opens, so it is never "unknown". */
+	refresh(rd);
+	rc = ticker_start(REFRESH_INTERVAL_MS, refresh, rd, &rd->refresher);
+	if (rc < 0) {
+		readiness_stop(rd);
+		return rc;
+	}
+	*rd_r = rd;
+	return 0;
+}
+
+void
+readiness_stop(struct http_readiness *rd)
+{
+	if (rd == NULL)
+		return;
+	ticker_stop(rd->refresher);
+	pthread_mutex_destroy(&rd->lock);
+	free(rd);
 }
 
 struct stats_snapshot *
@@ -32,21 +102,38 @@ http_snapshot(struct http_server *s)
 }
 
 void
-handle_healthz(struct http_server *s, struct reply *r)
+handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	reply_text(r, MHD_HTTP_OK, "ok");
 }
 
 void
-handle_readyz(struct http_server *s, struct reply *r)
+handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	char why[512], text[600];
+	struct http_readiness *rd = s->readiness;
+	char text[640];
+	int64_t age;
+	bool ready;
 
-	if (check_ready(s, why, sizeof(why))) {
+	if (engine_stopping(s->env.engine)) {
+		reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: shutting down");
+		r->retry_after = true;
+		return;
+	}
+	pthread_mutex_lock(&rd->lock);
+	age = clock_mono_ms() - rd->checked_ms;
+	ready = rd->ready && age <= STALE_AFTER_MS;
+	if (age > STALE_AFTER_MS)
+		snprintf(text, sizeof(text),
+		         "not ready: no answer from the server for %lld s (the last check: %s)",
+		         (long long)(age / 1000), rd->ready ? "ready" : rd->why);
+	else
+		snprintf(text, sizeof(text), "not ready: %s", rd->why);
+	pthread_mutex_unlock(&rd->lock);
+	if (ready) {
 		reply_text(r, MHD_HTTP_OK, "ready");
 		return;
 	}
-	snprintf(text, sizeof(text), "not ready: %s", why);
 	reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
 	r->retry_after = true;
 }

@@ -163,7 +163,7 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 }
 
 void
-handle_metrics(struct http_server *s, struct reply *r)
+handle_metrics(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	struct mbuf *b = &r->body;
 	struct stats_snapshot *snap;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operator HTTP endpoint's server: libmicrohttpd set up and torn down,
- * each request authorised, bounded and dispatched to its handler, replies
- * sent. The handlers live in the files named after what they serve.
+ * The operator HTTP endpoint's server: libmicrohttpd set up and torn down
+ * (a fixed pool of epoll event loops, connections held to deadlines and
+ * limits by guard.c), the route table, each request checked against the
+ * security rules (policy.c), bounded, dispatched to its handler in place or
+ * on the offload pool, and its reply sent. The handlers live in the files
+ * named after what they serve.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,16 +16,60 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "http/internal.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/xalloc.h"
 
-/* Bounds on what one client can hold: connections and idle time. */
-#define HTTP_MAX_CONNECTIONS 64
-#define HTTP_IDLE_TIMEOUT_S 30
-#define TOKEN_MAX 4096
+/* Event loops: a few are plenty (epoll; handlers that wait are offloaded). */
+#define HTTP_EVENT_THREADS 2
+/* The pool for handlers that may wait on the server, and how many of
+ * their requests may queue before the next gets 503. */
+#define HTTP_OFFLOAD_THREADS 4
+#define HTTP_OFFLOAD_QUEUE 64
+/* Per connection: headers and buffers (bodies go to the handler). */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+/* At most one line of libmicrohttpd's own complaints (a flood of
+ * refused connections) this often. */
+#define MHD_LOG_INTERVAL_MS 10000
+
+/*
+ * Every endpoint. To add one: a handler (in its own file, declared in
+ * internal.h) and a line here; the security rules (policy.c) apply by the
+ * method and the flags, the dispatcher answers 404 and 405.
+ */
+static const struct http_route routes[] = {
+	{ .path = "/healthz", .methods = HTTP_READ, .handle = handle_healthz },
+	{ .path = "/readyz", .methods = HTTP_READ, .handle = handle_readyz },
+	{ .path = "/metrics",
+	  .methods = HTTP_READ,
+	  .flags = HTTP_ROUTE_SLOW,
+	  .handle = handle_metrics },
+	{ .path = "/stats",
+	  .methods = HTTP_READ,
+	  .flags = HTTP_ROUTE_SLOW,
+	  .handle = handle_stats },
+	{ .path = "/api/v1/tasks",
+	  .methods = HTTP_POST,
+	  .flags = HTTP_ROUTE_SLOW,
+	  .handle = handle_post_task },
+	{ .path = "/api/v1/dlq",
+	  .methods = HTTP_READ,
+	  .flags = HTTP_ROUTE_SLOW | HTTP_ROUTE_PAYLOADS,
+	  .handle = handle_dlq_list },
+	{ .path = "/api/v1/dlq/",
+	  .methods = HTTP_READ | HTTP_DELETE,
+	  .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_SLOW | HTTP_ROUTE_PAYLOADS,
+	  .handle = handle_dlq_item,
+	  .match = dlq_path_is_letter },
+	{ .path = "/api/v1/dlq/",
+	  .methods = HTTP_POST,
+	  .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_SLOW | HTTP_ROUTE_PAYLOADS,
+	  .handle = handle_dlq_item,
+	  .match = dlq_path_is_replay },
+};
 
 /* ---- replies ---- */
 
@@ -67,6 +113,18 @@ reply_document(struct reply *r, struct strbuf *b, int writer_error)
 	r->type = "application/json";
 }
 
+const char *
+http_query(const struct http_request *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *conn, struct reply *r)
 {
@@ -79,11 +137,12 @@ send_reply(struct MHD_Connection *conn, struct reply *r)
 	resp = MHD_create_response_from_buffer(r->body.len, r->body.data, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(r->body.data);
+		r->body.data = NULL;
 		return MHD_NO;
 	}
 	r->body.data = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	http_security_headers(resp, r);
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->retry_after)
@@ -93,68 +152,124 @@ send_reply(struct MHD_Connection *conn, struct reply *r)
 		                        "Bearer realm=\"taskjet\"");
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
+	guard_reply_queued(conn);
 	return ret;
 }
 
 /* ---- dispatch ---- */
 
-static bool
-is_read_only(const char *method)
+static enum http_method
+method_bit(const char *m)
 {
-	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	static const struct {
+		const char *name;
+		enum http_method bit;
+	} methods[] = {
+		{ MHD_HTTP_METHOD_GET, HTTP_GET },         { MHD_HTTP_METHOD_HEAD, HTTP_HEAD },
+		{ MHD_HTTP_METHOD_POST, HTTP_POST },       { MHD_HTTP_METHOD_PUT, HTTP_PUT },
+		{ MHD_HTTP_METHOD_DELETE, HTTP_DELETE },   { MHD_HTTP_METHOD_PATCH, HTTP_PATCH },
+		{ MHD_HTTP_METHOD_OPTIONS, HTTP_OPTIONS },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].bit;
+	return HTTP_OTHER;
 }
 
-/* Constant time in the token's length, so timing does not leak it. */
-static bool
-authorized(struct http_server *s, struct MHD_Connection *conn)
+static const struct http_route *
+find_route(const char *url)
 {
-	const char *h;
-	size_t len;
-	unsigned char diff = 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct http_route *rt = &routes[i];
 
-	if (s->token == NULL)
-		return true;
-	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	len = strlen(h);
-	for (size_t i = 0; i < s->token_len; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < len ? h[i] : 0));
-	return diff == 0 && len == s->token_len;
-}
-
-static void
-route_request(struct http_server *s, struct MHD_Connection *conn, struct request *req,
-              const char *url, const char *method, struct reply *r)
-{
-	bool get = is_read_only(method);
-
-	if (strcmp(url, "/healthz") == 0 && get) {
-		handle_healthz(s, r);
-	} else if (strcmp(url, "/readyz") == 0 && get) {
-		handle_readyz(s, r);
-	} else if (strcmp(url, "/metrics") == 0 && get) {
-		handle_metrics(s, r);
-	} else if (strcmp(url, "/stats") == 0 && get) {
-		handle_stats(s, r);
-	} else if (strcmp(url, "/api/v1/tasks") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
-		handle_post_task(s, req, r);
-	} else if (handle_dlq(s, conn, url, method, r)) {
-		/* answered */
-	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-	           strcmp(url, "/metrics") == 0 || strcmp(url, "/stats") == 0) {
-		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-		r->allow = "GET, HEAD";
-	} else if (strcmp(url, "/api/v1/tasks") == 0) {
-		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-		r->allow = "POST";
-	} else {
-		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: %.200s", url);
+		if (((rt->flags & HTTP_ROUTE_PREFIX) != 0
+		         ? strncmp(url, rt->path, strlen(rt->path)) == 0
+		         : strcmp(url, rt->path) == 0) &&
+		    (rt->match == NULL || rt->match(url)))
+			return rt;
 	}
+	return NULL;
+}
+
+/* "GET, HEAD, POST" for an Allow header, from a method set. */
+static const char *
+allow_text(unsigned methods)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = { { HTTP_GET, "GET" },        { HTTP_HEAD, "HEAD" },
+		      { HTTP_POST, "POST" },      { HTTP_PUT, "PUT" },
+		      { HTTP_DELETE, "DELETE" },  { HTTP_PATCH, "PATCH" },
+		      { HTTP_OPTIONS, "OPTIONS" } };
+	/* Read back in the same call, on the same thread. */
+	static __thread char buf[64];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((methods & names[i].bit) != 0)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", o > 0 ? ", " : "",
+			                      names[i].name);
+	return buf;
+}
+
+/*
+ * The first call for a request (headers only): route it and apply the
+ * rules, so what will be refused is refused before any body is read.
+ * False with req->reply filled when it is answered already.
+ */
+static bool
+admit(struct http_server *s, struct http_request *req, struct reply *r)
+{
+	const char *cl;
+
+	req->route = find_route(req->url);
+	if (req->route == NULL) {
+		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: %.200s", req->url);
+		return false;
+	}
+	if ((req->route->methods & req->method_bit) == 0) {
+		r->allow = allow_text(req->route->methods);
+		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use %s", r->allow);
+		return false;
+	}
+	if (!http_policy_allows(s, req, r))
+		return false;
+	cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > s->max_body) {
+		reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+		            "the body is larger than http.max_body (%zu bytes)", s->max_body);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The whole request is in: run its handler here (true: the reply is
+ * ready to send), or hand it to the pool with the connection suspended
+ * (false: libmicrohttpd calls again once the pool resumes it, and only
+ * then is the reply read, whatever the pool's timing).
+ */
+static bool
+dispatch(struct http_server *s, struct http_request *req)
+{
+	req->dispatched = true;
+	guard_busy(req->conn);
+	if ((req->route->flags & HTTP_ROUTE_SLOW) == 0) {
+		req->route->handle(s, req, &req->reply);
+		return true;
+	}
+	MHD_suspend_connection(req->conn);
+	if (offload_submit(s->offload, req))
+		return false;
+	reply_error(&req->reply, MHD_HTTP_SERVICE_UNAVAILABLE,
+	            engine_stopping(s->env.engine) ? "shutting down"
+	                                           : "too many requests waiting for the server");
+	__atomic_store_n(&req->reply_ready, true, __ATOMIC_RELEASE);
+	MHD_resume_connection(req->conn);
+	return false;
 }
 
 static enum MHD_Result
@@ -162,31 +277,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *s = cls;
-	struct request *req = *con_cls;
-	struct reply r = { 0 };
-	const char *cl;
+	struct http_request *req = *con_cls;
 	enum MHD_Result ret;
 
 	if (req == NULL) {
-		/* First call: headers only. Refuse early what will be refused
-		 * anyway, before reading a body. */
 		req = xcalloc(1, sizeof(*req));
 		*con_cls = req;
-		if (!is_read_only(method) && !authorized(s, conn)) {
-			reply_error(&r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
-			r.www_authenticate = true;
-			goto send;
-		}
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > s->max_body) {
-			reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
-			            "the body is larger than http.max_body (%zu bytes)",
-			            s->max_body);
-			goto send;
-		}
-		return MHD_YES;
+		req->conn = conn;
+		req->url = xstrdup(url);
+		req->method = method;
+		req->method_bit = method_bit(method);
+		if (admit(s, req, &req->reply))
+			return MHD_YES;
+		goto send; /* refused before any body is read */
 	}
+	if (__atomic_load_n(&req->reply_ready, __ATOMIC_ACQUIRE))
+		goto send; /* the pool is done and resumed the connection */
 	if (*upload_data_size > 0) {
 		/* Chunked bodies have no Content-Length: bound them here. */
 		if (!req->too_big && req->body.len + *upload_data_size <= s->max_body)
@@ -196,16 +302,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (req->dispatched)
+		return MHD_YES; /* not resumed by the pool yet */
 	if (req->too_big) {
-		reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
+		reply_error(&req->reply, MHD_HTTP_CONTENT_TOO_LARGE,
 		            "the body is larger than http.max_body (%zu bytes)", s->max_body);
 		goto send;
 	}
-	route_request(s, conn, req, url, method, &r);
+	if (!dispatch(s, req))
+		return MHD_YES; /* suspended; called again once resumed */
 send:
-	log_debug("http: %s %s -> %u", method, url, r.status);
-	ret = send_reply(conn, &r);
-	free(r.body.data);
+	log_debug("http: %s %s -> %u", method, req->url, req->reply.status);
+	ret = send_reply(conn, &req->reply);
+	free(req->reply.body.data);
+	req->reply.body.data = NULL;
 	return ret;
 }
 
@@ -213,63 +323,61 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-	struct request *req = *con_cls;
+	struct http_request *req = *con_cls;
 
+	guard_request_done(conn);
 	if (req == NULL)
 		return;
+	free(req->url);
 	free(req->body.data);
+	free(req->reply.body.data);
 	free(req);
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages, as warnings; a flood (every refused
+ * connection says so) is cut to a line per interval. */
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static int64_t next_ms;
+	static unsigned long suppressed;
+	int64_t now = clock_mono_ms(), due;
 	char msg[512];
 	size_t n;
 
+	due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
+	if (now < due || !__atomic_compare_exchange_n(&next_ms, &due, now + MHD_LOG_INTERVAL_MS,
+	                                              false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&suppressed, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_warn("http: %s", msg);
+	n = __atomic_exchange_n(&suppressed, 0, __ATOMIC_RELAXED);
+	if (n > 0)
+		log_warn("http: %s (and %zu more messages in the last %d s)", msg, n,
+		         MHD_LOG_INTERVAL_MS / 1000);
+	else
+		log_warn("http: %s", msg);
 }
 
 /* ---- lifecycle ---- */
 
-static int
-read_token(const char *path, char **token_r, size_t *len_r)
+static unsigned
+event_flags(bool ipv6)
 {
-	char buf[TOKEN_MAX + 1];
-	size_t n = 0, start = 0;
-	ssize_t got;
-	int fd, rc = 0;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	                 MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (n < sizeof(buf) && (got = read(fd, buf + n, sizeof(buf) - n)) > 0)
-		n += (size_t)got;
-	if (n == sizeof(buf)) {
-		rc = -EFBIG;
-		goto out;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-	                 buf[n - 1] == '\t'))
-		n--;
-	while (start < n && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' ||
-	                     buf[start] == '\r'))
-		start++;
-	if (start == n) {
-		rc = -ENODATA;
-		goto out;
-	}
-	*token_r = xstrndup(buf + start, n - start);
-	*len_r = n - start;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	/* epoll where the library has it (Debian's does), else poll. */
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		flags |= MHD_USE_EPOLL;
+	else
+		flags |= MHD_USE_POLL;
+	return flags;
 }
 
 int
@@ -279,8 +387,7 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	struct http_server *s = NULL;
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	bool ipv6 = false;
 	char host[64];
 	int port, rc = 0;
 
@@ -296,7 +403,7 @@ http_start(const struct http_env *env, struct http_server **s_r)
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)port);
 		inet_pton(AF_INET6, host, &a->sin6_addr);
-		flags |= MHD_USE_IPv6;
+		ipv6 = true;
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
@@ -308,24 +415,40 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	s = xcalloc(1, sizeof(*s));
 	s->env = *env;
 	s->max_body = (size_t)hc->max_body;
+	s->hosts = hc->hosts;
+	s->host_count = hc->host_count;
 	if (hc->token_file != NULL) {
-		rc = read_token(hc->token_file, &s->token, &s->token_len);
+		char why[512];
+
+		rc = secret_file_read("http.token_file", hc->token_file, &s->token, &s->token_len,
+		                      why, sizeof(why));
 		if (rc < 0) {
-			log_err("http: token_file %s: %s", hc->token_file,
-			        rc == -ENODATA ? "empty"
-			        : rc == -EFBIG ? "longer than 4096 bytes"
-			                       : strerror(-rc));
+			log_err("http: %s", why);
+			rc = -EINVAL; /* a configuration problem, whatever the cause */
 			goto out;
 		}
 	}
+	rc = guard_start(HTTP_MAX_CONNECTIONS, &s->guard);
+	if (rc == 0)
+		rc = readiness_start(s, &s->readiness);
+	if (rc == 0)
+		rc = offload_start(s, HTTP_OFFLOAD_THREADS, HTTP_OFFLOAD_QUEUE, &s->offload);
+	if (rc < 0) {
+		log_err("http: cannot start: %s", strerror(-rc));
+		goto out;
+	}
 	errno = 0;
 	s->daemon = MHD_start_daemon(
-	    flags, (uint16_t)port, NULL, NULL, on_request, s,
+	    event_flags(ipv6), (uint16_t)port, guard_accept, s->guard, on_request, s,
 	    /* First, so MHD logs nothing on its own. */
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
+	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_EVENT_THREADS,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+	    guard_on_connection, s->guard,
+	    /* Room above the guard's limit for connections it is evicting. */
+	    MHD_OPTION_CONNECTION_LIMIT, guard_limit(s->guard) + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)(HTTP_DEADLINE_MS / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		rc = errno != 0 ? -errno : -EADDRINUSE;
 		if (!hc->listen_set) {
@@ -340,9 +463,9 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	}
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : port;
-	log_notice("http: listening on %s%s%s:%d%s", flags & MHD_USE_IPv6 ? "[" : "", host,
-	           flags & MHD_USE_IPv6 ? "]" : "", s->port,
-	           s->token != NULL ? " (bearer token required for changes)" : "");
+	log_notice("http: listening on %s%s%s:%d%s", ipv6 ? "[" : "", host, ipv6 ? "]" : "",
+	           s->port,
+	           s->token != NULL ? " (bearer token required for changes and dead letters)" : "");
 	*s_r = s;
 	s = NULL;
 out:
@@ -361,10 +484,14 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* Answer or finish every suspended request first: libmicrohttpd
+	 * must not be stopped with one still suspended. */
+	offload_stop(s->offload);
+	readiness_stop(s->readiness);
+	guard_stop(s->guard);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	if (s->token != NULL)
-		explicit_bzero(s->token, s->token_len);
-	free(s->token);
+	guard_free(s->guard);
+	secret_free(s->token);
 	free(s);
 }

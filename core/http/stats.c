@@ -4,7 +4,7 @@
 #include "task/doc.h"
 
 void
-handle_stats(struct http_server *s, struct reply *r)
+handle_stats(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	struct stats_snapshot *snap = http_snapshot(s);
 	struct strbuf b = { 0 };

@@ -185,16 +185,6 @@ seen_recently(struct mem_backend *b, const char *id, int64_t window_ms)
 	return false;
 }
 
-static const struct cfg_stream *
-stream_for_subject(const struct cfg *cfg, const char *subject)
-{
-	for (size_t i = 0; i < cfg->stream_count; i++)
-		for (size_t j = 0; j < cfg->streams[i].subject_count; j++)
-			if (subject_matches(cfg->streams[i].subjects[j], subject))
-				return &cfg->streams[i];
-	return NULL;
-}
-
 /* Dead-letter a task nobody serves, without queueing it. */
 static int
 dead_letter_unrouted(struct mem_backend *b, struct mem_item *item, const struct cfg_stream *stream)
@@ -233,7 +223,7 @@ op_publish(struct backend *base, const struct publish_msg *m, struct publish_ack
 
 	if (!subject_valid(subject, false))
 		return -EINVAL;
-	stream = stream_for_subject(b->cfg, subject);
+	stream = cfg_stream_for_subject(b->cfg, subject);
 	if (stream == NULL)
 		return -ENOENT;
 	/* Routing needs the routes, and dead-lettering the engine. */
@@ -329,6 +319,14 @@ op_in_progress(struct backend *base, struct tj_task *task)
 	return 0;
 }
 
+/* Append a copy of a header to a letter with room for it. */
+static void
+add_copy(struct mem_letter *letter, const char *key, const char *value)
+{
+	letter->headers[letter->header_count].key = xstrdup(key);
+	letter->headers[letter->header_count++].value = xstrdup(value);
+}
+
 static int
 op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_record *rec)
 {
@@ -341,12 +339,14 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 	letter->payload = xmalloc(item->len + 1);
 	memcpy(letter->payload, item->payload, item->len + 1);
 	letter->len = item->len;
-	letter->headers = headers_copy(item->headers, item->header_count, rec->header_count);
-	for (size_t i = 0; i < rec->header_count; i++) {
-		letter->headers[item->header_count + i].key = xstrdup(rec->headers[i].key);
-		letter->headers[item->header_count + i].value = xstrdup(rec->headers[i].value);
-	}
-	letter->header_count = item->header_count + rec->header_count;
+	/* The task's headers but those the engine owns (its values win, one
+	 * of each), then the engine's. */
+	letter->headers = xcalloc(item->header_count + rec->header_count, sizeof(*letter->headers));
+	for (size_t i = 0; i < item->header_count; i++)
+		if (!dlq_header_dropped(item->headers[i].key))
+			add_copy(letter, item->headers[i].key, item->headers[i].value);
+	for (size_t i = 0; i < rec->header_count; i++)
+		add_copy(letter, rec->headers[i].key, rec->headers[i].value);
 
 	pthread_mutex_lock(&b->lock);
 	if (seen_recently(b, rec->msg_id, DLQ_DUPLICATE_WINDOW_MS)) {

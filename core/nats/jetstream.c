@@ -210,14 +210,6 @@ op_publish(struct backend *base, const struct publish_msg *msg, struct publish_a
 	return js_publish(b->nc, msg, ack_r);
 }
 
-/* Headers that would make the DLQ write deduplicate or be rejected the
- * way the original was; the letter gets its own id. */
-static bool
-skip_header(const char *key)
-{
-	return strcmp(key, "Nats-Msg-Id") == 0 || strncmp(key, "Nats-Expected-", 14) == 0;
-}
-
 static int
 copy_headers(natsMsg *from, natsMsg *to)
 {
@@ -232,7 +224,8 @@ copy_headers(natsMsg *from, natsMsg *to)
 		const char **values = NULL;
 		int n = 0;
 
-		if (skip_header(keys[i]))
+		/* Ours are set below, once each; and the letter has its own id. */
+		if (dlq_header_dropped(keys[i]))
 			continue;
 		s = natsMsgHeader_Values(from, keys[i], &values, &n);
 		for (int j = 0; s == NATS_OK && j < n; j++)
@@ -265,7 +258,6 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 			goto out;
 	}
 	for (size_t i = 0; i < rec->header_count; i++) {
-		/* Set, not Add: ours replace a stale copy from an earlier letter. */
 		s = natsMsgHeader_Set(letter, rec->headers[i].key, rec->headers[i].value);
 		if (s != NATS_OK) {
 			rc = natsconn_errno(s);
@@ -391,11 +383,16 @@ connect_all(struct js_backend *b, const struct js_open_opts *o, const char *url)
 		client.reconnect_jitter_ms = 100;
 		nats = &client;
 	}
-	rc = natsconn_open(nats, url, &(struct natsconn_options){ .send_asap = split }, &b->nc);
+	rc = natsconn_open(
+	    nats, url,
+	    &(struct natsconn_options){ .send_asap = split, .err = o->err, .err_len = o->err_len },
+	    &b->nc);
 	if (rc != 0)
 		return rc;
 	if (split) {
-		rc = natsconn_open(nats, url, &(struct natsconn_options){ .role = "acks" },
+		rc = natsconn_open(nats, url,
+		                   &(struct natsconn_options){
+		                       .role = "acks", .err = o->err, .err_len = o->err_len },
 		                   &b->ack_nc);
 		if (rc != 0)
 			return rc;
@@ -432,6 +429,11 @@ js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct back
 		write_url_file(cfg, url);
 	}
 	url_redact(url, b->location, sizeof(b->location));
+	/* Hidden in every line we print, but still readable in the config or
+	 * the environment by whoever can read those. */
+	if (!o->client && strstr(b->location, "***@") != NULL)
+		log_warn("nats: the server URL holds credentials; prefer nats.user with "
+		         "nats.password_file, or nats.token_file (files only taskjet can read)");
 	rc = connect_all(b, o, url);
 out:
 	if (rc != 0) {

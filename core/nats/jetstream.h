@@ -27,13 +27,18 @@ struct js_open_opts {
 	/* Pull requests and acks on one connection instead of two (split ack
 	 * is the default: see bench/README.md). */
 	bool single_connection;
+	/* Where the reason for a failed connect goes (natsconn_options.err);
+	 * NULL: the log. */
+	char *err;
+	size_t err_len;
 };
 
 /*
  * Connect (starting the embedded server first when needed) and return the
- * backend; cfg is borrowed and must outlive it. -ECONNREFUSED (or another
- * -errno) when the server cannot be reached, -ENOENT when an embedded
- * server is needed and nats-server is not installed; why is logged.
+ * backend; cfg is borrowed and must outlive it. natsconn_open()'s errors
+ * when the server cannot be reached or a secret file cannot be used,
+ * -ENOENT when an embedded server is needed and nats-server is not
+ * installed; why goes to o->err, else the log.
  * Main thread.
  */
 int js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct backend **b_r);

@@ -2,15 +2,22 @@
 /* The engine's NATS connection: options, event logging, counters. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "nats/connerr.h"
+#include "nats/natsconn.h"
+#include "nats/nkey.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "nats/natsconn.h"
+#include "util/secret.h"
+#include "util/url.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
@@ -21,7 +28,7 @@
 struct natsconn {
 	natsConnection *conn;
 	jsCtx *js;
-	char *url;
+	char *url; /* user info hidden: the only form ever shown */
 	char *name;
 	/* Written by libnats' callback thread, read by anyone. */
 	bool connected;
@@ -89,12 +96,14 @@ static void
 on_reconnected(natsConnection *conn, void *closure)
 {
 	struct natsconn *nc = closure;
-	char where[256] = "?";
+	char where[256] = "?", shown[256];
 
 	natsConnection_GetConnectedUrl(conn, where, sizeof(where));
+	url_redact(where, shown, sizeof(shown));
+	explicit_bzero(where, sizeof(where));
 	__atomic_store_n(&nc->connected, true, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&nc->reconnects, 1, __ATOMIC_RELAXED);
-	log_notice("nats %s: reconnected to %s", nc->name, where);
+	log_notice("nats %s: reconnected to %s", nc->name, shown);
 }
 
 static void
@@ -164,6 +173,155 @@ or_default(int64_t v, int64_t def)
 	return v > 0 ? v : def;
 }
 
+/* A failure of natsconn_open: into the caller's buffer, else the log. */
+static void fail(const struct natsconn_options *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail(const struct natsconn_options *opts, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (opts != NULL && opts->err != NULL && opts->err_len > 0)
+		snprintf(opts->err, opts->err_len, "%s", msg);
+	else
+		log_err("nats: %s", msg);
+}
+
+/* Does any of the URLs ask for TLS ("tls://")? libnats 3.4.1 does not
+ * turn TLS on for the scheme by itself. */
+static bool
+wants_tls(const char *urls)
+{
+	for (const char *p = urls; *p != '\0'; p++) {
+		p += strspn(p, ", ");
+		if (strncasecmp(p, "tls://", 6) == 0)
+			return true;
+		p += strcspn(p, ",");
+		if (*p == '\0')
+			break;
+	}
+	return false;
+}
+
+/* libnats' last error without its "(file.c:123): " prefix. */
+static const char *
+library_error(void)
+{
+	const char *text = nats_GetLastError(NULL);
+
+	if (text == NULL)
+		return "unknown error";
+	if (text[0] == '(') {
+		const char *end = strstr(text, "): ");
+
+		if (end != NULL)
+			return end + 3;
+	}
+	return text;
+}
+
+/* The one way to authenticate the config sets, if any. -EINVAL after
+ * saying why when a secret file cannot be used. */
+static int
+set_auth(natsOptions *o, const struct cfg_nats *cfg, const struct natsconn_options *opts)
+{
+	char why[768], *secret = NULL, pub[NKEY_PUBLIC_LEN];
+	natsStatus s = NATS_OK;
+	const char *what = NULL;
+	size_t len;
+	int rc = 0;
+
+	if (cfg->password_file != NULL) {
+		what = "nats.password_file";
+		rc = secret_file_read(what, cfg->password_file, &secret, &len, why, sizeof(why));
+		if (rc == 0)
+			s = natsOptions_SetUserInfo(o, cfg->user, secret);
+	} else if (cfg->token_file != NULL) {
+		what = "nats.token_file";
+		rc = secret_file_read(what, cfg->token_file, &secret, &len, why, sizeof(why));
+		if (rc == 0)
+			s = natsOptions_SetToken(o, secret);
+	} else if (cfg->nkey_seed_file != NULL) {
+		/* libnats reads the seed again at each (re)connect to sign the
+		 * server's nonce; the public key it cannot derive itself. */
+		what = "nats.nkey_seed_file";
+		rc = secret_file_read(what, cfg->nkey_seed_file, &secret, &len, why, sizeof(why));
+		if (rc == 0) {
+			char reason[256];
+
+			rc = nkey_user_public_key(secret, pub, reason, sizeof(reason));
+			if (rc < 0)
+				snprintf(why, sizeof(why), "%s %s: %s", what, cfg->nkey_seed_file,
+				         reason);
+		}
+		if (rc == 0)
+			s = natsOptions_SetNKeyFromSeed(o, pub, cfg->nkey_seed_file);
+	} else if (cfg->creds_file != NULL) {
+		/* libnats reads the file itself, at each (re)connect. */
+		what = "nats.creds_file";
+		rc = secret_file_check(what, cfg->creds_file, why, sizeof(why));
+		if (rc == 0)
+			s = natsOptions_SetUserCredentialsFromFiles(o, cfg->creds_file, NULL);
+	}
+	secret_free(secret);
+	if (rc < 0) {
+		fail(opts, "%s", why);
+		return -EINVAL;
+	}
+	if (s != NATS_OK) {
+		fail(opts, "%s: %s", what, library_error());
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* TLS when the config has a tls section or a URL says tls://. The
+ * server's certificate is always verified; libnats checks its name
+ * against the URL's host unless server_name names another. */
+static int
+set_tls(natsOptions *o, const struct cfg_nats *cfg, const char *url,
+        const struct natsconn_options *opts)
+{
+	const struct cfg_nats_tls *tls = &cfg->tls;
+	char why[768];
+	natsStatus s;
+
+	if (!tls->enabled && !wants_tls(url))
+		return 0;
+	s = natsOptions_SetSecure(o, true);
+	if (s == NATS_OK && tls->ca_file != NULL) {
+		s = natsOptions_LoadCATrustedCertificates(o, tls->ca_file);
+		if (s != NATS_OK) {
+			fail(opts, "nats.tls.ca_file %s: %s", tls->ca_file, library_error());
+			return -EINVAL;
+		}
+	}
+	if (s == NATS_OK && tls->cert_file != NULL) {
+		if (secret_file_check("nats.tls.key_file", tls->key_file, why, sizeof(why)) < 0) {
+			fail(opts, "%s", why);
+			return -EINVAL;
+		}
+		s = natsOptions_LoadCertificatesChain(o, tls->cert_file, tls->key_file);
+		if (s != NATS_OK) {
+			fail(opts, "nats.tls.cert_file %s with key_file %s: %s", tls->cert_file,
+			     tls->key_file, library_error());
+			return -EINVAL;
+		}
+	}
+	if (s == NATS_OK && tls->server_name != NULL)
+		s = natsOptions_SetExpectedHostname(o, tls->server_name);
+	if (s != NATS_OK) {
+		fail(opts, "TLS settings: %s", library_error());
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn_options *opts,
               struct natsconn **nc_r)
@@ -172,13 +330,14 @@ natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn
 	natsOptions *o = NULL;
 	natsStatus s;
 	const char *base_name = cfg->name != NULL ? cfg->name : "taskjet";
-	char name[256];
+	char name[256], why[1024];
+	int64_t timeout_ms = or_default(cfg->connect_timeout_ms, DEFAULT_TIMEOUT_MS);
 	int rc = 0;
 
 	if (url == NULL)
 		url = cfg->url;
 	if (url == NULL || *url == '\0') {
-		log_err("nats: no server URL given");
+		fail(opts, "no server URL given");
 		return -EINVAL;
 	}
 	if (opts != NULL && opts->role != NULL)
@@ -187,7 +346,8 @@ natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn
 		snprintf(name, sizeof(name), "%s", base_name);
 
 	nc = xcalloc(1, sizeof(*nc));
-	nc->url = xstrdup(url);
+	nc->url = xmalloc(strlen(url) + 1);
+	url_redact(url, nc->url, strlen(url) + 1);
 	nc->name = xstrdup(name);
 	pthread_mutex_init(&nc->lock, NULL);
 	pthread_cond_init(&nc->closed_cond, NULL);
@@ -198,8 +358,7 @@ natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, name);
 	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o,
-		                           or_default(cfg->connect_timeout_ms, DEFAULT_TIMEOUT_MS));
+		s = natsOptions_SetTimeout(o, timeout_ms);
 	/* Once up, never give up: a daemon outlives server restarts. */
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(o, -1);
@@ -221,45 +380,32 @@ natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, on_error, nc);
 	if (s != NATS_OK) {
-		log_err("nats: bad connection options for %s: %s", url, nats_GetLastError(NULL));
+		fail(opts, "bad connection options for %s: %s", nc->url, library_error());
 		rc = -EINVAL;
 		goto out;
 	}
-	if (cfg->creds_file != NULL) {
-		/* libnats reads the file only at connect; say clearly it is the file. */
-		if (access(cfg->creds_file, R_OK) != 0) {
-			rc = -errno;
-			log_err("nats: cannot read credentials file %s: %s", cfg->creds_file,
-			        strerror(-rc));
-			rc = -EINVAL;
-			goto out;
-		}
-		s = natsOptions_SetUserCredentialsFromFiles(o, cfg->creds_file, NULL);
-		if (s != NATS_OK) {
-			log_err("nats: cannot use credentials file %s: %s", cfg->creds_file,
-			        nats_GetLastError(NULL));
-			rc = -EINVAL;
-			goto out;
-		}
-	}
+	rc = set_tls(o, cfg, url, opts);
+	if (rc == 0)
+		rc = set_auth(o, cfg, opts);
+	if (rc < 0)
+		goto out;
 
 	/* No RetryOnFailedConnect: at start a clear error beats silent retries. */
 	s = natsConnection_Connect(&nc->conn, o);
 	if (s != NATS_OK) {
-		log_err("nats: cannot connect to %s: %s", url, nats_GetLastError(NULL));
-		rc = s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED ? -EACCES
-		                                                                 : -ECONNREFUSED;
+		rc = connerr_describe(s, library_error(), url, cfg, timeout_ms, why, sizeof(why));
+		fail(opts, "cannot connect to %s: %s", nc->url, why);
 		goto out;
 	}
 	__atomic_store_n(&nc->connected, true, __ATOMIC_RELEASE);
 
 	s = natsConnection_JetStream(&nc->js, nc->conn, NULL);
 	if (s != NATS_OK) {
-		log_err("nats: cannot create a JetStream context: %s", nats_GetLastError(NULL));
+		fail(opts, "cannot create a JetStream context: %s", library_error());
 		rc = natsconn_errno(s);
 		goto out;
 	}
-	log_info("nats %s: connected to %s", name, url);
+	log_info("nats %s: connected to %s", name, nc->url);
 
 out:
 	natsOptions_Destroy(o);

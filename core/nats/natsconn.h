@@ -27,16 +27,27 @@ struct natsconn_options {
 	/* Write every publish at once instead of letting libnats' flusher
 	 * batch it (~1 ms). Good for pull requests, costly for many acks. */
 	bool send_asap;
+	/* Where the reason for a failure goes (a command prints it once);
+	 * NULL: it is logged as an error instead. */
+	char *err;
+	size_t err_len;
 };
 
 /*
  * Connect to `url` (NULL: cfg->url; both NULL is -EINVAL) with cfg's name,
- * timeout, reconnect wait/jitter and credentials; create the JetStream
- * context. opts may be NULL. Fails at once if the server cannot be reached:
- * -ECONNREFUSED (or -EINVAL for a bad option/credentials file), after
- * logging why. On success *nc_r is owned by the caller (natsconn_close).
- * Not thread-safe with itself only because of logging order; call from the
- * main thread.
+ * timeout, reconnect wait/jitter, credentials and TLS settings; create the
+ * JetStream context. opts may be NULL. Secret files (password, token, NKey
+ * seed, credentials, TLS key) are checked first: one that its group or
+ * others can read is refused. Fails at once if the server cannot be
+ * reached, saying why (opts->err, else the log) with the user info of every
+ * URL hidden, and returning the cause: -ECONNREFUSED (nothing listens),
+ * -ETIMEDOUT (no answer in time), -EHOSTUNREACH (the host name does not
+ * resolve, or no route), -EPROTO (TLS: a certificate was not accepted, or
+ * TLS is wanted on one side only), -EACCES (the server refused the
+ * credentials), or -EINVAL for a configuration problem (a bad option; a
+ * secret, credentials, CA or certificate file that is missing, unreadable,
+ * too open or malformed). On success *nc_r is owned by the caller
+ * (natsconn_close). Call from the main thread.
  */
 int natsconn_open(const struct cfg_nats *cfg, const char *url, const struct natsconn_options *opts,
                   struct natsconn **nc_r);
@@ -52,7 +63,7 @@ void natsconn_close(struct natsconn *nc, int64_t flush_ms);
  * thread-safe (libnats guarantees it for connections and jsCtx). */
 natsConnection *natsconn_conn(const struct natsconn *nc);
 jsCtx *natsconn_js(const struct natsconn *nc);
-/* The URL it was opened with; lives as long as nc. */
+/* The URL it was opened with, user info hidden; lives as long as nc. */
 const char *natsconn_url(const struct natsconn *nc);
 
 /* Connected right now (false while reconnecting and after close). Any

@@ -23,10 +23,13 @@ backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struct ba
 			return -ENOTSUP;
 		return mem_backend_open(cfg, b_r);
 	case CFG_BACKEND_JETSTREAM:
-		return js_backend_open(
-		    cfg,
-		    &(struct js_open_opts){ .url = o->url, .client = o->client, .name = o->name },
-		    b_r);
+		return js_backend_open(cfg,
+		                       &(struct js_open_opts){ .url = o->url,
+		                                               .client = o->client,
+		                                               .name = o->name,
+		                                               .err = o->err,
+		                                               .err_len = o->err_len },
+		                       b_r);
 	}
 	return -EINVAL;
 }

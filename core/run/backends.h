@@ -21,14 +21,21 @@ struct backend_open_opts {
 	bool client;
 	/* The client's connection name ("taskjet-dlq"). */
 	const char *name;
+	/* Where the reason for a failure to connect goes, so a command prints
+	 * it once; NULL: it is logged. */
+	char *err;
+	size_t err_len;
 };
 
 /*
  * Open cfg->backend for `cfg` (borrowed; it must outlive the backend).
- * 0, or -errno after logging why: -ECONNREFUSED/-EACCES and the like when
- * the server cannot be reached, -ENOENT when nats-server is needed and
- * missing, -ENOTSUP for a client of a backend that lives only inside the
- * daemon (memory). Main thread. Free with backend_destroy().
+ * 0, or -errno after saying why (o->err, else the log): -ECONNREFUSED,
+ * -ETIMEDOUT, -EHOSTUNREACH, -EPROTO (TLS), -EACCES (authorization) and
+ * the like when the server cannot be reached, -EINVAL for a configuration
+ * problem (a secret, credentials or TLS file that cannot be used), -ENOENT
+ * when nats-server is needed and missing, -ENOTSUP for a client of a
+ * backend that lives only inside the daemon (memory). Main thread. Free
+ * with backend_destroy().
  */
 int backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struct backend **b_r);
 

@@ -184,7 +184,8 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 	stop_signals(&set);
 	rc = backend_open(cfg, &(struct backend_open_opts){ .url = o->url }, &backend);
 	if (rc < 0) {
-		status = EXIT_UNAVAILABLE;
+		/* A secret or TLS file that cannot be used is the config's fault. */
+		status = rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 		goto out;
 	}
 	rc = backend_ensure_topology(backend, false, log_topology_line, NULL);
@@ -221,7 +222,7 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 		        .cfg = cfg, .engine = engine, .metrics = metrics, .backend = backend },
 		    &http);
 		if (rc < 0) {
-			status = EXIT_UNAVAILABLE;
+			status = rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 			goto stop;
 		}
 	}

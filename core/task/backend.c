@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "task/backend.h"
-#include "util/subject.h"
 #include "util/xalloc.h"
 
 int
@@ -95,13 +94,22 @@ backend_dlq_replay_publish(struct backend *b, const struct dlq_entry *e, char *e
 	struct msg_header *headers = NULL;
 	struct publish_ack ack = { 0 };
 	size_t n = 0;
-	char id[256], from[24];
+	char id[256], from[24], why[300];
 	int rc;
 
-	if (e->orig_subject == NULL || !subject_valid(e->orig_subject, false)) {
-		set_err(err, err_len, "dead letter %" PRIu64 " has no valid original subject",
-		        e->seq);
+	if (e->orig_subject == NULL) {
+		set_err(err, err_len, "dead letter %" PRIu64 " has no original subject", e->seq);
 		rc = -EINVAL;
+		goto out;
+	}
+	/* The letter names its target, and anyone who can write to the DLQ
+	 * can write a letter: replay only where intake would publish. */
+	rc = cfg_task_subject_check(b->cfg, e->orig_subject, NULL, why, sizeof(why));
+	if (rc < 0) {
+		set_err(err, err_len,
+		        "dead letter %" PRIu64 " is not replayed: %s; replay publishes only to "
+		        "subjects a configured route consumes",
+		        e->seq, why);
 		goto out;
 	}
 	if (e->payload == NULL) {
@@ -117,7 +125,7 @@ backend_dlq_replay_publish(struct backend *b, const struct dlq_entry *e, char *e
 	snprintf(from, sizeof(from), "%" PRIu64, e->seq);
 	headers = xcalloc(e->header_count + 1, sizeof(*headers));
 	for (size_t i = 0; i < e->header_count; i++)
-		if (!dlq_replay_skips_header(e->headers[i].key))
+		if (!dlq_header_dropped(e->headers[i].key))
 			headers[n++] =
 			    (struct msg_header){ e->headers[i].key, e->headers[i].value };
 	headers[n++] = (struct msg_header){ DLQ_REPLAYED_FROM_HEADER, from };

@@ -196,9 +196,12 @@ int backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r)
  * Taskjet-Replayed-From to its original subject under dlq_replay_msg_id(),
  * wait until stored, then delete the letter. Crash-safe: run again within
  * the target's duplicate window, the publish is deduplicated and the letter
- * deleted. -ENOENT: no such letter; -EINVAL: it has no valid original
- * subject; -ENXIO: no stream takes that subject; -ENOTSUP: no DLQ here;
- * `err` (may be NULL) says why in words.
+ * deleted. Only a subject a configured route consumes is a target
+ * (cfg_task_subject_check(): the rule of HTTP intake): a letter naming any
+ * other (the JetStream API, the DLQ) is refused and left in place.
+ * -ENOENT: no such letter; -EINVAL: it has no valid original subject;
+ * -EPERM: no configured route consumes it; -ENXIO: no stream takes that
+ * subject; -ENOTSUP: no DLQ here; `err` (may be NULL) says why in words.
  */
 int backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
                        struct dlq_replay_result *res_r);

@@ -86,6 +86,7 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	const char *reason_name = dlq_reason_name(reason);
 	const char *prefix, *stream;
 	struct dlq_record *rec = &letter->rec;
+	uint64_t replayed;
 	int n, rc = 0;
 
 	if (reason_name == NULL || task == NULL || task->subject == NULL) {
@@ -130,6 +131,13 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	add_header(rec, "Taskjet-Error", letter->error);
 	add_header(rec, "Taskjet-Plugin", nonempty(plugin) ? plugin : "-");
 	add_header(rec, "Taskjet-Failed-At", letter->failed_at);
+	/* Where a replayed task came from, as the replay's own message id
+	 * says; a Taskjet-Replayed-From header on the task is not believed. */
+	if (dlq_replay_source(dlq, task->id, &replayed)) {
+		snprintf(letter->replayed_from, sizeof(letter->replayed_from), "%" PRIu64,
+		         replayed);
+		add_header(rec, DLQ_REPLAYED_FROM_HEADER, letter->replayed_from);
+	}
 out:
 	return rc;
 }
@@ -295,12 +303,12 @@ parse_u64(const char *s)
 	return errno == 0 && *end == '\0' ? (uint64_t)v : 0;
 }
 
-/* A copy of the first value of `key`, or NULL. */
+/* A copy of the first value of `key` (in any case), or NULL. */
 static char *
 dup_header(const struct msg_header *h, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(h[i].key, key) == 0)
+		if (strcasecmp(h[i].key, key) == 0)
 			return xstrdup(h[i].value);
 	return NULL;
 }
@@ -411,8 +419,33 @@ dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *bu
 }
 
 bool
-dlq_replay_skips_header(const char *key)
+dlq_replay_source(const struct cfg_dlq *dlq, const char *msg_id, uint64_t *seq_r)
 {
-	return strncasecmp(key, "Taskjet-", 8) == 0 || strcasecmp(key, "Nats-Msg-Id") == 0 ||
+	const char *stream = stream_of(dlq), *p;
+	size_t n = strlen(stream);
+	char *end;
+
+	/* "replay-<stream>-<seq>-<stored ns>" */
+	if (msg_id == NULL || strncmp(msg_id, "replay-", 7) != 0 ||
+	    strncmp(msg_id + 7, stream, n) != 0 || msg_id[7 + n] != '-')
+		return false;
+	p = msg_id + 8 + n;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	errno = 0;
+	*seq_r = strtoull(p, &end, 10);
+	return errno == 0 && *seq_r > 0 && *end == '-' && end[1] != '\0';
+}
+
+bool
+dlq_header_reserved(const char *key)
+{
+	return strncasecmp(key, "Taskjet-", 8) == 0;
+}
+
+bool
+dlq_header_dropped(const char *key)
+{
+	return dlq_header_reserved(key) || strcasecmp(key, "Nats-Msg-Id") == 0 ||
 	       strncasecmp(key, "Nats-Expected-", 14) == 0;
 }

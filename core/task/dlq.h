@@ -39,6 +39,7 @@ struct dlq_letter {
 	char failed_at[40];
 	/* The error text made single-line (NATS headers cannot carry CR/LF). */
 	char error[DLQ_ERROR_MAX];
+	char replayed_from[24];
 };
 
 /*
@@ -48,7 +49,10 @@ struct dlq_letter {
  * -Attempts, -Reason, -Error (`error` if given, else the task's fail
  * reason, else "attempts exhausted after N" for that reason, else the reason
  * name; CR/LF become spaces), -Plugin ("-" when NULL or empty) and
- * -Failed-At (RFC 3339 UTC of now_wall_ms). The record points into the
+ * -Failed-At (RFC 3339 UTC of now_wall_ms), and for a task a replay
+ * published (its id is dlq_replay_msg_id()'s) -Replayed-From with the
+ * letter it came from. These are the engine's: the backend writes them
+ * instead of any the task carried (dlq_header_dropped()). The record points into the
  * letter and borrows strings from task and plugin: keep them alive, and do
  * not copy the letter, while it is used. -ENAMETOOLONG if the subject or msg
  * id does not fit, -EINVAL for an unknown reason; the letter is then
@@ -124,8 +128,9 @@ struct dlq_replay_result {
 /*
  * A new entry from a stored letter's parts (all copied): its DLQ sequence,
  * store time, subject, `n` headers and payload (NULL: left out). Taskjet-*
- * headers fill the named fields; headers are sorted by key, keeping the
- * stored order of a key's values. Free with dlq_entry_free().
+ * headers (in any case; the first value) fill the named fields; headers are
+ * sorted by key, keeping the stored order of a key's values. Free with
+ * dlq_entry_free().
  */
 struct dlq_entry *dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns,
                                 const char *dlq_subject, const struct msg_header *headers, size_t n,
@@ -147,9 +152,20 @@ size_t dlq_filter_limit(const struct dlq_filter *f);
  * The store time tells apart letters of a DLQ stream deleted and created
  * again, whose sequences start over. -ENAMETOOLONG if it does not fit. */
 int dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len);
-/* Headers a replay must not carry over: our own bookkeeping, and those
- * that would deduplicate or reject the republish like the original. */
-bool dlq_replay_skips_header(const char *key);
+/* The letter a replay published `msg_id` from (the reverse of
+ * dlq_replay_msg_id() for this DLQ): true and *seq_r, else false. */
+bool dlq_replay_source(const struct cfg_dlq *dlq, const char *msg_id, uint64_t *seq_r);
+/* Is `key` one of taskjet's own header names: "Taskjet-" in any case?
+ * A task must not set them (`taskjet publish` refuses them on task
+ * subjects; intake takes no headers): they belong to dead letters, where
+ * the engine writes each once. */
+bool dlq_header_reserved(const char *key);
+/* The headers of a task that a dead letter, or a replay of one, does not
+ * carry over: the reserved ones (the engine's values win, one of each; a
+ * forged Taskjet-Replayed-From is not kept), and those that would
+ * deduplicate or reject the write like the original (Nats-Msg-Id,
+ * Nats-Expected-*), in any case. */
+bool dlq_header_dropped(const char *key);
 
 /*
  * Parse a --since value: RFC 3339 UTC ("2026-01-02T03:04:05Z", optional

@@ -90,20 +90,28 @@ connect_admin(struct e2e *e)
 }
 
 int
-e2e_setup(struct e2e *e)
+e2e_setup_dir(struct e2e *e)
 {
-	int rc;
-
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/taskjet-e2e-XXXXXX");
 	if (mkdtemp(e->dir) == NULL) {
-		rc = -errno;
 		e->dir[0] = '\0';
-		goto out;
+		return -errno;
 	}
 	snprintf(e->config, sizeof(e->config), "%s/taskjet.json", e->dir);
 	snprintf(e->record, sizeof(e->record), "%s/record.txt", e->dir);
 	snprintf(e->state, sizeof(e->state), "%s/state", e->dir);
+	return 0;
+}
+
+int
+e2e_setup(struct e2e *e)
+{
+	int rc;
+
+	rc = e2e_setup_dir(e);
+	if (rc < 0)
+		goto out;
 	rc = nats_server_start(&e->srv);
 	if (rc < 0) {
 		printf("# cannot start nats-server: %s\n", strerror(-rc));
@@ -234,6 +242,20 @@ e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms)
 	}
 out:
 	return rc;
+}
+
+int
+e2e_http_port(const struct e2e_proc *p)
+{
+	static const char line[] = "http: listening on 127.0.0.1:";
+	char *log = e2e_file_read(p->log), *at;
+	int port = 0;
+
+	at = log != NULL ? strstr(log, line) : NULL;
+	if (at != NULL)
+		port = atoi(at + sizeof(line) - 1);
+	free(log);
+	return port;
 }
 
 int

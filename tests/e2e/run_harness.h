@@ -55,6 +55,9 @@ const char *e2e_plugin_dir(void);
 
 /* Start the server (fresh store), make the temp dir, connect. 0 or -errno. */
 int e2e_setup(struct e2e *e);
+/* Only the temp dir and its paths (a test that starts its own server,
+ * say with authorization, and connects itself). 0 or -errno. */
+int e2e_setup_dir(struct e2e *e);
 /* Close the connection, stop the server, remove the directory. */
 void e2e_teardown(struct e2e *e);
 
@@ -77,6 +80,9 @@ int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
 int e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms);
 /* True if it exited 0 by itself (not by a signal). */
 bool e2e_proc_exited_ok(const struct e2e_proc *p);
+/* The port of its HTTP endpoint, from its "http: listening on
+ * 127.0.0.1:PORT" log line; 0 if there is none (yet). */
+int e2e_http_port(const struct e2e_proc *p);
 /* Print the log's last lines as TAP diagnostics. */
 void e2e_proc_dump(const struct e2e_proc *p);
 

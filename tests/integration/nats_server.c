@@ -124,13 +124,14 @@ out:
 static int
 spawn(struct nats_server *s)
 {
-	char port[16], mport[16], log[300];
+	char port[16], mport[16], log[300], conf[300];
 	int64_t deadline;
 	pid_t pid;
 
 	snprintf(port, sizeof(port), "%d", s->port);
 	snprintf(mport, sizeof(mport), "%d", s->monitor_port);
 	snprintf(log, sizeof(log), "%s/server.log", s->dir);
+	snprintf(conf, sizeof(conf), "%s/server.conf", s->dir);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -142,8 +143,12 @@ spawn(struct nats_server *s)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport, "-sd",
-		      s->dir, "-l", log, (char *)NULL);
+		if (s->has_conf)
+			execl(s->bin, s->bin, "-c", conf, "-js", "-a", "127.0.0.1", "-p", port,
+			      "-m", mport, "-sd", s->dir, "-l", log, (char *)NULL);
+		else
+			execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport,
+			      "-sd", s->dir, "-l", log, (char *)NULL);
 		_exit(127);
 	}
 	s->pid = pid;
@@ -164,18 +169,24 @@ spawn(struct nats_server *s)
 	return -ETIMEDOUT;
 }
 
-int
-nats_server_start(struct nats_server *s)
+const char *
+nats_server_dir(struct nats_server *s)
+{
+	if (s->dir[0] != '\0')
+		return s->dir;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/taskjet-nats-XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		s->dir[0] = '\0';
+	return s->dir[0] != '\0' ? s->dir : NULL;
+}
+
+/* Ports, URL and spawn, in a directory made already. */
+static int
+start_in_dir(struct nats_server *s)
 {
 	int port, mport;
 
-	memset(s, 0, sizeof(*s));
 	s->bin = server_bin();
-	snprintf(s->dir, sizeof(s->dir), "/tmp/taskjet-nats-XXXXXX");
-	if (mkdtemp(s->dir) == NULL) {
-		s->dir[0] = '\0';
-		return -errno;
-	}
 	port = nats_server_free_port();
 	mport = nats_server_free_port();
 	if (port < 0 || mport < 0)
@@ -184,6 +195,36 @@ nats_server_start(struct nats_server *s)
 	s->monitor_port = mport;
 	snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", port);
 	return spawn(s);
+}
+
+int
+nats_server_start(struct nats_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (nats_server_dir(s) == NULL)
+		return -errno;
+	return start_in_dir(s);
+}
+
+int
+nats_server_start_conf(struct nats_server *s, const char *conf)
+{
+	char path[300];
+	FILE *f;
+
+	if (s->pid > 0)
+		return -EBUSY;
+	if (nats_server_dir(s) == NULL)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/server.conf", s->dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -errno;
+	fputs(conf, f);
+	if (fclose(f) != 0)
+		return -EIO;
+	s->has_conf = true;
+	return start_in_dir(s);
 }
 
 int

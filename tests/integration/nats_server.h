@@ -18,6 +18,7 @@ struct nats_server {
 	int monitor_port;
 	char dir[256]; /* store and log live here; removed by cleanup */
 	char url[64]; /* nats://127.0.0.1:<port> */
+	bool has_conf; /* started with a config file (dir/server.conf) */
 };
 
 /*
@@ -32,6 +33,15 @@ bool nats_server_available(const char *test_name, bool *must_fail_r);
 /* Start a server on fresh ports with a fresh store directory and wait
  * (at most 10 s) until JetStream answers /healthz. 0 or -errno. */
 int nats_server_start(struct nats_server *s);
+/*
+ * The same with `conf` (nats-server config text: authorization, tls,
+ * operator...) in a config file beside the store; the command line still
+ * sets address, ports and JetStream. Waits for the monitor's /healthz.
+ */
+int nats_server_start_conf(struct nats_server *s, const char *conf);
+/* The directory a test can keep files in before the server starts (a CA,
+ * keys): made on first use, removed with the server's by cleanup. */
+const char *nats_server_dir(struct nats_server *s);
 /* Stop with `sig` (SIGTERM or SIGKILL) and reap it (bounded: a server
  * that ignores SIGTERM for 10 s gets SIGKILL). 0 or -errno. */
 int nats_server_stop(struct nats_server *s, int sig);

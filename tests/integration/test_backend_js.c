@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/workers.h"
 #include "nats/jetstream.h"
@@ -376,6 +377,29 @@ TEST(nak_with_delay_redelivers_after_the_delay)
 	backend_destroy(b);
 }
 
+/* How many values `m` has under `key` in any case. */
+static int
+reserved_count(natsMsg *m, const char *key)
+{
+	const char **keys = NULL;
+	int n = 0, count = 0;
+
+	if (natsMsgHeader_Keys(m, &keys, &n) != NATS_OK)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		const char **vals = NULL;
+		int nv = 0;
+
+		if (strcasecmp(keys[i], key) != 0 ||
+		    natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
+			continue;
+		count += nv;
+		free((void *)vals);
+	}
+	free((void *)keys);
+	return count;
+}
+
 TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 {
 	struct backend *b = backend_up(false);
@@ -394,6 +418,11 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 	natsMsgHeader_Set(m, "Trace", "a");
 	natsMsgHeader_Add(m, "Trace", "b");
 	natsMsgHeader_Set(m, "Tenant", "acme");
+	/* Forged bookkeeping, in other cases too: the engine's values win. */
+	natsMsgHeader_Set(m, "taskjet-original-subject", "$JS.API.STREAM.PURGE.TASKS");
+	natsMsgHeader_Set(m, "TASKJET-REASON", "forged");
+	natsMsgHeader_Set(m, "Taskjet-Reason", "forged too");
+	natsMsgHeader_Set(m, "Taskjet-Replayed-From", "99");
 	jsPubOptions_Init(&po);
 	po.MsgId = "id-1";
 	po.ExpectStream = "TASKS";
@@ -427,6 +456,10 @@ TEST(dead_letter_keeps_payload_and_headers_and_term_removes)
 		CHECK_INT(natsMsgHeader_Get(got, "Nats-Msg-Id", &v), NATS_OK);
 		CHECK_STR(v, "dlq-TASKS-1");
 		CHECK_INT(natsMsgHeader_Get(got, "Nats-Expected-Stream", &v), NATS_NOT_FOUND);
+		CHECK_INT(reserved_count(got, "Taskjet-Reason"), 1);
+		/* This record sets no original subject: the forged one is gone. */
+		CHECK_INT(reserved_count(got, "Taskjet-Original-Subject"), 0);
+		CHECK_INT(reserved_count(got, "Taskjet-Replayed-From"), 0);
 		natsMsg_Destroy(got);
 	}
 	backend_destroy(b);

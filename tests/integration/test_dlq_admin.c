@@ -373,16 +373,56 @@ TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
 	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 0);
 }
 
-TEST(replay_without_a_stream_for_the_subject_keeps_the_letter)
+TEST(replay_to_a_subject_no_route_consumes_keeps_the_letter)
 {
 	struct dlq_replay_result res = { 0 };
 	char err[256] = "";
 
 	fresh_topology();
 	put_letter("orphans.x", 1, DLQ_REASON_NO_ROUTE, "no route", clock_wall_ms(), "p");
-	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENXIO);
-	CHECK_CONTAINS(err, "no stream takes subject orphans.x");
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -EPERM);
+	CHECK_CONTAINS(err, "no configured route consumes subject \"orphans.x\"");
 	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 1);
+}
+
+/* A letter planted on dlq.tasks.f whose original subject is the
+ * JetStream API's purge of TASKS (in either spelling of the header). */
+static void
+plant_aimed_letter(const char *header)
+{
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+
+	CHECK_INT(natsMsg_Create(&m, "dlq.tasks.f", NULL, "{}", 2), NATS_OK);
+	CHECK_INT(natsMsgHeader_Set(m, header, "$JS.API.STREAM.PURGE.TASKS"), NATS_OK);
+	CHECK_INT(natsMsgHeader_Set(m, "Taskjet-Reason", "crashed"), NATS_OK);
+	CHECK_INT(js_PublishMsg(&ack, natsconn_js(admin), m, NULL, NULL), NATS_OK);
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+}
+
+TEST(replay_cannot_be_aimed_at_the_jetstream_api)
+{
+	struct dlq_replay_result res = { 0 };
+	jsPubAck *ack = NULL;
+	char err[300] = "";
+
+	fresh_topology();
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(js_Publish(&ack, natsconn_js(admin), "tasks.keep", "k", 1, NULL, NULL),
+		          NATS_OK);
+		jsPubAck_Destroy(ack);
+		ack = NULL;
+	}
+	plant_aimed_letter("Taskjet-Original-Subject");
+	plant_aimed_letter("taskjet-original-subject");
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -EPERM);
+	CHECK_CONTAINS(err, "dead letter 1 is not replayed: no configured route consumes subject "
+	                    "\"$JS.API.STREAM.PURGE.TASKS\"");
+	CHECK_INT(backend_dlq_replay(backend, 2, err, sizeof(err), &res), -EPERM);
+	/* TASKS untouched, both letters kept. */
+	CHECK_INT(stream_msgs("TASKS"), 3);
+	CHECK_INT(stream_msgs(fx.cfg.dlq.stream), 2);
 }
 
 TEST(purge_subject_removes_matching_letters_below_the_bound)
@@ -501,7 +541,8 @@ main(void)
 	RUN(get_reads_one_letter_or_reports_none);
 	RUN(replay_republishes_with_original_headers_then_deletes);
 	RUN(replay_interrupted_before_delete_loses_and_duplicates_nothing);
-	RUN(replay_without_a_stream_for_the_subject_keeps_the_letter);
+	RUN(replay_to_a_subject_no_route_consumes_keeps_the_letter);
+	RUN(replay_cannot_be_aimed_at_the_jetstream_api);
 	RUN(purge_subject_removes_matching_letters_below_the_bound);
 	RUN(stats_report_streams_consumers_dlq_and_rates);
 	backend_destroy(backend);

@@ -327,6 +327,38 @@ aligned "and on a short one's line" '^ROUTE ' '^work ' CONSUMER TASKS/taskjet-wo
 aligned "WAITING (right-aligned) too" '^ROUTE ' '^work ' WAITING 0 right
 has "a stream the server lacks is a note on its row" '^OTHER +\(not found on the server\)$'
 
+# Taskjet-* headers are the engine's: a task must not carry them; a
+# letter planted on the DLQ subjects may.
+expect "publish refuses a Taskjet-* header on a task" 64 "$bin" publish -c "$cfg" tasks.x p -H Taskjet-Reason=forged
+has "and says why" "^taskjet publish: --header Taskjet-Reason: Taskjet-\\* headers are the engine's own and a task must not carry them"
+expect "in any case" 64 "$bin" publish -c "$cfg" tasks.x p -H taskjet-replayed-from=1
+expect "exec refuses them too" 64 "$bin" exec -c "$cfg" tasks.x p -H TASKJET-ERROR=x
+
+# Replay cannot be aimed: a letter planted on dlq.tasks.f whose original
+# subject is the JetStream API's purge of TASKS is refused, TASKS stays.
+tasks_msgs() {
+	"$bin" stats -c "$cfg" --json 2>/dev/null |
+		sed -n 's/.*"name":"TASKS","found":true,"messages":\([0-9]*\),.*/\1/p'
+}
+pub tasks.keep k
+pub tasks.keep k
+before=$(tasks_msgs)
+pub dlq.tasks.f x -H Taskjet-Reason=crashed -H 'Taskjet-Original-Subject=$JS.API.STREAM.PURGE.TASKS'
+"$bin" dlq ls -c "$cfg" --json --subject '$JS.API.>' >"$tmp/ls" 2>&1
+aimed=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\),.*/\1/p' "$tmp/ls")
+expect "replay of a letter aimed at the JetStream API fails" 1 "$bin" dlq replay -c "$cfg" "${aimed:-0}"
+has "it says why" 'is not replayed: no configured route consumes subject "\$JS\.API\.STREAM\.PURGE\.TASKS"; replay publishes only to subjects a configured route consumes'
+has "and counts it as failed" '^0 replayed, 1 failed$'
+after=$(tasks_msgs)
+if [ -n "$before" ] && [ "$before" -ge 2 ] && [ "$before" = "$after" ]; then
+	ok "TASKS is untouched ($after messages)"
+else
+	not_ok "TASKS is untouched (before ${before:-?}, after ${after:-?})"
+fi
+expect "the letter is still there" 0 "$bin" dlq show -c "$cfg" "${aimed:-0}"
+expect "replay --all skips it the same way" 1 "$bin" dlq replay -c "$cfg" --all --subject '$JS.API.>'
+has "all refused" '^0 replayed, 1 failed$'
+
 expect "dlq without a subcommand is a usage error" 64 "$bin" dlq
 expect "an unknown subcommand is a usage error" 64 "$bin" dlq frob
 expect "replay needs SEQ or --all" 64 "$bin" dlq replay -c "$cfg"

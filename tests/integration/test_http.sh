@@ -38,10 +38,26 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 base=""
-# req METHOD PATH [curl args...]: sets $code, body in $tmp/body.
+# req METHOD PATH [curl args...]: sets $code, body in $tmp/body. Sent as
+# JSON, as a request that changes something must be; rawreq sends only
+# what it is given (the content-type and cross-site rules).
 req() {
 	m=$1 p=$2; shift 2
-	code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 20 -X "$m" "$@" "$base$p")
+	code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 20 -X "$m" \
+		-H 'Content-Type: application/json' "$@" "$base$p")
+}
+rawreq() {
+	m=$1 p=$2; shift 2
+	code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 20 -X "$m" \
+		"$@" "$base$p")
+}
+expect_raw() { # name want METHOD PATH [curl args...]
+	name=$1 want=$2; shift 2
+	rawreq "$@"
+	if [ "$code" = "$want" ]; then ok "$name"; else echo "# got HTTP $code, wanted $want"; not_ok "$name"; fi
+}
+header_has() { # name extended-regex (in the last response's headers)
+	if grep -qiE -- "$2" "$tmp/headers"; then ok "$1"; else echo "# headers lack: $2"; not_ok "$1"; fi
 }
 expect_code() { # name want METHOD PATH [curl args...]
 	name=$1 want=$2; shift 2
@@ -93,11 +109,33 @@ poll() {
 
 # ---------------------------------------------------------------- memory
 printf 's3cret-token\n' >"$tmp/token"
+# A token file others can read is refused at start, naming it and its mode.
+chmod 644 "$tmp/token"
+cat >"$tmp/open-token.json" <<JSON
+{
+  "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
+  "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token" },
+  "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
+  "routes": [ { "name": "slow", "stream": "TASKS", "subject": "tasks.slow", "plugin": "fx_behave" } ]
+}
+JSON
+"$bin" run -c "$tmp/open-token.json" >"$tmp/tj.log" 2>&1
+st=$?
+check "a token file readable by others stops the run with exit 78" [ "$st" = 78 ]
+check "the refusal names the file and its mode" \
+	grep -q "http.token_file $tmp/token is readable by group and others (mode 0644)" "$tmp/tj.log"
+chmod 640 "$tmp/token"
+"$bin" run -c "$tmp/open-token.json" >"$tmp/tj.log" 2>&1
+st=$?
+check "a token file its group can read is refused too" \
+	sh -c "[ $st = 78 ] && grep -q 'readable by its group (mode 0640)' '$tmp/tj.log'"
+chmod 600 "$tmp/token"
 cat >"$tmp/mem.json" <<JSON
 {
   "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
   "memory": { "capacity": 2 },
-  "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token", "max_body": "512" },
+  "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token", "max_body": "512",
+            "hosts": ["tj.example"] },
   "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
   "routes": [ { "name": "slow", "stream": "TASKS", "subject": "tasks.slow",
                 "plugin": "fx_behave", "config": { "sleep_ms": 3000 } } ]
@@ -115,7 +153,7 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 		-H "Authorization: Bearer s3cret-tokeX" -d '{"subject":"tasks.slow"}'
 	expect_code "POST with a token prefix is 401" 401 POST /api/v1/tasks \
 		-H "Authorization: Bearer s3cret" -d '{"subject":"tasks.slow"}'
-	expect_code "DELETE without a token is 401 too" 401 DELETE /api/v1/tasks
+	expect_code "DELETE without a token is 401 too" 401 DELETE /api/v1/dlq/1
 	expect_code "bad JSON is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"subject":'
 	body_has "the 400 names the problem" 'invalid JSON'
 	expect_code "a missing subject is 400" 400 POST /api/v1/tasks -H "$auth" -d '{"payload":1}'
@@ -129,13 +167,52 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 	printf '{"subject":"tasks.slow","payload":"%s"}' "$big" >"$tmp/big.json"
 	expect_code "a chunked body over max_body is 413" 413 POST /api/v1/tasks -H "$auth" \
 		-H "Transfer-Encoding: chunked" --data-binary @"$tmp/big.json"
-	expect_code "a good task is 201" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"a"}'
+	expect_code "a good task is 201" 201 POST /api/v1/tasks -H "$auth" \
+		-H "Origin: $base" -H 'Sec-Fetch-Site: same-origin' -d '{"subject":"tasks.slow","payload":"a"}'
 	body_has "the reply has stream and sequence" '"stream":"TASKS","seq":1,'
-	expect_code "a second task fills the queue" 201 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"b"}'
+	expect_code "a second task fills the queue (a name in http.hosts)" 201 POST /api/v1/tasks -H "$auth" \
+		-H 'Host: tj.example:8222' -H 'Origin: http://tj.example:8222' \
+		-H 'Content-Type: application/json; charset=utf-8' -d '{"subject":"tasks.slow","payload":"b"}'
 	expect_code "a full memory queue is 503" 503 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow","payload":"c"}'
 	body_has "the 503 says the queue is full" 'queue is full'
 	expect_code "an unknown path is 404" 404 GET /nope
 	expect_code "POST /metrics is 405" 405 POST /metrics -H "$auth"
+
+	# The token guards dead letters too; health, readiness and metrics
+	# stay open.
+	expect_code "GET /api/v1/dlq without a token is 401" 401 GET /api/v1/dlq
+	expect_code "GET /api/v1/dlq/1 without a token is 401" 401 GET /api/v1/dlq/1
+	expect_code "GET /api/v1/dlq with the token is 200" 200 GET /api/v1/dlq -H "$auth"
+	expect_code "GET /metrics needs no token" 200 GET /metrics
+	expect_code "GET /readyz needs no token" 200 GET /readyz
+
+	# Cross-site requests: a page elsewhere can send a form or text/plain
+	# without asking first, and names itself in Origin.
+	expect_raw "POST as text/plain is 415" 415 POST /api/v1/tasks -H "$auth" \
+		-H 'Content-Type: text/plain' -d '{"subject":"tasks.slow"}'
+	body_has "the 415 says what to send" 'Content-Type: application/json'
+	expect_raw "POST as a form is 415" 415 POST /api/v1/tasks -H "$auth" -d '{"subject":"tasks.slow"}'
+	expect_raw "POST without a Content-Type is 415" 415 POST /api/v1/dlq/1/replay -H "$auth"
+	expect_code "POST from another origin is 403" 403 POST /api/v1/tasks -H "$auth" \
+		-H 'Origin: http://evil.example' -d '{"subject":"tasks.slow"}'
+	body_has "the 403 names the origin" 'cross-site request refused: Origin http://evil.example is not this server'
+	expect_code "a cross-site fetch is 403" 403 POST /api/v1/tasks -H "$auth" \
+		-H 'Sec-Fetch-Site: cross-site' -d '{"subject":"tasks.slow"}'
+	expect_code "DELETE from another origin is 403" 403 DELETE /api/v1/dlq/1 -H "$auth" \
+		-H 'Origin: http://evil.example'
+	expect_code "an Origin of null is 403" 403 POST /api/v1/tasks -H "$auth" -H 'Origin: null' \
+		-d '{"subject":"tasks.slow"}'
+	expect_code "a rebound host name is 403" 403 GET /api/v1/dlq -H "$auth" -H 'Host: evil.example'
+	body_has "the 403 names the host" 'Host \\"evil.example\\" is not a name of this server'
+	expect_code "a preflight gets no CORS permission" 405 OPTIONS /api/v1/tasks \
+		-H 'Origin: http://evil.example' -H 'Access-Control-Request-Method: POST'
+	if grep -qi '^Access-Control-Allow' "$tmp/headers"; then not_ok "no Access-Control-Allow-* header"; else ok "no Access-Control-Allow-* header"; fi
+	expect_code "GET /healthz" 200 GET /healthz
+	header_has "responses forbid sniffing" '^X-Content-Type-Options: nosniff'
+	header_has "and framing" "^Content-Security-Policy: default-src 'none'; frame-ancestors 'none'"
+	header_has "and embedding elsewhere" '^Cross-Origin-Resource-Policy: same-origin'
+	header_has "and caching" '^Cache-Control: no-store'
+
 	check "memory: taskjet run stops cleanly" stop_taskjet
 	check "memory: libmicrohttpd logs nothing on its own" sh -c "! grep -q 'MHD_OPTION' '$tmp/tj.log'"
 fi
@@ -368,6 +445,27 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	check "metrics: the reconnect is counted" [ "${got:-0}" -ge 1 ]
 	expect_code "intake: 201 again after the reconnect" 201 POST /api/v1/tasks -d '{"subject":"work.job","payload":{"n":8}}'
 	body_has "intake: the stream kept its sequence" '"seq":13,'
+
+	# Replay cannot be aimed: a letter planted on dlq.work.f whose original
+	# subject is the JetStream API's purge of WORK. Parked tasks (a subject
+	# the stream takes and no route consumes) show whether WORK was hit.
+	work_msgs() {
+		"$bin" stats -c "$tmp/js.json" --json 2>/dev/null |
+			sed -n 's/.*"name":"WORK","found":true,"messages":\([0-9]*\),.*/\1/p'
+	}
+	for i in 1 2 3; do "$bin" publish -q -c "$tmp/js.json" work.parked p; done
+	before=$(work_msgs)
+	"$bin" publish -q -c "$tmp/js.json" dlq.work.f x -H Taskjet-Reason=crashed \
+		-H 'Taskjet-Original-Subject=$JS.API.STREAM.PURGE.WORK'
+	req GET '/api/v1/dlq?subject=%24JS.API.%3E'
+	aimed=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\),.*/\1/p' "$tmp/body")
+	expect_code "replay: a letter aimed at the JetStream API is refused" 409 POST "/api/v1/dlq/${aimed:-0}/replay"
+	body_has "replay: the refusal says why" 'no configured route consumes subject \\"\$JS\.API\.STREAM\.PURGE\.WORK\\"'
+	check "replay: WORK is untouched" [ -n "$before" ] && [ "$before" -ge 3 ] && [ "$before" = "$(work_msgs)" ]
+	expect_code "replay: the letter is kept" 200 GET "/api/v1/dlq/${aimed:-0}"
+	expect_code "intake: the JetStream API is no task subject" 400 POST /api/v1/tasks -d '{"subject":"$JS.API.STREAM.PURGE.WORK"}'
+	expect_code "intake: nor a subject no route consumes" 400 POST /api/v1/tasks -d '{"subject":"work.parked"}'
+	body_has "intake: which says so" 'no configured route consumes subject \\"work\.parked\\"'
 	check "jetstream: taskjet run stops cleanly" stop_taskjet
 fi
 [ -n "$nats_pid" ] && stop_nats

@@ -206,6 +206,8 @@ TEST(every_key_is_read)
 {
 	static const char text[] =
 	    "{\"nats\":{\"url\":\"nats://h:1\",\"name\":\"n\",\"creds_file\":\"c.creds\","
+	    "\"tls\":{\"ca_file\":\"ca.pem\",\"cert_file\":\"/pki/c.pem\","
+	    "\"key_file\":\"c.key\",\"server_name\":\"nats.example\"},"
 	    "\"connect_timeout\":\"5s\",\"reconnect_wait\":\"1m\","
 	    "\"reconnect_jitter\":\"0\"},"
 	    "\"backend\":\"memory\",\"plugin_dir\":\"/opt/p\",\"state_dir\":\"./st\","
@@ -213,7 +215,7 @@ TEST(every_key_is_read)
 	    "\"memory\":{\"capacity\":500},"
 	    "\"log\":{\"level\":\"debug\",\"format\":\"json\",\"file\":\"/var/log/t\"},"
 	    "\"http\":{\"listen\":\"[::1]:9000\",\"token_file\":\"tok\","
-	    "\"max_body\":\"64KiB\"},"
+	    "\"max_body\":\"64KiB\",\"hosts\":[\"tj.example\",\"Tj-2.internal\"]},"
 	    "\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.a\",\"s.b.*\"],"
 	    "\"storage\":\"memory\",\"retention\":\"limits\",\"max_age\":\"1h\","
 	    "\"max_msgs\":10,\"max_bytes\":\"1MiB\",\"discard\":\"new\",\"replicas\":3,"
@@ -240,6 +242,11 @@ TEST(every_key_is_read)
 	CHECK_STR(cfg->nats.url, "nats://h:1");
 	CHECK_STR(cfg->nats.name, "n");
 	CHECK_STR(cfg->nats.creds_file, "/c/c.creds");
+	CHECK_TRUE(cfg->nats.tls.enabled);
+	CHECK_STR(cfg->nats.tls.ca_file, "/c/ca.pem");
+	CHECK_STR(cfg->nats.tls.cert_file, "/pki/c.pem");
+	CHECK_STR(cfg->nats.tls.key_file, "/c/c.key");
+	CHECK_STR(cfg->nats.tls.server_name, "nats.example");
 	CHECK_INT(cfg->nats.connect_timeout_ms, 5000);
 	CHECK_INT(cfg->nats.reconnect_wait_ms, 60000);
 	CHECK_INT(cfg->nats.reconnect_jitter_ms, 0);
@@ -256,6 +263,11 @@ TEST(every_key_is_read)
 	CHECK_TRUE(cfg->http.listen_set);
 	CHECK_STR(cfg->http.token_file, "/c/tok");
 	CHECK_INT(cfg->http.max_body, 65536);
+	CHECK_INT(cfg->http.host_count, 2);
+	if (cfg->http.host_count == 2) {
+		CHECK_STR(cfg->http.hosts[0], "tj.example");
+		CHECK_STR(cfg->http.hosts[1], "Tj-2.internal");
+	}
 	CHECK_INT(cfg->streams[0].subject_count, 2);
 	CHECK_STR(cfg->streams[0].subjects[1], "s.b.*");
 	CHECK_INT(cfg->streams[0].storage, CFG_STORAGE_MEMORY);
@@ -294,6 +306,76 @@ TEST(every_key_is_read)
 }
 
 /* "" and "off" turn the endpoint off; any other value must be an address. */
+TEST(nats_credentials_and_tls_keys)
+{
+	static const char *const texts[] = {
+		"{\"nats\":{\"user\":\"svc\",\"password_file\":\"pw\",\"tls\":{}},",
+		"{\"nats\":{\"token_file\":\"tok\"},",
+		"{\"nats\":{\"nkey_seed_file\":\"/k/user.nk\"},",
+	};
+	char text[512], *errors;
+	struct cfg *cfg;
+
+	for (size_t i = 0; i < N_ELEMS(texts); i++) {
+		snprintf(text, sizeof(text), "%s" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+		         texts[i]);
+		clear_env();
+		CHECK_INT(load("/etc/tj/t.json", text, &errors, &cfg), 0);
+		CHECK_STR(errors, NULL);
+		free(errors);
+		if (cfg == NULL)
+			continue;
+		switch (i) {
+		case 0:
+			CHECK_STR(cfg->nats.user, "svc");
+			CHECK_STR(cfg->nats.password_file, "/etc/tj/pw");
+			/* An empty tls object turns TLS on with the system's CAs. */
+			CHECK_TRUE(cfg->nats.tls.enabled);
+			CHECK_STR(cfg->nats.tls.ca_file, NULL);
+			break;
+		case 1:
+			CHECK_STR(cfg->nats.token_file, "/etc/tj/tok");
+			CHECK_FALSE(cfg->nats.tls.enabled);
+			break;
+		case 2:
+			CHECK_STR(cfg->nats.nkey_seed_file, "/k/user.nk");
+			break;
+		}
+		cfg_free(cfg);
+	}
+}
+
+TEST(tasks_go_only_where_a_route_consumes)
+{
+	struct cfg *cfg = load_valid(
+	    "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"]}],"
+	    "\"routes\":[{\"name\":\"a\",\"stream\":\"S\",\"subject\":\"s.a.*\",\"plugin\":\"p\"},"
+	    "{\"name\":\"b\",\"stream\":\"S\",\"subject\":\"s.b\",\"plugin\":\"p\"}]}");
+	const struct cfg_route *route = NULL;
+	char why[300];
+
+	if (cfg == NULL)
+		return;
+	CHECK_INT(cfg_task_subject_check(cfg, "s.a.x", &route, why, sizeof(why)), 0);
+	CHECK_STR(route != NULL ? route->name : NULL, "a");
+	CHECK_INT(cfg_task_subject_check(cfg, "s.b", &route, why, sizeof(why)), 0);
+	CHECK_STR(route != NULL ? route->name : NULL, "b");
+	/* The stream takes it, but no route consumes it. */
+	CHECK_INT(cfg_task_subject_check(cfg, "s.c", &route, why, sizeof(why)), -EPERM);
+	CHECK_STR(why, "no configured route consumes subject \"s.c\"");
+	CHECK_INT(cfg_task_subject_check(cfg, "$JS.API.STREAM.PURGE.S", NULL, why, sizeof(why)),
+	          -EPERM);
+	CHECK_CONTAINS(why, "$JS.API.STREAM.PURGE.S");
+	CHECK_INT(cfg_task_subject_check(cfg, "dlq.s.a.x", NULL, NULL, 0), -EPERM);
+	CHECK_INT(cfg_task_subject_check(cfg, "s.a.*", NULL, why, sizeof(why)), -EINVAL);
+	CHECK_CONTAINS(why, "not a valid NATS subject");
+	CHECK_INT(cfg_task_subject_check(cfg, "s..a", NULL, NULL, 0), -EINVAL);
+	CHECK_INT(cfg_task_subject_check(cfg, NULL, NULL, NULL, 0), -EINVAL);
+	CHECK_TRUE(cfg_stream_for_subject(cfg, "s.c") == &cfg->streams[0]);
+	CHECK_TRUE(cfg_stream_for_subject(cfg, "t.c") == NULL);
+	cfg_free(cfg);
+}
+
 TEST(http_listen_values)
 {
 	static const struct {
@@ -385,6 +467,31 @@ static const struct error_case error_cases[] = {
 	  "routes[0].backoff.jiter: unknown key" },
 	{ "{\"nats\":{\"URL\":\"x\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"URL\"",
 	  "nats.URL: unknown key" },
+	/* NATS credentials: from files only, one way at a time */
+	{ "{\"nats\":{\"password\":\"pw\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"pw\"",
+	  "nats.password: secrets are not read from the config: put it alone in a file only "
+	  "taskjet can read (mode 0600) and name that file in nats.password_file" },
+	{ "{\"nats\":{\"token\":\"t\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"t\"",
+	  "nats.token: secrets are not read from the config: put it alone in a file only "
+	  "taskjet can read (mode 0600) and name that file in nats.token_file" },
+	{ "{\"nats\":{\"user\":\"u\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "\"u\"",
+	  "nats.user: needs nats.password_file (the password is read from a file)" },
+	{ "{\"nats\":{\"password_file\":\"p\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"p\"", "nats.password_file: needs nats.user" },
+	{ "{\"nats\":{\"token_file\":\"t\",\"creds_file\":\"c\"}," MIN_STREAMS
+	  ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"c\"",
+	  "nats.creds_file: only one way to authenticate may be set (nats.token_file is set "
+	  "too): user and password_file, token_file, nkey_seed_file or creds_file" },
+	{ "{\"nats\":{\"tls\":{\"cert_file\":\"c.pem\"}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
+	  "}]}",
+	  "\"c.pem\"", "nats.tls.cert_file: needs nats.tls.key_file too" },
+	{ "{\"nats\":{\"tls\":{\"key_file\":\"k\"}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"k\"", "nats.tls.key_file: needs nats.tls.cert_file too" },
+	{ "{\"nats\":{\"tls\":{\"verify\":false}}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"verify\"", "nats.tls.verify: unknown key" },
+	{ "{\"nats\":{\"tls\":true}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "true",
+	  "nats.tls: expected an object, got a boolean" },
 	/* duplicate keys, at the second one */
 	{ ROUTE_WITH(",\"plugin\":\"q\""), "\"plugin\":\"q\"", "routes[0].plugin: duplicate key" },
 	/* wrong types */
@@ -480,6 +587,13 @@ static const struct error_case error_cases[] = {
 	  "http.listen: expected a string, got a number" },
 	{ "{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
 	  "http.max_body: must be between 1 and 1073741824, got 0" },
+	{ "{\"http\":{\"hosts\":[\"ok.example\",\"tj.example:8222\"]}," MIN_STREAMS
+	  ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"tj.example:8222\"",
+	  "http.hosts[1]: \"tj.example:8222\" must be a host name (letters, digits, '-', '.', '_'; "
+	  "no port)" },
+	{ "{\"http\":{\"hosts\":\"tj.example\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
+	  "\"tj.example\"", "http.hosts: expected an array of host names, got a string" },
 	{ "{\"memory\":{\"capacity\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
 	  "memory.capacity: must be between 1 and 10000000, got 0" },
 	/* NUL characters (issue 11 item 6): valid JSON, but no setting holds one */
@@ -1020,6 +1134,8 @@ main(void)
 	RUN(minimal_config_gets_defaults);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
+	RUN(nats_credentials_and_tls_keys);
+	RUN(tasks_go_only_where_a_route_consumes);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);

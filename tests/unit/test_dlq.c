@@ -171,6 +171,64 @@ TEST(rejects_overlong_subject_and_bad_reason)
 	          -ENAMETOOLONG);
 }
 
+TEST(a_replayed_task_s_letter_says_where_it_came_from)
+{
+	struct dlq_letter letter;
+	struct tj_task task;
+	uint64_t seq = 0;
+
+	/* The id dlq_replay_msg_id() gives: replay-<DLQ stream>-<seq>-<ns>. */
+	task_init(&task, NULL);
+	strcpy(task.id, "replay-DLQ-17-1700000000123456789");
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
+	                           NOW_MS, &letter),
+	          0);
+	CHECK_INT(letter.rec.header_count, 9);
+	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), "17");
+	/* Another DLQ's replay, or an id that only looks like one: nothing. */
+	strcpy(task.id, "replay-OTHER-17-1");
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
+	                           NOW_MS, &letter),
+	          0);
+	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), NULL);
+	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-17", &seq));
+	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-x-1", &seq));
+	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-0-1", &seq));
+	CHECK_TRUE(dlq_replay_source(&dlq_cfg, "replay-DLQ-3-9", &seq));
+	CHECK_INT(seq, 3);
+}
+
+TEST(reserved_headers_in_any_case)
+{
+	static const char *const dropped[] = {
+		"Taskjet-Reason",        "taskjet-original-subject",
+		"TASKJET-REPLAYED-FROM", "Taskjet-",
+		"Nats-Msg-Id",           "nats-msg-id",
+		"Nats-Expected-Stream",  "NATS-EXPECTED-LAST-SEQUENCE"
+	};
+	static const char *const kept[] = { "Trace", "Taskjet", "X-Taskjet-Reason", "Nats-Msg",
+		                            "Tenant" };
+
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		CHECK_TRUE(dlq_header_dropped(dropped[i]));
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		CHECK_FALSE(dlq_header_dropped(kept[i]));
+	CHECK_TRUE(dlq_header_reserved("taskJET-error"));
+	CHECK_FALSE(dlq_header_reserved("Nats-Msg-Id"));
+}
+
+TEST(stored_letters_read_taskjet_headers_in_any_case)
+{
+	const struct msg_header h[] = { { "taskjet-original-subject", "tasks.a" },
+		                        { "TASKJET-REASON", "crashed" },
+		                        { "Taskjet-Reason", "second" } };
+	struct dlq_entry *e = dlq_entry_new(NULL, 4, 0, "dlq.tasks.a", h, 3, NULL, 0);
+
+	CHECK_STR(e->orig_subject, "tasks.a");
+	CHECK_STR(e->reason, "crashed"); /* the first value */
+	dlq_entry_free(e);
+}
+
 int
 main(void)
 {
@@ -180,5 +238,8 @@ main(void)
 	RUN(memory_stream_and_custom_prefix);
 	RUN(long_error_is_cut_on_a_character_boundary);
 	RUN(rejects_overlong_subject_and_bad_reason);
+	RUN(a_replayed_task_s_letter_says_where_it_came_from);
+	RUN(reserved_headers_in_any_case);
+	RUN(stored_letters_read_taskjet_headers_in_any_case);
 	return testing_done();
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "memory/memory.h"
@@ -255,7 +256,12 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	struct fixture f;
 	struct mem_step step;
 	const struct mem_letter *l;
-	struct msg_header hdr = { "Trace-Id", "abc" };
+	/* Forged bookkeeping in other cases: the engine's values win, one
+	 * of each, and a forged replay origin is not kept. */
+	struct msg_header hdr[] = { { "Trace-Id", "abc" },
+		                    { "taskjet-reason", "forged" },
+		                    { "TASKJET-ORIGINAL-SUBJECT", "$JS.API.STREAM.PURGE.TASKS" },
+		                    { "Taskjet-Replayed-From", "7" } };
 
 	if (fixture_setup(
 	        &f,
@@ -265,7 +271,7 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	        "  \"config\": { \"verdict\": \"retry\", \"reason\": \"upstream 503\" } }",
 	        NULL) < 0)
 		return;
-	CHECK_INT(mpub(&f, "tasks.doomed", "payload-1", &hdr, 1, "order-42"), 0);
+	CHECK_INT(mpub(&f, "tasks.doomed", "payload-1", hdr, 4, "order-42"), 0);
 	for (int i = 1; i <= 3; i++) {
 		CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
 		CHECK_INT(step.attempt, i);
@@ -291,6 +297,9 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	           strlen(letter_header(l, "Taskjet-Failed-At")) == 20 &&
 	           letter_header(l, "Taskjet-Failed-At")[19] == 'Z');
 	CHECK_TRUE(l->next == NULL);
+	CHECK_INT(l->header_count, 9); /* Trace-Id and the engine's eight */
+	for (size_t i = 0; i < l->header_count; i++)
+		CHECK_TRUE(strcasecmp(l->headers[i].key, "Taskjet-Replayed-From") != 0);
 out:
 	fixture_teardown(&f);
 }
