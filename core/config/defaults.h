@@ -28,8 +28,14 @@
  * the route's name. */
 #define CFG_DEFAULT_NAME_PREFIX "taskjet-"
 
-/* top level; plugin_dir defaults to the configured PLUGINDIR */
-#define CFG_DEFAULT_STATE_DIR "var"
+/* top level; plugin_dir defaults to the configured PLUGINDIR, state_dir to
+ * the configured STATEDIR ($(localstatedir)/lib/taskjet): an installed
+ * config needs neither, and its state never lands under sysconfdir. */
+#ifdef STATEDIR
+#define CFG_DEFAULT_STATE_DIR STATEDIR
+#else
+#define CFG_DEFAULT_STATE_DIR "/var/lib/taskjet"
+#endif
 #define CFG_DEFAULT_SHUTDOWN_GRACE_MS 30000
 #define CFG_DEFAULT_MEMORY_CAPACITY 10000
 /* Loopback only unless the file says otherwise. */

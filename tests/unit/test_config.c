@@ -122,7 +122,8 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(cfg->nats.reconnect_jitter_ms, 100);
 	CHECK_INT(cfg->backend, CFG_BACKEND_JETSTREAM);
 	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
-	CHECK_STR(cfg->state_dir, "/etc/tj/var");
+	/* No state_dir: the configured default, never next to the config. */
+	CHECK_STR(cfg->state_dir, STATEDIR);
 	CHECK_TRUE(cfg->worker_id != NULL && cfg->worker_id[0] != '\0');
 	snprintf(expect, sizeof(expect), "taskjet-%s", cfg->worker_id ? cfg->worker_id : "");
 	CHECK_STR(cfg->nats.name, expect);
@@ -710,6 +711,8 @@ TEST(example_config_loads)
 	CHECK_STR(cfg->nats.name, "taskjet-example");
 	/* No plugin_dir: where make install puts the shipped plugins. */
 	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
+	/* No state_dir: $(localstatedir)/lib/taskjet, not /etc/taskjet/var. */
+	CHECK_STR(cfg->state_dir, STATEDIR);
 	CHECK_INT(cfg->stream_count, 3);
 	CHECK_STR(cfg->streams[0].name, "PROVISIONING");
 	CHECK_STR(cfg->streams[0].subjects[0], "provisioning.>");
