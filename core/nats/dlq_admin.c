@@ -73,7 +73,18 @@ entry_from_msg(const struct cfg_dlq *dlq, natsMsg *m, bool with_payload)
 	return e;
 }
 
-/* js_GetMsg: -ENOENT when the sequence (or the stream) holds nothing. */
+/* Is `subject` a letter of this config's DLQ, "<prefix>.<original>"? A
+ * DLQ stream shared by deployments holds the others' letters too. */
+static bool
+ours(const struct cfg_dlq *dlq, const char *subject)
+{
+	size_t n = strlen(prefix_of(dlq));
+
+	return subject != NULL && strncmp(subject, prefix_of(dlq), n) == 0 && subject[n] == '.';
+}
+
+/* js_GetMsg: -ENOENT when the sequence (or the stream) holds nothing, or
+ * nothing of ours (-ENOMSG: another deployment's letter). */
 static int
 fetch_entry(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool with_payload,
             struct dlq_entry **entry_r)
@@ -81,6 +92,7 @@ fetch_entry(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool w
 	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s;
+	int rc = 0;
 
 	s = js_GetMsg(&m, natsconn_js(nc), stream_name(dlq), seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
@@ -88,18 +100,24 @@ fetch_entry(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool w
 		return -ENOENT;
 	if (s != NATS_OK)
 		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
-	*entry_r = entry_from_msg(dlq, m, with_payload);
+	if (ours(dlq, natsMsg_GetSubject(m)))
+		*entry_r = entry_from_msg(dlq, m, with_payload);
+	else
+		rc = -ENOMSG;
 	natsMsg_Destroy(m);
-	return 0;
+	return rc;
 }
 
 int
 dlq_admin_get(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
               struct dlq_entry **entry_r)
 {
+	int rc;
+
 	if (seq == 0)
 		return -ENOENT;
-	return fetch_entry(nc, dlq, seq, true, entry_r);
+	rc = fetch_entry(nc, dlq, seq, true, entry_r);
+	return rc == -ENOMSG ? -ENOENT : rc;
 }
 
 /* The DLQ's first and last sequence; -ENOENT if it does not exist. */
@@ -143,8 +161,8 @@ dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_
 		struct dlq_entry *e = NULL;
 
 		rc = fetch_entry(nc, dlq, seq, with_payload, &e);
-		if (rc == -ENOENT)
-			continue; /* deleted (replayed, purged) */
+		if (rc == -ENOENT || rc == -ENOMSG)
+			continue; /* deleted (replayed, purged), or not ours */
 		if (rc < 0)
 			goto out;
 		list.scanned++;

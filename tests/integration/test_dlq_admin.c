@@ -20,6 +20,7 @@
 #include "nats_server.h"
 #include "nats/natsconn.h"
 #include "nats/stats_query.h"
+#include "nats/topology.h"
 #include "testing.h"
 
 static struct nats_server server;
@@ -223,6 +224,43 @@ TEST(list_filters_by_subject_reason_and_time)
 	    count_matching(&(struct dlq_filter){ .since_ms = since, .reason = "handler_failed" }),
 	    1);
 	CHECK_INT(count_matching(&(struct dlq_filter){ .since_ms = now + 60000 }), 0);
+}
+
+/* A DLQ stream shared with another deployment (its own subject prefix):
+ * each lists, reads and counts only its own letters. */
+TEST(list_and_get_keep_to_the_subject_prefix)
+{
+	struct cfg_dlq other = fx.cfg.dlq;
+	struct js_fixture fx2 = fx;
+	struct dlq_entry *e = NULL;
+	struct dlq_list list = { 0 };
+	struct topo_report r;
+	int64_t now = clock_wall_ms();
+	uint64_t mine, theirs;
+
+	fresh_topology();
+	other.subject_prefix = (char *)"dlq-other";
+	fx2.cfg.dlq = other;
+	fx2.cfg.route_count = 0;
+	CHECK_INT(topology_ensure(natsconn_js(admin), &fx2.cfg, false, &r), 0);
+	topo_report_free(&r);
+	mine = put_letter("tasks.a", 1, DLQ_REASON_HANDLER_FAILED, "x", now, "mine");
+	fx.cfg.dlq.subject_prefix = (char *)"dlq-other";
+	theirs = put_letter("tasks.a", 2, DLQ_REASON_HANDLER_FAILED, "x", now, "theirs");
+	fx.cfg.dlq.subject_prefix = (char *)"dlq";
+	CHECK_INT(mine, 1);
+	CHECK_INT(theirs, 2);
+	CHECK_INT(count_matching(NULL), 1);
+	CHECK_INT(dlq_admin_list(admin, &other, NULL, false, &list), 0);
+	CHECK_INT(list.count, 1);
+	if (list.count == 1)
+		CHECK_INT(list.entries[0].seq, theirs);
+	dlq_list_free(&list);
+	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOENT);
+	CHECK_INT(dlq_admin_get(admin, &other, theirs, &e), 0);
+	if (e != NULL)
+		CHECK_STR(e->payload, "theirs");
+	dlq_entry_free(e);
 }
 
 TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
@@ -497,6 +535,7 @@ main(void)
 	}
 	RUN(list_reads_every_letter_with_its_headers);
 	RUN(list_filters_by_subject_reason_and_time);
+	RUN(list_and_get_keep_to_the_subject_prefix);
 	RUN(list_stops_at_the_limit_resumes_and_skips_deleted);
 	RUN(get_reads_one_letter_or_reports_none);
 	RUN(replay_republishes_with_original_headers_then_deletes);
