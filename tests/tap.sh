@@ -41,3 +41,21 @@ tap_finish() {
 	echo "1..$n"
 	[ "$failed" -eq 0 ]
 }
+# nats_server_start BIN DIR: a private nats-server with JetStream on a
+# random loopback port, its store and log under DIR; sets $nats_url and
+# $nats_pid (stop it with kill "$nats_pid"). 1 if it did not come up.
+nats_server_start() {
+	mkdir -p "$2/store" "$2/ports"
+	"$1" -js -a 127.0.0.1 -p -1 -sd "$2/store" --ports_file_dir "$2/ports" -l "$2/server.log" &
+	nats_pid=$!
+	nats_url=
+	for _ in $(seq 1 100); do
+		f=$(ls "$2/ports"/*.ports 2>/dev/null | head -1)
+		if [ -n "$f" ]; then
+			nats_url=$(sed -n 's/.*"nats":\["\([^"]*\)".*/\1/p' "$f")
+			[ -n "$nats_url" ] && return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}

@@ -251,7 +251,8 @@ print_entry_json(const struct dlq_entry *e)
 		json_field(stdout, "value", e->headers[i].value, true);
 		fputc('}', stdout);
 	}
-	fprintf(stdout, "],\"payload_len\":%zu", e->payload_len);
+	fprintf(stdout, "],\"stored_parts\":%zu,\"payload_len\":%zu", e->stored_parts,
+	        e->payload_len);
 	cli_json_bytes(stdout, "payload", e->payload, e->payload_len);
 	fputs("}\n", stdout);
 }
@@ -270,6 +271,9 @@ print_entry_text(const struct cfg_dlq *dlq, const struct dlq_entry *e)
 	       e->attempts == 1 ? "" : "s");
 	printf("  plugin:     %s\n", or_dash(e->plugin));
 	printf("  failed at:  %s\n", or_dash(e->failed_at));
+	if (e->stored_parts > 0)
+		printf("  stored as:  %zu parts and this letter (too large for one message)\n",
+		       e->stored_parts);
 	printf("  last error: ");
 	print_escaped(stdout, e->error != NULL ? e->error : "-",
 	              e->error != NULL ? strlen(e->error) : 1, true);
@@ -323,6 +327,11 @@ do_show(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
 
 	if (rc == -ENOENT) {
 		cli_error(ctx, "no dead letter %" PRIu64 " in %s", seq, dlq->stream);
+		return EXIT_FAILURE_OTHER;
+	}
+	if (rc == -ENODATA) {
+		cli_error(ctx, "dead letter %" PRIu64 " is stored in parts, and some are missing",
+		          seq);
 		return EXIT_FAILURE_OTHER;
 	}
 	if (rc < 0)
@@ -500,6 +509,28 @@ purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *
 	cli_progress_clear(&progress);
 }
 
+/* Delete the listed letters stored in parts (and so their parts), which a
+ * subject purge would leave behind. */
+static void
+purge_parted(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *list,
+             struct purge_count *n)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		int rc;
+
+		if (list->entries[i].stored_parts == 0)
+			continue;
+		rc = backend_dlq_delete(b, list->entries[i].seq);
+		if (rc == -ENOENT) {
+			n->gone++;
+		} else if (rc < 0) {
+			n->failed++;
+			cli_sub_error(ctx, "deleting %" PRIu64 ": %s", list->entries[i].seq,
+			              strerror(-rc));
+		}
+	}
+}
+
 static int
 do_purge(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
          const struct dlq_args *a)
@@ -522,15 +553,17 @@ do_purge(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq
 	if (status != EXIT_OK)
 		goto out;
 	if (f.reason == NULL && f.since_ms == 0) {
-		/* One server call, bounded by the scan so letters written since
-		 * (which nobody confirmed) stay. */
+		/* A letter stored in parts goes with its parts, one by one;
+		 * then one server call for the rest, bounded by the scan so
+		 * letters written since (which nobody confirmed) stay. */
+		purge_parted(ctx, b, &list, &n);
 		rc = backend_dlq_purge(b, f.subject, list.last_seq + 1);
 		if (rc < 0) {
 			cli_sub_error(ctx, "%s", strerror(-rc));
 			status = EXIT_FAILURE_OTHER;
 			goto out;
 		}
-		n.deleted = list.count;
+		n.deleted = list.count - n.gone - n.failed;
 	} else {
 		purge_each(ctx, b, &list, &n);
 	}

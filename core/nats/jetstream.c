@@ -20,6 +20,7 @@
 #include "nats/consumer.h"
 #include "nats/delivery.h"
 #include "nats/dlq_admin.h"
+#include "nats/dlq_store.h"
 #include "nats/embedded.h"
 #include "nats/jetstream.h"
 #include "nats/natsconn.h"
@@ -274,7 +275,8 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 			goto out;
 		}
 	}
-	rc = js_publish_msg(b->nc, letter, rec->msg_id, NULL);
+	/* Whole, or in parts when it does not fit one message. */
+	rc = dlq_store_write(b->nc, &b->cfg->dlq, letter, rec->msg_id);
 	if (rc < 0)
 		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
 		         strerror(-rc));
@@ -744,17 +746,8 @@ static int
 op_dlq_delete(struct backend *base, uint64_t seq)
 {
 	struct js_backend *b = from_base(base);
-	struct dlq_entry *gone = NULL;
-	int rc = dlq_admin_delete(b->nc, &b->cfg->dlq, seq);
 
-	if (rc < 0 && rc != -ENOENT) {
-		/* The server answers a delete of a missing message with a
-		 * generic error: tell "not there" apart by looking. */
-		if (dlq_admin_get(b->nc, &b->cfg->dlq, seq, &gone) == -ENOENT)
-			rc = -ENOENT;
-		dlq_entry_free(gone);
-	}
-	return rc;
+	return dlq_admin_delete(b->nc, &b->cfg->dlq, seq);
 }
 
 static int

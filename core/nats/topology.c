@@ -9,6 +9,7 @@
 
 #include "util/log.h"
 #include "util/subject.h"
+#include "nats/dlq_store.h"
 #include "nats/topology.h"
 #include "util/xalloc.h"
 
@@ -550,8 +551,8 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 {
 	struct ctx x = { .js = js, .dry_run = dry_run, .r = report_r };
 	struct want_stream w;
-	char dlq_subject[256];
-	const char *dlq_subjects[1] = { dlq_subject };
+	char dlq_subject[256], dlq_parts[300];
+	const char *dlq_subjects[2] = { dlq_subject, dlq_parts };
 	const char **adv_subjects = NULL;
 	char(*adv_buf)[512] = NULL;
 	char durable[256];
@@ -582,14 +583,14 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	/* The DLQ is lossless by default: no limits, and when one is set a
 	 * full DLQ refuses new letters (the task is naked) instead of
 	 * silently dropping old ones. */
-	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>",
-	         cfg->dlq.subject_prefix != NULL ? cfg->dlq.subject_prefix
-	                                         : CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", dlq_store_prefix(&cfg->dlq));
+	/* And where letters too large for one message keep their parts. */
+	dlq_store_parts_filter(&cfg->dlq, dlq_parts, sizeof(dlq_parts));
 	w = (struct want_stream){
 		.what = "dlq stream",
-		.name = cfg->dlq.stream != NULL ? cfg->dlq.stream : CFG_DEFAULT_DLQ_STREAM,
+		.name = dlq_store_stream(&cfg->dlq),
 		.subjects = dlq_subjects,
-		.subject_count = 1,
+		.subject_count = 2,
 		.storage = storage_of(cfg->dlq.storage),
 		.retention = js_LimitsPolicy,
 		.max_age_ms = cfg->dlq.max_age_ms,

@@ -100,6 +100,10 @@ struct dlq_entry {
 	size_t header_count;
 	char *payload; /* payload_len bytes plus a NUL; NULL when left out */
 	size_t payload_len;
+	/* Messages the store split the letter into, past the one that names
+	 * it: 0 for a letter stored whole (see nats/dlq_store.h). Deleting
+	 * it deletes them too, so it cannot go with a subject purge. */
+	size_t stored_parts;
 };
 
 struct dlq_list {

@@ -124,13 +124,23 @@ out:
 static int
 spawn(struct nats_server *s)
 {
-	char port[16], mport[16], log[300];
+	char port[16], mport[16], log[300], conf[300];
 	int64_t deadline;
 	pid_t pid;
 
 	snprintf(port, sizeof(port), "%d", s->port);
 	snprintf(mport, sizeof(mport), "%d", s->monitor_port);
 	snprintf(log, sizeof(log), "%s/server.log", s->dir);
+	snprintf(conf, sizeof(conf), "%s/server.conf", s->dir);
+	if (s->max_payload > 0) {
+		FILE *fp = fopen(conf, "w");
+
+		if (fp == NULL)
+			return -errno;
+		fprintf(fp, "max_payload: %ld\n", s->max_payload);
+		if (fclose(fp) != 0)
+			return -errno;
+	}
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -142,8 +152,12 @@ spawn(struct nats_server *s)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport, "-sd",
-		      s->dir, "-l", log, (char *)NULL);
+		if (s->max_payload > 0)
+			execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport,
+			      "-sd", s->dir, "-l", log, "-c", conf, (char *)NULL);
+		else
+			execl(s->bin, s->bin, "-js", "-a", "127.0.0.1", "-p", port, "-m", mport,
+			      "-sd", s->dir, "-l", log, (char *)NULL);
 		_exit(127);
 	}
 	s->pid = pid;
@@ -167,9 +181,16 @@ spawn(struct nats_server *s)
 int
 nats_server_start(struct nats_server *s)
 {
+	return nats_server_start_max_payload(s, 0);
+}
+
+int
+nats_server_start_max_payload(struct nats_server *s, long max_payload)
+{
 	int port, mport;
 
 	memset(s, 0, sizeof(*s));
+	s->max_payload = max_payload;
 	s->bin = server_bin();
 	snprintf(s->dir, sizeof(s->dir), "/tmp/taskjet-nats-XXXXXX");
 	if (mkdtemp(s->dir) == NULL) {

@@ -18,6 +18,7 @@ struct nats_server {
 	int monitor_port;
 	char dir[256]; /* store and log live here; removed by cleanup */
 	char url[64]; /* nats://127.0.0.1:<port> */
+	long max_payload; /* the server's max_payload; 0: its default (1 MiB) */
 };
 
 /*
@@ -32,6 +33,9 @@ bool nats_server_available(const char *test_name, bool *must_fail_r);
 /* Start a server on fresh ports with a fresh store directory and wait
  * (at most 10 s) until JetStream answers /healthz. 0 or -errno. */
 int nats_server_start(struct nats_server *s);
+/* The same with the server's max_payload set to `max_payload` bytes (a
+ * config file; nats-server has no flag for it). */
+int nats_server_start_max_payload(struct nats_server *s, long max_payload);
 /* Stop with `sig` (SIGTERM or SIGKILL) and reap it (bounded: a server
  * that ignores SIGTERM for 10 s gets SIGKILL). 0 or -errno. */
 int nats_server_stop(struct nats_server *s, int sig);

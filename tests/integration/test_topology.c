@@ -99,7 +99,10 @@ TEST(creates_everything_from_scratch)
 	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "DLQ", NULL, NULL), NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
+		CHECK_INT(si->Config->SubjectsLen, 2);
 		CHECK_STR(si->Config->Subjects[0], "dlq.>");
+		/* Where letters too large for one message keep their parts. */
+		CHECK_STR(si->Config->Subjects[1], "dlq-chunks.>");
 		CHECK_INT(si->Config->MaxMsgs, -1);
 		jsStreamInfo_Destroy(si);
 		si = NULL;
@@ -298,12 +301,14 @@ TEST(two_deployments_share_streams_without_loss)
 	topo_report_free(&r);
 	CHECK_INT(topology_ensure(natsconn_js(nc), &other.cfg, false, &r), 0);
 	CHECK_TRUE(report_has(&r, "advisory stream TASKJET_ADVISORIES: adding subject "));
-	CHECK_TRUE(report_has(&r, "dlq stream DLQ: adding subject dlq-other.>"));
+	CHECK_TRUE(
+	    report_has(&r, "dlq stream DLQ: adding subjects dlq-other.>, dlq-other-chunks.>"));
 	if (testing_failed())
 		dump(&r);
 	topo_report_free(&r);
 	CHECK_TRUE(stream_has_subjects("TASKJET_ADVISORIES", adv_a, adv_b, NULL));
-	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", NULL));
+	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", "dlq-chunks.>",
+	                               "dlq-other-chunks.>", NULL));
 
 	/* The first deployment again (a restart): nothing to change, nothing lost. */
 	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, true, &r), 0);
@@ -315,7 +320,8 @@ TEST(two_deployments_share_streams_without_loss)
 	CHECK_INT(r.updated + r.created, 0);
 	topo_report_free(&r);
 	CHECK_TRUE(stream_has_subjects("TASKJET_ADVISORIES", adv_a, adv_b, NULL));
-	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", NULL));
+	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", "dlq-chunks.>",
+	                               "dlq-other-chunks.>", NULL));
 
 	/* Each route has its own reader, filtered on its own advisories. */
 	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKJET_ADVISORIES",
