@@ -84,8 +84,11 @@ parse_u64_arg(const struct cli_ctx *ctx, const char *what, const char *text, uin
 
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min) {
-		cli_error(ctx, "%s wants an integer >= %" PRIu64 ", not \"%s\"", what, min, text);
+	/* Sequences stop at int64 on the server; so do limits, comfortably. */
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min ||
+	    v > DLQ_SEQ_MAX) {
+		cli_error(ctx, "%s wants an integer from %" PRIu64 " to %" PRIu64 ", not \"%s\"",
+		          what, min, DLQ_SEQ_MAX, text);
 		return -EINVAL;
 	}
 	*v_r = v;
@@ -353,13 +356,15 @@ struct replay_outcome {
 };
 
 static void
-print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
+print_replay_json(const struct replay_outcome *o, size_t count, size_t gone, size_t failed)
 {
 	fputs("{\"results\":[", stdout);
 	for (size_t i = 0; i < count; i++) {
 		printf("%s{\"seq\":%" PRIu64 ",\"ok\":%s", i == 0 ? "" : ",", o[i].seq,
 		       o[i].rc == 0 ? "true" : "false");
-		if (o[i].rc == 0) {
+		if (o[i].rc == 0 && o[i].res.gone) {
+			fputs(",\"gone\":true}", stdout);
+		} else if (o[i].rc == 0) {
 			json_field(stdout, "stream", o[i].res.new_stream, true);
 			printf(",\"stream_seq\":%" PRIu64 ",\"duplicate\":%s}", o[i].res.new_seq,
 			       o[i].res.duplicate ? "true" : "false");
@@ -368,7 +373,8 @@ print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
 			fputc('}', stdout);
 		}
 	}
-	printf("],\"replayed\":%zu,\"failed\":%zu}\n", count - failed, failed);
+	printf("],\"replayed\":%zu,\"gone\":%zu,\"failed\":%zu}\n", count - failed - gone, gone,
+	       failed);
 }
 
 static void
@@ -385,9 +391,13 @@ replay_one(struct backend *b, uint64_t seq, struct replay_outcome *o)
 static void
 print_replayed(const struct replay_outcome *o)
 {
-	printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", o->seq, o->res.new_stream,
-	       o->res.new_seq,
-	       o->res.duplicate ? " (already published by an interrupted replay)" : "");
+	if (o->res.gone)
+		printf("%" PRIu64 " is not in the DLQ any more: already replayed (or deleted)\n",
+		       o->seq);
+	else
+		printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", o->seq, o->res.new_stream,
+		       o->res.new_seq,
+		       o->res.duplicate ? " (already published by an interrupted replay)" : "");
 }
 
 /*
@@ -403,7 +413,7 @@ do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dl
 	struct dlq_list list = { 0 };
 	struct replay_outcome *outcomes;
 	struct cli_progress progress;
-	size_t failed = 0, count = (size_t)ctx->argc;
+	size_t failed = 0, gone = 0, count = (size_t)ctx->argc;
 	int rc;
 
 	if (a->all) {
@@ -424,14 +434,19 @@ do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dl
 		if (outcomes[i].rc < 0) {
 			cli_sub_error(ctx, "%s", outcomes[i].error);
 			failed++;
-		} else if (each) {
-			print_replayed(&outcomes[i]);
+		} else {
+			gone += outcomes[i].res.gone;
+			if (each)
+				print_replayed(&outcomes[i]);
 		}
 		cli_progress_step(&progress);
 	}
 	cli_progress_clear(&progress);
 	if (ctx->opt.json)
-		print_replay_json(outcomes, count, failed);
+		print_replay_json(outcomes, count, gone, failed);
+	else if (gone > 0)
+		printf("%zu replayed, %zu already replayed or deleted, %zu failed\n",
+		       count - failed - gone, gone, failed);
 	else
 		printf("%zu replayed, %zu failed\n", count - failed, failed);
 	for (size_t i = 0; i < count; i++)

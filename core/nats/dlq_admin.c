@@ -117,6 +117,10 @@ get_ours(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, natsMsg *
 	jsErrCode jerr = 0;
 	natsStatus s;
 
+	/* The server answers a sequence past int64 with an error, not "not
+	 * found": none can be stored there. */
+	if (seq == 0 || seq > DLQ_SEQ_MAX)
+		return -ENOENT;
 	s = js_GetMsg(m_r, natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
 	    jerr == JS_ERR_STREAM_NOT_FOUND)

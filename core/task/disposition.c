@@ -56,7 +56,7 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	struct dlq_letter letter;
 	struct log_ctx ctx;
 	char ebuf[128];
-	const char *plugin = NULL;
+	const char *plugin = NULL, *orig_id;
 	int64_t now, delay;
 	int rc;
 
@@ -66,7 +66,9 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 		plugin = route->cfg->plugin;
 	now = env->now_wall_ms != NULL ? env->now_wall_ms() : clock_wall_ms();
 
-	rc = dlq_letter_build(env->dlq, task, plugin, reason, error, now, &letter);
+	/* The publisher's id: the letter's own Nats-Msg-Id is "dlq-...". */
+	orig_id = b->ops->header != NULL ? b->ops->header(b, task, "Nats-Msg-Id") : NULL;
+	rc = dlq_letter_build(env->dlq, task, orig_id, plugin, reason, error, now, &letter);
 	if (rc == 0)
 		rc = b->ops->dead_letter(b, task, &letter.rec);
 	if (rc == 0) {

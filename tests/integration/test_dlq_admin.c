@@ -60,7 +60,7 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 	task.stream = "TASKS";
 	task.stream_seq = orig_seq;
 	task.attempt = 3;
-	if (dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", reason, error, failed_at_ms,
+	if (dlq_letter_build(&fx.cfg.dlq, &task, NULL, "fx_behave", reason, error, failed_at_ms,
 	                     &letter) != 0)
 		return 0;
 	s = natsMsg_Create(&m, letter.rec.subject, NULL, payload, (int)strlen(payload));
@@ -138,6 +138,39 @@ TEST(parse_since_takes_rfc3339_and_durations)
 	CHECK_INT(dlq_parse_since("yesterday", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("2026-13-02T03:04:05Z", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("", 0, &ms), -EINVAL);
+
+	/* Days and weeks, as a look back at dead letters wants them. */
+	CHECK_INT(dlq_parse_since("1d", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 86400000);
+	CHECK_INT(dlq_parse_since("2w", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 14 * 86400000LL);
+	CHECK_INT(dlq_parse_since("1w2d3h30m", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - (9 * 86400000LL + 3 * 3600000 + 30 * 60000));
+	CHECK_INT(dlq_parse_since("1d500ms", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 86400500);
+	/* Further back than 1970: everything. */
+	CHECK_INT(dlq_parse_since("100000w", 1000, &ms), 0);
+	CHECK_INT(ms, 1);
+	/* Largest unit first, each once; no unit alone; no overflow. */
+	CHECK_INT(dlq_parse_since("3h1d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1d1d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1d2w", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1x", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("99999999999999999999w", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("15250284453w", 0, &ms), -EINVAL);
+
+	/* Dates that do not exist are refused, not rolled over. */
+	CHECK_INT(dlq_parse_since("2026-02-31T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-04-31T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-02-29T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2028-02-29T00:00:00Z", 0, &ms), 0);
+	CHECK_INT(dlq_parse_since("2100-02-29T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2000-02-29T00:00:00Z", 0, &ms), 0);
+	CHECK_INT(dlq_parse_since("2026-01-31T24:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-01-31T10:00:00+24:00", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-01-31T10:00:00+05:60", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-12-31T23:59:60Z", 0, &ms), 0);
 }
 
 TEST(list_reads_every_letter_with_its_headers)
@@ -372,10 +405,15 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 	CHECK_STR(stored_header("TASKS", 1, "Nats-Msg-Id", buf, sizeof(buf)), want_id);
 	CHECK_CONTAINS(want_id, "replay-DLQ-1-");
 
-	/* Replayed already: nothing left to replay. */
-	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENOENT);
-	CHECK_CONTAINS(err, "no dead letter 1");
+	/* Replayed already: run again, it is reported as done (the DLQ held
+	 * sequence 1 once), and nothing is published a second time. */
+	memset(&res, 0, sizeof(res));
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), 0);
+	CHECK_TRUE(res.gone);
 	CHECK_INT(stream_msgs("TASKS"), 1);
+	/* A sequence the DLQ never held is an error. */
+	CHECK_INT(backend_dlq_replay(backend, 99, err, sizeof(err), &res), -ENOENT);
+	CHECK_CONTAINS(err, "no dead letter 99");
 }
 
 TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)

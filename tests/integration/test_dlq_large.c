@@ -121,7 +121,7 @@ dead_letter_big(const char *id, uint64_t *task_seq_r)
 	task.backend_msg = &d;
 	task.backend = backend;
 	task_set_id(&task, id);
-	rc = dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", DLQ_REASON_HANDLER_FAILED,
+	rc = dlq_letter_build(&fx.cfg.dlq, &task, id, "fx_behave", DLQ_REASON_HANDLER_FAILED,
 	                      "too big to fail", clock_wall_ms(), &letter);
 	if (rc == 0)
 		rc = backend->ops->dead_letter(backend, &task, &letter.rec);
@@ -198,7 +198,7 @@ TEST(a_rewrite_of_the_same_letter_leaves_no_stray_parts)
 	task.payload = natsMsg_GetData(d.msg);
 	task.payload_len = (size_t)natsMsg_GetDataLength(d.msg);
 	task.backend_msg = &d;
-	CHECK_INT(dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", DLQ_REASON_HANDLER_FAILED,
+	CHECK_INT(dlq_letter_build(&fx.cfg.dlq, &task, NULL, "fx_behave", DLQ_REASON_HANDLER_FAILED,
 	                           "again", clock_wall_ms(), &letter),
 	          0);
 	CHECK_INT(backend->ops->dead_letter(backend, &task, &letter.rec), 0);
