@@ -272,7 +272,12 @@ log_outcome(const struct tj_task *task, const struct disp_result *res, const cha
 		.plugin = route != NULL ? route->cfg->plugin : NULL,
 		.seq = task->stream_seq,
 		.attempt = task->attempt,
+		.task = task->id,
+		.subject = task->subject,
+		.error = res->outcome == DISP_RETRIED ? task->fail_reason : why,
 	};
+	if (res->outcome == DISP_DEAD_LETTERED || res->outcome == DISP_DLQ_FAILED)
+		ctx.reason = dlq_reason_name(res->reason);
 
 	switch (res->outcome) {
 	case DISP_ACKED:

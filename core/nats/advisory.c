@@ -256,8 +256,12 @@ move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 	}
 	__atomic_add_fetch(&a->moved, 1, __ATOMIC_RELAXED);
 	log_write(TJ_LOG_NOTICE,
-	          &(struct log_ctx){
-	              .route = route->cfg->name, .seq = ev->stream_seq, .attempt = task.attempt },
+	          &(struct log_ctx){ .route = route->cfg->name,
+	                             .seq = ev->stream_seq,
+	                             .attempt = task.attempt,
+	                             .task = task.id,
+	                             .subject = task.subject,
+	                             .reason = dlq_reason_name(DLQ_REASON_MAX_DELIVERIES) },
 	          "advisory: %s moved to the DLQ after max deliveries", task.id);
 out:
 	js_delivery_release(&d);

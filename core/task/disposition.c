@@ -29,6 +29,8 @@ log_ctx_init(struct log_ctx *ctx, const struct route *route, const struct tj_tas
 	}
 	ctx->seq = task->stream_seq;
 	ctx->attempt = task->attempt;
+	ctx->task = task->id;
+	ctx->subject = task->subject;
 }
 
 /* strerror() may share a buffer between threads; the GNU strerror_r()
@@ -61,6 +63,7 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	int rc;
 
 	log_ctx_init(&ctx, route, task);
+	ctx.reason = dlq_reason_name(reason);
 	res->reason = reason;
 	if (route != NULL && route->cfg != NULL)
 		plugin = route->cfg->plugin;
@@ -78,8 +81,9 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 			/* The letter is stored under a deduplicating id, so the
 			 * redelivery this causes cannot produce a second one. */
 			note_error(res, rc);
+			ctx.error = err_text(rc, ebuf, sizeof(ebuf));
 			log_write(TJ_LOG_ERR, &ctx, "term %s after dead letter: %s", task->id,
-			          err_text(rc, ebuf, sizeof(ebuf)));
+			          ctx.error);
 			goto out;
 		}
 		STATS_INC(route, dead_lettered[reason]);
@@ -94,9 +98,9 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	delay = env->dlq_retry_delay_ms > 0 ? env->dlq_retry_delay_ms : DEFAULT_DLQ_RETRY_DELAY_MS;
 	res->outcome = DISP_DLQ_FAILED;
 	res->delay_ms = delay;
+	ctx.error = err_text(rc, ebuf, sizeof(ebuf));
 	log_write(TJ_LOG_ERR, &ctx, "dead letter for %s (%s) failed: %s; retrying in %lld ms",
-	          task->id, dlq_reason_name(reason), err_text(rc, ebuf, sizeof(ebuf)),
-	          (long long)delay);
+	          task->id, dlq_reason_name(reason), ctx.error, (long long)delay);
 	rc = b->ops->nak(b, task, delay);
 	if (rc < 0) {
 		note_error(res, rc);
