@@ -305,6 +305,15 @@ cli_json_string(FILE *out, const char *s, size_t len)
 }
 
 void
+cli_write_document(struct strbuf *b, int writer_error)
+{
+	xalloc_check(writer_error != 0 ? writer_error : b->err);
+	fwrite(b->data, 1, b->len, stdout);
+	fputc('\n', stdout);
+	strbuf_release(b);
+}
+
+void
 cli_json_bytes(FILE *out, const char *key, const void *data, size_t len)
 {
 	struct strbuf b = { 0 };

@@ -100,6 +100,11 @@ int cli_load_optional_config(const char *given, struct cfg **cfg_r);
  * UTF-8 replaced by U+FFFD. Aborts on out of memory, as xalloc does. */
 void cli_json_string(FILE *out, const char *s, size_t len);
 
+/* Write the document a JSON writer built in `b` to stdout with a newline,
+ * and release `b`; exits (70) if the writer ran out of memory. */
+struct strbuf;
+void cli_write_document(struct strbuf *b, int writer_error);
+
 /* Write ",\"KEY_encoding\":...,\"KEY\":..." for `len` arbitrary bytes: the
  * writer's bytes convention (text as a string, anything else base64). */
 void cli_json_bytes(FILE *out, const char *key, const void *data, size_t len);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "task/doc.h"
 #include "task/router.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -122,38 +123,9 @@ print_escaped(FILE *out, const char *s, size_t len, bool one_line)
 }
 
 static void
-json_field(FILE *out, const char *key, const char *value, bool comma)
-{
-	fprintf(out, "%s\"%s\":", comma ? "," : "", key);
-	if (value == NULL)
-		fputs("null", out);
-	else
-		cli_json_string(out, value, strlen(value));
-}
-
-static void
 format_ns(int64_t ns, char *buf, size_t len)
 {
 	clock_format_rfc3339(ns / 1000000, true, buf, len);
-}
-
-/* The summary fields of an entry as JSON members (no braces). */
-static void
-json_entry_summary(FILE *out, const struct dlq_entry *e)
-{
-	char stored[40];
-
-	format_ns(e->stored_ns, stored, sizeof(stored));
-	fprintf(out, "\"seq\":%" PRIu64, e->seq);
-	json_field(out, "dlq_subject", e->dlq_subject, true);
-	json_field(out, "subject", e->orig_subject, true);
-	json_field(out, "stream", e->orig_stream, true);
-	fprintf(out, ",\"stream_seq\":%" PRIu64 ",\"attempts\":%" PRIu32, e->orig_seq, e->attempts);
-	json_field(out, "reason", e->reason, true);
-	json_field(out, "error", e->error, true);
-	json_field(out, "plugin", e->plugin, true);
-	json_field(out, "failed_at", e->failed_at, true);
-	json_field(out, "stored_at", stored, true);
 }
 
 static const char *
@@ -162,20 +134,16 @@ or_dash(const char *s)
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
+/* The same documents as the HTTP API (task/doc.h). */
 static void
 print_list_json(const struct cfg_dlq *dlq, const struct dlq_list *list)
 {
-	printf("{\"dlq_stream\":");
-	cli_json_string(stdout, dlq->stream, strlen(dlq->stream));
-	printf(",\"count\":%zu,\"scanned\":%" PRIu64 ",\"truncated\":%s,"
-	       "\"next_seq\":%" PRIu64 ",\"entries\":[",
-	       list->count, list->scanned, list->truncated ? "true" : "false", list->next_seq);
-	for (size_t i = 0; i < list->count; i++) {
-		fputs(i > 0 ? ",{" : "{", stdout);
-		json_entry_summary(stdout, &list->entries[i]);
-		fputc('}', stdout);
-	}
-	printf("]}\n");
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	jsonw_init(&w, &b);
+	doc_dead_letters(&w, dlq->stream, list);
+	cli_write_document(&b, jsonw_finish(&w));
 }
 
 static const struct cli_column ls_columns[] = {
@@ -245,19 +213,12 @@ print_list_text(const struct cfg_dlq *dlq, const struct dlq_list *list)
 static void
 print_entry_json(const struct dlq_entry *e)
 {
-	fputc('{', stdout);
-	json_entry_summary(stdout, e);
-	fputs(",\"headers\":[", stdout);
-	for (size_t i = 0; i < e->header_count; i++) {
-		fputs(i > 0 ? ",{" : "{", stdout);
-		json_field(stdout, "key", e->headers[i].key, false);
-		json_field(stdout, "value", e->headers[i].value, true);
-		fputc('}', stdout);
-	}
-	fprintf(stdout, "],\"stored_parts\":%zu,\"payload_len\":%zu", e->stored_parts,
-	        e->payload_len);
-	cli_json_bytes(stdout, "payload", e->payload, e->payload_len);
-	fputs("}\n", stdout);
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	jsonw_init(&w, &b);
+	doc_dead_letter(&w, e, true);
+	cli_write_document(&b, jsonw_finish(&w));
 }
 
 static void
@@ -358,23 +319,21 @@ struct replay_outcome {
 static void
 print_replay_json(const struct replay_outcome *o, size_t count, size_t gone, size_t failed)
 {
-	fputs("{\"results\":[", stdout);
-	for (size_t i = 0; i < count; i++) {
-		printf("%s{\"seq\":%" PRIu64 ",\"ok\":%s", i == 0 ? "" : ",", o[i].seq,
-		       o[i].rc == 0 ? "true" : "false");
-		if (o[i].rc == 0 && o[i].res.gone) {
-			fputs(",\"gone\":true}", stdout);
-		} else if (o[i].rc == 0) {
-			json_field(stdout, "stream", o[i].res.new_stream, true);
-			printf(",\"stream_seq\":%" PRIu64 ",\"duplicate\":%s}", o[i].res.new_seq,
-			       o[i].res.duplicate ? "true" : "false");
-		} else {
-			json_field(stdout, "error", o[i].error, true);
-			fputc('}', stdout);
-		}
-	}
-	printf("],\"replayed\":%zu,\"gone\":%zu,\"failed\":%zu}\n", count - failed - gone, gone,
-	       failed);
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_key(&w, "results");
+	jsonw_begin_array(&w);
+	for (size_t i = 0; i < count; i++)
+		doc_replay(&w, o[i].seq, &o[i].res, o[i].rc == 0 ? NULL : o[i].error);
+	jsonw_end_array(&w);
+	jsonw_member_uint(&w, "replayed", count - failed - gone);
+	jsonw_member_uint(&w, "gone", gone);
+	jsonw_member_uint(&w, "failed", failed);
+	jsonw_end_object(&w);
+	cli_write_document(&b, jsonw_finish(&w));
 }
 
 static void

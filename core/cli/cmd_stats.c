@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "task/doc.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "task/stats.h"
@@ -211,90 +212,17 @@ print_text(FILE *out, const struct stats_snapshot *s, const struct stats_rates *
 	print_dlq(out, s, r, term);
 }
 
-static void
-json_rate(const char *key, const struct stats_rates *r, double v)
-{
-	if (r != NULL)
-		printf(",\"%s\":%.3f", key, v);
-}
-
-static void
-json_name(const char *key, const char *value, bool comma)
-{
-	printf("%s\"%s\":", comma ? "," : "", key);
-	cli_json_string(stdout, value, strlen(value));
-}
-
-static void
-json_stream(const struct stats_stream *st)
-{
-	json_name("name", st->name, false);
-	printf(",\"found\":%s", st->found ? "true" : "false");
-	if (st->found)
-		printf(",\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"first_seq\":%" PRIu64
-		       ",\"last_seq\":%" PRIu64 ",\"consumers\":%" PRIu64 ",\"deleted\":%" PRIu64,
-		       st->msgs, st->bytes, st->first_seq, st->last_seq, st->consumers,
-		       st->deleted);
-}
-
+/* The same document as GET /stats (task/doc.h), without the engine's own
+ * counters: this process is not the engine. */
 static void
 print_json(const struct stats_snapshot *s, const struct stats_rates *r)
 {
-	char when[40];
+	struct strbuf b = { 0 };
+	struct jsonw w;
 
-	clock_format_rfc3339(s->wall_ms, true, when, sizeof(when));
-	printf("{\"time\":\"%s\"", when);
-	if (r != NULL)
-		printf(",\"interval_seconds\":%.3f", r->seconds);
-	printf(",\"streams\":[");
-	for (size_t i = 0; i < s->stream_count; i++) {
-		fputs(i > 0 ? ",{" : "{", stdout);
-		json_stream(&s->streams[i]);
-		if (s->streams[i].found) {
-			json_rate("in_per_sec", r, r != NULL ? r->stream_in[i] : 0);
-			json_rate("out_per_sec", r, r != NULL ? r->stream_out[i] : 0);
-		}
-		fputc('}', stdout);
-	}
-	printf("],\"routes\":[");
-	for (size_t i = 0; i < s->consumer_count; i++) {
-		const struct stats_consumer *c = &s->consumers[i];
-
-		fputs(i > 0 ? ",{" : "{", stdout);
-		json_name("route", c->route, false);
-		json_name("stream", c->stream, true);
-		json_name("consumer", c->consumer, true);
-		printf(",\"found\":%s", c->found ? "true" : "false");
-		if (c->found) {
-			printf(",\"pending\":%" PRIu64 ",\"ack_pending\":%" PRIu64
-			       ",\"redelivered\":%" PRIu64 ",\"waiting\":%" PRIu64
-			       ",\"delivered\":{\"consumer_seq\":%" PRIu64
-			       ",\"stream_seq\":%" PRIu64
-			       "},\"ack_floor\":{\"consumer_seq\":%" PRIu64
-			       ",\"stream_seq\":%" PRIu64 "}",
-			       c->num_pending, c->num_ack_pending, c->num_redelivered,
-			       c->num_waiting, c->delivered_consumer_seq, c->delivered_stream_seq,
-			       c->ack_floor_consumer_seq, c->ack_floor_stream_seq);
-			json_rate("delivered_per_sec", r, r != NULL ? r->consumer_delivered[i] : 0);
-			json_rate("acked_per_sec", r, r != NULL ? r->consumer_acked[i] : 0);
-		}
-		fputc('}', stdout);
-	}
-	printf("],\"dlq\":{");
-	json_stream(&s->dlq);
-	if (s->dlq.found)
-		json_rate("in_per_sec", r, r != NULL ? r->dlq_in : 0);
-	if (s->reason_count > 0 || s->reasons_truncated) {
-		printf(",\"by_reason\":{");
-		for (size_t i = 0; i < s->reason_count; i++) {
-			if (i > 0)
-				fputc(',', stdout);
-			cli_json_string(stdout, s->reasons[i].reason, strlen(s->reasons[i].reason));
-			printf(":%" PRIu64, s->reasons[i].count);
-		}
-		printf("},\"by_reason_truncated\":%s", s->reasons_truncated ? "true" : "false");
-	}
-	printf("}}\n");
+	jsonw_init(&w, &b);
+	doc_stats(&w, s, r, NULL);
+	cli_write_document(&b, jsonw_finish(&w));
 }
 
 /* Sleep up to ms, waking early on a stop signal. */

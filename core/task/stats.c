@@ -23,6 +23,7 @@ stats_snapshot_new(const struct cfg *cfg, const char *backend)
 	snap->consumer_count = cfg->route_count;
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		snap->consumers[i].route = cfg->routes[i].name;
+		snap->consumers[i].subject = cfg->routes[i].subject;
 		snap->consumers[i].stream = cfg->routes[i].stream;
 	}
 	snap->dlq.name = cfg->dlq.stream;

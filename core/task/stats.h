@@ -23,6 +23,7 @@ struct stats_stream {
 
 struct stats_consumer {
 	const char *route; /* borrowed from the config */
+	const char *subject; /* the route's subject; borrowed */
 	const char *stream; /* borrowed */
 	char consumer[256];
 	bool found;

@@ -116,7 +116,7 @@ pub() { # subject payload [more publish options]
 }
 
 expect "stats before anything exists" 0 "$bin" stats -c "$cfg" --json
-has "reports the stream, consumer and DLQ as missing" '"streams":\[\{"name":"TASKS","found":false\}\],"routes":\[\{"route":"work","stream":"TASKS","consumer":"taskjet-work","found":false\}\],"dlq":\{"name":"DLQ","found":false\}'
+has "reports the stream, consumer and DLQ as missing" '"streams":\[\{"name":"TASKS","found":false\}\],"routes":\[\{"name":"work","subject":"tasks\.>","stream":"TASKS","consumer":\{"name":"taskjet-work","found":false\}\}\],"dlq":\{"name":"DLQ","found":false\}'
 expect "dlq ls before the DLQ exists" 1 "$bin" dlq ls -c "$cfg"
 has "says there is no DLQ stream" 'no stream DLQ on the server'
 
@@ -177,7 +177,7 @@ expect "a sequence past int64 is a usage error" 64 "$bin" dlq show -c "$cfg" 922
 has "naming the range" 'SEQ wants an integer from 1 to 9223372036854775807'
 expect "so is one past uint64" 64 "$bin" dlq replay -c "$cfg" 18446744073709551616
 expect "stats shows the replayed task waiting" 0 "$bin" stats -c "$cfg" --json
-has "one message in TASKS, pending for the route" '"name":"TASKS","found":true,"messages":1,.*"route":"work",.*"pending":1,'
+has "one message in TASKS, pending for the route" '"name":"TASKS","found":true,"messages":1,.*"name":"work",.*"pending":1,'
 has "stats shows the DLQ depth" '"dlq":\{"name":"DLQ","found":true,"messages":2,'
 
 # The engine takes the replayed task again; it fails again and comes back

@@ -246,7 +246,7 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	done
 	body_has "jetstream: /stats pool counts every handler call" '"pool":\{"processed_count":12,"error_count":5,"total_duration":"[0-9.]+s"\}'
 	body_has "jetstream: /stats queue comes from the server" '"queue":\{"total_enqueued":11,"total_dequeued":12,"current_size":0\}'
-	body_has "jetstream: /stats has per-route detail" '"work":\{"subject":"work.job","received":12,"acked":7,"retried":1,'
+	body_has "jetstream: /stats has per-route detail" '\{"name":"work","subject":"work\.job","stream":"WORK","received":12,"acked":7,"retried":1,'
 	req GET /metrics
 	sample_is "metrics: acked" 'taskjet_tasks_total{route="work",outcome="acked"}' 7
 	sample_is "metrics: retried" 'taskjet_tasks_total{route="work",outcome="retried"}' 1
@@ -282,41 +282,79 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 
 	# Dead letters: list with filters, read, delete, replay.
 	expect_code "dlq: GET /api/v1/dlq is 200" 200 GET /api/v1/dlq
-	body_has "dlq: all four dead letters are listed" '^\{"count":4,"truncated":false,'
+	body_has "dlq: all four dead letters are listed" '^\{"dlq_stream":"DLQ","count":4,"scanned":4,"truncated":false,'
 	expect_code "dlq: filter by reason" 200 GET '/api/v1/dlq?reason=handler_failed'
-	body_has "dlq: three failed by the handler" '^\{"count":3,'
-	fails=$(grep -oE '"seq":[0-9]+,"stored_ns"' "$tmp/body" | sed 's/[^0-9]//g' | tr '\n' ' ')
+	body_has "dlq: three failed by the handler" '^\{"dlq_stream":"DLQ","count":3,'
+	fails=$(grep -oE '"seq":[0-9]+,"stored_at"' "$tmp/body" | sed 's/[^0-9]//g' | tr '\n' ' ')
 	first=${fails%% *}
 	rest=${fails#* }
 	second=${rest%% *}
 	expect_code "dlq: filter by subject" 200 GET '/api/v1/dlq?subject=other.%3E'
-	body_has "dlq: none on another subject" '^\{"count":0,'
+	body_has "dlq: none on another subject" '^\{"dlq_stream":"DLQ","count":0,'
 	expect_code "dlq: filter by time (last hour)" 200 GET '/api/v1/dlq?since=1h'
-	body_has "dlq: all four in the last hour" '^\{"count":4,'
+	body_has "dlq: all four in the last hour" '^\{"dlq_stream":"DLQ","count":4,'
 	expect_code "dlq: filter by time (future)" 200 GET '/api/v1/dlq?since=2099-01-01T00:00:00Z'
-	body_has "dlq: none in the future" '^\{"count":0,'
+	body_has "dlq: none in the future" '^\{"dlq_stream":"DLQ","count":0,'
 	expect_code "dlq: an unknown reason is 400" 400 GET '/api/v1/dlq?reason=bogus'
 	expect_code "dlq: a bad limit is 400" 400 GET '/api/v1/dlq?limit=0'
 	expect_code "dlq: GET one letter" 200 GET "/api/v1/dlq/$first"
 	body_has "dlq: the letter has its reason, headers and payload" \
-		'"reason":"handler_failed".*"Taskjet-Reason":"handler_failed".*"payload":"fail"'
+		'"reason":"handler_failed".*\{"key":"Taskjet-Reason","value":"handler_failed"\}.*"payload_encoding":"utf-8","payload":"fail"'
 	expect_code "dlq: an unknown sequence is 404" 404 GET /api/v1/dlq/99999
 	expect_code "dlq: POST on a letter is 405" 405 POST "/api/v1/dlq/$first"
 	expect_code "dlq: DELETE a letter" 200 DELETE "/api/v1/dlq/$first"
 	expect_code "dlq: it is gone" 404 GET "/api/v1/dlq/$first"
 	expect_code "dlq: DELETE again is 404" 404 DELETE "/api/v1/dlq/$first"
 	expect_code "dlq: replay a letter" 200 POST "/api/v1/dlq/$second/replay"
-	body_has "dlq: the replay gives the new stream sequence" '"stream":"WORK","seq":12,"duplicate":false'
+	body_has "dlq: the replay gives the new stream sequence" '"ok":true,"stream":"WORK","stream_seq":12,"duplicate":false'
 	# The replayed "fail" task fails again: 4 - 1 deleted - 1 replayed + 1.
 	deadline=$(($(date +%s) + 20))
 	while :; do
 		req GET /api/v1/dlq
-		grep -q '^{"count":3,' "$tmp/body" && break
+		grep -q '^{"dlq_stream":"DLQ","count":3,' "$tmp/body" && break
 		[ "$(date +%s)" -ge "$deadline" ] && break
 		sleep 0.1
 	done
-	body_has "dlq: the replayed task was processed and dead-lettered again" '^\{"count":3,'
+	body_has "dlq: the replayed task was processed and dead-lettered again" '^\{"dlq_stream":"DLQ","count":3,'
 	expect_code "dlq: replaying a replayed letter again is 200 (safe to re-run)" 200 POST "/api/v1/dlq/$second/replay"
+	body_has "dlq: and says it is gone already" "^\\{\"seq\":$second,\"ok\":true,\"gone\":true\\}\$"
+
+	# HTTP and the CLI give the same document for the same object: a dead
+	# letter whose payload is not text (invalid UTF-8, NUL, control
+	# characters) and whose error holds control characters, and the
+	# server's view in the stats.
+	printf 'bin\377\376\000\001\033[2J\n' | "$bin" publish -q -c "$tmp/js.json" dlq.work.bin - \
+		-H Taskjet-Reason=crashed -H Taskjet-Original-Subject=work.bin \
+		-H "Taskjet-Error=$(printf 'bad\tbyte \342\202\254 ok')"
+	req GET '/api/v1/dlq?subject=work.bin'
+	binseq=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\),.*/\1/p' "$tmp/body")
+	expect_code "same document: GET the binary letter" 200 GET "/api/v1/dlq/${binseq:-0}"
+	cp "$tmp/body" "$tmp/http-letter"
+	"$bin" dlq show -c "$tmp/js.json" --json "${binseq:-0}" >"$tmp/cli-letter" 2>&1
+	check "same document: dlq show --json gives the same bytes as the HTTP API" \
+		cmp -s "$tmp/http-letter" "$tmp/cli-letter"
+	body_has "same document: the binary payload is base64" \
+		'"payload_len":12,"payload_encoding":"base64","payload":"Ymlu//4AARtbMkoK"\}$'
+	body_has "same document: control characters are escaped in text" '"error":"bad\\tbyte € ok"'
+	check "same document: the body is one line of printable text" \
+		sh -c "[ \$(wc -l <'$tmp/http-letter') -eq 1 ] && ! LC_ALL=C grep -q '[[:cntrl:]]' '$tmp/http-letter'"
+	req GET '/api/v1/dlq?subject=work.bin'
+	cp "$tmp/body" "$tmp/http-list"
+	"$bin" dlq ls -c "$tmp/js.json" --json --subject work.bin >"$tmp/cli-list" 2>&1
+	check "same document: the listing matches dlq ls --json" cmp -s "$tmp/http-list" "$tmp/cli-list"
+	req GET /stats
+	cp "$tmp/body" "$tmp/http-stats"
+	"$bin" stats -c "$tmp/js.json" --json >"$tmp/cli-stats" 2>&1
+	part() { grep -oE "$1" "$2" | head -1; }
+	streams_re='"streams":\[[^]]*\]'
+	consumer_re='"consumer":\{"name":"[^"]*","found":[a-z]+,"pending":[0-9]+,"ack_pending":[0-9]+,"redelivered":[0-9]+'
+	check "same document: /stats and stats --json show the same streams" \
+		[ -n "$(part "$streams_re" "$tmp/http-stats")" ] && \
+		[ "$(part "$streams_re" "$tmp/http-stats")" = "$(part "$streams_re" "$tmp/cli-stats")" ]
+	check "same document: and the same route consumer" \
+		[ -n "$(part "$consumer_re" "$tmp/http-stats")" ] && \
+		[ "$(part "$consumer_re" "$tmp/http-stats")" = "$(part "$consumer_re" "$tmp/cli-stats")" ]
+	expect_code "same document: the binary letter goes" 200 DELETE "/api/v1/dlq/${binseq:-0}"
 
 	# Readiness follows the server away and back.
 	stop_nats

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /metrics: the engine's counters and what the backend reports, in
+ * the Prometheus text format. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/internal.h"
+#include "task/router.h"
+
+static uint64_t
+load_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Sum of a route's dead letters over every reason. */
+static uint64_t
+dead_lettered_total(struct route_stats *st)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < DLQ_REASON_COUNT; i++)
+		n += load_u64(&st->dead_lettered[i]);
+	return n;
+}
+
+static void
+route_counters(struct http_server *s, struct mbuf *b)
+{
+	struct router *router = engine_router(s->env.engine);
+	static const char *const outcomes[] = { "acked", "retried", "dead_lettered", "dlq_failed" };
+
+	metrics_family(b, "taskjet_tasks_received_total", "counter",
+	               "Deliveries handed to the engine, by route.");
+	for (size_t i = 0; i < router->count; i++) {
+		struct metrics_label l = { "route", router->routes[i].cfg->name };
+
+		metrics_sample(b, "taskjet_tasks_received_total", &l, 1,
+		               (double)load_u64(&router->routes[i].stats.received));
+	}
+	metrics_family(b, "taskjet_tasks_total", "counter",
+	               "Finished deliveries by route and outcome (dlq_failed: the "
+	               "dead letter could not be written and the task was naked).");
+	for (size_t i = 0; i < router->count; i++) {
+		struct route_stats *st = &router->routes[i].stats;
+		uint64_t v[4] = { load_u64(&st->acked), load_u64(&st->retried),
+			          dead_lettered_total(st), load_u64(&st->dlq_failures) };
+
+		for (size_t o = 0; o < 4; o++) {
+			struct metrics_label l[2] = { { "route", router->routes[i].cfg->name },
+				                      { "outcome", outcomes[o] } };
+
+			metrics_sample(b, "taskjet_tasks_total", l, 2, (double)v[o]);
+		}
+	}
+	metrics_family(b, "taskjet_dead_letters_total", "counter",
+	               "Tasks dead-lettered, by route and reason.");
+	for (size_t i = 0; i < router->count; i++) {
+		for (int k = 0; k < DLQ_REASON_COUNT; k++) {
+			struct metrics_label l[2] = { { "route", router->routes[i].cfg->name },
+				                      { "reason", dlq_reason_name(k) } };
+
+			metrics_sample(b, "taskjet_dead_letters_total", l, 2,
+			               (double)load_u64(&router->routes[i].stats.dead_lettered[k]));
+		}
+	}
+	metrics_family(b, "taskjet_tasks_in_flight", "gauge", "Handlers running now, by route.");
+	for (size_t i = 0; i < router->count; i++) {
+		struct metrics_label l = { "route", router->routes[i].cfg->name };
+
+		metrics_sample(b, "taskjet_tasks_in_flight", &l, 1,
+		               (double)load_u64(&router->routes[i].stats.in_flight));
+	}
+}
+
+/* One histogram family over every route. */
+static void
+route_histograms(struct http_server *s, struct mbuf *b, const char *name, const char *help,
+                 const struct metrics_hist *(*get)(const struct metrics *, size_t))
+{
+	struct router *router = engine_router(s->env.engine);
+
+	metrics_family(b, name, "histogram", help);
+	for (size_t i = 0; i < router->count; i++) {
+		struct metrics_label l = { "route", router->routes[i].cfg->name };
+
+		metrics_hist_render(b, name, &l, 1, get(s->env.metrics, i));
+	}
+}
+
+/* What the backend reports: connection, fetches, queue, DLQ, consumers. */
+static void
+backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapshot *snap)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} gauges[] = {
+		{ "taskjet_consumer_pending",
+		  "Messages stored for the route's consumer and not yet delivered "
+		  "(from the server).",
+		  offsetof(struct stats_consumer, num_pending) },
+		{ "taskjet_consumer_ack_pending",
+		  "Messages delivered and not yet acknowledged (from the server).",
+		  offsetof(struct stats_consumer, num_ack_pending) },
+		{ "taskjet_consumer_redelivered",
+		  "Unacknowledged messages delivered more than once (from the server).",
+		  offsetof(struct stats_consumer, num_redelivered) },
+	};
+	bool any_consumer = false;
+
+	if (snap->has_connection) {
+		metrics_family(b, "taskjet_nats_connected", "gauge", "1 while connected to NATS.");
+		metrics_sample(b, "taskjet_nats_connected", NULL, 0, snap->connected ? 1 : 0);
+		metrics_family(b, "taskjet_nats_reconnects_total", "counter",
+		               "Times the NATS connection was re-established.");
+		metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
+		               (double)snap->reconnects);
+	}
+	if (snap->fetches_batches && s->env.metrics != NULL)
+		route_histograms(s, b, "taskjet_fetch_batch_size",
+		                 "Messages received together from the server, by route.",
+		                 metrics_fetch_hist);
+	if (snap->dlq.found) {
+		metrics_family(b, "taskjet_dlq_depth", "gauge", "Dead letters kept in the DLQ.");
+		metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)snap->dlq.msgs);
+	}
+	if (snap->has_capacity) {
+		metrics_family(b, "taskjet_queue_size", "gauge",
+		               "Tasks queued, delayed or in flight in the memory backend.");
+		metrics_sample(b, "taskjet_queue_size", NULL, 0, (double)snap->current_size);
+		metrics_family(b, "taskjet_queue_capacity", "gauge",
+		               "Tasks the memory backend holds before publishing fails.");
+		metrics_sample(b, "taskjet_queue_capacity", NULL, 0, (double)snap->capacity);
+		metrics_family(b, "taskjet_queue_enqueued_total", "counter",
+		               "Tasks accepted by the memory backend.");
+		metrics_sample(b, "taskjet_queue_enqueued_total", NULL, 0,
+		               (double)snap->total_enqueued);
+		metrics_family(b, "taskjet_queue_dequeued_total", "counter",
+		               "Deliveries made by the memory backend.");
+		metrics_sample(b, "taskjet_queue_dequeued_total", NULL, 0,
+		               (double)snap->total_dequeued);
+	}
+	/* A route the store cannot answer for is left out (absent, rather
+	 * than a made-up zero). */
+	for (size_t i = 0; i < snap->consumer_count; i++)
+		any_consumer |= snap->consumers[i].found;
+	for (size_t g = 0; any_consumer && g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		metrics_family(b, gauges[g].name, "gauge", gauges[g].help);
+		for (size_t i = 0; i < snap->consumer_count; i++) {
+			const struct stats_consumer *c = &snap->consumers[i];
+			struct metrics_label l[3] = { { "route", c->route },
+				                      { "stream", c->stream },
+				                      { "consumer", c->consumer } };
+
+			if (!c->found)
+				continue;
+			metrics_sample(
+			    b, gauges[g].name, l, 3,
+			    (double)*(const uint64_t *)((const char *)c + gauges[g].offset));
+		}
+	}
+}
+
+void
+handle_metrics(struct http_server *s, struct reply *r)
+{
+	struct mbuf *b = &r->body;
+	struct stats_snapshot *snap;
+
+	route_counters(s, b);
+	if (s->env.metrics != NULL) {
+		route_histograms(s, b, "taskjet_handler_duration_seconds",
+		                 "Time spent in the handler, by route.", metrics_handler_hist);
+		route_histograms(s, b, "taskjet_task_attempt",
+		                 "Delivery attempt number of each handler call, by "
+		                 "route (1 = first delivery).",
+		                 metrics_attempt_hist);
+	}
+	snap = http_snapshot(s);
+	backend_metrics(s, b, snap);
+	stats_snapshot_free(snap);
+	r->status = MHD_HTTP_OK;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+}
