@@ -38,8 +38,12 @@
 #endif
 #define CFG_DEFAULT_SHUTDOWN_GRACE_MS 30000
 #define CFG_DEFAULT_MEMORY_CAPACITY 10000
-/* Loopback only unless the file says otherwise. */
-#define CFG_DEFAULT_HTTP_LISTEN "127.0.0.1:8222"
+/* Loopback only unless the file says otherwise. Port 8394: no NATS
+ * component's (client 4222, cluster 6222, gateway 7222, leaf 7422,
+ * monitoring 8222, where a probe of an older default got nats-server's
+ * answer), outside the 9100-9999 block of Prometheus exporters, and no
+ * common service's default (8080, 8000, 9090...). docs/http.md says so. */
+#define CFG_DEFAULT_HTTP_LISTEN "127.0.0.1:8394"
 #define CFG_DEFAULT_HTTP_MAX_BODY (1 << 20)
 
 /* dlq */

@@ -229,8 +229,8 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path, v
 	}
 	if (cfg_parse_listen(s, host, sizeof(host), &port) < 0) {
 		cfg_error_at(l, cfg_tok_off(v), path,
-		             "\"%s\" is not an address such as \"127.0.0.1:8222\", "
-		             "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"",
+		             "\"%s\" is not an address such as \"127.0.0.1:8394\", "
+		             "\"[::1]:8394\" or \"0.0.0.0:8394\" (all interfaces), or \"off\"",
 		             cfg_show(shown, sizeof(shown), s));
 		free(s);
 		return;

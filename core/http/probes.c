@@ -31,22 +31,47 @@ http_snapshot(struct http_server *s)
 	return snap;
 }
 
+/*
+ * {"status": ..., "service": "taskjet", "worker_id": ..., "reason": ...}:
+ * whoever probes the port learns that it is taskjet answering (not, say,
+ * a nats-server monitor on a port taskjet once used) and which worker.
+ * Built from the config alone: a probe costs no server round trip more.
+ */
+static void
+probe_reply(struct http_server *s, struct reply *r, unsigned status, const char *state,
+            const char *why)
+{
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "status", state);
+	jsonw_member_string(&w, "service", "taskjet");
+	jsonw_member_string(&w, "worker_id",
+	                    s->env.cfg->worker_id != NULL ? s->env.cfg->worker_id : "");
+	if (why != NULL)
+		jsonw_member_string(&w, "reason", why);
+	jsonw_end_object(&w);
+	reply_document(r, &b, jsonw_finish(&w));
+	if (r->status == MHD_HTTP_OK)
+		r->status = status;
+	r->retry_after = r->status == MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
 void
 handle_healthz(struct http_server *s, struct reply *r)
 {
-	reply_text(r, MHD_HTTP_OK, "ok");
+	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL);
 }
 
 void
 handle_readyz(struct http_server *s, struct reply *r)
 {
-	char why[512], text[600];
+	char why[512];
 
-	if (check_ready(s, why, sizeof(why))) {
-		reply_text(r, MHD_HTTP_OK, "ready");
-		return;
-	}
-	snprintf(text, sizeof(text), "not ready: %s", why);
-	reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
-	r->retry_after = true;
+	if (check_ready(s, why, sizeof(why)))
+		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL);
+	else
+		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why);
 }

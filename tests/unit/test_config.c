@@ -132,7 +132,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(cfg->log.level, TJ_LOG_INFO);
 	CHECK_INT(cfg->log.format, CFG_LOG_TEXT);
 	CHECK_STR(cfg->log.file, NULL);
-	CHECK_STR(cfg->http.listen, "127.0.0.1:8222");
+	CHECK_STR(cfg->http.listen, "127.0.0.1:8394");
 	CHECK_FALSE(cfg->http.listen_set);
 	CHECK_STR(cfg->http.token_file, NULL);
 	CHECK_INT(cfg->http.max_body, 1048576);
@@ -475,8 +475,8 @@ static const struct error_case error_cases[] = {
 	  "\"debug\", got \"verbose\"" },
 	{ "{\"http\":{\"listen\":\":8222\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
 	  "\":8222\"",
-	  "http.listen: \":8222\" is not an address such as \"127.0.0.1:8222\", "
-	  "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"" },
+	  "http.listen: \":8222\" is not an address such as \"127.0.0.1:8394\", "
+	  "\"[::1]:8394\" or \"0.0.0.0:8394\" (all interfaces), or \"off\"" },
 	{ "{\"http\":{\"listen\":8222}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "8222}",
 	  "http.listen: expected a string, got a number" },
 	{ "{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
