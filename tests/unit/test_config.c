@@ -174,6 +174,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(r->batch, 16);
 	CHECK_INT(r->fetch_wait_ms, 1000);
 	CHECK_INT(r->payload, CFG_PAYLOAD_ANY);
+	CHECK_INT(r->payload_max_depth, 512);
 	CHECK_INT(r->backoff.initial_ms, 1000);
 	CHECK_RANGE(r->backoff.multiplier, 2, 2);
 	CHECK_INT(r->backoff.max_ms, 300000);
@@ -226,6 +227,7 @@ TEST(every_key_is_read)
 	    "\"consumer\":\"c\",\"plugin\":\"p_1-x\",\"handler\":\"h.x\","
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
 	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
+	    "\"payload_max_depth\":4096,"
 	    "\"backoff\":{\"initial\":\"500ms\",\"multiplier\":1,\"max\":\"500ms\","
 	    "\"jitter\":0},\"config\":{\"a\":[1,{\"b\":null}]}}]}";
 	char *errors;
@@ -285,6 +287,7 @@ TEST(every_key_is_read)
 	CHECK_INT(r->batch, 1000);
 	CHECK_INT(r->fetch_wait_ms, 10);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
+	CHECK_INT(r->payload_max_depth, 4096);
 	CHECK_INT(r->backoff.initial_ms, 500);
 	CHECK_RANGE(r->backoff.multiplier, 1, 1);
 	CHECK_INT(r->backoff.max_ms, 500);

@@ -489,9 +489,38 @@ TEST(json_payloads_are_judged_by_rfc_8259)
 		CHECK_STR(letter_header(l, "Taskjet-Error"),
 		          "payload is not valid JSON: invalid UTF-8 in a string at byte 6");
 		CHECK_STR(letter_header(l->next, "Taskjet-Error"),
-		          "payload is not valid JSON: nesting deeper than 512 at byte 512");
+		          "payload is not valid JSON: nesting deeper than 512 at byte 512 "
+		          "(the route's payload_max_depth)");
 	}
 	unlink(file);
+	fixture_teardown(&f);
+}
+
+/* The nesting limit is the route's payload_max_depth, and a payload over
+ * it is refused saying which setting to raise. */
+TEST(payload_max_depth_is_the_routes_setting)
+{
+	const struct mem_letter *l;
+	struct mem_step step;
+	struct fixture f;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"j\", \"stream\": \"TASKS\", \"subject\": \"tasks.j\","
+	                  "  \"plugin\": \"fx_behave\", \"payload\": \"json\","
+	                  "  \"payload_max_depth\": 3 }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mpub(&f, "tasks.j", "[[[1]]]", NULL, 0, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.j", "[[[[1]]]]", NULL, 0, NULL), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.outcome, DISP_ACKED);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.reason, DLQ_REASON_INVALID_PAYLOAD);
+	l = mem_backend_letters(f.backend);
+	if (l != NULL)
+		CHECK_STR(letter_header(l, "Taskjet-Error"),
+		          "payload is not valid JSON: nesting deeper than 3 at byte 3 "
+		          "(the route's payload_max_depth)");
 	fixture_teardown(&f);
 }
 
@@ -595,6 +624,7 @@ main(void)
 	RUN(json_logs_name_the_task_subject_reason_and_error);
 	RUN(invalid_json_payload_is_dead_lettered_without_the_handler);
 	RUN(json_payloads_are_judged_by_rfc_8259);
+	RUN(payload_max_depth_is_the_routes_setting);
 	RUN(unrouted_work_is_dead_lettered_and_unknown_subjects_refused);
 	RUN(full_queue_refuses_publish_and_dedupe_ignores_repeats);
 	RUN(heartbeat_keeps_a_long_handler_alive);
