@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the commands. */
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
@@ -189,6 +191,42 @@ out:
 	free(abs);
 	free(path);
 	return status;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+cli_enter_scratch_dir(char **dir_r)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = NULL;
+
+	if (tmp == NULL || tmp[0] != '/')
+		tmp = "/tmp";
+	if (asprintf(&dir, "%s/taskjet-check-XXXXXX", tmp) < 0)
+		xalloc_check(-ENOMEM);
+	if (mkdtemp(dir) == NULL || chdir(dir) < 0) {
+		fprintf(stderr, "taskjet: scratch directory %s: %s\n", dir, strerror(errno));
+		free(dir);
+		return EXIT_CONFIG;
+	}
+	*dir_r = dir;
+	return EXIT_OK;
+}
+
+void
+cli_leave_scratch_dir(char *dir)
+{
+	if (dir == NULL)
+		return;
+	if (chdir("/") == 0 && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		fprintf(stderr, "taskjet: removing %s: %s\n", dir, strerror(errno));
+	free(dir);
 }
 
 int

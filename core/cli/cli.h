@@ -38,6 +38,17 @@ int cli_read_stdin(char **data_r, size_t *len_r);
 int cli_enter_state_dir(struct cfg *cfg);
 
 /*
+ * What the read-only commands (check, plugins) run plugin init in instead
+ * of state_dir, so that they create nothing there: a new private directory
+ * under $TMPDIR (or /tmp), made the working directory. EXIT_OK with *dir_r
+ * the caller's to cli_leave_scratch_dir(), or EXIT_CONFIG after saying why.
+ */
+int cli_enter_scratch_dir(char **dir_r);
+/* Leave the scratch directory, remove it with all a plugin put there, and
+ * free `dir`. NULL: nothing to do. */
+void cli_leave_scratch_dir(char *dir);
+
+/*
  * Open the configured backend as a client of the server at --nats (else
  * the config's), named "taskjet-CMD". On failure prints why to stderr and
  * returns EXIT_UNAVAILABLE (or EXIT_USAGE for a backend no client can

@@ -13,6 +13,8 @@ static const char check_usage[] =
     "\n"
     "Validate the config (every error as file:line:column: key: problem),\n"
     "load every route's plugin and run its init, and print the routes.\n"
+    "Creates nothing: plugin init runs in a scratch directory removed\n"
+    "afterwards, not in state_dir.\n"
     "\n"
     "  -c, --config FILE  config file (default: $TASKJET_CONFIG, else\n"
     "                     " SYSCONFDIR "/taskjet/taskjet.json)\n"
@@ -97,12 +99,17 @@ check_run(struct cli_ctx *ctx, void *args)
 	const struct check_args *a = args;
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
+	char *scratch = NULL;
 	struct cli_term term;
 	int status;
 
 	status = cli_load_config(ctx->opt.config, &cfg);
 	if (status == EXIT_OK)
-		status = cli_setup_local(ctx, cfg);
+		status =
+		    cli_setup_log(cfg, ctx->opt.log_level, ctx->opt.log_format, ctx->opt.log_file);
+	/* Read-only: plugin init runs in a scratch directory, not state_dir. */
+	if (status == EXIT_OK)
+		status = cli_enter_scratch_dir(&scratch);
 	if (status != EXIT_OK)
 		goto out;
 	if (engine_create(cfg, NULL, &engine) < 0) {
@@ -118,6 +125,7 @@ check_run(struct cli_ctx *ctx, void *args)
 		status = check_topology(ctx, cfg);
 out:
 	engine_destroy(engine);
+	cli_leave_scratch_dir(scratch);
 	cfg_free(cfg);
 	return status;
 }

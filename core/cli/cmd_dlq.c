@@ -34,7 +34,8 @@ static const char dlq_usage[] =
     "Options:\n"
     "  -c, --config FILE    config file (dlq section, nats.url); optional\n"
     "  -n, --nats URL       NATS server URL (default: NATS_URL, the config,\n"
-    "                       the engine's embedded server, nats://127.0.0.1:4222)\n"
+    "                       else the engine's embedded server, whose URL a\n"
+    "                       running taskjet run keeps in state_dir/nats.url)\n"
     "  -j, --json           machine-readable output (ls, show, replay)\n"
     "  -h, --help           show this help\n"
     "Filters (ls, replay --all, purge):\n"
@@ -84,8 +85,11 @@ parse_u64_arg(const struct cli_ctx *ctx, const char *what, const char *text, uin
 
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min) {
-		cli_error(ctx, "%s wants an integer >= %" PRIu64 ", not \"%s\"", what, min, text);
+	/* Sequences stop at int64 on the server; so do limits, comfortably. */
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min ||
+	    v > DLQ_SEQ_MAX) {
+		cli_error(ctx, "%s wants an integer from %" PRIu64 " to %" PRIu64 ", not \"%s\"",
+		          what, min, DLQ_SEQ_MAX, text);
 		return -EINVAL;
 	}
 	*v_r = v;
@@ -231,6 +235,9 @@ print_entry_text(const struct cfg_dlq *dlq, const struct dlq_entry *e)
 	       e->attempts == 1 ? "" : "s");
 	printf("  plugin:     %s\n", or_dash(e->plugin));
 	printf("  failed at:  %s\n", or_dash(e->failed_at));
+	if (e->stored_parts > 0)
+		printf("  stored as:  %zu parts and this letter (too large for one message)\n",
+		       e->stored_parts);
 	printf("  last error: ");
 	print_escaped(stdout, e->error != NULL ? e->error : "-",
 	              e->error != NULL ? strlen(e->error) : 1, true);
@@ -286,6 +293,11 @@ do_show(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
 		cli_error(ctx, "no dead letter %" PRIu64 " in %s", seq, dlq->stream);
 		return EXIT_FAILURE_OTHER;
 	}
+	if (rc == -ENODATA) {
+		cli_error(ctx, "dead letter %" PRIu64 " is stored in parts, and some are missing",
+		          seq);
+		return EXIT_FAILURE_OTHER;
+	}
 	if (rc < 0)
 		return report_list_error(ctx, dlq, rc);
 	if (ctx->opt.json)
@@ -305,7 +317,7 @@ struct replay_outcome {
 };
 
 static void
-print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
+print_replay_json(const struct replay_outcome *o, size_t count, size_t gone, size_t failed)
 {
 	struct strbuf b = { 0 };
 	struct jsonw w;
@@ -317,7 +329,8 @@ print_replay_json(const struct replay_outcome *o, size_t count, size_t failed)
 	for (size_t i = 0; i < count; i++)
 		doc_replay(&w, o[i].seq, &o[i].res, o[i].rc == 0 ? NULL : o[i].error);
 	jsonw_end_array(&w);
-	jsonw_member_uint(&w, "replayed", count - failed);
+	jsonw_member_uint(&w, "replayed", count - failed - gone);
+	jsonw_member_uint(&w, "gone", gone);
 	jsonw_member_uint(&w, "failed", failed);
 	jsonw_end_object(&w);
 	cli_write_document(&b, jsonw_finish(&w));
@@ -337,9 +350,13 @@ replay_one(struct backend *b, uint64_t seq, struct replay_outcome *o)
 static void
 print_replayed(const struct replay_outcome *o)
 {
-	printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", o->seq, o->res.new_stream,
-	       o->res.new_seq,
-	       o->res.duplicate ? " (already published by an interrupted replay)" : "");
+	if (o->res.gone)
+		printf("%" PRIu64 " is not in the DLQ any more: already replayed (or deleted)\n",
+		       o->seq);
+	else
+		printf("replayed %" PRIu64 " -> %s seq %" PRIu64 "%s\n", o->seq, o->res.new_stream,
+		       o->res.new_seq,
+		       o->res.duplicate ? " (already published by an interrupted replay)" : "");
 }
 
 /*
@@ -355,7 +372,7 @@ do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dl
 	struct dlq_list list = { 0 };
 	struct replay_outcome *outcomes;
 	struct cli_progress progress;
-	size_t failed = 0, count = (size_t)ctx->argc;
+	size_t failed = 0, gone = 0, count = (size_t)ctx->argc;
 	int rc;
 
 	if (a->all) {
@@ -376,14 +393,19 @@ do_replay(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dl
 		if (outcomes[i].rc < 0) {
 			cli_sub_error(ctx, "%s", outcomes[i].error);
 			failed++;
-		} else if (each) {
-			print_replayed(&outcomes[i]);
+		} else {
+			gone += outcomes[i].res.gone;
+			if (each)
+				print_replayed(&outcomes[i]);
 		}
 		cli_progress_step(&progress);
 	}
 	cli_progress_clear(&progress);
 	if (ctx->opt.json)
-		print_replay_json(outcomes, count, failed);
+		print_replay_json(outcomes, count, gone, failed);
+	else if (gone > 0)
+		printf("%zu replayed, %zu already replayed or deleted, %zu failed\n",
+		       count - failed - gone, gone, failed);
 	else
 		printf("%zu replayed, %zu failed\n", count - failed, failed);
 	for (size_t i = 0; i < count; i++)
@@ -461,6 +483,28 @@ purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *
 	cli_progress_clear(&progress);
 }
 
+/* Delete the listed letters stored in parts (and so their parts), which a
+ * subject purge would leave behind. */
+static void
+purge_parted(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *list,
+             struct purge_count *n)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		int rc;
+
+		if (list->entries[i].stored_parts == 0)
+			continue;
+		rc = backend_dlq_delete(b, list->entries[i].seq);
+		if (rc == -ENOENT) {
+			n->gone++;
+		} else if (rc < 0) {
+			n->failed++;
+			cli_sub_error(ctx, "deleting %" PRIu64 ": %s", list->entries[i].seq,
+			              strerror(-rc));
+		}
+	}
+}
+
 static int
 do_purge(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq,
          const struct dlq_args *a)
@@ -483,15 +527,17 @@ do_purge(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq
 	if (status != EXIT_OK)
 		goto out;
 	if (f.reason == NULL && f.since_ms == 0) {
-		/* One server call, bounded by the scan so letters written since
-		 * (which nobody confirmed) stay. */
+		/* A letter stored in parts goes with its parts, one by one;
+		 * then one server call for the rest, bounded by the scan so
+		 * letters written since (which nobody confirmed) stay. */
+		purge_parted(ctx, b, &list, &n);
 		rc = backend_dlq_purge(b, f.subject, list.last_seq + 1);
 		if (rc < 0) {
 			cli_sub_error(ctx, "%s", strerror(-rc));
 			status = EXIT_FAILURE_OTHER;
 			goto out;
 		}
-		n.deleted = list.count;
+		n.deleted = list.count - n.gone - n.failed;
 	} else {
 		purge_each(ctx, b, &list, &n);
 	}

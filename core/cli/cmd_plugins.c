@@ -147,18 +147,23 @@ plugins_run(struct cli_ctx *ctx, void *args)
 	const struct plugins_args *a = args;
 	const char *dir = a->dir;
 	struct cfg *cfg = NULL;
+	char *scratch = NULL, *abs_dir = NULL;
 	char **names = NULL;
 	size_t count = 0;
 	int status = EXIT_OK, rc;
 
 	if (dir == NULL) {
 		status = cli_load_config(ctx->opt.config, &cfg);
-		if (status == EXIT_OK)
-			status = cli_enter_state_dir(cfg);
 		if (status != EXIT_OK)
 			goto out;
 		dir = cfg->plugin_dir;
+	} else if (dir[0] != '/' && (abs_dir = realpath(dir, NULL)) != NULL) {
+		dir = abs_dir; /* before leaving the working directory */
 	}
+	/* A listing creates nothing: plugin init runs in a scratch directory. */
+	status = cli_enter_scratch_dir(&scratch);
+	if (status != EXIT_OK)
+		goto out;
 	/* Plugins log their init complaints; keep them off the listing. */
 	log_setup(0, LOG_FORMAT_TEXT, NULL);
 	rc = list_plugin_files(dir, &names, &count);
@@ -175,6 +180,8 @@ out:
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
+	cli_leave_scratch_dir(scratch);
+	free(abs_dir);
 	cfg_free(cfg);
 	return status;
 }

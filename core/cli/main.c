@@ -6,6 +6,7 @@
 #include <taskjet/plugin.h>
 
 #include "cli/cli.h"
+#include "config/defaults.h"
 #include "run/backends.h"
 
 static const struct cli_command *const commands[] = {
@@ -36,7 +37,7 @@ static const char help_tail[] =
     "  TASKJET_WORKER_ID  overrides worker_id\n"
     "  TASKJET_BACKEND    overrides backend (jetstream or memory)\n"
     "  TASKJET_PLUGIN_DIR overrides plugin_dir\n"
-    "  TASKJET_STATE_DIR  overrides state_dir\n"
+    "  TASKJET_STATE_DIR  overrides state_dir (default " CFG_DEFAULT_STATE_DIR ")\n"
     "\n"
     "Exit status:\n"
     "  0   success\n"

@@ -98,6 +98,7 @@ struct cfg_route {
 	int prefetch;
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
 	enum cfg_payload payload;
+	int payload_max_depth; /* payload json: deepest nesting accepted */
 	struct cfg_backoff backoff;
 	char *config_json; /* raw text of the route's "config" object ("{}") */
 	size_t config_json_len;

@@ -28,12 +28,22 @@
  * the route's name. */
 #define CFG_DEFAULT_NAME_PREFIX "taskjet-"
 
-/* top level; plugin_dir defaults to the configured PLUGINDIR */
-#define CFG_DEFAULT_STATE_DIR "var"
+/* top level; plugin_dir defaults to the configured PLUGINDIR, state_dir to
+ * the configured STATEDIR ($(localstatedir)/lib/taskjet): an installed
+ * config needs neither, and its state never lands under sysconfdir. */
+#ifdef STATEDIR
+#define CFG_DEFAULT_STATE_DIR STATEDIR
+#else
+#define CFG_DEFAULT_STATE_DIR "/var/lib/taskjet"
+#endif
 #define CFG_DEFAULT_SHUTDOWN_GRACE_MS 30000
 #define CFG_DEFAULT_MEMORY_CAPACITY 10000
-/* Loopback only unless the file says otherwise. */
-#define CFG_DEFAULT_HTTP_LISTEN "127.0.0.1:8222"
+/* Loopback only unless the file says otherwise. Port 8394: no NATS
+ * component's (client 4222, cluster 6222, gateway 7222, leaf 7422,
+ * monitoring 8222, where a probe of an older default got nats-server's
+ * answer), outside the 9100-9999 block of Prometheus exporters, and no
+ * common service's default (8080, 8000, 9090...). docs/http.md says so. */
+#define CFG_DEFAULT_HTTP_LISTEN "127.0.0.1:8394"
 #define CFG_DEFAULT_HTTP_MAX_BODY (1 << 20)
 
 /* dlq */
@@ -55,6 +65,7 @@
 #define CFG_DEFAULT_BATCH 16
 #define CFG_DEFAULT_FETCH_WAIT_MS 1000
 #define CFG_DEFAULT_ROUTE_CONFIG "{}"
+#define CFG_DEFAULT_PAYLOAD_MAX_DEPTH 512 /* JSON_DEFAULT_MAX_DEPTH */
 #define CFG_DEFAULT_BACKOFF_INITIAL_MS 1000
 #define CFG_DEFAULT_BACKOFF_MULTIPLIER 2.0
 #define CFG_DEFAULT_BACKOFF_MAX_MS (5 * 60000)

@@ -313,8 +313,8 @@ read_http_listen(struct loader *l, const struct json_tok *v, const char *path, v
 	}
 	if (cfg_parse_listen(s, host, sizeof(host), &port) < 0) {
 		cfg_error_at(l, cfg_tok_off(v), path,
-		             "\"%s\" is not an address such as \"127.0.0.1:8222\", "
-		             "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"",
+		             "\"%s\" is not an address such as \"127.0.0.1:8394\", "
+		             "\"[::1]:8394\" or \"0.0.0.0:8394\" (all interfaces), or \"off\"",
 		             cfg_show(shown, sizeof(shown), s));
 		free(s);
 		return;
@@ -612,6 +612,8 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 		INT("prefetch", KEY_INT, struct cfg_route, prefetch, 1, 10000),
 		DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
 		ENUM("payload", struct cfg_route, payload, payload_names),
+		INT("payload_max_depth", KEY_INT, struct cfg_route, payload_max_depth, 1,
+		    JSON_MAX_DEPTH_LIMIT),
 		CUSTOM("backoff", read_backoff, false),
 		CUSTOM("config", read_route_config, false),
 	};
@@ -624,6 +626,7 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 	r->batch = CFG_DEFAULT_BATCH;
 	r->fetch_wait_ms = CFG_DEFAULT_FETCH_WAIT_MS;
 	r->payload = CFG_DEFAULT_PAYLOAD;
+	r->payload_max_depth = CFG_DEFAULT_PAYLOAD_MAX_DEPTH;
 	r->backoff.initial_ms = CFG_DEFAULT_BACKOFF_INITIAL_MS;
 	r->backoff.multiplier = CFG_DEFAULT_BACKOFF_MULTIPLIER;
 	r->backoff.max_ms = CFG_DEFAULT_BACKOFF_MAX_MS;

@@ -272,7 +272,12 @@ log_outcome(const struct tj_task *task, const struct disp_result *res, const cha
 		.plugin = route != NULL ? route->cfg->plugin : NULL,
 		.seq = task->stream_seq,
 		.attempt = task->attempt,
+		.task = task->id,
+		.subject = task->subject,
+		.error = res->outcome == DISP_RETRIED ? task->fail_reason : why,
 	};
+	if (res->outcome == DISP_DEAD_LETTERED || res->outcome == DISP_DLQ_FAILED)
+		ctx.reason = dlq_reason_name(res->reason);
 
 	switch (res->outcome) {
 	case DISP_ACKED:
@@ -335,12 +340,17 @@ engine_process(struct engine *engine, struct tj_task *task, struct disp_result *
 	}
 	__atomic_fetch_add(&route->stats.received, 1, __ATOMIC_RELAXED);
 	if (route->cfg->payload == CFG_PAYLOAD_JSON &&
-	    json_check(task->payload, task->payload_len, NULL, &jerr) != 0) {
-		char why[sizeof(jerr.what) + 64];
+	    json_check(task->payload, task->payload_len,
+	               &(struct json_parse_opts){ .max_depth = route->cfg->payload_max_depth },
+	               &jerr) != 0) {
+		char why[sizeof(jerr.what) + 128];
 
 		/* A payload that cannot parse will never parse: no retries. */
-		snprintf(why, sizeof(why), "payload is not valid JSON: %s at byte %zu", jerr.what,
-		         jerr.offset);
+		snprintf(why, sizeof(why), "payload is not valid JSON: %s at byte %zu%s", jerr.what,
+		         jerr.offset,
+		         strncmp(jerr.what, "nesting deeper", 14) == 0
+		             ? " (the route's payload_max_depth)"
+		             : "");
 		rc = engine_dead_letter(engine, task, DLQ_REASON_INVALID_PAYLOAD, why, &res);
 		goto out;
 	}

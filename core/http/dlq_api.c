@@ -40,6 +40,10 @@ dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no dead letter %llu", (unsigned long long)seq);
 	else if (rc == -ENOENT)
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the DLQ stream does not exist");
+	else if (rc == -ENODATA)
+		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		            "dead letter %llu is stored in parts, and some are missing",
+		            (unsigned long long)seq);
 	else if (rc == -EINVAL || rc == -ENXIO || rc == -EPERM)
 		reply_error(r, MHD_HTTP_CONFLICT, "%s",
 		            err != NULL && *err != '\0' ? err : strerror(-rc));
@@ -170,7 +174,11 @@ parse_dlq_path(const char *url, uint64_t *seq_r, bool *replay_r)
 		return 0;
 	errno = 0;
 	seq = strtoull(p, &end, 10);
-	if (errno != 0)
+	/* Past uint64: a letter no stream can hold, so "not found" (404),
+	 * like any sequence past int64 (backend_dlq_get). */
+	if (errno == ERANGE)
+		seq = UINT64_MAX;
+	else if (errno != 0)
 		return 0;
 	if (*end == '\0')
 		*replay_r = false;

@@ -31,6 +31,7 @@ struct http_env {
 	struct engine *engine;
 	struct metrics *metrics; /* may be NULL */
 	struct backend *backend; /* started */
+	const char *libnats_version; /* for taskjet_build_info; may be NULL */
 };
 
 struct http_server;

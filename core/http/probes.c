@@ -101,39 +101,64 @@ http_snapshot(struct http_server *s)
 	return snap;
 }
 
+/*
+ * {"status": ..., "service": "taskjet", "worker_id": ..., "reason": ...}:
+ * whoever probes the port learns that it is taskjet answering (not, say,
+ * a nats-server monitor on a port taskjet once used) and which worker.
+ * Built from the config alone: a probe costs no server round trip more.
+ */
+static void
+probe_reply(struct http_server *s, struct reply *r, unsigned status, const char *state,
+            const char *why)
+{
+	struct strbuf b = { 0 };
+	struct jsonw w;
+
+	jsonw_init(&w, &b);
+	jsonw_begin_object(&w);
+	jsonw_member_string(&w, "status", state);
+	jsonw_member_string(&w, "service", "taskjet");
+	jsonw_member_string(&w, "worker_id",
+	                    s->env.cfg->worker_id != NULL ? s->env.cfg->worker_id : "");
+	if (why != NULL)
+		jsonw_member_string(&w, "reason", why);
+	jsonw_end_object(&w);
+	reply_document(r, &b, jsonw_finish(&w));
+	if (r->status == MHD_HTTP_OK)
+		r->status = status;
+	r->retry_after = r->status == MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
 void
 handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	reply_text(r, MHD_HTTP_OK, "ok");
+	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL);
 }
 
 void
 handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	struct http_readiness *rd = s->readiness;
-	char text[640];
+	char why[640];
 	int64_t age;
 	bool ready;
 
 	if (engine_stopping(s->env.engine)) {
-		reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: shutting down");
-		r->retry_after = true;
+		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", "shutting down");
 		return;
 	}
 	pthread_mutex_lock(&rd->lock);
 	age = clock_mono_ms() - rd->checked_ms;
 	ready = rd->ready && age <= STALE_AFTER_MS;
 	if (age > STALE_AFTER_MS)
-		snprintf(text, sizeof(text),
-		         "not ready: no answer from the server for %lld s (the last check: %s)",
+		snprintf(why, sizeof(why),
+		         "no answer from the server for %lld s (the last check: %s)",
 		         (long long)(age / 1000), rd->ready ? "ready" : rd->why);
 	else
-		snprintf(text, sizeof(text), "not ready: %s", rd->why);
+		snprintf(why, sizeof(why), "%s", rd->why);
 	pthread_mutex_unlock(&rd->lock);
-	if (ready) {
-		reply_text(r, MHD_HTTP_OK, "ready");
-		return;
-	}
-	reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
-	r->retry_after = true;
+	if (ready)
+		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL);
+	else
+		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why);
 }

@@ -3,9 +3,13 @@
  * the Prometheus text format. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <taskjet/plugin.h>
 
 #include "http/internal.h"
 #include "task/router.h"
+#include "util/procstat.h"
 
 static uint64_t
 load_u64(const uint64_t *p)
@@ -40,7 +44,8 @@ route_counters(struct http_server *s, struct mbuf *b)
 	}
 	metrics_family(b, "taskjet_tasks_total", "counter",
 	               "Finished deliveries by route and outcome (dlq_failed: the "
-	               "dead letter could not be written and the task was naked).");
+	               "dead letter could not be written and the task was nak'd, "
+	               "negatively acknowledged, to come back later).");
 	for (size_t i = 0; i < router->count; i++) {
 		struct route_stats *st = &router->routes[i].stats;
 		uint64_t v[4] = { load_u64(&st->acked), load_u64(&st->retried),
@@ -162,12 +167,62 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 	}
 }
 
+/* What is running: a constant 1 whose labels say which build. */
+static void
+build_info(struct http_server *s, struct mbuf *b)
+{
+	char abi[16];
+	struct metrics_label l[3] = {
+		{ "version", PACKAGE_VERSION },
+		{ "abi", abi },
+		{ "libnats", s->env.libnats_version != NULL ? s->env.libnats_version : "" },
+	};
+
+	snprintf(abi, sizeof(abi), "%u.%u", TJ_ABI_MAJOR, TJ_ABI_MINOR);
+	metrics_family(b, "taskjet_build_info", "gauge",
+	               "1, labelled with the taskjet version, its plugin ABI and the "
+	               "libnats version.");
+	metrics_sample(b, "taskjet_build_info", l, 3, 1);
+}
+
+/* The process_* families every Prometheus client library exports. */
+static void
+process_metrics(struct mbuf *b)
+{
+	struct proc_stats st;
+
+	if (proc_stats_read(&st) < 0)
+		return; /* no /proc: absent rather than made up */
+	metrics_family(b, "process_cpu_seconds_total", "counter",
+	               "Total user and system CPU time spent in seconds.");
+	metrics_sample(b, "process_cpu_seconds_total", NULL, 0, st.cpu_seconds);
+	metrics_family(b, "process_resident_memory_bytes", "gauge",
+	               "Resident memory size in bytes.");
+	metrics_sample(b, "process_resident_memory_bytes", NULL, 0, (double)st.resident_bytes);
+	metrics_family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+	metrics_sample(b, "process_virtual_memory_bytes", NULL, 0, (double)st.virtual_bytes);
+	if (st.open_fds >= 0) {
+		metrics_family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+		metrics_sample(b, "process_open_fds", NULL, 0, (double)st.open_fds);
+	}
+	if (st.max_fds >= 0) {
+		metrics_family(b, "process_max_fds", "gauge",
+		               "Maximum number of open file descriptors.");
+		metrics_sample(b, "process_max_fds", NULL, 0, (double)st.max_fds);
+	}
+	metrics_family(b, "process_start_time_seconds", "gauge",
+	               "Start time of the process since unix epoch in seconds.");
+	metrics_sample(b, "process_start_time_seconds", NULL, 0, st.start_time_seconds);
+}
+
 void
 handle_metrics(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	struct mbuf *b = &r->body;
 	struct stats_snapshot *snap;
 
+	build_info(s, b);
+	process_metrics(b);
 	route_counters(s, b);
 	if (s->env.metrics != NULL) {
 		route_histograms(s, b, "taskjet_handler_duration_seconds",

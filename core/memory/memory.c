@@ -377,6 +377,9 @@ op_header(struct backend *base, const struct tj_task *task, const char *key)
 	for (size_t i = 0; i < item->header_count; i++)
 		if (strcmp(item->headers[i].key, key) == 0)
 			return item->headers[i].value;
+	/* The message id is kept apart here; JetStream has it as a header. */
+	if (strcmp(key, "Nats-Msg-Id") == 0)
+		return item->msg_id;
 	return NULL;
 }
 

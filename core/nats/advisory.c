@@ -20,6 +20,7 @@
  * nats/jetstream.c). Advisories are rare, so this costs nothing. */
 #define ADVISORY_BATCH 2
 #define ADVISORY_FETCH_MS 1000
+#define ADVISORY_MIN_FETCH_MS 100
 #define ERROR_SLEEP_MS 500
 /* A failed dead letter is retried when the advisory is redelivered. */
 #define RETRY_DELAY_MS 5000
@@ -28,11 +29,11 @@
 struct adv_route {
 	struct route *route;
 	char consumer[256];
+	natsSubscription *sub; /* bound to the route's advisory reader */
 };
 
 struct advisory {
 	jsCtx *js;
-	natsSubscription *sub;
 	struct adv_route *routes;
 	size_t route_count;
 	struct backend *backend;
@@ -73,19 +74,21 @@ advisory_create(jsCtx *js, const char *advisory_stream, const struct router *rou
 	a->route_count = router->count;
 	a->routes = xcalloc(router->count, sizeof(*a->routes));
 	for (size_t i = 0; i < router->count; i++) {
-		a->routes[i].route = &router->routes[i];
-		topology_consumer_name(router->routes[i].cfg, a->routes[i].consumer,
-		                       sizeof(a->routes[i].consumer));
-	}
-	jsSubOptions_Init(&so);
-	so.Stream = advisory_stream;
-	so.Consumer = TOPOLOGY_ADVISORY_CONSUMER;
-	s = js_PullSubscribe(&a->sub, js, NULL, NULL, NULL, &so, &jerr);
-	if (s != NATS_OK) {
-		log_err("advisory: cannot bind to %s/%s: %s (jerr %d)", advisory_stream,
-		        TOPOLOGY_ADVISORY_CONSUMER, natsStatus_GetText(s), (int)jerr);
-		rc = s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
-		goto out;
+		struct adv_route *r = &a->routes[i];
+		char durable[512];
+
+		r->route = &router->routes[i];
+		topology_consumer_name(r->route->cfg, r->consumer, sizeof(r->consumer));
+		jsSubOptions_Init(&so);
+		so.Stream = advisory_stream;
+		so.Consumer = topology_advisory_durable(r->route->cfg, durable, sizeof(durable));
+		s = js_PullSubscribe(&r->sub, js, NULL, NULL, NULL, &so, &jerr);
+		if (s != NATS_OK) {
+			log_err("advisory: cannot bind to %s/%s: %s (jerr %d)", advisory_stream,
+			        durable, natsStatus_GetText(s), (int)jerr);
+			rc = s == NATS_NOT_FOUND ? -ENOENT : natsconn_errno(s);
+			goto out;
+		}
 	}
 out:
 	if (rc != 0) {
@@ -101,9 +104,11 @@ advisory_destroy(struct advisory *a)
 {
 	if (a == NULL)
 		return;
-	if (a->sub != NULL) {
-		natsSubscription_Unsubscribe(a->sub);
-		natsSubscription_Destroy(a->sub);
+	for (size_t i = 0; i < a->route_count; i++) {
+		if (a->routes[i].sub == NULL)
+			continue;
+		natsSubscription_Unsubscribe(a->routes[i].sub);
+		natsSubscription_Destroy(a->routes[i].sub);
 	}
 	free(a->routes);
 	free(a);
@@ -112,8 +117,9 @@ advisory_destroy(struct advisory *a)
 void
 advisory_wake(struct advisory *a)
 {
-	if (a->sub != NULL)
-		natsSubscription_Unsubscribe(a->sub);
+	for (size_t i = 0; i < a->route_count; i++)
+		if (a->routes[i].sub != NULL)
+			natsSubscription_Unsubscribe(a->routes[i].sub);
 }
 
 uint64_t
@@ -250,8 +256,12 @@ move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 	}
 	__atomic_add_fetch(&a->moved, 1, __ATOMIC_RELAXED);
 	log_write(TJ_LOG_NOTICE,
-	          &(struct log_ctx){
-	              .route = route->cfg->name, .seq = ev->stream_seq, .attempt = task.attempt },
+	          &(struct log_ctx){ .route = route->cfg->name,
+	                             .seq = ev->stream_seq,
+	                             .attempt = task.attempt,
+	                             .task = task.id,
+	                             .subject = task.subject,
+	                             .reason = dlq_reason_name(DLQ_REASON_MAX_DELIVERIES) },
 	          "advisory: %s moved to the DLQ after max deliveries", task.id);
 out:
 	js_delivery_release(&d);
@@ -292,10 +302,17 @@ out:
 void
 advisory_run(struct advisory *a)
 {
-	while (!is_stopping(a)) {
+	/* One pass over every route's reader takes about ADVISORY_FETCH_MS
+	 * when all are idle, however many routes there are. */
+	int64_t wait_ms = a->route_count > 0 ? ADVISORY_FETCH_MS / (int64_t)a->route_count : 0;
+
+	if (wait_ms < ADVISORY_MIN_FETCH_MS)
+		wait_ms = ADVISORY_MIN_FETCH_MS;
+	for (size_t next = 0; !is_stopping(a) && a->route_count > 0;
+	     next = (next + 1) % a->route_count) {
 		natsMsgList list = { 0 };
-		natsStatus s =
-		    natsSubscription_Fetch(&list, a->sub, ADVISORY_BATCH, ADVISORY_FETCH_MS, NULL);
+		natsStatus s = natsSubscription_Fetch(&list, a->routes[next].sub, ADVISORY_BATCH,
+		                                      wait_ms, NULL);
 
 		if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND || s == NATS_MISSED_HEARTBEAT)
 			continue;

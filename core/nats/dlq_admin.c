@@ -9,7 +9,9 @@
 #include <nats/nats.h>
 
 #include "nats/dlq_admin.h"
+#include "nats/dlq_store.h"
 #include "nats/natsconn.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* Server error codes (nats-server 2.9 err_code) we tell apart. */
@@ -17,89 +19,140 @@
 #define JS_ERR_NO_MESSAGE_FOUND 10037
 #define JS_ERR_DELETE_NO_MESSAGE 10057
 
-static const char *
-stream_name(const struct cfg_dlq *dlq)
+/* Append every value of every header of m to *h (n used, cap allocated),
+ * leaving out the manifest's bookkeeping. The strings stay m's. */
+static void
+collect_headers(natsMsg *m, struct msg_header **h, size_t *n, size_t *cap)
 {
-	return dlq->stream != NULL && dlq->stream[0] != '\0' ? dlq->stream : CFG_DEFAULT_DLQ_STREAM;
-}
-
-static const char *
-prefix_of(const struct cfg_dlq *dlq)
-{
-	return dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
-	           ? dlq->subject_prefix
-	           : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
-}
-
-/* Build an entry from a message js_GetMsg returned. */
-static struct dlq_entry *
-entry_from_msg(const struct cfg_dlq *dlq, natsMsg *m, bool with_payload)
-{
-	struct msg_header *headers = NULL;
 	const char **keys = NULL;
-	struct dlq_entry *e;
-	size_t n = 0, cap = 0;
-	int count = 0, len = natsMsg_GetDataLength(m);
+	int count = 0;
 
-	if (natsMsgHeader_Keys(m, &keys, &count) == NATS_OK) {
-		for (int i = 0; i < count; i++) {
-			const char **values = NULL;
-			int nv = 0;
+	if (natsMsgHeader_Keys(m, &keys, &count) != NATS_OK)
+		return;
+	for (int i = 0; i < count; i++) {
+		const char **values = NULL;
+		int nv = 0;
 
-			if (natsMsgHeader_Values(m, keys[i], &values, &nv) != NATS_OK)
-				continue;
-			for (int j = 0; j < nv; j++) {
-				if (n == cap) {
-					cap = cap > 0 ? cap * 2 : 16;
-					headers = xrealloc(headers, cap, sizeof(*headers));
-				}
-				headers[n++] = (struct msg_header){ keys[i], values[j] };
+		if (strcmp(keys[i], DLQ_PARTS_HEADER) == 0 ||
+		    strcmp(keys[i], DLQ_PARTS_KEY_HEADER) == 0 ||
+		    natsMsgHeader_Values(m, keys[i], &values, &nv) != NATS_OK)
+			continue;
+		for (int j = 0; j < nv; j++) {
+			if (*n == *cap) {
+				*cap = *cap > 0 ? *cap * 2 : 16;
+				*h = xrealloc(*h, *cap, sizeof(**h));
 			}
-			/* The strings belong to the message; only the array is ours.
-			 * They stay valid while m lives. */
-			free((void *)values);
+			(*h)[(*n)++] = (struct msg_header){ keys[i], values[j] };
 		}
+		/* The strings belong to the message; only the arrays are ours.
+		 * They stay valid while m lives. */
+		free((void *)values);
 	}
-	e = dlq_entry_new(
-	    dlq, natsMsg_GetSequence(m), natsMsg_GetTime(m), natsMsg_GetSubject(m), headers, n,
-	    with_payload ? (natsMsg_GetData(m) != NULL ? natsMsg_GetData(m) : "") : NULL,
-	    len > 0 ? (size_t)len : 0);
+	free((void *)keys);
+}
+
+/*
+ * Build an entry from a message js_GetMsg returned; a manifest's parts
+ * are read back when the payload is wanted (a listing needs only the
+ * Taskjet-* headers, which the manifest has). -ENODATA if parts are
+ * missing.
+ */
+static int
+entry_from_msg(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m, bool with_payload,
+               struct dlq_entry **entry_r)
+{
+	struct dlq_store_letter parts = { 0 };
+	struct msg_header *headers = NULL;
+	size_t n = 0, cap = 0, stored = dlq_store_parts(m);
+	const char *payload = natsMsg_GetData(m) != NULL ? natsMsg_GetData(m) : "";
+	size_t len = natsMsg_GetDataLength(m) > 0 ? (size_t)natsMsg_GetDataLength(m) : 0;
+	struct dlq_entry *e;
+	int rc;
+
+	if (stored > 0 && with_payload) {
+		rc = dlq_store_read(nc, dlq, m, &parts);
+		if (rc < 0)
+			return rc;
+		payload = parts.payload;
+		len = parts.payload_len;
+	}
+	collect_headers(m, &headers, &n, &cap);
+	for (size_t i = 0; i < parts.header_count; i++) {
+		if (n == cap) {
+			cap = cap > 0 ? cap * 2 : 16;
+			headers = xrealloc(headers, cap, sizeof(*headers));
+		}
+		headers[n++] = parts.headers[i];
+	}
+	e = dlq_entry_new(dlq, natsMsg_GetSequence(m), natsMsg_GetTime(m), natsMsg_GetSubject(m),
+	                  headers, n, with_payload ? payload : NULL, len);
+	e->stored_parts = stored;
 	/* Without the payload the entry still parsed every Taskjet-* header;
 	 * now drop the copies a listing does not keep. */
 	if (!with_payload)
 		dlq_entry_strip(e);
 	free(headers);
-	free((void *)keys);
-	return e;
+	dlq_store_letter_free(&parts);
+	*entry_r = e;
+	return 0;
 }
 
-/* js_GetMsg: -ENOENT when the sequence (or the stream) holds nothing. */
-static int
-fetch_entry(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool with_payload,
-            struct dlq_entry **entry_r)
+/* Is `subject` a letter of this config's DLQ, "<prefix>.<original>"? A
+ * DLQ stream shared by deployments holds the others' letters too. */
+static bool
+ours(const struct cfg_dlq *dlq, const char *subject)
 {
-	natsMsg *m = NULL;
+	size_t n = strlen(dlq_store_prefix(dlq));
+
+	return subject != NULL && strncmp(subject, dlq_store_prefix(dlq), n) == 0 &&
+	       subject[n] == '.';
+}
+
+/* js_GetMsg of one of our letters: -ENOENT when the sequence (or the
+ * stream) holds nothing, -ENOMSG when it holds another deployment's letter
+ * or a part. *m_r is the caller's to destroy. */
+static int
+get_ours(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, natsMsg **m_r)
+{
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	s = js_GetMsg(&m, natsconn_js(nc), stream_name(dlq), seq, NULL, &jerr);
+	/* The server answers a sequence past int64 with an error, not "not
+	 * found": none can be stored there. */
+	if (seq == 0 || seq > DLQ_SEQ_MAX)
+		return -ENOENT;
+	s = js_GetMsg(m_r, natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
 	    jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
 	if (s != NATS_OK)
 		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
-	*entry_r = entry_from_msg(dlq, m, with_payload);
+	return ours(dlq, natsMsg_GetSubject(*m_r)) ? 0 : -ENOMSG;
+}
+
+static int
+fetch_entry(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, bool with_payload,
+            struct dlq_entry **entry_r)
+{
+	natsMsg *m = NULL;
+	int rc = get_ours(nc, dlq, seq, &m);
+
+	if (rc == 0)
+		rc = entry_from_msg(nc, dlq, m, with_payload, entry_r);
 	natsMsg_Destroy(m);
-	return 0;
+	return rc;
 }
 
 int
 dlq_admin_get(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
               struct dlq_entry **entry_r)
 {
+	int rc;
+
 	if (seq == 0)
 		return -ENOENT;
-	return fetch_entry(nc, dlq, seq, true, entry_r);
+	rc = fetch_entry(nc, dlq, seq, true, entry_r);
+	return rc == -ENOMSG ? -ENOENT : rc;
 }
 
 /* The DLQ's first and last sequence; -ENOENT if it does not exist. */
@@ -111,7 +164,7 @@ stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r,
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	s = js_GetStreamInfo(&si, natsconn_js(nc), stream_name(dlq), NULL, &jerr);
+	s = js_GetStreamInfo(&si, natsconn_js(nc), dlq_store_stream(dlq), NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
 	if (s != NATS_OK)
@@ -143,8 +196,8 @@ dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_
 		struct dlq_entry *e = NULL;
 
 		rc = fetch_entry(nc, dlq, seq, with_payload, &e);
-		if (rc == -ENOENT)
-			continue; /* deleted (replayed, purged) */
+		if (rc == -ENOENT || rc == -ENOMSG)
+			continue; /* deleted (replayed, purged), or not ours */
 		if (rc < 0)
 			goto out;
 		list.scanned++;
@@ -172,13 +225,30 @@ int
 dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 {
 	const char *text;
+	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s;
+	int rc;
 
-	s = js_DeleteMsg(natsconn_js(nc), stream_name(dlq), seq, NULL, &jerr);
-
-	if (s == NATS_OK)
-		return 0;
+	/* Read it first: only our own letters go, and a manifest's parts go
+	 * with it. */
+	if (seq == 0)
+		return -ENOENT;
+	rc = get_ours(nc, dlq, seq, &m);
+	if (rc < 0) {
+		rc = rc == -ENOMSG ? -ENOENT : rc;
+		goto out;
+	}
+	s = js_DeleteMsg(natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
+	if (s == NATS_OK) {
+		/* The letter is gone either way; parts left by a failure
+		 * here are unreachable, not lost data. */
+		if (dlq_store_delete_parts(nc, dlq, m) < 0)
+			log_warn("dlq: letter %" PRIu64 " deleted, its parts not: %s", seq,
+			         nats_GetLastError(NULL));
+		rc = 0;
+		goto out;
+	}
 	text = nats_GetLastError(NULL);
 	/* 2.9.10 answers a deleted or never-written sequence with err_code
 	 * 10057 ("no message found" / "stream store EOF"); match the text
@@ -186,8 +256,12 @@ dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
 	    jerr == JS_ERR_DELETE_NO_MESSAGE || jerr == JS_ERR_STREAM_NOT_FOUND ||
 	    (text != NULL && strstr(text, "not found") != NULL))
-		return -ENOENT;
-	return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+		rc = -ENOENT;
+	else
+		rc = natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+out:
+	natsMsg_Destroy(m);
+	return rc;
 }
 
 int
@@ -200,14 +274,14 @@ dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const ch
 	natsStatus s;
 	int n;
 
-	n = snprintf(filter, sizeof(filter), "%s.%s", prefix_of(dlq),
+	n = snprintf(filter, sizeof(filter), "%s.%s", dlq_store_prefix(dlq),
 	             subject != NULL ? subject : ">");
 	if (n < 0 || (size_t)n >= sizeof(filter))
 		return -ENAMETOOLONG;
 	jsOptions_Init(&o);
 	o.Stream.Purge.Subject = filter;
 	o.Stream.Purge.Sequence = before_seq;
-	s = js_PurgeStream(natsconn_js(nc), stream_name(dlq), &o, &jerr);
+	s = js_PurgeStream(natsconn_js(nc), dlq_store_stream(dlq), &o, &jerr);
 	if (s == NATS_OK)
 		return 0;
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)

@@ -21,7 +21,9 @@ struct natsconn;
 /*
  * Scan the DLQ stream from f->from_seq (or its first sequence) up to its
  * last sequence at the start of the scan, keeping letters that match `f`
- * (NULL: all) until the limit. Letters deleted meanwhile are skipped.
+ * (NULL: all) until the limit. Letters deleted meanwhile are skipped, and
+ * so is every message not under "<subject_prefix>." (another deployment's
+ * letters in a shared stream).
  * Without the payload the entries carry no headers or payload. -ENOENT if
  * the DLQ stream does not exist, -EIO (or another -errno) if the server
  * failed.
@@ -30,7 +32,7 @@ int dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq, const struct 
                    bool with_payload, struct dlq_list *list_r);
 
 /* The letter at `seq` with every header and the payload. -ENOENT if there
- * is none. */
+ * is none, or it is not under this config's subject prefix. */
 int dlq_admin_get(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
                   struct dlq_entry **entry_r);
 

@@ -4,11 +4,13 @@
  * runtime, and the backend's lifecycle, status, snapshot and DLQ ops.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "nats/consumer.h"
 #include "nats/delivery.h"
 #include "nats/dlq_admin.h"
+#include "nats/dlq_store.h"
 #include "nats/embedded.h"
 #include "nats/jetstream.h"
 #include "nats/natsconn.h"
@@ -264,7 +267,8 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 			goto out;
 		}
 	}
-	rc = js_publish_msg(b->nc, letter, rec->msg_id, NULL);
+	/* Whole, or in parts when it does not fit one message. */
+	rc = dlq_store_write(b->nc, &b->cfg->dlq, letter, rec->msg_id);
 	if (rc < 0)
 		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
 		         strerror(-rc));
@@ -316,24 +320,38 @@ url_file_path(const struct cfg *cfg, char *buf, size_t len)
 	snprintf(buf, len, "%s/nats.url", cfg->state_dir);
 }
 
+/*
+ * Record the URL atomically (a reader never sees half of it), readable by
+ * the state directory's group: under systemd that is the service's group,
+ * which an operator joins to run commands by hand. The directory's own
+ * mode (0750) keeps everyone else out.
+ */
 static void
 write_url_file(const struct cfg *cfg, const char *url)
 {
-	char path[4096];
-	FILE *fp;
+	char path[4096], tmp[4200];
+	FILE *fp = NULL;
+	int fd;
 
 	url_file_path(cfg, path, sizeof(path));
-	fp = fopen(path, "w");
-	if (fp == NULL) {
-		log_warn("cannot record the server URL in %s: %s", path, strerror(errno));
-		return;
+	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0 && fchmod(fd, 0640) == 0)
+		fp = fdopen(fd, "w");
+	if (fp == NULL || fprintf(fp, "%s\n", url) < 0 || fclose(fp) != 0 ||
+	    rename(tmp, path) < 0) {
+		log_warn("cannot record the server URL in %s (commands run by hand will not "
+		         "find the server): %s",
+		         path, strerror(errno));
+		if (fp == NULL && fd >= 0)
+			close(fd);
+		unlink(tmp);
 	}
-	fprintf(fp, "%s\n", url);
-	fclose(fp);
 }
 
-/* The URL a running daemon recorded, into buf; false if none. */
-static bool
+/* The URL a running daemon recorded, into buf: 0, -ENOENT if there is
+ * none, or -errno (EACCES: not in the state directory's group). */
+static int
 read_url_file(const struct cfg *cfg, char *buf, size_t len)
 {
 	char path[4096];
@@ -343,26 +361,44 @@ read_url_file(const struct cfg *cfg, char *buf, size_t len)
 	url_file_path(cfg, path, sizeof(path));
 	fp = fopen(path, "r");
 	if (fp == NULL)
-		return false;
+		return -errno;
 	ok = fgets(buf, (int)len, fp) != NULL;
 	fclose(fp);
 	buf[strcspn(buf, "\r\n")] = '\0';
-	return ok && buf[0] != '\0';
+	return ok && buf[0] != '\0' ? 0 : -ENOENT;
 }
 
-/* Which server to use (see struct js_open_opts); NULL: start one. */
-static const char *
-choose_url(const struct cfg *cfg, const struct js_open_opts *o, char *buf, size_t len)
+/* Which server to use (see struct js_open_opts) into *url_r; NULL: start
+ * one. A client with no URL anywhere gets -ECONNREFUSED after saying
+ * where it looked: no fallback to a port nobody configured. */
+static int
+choose_url(const struct cfg *cfg, const struct js_open_opts *o, char *buf, size_t len,
+           const char **url_r)
 {
-	if (o->url != NULL)
-		return o->url;
-	if (cfg->nats.url != NULL)
-		return cfg->nats.url;
-	if (!o->client)
-		return NULL;
-	if (read_url_file(cfg, buf, len))
-		return buf;
-	return "nats://127.0.0.1:4222";
+	char path[4096];
+	int rc;
+
+	*url_r = o->url != NULL ? o->url : cfg->nats.url;
+	if (*url_r != NULL || !o->client)
+		return 0;
+	rc = read_url_file(cfg, buf, len);
+	if (rc == 0) {
+		*url_r = buf;
+		return 0;
+	}
+	url_file_path(cfg, path, sizeof(path));
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		log_err("no NATS server to talk to: nats.url is not set and no running "
+		        "`taskjet run` recorded an embedded server in %s (start taskjet run, "
+		        "set TASKJET_STATE_DIR to its state_dir, or give --nats URL or NATS_URL)",
+		        path);
+	else
+		log_err("cannot read %s, where `taskjet run` records its embedded server: %s%s",
+		        path, strerror(-rc),
+		        rc == -EACCES ? " (join the state directory's group, e.g. "
+		                        "usermod -aG taskjet $USER)"
+		                      : "");
+	return -ECONNREFUSED;
 }
 
 static int
@@ -417,7 +453,9 @@ js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct back
 	b->base.ops = &js_ops;
 	b->base.cfg = cfg;
 	b->cfg = cfg;
-	url = choose_url(cfg, o, recorded, sizeof(recorded));
+	rc = choose_url(cfg, o, recorded, sizeof(recorded), &url);
+	if (rc < 0)
+		goto out;
 	if (url == NULL) {
 		rc = embedded_start(cfg->state_dir, NULL, &b->server);
 		if (rc < 0)
@@ -435,6 +473,10 @@ js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct back
 		log_warn("nats: the server URL holds credentials; prefer nats.user with "
 		         "nats.password_file, or nats.token_file (files only taskjet can read)");
 	rc = connect_all(b, o, url);
+	if (rc != 0 && url == recorded)
+		log_err("the embedded server recorded in %s/nats.url (%s) did not answer: "
+		        "its taskjet run has stopped?",
+		        cfg->state_dir, b->location);
 out:
 	if (rc != 0) {
 		b->abandoned = 0;
@@ -707,17 +749,8 @@ static int
 op_dlq_delete(struct backend *base, uint64_t seq)
 {
 	struct js_backend *b = from_base(base);
-	struct dlq_entry *gone = NULL;
-	int rc = dlq_admin_delete(b->nc, &b->cfg->dlq, seq);
 
-	if (rc < 0 && rc != -ENOENT) {
-		/* The server answers a delete of a missing message with a
-		 * generic error: tell "not there" apart by looking. */
-		if (dlq_admin_get(b->nc, &b->cfg->dlq, seq, &gone) == -ENOENT)
-			rc = -ENOENT;
-		dlq_entry_free(gone);
-	}
-	return rc;
+	return dlq_admin_delete(b->nc, &b->cfg->dlq, seq);
 }
 
 static int

@@ -17,7 +17,7 @@ struct js_open_opts {
 	/* The server: this URL (--nats) if not NULL; else the config's
 	 * nats.url (NATS_URL included); else, for the daemon, a private
 	 * nats-server started under state_dir, and for a client the URL that
-	 * daemon recorded there, else nats://127.0.0.1:4222. */
+	 * daemon recorded there (<state_dir>/nats.url), else an error. */
 	const char *url;
 	/* A short-lived command (dlq, stats, publish, check --nats): connect
 	 * only, fail fast; no embedded server, no consumers. */

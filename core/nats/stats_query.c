@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Stream, consumer and DLQ figures from the server (the jetstream snapshot). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 
 #include "util/clock.h"
 #include "nats/dlq_admin.h"
+#include "nats/dlq_store.h"
 #include "nats/natsconn.h"
 #include "nats/stats_query.h"
 #include "nats/topology.h"
@@ -37,6 +39,37 @@ query_stream(jsCtx *js, jsOptions *jo, const char *name, struct stats_stream *ou
 	out->last_seq = si->State.LastSeq;
 	out->consumers = (uint64_t)si->State.Consumers;
 	out->deleted = si->State.NumDeleted;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+/*
+ * The DLQ's figures, counting only this config's letters: a shared stream
+ * also holds other deployments' letters, and a letter too large for one
+ * message holds parts besides (nats/dlq_store.h). The bytes are the
+ * stream's (per-subject sizes are not reported).
+ */
+static int
+query_dlq(jsCtx *js, const jsOptions *wait, const struct cfg_dlq *dlq, struct stats_stream *out)
+{
+	jsOptions jo = *wait;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	char filter[300];
+	natsStatus s;
+	int rc;
+
+	rc = query_stream(js, &jo, dlq_store_stream(dlq), out);
+	if (rc != 0 || !out->found)
+		return rc;
+	snprintf(filter, sizeof(filter), "%s.>", dlq_store_prefix(dlq));
+	jo.Stream.Info.SubjectsFilter = filter;
+	s = js_GetStreamInfo(&si, js, dlq_store_stream(dlq), &jo, &jerr);
+	if (s != NATS_OK)
+		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+	out->msgs = 0;
+	for (int i = 0; si->State.Subjects != NULL && i < si->State.Subjects->Count; i++)
+		out->msgs += si->State.Subjects->List[i].Msgs;
 	jsStreamInfo_Destroy(si);
 	return 0;
 }
@@ -123,7 +156,7 @@ stats_query(struct natsconn *nc, const struct cfg *cfg, const struct snapshot_op
 	for (size_t i = 0; rc == 0 && i < cfg->route_count; i++)
 		rc = query_consumer(js, &jo, &cfg->routes[i], &snap->consumers[i]);
 	if (rc == 0)
-		rc = query_stream(js, &jo, cfg->dlq.stream, &snap->dlq);
+		rc = query_dlq(js, &jo, &cfg->dlq, &snap->dlq);
 	if (rc == 0 && o != NULL && o->by_reason && snap->dlq.found && snap->dlq.msgs > 0)
 		rc = count_reasons(nc, cfg, o->max_scan, snap);
 	if (rc < 0)

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/subject.h"
+#include "nats/dlq_store.h"
 #include "nats/topology.h"
 #include "util/xalloc.h"
 
@@ -15,6 +17,8 @@
 #define ADVISORY_PREFIX "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."
 #define ADVISORY_ACK_WAIT_MS 30000
 #define MIN_MAX_ACK_PENDING 1000
+/* An advisory reader takes a couple at a time. */
+#define ADVISORY_MAX_ACK_PENDING 100
 
 /* A stream as the config wants it, whatever part of the config it came
  * from (work stream, DLQ, advisory capture). */
@@ -143,24 +147,62 @@ topology_advisory_subject(const char *stream, const char *consumer, char *buf, s
 	snprintf(buf, len, ADVISORY_PREFIX "%s.%s", stream, consumer);
 }
 
+const char *
+topology_advisory_durable(const struct cfg_route *route, char *buf, size_t len)
+{
+	char consumer[256];
+
+	/* The stream name's length keeps "A-B"+"C" apart from "A"+"B-C". */
+	snprintf(buf, len, "taskjet-adv-%zu-%s-%s", strlen(route->stream), route->stream,
+	         topology_consumer_name(route, consumer, sizeof(consumer)));
+	return buf;
+}
+
+/* Is every subject `s` can match matched by one of the n patterns? */
 static bool
-has_subject(const char **list, int n, const char *s)
+covered(const char **list, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
+		if (subject_covers(list[i], s))
 			return true;
 	return false;
 }
 
-static bool
-same_subjects(const struct want_stream *w, const jsStreamConfig *c)
+/*
+ * The subjects a stream gets: the config's, plus every subject it already
+ * has that they do not cover. A stream another deployment on the same
+ * account declares too (the DLQ, the advisory capture, a shared work
+ * stream) keeps that deployment's subjects: an update only ever adds.
+ * A subject the config covers with a wider one is folded into it. The
+ * array is the caller's to free; the strings are borrowed from both.
+ */
+static const char **
+merged_subjects(const struct want_stream *w, const jsStreamConfig *c, int *count_r)
 {
-	if (w->subject_count != c->SubjectsLen)
-		return false;
+	const char **v = xcalloc((size_t)w->subject_count + (size_t)c->SubjectsLen + 1, sizeof(*v));
+	int n = 0, kept;
+
+	for (int i = 0; i < c->SubjectsLen; i++)
+		if (!covered(w->subjects, w->subject_count, c->Subjects[i]))
+			v[n++] = c->Subjects[i];
+	kept = n;
 	for (int i = 0; i < w->subject_count; i++)
-		if (!has_subject(c->Subjects, c->SubjectsLen, w->subjects[i]))
-			return false;
-	return true;
+		if (!covered(v, kept, w->subjects[i]) && !covered(w->subjects, i, w->subjects[i]))
+			v[n++] = w->subjects[i];
+	*count_r = n;
+	return v;
+}
+
+/* The config's subjects the stream lacks (not covered by what it has). */
+static int
+missing_subjects(const struct want_stream *w, const jsStreamConfig *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->subject_count; i++)
+		if (!covered(c->Subjects, c->SubjectsLen, w->subjects[i]))
+			n++;
+	return n;
 }
 
 /* Overwrite the fields we manage, keep the rest of `c` as it is. */
@@ -206,8 +248,17 @@ diff_stream(struct ctx *x, const struct want_stream *w, const jsStreamConfig *c,
 		       w->what, w->name, storage_name(c->Storage), storage_name(w->storage));
 		(*conflict_r)++;
 	}
-	if (!same_subjects(w, c)) {
-		report(x->r, "%s %s: subjects differ from the config (%s)", w->what, w->name, verb);
+	if (missing_subjects(w, c) > 0) {
+		char list[512] = "";
+		size_t off = 0;
+
+		for (int i = 0; i < w->subject_count; i++)
+			if (!covered(c->Subjects, c->SubjectsLen, w->subjects[i]) &&
+			    off < sizeof(list))
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+				                        off > 0 ? ", " : "", w->subjects[i]);
+		report(x->r, "%s %s: adding subject%s %s, keeping the %d it has (%s)", w->what,
+		       w->name, missing_subjects(w, c) == 1 ? "" : "s", list, c->SubjectsLen, verb);
 		n++;
 	}
 	if (c->MaxAge != w->max_age_ms * NS_PER_MS) {
@@ -249,6 +300,7 @@ static int
 ensure_stream(struct ctx *x, const struct want_stream *w)
 {
 	jsStreamInfo *si = NULL, *done = NULL;
+	const char **merged = NULL;
 	jsStreamConfig c;
 	jsErrCode jerr = 0;
 	natsStatus s;
@@ -297,9 +349,12 @@ ensure_stream(struct ctx *x, const struct want_stream *w)
 			x->r->pending++;
 		goto out;
 	}
-	/* The server replaces the whole config: start from what it has. */
+	/* The server replaces the whole config: start from what it has, and
+	 * never drop a subject someone else may have added. */
 	c = *si->Config;
 	apply_want(w, &c);
+	merged = merged_subjects(w, si->Config, &c.SubjectsLen);
+	c.Subjects = merged;
 	s = js_UpdateStream(&done, x->js, &c, NULL, &jerr);
 	if (s != NATS_OK) {
 		report(x->r, "%s %s: update failed: %s", w->what, w->name, nats_text(s, jerr));
@@ -310,6 +365,7 @@ ensure_stream(struct ctx *x, const struct want_stream *w)
 	report(x->r, "%s %s: updated", w->what, w->name);
 	x->r->updated++;
 out:
+	free(merged);
 	jsStreamInfo_Destroy(si);
 	jsStreamInfo_Destroy(done);
 	return rc;
@@ -495,8 +551,8 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 {
 	struct ctx x = { .js = js, .dry_run = dry_run, .r = report_r };
 	struct want_stream w;
-	char dlq_subject[256];
-	const char *dlq_subjects[1] = { dlq_subject };
+	char dlq_subject[256], dlq_parts[300];
+	const char *dlq_subjects[2] = { dlq_subject, dlq_parts };
 	const char **adv_subjects = NULL;
 	char(*adv_buf)[512] = NULL;
 	char durable[256];
@@ -527,14 +583,14 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	/* The DLQ is lossless by default: no limits, and when one is set a
 	 * full DLQ refuses new letters (the task is naked) instead of
 	 * silently dropping old ones. */
-	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>",
-	         cfg->dlq.subject_prefix != NULL ? cfg->dlq.subject_prefix
-	                                         : CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", dlq_store_prefix(&cfg->dlq));
+	/* And where letters too large for one message keep their parts. */
+	dlq_store_parts_filter(&cfg->dlq, dlq_parts, sizeof(dlq_parts));
 	w = (struct want_stream){
 		.what = "dlq stream",
-		.name = cfg->dlq.stream != NULL ? cfg->dlq.stream : CFG_DEFAULT_DLQ_STREAM,
+		.name = dlq_store_stream(&cfg->dlq),
 		.subjects = dlq_subjects,
-		.subject_count = 1,
+		.subject_count = 2,
 		.storage = storage_of(cfg->dlq.storage),
 		.retention = js_LimitsPolicy,
 		.max_age_ms = cfg->dlq.max_age_ms,
@@ -571,13 +627,20 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 			.replicas = at_least_one(cfg->dlq.replicas),
 		};
 		merge_rc(&rc, ensure_stream(&x, &w));
-		merge_rc(&rc, ensure_consumer(&x, &(struct want_consumer){
-		                                      .stream = w.name,
-		                                      .durable = TOPOLOGY_ADVISORY_CONSUMER,
-		                                      .ack_wait_ms = ADVISORY_ACK_WAIT_MS,
-		                                      .max_deliver = -1,
-		                                      .max_ack_pending = MIN_MAX_ACK_PENDING,
-		                                  }));
+		/* One reader per route, filtered on that route's advisories: a
+		 * reader shared by every deployment on the account would ack
+		 * the others' advisories as "not ours". */
+		for (size_t i = 0; i < cfg->route_count; i++)
+			merge_rc(&rc, ensure_consumer(
+			                  &x, &(struct want_consumer){
+			                          .stream = w.name,
+			                          .durable = topology_advisory_durable(
+			                              &cfg->routes[i], durable, sizeof(durable)),
+			                          .filter = adv_subjects[i],
+			                          .ack_wait_ms = ADVISORY_ACK_WAIT_MS,
+			                          .max_deliver = -1,
+			                          .max_ack_pending = ADVISORY_MAX_ACK_PENDING,
+			                      }));
 	}
 
 	for (size_t i = 0; i < cfg->route_count; i++) {

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Make the server's JetStream objects match the config: the work streams,
- * the DLQ stream, the advisory capture stream and its consumer, and one
- * durable pull consumer per route. Creates what is missing, updates what
+ * the DLQ stream, the advisory capture stream and one reader of it per
+ * route, and one durable pull consumer per route. Streams that several
+ * deployments on one account may declare only ever gain subjects: an
+ * update keeps every subject the stream has that the config does not
+ * cover (another deployment's). Creates what is missing, updates what
  * may be updated (always sending the full config, since the server
  * replaces it), and reports what cannot change in place (retention,
  * storage, ack/deliver policy). A dry run only reports.
@@ -22,9 +25,6 @@
 #include <nats/nats.h>
 
 #include "config/config.h"
-
-/* The durable that reads the advisory capture stream. */
-#define TOPOLOGY_ADVISORY_CONSUMER "taskjet-advisories"
 
 /* What topology_ensure() saw and did, as lines for a human. */
 struct topo_report {
@@ -57,5 +57,9 @@ const char *topology_consumer_name(const struct cfg_route *route, char *buf, siz
 int64_t topology_max_ack_pending(const struct cfg_route *route);
 /* "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>". */
 void topology_advisory_subject(const char *stream, const char *consumer, char *buf, size_t len);
+/* The durable on the advisory stream that reads this route's advisories
+ * (filtered on its subject): "taskjet-adv-<len>-<stream>-<consumer>", so
+ * each route of each deployment has its own. Written into buf; returns buf. */
+const char *topology_advisory_durable(const struct cfg_route *route, char *buf, size_t len);
 
 #endif

@@ -46,6 +46,12 @@ backend_library_versions(void)
 	static char buf[64];
 
 	if (buf[0] == '\0')
-		snprintf(buf, sizeof(buf), "libnats %s", js_client_version());
+		snprintf(buf, sizeof(buf), "libnats %s", backend_libnats_version());
 	return buf;
+}
+
+const char *
+backend_libnats_version(void)
+{
+	return js_client_version();
 }

@@ -41,6 +41,8 @@ int backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struc
 
 /* The client libraries the backends use, for --version ("libnats 3.4.1"). */
 const char *backend_library_versions(void);
+/* The libnats version alone ("3.4.1"), for taskjet_build_info. */
+const char *backend_libnats_version(void);
 
 /* The name of cfg->backend ("jetstream", "memory"). */
 const char *backend_kind_name(const struct cfg *cfg);

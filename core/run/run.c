@@ -217,10 +217,12 @@ run_engine(struct engine *engine, const struct cfg *cfg, const struct run_opts *
 	           backend->ops->location(backend));
 	/* With --stdin the run is a batch job: no endpoint to collide over. */
 	if (!o->from_stdin) {
-		rc = http_start(
-		    &(struct http_env){
-		        .cfg = cfg, .engine = engine, .metrics = metrics, .backend = backend },
-		    &http);
+		rc = http_start(&(struct http_env){ .cfg = cfg,
+		                                    .engine = engine,
+		                                    .metrics = metrics,
+		                                    .backend = backend,
+		                                    .libnats_version = backend_libnats_version() },
+		                &http);
 		if (rc < 0) {
 			status = rc == -EINVAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
 			goto stop;

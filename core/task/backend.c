@@ -47,7 +47,7 @@ backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r)
 {
 	if (b->ops->dlq_get == NULL)
 		return -ENOTSUP;
-	if (seq == 0)
+	if (seq == 0 || seq > DLQ_SEQ_MAX)
 		return -ENOENT;
 	return b->ops->dlq_get(b, seq, entry_r);
 }
@@ -55,7 +55,25 @@ backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r)
 int
 backend_dlq_delete(struct backend *b, uint64_t seq)
 {
-	return b->ops->dlq_delete != NULL ? b->ops->dlq_delete(b, seq) : -ENOTSUP;
+	if (b->ops->dlq_delete == NULL)
+		return -ENOTSUP;
+	if (seq == 0 || seq > DLQ_SEQ_MAX)
+		return -ENOENT;
+	return b->ops->dlq_delete(b, seq);
+}
+
+int
+backend_dlq_last_seq(struct backend *b, uint64_t *last_r)
+{
+	/* A scan that starts past every letter reads none of them. */
+	struct dlq_filter f = { .from_seq = UINT64_MAX, .unlimited = true };
+	struct dlq_list list = { 0 };
+	int rc = backend_dlq_list(b, &f, false, &list);
+
+	if (rc == 0)
+		*last_r = list.last_seq;
+	dlq_list_free(&list);
+	return rc;
 }
 
 int
@@ -159,19 +177,35 @@ int
 backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
                    struct dlq_replay_result *res_r)
 {
-	struct dlq_replay_result res;
+	struct dlq_replay_result res = { .dlq_seq = seq };
 	struct dlq_entry *e = NULL;
+	uint64_t last = 0;
 	int rc;
 
 	rc = backend_dlq_get(b, seq, &e);
+	if (rc == -ENOENT && seq <= DLQ_SEQ_MAX && backend_dlq_last_seq(b, &last) == 0 &&
+	    seq <= last) {
+		/* It was stored once and is gone: a replay run again after it
+		 * finished (or a letter deleted meanwhile). Nothing to do. */
+		res.gone = true;
+		*res_r = res;
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0) {
 		if (rc == -ENOTSUP)
 			set_err(err, err_len, "the %s backend keeps no dead letters", b->ops->name);
-		else
+		else if (rc == -ENOENT)
 			set_err(err, err_len,
-			        rc == -ENOENT ? "no dead letter %" PRIu64
-			                      : "reading dead letter %" PRIu64 " failed",
+			        "no dead letter %" PRIu64 " (the DLQ has never held that sequence)",
 			        seq);
+		else if (rc == -ENODATA)
+			set_err(err, err_len,
+			        "dead letter %" PRIu64 " is stored in parts and some are missing",
+			        seq);
+		else
+			set_err(err, err_len, "reading dead letter %" PRIu64 " failed: %s", seq,
+			        strerror(-rc));
 		goto out;
 	}
 	rc = backend_dlq_replay_publish(b, e, err, err_len, &res);

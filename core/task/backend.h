@@ -196,12 +196,16 @@ int backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r)
  * Taskjet-Replayed-From to its original subject under dlq_replay_msg_id(),
  * wait until stored, then delete the letter. Crash-safe: run again within
  * the target's duplicate window, the publish is deduplicated and the letter
- * deleted. Only a subject a configured route consumes is a target
- * (cfg_task_subject_check(): the rule of HTTP intake): a letter naming any
- * other (the JetStream API, the DLQ) is refused and left in place.
- * -ENOENT: no such letter; -EINVAL: it has no valid original subject;
- * -EPERM: no configured route consumes it; -ENXIO: no stream takes that
- * subject; -ENOTSUP: no DLQ here; `err` (may be NULL) says why in words.
+ * deleted; run again after it finished, the letter is missing but its
+ * sequence is not past the DLQ's last: 0 with res_r->gone ("already
+ * replayed or deleted"). Only a subject a configured route consumes is a
+ * target (cfg_task_subject_check(): the rule of HTTP intake): a letter
+ * naming any other (the JetStream API, the DLQ) is refused and left in
+ * place. -ENOENT: the DLQ never held `seq` (or it is out of range);
+ * -ENODATA: its parts are missing; -EINVAL: it has no valid original
+ * subject; -EPERM: no configured route consumes it; -ENXIO: no stream
+ * takes that subject; -ENOTSUP: no DLQ here; `err` (may be NULL) says why
+ * in words.
  */
 int backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
                        struct dlq_replay_result *res_r);
@@ -210,6 +214,9 @@ int backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_le
 int backend_dlq_replay_publish(struct backend *b, const struct dlq_entry *e, char *err,
                                size_t err_len, struct dlq_replay_result *res_r);
 int backend_dlq_delete(struct backend *b, uint64_t seq);
+/* The DLQ's last sequence (every letter ever stored has one at most this
+ * high), reading no letter. 0 or the dlq_list errors. */
+int backend_dlq_last_seq(struct backend *b, uint64_t *last_r);
 int backend_dlq_purge(struct backend *b, const char *subject, uint64_t before_seq);
 /* True if the backend keeps dead letters an operator can reach. */
 bool backend_has_dlq(const struct backend *b);

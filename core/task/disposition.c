@@ -29,6 +29,8 @@ log_ctx_init(struct log_ctx *ctx, const struct route *route, const struct tj_tas
 	}
 	ctx->seq = task->stream_seq;
 	ctx->attempt = task->attempt;
+	ctx->task = task->id;
+	ctx->subject = task->subject;
 }
 
 /* strerror() may share a buffer between threads; the GNU strerror_r()
@@ -56,17 +58,20 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	struct dlq_letter letter;
 	struct log_ctx ctx;
 	char ebuf[128];
-	const char *plugin = NULL;
+	const char *plugin = NULL, *orig_id;
 	int64_t now, delay;
 	int rc;
 
 	log_ctx_init(&ctx, route, task);
+	ctx.reason = dlq_reason_name(reason);
 	res->reason = reason;
 	if (route != NULL && route->cfg != NULL)
 		plugin = route->cfg->plugin;
 	now = env->now_wall_ms != NULL ? env->now_wall_ms() : clock_wall_ms();
 
-	rc = dlq_letter_build(env->dlq, task, plugin, reason, error, now, &letter);
+	/* The publisher's id: the letter's own Nats-Msg-Id is "dlq-...". */
+	orig_id = b->ops->header != NULL ? b->ops->header(b, task, "Nats-Msg-Id") : NULL;
+	rc = dlq_letter_build(env->dlq, task, orig_id, plugin, reason, error, now, &letter);
 	if (rc == 0)
 		rc = b->ops->dead_letter(b, task, &letter.rec);
 	if (rc == 0) {
@@ -76,8 +81,9 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 			/* The letter is stored under a deduplicating id, so the
 			 * redelivery this causes cannot produce a second one. */
 			note_error(res, rc);
+			ctx.error = err_text(rc, ebuf, sizeof(ebuf));
 			log_write(TJ_LOG_ERR, &ctx, "term %s after dead letter: %s", task->id,
-			          err_text(rc, ebuf, sizeof(ebuf)));
+			          ctx.error);
 			goto out;
 		}
 		STATS_INC(route, dead_lettered[reason]);
@@ -92,9 +98,9 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	delay = env->dlq_retry_delay_ms > 0 ? env->dlq_retry_delay_ms : DEFAULT_DLQ_RETRY_DELAY_MS;
 	res->outcome = DISP_DLQ_FAILED;
 	res->delay_ms = delay;
+	ctx.error = err_text(rc, ebuf, sizeof(ebuf));
 	log_write(TJ_LOG_ERR, &ctx, "dead letter for %s (%s) failed: %s; retrying in %lld ms",
-	          task->id, dlq_reason_name(reason), err_text(rc, ebuf, sizeof(ebuf)),
-	          (long long)delay);
+	          task->id, dlq_reason_name(reason), ctx.error, (long long)delay);
 	rc = b->ops->nak(b, task, delay);
 	if (rc < 0) {
 		note_error(res, rc);

@@ -79,8 +79,8 @@ add_header(struct dlq_record *rec, const char *key, const char *value)
 }
 
 int
-dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *plugin,
-                 enum dlq_reason reason, const char *error, int64_t now_wall_ms,
+dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *orig_msg_id,
+                 const char *plugin, enum dlq_reason reason, const char *error, int64_t now_wall_ms,
                  struct dlq_letter *letter)
 {
 	const char *reason_name = dlq_reason_name(reason);
@@ -126,6 +126,8 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	add_header(rec, "Taskjet-Original-Subject", task->subject);
 	add_header(rec, "Taskjet-Original-Stream", stream);
 	add_header(rec, "Taskjet-Original-Seq", letter->seq);
+	if (nonempty(orig_msg_id))
+		add_header(rec, DLQ_ORIGINAL_MSG_ID_HEADER, orig_msg_id);
 	add_header(rec, "Taskjet-Attempts", letter->attempts);
 	add_header(rec, "Taskjet-Reason", reason_name);
 	add_header(rec, "Taskjet-Error", letter->error);
@@ -160,6 +162,15 @@ take_num(const char **p, int digits, int *v)
 	return true;
 }
 
+static int
+days_in_month(int y, int mo)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 /* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm) into epoch ms. */
 static int
 parse_rfc3339(const char *s, int64_t *ms_r)
@@ -167,6 +178,7 @@ parse_rfc3339(const char *s, int64_t *ms_r)
 	const char *p = s;
 	struct tm tm = { 0 };
 	int y, mo, d, h, mi, sec, off = 0, oh, om;
+	bool off_bad = false;
 	int64_t ms = 0, scale = 100;
 	time_t t;
 
@@ -193,11 +205,15 @@ parse_rfc3339(const char *s, int64_t *ms_r)
 
 		if (!take_num(&p, 2, &oh) || *p++ != ':' || !take_num(&p, 2, &om))
 			return -EINVAL;
+		off_bad = oh > 23 || om > 59;
 		off = sign * (oh * 60 + om);
 	} else {
 		return -EINVAL;
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	/* A real calendar day (no 31 April, 29 February only in leap years);
+	 * second 60 is a leap second. */
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+	    mi > 59 || sec > 60 || off_bad)
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -210,6 +226,51 @@ parse_rfc3339(const char *s, int64_t *ms_r)
 	return 0;
 }
 
+/*
+ * A duration ago: the config's units (h, m, s, ms) led by weeks and days,
+ * which a look back at dead letters wants ("7d", "2w", "1d12h"); largest
+ * unit first, each at most once. -EINVAL, or -ERANGE past what ms hold.
+ */
+static int
+parse_ago(const char *text, int64_t *ms_r)
+{
+	static const struct {
+		char unit;
+		int64_t ms;
+	} big[] = { { 'w', INT64_C(7) * 86400000 }, { 'd', 86400000 } };
+	const char *p = text;
+	int64_t total = 0, rest = 0;
+	size_t next = 0;
+
+	while (isdigit((unsigned char)*p)) {
+		const char *q = p;
+		uint64_t n = 0;
+		size_t i;
+
+		while (isdigit((unsigned char)*q) && n <= UINT64_MAX / 10)
+			n = n * 10 + (uint64_t)(*q++ - '0');
+		for (i = next; i < sizeof(big) / sizeof(big[0]) && *q != big[i].unit; i++)
+			;
+		if (i == sizeof(big) / sizeof(big[0]))
+			break; /* not w or d: the rest is a config duration */
+		if (n > (uint64_t)(INT64_MAX - total) / (uint64_t)big[i].ms)
+			return -ERANGE;
+		total += (int64_t)n * big[i].ms;
+		next = i + 1;
+		p = q + 1;
+	}
+	if (p == text || *p != '\0') {
+		int rc = cfg_parse_duration(p, strlen(p), &rest);
+
+		if (rc < 0)
+			return rc;
+		if (rest > INT64_MAX - total)
+			return -ERANGE;
+	}
+	*ms_r = total + rest;
+	return 0;
+}
+
 int
 dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
 {
@@ -219,9 +280,11 @@ dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
 		return -EINVAL;
 	if (parse_rfc3339(text, ms_r) == 0)
 		return 0;
-	if (cfg_parse_duration(text, strlen(text), &ago) < 0)
+	/* A date that is not one (2026-02-31) is refused, not read as 0. */
+	if (parse_ago(text, &ago) < 0)
 		return -EINVAL;
-	*ms_r = now_wall_ms - ago;
+	/* Further back than the epoch: everything. */
+	*ms_r = ago < now_wall_ms ? now_wall_ms - ago : 1;
 	return 0;
 }
 

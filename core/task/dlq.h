@@ -20,6 +20,9 @@
 /* A dead letter to write: the task's payload and original headers, plus
  * these headers, on `subject`, deduplicated by `msg_id`. */
 #define DLQ_MAX_HEADERS 12
+/* The task's own Nats-Msg-Id, which the letter cannot keep under that name
+ * (its own id dedupes it), so that a letter can be matched to the logs. */
+#define DLQ_ORIGINAL_MSG_ID_HEADER "Taskjet-Original-Msg-Id"
 struct dlq_record {
 	char subject[512];
 	char msg_id[256];
@@ -46,7 +49,8 @@ struct dlq_letter {
  * Fill `letter` for `task`: subject "<prefix>.<task subject>", msg id
  * "dlq-<stream>-<seq>" (so a rewrite after a crash is deduplicated), and
  * the headers Taskjet-Original-Subject, -Original-Stream, -Original-Seq,
- * -Attempts, -Reason, -Error (`error` if given, else the task's fail
+ * -Original-Msg-Id (`orig_msg_id`, the publisher's Nats-Msg-Id; left out
+ * when NULL or empty), -Attempts, -Reason, -Error (`error` if given, else the task's fail
  * reason, else "attempts exhausted after N" for that reason, else the reason
  * name; CR/LF become spaces), -Plugin ("-" when NULL or empty) and
  * -Failed-At (RFC 3339 UTC of now_wall_ms), and for a task a replay
@@ -58,9 +62,9 @@ struct dlq_letter {
  * id does not fit, -EINVAL for an unknown reason; the letter is then
  * unspecified.
  */
-int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *plugin,
-                     enum dlq_reason reason, const char *error, int64_t now_wall_ms,
-                     struct dlq_letter *letter);
+int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *orig_msg_id,
+                     const char *plugin, enum dlq_reason reason, const char *error,
+                     int64_t now_wall_ms, struct dlq_letter *letter);
 
 /* ---- stored letters ---- */
 
@@ -104,6 +108,10 @@ struct dlq_entry {
 	size_t header_count;
 	char *payload; /* payload_len bytes plus a NUL; NULL when left out */
 	size_t payload_len;
+	/* Messages the store split the letter into, past the one that names
+	 * it: 0 for a letter stored whole (see nats/dlq_store.h). Deleting
+	 * it deletes them too, so it cannot go with a subject purge. */
+	size_t stored_parts;
 };
 
 struct dlq_list {
@@ -123,7 +131,14 @@ struct dlq_replay_result {
 	char new_stream[64]; /* the stream that stored it */
 	bool duplicate; /* the store already had it (an earlier,
 	                 * interrupted replay); the letter is now gone */
+	bool gone; /* nothing to do: the letter was there once (its sequence
+	            * is not past the DLQ's last) and is not any more, so it
+	            * was replayed or deleted already; new_* unset */
 };
+
+/* The highest sequence a DLQ can hold: JetStream keeps sequences as
+ * int64 (a larger one is answered with an error, not "not found"). */
+#define DLQ_SEQ_MAX ((uint64_t)INT64_MAX)
 
 /*
  * A new entry from a stored letter's parts (all copied): its DLQ sequence,
@@ -168,9 +183,11 @@ bool dlq_header_reserved(const char *key);
 bool dlq_header_dropped(const char *key);
 
 /*
- * Parse a --since value: RFC 3339 UTC ("2026-01-02T03:04:05Z", optional
- * fraction, "+hh:mm" offsets too) or a duration ago ("90m", "1h30m") from
- * now_wall_ms. Epoch ms into *ms_r; -EINVAL if it is neither.
+ * Parse a --since value: an RFC 3339 time ("2026-01-02T03:04:05Z",
+ * optional fraction, "+hh:mm" offsets too) naming a real calendar day, or a
+ * duration ago from now_wall_ms: the config's units led by weeks and days,
+ * largest first ("90m", "1h30m", "7d", "2w", "1d12h"). Epoch ms into
+ * *ms_r (at least 1); -EINVAL if it is neither (2026-02-31 included).
  */
 int dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r);
 

@@ -49,6 +49,8 @@ dead_letter_members(struct jsonw *w, const struct dlq_entry *e, bool full)
 		jsonw_end_object(w);
 	}
 	jsonw_end_array(w);
+	/* Messages besides this one the letter is stored in (dlq_store.h). */
+	jsonw_member_uint(w, "stored_parts", e->stored_parts);
 	jsonw_member_uint(w, "payload_len", e->payload_len);
 	jsonw_member_bytes(w, "payload", e->payload != NULL ? e->payload : "",
 	                   e->payload != NULL ? e->payload_len : 0);
@@ -85,7 +87,10 @@ doc_replay(struct jsonw *w, uint64_t seq, const struct dlq_replay_result *res, c
 	jsonw_begin_object(w);
 	jsonw_member_uint(w, "seq", seq);
 	jsonw_member_bool(w, "ok", err == NULL);
-	if (err == NULL) {
+	if (err == NULL && res->gone) {
+		/* Replayed (or deleted) before: nothing was published now. */
+		jsonw_member_bool(w, "gone", true);
+	} else if (err == NULL) {
 		jsonw_member_string(w, "stream", res->new_stream);
 		jsonw_member_uint(w, "stream_seq", res->new_seq);
 		jsonw_member_bool(w, "duplicate", res->duplicate);

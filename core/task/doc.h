@@ -24,8 +24,9 @@
 /*
  * A dead letter: seq, stored_at (RFC 3339, ms), dlq_subject, subject,
  * stream, stream_seq, attempts, reason, error, plugin, failed_at; with
- * `full` also headers ([{"key", "value"}...], in their stored order) and
- * payload_len, payload_encoding ("utf-8" or "base64") and payload.
+ * `full` also headers ([{"key", "value"}...], in their stored order),
+ * stored_parts (0 for a letter stored whole), payload_len,
+ * payload_encoding ("utf-8" or "base64") and payload.
  */
 void doc_dead_letter(struct jsonw *w, const struct dlq_entry *e, bool full);
 
@@ -34,8 +35,8 @@ void doc_dead_letter(struct jsonw *w, const struct dlq_entry *e, bool full);
 void doc_dead_letters(struct jsonw *w, const char *dlq_stream, const struct dlq_list *list);
 
 /* A replay's outcome for letter `seq`: on success (err NULL) the stream and
- * stream_seq it was stored at and whether it was a duplicate; else the
- * error. */
+ * stream_seq it was stored at and whether it was a duplicate, or "gone":
+ * true when it had been replayed or deleted before; else the error. */
 void doc_replay(struct jsonw *w, uint64_t seq, const struct dlq_replay_result *res,
                 const char *err);
 

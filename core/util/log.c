@@ -153,6 +153,14 @@ put_json_line(struct strbuf *b, int level, const char *when, const struct log_ct
 		jsonw_member_uint(&w, "seq", ctx->seq);
 	if (ctx != NULL && ctx->attempt != 0)
 		jsonw_member_uint(&w, "attempt", ctx->attempt);
+	if (ctx != NULL && ctx->task != NULL)
+		jsonw_member_string(&w, "task", ctx->task);
+	if (ctx != NULL && ctx->subject != NULL)
+		jsonw_member_string(&w, "subject", ctx->subject);
+	if (ctx != NULL && ctx->reason != NULL)
+		jsonw_member_string(&w, "reason", ctx->reason);
+	if (ctx != NULL && ctx->error != NULL)
+		jsonw_member_string(&w, "error", ctx->error);
 	jsonw_key(&w, "msg");
 	jsonw_stringn(&w, msg, msg_len);
 	jsonw_end_object(&w);

@@ -15,12 +15,19 @@
 
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
-/* Who a line is about. Every field is optional (NULL / 0). Borrowed. */
+/* Who a line is about. Every field is optional (NULL / 0). Borrowed.
+ * JSON lines carry each set field as a member of its own, so a log
+ * pipeline can select on a task or reason without parsing msg; text lines
+ * show route, plugin, seq and attempt (the message names the rest). */
 struct log_ctx {
 	const char *route;
 	const char *plugin;
 	uint64_t seq;
 	uint32_t attempt;
+	const char *task; /* the task's id */
+	const char *subject; /* the task's subject */
+	const char *reason; /* a dead letter's reason ("handler_failed", ...) */
+	const char *error; /* the handler's or the store's error text */
 };
 
 /*

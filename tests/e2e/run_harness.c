@@ -214,7 +214,13 @@ spawn(const char *log, char *const argv[], pid_t *pid_r)
 int
 e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms)
 {
-	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", e->config, NULL };
+	return e2e_run_start_config(e, e->config, p, timeout_ms);
+}
+
+int
+e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int timeout_ms)
+{
+	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", (char *)config, NULL };
 	int64_t deadline;
 	int rc;
 

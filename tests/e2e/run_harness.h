@@ -75,6 +75,8 @@ int e2e_write_config(struct e2e *e, const char *top_extra, const char *routes);
  * -ETIMEDOUT; -errno.
  */
 int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
+/* The same with another config file (a second deployment). */
+int e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int timeout_ms);
 /* Send `sig` (if nonzero) and reap, at most timeout_ms; then SIGKILL and
  * -ETIMEDOUT. 0 once reaped (p->status set). */
 int e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms);

@@ -371,6 +371,8 @@ TEST(dead_letters_carry_every_header_and_the_original)
 		CHECK_TRUE(looks_rfc3339_utc(header(m, "Taskjet-Failed-At")));
 		snprintf(want_id, sizeof(want_id), "dlq-TASKS-%llu", (unsigned long long)w->seq);
 		CHECK_STR(header(m, "Nats-Msg-Id"), want_id);
+		/* The publisher's id, to match the letter with the logs. */
+		CHECK_STR(header(m, "Taskjet-Original-Msg-Id"), w->id);
 		if (w->trace != NULL) {
 			CHECK_STR(header(m, "Trace"), w->trace);
 			CHECK_STR(header(m, "X-Tenant"), "acme");

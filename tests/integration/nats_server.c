@@ -198,6 +198,16 @@ start_in_dir(struct nats_server *s)
 }
 
 int
+nats_server_start_max_payload(struct nats_server *s, long max_payload)
+{
+	char conf[64];
+
+	memset(s, 0, sizeof(*s));
+	snprintf(conf, sizeof(conf), "max_payload: %ld\n", max_payload);
+	return nats_server_start_conf(s, conf);
+}
+
+int
 nats_server_start(struct nats_server *s)
 {
 	memset(s, 0, sizeof(*s));

@@ -42,6 +42,9 @@ int nats_server_start_conf(struct nats_server *s, const char *conf);
 /* The directory a test can keep files in before the server starts (a CA,
  * keys): made on first use, removed with the server's by cleanup. */
 const char *nats_server_dir(struct nats_server *s);
+/* The same with the server's max_payload set to `max_payload` bytes (a
+ * config file; nats-server has no flag for it). */
+int nats_server_start_max_payload(struct nats_server *s, long max_payload);
 /* Stop with `sig` (SIGTERM or SIGKILL) and reap it (bounded: a server
  * that ignores SIGTERM for 10 s gets SIGKILL). 0 or -errno. */
 int nats_server_stop(struct nats_server *s, int sig);

@@ -20,6 +20,7 @@
 #include "nats_server.h"
 #include "nats/natsconn.h"
 #include "nats/stats_query.h"
+#include "nats/topology.h"
 #include "testing.h"
 
 static struct nats_server server;
@@ -59,7 +60,7 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 	task.stream = "TASKS";
 	task.stream_seq = orig_seq;
 	task.attempt = 3;
-	if (dlq_letter_build(&fx.cfg.dlq, &task, "fx_behave", reason, error, failed_at_ms,
+	if (dlq_letter_build(&fx.cfg.dlq, &task, NULL, "fx_behave", reason, error, failed_at_ms,
 	                     &letter) != 0)
 		return 0;
 	s = natsMsg_Create(&m, letter.rec.subject, NULL, payload, (int)strlen(payload));
@@ -137,6 +138,39 @@ TEST(parse_since_takes_rfc3339_and_durations)
 	CHECK_INT(dlq_parse_since("yesterday", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("2026-13-02T03:04:05Z", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("", 0, &ms), -EINVAL);
+
+	/* Days and weeks, as a look back at dead letters wants them. */
+	CHECK_INT(dlq_parse_since("1d", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 86400000);
+	CHECK_INT(dlq_parse_since("2w", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 14 * 86400000LL);
+	CHECK_INT(dlq_parse_since("1w2d3h30m", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - (9 * 86400000LL + 3 * 3600000 + 30 * 60000));
+	CHECK_INT(dlq_parse_since("1d500ms", 1000000000000LL, &ms), 0);
+	CHECK_INT(ms, 1000000000000LL - 86400500);
+	/* Further back than 1970: everything. */
+	CHECK_INT(dlq_parse_since("100000w", 1000, &ms), 0);
+	CHECK_INT(ms, 1);
+	/* Largest unit first, each once; no unit alone; no overflow. */
+	CHECK_INT(dlq_parse_since("3h1d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1d1d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1d2w", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("d", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("1x", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("99999999999999999999w", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("15250284453w", 0, &ms), -EINVAL);
+
+	/* Dates that do not exist are refused, not rolled over. */
+	CHECK_INT(dlq_parse_since("2026-02-31T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-04-31T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-02-29T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2028-02-29T00:00:00Z", 0, &ms), 0);
+	CHECK_INT(dlq_parse_since("2100-02-29T00:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2000-02-29T00:00:00Z", 0, &ms), 0);
+	CHECK_INT(dlq_parse_since("2026-01-31T24:00:00Z", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-01-31T10:00:00+24:00", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-01-31T10:00:00+05:60", 0, &ms), -EINVAL);
+	CHECK_INT(dlq_parse_since("2026-12-31T23:59:60Z", 0, &ms), 0);
 }
 
 TEST(list_reads_every_letter_with_its_headers)
@@ -223,6 +257,43 @@ TEST(list_filters_by_subject_reason_and_time)
 	    count_matching(&(struct dlq_filter){ .since_ms = since, .reason = "handler_failed" }),
 	    1);
 	CHECK_INT(count_matching(&(struct dlq_filter){ .since_ms = now + 60000 }), 0);
+}
+
+/* A DLQ stream shared with another deployment (its own subject prefix):
+ * each lists, reads and counts only its own letters. */
+TEST(list_and_get_keep_to_the_subject_prefix)
+{
+	struct cfg_dlq other = fx.cfg.dlq;
+	struct js_fixture fx2 = fx;
+	struct dlq_entry *e = NULL;
+	struct dlq_list list = { 0 };
+	struct topo_report r;
+	int64_t now = clock_wall_ms();
+	uint64_t mine, theirs;
+
+	fresh_topology();
+	other.subject_prefix = (char *)"dlq-other";
+	fx2.cfg.dlq = other;
+	fx2.cfg.route_count = 0;
+	CHECK_INT(topology_ensure(natsconn_js(admin), &fx2.cfg, false, &r), 0);
+	topo_report_free(&r);
+	mine = put_letter("tasks.a", 1, DLQ_REASON_HANDLER_FAILED, "x", now, "mine");
+	fx.cfg.dlq.subject_prefix = (char *)"dlq-other";
+	theirs = put_letter("tasks.a", 2, DLQ_REASON_HANDLER_FAILED, "x", now, "theirs");
+	fx.cfg.dlq.subject_prefix = (char *)"dlq";
+	CHECK_INT(mine, 1);
+	CHECK_INT(theirs, 2);
+	CHECK_INT(count_matching(NULL), 1);
+	CHECK_INT(dlq_admin_list(admin, &other, NULL, false, &list), 0);
+	CHECK_INT(list.count, 1);
+	if (list.count == 1)
+		CHECK_INT(list.entries[0].seq, theirs);
+	dlq_list_free(&list);
+	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOENT);
+	CHECK_INT(dlq_admin_get(admin, &other, theirs, &e), 0);
+	if (e != NULL)
+		CHECK_STR(e->payload, "theirs");
+	dlq_entry_free(e);
 }
 
 TEST(list_stops_at_the_limit_resumes_and_skips_deleted)
@@ -334,10 +405,15 @@ TEST(replay_republishes_with_original_headers_then_deletes)
 	CHECK_STR(stored_header("TASKS", 1, "Nats-Msg-Id", buf, sizeof(buf)), want_id);
 	CHECK_CONTAINS(want_id, "replay-DLQ-1-");
 
-	/* Replayed already: nothing left to replay. */
-	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), -ENOENT);
-	CHECK_CONTAINS(err, "no dead letter 1");
+	/* Replayed already: run again, it is reported as done (the DLQ held
+	 * sequence 1 once), and nothing is published a second time. */
+	memset(&res, 0, sizeof(res));
+	CHECK_INT(backend_dlq_replay(backend, 1, err, sizeof(err), &res), 0);
+	CHECK_TRUE(res.gone);
 	CHECK_INT(stream_msgs("TASKS"), 1);
+	/* A sequence the DLQ never held is an error. */
+	CHECK_INT(backend_dlq_replay(backend, 99, err, sizeof(err), &res), -ENOENT);
+	CHECK_CONTAINS(err, "no dead letter 99");
 }
 
 TEST(replay_interrupted_before_delete_loses_and_duplicates_nothing)
@@ -537,6 +613,7 @@ main(void)
 	}
 	RUN(list_reads_every_letter_with_its_headers);
 	RUN(list_filters_by_subject_reason_and_time);
+	RUN(list_and_get_keep_to_the_subject_prefix);
 	RUN(list_stops_at_the_limit_resumes_and_skips_deleted);
 	RUN(get_reads_one_letter_or_reports_none);
 	RUN(replay_republishes_with_original_headers_then_deletes);

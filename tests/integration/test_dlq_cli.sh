@@ -164,8 +164,18 @@ has "and says so" 'no dead letter 99 in DLQ'
 
 expect "replay one letter" 0 "$bin" dlq replay -c "$cfg" 1
 has "replay reports the new sequence" '^replayed 1 -> TASKS seq 5$'
-expect "a replayed letter is gone" 1 "$bin" dlq replay -c "$cfg" 1
-has "replaying it again finds nothing" 'no dead letter 1'
+expect "replaying it again is safe: exit 0" 0 "$bin" dlq replay -c "$cfg" 1
+has "and says it was done already" '^1 is not in the DLQ any more: already replayed \(or deleted\)$'
+has "counted apart" '^0 replayed, 1 already replayed or deleted, 0 failed$'
+expect "replay --json of it again" 0 "$bin" dlq replay -c "$cfg" --json 1
+has "reports it gone" '^\{"results":\[\{"seq":1,"ok":true,"gone":true\}\],"replayed":0,"gone":1,"failed":0\}$'
+expect "replay of a sequence the DLQ never held exits 1" 1 "$bin" dlq replay -c "$cfg" 99
+has "and says so" 'no dead letter 99 \(the DLQ has never held that sequence\)'
+expect "show of the largest sequence there can be exits 1" 1 "$bin" dlq show -c "$cfg" 9223372036854775807
+has "no dead letter, not a server error" 'no dead letter 9223372036854775807 in DLQ'
+expect "a sequence past int64 is a usage error" 64 "$bin" dlq show -c "$cfg" 9223372036854775808
+has "naming the range" 'SEQ wants an integer from 1 to 9223372036854775807'
+expect "so is one past uint64" 64 "$bin" dlq replay -c "$cfg" 18446744073709551616
 expect "stats shows the replayed task waiting" 0 "$bin" stats -c "$cfg" --json
 has "one message in TASKS, pending for the route" '"name":"TASKS","found":true,"messages":1,.*"name":"work",.*"pending":1,'
 has "stats shows the DLQ depth" '"dlq":\{"name":"DLQ","found":true,"messages":2,'
@@ -180,7 +190,7 @@ has "it carries Taskjet-Replayed-From" '^  Taskjet-Replayed-From: 1$'
 has "and the original header" '^  Trace: t-a$'
 
 expect "replay --all with a reason filter" 0 "$bin" dlq replay -c "$cfg" --all --reason attempts_exhausted --json
-has "replay --json reports each" '^\{"results":\[\{"seq":[23],"ok":true,"stream":"TASKS","stream_seq":6,"duplicate":false\}\],"replayed":1,"failed":0\}$'
+has "replay --json reports each" '^\{"results":\[\{"seq":[23],"ok":true,"stream":"TASKS","stream_seq":6,"duplicate":false\}\],"replayed":1,"gone":0,"failed":0\}$'
 
 # More letters to purge, written straight to the DLQ subjects.
 pub dlq.tasks.x p1 -H Taskjet-Reason=crashed -H Taskjet-Original-Subject=tasks.x
@@ -367,6 +377,9 @@ expect "filters are refused for show" 64 "$bin" dlq show -c "$cfg" --reason cras
 expect "an unknown reason is refused" 64 "$bin" dlq ls -c "$cfg" --reason bogus
 has "and named" 'unknown reason "bogus"'
 expect "a bad --since is refused" 64 "$bin" dlq ls -c "$cfg" --since soon
+expect "--since takes days" 0 "$bin" dlq ls -c "$cfg" --since 1d
+expect "--since takes weeks and days" 0 "$bin" dlq ls -c "$cfg" --since 1w2d
+expect "--since refuses a date that does not exist" 64 "$bin" dlq ls -c "$cfg" --since 2026-02-31T00:00:00Z
 expect "a bad subject pattern is refused" 64 "$bin" dlq ls -c "$cfg" --subject 'a..b'
 expect "no server is exit 69" 69 "$bin" dlq ls --nats nats://127.0.0.1:1
 expect "stats without a config is exit 78" 78 "$bin" stats -c "$tmp/none.json"

@@ -38,6 +38,7 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 base=""
+"$bin" --version >"$tmp/version" 2>&1
 # req METHOD PATH [curl args...]: sets $code, body in $tmp/body. Sent as
 # JSON, as a request that changes something must be; rawreq sends only
 # what it is given (the content-type and cross-site rules).
@@ -133,6 +134,7 @@ chmod 600 "$tmp/token"
 cat >"$tmp/mem.json" <<JSON
 {
   "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
+  "worker_id": "http-mem",
   "memory": { "capacity": 2 },
   "http": { "listen": "127.0.0.1:0", "token_file": "$tmp/token", "max_body": "512",
             "hosts": ["tj.example"] },
@@ -144,8 +146,9 @@ JSON
 auth="Authorization: Bearer s3cret-token"
 if check "memory: taskjet run serves HTTP on the configured loopback port" start_taskjet "$tmp/mem.json"; then
 	expect_code "GET /healthz is 200" 200 GET /healthz
-	body_has "/healthz says ok" '^ok$'
+	body_has "/healthz says ok, names taskjet and the worker" '^\{"status":"ok","service":"taskjet","worker_id":"http-mem"\}$'
 	expect_code "GET /readyz is 200 on the memory backend" 200 GET /readyz
+	body_has "/readyz says ready, names taskjet and the worker" '^\{"status":"ready","service":"taskjet","worker_id":"http-mem"\}$'
 	expect_code "GET /stats needs no token" 200 GET /stats
 	expect_code "POST without a token is 401" 401 POST /api/v1/tasks -d '{"subject":"tasks.slow"}'
 	body_has "the 401 says why" 'bearer token'
@@ -325,6 +328,18 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	body_has "jetstream: /stats queue comes from the server" '"queue":\{"total_enqueued":11,"total_dequeued":12,"current_size":0\}'
 	body_has "jetstream: /stats has per-route detail" '\{"name":"work","subject":"work\.job","stream":"WORK","received":12,"acked":7,"retried":1,'
 	req GET /metrics
+	sample_is "metrics: build info" "taskjet_build_info{version=\"$(sed -n 's/^taskjet \([^ ]*\) .*/\1/p' "$tmp/version")\",abi=\"$(sed -n 's/.*plugin ABI \([0-9.]*\),.*/\1/p' "$tmp/version")\",libnats=\"$(sed -n 's/.*libnats \([0-9.]*\).*/\1/p' "$tmp/version")\"}" 1
+	for m in process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes \
+		process_open_fds process_max_fds process_start_time_seconds; do
+		got=$(sample "$m")
+		check "metrics: $m is there and positive" awk -v v="${got:-0}" 'BEGIN { exit !(v > 0) }'
+	done
+	got=$(sample process_start_time_seconds)
+	check "metrics: process_start_time_seconds is this run's start" \
+		awk -v v="${got:-0}" -v now="$(date +%s)" 'BEGIN { exit !(v < now + 1 && v > now - 600) }'
+	check "metrics: every family has a TYPE" [ "$(grep -c '^# TYPE process_' "$tmp/body")" -eq 6 ]
+	check "metrics: no HELP says naked" sh -c '! grep -q naked "$1"' sh "$tmp/body"
+	body_has "metrics: dlq_failed is explained as nak'd" "^# HELP taskjet_tasks_total .*nak'd, negatively acknowledged"
 	sample_is "metrics: acked" 'taskjet_tasks_total{route="work",outcome="acked"}' 7
 	sample_is "metrics: retried" 'taskjet_tasks_total{route="work",outcome="retried"}' 1
 	sample_is "metrics: dead-lettered" 'taskjet_tasks_total{route="work",outcome="dead_lettered"}' 4
@@ -393,7 +408,16 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 		sleep 0.1
 	done
 	body_has "dlq: the replayed task was processed and dead-lettered again" '^\{"dlq_stream":"DLQ","count":3,'
-	expect_code "dlq: replaying a replayed letter is 404" 404 POST "/api/v1/dlq/$second/replay"
+	expect_code "dlq: replaying a replayed letter again is 200 (safe to re-run)" 200 POST "/api/v1/dlq/$second/replay"
+	body_has "dlq: and says it is gone already" "^\\{\"seq\":$second,\"ok\":true,\"gone\":true\\}\$"
+	expect_code "dlq: the largest uint64 sequence is 404" 404 GET /api/v1/dlq/18446744073709551615
+	body_has "dlq: no dead letter, not a server error" '"error":"no dead letter 18446744073709551615"'
+	expect_code "dlq: past int64 is 404" 404 GET /api/v1/dlq/9223372036854775808
+	expect_code "dlq: past uint64 is 404" 404 GET /api/v1/dlq/99999999999999999999999
+	expect_code "dlq: replaying one past int64 is 404" 404 POST /api/v1/dlq/9223372036854775808/replay
+	expect_code "dlq: deleting one past int64 is 404" 404 DELETE /api/v1/dlq/9223372036854775808
+	expect_code "dlq: since in days is taken" 200 GET "/api/v1/dlq?since=1d"
+	expect_code "dlq: an impossible date is refused" 400 GET "/api/v1/dlq?since=2026-02-31T00:00:00Z"
 
 	# HTTP and the CLI give the same document for the same object: a dead
 	# letter whose payload is not text (invalid UTF-8, NUL, control
@@ -435,7 +459,9 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	# Readiness follows the server away and back.
 	stop_nats
 	check "readyz: 503 once nats-server is gone" poll /readyz 503 15
-	body_has "readyz: the 503 gives the reason" 'not ready: .*not connected to NATS'
+	body_has "readyz: the 503 gives the reason" '^\{"status":"not ready","service":"taskjet","worker_id":"[^"]*","reason":"[^"]*not connected to NATS'
+	expect_code "healthz: taskjet's own body" 200 GET /healthz
+	body_has "healthz: names taskjet" '"service":"taskjet"'
 	expect_code "intake: 503 while NATS is down" 503 POST /api/v1/tasks -d '{"subject":"work.job","payload":1}'
 	expect_code "healthz: still 200 while NATS is down" 200 GET /healthz
 	check "nats-server restarts on the same port and store" start_nats "$nats_port"

@@ -2,6 +2,7 @@
 /* Topology against a real server: create, idempotence, drift, dry run. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,12 +60,27 @@ stream_max_age_ns(const char *name)
 	return v;
 }
 
+/* The filter subject of advisory reader `durable`, or "(missing)". */
+static const char *
+advisory_filter(const char *durable, char *buf, size_t len)
+{
+	jsConsumerInfo *ci = NULL;
+
+	snprintf(buf, len, "(missing)");
+	if (js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKJET_ADVISORIES", durable, NULL, NULL) ==
+	    NATS_OK)
+		snprintf(buf, len, "%s",
+		         ci->Config->FilterSubject != NULL ? ci->Config->FilterSubject : "");
+	jsConsumerInfo_Destroy(ci);
+	return buf;
+}
+
 TEST(dry_run_on_empty_server_changes_nothing)
 {
 	struct topo_report r;
 
 	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, true, &r), -EAGAIN);
-	CHECK_INT(r.pending, 5); /* TASKS, DLQ, advisories + 2 consumers */
+	CHECK_INT(r.pending, 5); /* TASKS, DLQ, advisories + route and advisory readers */
 	CHECK_INT(r.created, 0);
 	CHECK_TRUE(report_has(&r, "stream TASKS: missing (would create)"));
 	CHECK_TRUE(report_has(&r, "consumer TASKS/taskjet-work: missing"));
@@ -79,6 +95,7 @@ TEST(creates_everything_from_scratch)
 	struct topo_report r;
 	jsConsumerInfo *ci = NULL;
 	jsStreamInfo *si = NULL;
+	char buf[256];
 
 	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
 	CHECK_INT(r.created, 5);
@@ -98,7 +115,10 @@ TEST(creates_everything_from_scratch)
 	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "DLQ", NULL, NULL), NATS_OK);
 	if (si != NULL) {
 		CHECK_INT(si->Config->Retention, js_LimitsPolicy);
+		CHECK_INT(si->Config->SubjectsLen, 2);
 		CHECK_STR(si->Config->Subjects[0], "dlq.>");
+		/* Where letters too large for one message keep their parts. */
+		CHECK_STR(si->Config->Subjects[1], "dlq-chunks.>");
 		CHECK_INT(si->Config->MaxMsgs, -1);
 		jsStreamInfo_Destroy(si);
 		si = NULL;
@@ -123,10 +143,9 @@ TEST(creates_everything_from_scratch)
 		jsConsumerInfo_Destroy(ci);
 		ci = NULL;
 	}
-	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKJET_ADVISORIES",
-	                             TOPOLOGY_ADVISORY_CONSUMER, NULL, NULL),
-	          NATS_OK);
-	jsConsumerInfo_Destroy(ci);
+	/* The route's own advisory reader, filtered on its advisories. */
+	CHECK_STR(advisory_filter("taskjet-adv-5-TASKS-taskjet-work", buf, sizeof(buf)),
+	          "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.TASKS.taskjet-work");
 }
 
 TEST(second_run_is_idempotent)
@@ -233,6 +252,129 @@ TEST(retention_change_is_a_conflict)
 	}
 }
 
+static bool
+has_subject(const jsStreamConfig *c, const char *subject)
+{
+	for (int i = 0; i < c->SubjectsLen; i++)
+		if (strcmp(c->Subjects[i], subject) == 0)
+			return true;
+	return false;
+}
+
+/* The subjects of stream `name` include every one listed (NULL-ended). */
+static bool
+stream_has_subjects(const char *name, ...)
+{
+	jsStreamInfo *si = NULL;
+	const char *subject;
+	bool all = true;
+	va_list ap;
+
+	if (js_GetStreamInfo(&si, natsconn_js(nc), name, NULL, NULL) != NATS_OK)
+		return false;
+	va_start(ap, name);
+	while ((subject = va_arg(ap, const char *)) != NULL)
+		if (!has_subject(si->Config, subject)) {
+			printf("# stream %s lacks %s\n", name, subject);
+			all = false;
+		}
+	va_end(ap);
+	jsStreamInfo_Destroy(si);
+	return all;
+}
+
+/*
+ * A second deployment on the same account: its own work stream and route,
+ * its own DLQ subject prefix, the same DLQ and advisory streams. Neither
+ * deployment's run takes the other's subjects or advisory reader away.
+ */
+TEST(two_deployments_share_streams_without_loss)
+{
+	struct js_fixture other;
+	struct topo_report r;
+	char buf[256];
+	const char *adv_a = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.TASKS.taskjet-work";
+	const char *adv_b = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.OTHER.taskjet-other";
+
+	/* The test before left TASKS with another retention. */
+	js_DeleteStream(natsconn_js(nc), "TASKS", NULL, NULL);
+	js_fixture_init(&fx, fx.cfg.nats.url);
+	js_fixture_init(&other, fx.cfg.nats.url);
+	other.stream.name = (char *)"OTHER";
+	other.stream_subjects[0] = (char *)"other.>";
+	other.route.name = (char *)"other";
+	other.route.stream = (char *)"OTHER";
+	other.route.subject = (char *)"other.>";
+	other.route.consumer = (char *)"taskjet-other";
+	other.cfg.dlq.subject_prefix = (char *)"dlq-other";
+
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	topo_report_free(&r);
+	CHECK_INT(topology_ensure(natsconn_js(nc), &other.cfg, false, &r), 0);
+	CHECK_TRUE(report_has(&r, "advisory stream TASKJET_ADVISORIES: adding subject "));
+	CHECK_TRUE(
+	    report_has(&r, "dlq stream DLQ: adding subjects dlq-other.>, dlq-other-chunks.>"));
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+	CHECK_TRUE(stream_has_subjects("TASKJET_ADVISORIES", adv_a, adv_b, NULL));
+	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", "dlq-chunks.>",
+	                               "dlq-other-chunks.>", NULL));
+
+	/* The first deployment again (a restart): nothing to change, nothing lost. */
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, true, &r), 0);
+	CHECK_INT(r.pending, 0);
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_INT(r.updated + r.created, 0);
+	topo_report_free(&r);
+	CHECK_TRUE(stream_has_subjects("TASKJET_ADVISORIES", adv_a, adv_b, NULL));
+	CHECK_TRUE(stream_has_subjects("DLQ", "dlq.>", "dlq-other.>", "dlq-chunks.>",
+	                               "dlq-other-chunks.>", NULL));
+
+	/* Each route has its own reader, filtered on its own advisories. */
+	CHECK_STR(advisory_filter("taskjet-adv-5-OTHER-taskjet-other", buf, sizeof(buf)), adv_b);
+	CHECK_STR(advisory_filter("taskjet-adv-5-TASKS-taskjet-work", buf, sizeof(buf)), adv_a);
+}
+
+/* A work stream's subject the config no longer lists is kept (someone
+ * may still publish there); one the config widens is folded into it. */
+TEST(work_stream_subjects_are_only_added)
+{
+	static char *narrow[] = { (char *)"tasks.a.>", (char *)"jobs.>" };
+	static char *wide[] = { (char *)"tasks.>" };
+	struct topo_report r;
+	jsStreamInfo *si = NULL;
+
+	js_DeleteStream(natsconn_js(nc), "TASKS", NULL, NULL);
+	js_fixture_init(&fx, fx.cfg.nats.url);
+	fx.stream.subjects = narrow;
+	fx.stream.subject_count = 2;
+	fx.route.subject = (char *)"tasks.a.>";
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	topo_report_free(&r);
+	CHECK_TRUE(stream_has_subjects("TASKS", "tasks.a.>", "jobs.>", NULL));
+
+	fx.stream.subjects = wide;
+	fx.stream.subject_count = 1;
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_TRUE(report_has(&r, "stream TASKS: adding subject tasks.>, keeping the 2 it has"));
+	if (testing_failed())
+		dump(&r);
+	topo_report_free(&r);
+	CHECK_INT(js_GetStreamInfo(&si, natsconn_js(nc), "TASKS", NULL, NULL), NATS_OK);
+	if (si != NULL) {
+		CHECK_INT(si->Config->SubjectsLen, 2);
+		CHECK_TRUE(has_subject(si->Config, "jobs.>"));
+		CHECK_TRUE(has_subject(si->Config, "tasks.>"));
+		CHECK_TRUE(!has_subject(si->Config, "tasks.a.>"));
+		jsStreamInfo_Destroy(si);
+	}
+	js_fixture_init(&fx, fx.cfg.nats.url);
+}
+
 int
 main(void)
 {
@@ -258,6 +400,8 @@ main(void)
 	RUN(max_age_drift_reported_then_fixed);
 	RUN(consumer_drift_is_updated_with_full_config);
 	RUN(retention_change_is_a_conflict);
+	RUN(two_deployments_share_streams_without_loss);
+	RUN(work_stream_subjects_are_only_added);
 	natsconn_close(nc, 1000);
 	nats_server_cleanup(&server);
 	natsconn_library_shutdown(5000);

@@ -40,6 +40,22 @@ submake() {
 # loaded at this moment.
 expect "make install-exec install-data into a DESTDIR" 0 \
 	submake -C "$top_builddir" install-exec install-data DESTDIR="$dest"
+# Plugin authors are told about PKG_CONFIG_PATH when pkg-config would not
+# find taskjet-plugin.pc by itself.
+case ":$(pkg-config --variable pc_path pkg-config 2>/dev/null):" in
+*":$TJ_PKGCONFIGDIR:"*) lacks_hint=1 ;;
+*) lacks_hint= ;;
+esac
+if [ -n "$lacks_hint" ]; then
+	if grep -q 'PKG_CONFIG_PATH' "$tmp/out"; then not_ok "no PKG_CONFIG_PATH note for a default pkgconfigdir"; else
+		ok "no PKG_CONFIG_PATH note for a default pkgconfigdir"; fi
+else
+	has "install says how pkg-config finds taskjet-plugin.pc" "export PKG_CONFIG_PATH=$TJ_PKGCONFIGDIR"
+fi
+if [ "${TJ_SYSUSERSDIR:-no}" != no ]; then
+	check "sysusers.d/taskjet.conf declares the service user" \
+		grep -q '^u taskjet ' "$dest$TJ_SYSUSERSDIR/taskjet.conf"
+fi
 
 bin="$dest$TJ_BINDIR/taskjet"
 check "bin/taskjet is installed and runs" "$bin" --version
@@ -60,6 +76,13 @@ check "etc/taskjet/taskjet.json is the example config" \
 	cmp "$dest$TJ_TJCONFDIR/taskjet.json" "$top_srcdir/conf/taskjet.json"
 expect "the installed engine reads that config by default" 0 "$bin" check --help
 has "its default config path is the installed one" "$TJ_TJCONFDIR/taskjet.json"
+expect "taskjet --help names the default state_dir" 0 "$bin" --help
+has "which is the configured localstatedir/lib/taskjet" "TASKJET_STATE_DIR .*\\(default $TJ_STATEDIR\\)"
+# (Top-level keys are indented by one tab; the plugins' own state_dir
+# keys sit deeper.)
+grep -n "^$(printf '\t')\"state_dir\"" "$dest$TJ_TJCONFDIR/taskjet.json" >"$tmp/out"
+if [ -s "$tmp/out" ]; then not_ok "the installed example names no top-level state_dir"; else
+	ok "the installed example names no top-level state_dir"; fi
 
 # Only the installed .pc is visible (not one in /usr/local, say). The .pc
 # names the final prefix; PKG_CONFIG_SYSROOT_DIR maps it into the DESTDIR.
@@ -119,9 +142,42 @@ for p in $TJ_SHIPPED_PLUGINS; do
 	has "plugins shows $p's handler" "^ +handlers: $p\$"
 done
 
+# `check` is read-only: with the installed config's default state_dir it
+# creates nothing there (when that directory is not there already).
+if [ ! -e "$TJ_STATEDIR" ]; then
+	expect "check with the default state_dir" 0 \
+		env TASKJET_PLUGIN_DIR="$dest$TJ_PKGLIBDIR" "$bin" check -c "$dest$TJ_TJCONFDIR/taskjet.json"
+	check "check created no $TJ_STATEDIR" test ! -e "$TJ_STATEDIR"
+fi
+check "check created no state_dir under TASKJET_STATE_DIR" test ! -e "$tmp/var"
+
+# An operator's edits survive a reinstall and an uninstall; the example
+# goes beside the edited config.
+conf="$dest$TJ_TJCONFDIR/taskjet.json"
+sed 's/"level": "info"/"level": "debug"/' "$conf" >"$tmp/edited.json"
+cp "$tmp/edited.json" "$conf"
+expect "make install-data again over an edited config" 0 \
+	submake -C "$top_builddir" install-data DESTDIR="$dest"
+has "install says it keeps the edited config" "keeping your .*taskjet.json"
+check "the edited config is untouched" cmp "$conf" "$tmp/edited.json"
+check "the shipped example is beside it as taskjet.json.example" \
+	cmp "$conf.example" "$top_srcdir/conf/taskjet.json"
+
 expect "make uninstall from the DESTDIR" 0 submake -C "$top_builddir" uninstall DESTDIR="$dest"
+has "uninstall says it keeps the edited config" "keeping .*taskjet.json: it is not the shipped example"
+check "uninstall kept the edited config" cmp "$conf" "$tmp/edited.json"
+check "uninstall removed taskjet.json.example" test ! -e "$conf.example"
+rm -f "$conf"
 find "$dest" ! -type d >"$tmp/out"
-if [ -s "$tmp/out" ]; then not_ok "uninstall leaves no file behind"; else ok "uninstall leaves no file behind"; fi
+if [ -s "$tmp/out" ]; then not_ok "uninstall leaves no other file behind"; else ok "uninstall leaves no other file behind"; fi
+
+# An unedited config is the package's: uninstall removes it.
+expect "install again" 0 submake -C "$top_builddir" install-data DESTDIR="$dest"
+check "a fresh config is the example" cmp "$conf" "$top_srcdir/conf/taskjet.json"
+check "and no .example is made for it" test ! -e "$conf.example"
+expect "uninstall again" 0 submake -C "$top_builddir" uninstall DESTDIR="$dest"
+find "$dest" ! -type d >"$tmp/out"
+if [ -s "$tmp/out" ]; then not_ok "uninstall removes the unedited config"; else ok "uninstall removes the unedited config"; fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

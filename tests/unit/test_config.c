@@ -122,7 +122,8 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(cfg->nats.reconnect_jitter_ms, 100);
 	CHECK_INT(cfg->backend, CFG_BACKEND_JETSTREAM);
 	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
-	CHECK_STR(cfg->state_dir, "/etc/tj/var");
+	/* No state_dir: the configured default, never next to the config. */
+	CHECK_STR(cfg->state_dir, STATEDIR);
 	CHECK_TRUE(cfg->worker_id != NULL && cfg->worker_id[0] != '\0');
 	snprintf(expect, sizeof(expect), "taskjet-%s", cfg->worker_id ? cfg->worker_id : "");
 	CHECK_STR(cfg->nats.name, expect);
@@ -131,7 +132,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(cfg->log.level, TJ_LOG_INFO);
 	CHECK_INT(cfg->log.format, CFG_LOG_TEXT);
 	CHECK_STR(cfg->log.file, NULL);
-	CHECK_STR(cfg->http.listen, "127.0.0.1:8222");
+	CHECK_STR(cfg->http.listen, "127.0.0.1:8394");
 	CHECK_FALSE(cfg->http.listen_set);
 	CHECK_STR(cfg->http.token_file, NULL);
 	CHECK_INT(cfg->http.max_body, 1048576);
@@ -173,6 +174,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(r->batch, 16);
 	CHECK_INT(r->fetch_wait_ms, 1000);
 	CHECK_INT(r->payload, CFG_PAYLOAD_ANY);
+	CHECK_INT(r->payload_max_depth, 512);
 	CHECK_INT(r->backoff.initial_ms, 1000);
 	CHECK_RANGE(r->backoff.multiplier, 2, 2);
 	CHECK_INT(r->backoff.max_ms, 300000);
@@ -227,6 +229,7 @@ TEST(every_key_is_read)
 	    "\"consumer\":\"c\",\"plugin\":\"p_1-x\",\"handler\":\"h.x\","
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
 	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
+	    "\"payload_max_depth\":4096,"
 	    "\"backoff\":{\"initial\":\"500ms\",\"multiplier\":1,\"max\":\"500ms\","
 	    "\"jitter\":0},\"config\":{\"a\":[1,{\"b\":null}]}}]}";
 	char *errors;
@@ -296,6 +299,7 @@ TEST(every_key_is_read)
 	CHECK_INT(r->batch, 1000);
 	CHECK_INT(r->fetch_wait_ms, 10);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
+	CHECK_INT(r->payload_max_depth, 4096);
 	CHECK_INT(r->backoff.initial_ms, 500);
 	CHECK_RANGE(r->backoff.multiplier, 1, 1);
 	CHECK_INT(r->backoff.max_ms, 500);
@@ -581,8 +585,8 @@ static const struct error_case error_cases[] = {
 	  "\"debug\", got \"verbose\"" },
 	{ "{\"http\":{\"listen\":\":8222\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}",
 	  "\":8222\"",
-	  "http.listen: \":8222\" is not an address such as \"127.0.0.1:8222\", "
-	  "\"[::1]:8222\" or \"0.0.0.0:8222\" (all interfaces), or \"off\"" },
+	  "http.listen: \":8222\" is not an address such as \"127.0.0.1:8394\", "
+	  "\"[::1]:8394\" or \"0.0.0.0:8394\" (all interfaces), or \"off\"" },
 	{ "{\"http\":{\"listen\":8222}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "8222}",
 	  "http.listen: expected a string, got a number" },
 	{ "{\"http\":{\"max_body\":0}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE "}]}", "0}",
@@ -824,6 +828,8 @@ TEST(example_config_loads)
 	CHECK_STR(cfg->nats.name, "taskjet-example");
 	/* No plugin_dir: where make install puts the shipped plugins. */
 	CHECK_STR(cfg->plugin_dir, PLUGINDIR);
+	/* No state_dir: $(localstatedir)/lib/taskjet, not /etc/taskjet/var. */
+	CHECK_STR(cfg->state_dir, STATEDIR);
 	CHECK_INT(cfg->stream_count, 3);
 	CHECK_STR(cfg->streams[0].name, "PROVISIONING");
 	CHECK_STR(cfg->streams[0].subjects[0], "provisioning.>");

@@ -50,8 +50,8 @@ TEST(letter_has_subject_id_and_exactly_the_headers)
 	struct tj_task task;
 
 	task_init(&task, reason);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "refunds", DLQ_REASON_HANDLER_FAILED,
+	                           NULL, NOW_MS, &letter),
 	          0);
 	CHECK_STR(letter.rec.subject, "dlq.orders.refund");
 	CHECK_STR(letter.rec.msg_id, "dlq-ORDERS-42");
@@ -60,6 +60,34 @@ TEST(letter_has_subject_id_and_exactly_the_headers)
 		CHECK_STR(letter.rec.headers[i].key, keys[i]);
 		CHECK_STR(letter.rec.headers[i].value, values[i]);
 	}
+}
+
+/* The publisher's Nats-Msg-Id survives as Taskjet-Original-Msg-Id (the
+ * letter's own id is dlq-<stream>-<seq>), so letter and logs match up. */
+TEST(letter_keeps_the_original_message_id)
+{
+	char reason[] = "card declined";
+	struct dlq_letter letter;
+	struct tj_task task;
+	bool found = false;
+
+	task_init(&task, reason);
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refund-7781", "refunds",
+	                           DLQ_REASON_HANDLER_FAILED, NULL, NOW_MS, &letter),
+	          0);
+	CHECK_STR(letter.rec.msg_id, "dlq-ORDERS-42");
+	CHECK_INT(letter.rec.header_count, 9);
+	for (size_t i = 0; i < letter.rec.header_count; i++)
+		if (strcmp(letter.rec.headers[i].key, "Taskjet-Original-Msg-Id") == 0) {
+			CHECK_STR(letter.rec.headers[i].value, "refund-7781");
+			found = true;
+		}
+	CHECK_TRUE(found);
+	/* None given, or empty: no header. */
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "", "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
+	                           NOW_MS, &letter),
+	          0);
+	CHECK_INT(letter.rec.header_count, 8);
 }
 
 TEST(error_text_precedence)
@@ -93,8 +121,8 @@ TEST(error_text_precedence)
 		if (cases[i].fail_reason != NULL)
 			strcpy(fail_reason, cases[i].fail_reason);
 		task_init(&task, cases[i].fail_reason ? fail_reason : NULL);
-		CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", cases[i].reason, cases[i].error,
-		                           NOW_MS, &letter),
+		CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "p", cases[i].reason,
+		                           cases[i].error, NOW_MS, &letter),
 		          0);
 		got = header(&letter, "Taskjet-Error");
 		if (got == NULL || strcmp(got, cases[i].expected) != 0)
@@ -110,11 +138,13 @@ TEST(missing_plugin_is_a_dash)
 	struct tj_task task;
 
 	task_init(&task, NULL);
-	CHECK_INT(
-	    dlq_letter_build(&dlq_cfg, &task, NULL, DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter), 0);
-	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "", DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, NULL, DLQ_REASON_NO_ROUTE, NULL, NOW_MS,
+	                           &letter),
 	          0);
+	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
+	CHECK_INT(
+	    dlq_letter_build(&dlq_cfg, &task, NULL, "", DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter),
+	    0);
 	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
 }
 
@@ -127,7 +157,8 @@ TEST(memory_stream_and_custom_prefix)
 	task_init(&task, NULL);
 	task.stream = "memory";
 	task.stream_seq = 18446744073709551615ULL;
-	CHECK_INT(dlq_letter_build(&custom, &task, "x", DLQ_REASON_CRASHED, NULL, 0, &letter), 0);
+	CHECK_INT(dlq_letter_build(&custom, &task, NULL, "x", DLQ_REASON_CRASHED, NULL, 0, &letter),
+	          0);
 	CHECK_STR(letter.rec.subject, "dead.letters.orders.refund");
 	CHECK_STR(letter.rec.msg_id, "dlq-memory-18446744073709551615");
 	CHECK_STR(header(&letter, "Taskjet-Original-Seq"), "18446744073709551615");
@@ -147,8 +178,9 @@ TEST(long_error_is_cut_on_a_character_boundary)
 		memcpy(error + i, "\xc3\xa9", 2);
 	error[sizeof(error) - 1] = '\0';
 	task_init(&task, NULL);
-	CHECK_INT(
-	    dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED, error, NOW_MS, &letter), 0);
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "p", DLQ_REASON_CRASHED, error, NOW_MS,
+	                           &letter),
+	          0);
 	len = strlen(letter.error);
 	CHECK_INT(len, DLQ_ERROR_MAX - 2);
 	CHECK_INT(memcmp(letter.error, error, len), 0);
@@ -164,11 +196,13 @@ TEST(rejects_overlong_subject_and_bad_reason)
 	memset(subject, 'a', sizeof(subject) - 1);
 	subject[sizeof(subject) - 1] = '\0';
 	task_init(&task, NULL);
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_COUNT, NULL, NOW_MS, &letter),
-	          -EINVAL);
+	CHECK_INT(
+	    dlq_letter_build(&dlq_cfg, &task, NULL, "p", DLQ_REASON_COUNT, NULL, NOW_MS, &letter),
+	    -EINVAL);
 	task.subject = subject;
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "p", DLQ_REASON_CRASHED, NULL, NOW_MS, &letter),
-	          -ENAMETOOLONG);
+	CHECK_INT(
+	    dlq_letter_build(&dlq_cfg, &task, NULL, "p", DLQ_REASON_CRASHED, NULL, NOW_MS, &letter),
+	    -ENAMETOOLONG);
 }
 
 TEST(a_replayed_task_s_letter_says_where_it_came_from)
@@ -180,15 +214,15 @@ TEST(a_replayed_task_s_letter_says_where_it_came_from)
 	/* The id dlq_replay_msg_id() gives: replay-<DLQ stream>-<seq>-<ns>. */
 	task_init(&task, NULL);
 	strcpy(task.id, "replay-DLQ-17-1700000000123456789");
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "refunds", DLQ_REASON_HANDLER_FAILED,
+	                           NULL, NOW_MS, &letter),
 	          0);
 	CHECK_INT(letter.rec.header_count, 9);
 	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), "17");
 	/* Another DLQ's replay, or an id that only looks like one: nothing. */
 	strcpy(task.id, "replay-OTHER-17-1");
-	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
-	                           NOW_MS, &letter),
+	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "refunds", DLQ_REASON_HANDLER_FAILED,
+	                           NULL, NOW_MS, &letter),
 	          0);
 	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), NULL);
 	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-17", &seq));
@@ -233,6 +267,7 @@ int
 main(void)
 {
 	RUN(letter_has_subject_id_and_exactly_the_headers);
+	RUN(letter_keeps_the_original_message_id);
 	RUN(error_text_precedence);
 	RUN(missing_plugin_is_a_dash);
 	RUN(memory_stream_and_custom_prefix);

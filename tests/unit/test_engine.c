@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/workers.h"
 #include "fake_backend.h"
+#include "json.h"
 #include "util/log.h"
 #include "testing.h"
 
@@ -297,7 +298,8 @@ TEST(exhausted_retries_dead_letter_with_every_header)
 	           strlen(letter_header(l, "Taskjet-Failed-At")) == 20 &&
 	           letter_header(l, "Taskjet-Failed-At")[19] == 'Z');
 	CHECK_TRUE(l->next == NULL);
-	CHECK_INT(l->header_count, 9); /* Trace-Id and the engine's eight */
+	CHECK_STR(letter_header(l, "Taskjet-Original-Msg-Id"), "order-42");
+	CHECK_INT(l->header_count, 10); /* Trace-Id and the engine's nine */
 	for (size_t i = 0; i < l->header_count; i++)
 		CHECK_TRUE(strcasecmp(l->headers[i].key, "Taskjet-Replayed-From") != 0);
 out:
@@ -328,6 +330,97 @@ TEST(permanent_failure_dead_letters_on_first_attempt)
 		CHECK_STR(letter_header(l, "Taskjet-Error"), "payload asked to fail");
 	}
 	CHECK_INT(mem_backend_run_one(f.backend, 50, &step), 0);
+	fixture_teardown(&f);
+}
+
+/* The JSON line of `path` whose msg contains `needle`, parsed into doc;
+ * *line_r (the text doc points into) is the caller's to free after it. */
+static bool
+json_line_with(const char *path, const char *needle, struct json_doc *doc, char **line_r)
+{
+	FILE *fp = fopen(path, "r");
+	size_t cap = 0;
+	ssize_t n;
+	bool found = false;
+
+	*line_r = NULL;
+	if (fp == NULL)
+		return false;
+	while (!found && (n = getline(line_r, &cap, fp)) > 0)
+		if (strstr(*line_r, needle) != NULL)
+			found = json_parse(*line_r, (size_t)n - 1, doc, NULL) == 0;
+	fclose(fp);
+	return found;
+}
+
+static void
+check_member(const struct json_doc *doc, const char *key, const char *want)
+{
+	char *got = NULL;
+
+	if (json_get_string(doc, json_member(doc, doc->toks, key), &got) < 0)
+		testing_fail(__FILE__, __LINE__, "no string member \"%s\" (wanted \"%s\")", key,
+		             want);
+	else if (strcmp(got, want) != 0)
+		testing_fail(__FILE__, __LINE__, "%s is \"%s\", expected \"%s\"", key, got, want);
+	free(got);
+}
+
+/* JSON logs carry the task, its subject, the reason and the error as
+ * members of their own, not only inside msg; and the letter keeps the
+ * publisher's message id. */
+TEST(json_logs_name_the_task_subject_reason_and_error)
+{
+	char path[] = "/tmp/tj-engine-log-XXXXXX";
+	struct fixture f;
+	struct mem_step step;
+	struct json_doc doc;
+	const struct mem_letter *l;
+	char *line = NULL;
+	bool found;
+	int fd = mkstemp(path);
+
+	if (fd >= 0)
+		close(fd);
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"r\", \"stream\": \"TASKS\", \"subject\": \"tasks.>\","
+	                  "  \"plugin\": \"fx_behave\", \"max_attempts\": 2,"
+	                  "  \"config\": { \"reason\": \"upstream busy\" },"
+	                  "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"1ms\" } }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(log_setup(TJ_LOG_DEBUG, LOG_FORMAT_JSON, path), 0);
+	CHECK_INT(mpub(&f, "tasks.x", "fail", NULL, 0, "job-9"), 0);
+	CHECK_INT(mpub(&f, "tasks.y", "retry", NULL, 0, "job-10"), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
+
+	found = json_line_with(path, "dead-lettered job-9 (tasks.x)", &doc, &line);
+	CHECK_TRUE(found);
+	if (found) {
+		check_member(&doc, "task", "job-9");
+		check_member(&doc, "subject", "tasks.x");
+		check_member(&doc, "reason", "handler_failed");
+		check_member(&doc, "error", "payload asked to fail");
+		check_member(&doc, "route", "r");
+		json_doc_free(&doc);
+	}
+	free(line);
+	found = json_line_with(path, "retry job-10", &doc, &line);
+	CHECK_TRUE(found);
+	if (found) {
+		check_member(&doc, "task", "job-10");
+		check_member(&doc, "subject", "tasks.y");
+		check_member(&doc, "error", "upstream busy");
+		CHECK_TRUE(json_member(&doc, doc.toks, "reason") == NULL);
+		json_doc_free(&doc);
+	}
+	free(line);
+	l = mem_backend_letters(f.backend);
+	if (l != NULL)
+		CHECK_STR(letter_header(l, "Taskjet-Original-Msg-Id"), "job-9");
+	unlink(path);
 	fixture_teardown(&f);
 }
 
@@ -406,9 +499,38 @@ TEST(json_payloads_are_judged_by_rfc_8259)
 		CHECK_STR(letter_header(l, "Taskjet-Error"),
 		          "payload is not valid JSON: invalid UTF-8 in a string at byte 6");
 		CHECK_STR(letter_header(l->next, "Taskjet-Error"),
-		          "payload is not valid JSON: nesting deeper than 512 at byte 512");
+		          "payload is not valid JSON: nesting deeper than 512 at byte 512 "
+		          "(the route's payload_max_depth)");
 	}
 	unlink(file);
+	fixture_teardown(&f);
+}
+
+/* The nesting limit is the route's payload_max_depth, and a payload over
+ * it is refused saying which setting to raise. */
+TEST(payload_max_depth_is_the_routes_setting)
+{
+	const struct mem_letter *l;
+	struct mem_step step;
+	struct fixture f;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"j\", \"stream\": \"TASKS\", \"subject\": \"tasks.j\","
+	                  "  \"plugin\": \"fx_behave\", \"payload\": \"json\","
+	                  "  \"payload_max_depth\": 3 }",
+	                  NULL) < 0)
+		return;
+	CHECK_INT(mpub(&f, "tasks.j", "[[[1]]]", NULL, 0, NULL), 0);
+	CHECK_INT(mpub(&f, "tasks.j", "[[[[1]]]]", NULL, 0, NULL), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.outcome, DISP_ACKED);
+	CHECK_INT(mem_backend_run_one(f.backend, 2000, &step), 1);
+	CHECK_INT(f.last.reason, DLQ_REASON_INVALID_PAYLOAD);
+	l = mem_backend_letters(f.backend);
+	if (l != NULL)
+		CHECK_STR(letter_header(l, "Taskjet-Error"),
+		          "payload is not valid JSON: nesting deeper than 3 at byte 3 "
+		          "(the route's payload_max_depth)");
 	fixture_teardown(&f);
 }
 
@@ -509,8 +631,10 @@ main(void)
 	RUN(retries_with_growing_delays_then_acks);
 	RUN(exhausted_retries_dead_letter_with_every_header);
 	RUN(permanent_failure_dead_letters_on_first_attempt);
+	RUN(json_logs_name_the_task_subject_reason_and_error);
 	RUN(invalid_json_payload_is_dead_lettered_without_the_handler);
 	RUN(json_payloads_are_judged_by_rfc_8259);
+	RUN(payload_max_depth_is_the_routes_setting);
 	RUN(unrouted_work_is_dead_lettered_and_unknown_subjects_refused);
 	RUN(full_queue_refuses_publish_and_dedupe_ignores_repeats);
 	RUN(heartbeat_keeps_a_long_handler_alive);

@@ -31,8 +31,17 @@ want KillSignal SIGTERM
 want KillMode mixed
 want StateDirectory taskjet
 want 'Environment' 'TASKJET_STATE_DIR=%S/taskjet'
-want DynamicUser yes
 want User taskjet
+want Group taskjet
+want StateDirectoryMode 0750
+want UMask 0027
+# A dynamic user's state sits under /var/lib/private (root only), where no
+# operator group could read the embedded server's URL.
+if [ -n "$(value DynamicUser)" ] && [ "$(value DynamicUser)" != no ]; then
+	not_ok "no DynamicUser (operators read the state directory)"
+else
+	ok "no DynamicUser (operators read the state directory)"
+fi
 want NoNewPrivileges yes
 want ProtectSystem strict
 want ProtectHome yes

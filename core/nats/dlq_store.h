@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How a dead letter lies in the DLQ stream. One that fits the server's
+ * max_payload is one message on "<prefix>.<original subject>". One that
+ * does not (the original task was near the limit, and the letter adds its
+ * Taskjet-* headers) is stored whole in parts: the original headers and
+ * payload, cut into messages on "<prefix>-chunks.<key>.<n>" (key unique to
+ * this write), written first; then a manifest on the letter's own subject
+ * with the Taskjet-* headers, Taskjet-Parts and Taskjet-Parts-Key, and no
+ * payload. Readers put the parts back together; deleting a letter deletes
+ * its parts. A letter is never lost to its size.
+ *
+ * NATS-internal: it includes <nats/nats.h>. Thread-safe.
+ */
+#ifndef TASKJET_DLQ_STORE_H
+#define TASKJET_DLQ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <nats/nats.h>
+
+#include "config/config.h"
+#include "task/task.h"
+
+struct natsconn;
+
+/* Bookkeeping headers of a manifest; readers drop them. */
+#define DLQ_PARTS_HEADER "Taskjet-Parts"
+#define DLQ_PARTS_KEY_HEADER "Taskjet-Parts-Key"
+
+/* The DLQ stream's name and subject prefix (the defaults when unset). */
+const char *dlq_store_stream(const struct cfg_dlq *dlq);
+const char *dlq_store_prefix(const struct cfg_dlq *dlq);
+
+/* "<prefix>-chunks.>": the DLQ stream's second subject. buf: >= 300. */
+void dlq_store_parts_filter(const struct cfg_dlq *dlq, char *buf, size_t len);
+
+/*
+ * Store `letter` (subject, headers, payload; borrowed) with message id
+ * `msg_id` (the letter's, so a rewrite is deduplicated): as one message
+ * when it fits, else in parts under a manifest. 0, or a js_publish_msg()
+ * error. Logs nothing.
+ */
+int dlq_store_write(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *letter,
+                    const char *msg_id);
+
+/* How many parts the stored message `m` points at; 0 for a whole letter. */
+size_t dlq_store_parts(natsMsg *m);
+
+/* What dlq_store_read() gives back: the original headers (pointing into
+ * `blob`) and payload (in `blob`). Free with dlq_store_letter_free(). */
+struct dlq_store_letter {
+	char *blob;
+	struct msg_header *headers;
+	size_t header_count;
+	const char *payload;
+	size_t payload_len;
+};
+
+/* Read the parts of manifest `m` back. 0; -ENODATA if a part is missing or
+ * they do not add up; -errno if the server failed. */
+int dlq_store_read(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m,
+                   struct dlq_store_letter *letter_r);
+void dlq_store_letter_free(struct dlq_store_letter *letter);
+
+/* Delete the parts manifest `m` points at (none: nothing to do). 0 or
+ * -errno. */
+int dlq_store_delete_parts(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m);
+
+#endif
