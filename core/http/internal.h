@@ -21,9 +21,12 @@
 /* How long a readiness, metrics or stats probe may wait for the server. */
 #define SERVER_INFO_TIMEOUT_MS 1000
 
+struct overview_sampler;
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_env env;
+	struct overview_sampler *sampler; /* overview.c */
 	char *token; /* NULL: no token required */
 	size_t token_len;
 	size_t max_body;
@@ -44,6 +47,8 @@ struct reply {
 	const char *allow; /* Allow header for 405, else NULL */
 	bool retry_after; /* 503: suggest trying again in a second */
 	bool www_authenticate; /* 401 */
+	/* More headers: "Name", "value" pairs ending in NULL; static. */
+	const char *const *headers;
 };
 
 /* server.c: replies. */
@@ -58,6 +63,9 @@ void reply_document(struct reply *r, struct strbuf *b, int writer_error);
 /* probes.c */
 void handle_healthz(struct http_server *s, struct reply *r);
 void handle_readyz(struct http_server *s, struct reply *r);
+/* True when ready to take tasks; else `why` says what is missing. May ask
+ * the server (bounded by SERVER_INFO_TIMEOUT_MS). */
+bool http_check_ready(struct http_server *s, char *why, size_t len);
 /* What the backend's store knows now (no per-reason scan); an empty
  * snapshot (queue unknown, nothing found) when it could not say. Free
  * with stats_snapshot_free(). */
@@ -75,5 +83,16 @@ void handle_post_task(struct http_server *s, struct request *req, struct reply *
 /* dlq_api.c: /api/v1/dlq... Returns false if `url` is not a DLQ path. */
 bool handle_dlq(struct http_server *s, struct MHD_Connection *conn, const char *url,
                 const char *method, struct reply *r);
+
+/* overview.c: GET /api/v1/overview, and the sampler thread behind its
+ * rates over the last minute (started before the daemon, stopped after
+ * it; 0 or -errno). Returns false if `url` is not the overview. */
+int overview_start(struct http_server *s);
+void overview_stop(struct http_server *s);
+bool handle_overview(struct http_server *s, const char *url, const char *method, struct reply *r);
+
+/* dashboard.c: the web dashboard at / and its files under /dashboard/.
+ * Returns false if `url` is neither. */
+bool handle_dashboard(struct http_server *s, const char *url, const char *method, struct reply *r);
 
 #endif

@@ -5,9 +5,8 @@
 #include "http/internal.h"
 #include "task/backend.h"
 
-/* True when ready; else `why` says what is missing. */
-static bool
-check_ready(struct http_server *s, char *why, size_t len)
+bool
+http_check_ready(struct http_server *s, char *why, size_t len)
 {
 	struct backend *b = s->env.backend;
 
@@ -42,7 +41,7 @@ handle_readyz(struct http_server *s, struct reply *r)
 {
 	char why[512], text[600];
 
-	if (check_ready(s, why, sizeof(why))) {
+	if (http_check_ready(s, why, sizeof(why))) {
 		reply_text(r, MHD_HTTP_OK, "ready");
 		return;
 	}

@@ -91,6 +91,8 @@ send_reply(struct MHD_Connection *conn, struct reply *r)
 	if (r->www_authenticate)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                        "Bearer realm=\"taskjet\"");
+	for (const char *const *h = r->headers; h != NULL && h[0] != NULL; h += 2)
+		MHD_add_response_header(resp, h[0], h[1]);
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -143,7 +145,8 @@ route_request(struct http_server *s, struct MHD_Connection *conn, struct request
 		handle_stats(s, r);
 	} else if (strcmp(url, "/api/v1/tasks") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
 		handle_post_task(s, req, r);
-	} else if (handle_dlq(s, conn, url, method, r)) {
+	} else if (handle_dlq(s, conn, url, method, r) || handle_overview(s, url, method, r) ||
+	           handle_dashboard(s, url, method, r)) {
 		/* answered */
 	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
 	           strcmp(url, "/metrics") == 0 || strcmp(url, "/stats") == 0) {
@@ -318,6 +321,9 @@ http_start(const struct http_env *env, struct http_server **s_r)
 			goto out;
 		}
 	}
+	rc = overview_start(s);
+	if (rc < 0)
+		goto out;
 	errno = 0;
 	s->daemon = MHD_start_daemon(
 	    flags, (uint16_t)port, NULL, NULL, on_request, s,
@@ -363,6 +369,7 @@ http_stop(struct http_server *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	overview_stop(s);
 	if (s->token != NULL)
 		explicit_bzero(s->token, s->token_len);
 	free(s->token);
