@@ -285,8 +285,7 @@
 			if (gen !== state.lettersGen) return;
 			state.lettersAt = Date.now();
 			if (e.status === 401) {
-				state.token = null;
-				$('unlock').hidden = false;
+				askUnlock();
 				state.letters = [];
 				renderLetters();
 				status.textContent = 'The dead letters need the bearer token.';
@@ -359,8 +358,7 @@
 		} catch (e) {
 			if (e.status === 401) {
 				dlg.close();
-				state.token = null;
-				$('unlock').hidden = false;
+				askUnlock();
 				$('letters-status').textContent = 'The dead letters need the bearer token.';
 				return;
 			}
@@ -553,6 +551,12 @@
 		}
 	}
 
+	// The token, asked for once a read was refused without it.
+	function askUnlock() {
+		state.token = null;
+		$('unlock').hidden = false;
+	}
+
 	let toastTimer = null;
 
 	function toast(text) {
@@ -581,7 +585,10 @@
 			}
 			setText('live', `live · updated ${fmtTime(ov.time).slice(11)}`);
 		} catch (e) {
-			$('banner').textContent = `Cannot reach taskjet: ${e.message}. Retrying every ${POLL_MS / 1000} s.`;
+			if (e.status === 401) askUnlock();
+			$('banner').textContent = e.status === 401
+				? 'This server wants its bearer token.'
+				: `Cannot reach taskjet: ${e.message}. Retrying every ${POLL_MS / 1000} s.`;
 			$('banner').hidden = false;
 			const pill = $('ready-pill');
 			pill.textContent = 'unreachable';
@@ -623,7 +630,9 @@
 			ev.preventDefault();
 			state.token = $('unlock-token').value.trim() || null;
 			$('unlock-token').value = '';
-			loadLetters(false);
+			$('unlock').hidden = true;
+			state.lettersSig = null; // list again with the token
+			poll();
 		});
 		$('more').addEventListener('click', () => loadLetters(true));
 		$('pause').addEventListener('click', () => {
