@@ -63,11 +63,17 @@
 		return r < 10 ? r.toFixed(2) : r < 100 ? r.toFixed(1) : intFmt.format(Math.round(r));
 	}
 
+	// Three significant digits, without trailing zeros after the point.
+	function sig3(x) {
+		const t = x.toPrecision(3);
+		return t.includes('.') && !t.includes('e') ? t.replace(/\.?0+$/, '') : String(Number(t));
+	}
+
 	function fmtSeconds(s) {
 		if (s === null || s === undefined) return '–';
 		if (s < 0.001) return Math.round(s * 1e6) + ' µs';
-		if (s < 1) return (s * 1000).toPrecision(3).replace(/\.?0+$/, '') + ' ms';
-		return s.toPrecision(3).replace(/\.?0+$/, '') + ' s';
+		if (s < 1) return sig3(s * 1000) + ' ms';
+		return sig3(s) + ' s';
 	}
 
 	function fmtDuration(sec) {
