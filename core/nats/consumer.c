@@ -38,8 +38,8 @@
  * then). How many requests are alive is bounded by outstanding: each owes
  * at least one message. */
 #define MAX_PULLS 1024
-/* How long the dispatcher sleeps in NextMsg at most between looks at its
- * timers (expiries, heartbeats, reconnects). */
+/* How long a reader waits in NextMsg at most before it looks at the
+ * timers again (expiries, heartbeats, reconnects). */
 #define TICK_MS 250
 /* After an error status, wait this long before pulling again. */
 #define ERROR_BACKOFF_MS 1000
@@ -69,8 +69,6 @@ struct js_consumer {
 	char inbox[128];
 	char next_subject[600];
 	natsSubscription *sub;
-	pthread_t thread;
-	bool thread_started, thread_joined;
 	int stopping; /* atomic */
 
 	/* Pull request shape. */
@@ -81,7 +79,8 @@ struct js_consumer {
 	int64_t heartbeat_ms; /* 0: none asked */
 
 	pthread_mutex_t lock;
-	pthread_cond_t avail; /* tasks queued, or stopping */
+	pthread_cond_t avail; /* tasks queued, a reader done, or stopping */
+	bool reading; /* a thread waits in (or drains) the inbox */
 	struct js_slot *q_head, *q_tail; /* received, not yet handed out */
 	unsigned queued;
 	struct js_slot *free_list;
@@ -458,19 +457,19 @@ on_no_responders(struct js_consumer *c, int64_t now)
 }
 
 /*
- * Messages that arrived together (lock not held): statuses are handled,
- * data messages queued for the workers, with one lock round for the
- * accounting and one for the queue.
+ * Messages read together from the inbox; the lock is held on entry and on
+ * return (dropped while the tasks are filled in). Statuses are handled,
+ * data messages become tasks at the queue's tail. Returns how many were
+ * queued.
  */
-static void
-on_burst(struct js_consumer *c, natsMsg **msgs, int n)
+static int
+take_in(struct js_consumer *c, natsMsg **msgs, int n)
 {
 	int64_t now = clock_mono_ms();
 	struct js_slot *slots[BURST_MAX];
 	natsMsg *data[BURST_MAX];
 	int nd = 0, queued = 0;
 
-	pthread_mutex_lock(&c->lock);
 	c->last_heard_ms = now;
 	for (int i = 0; i < n; i++) {
 		const char *code = status_of(msgs[i]);
@@ -490,7 +489,6 @@ on_burst(struct js_consumer *c, natsMsg **msgs, int n)
 	pthread_mutex_unlock(&c->lock);
 	if (nd > 0)
 		metrics_observe_fetch(c->env.sink->metrics, c->route, (unsigned)nd);
-
 	for (int i = 0; i < nd; i++) {
 		if (!is_stopping(c) && fill_task(c, slots[i], data[i], now)) {
 			data[i] = NULL;
@@ -503,13 +501,15 @@ on_burst(struct js_consumer *c, natsMsg **msgs, int n)
 		/* Stopping, or not ours to handle: back to the server. */
 		nak_now(c, data[i]);
 	}
-
+	for (int i = 0; i < n; i++)
+		natsMsg_Destroy(msgs[i]);
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < nd; i++) {
 		struct js_slot *sl = slots[i];
 
 		if (data[i] != NULL) {
 			put_slot(c, sl);
+			natsMsg_Destroy(data[i]);
 			continue;
 		}
 		sl->next = NULL;
@@ -521,68 +521,46 @@ on_burst(struct js_consumer *c, natsMsg **msgs, int n)
 		c->queued++;
 		queued++;
 	}
-	if (queued == 1)
-		pthread_cond_signal(&c->avail);
-	else if (queued > 1)
-		pthread_cond_broadcast(&c->avail);
 	maybe_pull(c, now);
-	pthread_mutex_unlock(&c->lock);
-
-	for (int i = 0; i < nd; i++)
-		natsMsg_Destroy(data[i]);
-	for (int i = 0; i < n; i++)
-		natsMsg_Destroy(msgs[i]);
+	return queued;
 }
 
-static void *
-dispatcher_main(void *arg)
+/*
+ * Read the inbox: wait at most wait_ms for a first message, then take what
+ * else is there without waiting. The lock is held on entry and on return;
+ * only one thread reads at a time (c->reading), and the lock is dropped
+ * while it waits. Returns how many tasks were queued.
+ */
+static int
+read_inbox(struct js_consumer *c, int64_t wait_ms)
 {
-	struct js_consumer *c = arg;
 	natsMsg *msgs[BURST_MAX];
+	bool no_responders = false;
+	natsStatus s;
+	int n, queued = 0;
 
-	while (!is_stopping(c)) {
-		int64_t now = clock_mono_ms();
-		natsStatus s;
-		bool no_responders = false;
-		int n = 0;
-
-		pthread_mutex_lock(&c->lock);
-		check_pulls(c, now);
-		maybe_pull(c, now);
-		pthread_mutex_unlock(&c->lock);
-		s = natsSubscription_NextMsg(&msgs[0], c->sub, TICK_MS);
-		if (s == NATS_TIMEOUT)
-			continue;
-		if (s == NATS_NO_RESPONDERS) {
-			pthread_mutex_lock(&c->lock);
-			on_no_responders(c, clock_mono_ms());
-			pthread_mutex_unlock(&c->lock);
-			continue;
-		}
-		if (s != NATS_OK) {
-			/* Closed under us (a stop), or a slow-consumer report. */
-			if (is_stopping(c))
-				break;
-			clock_sleep_ms(50);
-			continue;
-		}
-		/* Take what else is there already, without waiting. */
+	c->reading = true;
+	pthread_mutex_unlock(&c->lock);
+	s = natsSubscription_NextMsg(&msgs[0], c->sub, wait_ms);
+	if (s == NATS_OK) {
 		for (n = 1; n < BURST_MAX; n++) {
-			s = natsSubscription_NextMsg(&msgs[n], c->sub, 0);
-			if (s != NATS_OK) {
-				no_responders = s == NATS_NO_RESPONDERS;
+			natsStatus more = natsSubscription_NextMsg(&msgs[n], c->sub, 0);
+
+			if (more != NATS_OK) {
+				no_responders = more == NATS_NO_RESPONDERS;
 				break;
 			}
 		}
-		on_burst(c, msgs, n);
-		if (no_responders) {
-			pthread_mutex_lock(&c->lock);
-			on_no_responders(c, clock_mono_ms());
-			pthread_mutex_unlock(&c->lock);
-		}
 	}
-	nats_ReleaseThreadMemory();
-	return NULL;
+	pthread_mutex_lock(&c->lock);
+	if (s == NATS_OK)
+		queued = take_in(c, msgs, n);
+	if (s == NATS_NO_RESPONDERS || no_responders)
+		on_no_responders(c, clock_mono_ms());
+	c->reading = false;
+	/* Others may wait for the queue, or for their turn to read. */
+	pthread_cond_broadcast(&c->avail);
+	return queued;
 }
 
 /* ---- the workers' side ---- */
@@ -591,14 +569,32 @@ int
 js_consumer_next(struct js_consumer *c, int64_t timeout_ms, struct tj_task **task_r)
 {
 	struct timespec until;
+	int64_t end = clock_mono_ms() + timeout_ms;
 	struct js_slot *s;
 	int rc = 0;
 
 	clock_mono_deadline(timeout_ms, &until);
 	pthread_mutex_lock(&c->lock);
-	while (c->q_head == NULL && !is_stopping(c))
+	/*
+	 * A worker with nothing queued reads the inbox itself, so a message
+	 * goes from libnats' reader to the handler with one wakeup; others
+	 * wait for what it queues. (The keeper reads whatever waits while
+	 * every worker is busy, so queued messages are kept alive.)
+	 */
+	while (c->q_head == NULL && !is_stopping(c)) {
+		int64_t left = end - clock_mono_ms();
+
+		if (left <= 0)
+			break;
+		if (!c->reading) {
+			check_pulls(c, clock_mono_ms());
+			maybe_pull(c, clock_mono_ms());
+			read_inbox(c, left < TICK_MS ? left : TICK_MS);
+			continue;
+		}
 		if (pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, &until) != 0)
 			break;
+	}
 	if (is_stopping(c)) {
 		rc = -ESHUTDOWN;
 		goto out;
@@ -631,8 +627,7 @@ js_consumer_done(struct js_consumer *c, struct tj_task *task)
 	pthread_mutex_lock(&c->lock);
 	c->held--;
 	put_slot(c, s);
-	/* The room freed may make a whole batch: ask now, not at the
-	 * dispatcher's next tick. */
+	/* The room freed may make a whole batch: ask now. */
 	maybe_pull(c, clock_mono_ms());
 	pthread_mutex_unlock(&c->lock);
 }
@@ -659,7 +654,12 @@ void
 js_consumer_request_stop(struct js_consumer *c)
 {
 	pthread_mutex_lock(&c->lock);
-	__atomic_store_n(&c->stopping, 1, __ATOMIC_RELEASE);
+	if (!is_stopping(c)) {
+		__atomic_store_n(&c->stopping, 1, __ATOMIC_RELEASE);
+		/* Wakes a reader at once and tells the server our requests
+		 * have no taker left. */
+		natsSubscription_Unsubscribe(c->sub);
+	}
 	hand_back_queue(c);
 	pthread_cond_broadcast(&c->avail);
 	pthread_mutex_unlock(&c->lock);
@@ -668,19 +668,18 @@ js_consumer_request_stop(struct js_consumer *c)
 bool
 js_consumer_join(struct js_consumer *c, const struct timespec *deadline)
 {
+	bool idle;
+
 	js_consumer_request_stop(c);
-	/* Unsubscribing wakes NextMsg at once and tells the server our
-	 * requests have no taker left. */
-	if (c->sub != NULL)
-		natsSubscription_Unsubscribe(c->sub);
-	if (c->thread_started && !c->thread_joined &&
-	    pthread_clockjoin_np(c->thread, NULL, CLOCK_MONOTONIC, deadline) == 0)
-		c->thread_joined = true;
-	/* What arrived between the stop and the unsubscribe. */
+	/* What a reader took in between the stop and the unsubscribe. */
 	pthread_mutex_lock(&c->lock);
+	while (c->reading &&
+	       pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, deadline) == 0)
+		;
 	hand_back_queue(c);
+	idle = !c->reading;
 	pthread_mutex_unlock(&c->lock);
-	return !c->thread_started || c->thread_joined;
+	return idle;
 }
 
 bool
@@ -690,7 +689,7 @@ js_consumer_destroy(struct js_consumer *c)
 		return true;
 	/* A handler abandoned at shutdown still holds a slot (and its
 	 * message points at the subscription): leave it all to the exit. */
-	if (c->held > 0 || (c->thread_started && !c->thread_joined))
+	if (c->held > 0 || c->reading)
 		return false;
 	natsSubscription_Destroy(c->sub);
 	for (size_t i = 0; i < c->block_count; i++)
@@ -704,11 +703,19 @@ js_consumer_destroy(struct js_consumer *c)
 }
 
 void
-js_consumer_keep_alive(struct js_consumer *c, int64_t now)
+js_consumer_tick(struct js_consumer *c, int64_t now)
 {
 	int64_t half = c->rc->ack_wait_ms / 2;
 
 	pthread_mutex_lock(&c->lock);
+	if (is_stopping(c))
+		goto out;
+	check_pulls(c, now);
+	maybe_pull(c, now);
+	/* Every worker busy: take in what waits in libnats, so its ack_wait
+	 * is watched here and statuses are heard. */
+	if (!c->reading)
+		read_inbox(c, 0);
 	for (struct js_slot *s = c->q_head; s != NULL; s = s->next) {
 		const char *reply;
 
@@ -719,6 +726,7 @@ js_consumer_keep_alive(struct js_consumer *c, int64_t now)
 			natsConnection_PublishString(c->env.ack_conn, reply, "+WPI");
 		s->beat_ms = now;
 	}
+out:
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -784,13 +792,9 @@ js_consumer_start(const struct js_consumer_env *env, struct route *route, struct
 		rc_start = natsconn_errno(s);
 		goto out;
 	}
-	rc_start = -pthread_create(&c->thread, NULL, dispatcher_main, c);
-	if (rc_start != 0) {
-		log_err("jetstream: route %s: cannot start its dispatcher: %s", rc->name,
-		        strerror(-rc_start));
-		goto out;
-	}
-	c->thread_started = true;
+	pthread_mutex_lock(&c->lock);
+	maybe_pull(c, clock_mono_ms());
+	pthread_mutex_unlock(&c->lock);
 out:
 	if (rc_start != 0) {
 		struct timespec now;

@@ -34,9 +34,8 @@ struct js_consumer_env {
 };
 
 /*
- * Subscribe an inbox for `route` and start its dispatcher. The durable must
- * exist (topology). 0 or -errno; nothing is left running on failure.
- * Controlling thread.
+ * Subscribe an inbox for `route` and send the first pull requests. The
+ * durable must exist (topology). 0 or -errno. Controlling thread.
  */
 int js_consumer_start(const struct js_consumer_env *env, struct route *route,
                       struct js_consumer **c_r);
@@ -52,18 +51,21 @@ void js_consumer_done(struct js_consumer *c, struct tj_task *task);
  * to the server (naked) so others get them at once. Any thread (not a
  * signal handler). */
 void js_consumer_request_stop(struct js_consumer *c);
-/* Stop, close the subscription, and join the dispatcher by `deadline`
- * (CLOCK_MONOTONIC). True if it returned. Controlling thread. */
+/* Stop, and wait (until `deadline`, CLOCK_MONOTONIC) for a thread still
+ * reading the inbox; what it took in is handed back. True once nobody
+ * reads. Controlling thread. */
 bool js_consumer_join(struct js_consumer *c, const struct timespec *deadline);
 /* Free, unless a task from next() was never done() (a handler abandoned
  * at shutdown still uses its slot and message): then leave everything for
  * the exit to come and return false. NULL is a no-op. After join. */
 bool js_consumer_destroy(struct js_consumer *c);
 
-/* Send in-progress for queued tasks that waited half their ack_wait, so
- * the server does not redeliver them while they wait. The keeper thread
- * calls it; any thread. */
-void js_consumer_keep_alive(struct js_consumer *c, int64_t now_ms);
+/* The keeper's round, every ~100 ms: timers (expired requests, missed
+ * heartbeats, reconnects), pull requests, reading what waits when no
+ * worker does, and in-progress for queued tasks that waited half their
+ * ack_wait, so the server does not redeliver them while they wait. Any
+ * thread. */
+void js_consumer_tick(struct js_consumer *c, int64_t now_ms);
 
 /* False with why when the server says the route's consumer is gone (or
  * answers pulls with errors). Any thread. */

@@ -299,7 +299,7 @@ keeper_main(void *arg)
 
 		for (size_t i = 0; i < b->consumer_count; i++)
 			if (b->consumers[i] != NULL)
-				js_consumer_keep_alive(b->consumers[i], now);
+				js_consumer_tick(b->consumers[i], now);
 		clock_sleep_ms(KEEPER_TICK_MS);
 	}
 	nats_ReleaseThreadMemory();
@@ -551,6 +551,11 @@ op_wait(struct backend *base, int64_t grace_ms)
 	clock_mono_deadline(grace_ms > 0 ? grace_ms : 0, &deadline);
 	if (b->advisory != NULL)
 		advisory_wake(b->advisory);
+	/* The keeper may be reading an inbox: stop it before the consumers. */
+	if (b->keeper_started) {
+		pthread_join(b->keeper_thread, NULL);
+		b->keeper_started = false;
+	}
 	for (size_t i = 0; i < b->consumer_count; i++)
 		if (b->consumers[i] != NULL && !js_consumer_join(b->consumers[i], &deadline))
 			abandoned++;
@@ -559,10 +564,6 @@ op_wait(struct backend *base, int64_t grace_ms)
 			b->advisory_joined = true;
 		else
 			abandoned++;
-	}
-	if (b->keeper_started) {
-		pthread_join(b->keeper_thread, NULL);
-		b->keeper_started = false;
 	}
 	/* Make sure the server has the acks before anyone closes anything. */
 	if (b->ack_conn != NULL)
