@@ -11,6 +11,8 @@
  *   GET  /api/v1/dlq       dead letters (?subject=&reason=&since=&from=&limit=)
  *   GET|DELETE /api/v1/dlq/{seq}, POST /api/v1/dlq/{seq}/replay
  *                          (501 on a backend that keeps no dead letters)
+ *   GET  /api/v1/overview  JSON: the dashboard's overview, routes, rates
+ *   GET  /                 the web dashboard (files under /dashboard/)
  *
  * With http.token_file set, every request other than GET/HEAD must carry
  * "Authorization: Bearer <token>" (401 otherwise). Request bodies over

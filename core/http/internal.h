@@ -34,10 +34,12 @@
 struct http_guard;
 struct http_offload;
 struct http_readiness;
+struct overview_sampler;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_env env;
+	struct overview_sampler *sampler; /* overview.c */
 	char *token; /* NULL: no token required */
 	size_t token_len;
 	size_t max_body;
@@ -203,6 +205,10 @@ void handle_healthz(struct http_server *s, struct http_request *req, struct repl
 void handle_readyz(struct http_server *s, struct http_request *req, struct reply *r);
 int readiness_start(struct http_server *s, struct http_readiness **rd_r);
 void readiness_stop(struct http_readiness *rd);
+/* Ready to take tasks, by the refresher's last check (never waits; an
+ * answer older than 5 s counts as not ready); else `why` says what is
+ * missing. Any thread. */
+bool http_ready_now(struct http_server *s, char *why, size_t len);
 /* What the backend's store knows now (no per-reason scan); an empty
  * snapshot (queue unknown, nothing found) when it could not say. Free
  * with stats_snapshot_free(). */
@@ -223,5 +229,16 @@ void handle_dlq_list(struct http_server *s, struct http_request *req, struct rep
 void handle_dlq_item(struct http_server *s, struct http_request *req, struct reply *r);
 bool dlq_path_is_letter(const char *url);
 bool dlq_path_is_replay(const char *url);
+
+/* ---- overview.c: GET /api/v1/overview, and the sampler thread behind
+ * its rates over the last minute (started before the daemon, stopped
+ * after it; 0 or -errno) ---- */
+int overview_start(struct http_server *s);
+void overview_stop(struct http_server *s);
+void handle_overview(struct http_server *s, struct http_request *req, struct reply *r);
+
+/* ---- dashboard.c: the web dashboard at / and its files under
+ * /dashboard/ (404 for a file it does not have) ---- */
+void handle_dashboard(struct http_server *s, struct http_request *req, struct reply *r);
 
 #endif

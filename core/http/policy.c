@@ -165,5 +165,6 @@ http_security_headers(struct MHD_Response *resp, const struct reply *r)
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(resp, "Content-Security-Policy", r->csp != NULL ? r->csp : API_CSP);
 }

@@ -135,29 +135,35 @@ handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL);
 }
 
-void
-handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
+bool
+http_ready_now(struct http_server *s, char *why, size_t len)
 {
 	struct http_readiness *rd = s->readiness;
-	char why[640];
 	int64_t age;
 	bool ready;
 
 	if (engine_stopping(s->env.engine)) {
-		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", "shutting down");
-		return;
+		snprintf(why, len, "shutting down");
+		return false;
 	}
 	pthread_mutex_lock(&rd->lock);
 	age = clock_mono_ms() - rd->checked_ms;
 	ready = rd->ready && age <= STALE_AFTER_MS;
 	if (age > STALE_AFTER_MS)
-		snprintf(why, sizeof(why),
-		         "no answer from the server for %lld s (the last check: %s)",
+		snprintf(why, len, "no answer from the server for %lld s (the last check: %s)",
 		         (long long)(age / 1000), rd->ready ? "ready" : rd->why);
 	else
-		snprintf(why, sizeof(why), "%s", rd->why);
+		snprintf(why, len, "%s", rd->why);
 	pthread_mutex_unlock(&rd->lock);
-	if (ready)
+	return ready;
+}
+
+void
+handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
+{
+	char why[640];
+
+	if (http_ready_now(s, why, sizeof(why)))
 		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL);
 	else
 		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why);

@@ -17,17 +17,6 @@ load_u64(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/* Sum of a route's dead letters over every reason. */
-static uint64_t
-dead_lettered_total(struct route_stats *st)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < DLQ_REASON_COUNT; i++)
-		n += load_u64(&st->dead_lettered[i]);
-	return n;
-}
-
 static void
 route_counters(struct http_server *s, struct mbuf *b)
 {
@@ -49,7 +38,7 @@ route_counters(struct http_server *s, struct mbuf *b)
 	for (size_t i = 0; i < router->count; i++) {
 		struct route_stats *st = &router->routes[i].stats;
 		uint64_t v[4] = { load_u64(&st->acked), load_u64(&st->retried),
-			          dead_lettered_total(st), load_u64(&st->dlq_failures) };
+			          route_stats_dead_lettered(st), load_u64(&st->dlq_failures) };
 
 		for (size_t o = 0; o < 4; o++) {
 			struct metrics_label l[2] = { { "route", router->routes[i].cfg->name },

@@ -69,6 +69,15 @@ static const struct http_route routes[] = {
 	  .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_SLOW | HTTP_ROUTE_PAYLOADS,
 	  .handle = handle_dlq_item,
 	  .match = dlq_path_is_replay },
+	{ .path = "/api/v1/overview",
+	  .methods = HTTP_READ,
+	  .flags = HTTP_ROUTE_SLOW,
+	  .handle = handle_overview },
+	{ .path = "/", .methods = HTTP_READ, .handle = handle_dashboard },
+	{ .path = "/dashboard/",
+	  .methods = HTTP_READ,
+	  .flags = HTTP_ROUTE_PREFIX,
+	  .handle = handle_dashboard },
 };
 
 /* ---- replies ---- */
@@ -433,6 +442,8 @@ http_start(const struct http_env *env, struct http_server **s_r)
 		rc = readiness_start(s, &s->readiness);
 	if (rc == 0)
 		rc = offload_start(s, HTTP_OFFLOAD_THREADS, HTTP_OFFLOAD_QUEUE, &s->offload);
+	if (rc == 0)
+		rc = overview_start(s);
 	if (rc < 0) {
 		log_err("http: cannot start: %s", strerror(-rc));
 		goto out;
@@ -491,6 +502,7 @@ http_stop(struct http_server *s)
 	guard_stop(s->guard);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	overview_stop(s);
 	guard_free(s->guard);
 	secret_free(s->token);
 	free(s);

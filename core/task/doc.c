@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The JSON documents of dead letters and stats, for HTTP and the CLI. */
+#include <math.h>
 #include <stdio.h>
 
 #include "task/doc.h"
@@ -180,16 +181,6 @@ consumer_doc(struct jsonw *w, const struct stats_consumer *c, const struct stats
 	jsonw_end_object(w);
 }
 
-static uint64_t
-dead_lettered_total(const struct route_stats *st)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < DLQ_REASON_COUNT; i++)
-		n += load_u64(&st->dead_lettered[i]);
-	return n;
-}
-
 /* What the engine itself counted for a route. */
 static void
 engine_members(struct jsonw *w, const struct route_stats *st)
@@ -217,7 +208,7 @@ pool_doc(struct jsonw *w, const struct router *router)
 
 		acked += load_u64(&st->acked);
 		processed += load_u64(&st->acked) + load_u64(&st->retried) +
-		             dead_lettered_total(st) + load_u64(&st->dlq_failures);
+		             route_stats_dead_lettered(st) + load_u64(&st->dlq_failures);
 		total_us += load_u64(&st->handler_us_total);
 	}
 	jsonw_key(w, "pool");
@@ -294,5 +285,153 @@ doc_stats(struct jsonw *w, const struct stats_snapshot *s, const struct stats_ra
 		jsonw_member_bool(w, "by_reason_truncated", s->reasons_truncated);
 	}
 	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
+/* ---- overview ---- */
+
+/* count / seconds rounded to 0.01, or null without a span. */
+static void
+member_per_sec(struct jsonw *w, const char *key, uint64_t count, double seconds)
+{
+	jsonw_key(w, key);
+	if (seconds <= 0)
+		jsonw_null(w);
+	else
+		jsonw_double(w, round((double)count / seconds * 100) / 100);
+}
+
+/* A handler-time quantile in seconds (to the microsecond), null when no
+ * call was measured. */
+static void
+member_quantile(struct jsonw *w, const char *key, const struct metrics_hist *h,
+                const uint64_t *counts, double q)
+{
+	double v = h != NULL ? metrics_hist_quantile(h, counts, q) : NAN;
+
+	jsonw_key(w, key);
+	jsonw_double(w, isnan(v) ? v : round(v * 1e6) / 1e6);
+}
+
+/* A number the store reported for the route's consumer, or null. */
+static void
+member_consumer_uint(struct jsonw *w, const char *key, const struct stats_consumer *c, uint64_t v)
+{
+	jsonw_key(w, key);
+	if (c != NULL && c->found)
+		jsonw_uint(w, v);
+	else
+		jsonw_null(w);
+}
+
+static void
+last_minute_doc(struct jsonw *w, const struct route_window *win, const struct metrics_hist *h)
+{
+	uint64_t calls = 0;
+
+	for (size_t b = 0; b <= METRICS_MAX_BUCKETS; b++)
+		calls += win->handler_counts[b];
+	jsonw_key(w, "last_minute");
+	jsonw_begin_object(w);
+	jsonw_key(w, "seconds");
+	jsonw_double(w, round(win->seconds * 10) / 10);
+	member_per_sec(w, "received_per_sec", win->received, win->seconds);
+	member_per_sec(w, "acked_per_sec", win->acked, win->seconds);
+	member_per_sec(w, "retried_per_sec", win->retried, win->seconds);
+	member_per_sec(w, "dead_lettered_per_sec", win->dead_lettered, win->seconds);
+	jsonw_member_uint(w, "handler_calls", calls);
+	member_quantile(w, "handler_p50_seconds", h, win->handler_counts, 0.5);
+	member_quantile(w, "handler_p99_seconds", h, win->handler_counts, 0.99);
+	jsonw_end_object(w);
+}
+
+static void
+overview_route_doc(struct jsonw *w, const struct overview *o, size_t i)
+{
+	const struct route *route = &o->router->routes[i];
+	const struct cfg_route *rc = route->cfg;
+	const struct route_stats *st = &route->stats;
+	const struct stats_consumer *c =
+	    o->snap != NULL && i < o->snap->consumer_count ? &o->snap->consumers[i] : NULL;
+	const struct metrics_hist *h =
+	    o->metrics != NULL ? metrics_handler_hist(o->metrics, i) : NULL;
+
+	jsonw_begin_object(w);
+	jsonw_member_string(w, "name", rc->name);
+	jsonw_member_string(w, "subject", rc->subject);
+	jsonw_member_string(w, "stream", rc->stream);
+	member_string_or_null(w, "consumer",
+	                      c != NULL && c->consumer[0] != '\0' ? c->consumer : NULL);
+	jsonw_key(w, "plugin");
+	jsonw_begin_object(w);
+	jsonw_member_string(w, "name", rc->plugin);
+	member_string_or_null(w, "handler", rc->handler);
+	member_string_or_null(w, "version", o->routes[i].plugin_version);
+	jsonw_end_object(w);
+	member_string_or_null(w, "isolation", o->routes[i].isolation);
+	jsonw_member_int(w, "concurrency", rc->concurrency);
+	jsonw_member_int(w, "max_attempts", rc->max_attempts);
+	jsonw_member_uint(w, "in_flight", load_u64(&st->in_flight));
+	member_consumer_uint(w, "pending", c, c != NULL ? c->num_pending : 0);
+	member_consumer_uint(w, "ack_pending", c, c != NULL ? c->num_ack_pending : 0);
+	member_consumer_uint(w, "redelivered", c, c != NULL ? c->num_redelivered : 0);
+	jsonw_member_uint(w, "received", load_u64(&st->received));
+	jsonw_member_uint(w, "acked", load_u64(&st->acked));
+	jsonw_member_uint(w, "retried", load_u64(&st->retried));
+	jsonw_member_uint(w, "dead_lettered", route_stats_dead_lettered(st));
+	jsonw_member_uint(w, "dlq_failures", load_u64(&st->dlq_failures));
+	member_quantile(w, "handler_p50_seconds", h, h != NULL ? h->counts : NULL, 0.5);
+	member_quantile(w, "handler_p99_seconds", h, h != NULL ? h->counts : NULL, 0.99);
+	last_minute_doc(w, &o->routes[i].window, h);
+	jsonw_end_object(w);
+}
+
+void
+doc_overview(struct jsonw *w, const struct overview *o)
+{
+	const struct stats_snapshot *s = o->snap;
+
+	jsonw_begin_object(w);
+	member_time(w, "time", o->wall_ms);
+	member_string_or_null(w, "worker_id", o->worker_id);
+	member_string_or_null(w, "version", o->version);
+	member_time(w, "started_at", o->started_wall_ms);
+	jsonw_member_int(w, "uptime_seconds", o->uptime_ms / 1000);
+	member_string_or_null(w, "backend", s->backend);
+	member_string_or_null(w, "location", o->location);
+	jsonw_key(w, "connection");
+	if (s->has_connection) {
+		jsonw_begin_object(w);
+		jsonw_member_bool(w, "connected", s->connected);
+		jsonw_member_uint(w, "reconnects", s->reconnects);
+		jsonw_end_object(w);
+	} else {
+		jsonw_null(w);
+	}
+	jsonw_member_bool(w, "ready", o->ready);
+	member_string_or_null(w, "not_ready_reason", o->ready ? NULL : o->not_ready_reason);
+	jsonw_member_bool(w, "token_required", o->token_required);
+	jsonw_key(w, "dlq");
+	jsonw_begin_object(w);
+	member_string_or_null(w, "stream", s->dlq.name);
+	jsonw_member_bool(w, "found", s->dlq.found);
+	if (s->dlq.found) {
+		jsonw_member_uint(w, "messages", s->dlq.msgs);
+		jsonw_member_uint(w, "first_seq", s->dlq.first_seq);
+		jsonw_member_uint(w, "last_seq", s->dlq.last_seq);
+	}
+	jsonw_end_object(w);
+	jsonw_key(w, "dlq_reasons");
+	jsonw_begin_array(w);
+	for (int k = 0; k < DLQ_REASON_COUNT; k++)
+		jsonw_string(w, dlq_reason_name(k));
+	jsonw_end_array(w);
+	jsonw_key(w, "window_seconds");
+	jsonw_double(w, (double)o->window_ms / 1000);
+	jsonw_key(w, "routes");
+	jsonw_begin_array(w);
+	for (size_t i = 0; i < o->router->count; i++)
+		overview_route_doc(w, o, i);
+	jsonw_end_array(w);
 	jsonw_end_object(w);
 }

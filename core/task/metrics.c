@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Histograms and the Prometheus text format (version 0.0.4). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,33 @@ metrics_hist_observe(struct metrics_hist *h, uint64_t value)
 		i++;
 	__atomic_fetch_add(&h->counts[i], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->sum, value, __ATOMIC_RELAXED);
+}
+
+double
+metrics_hist_quantile(const struct metrics_hist *h, const uint64_t *counts, double q)
+{
+	uint64_t c[METRICS_MAX_BUCKETS + 1], total = 0, below = 0;
+	double rank, lower, upper;
+	size_t i;
+
+	/* One reading of each bucket, so the rank and the walk agree. */
+	for (i = 0; i <= h->nbounds; i++) {
+		c[i] = __atomic_load_n(&counts[i], __ATOMIC_RELAXED);
+		total += c[i];
+	}
+	if (total == 0)
+		return NAN;
+	rank = (q < 0 ? 0 : q > 1 ? 1 : q) * (double)total;
+	for (i = 0; i < h->nbounds; i++) {
+		if (c[i] > 0 && (double)(below + c[i]) >= rank)
+			break;
+		below += c[i];
+	}
+	if (i == h->nbounds) /* in +Inf: nothing better than the top bound */
+		return h->nbounds > 0 ? (double)h->bounds[h->nbounds - 1] * h->scale : NAN;
+	lower = i > 0 ? (double)h->bounds[i - 1] : 0;
+	upper = (double)h->bounds[i];
+	return (lower + (upper - lower) * ((rank - (double)below) / (double)c[i])) * h->scale;
 }
 
 int

@@ -32,6 +32,16 @@ void metrics_hist_init(struct metrics_hist *h, const uint64_t *bounds, size_t nb
                        double scale);
 /* Count one value. Thread-safe. */
 void metrics_hist_observe(struct metrics_hist *h, uint64_t value);
+/*
+ * The q-quantile (0 <= q <= 1) of `counts` (per bucket as in h->counts,
+ * not cumulative: h->counts itself, or the difference of two readings)
+ * over h's bounds, in the exposed unit (scale applied). Estimated as
+ * Prometheus' histogram_quantile() does: linear within the bucket the
+ * rank falls in, the first bucket starting at 0, and the highest bound
+ * for a rank in the +Inf bucket. NAN when counts are all zero. Reads
+ * `counts` atomically; pure otherwise.
+ */
+double metrics_hist_quantile(const struct metrics_hist *h, const uint64_t *counts, double q);
 
 struct metrics;
 

@@ -91,3 +91,13 @@ router_find(const struct router *router, const char *name)
 			return &router->routes[i];
 	return NULL;
 }
+
+uint64_t
+route_stats_dead_lettered(const struct route_stats *st)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < DLQ_REASON_COUNT; i++)
+		n += __atomic_load_n(&st->dead_lettered[i], __ATOMIC_RELAXED);
+	return n;
+}

@@ -41,6 +41,10 @@ struct route_stats {
 	uint64_t handler_us_total;
 };
 
+/* The route's dead letters over every reason (each counter read
+ * atomically). Thread-safe. */
+uint64_t route_stats_dead_lettered(const struct route_stats *st);
+
 struct route {
 	const struct cfg_route *cfg;
 	const struct cfg_stream *stream;

@@ -150,6 +150,28 @@ if check "memory: taskjet run serves HTTP on the configured loopback port" start
 	expect_code "GET /readyz is 200 on the memory backend" 200 GET /readyz
 	body_has "/readyz says ready, names taskjet and the worker" '^\{"status":"ready","service":"taskjet","worker_id":"http-mem"\}$'
 	expect_code "GET /stats needs no token" 200 GET /stats
+	# The dashboard: its page and files as built in, under a strict CSP.
+	expect_code "GET / is the dashboard" 200 GET / -D "$tmp/headers"
+	body_has "the page loads only its own script" '^<script src="dashboard/dashboard\.js" defer></script>$'
+	check "the page has a strict Content-Security-Policy" grep -qi \
+		"^Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" "$tmp/headers"
+	check "the page is not sniffed, framed or referred" sh -c \
+		"grep -qi '^X-Content-Type-Options: nosniff' '$tmp/headers' && grep -qi '^X-Frame-Options: DENY' '$tmp/headers' && grep -qi '^Referrer-Policy: no-referrer' '$tmp/headers'"
+	for f in index.html dashboard.js dashboard.css favicon.svg; do
+		expect_code "GET /dashboard/$f" 200 GET "/dashboard/$f" -D "$tmp/headers"
+		check "/dashboard/$f is the file built in, byte for byte" \
+			cmp -s "$tmp/body" "$top_srcdir/core/http/dashboard/$f"
+	done
+	req GET /dashboard/dashboard.js -D "$tmp/headers"
+	check "the script is served as JavaScript" grep -qi '^Content-Type: text/javascript' "$tmp/headers"
+	expect_code "an unknown dashboard file is 404" 404 GET /dashboard/nope.js
+	expect_code "POST / is 405" 405 POST / -H "$auth"
+	expect_code "GET /api/v1/overview is 200" 200 GET /api/v1/overview
+	body_has "the overview says backend, readiness and that a token is required" \
+		'"backend":"memory","location":"memory","connection":null,"ready":true,"not_ready_reason":null,"token_required":true,'
+	body_has "the overview has the route with its plugin's version" \
+		'"routes":\[\{"name":"slow","subject":"tasks\.slow","stream":"TASKS","consumer":null,"plugin":\{"name":"fx_behave","handler":"fx_behave","version":"1\.0\.0"\},"isolation":"(thread|process)","concurrency":1,'
+	expect_code "DELETE /api/v1/overview is 405" 405 DELETE /api/v1/overview -H "$auth"
 	expect_code "POST without a token is 401" 401 POST /api/v1/tasks -d '{"subject":"tasks.slow"}'
 	body_has "the 401 says why" 'bearer token'
 	expect_code "POST with a wrong token is 401" 401 POST /api/v1/tasks \
@@ -371,6 +393,13 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 		done
 	}
 	check "metrics: fetched messages add up to the deliveries" poll_fetched
+	expect_code "overview: GET /api/v1/overview" 200 GET /api/v1/overview
+	body_has "overview: connected to NATS and ready" \
+		'"backend":"jetstream","location":"nats://127\.0\.0\.1:[0-9]+","connection":\{"connected":true,"reconnects":0\},"ready":true,"not_ready_reason":null,"token_required":false,"dlq":\{"stream":"DLQ","found":true,"messages":4,'
+	body_has "overview: the route's numbers match what was processed" \
+		'"consumer":"taskjet-work",.*"max_attempts":2,"in_flight":0,"pending":0,"ack_pending":0,"redelivered":0,"received":12,"acked":7,"retried":1,"dead_lettered":4,"dlq_failures":0,"handler_p50_seconds":[0-9.e-]+,"handler_p99_seconds":[0-9.e-]+,'
+	body_has "overview: rates and quantiles over the last minute" \
+		'"last_minute":\{"seconds":[0-9.]+,"received_per_sec":[0-9.]+,"acked_per_sec":[0-9.]+,"retried_per_sec":[0-9.]+,"dead_lettered_per_sec":[0-9.]+,"handler_calls":12,"handler_p50_seconds":[0-9.e-]+,"handler_p99_seconds":[0-9.e-]+\}'
 
 	# Dead letters: list with filters, read, delete, replay.
 	expect_code "dlq: GET /api/v1/dlq is 200" 200 GET /api/v1/dlq

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Histograms and the Prometheus text rendering. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,36 @@ TEST(mbuf_grows_and_json_strings_are_escaped)
 	free(b.data);
 }
 
+TEST(quantiles_interpolate_within_the_bucket_like_prometheus)
+{
+	struct metrics_hist h;
+	uint64_t none[4] = { 0 };
+
+	/* Microseconds exposed as seconds; bounds 10, 100, 1000 us. */
+	metrics_hist_init(&h, bounds, 3, 1e-6);
+	CHECK_TRUE(isnan(metrics_hist_quantile(&h, h.counts, 0.5)));
+	for (int i = 0; i < 4; i++)
+		metrics_hist_observe(&h, 5); /* (0, 10] */
+	for (int i = 0; i < 4; i++)
+		metrics_hist_observe(&h, 50); /* (10, 100] */
+	metrics_hist_observe(&h, 500); /* (100, 1000] */
+	metrics_hist_observe(&h, 5000); /* +Inf */
+	/* Rank 5 of 10: the first of four in (10, 100]: 10 + 90 * 1/4. */
+	CHECK_RANGE(metrics_hist_quantile(&h, h.counts, 0.5), 32.5e-6 - 1e-12, 32.5e-6 + 1e-12);
+	/* Rank 2 of 10, in the first bucket, which starts at 0. */
+	CHECK_RANGE(metrics_hist_quantile(&h, h.counts, 0.2), 5e-6 - 1e-12, 5e-6 + 1e-12);
+	/* Rank 9: all of (100, 1000]. */
+	CHECK_RANGE(metrics_hist_quantile(&h, h.counts, 0.9), 1000e-6 - 1e-12, 1000e-6 + 1e-12);
+	/* Rank 9.9 falls in +Inf: the highest bound is all that is known. */
+	CHECK_RANGE(metrics_hist_quantile(&h, h.counts, 0.99), 1000e-6 - 1e-12, 1000e-6 + 1e-12);
+	/* Other counts over the same bounds: a window's increments. */
+	CHECK_TRUE(isnan(metrics_hist_quantile(&h, none, 0.99)));
+	none[1] = 2;
+	CHECK_RANGE(metrics_hist_quantile(&h, none, 0.5), 55e-6 - 1e-12, 55e-6 + 1e-12);
+	/* Out-of-range q is clamped. */
+	CHECK_RANGE(metrics_hist_quantile(&h, none, 7), 100e-6 - 1e-12, 100e-6 + 1e-12);
+}
+
 TEST(per_route_histograms_follow_the_route)
 {
 	struct cfg_route rc[2] = { { .name = "a" }, { .name = "b" } };
@@ -120,6 +151,7 @@ main(void)
 	RUN(histogram_renders_cumulative_buckets_sum_and_count);
 	RUN(label_values_are_escaped_and_integers_print_plainly);
 	RUN(mbuf_grows_and_json_strings_are_escaped);
+	RUN(quantiles_interpolate_within_the_bucket_like_prometheus);
 	RUN(per_route_histograms_follow_the_route);
 	return testing_done();
 }

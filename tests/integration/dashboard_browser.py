@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The dashboard in a real browser (TAP).
+
+Starts a real nats-server on loopback and `taskjet run` with three routes of
+the fx_behave fixture and a bearer token, puts real tasks through it (some
+fail into the DLQ, one carries bytes that are not text, one carries HTML),
+then drives Debian's headless Chromium through chromedriver (the W3C
+WebDriver protocol, spoken here with the standard library: nothing to
+install from a registry, and the driver always matches the browser, both
+built from Debian's chromium source package). It checks what the page shows
+against what was processed, filters the letters, opens two in detail,
+replays one and deletes another through the page's confirmation (the token
+asked for, a wrong one refused first), watches a new letter arrive without
+a reload, and saves screenshots.
+
+Usage: dashboard_browser.py   (environment: top_builddir, NATS_SERVER,
+CHROMIUM, CHROMEDRIVER, TASKJET_SCREENSHOTS: where the PNGs go)
+Every wait is bounded; the whole run stops itself after RUN_LIMIT_S.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+RUN_LIMIT_S = 240
+# Not UTF-8, a NUL, control characters and an escape sequence.
+binary_payload = b"bin\xff\xfe\x00\x01\x1b[2J\n"
+TOKEN = "dash-board-token-0123456789"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+
+top_builddir = os.environ.get("top_builddir", ".")
+taskjet = os.path.join(top_builddir, "taskjet")
+plugins = os.path.join(top_builddir, "tests/fixtures/plugins/.libs")
+nats_bin = os.environ.get("NATS_SERVER") or "/usr/sbin/nats-server"
+chromium = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+chromedriver = os.environ.get("CHROMEDRIVER") or "/usr/bin/chromedriver"
+shots = os.environ.get("TASKJET_SCREENSHOTS") or os.path.join(
+    top_builddir, "tests/integration")
+
+# ---- TAP ----
+
+count = 0
+failures = 0
+
+
+def ok(cond, name, diag=None):
+    global count, failures
+    count += 1
+    if cond:
+        print(f"ok {count} - {name}", flush=True)
+    else:
+        failures += 1
+        print(f"not ok {count} - {name}", flush=True)
+        if diag is not None:
+            for line in str(diag).splitlines()[:20]:
+                print(f"# {line}", flush=True)
+    return cond
+
+
+def note(text):
+    print(f"# {text}", flush=True)
+
+
+class Timeout(Exception):
+    pass
+
+
+def wait_for(fn, seconds, what):
+    """fn() until it returns something true; that value, else Timeout."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (OSError, ValueError, KeyError, WebDriverError) as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise Timeout(f"{what}: not within {seconds} s (last: {last!r})")
+        time.sleep(0.1)
+
+
+# ---- a WebDriver client (W3C protocol, JSON over HTTP) ----
+
+
+class WebDriverError(Exception):
+    pass
+
+
+class Browser:
+    def __init__(self, url):
+        self.url = url
+        self.sid = None
+
+    def _call(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.load(r)["value"]
+        except urllib.error.HTTPError as e:
+            value = json.load(e).get("value", {})
+            raise WebDriverError(f"{value.get('error')}: {value.get('message', '')[:300]}")
+
+    def start(self, capabilities):
+        value = self._call("POST", "/session",
+                           {"capabilities": {"alwaysMatch": capabilities}}, timeout=60)
+        self.sid = value["sessionId"]
+
+    def cmd(self, method, path, body=None):
+        return self._call(method, f"/session/{self.sid}{path}", body)
+
+    def quit(self):
+        if self.sid is not None:
+            self._call("DELETE", f"/session/{self.sid}", timeout=20)
+            self.sid = None
+
+    def open(self, url):
+        self.cmd("POST", "/url", {"url": url})
+
+    def js(self, script, *args):
+        return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def element(self, css):
+        return self.cmd("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
+
+    def click(self, css):
+        """A real click: the browser's own input events, at the element."""
+        self.cmd("POST", f"/element/{self.element(css)}/click", {})
+
+    def type(self, css, text):
+        el = self.element(css)
+        self.cmd("POST", f"/element/{el}/clear", {})
+        self.cmd("POST", f"/element/{el}/value", {"text": text})
+
+    def select(self, css, value):
+        self.js("const s = document.querySelector(arguments[0]);"
+                "s.value = arguments[1]; s.dispatchEvent(new Event('change'));", css, value)
+
+    def screenshot(self, path):
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(self.cmd("GET", "/screenshot")))
+
+
+# ---- the servers ----
+
+procs = []
+
+
+def spawn(args, log, **kw):
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, **kw)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+
+
+def log_value(path, marker, prefix):
+    """The port a log line "<marker>...<prefix>PORT" names, or None."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if marker in line and prefix in line:
+                    return int(line.split(prefix, 1)[1].split()[0].strip(".,"))
+    except OSError:
+        pass
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, token=None, timeout=20):
+    """(status, document or text) of a request to taskjet."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def run(tmp):
+    # nats-server, JetStream on, a free port on loopback, a fresh store.
+    nats_log = os.path.join(tmp, "nats.log")
+    spawn([nats_bin, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", os.path.join(tmp, "nats"),
+           "-l", nats_log], subprocess.DEVNULL)
+    nats_port = wait_for(lambda: "Server is ready" in open(nats_log).read() and log_value(
+        nats_log, "Listening for client connections", "127.0.0.1:"), 15, "nats-server ready")
+    ok(nats_port, "nats-server runs on loopback")
+
+    token_file = os.path.join(tmp, "token")
+    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(TOKEN + "\n")
+    cfg = os.path.join(tmp, "taskjet.json")
+    with open(cfg, "w") as f:
+        json.dump({
+            "plugin_dir": plugins, "state_dir": os.path.join(tmp, "state"),
+            "worker_id": "dash-worker-1",
+            "nats": {"url": f"nats://127.0.0.1:{nats_port}"},
+            "http": {"listen": "127.0.0.1:0", "token_file": token_file},
+            "streams": [{"name": "TASKS", "subjects": ["orders.>", "emails.>", "hooks.>"]}],
+            "routes": [
+                {"name": "orders", "stream": "TASKS", "subject": "orders.*",
+                 "plugin": "fx_behave", "concurrency": 4, "config": {"sleep_ms": 20}},
+                {"name": "emails", "stream": "TASKS", "subject": "emails.send",
+                 "plugin": "fx_behave", "concurrency": 2, "config": {"sleep_ms": 2}},
+                {"name": "hooks", "stream": "TASKS", "subject": "hooks.in",
+                 "plugin": "fx_behave", "payload": "json"},
+            ],
+        }, f, indent=1)
+    tj_log = os.path.join(tmp, "taskjet.log")
+    with open(tj_log, "w") as log:
+        tj = spawn([taskjet, "run", "-c", cfg], log)
+    port = wait_for(lambda: tj.poll() is None and log_value(tj_log, "http: listening on",
+                                                            "127.0.0.1:"), 20, "taskjet's HTTP port")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http("GET", base + "/readyz")[0] == 200, 20, "/readyz 200")
+    ok(True, "taskjet run serves its endpoint and is ready")
+
+    # Real tasks: 12 + 6 + 3 done; 2 + 1 fail in the handler; 2 are not
+    # JSON on a JSON route (one is bytes that are not text, one is HTML).
+    published = 0
+    tasks = ([("orders.new", {"order": i}) for i in range(12)] + [("orders.new", "fail")] * 2 +
+             [("emails.send", {"to": f"u{i}@example.com"}) for i in range(6)] +
+             [("emails.send", "fail")] + [("hooks.in", {"hook": i}) for i in range(3)] +
+             [("hooks.in", '<img src=x onerror="window.__pwned=1"><b>not json</b>')])
+    for subject, payload in tasks:
+        status, _ = http("POST", base + "/api/v1/tasks", {"subject": subject, "payload": payload},
+                         token=TOKEN)
+        published += status == 201
+    pub = subprocess.run([taskjet, "publish", "-q", "-c", cfg, "hooks.in", "-"],
+                         input=binary_payload,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    published += pub.returncode == 0
+    ok(published == len(tasks) + 1, f"{len(tasks) + 1} tasks published", pub.stdout)
+
+    def settled():
+        st, ov = http("GET", base + "/api/v1/overview")
+        done = st == 200 and sum(r["acked"] + r["dead_lettered"] for r in ov["routes"]) == 26
+        return ov if done and ov["dlq"].get("messages") == 5 else None
+    ov = wait_for(settled, 30, "every task acked or dead-lettered")
+    ok(True, "the engine settled every task (21 acked, 5 dead letters)")
+
+    # ---- the browser ----
+    profile = os.path.join(tmp, "chromium-profile")
+    driver_port = free_port()
+    with open(os.path.join(tmp, "chromedriver.log"), "w") as log:
+        spawn([chromedriver, f"--port={driver_port}"], log)
+    driver = f"http://127.0.0.1:{driver_port}"
+    wait_for(lambda: Browser(driver)._call("GET", "/status", timeout=2).get("ready"), 20,
+             "chromedriver ready")
+    b = Browser(driver)
+    b.start({
+        "browserName": "chrome",
+        "pageLoadStrategy": "normal",
+        "goog:loggingPrefs": {"browser": "ALL"},
+        "timeouts": {"script": 10000, "pageLoad": 20000, "implicit": 0},
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+                     "--window-size=1400,1000", "--force-device-scale-factor=1",
+                     "--lang=en-US"],
+        },
+    })
+    try:
+        browse(b, base, ov, tmp)
+    finally:
+        b.quit()
+
+
+def table(b, css):
+    """The rows of a table body as lists of cell texts, in one reading."""
+    return b.js("return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'),"
+                " (tr) => Array.from(tr.cells, (td) => td.textContent.trim()));", css)
+
+
+def letter_seqs(b):
+    return b.js("return Array.from(document.querySelectorAll('#letters-table tbody tr[data-seq]'),"
+                " (tr) => Number(tr.dataset.seq));")
+
+
+def visible(b, css):
+    return b.js("const e = document.querySelector(arguments[0]);"
+                "return e !== null && !e.hidden && e.getClientRects().length > 0;", css)
+
+
+def console(b):
+    """The browser console's entries since the last call."""
+    return b.cmd("POST", "/se/log", {"type": "browser"})
+
+
+def unlock_if_asked(b):
+    """A server that wants the token to read dead letters (issue 10) makes
+    the page ask for it first; True when it did."""
+    wait_for(lambda: visible(b, "#unlock") or letter_seqs(b), 15, "letters or a token form")
+    if not visible(b, "#unlock"):
+        return False
+    b.type("#unlock-token", TOKEN)
+    b.click("#unlock button[type=submit]")
+    note("reading the dead letters needs the token: given in the page's form")
+    return True
+
+
+def browse(b, base, ov, tmp):
+    b.open(base + "/")
+    b.js("window.__loadedOnce = 'yes';")
+    rows = wait_for(lambda: (lambda r: r if len(r) == 3 else None)(table(b, "#routes-table")),
+                    15, "the route table")
+    ok(b.js("return document.title;") == "taskjet", "the page at / is the dashboard")
+
+    # The route table shows what the engine counted.
+    want = {"orders": (12, 0, 2, "4"), "emails": (6, 0, 1, "2"), "hooks": (3, 0, 2, "1")}
+    by_route = {r[0]: r for r in rows}
+    ok([r[0] for r in rows] == ["orders", "emails", "hooks"], "one row per route, config order",
+       rows)
+    api_routes = {r["name"]: r for r in ov["routes"]}
+    for name, (acked, retried, dead, conc) in want.items():
+        r = by_route.get(name, [""] * 17)
+        api = api_routes[name]
+        ok(r[1] == api["subject"] and r[2] == "fx_behave 1.0.0" and r[3] == api["isolation"]
+           and r[4] == conc, f"{name}: subject, plugin and version, isolation, concurrency", r)
+        ok(r[12] == str(acked) and r[13] == str(retried) and r[14] == str(dead),
+           f"{name}: acked {acked}, retried {retried}, dead-lettered {dead}", r)
+        ok(r[5] == "0" and r[6] == "0" and r[7] == "0", f"{name}: nothing in flight or pending", r)
+        ok(r[8] not in ("0", "–") and r[15].endswith("s") and r[16].endswith("s"),
+           f"{name}: a rate over the last minute and handler p50/p99 are shown", r)
+
+    facts = b.js("return Object.fromEntries(Array.from(document.querySelectorAll('.facts div'),"
+                 " (d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent]));")
+    version = subprocess.run([taskjet, "--version"], stdout=subprocess.PIPE, text=True,
+                             timeout=10).stdout.split()[1]
+    ok(facts.get("Worker") == "dash-worker-1" and facts.get("Version") == f"taskjet {version}",
+       "overview: worker id and version", facts)
+    ok(facts.get("NATS", "").startswith("connected") and "127.0.0.1" in facts.get("NATS", "")
+       and facts.get("Readiness") == "ready" and facts.get("Dead letters") == "5 in DLQ",
+       "overview: NATS connection, readiness, DLQ depth", facts)
+
+    # The dead letters.
+    token_given = unlock_if_asked(b)
+    seqs = wait_for(lambda: (lambda s: s if len(s) == 5 else None)(letter_seqs(b)), 15,
+                    "five dead letters listed")
+    ok(seqs == [1, 2, 3, 4, 5], "the five dead letters are listed", seqs)
+    letters = {int(r[0]): r for r in table(b, "#letters-table")}
+    reasons = sorted(r[4] for r in letters.values())
+    ok(reasons == ["handler_failed"] * 3 + ["invalid_payload"] * 2,
+       "each letter shows its reason", reasons)
+    routes_of = sorted(r[2] for r in letters.values())
+    ok(routes_of == ["emails", "hooks", "hooks", "orders", "orders"],
+       "each letter shows the route its subject belongs to", routes_of)
+    ok(b.js("return window.__pwned === undefined && document.querySelector("
+            "'#letters-table img, #letters-table b') === null;"),
+       "text from letters is never markup")
+
+    def filtered(route="", subject="", reason="", since=""):
+        b.select("#filter-route", route)
+        b.type("#filter-subject", subject)
+        b.select("#filter-reason", reason)
+        b.type("#filter-since", since)
+        # The status line is written when the listing comes back.
+        b.js("document.getElementById('letters-status').textContent = '';")
+        b.click("#filters button[type=submit]")
+        return wait_for(lambda: b.js("return document.getElementById('letters-status')"
+                                     ".textContent.length > 0") and (letter_seqs(b) or [-1]),
+                        10, "a filtered listing")
+
+    emails = filtered(route="emails")
+    ok(len(emails) == 1 and letters[emails[0]][2] == "emails",
+       "filter by route: emails has one letter", emails)
+    got = filtered(reason="invalid_payload")
+    ok(len(got) == 2, "filter by reason: two invalid payloads", got)
+    got = filtered(subject="orders.*")
+    ok(len(got) == 2, "filter by subject: two on orders.*", got)
+    got = filtered(since="2099-01-01T00:00:00Z")
+    ok(got == [-1] and "No dead letter matches" in b.js(
+        "return document.getElementById('letters-status').textContent;"),
+       "filter by time: none from the future", got)
+    got = filtered(since="1h", route="hooks")
+    ok(len(got) == 2, "filter by time and route together", got)
+    b.click("#filters button[type=reset]")
+    got = wait_for(lambda: (lambda s: s if len(s) == 5 else None)(letter_seqs(b)), 10,
+                   "the full list again")
+    ok(len(got) == 5, "clearing the filter lists all five again", got)
+
+    # A letter that is not text: hex and base64, every header.
+    st, lst = http("GET", base + "/api/v1/dlq?reason=invalid_payload", token=TOKEN)
+    by_len = sorted(lst["entries"], key=lambda e: e["seq"])
+    details = {e["seq"]: http("GET", f"{base}/api/v1/dlq/{e['seq']}", token=TOKEN)[1]
+               for e in by_len}
+    bin_seq = next(s for s, d in details.items() if d["payload_encoding"] == "base64")
+    html_seq = next(s for s, d in details.items() if d["payload_encoding"] == "utf-8")
+    b.click(f"#letters-table tr[data-seq='{bin_seq}'] button[data-action=view]")
+    wait_for(lambda: "not text" in b.js("return document.getElementById('payload-info')"
+                                        ".textContent;"), 10, "the binary letter's detail")
+    hexdump = b.js("return document.getElementById('payload').textContent;")
+    ok(hexdump.startswith("00000000  62 69 6e ff fe 00 01 1b  5b 32 4a 0a") and "|bin.....[2J.|"
+       in hexdump, "binary payload: a hex dump", hexdump)
+    ok(not visible(b, "#detail .tabs [data-view=text]"), "binary payload: no text view offered")
+    headers = table(b, "#detail-headers")
+    api_headers = [[h["key"], h["value"]] for h in details[bin_seq]["headers"]]
+    ok(headers == api_headers and ["Taskjet-Reason", "invalid_payload"] in headers,
+       "every header of the letter, in order", headers)
+    os.makedirs(shots, exist_ok=True)
+    b.screenshot(os.path.join(shots, "dashboard-letter.png"))
+    b.click("#detail .tabs [data-view=base64]")
+    shown = b.js("return document.getElementById('payload').textContent;")
+    ok(shown == base64.b64encode(binary_payload).decode(), "binary payload: base64", shown)
+    b.click("#detail .actions [data-close]")
+
+    # A letter whose payload is HTML: shown as text, never run.
+    b.click(f"#letters-table tr[data-seq='{html_seq}'] button[data-action=view]")
+    wait_for(lambda: "UTF-8 text" in b.js("return document.getElementById('payload-info')"
+                                         ".textContent;"), 10, "the HTML letter's detail")
+    ok(b.js("return document.getElementById('payload').textContent;")
+       == '<img src=x onerror="window.__pwned=1"><b>not json</b>',
+       "a text payload is shown as its text")
+    ok(b.js("return window.__pwned === undefined && "
+            "document.querySelector('#detail img, #detail b') === null;"),
+       "markup in a payload is not rendered")
+    b.click("#detail .actions [data-close]")
+
+    # Nothing so far broke the page's own rules: no script error, no CSP
+    # violation in the browser's console.
+    bad = [e["message"] for e in console(b)
+           if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+    ok(not bad, "no script error and no CSP violation in the console", "\n".join(bad))
+    # The CSP the server sends is enforced: an injected inline script does
+    # not run, and the browser says why.
+    b.js("const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
+         "document.body.append(s);")
+    time.sleep(0.2)
+    refused = [e["message"] for e in console(b) if "Content Security Policy" in e["message"]]
+    ok(b.js("return window.__inline === undefined;") and any(
+        "inline script" in m.lower() and "script-src 'self'" in m for m in refused),
+       "Content-Security-Policy: an inline script is refused", refused)
+
+    # Replay through the page: a letter of orders, token asked, a wrong
+    # one refused, then the right one.
+    fail_seq = next(s for s, r in letters.items() if r[2] == "orders")
+    b.click(f"#letters-table tr[data-seq='{fail_seq}'] button[data-action=view]")
+    wait_for(lambda: b.js("return !document.getElementById('detail-replay').disabled;"), 10,
+             "the letter to replay")
+    b.click("#detail-replay")
+    wait_for(lambda: visible(b, "#confirm"), 5, "the confirmation")
+    b.screenshot(os.path.join(shots, "dashboard-replay.png"))
+    title = b.js("return document.getElementById('confirm-title').textContent;")
+    if token_given:
+        ok(not visible(b, "#confirm-token-row") and "Replay dead letter" in title,
+           "replay asks for confirmation (the token was given already)")
+    else:
+        ok(visible(b, "#confirm-token-row") and "Replay dead letter" in title,
+           "replay asks for confirmation and for the token")
+        b.type("#confirm-token", "not-the-token")
+        b.click("#confirm-ok")
+        err = wait_for(lambda: visible(b, "#confirm-error") and b.js(
+            "return document.getElementById('confirm-error').textContent;"), 10, "the refusal")
+        ok("token" in err and visible(b, "#confirm") and fail_seq in letter_seqs(b),
+           "a wrong token is refused and nothing is replayed", err)
+        b.type("#confirm-token", TOKEN)
+    b.click("#confirm-ok")
+    wait_for(lambda: not visible(b, "#confirm") and not visible(b, "#detail"), 10,
+             "the dialogs to close")
+    gone = wait_for(lambda: fail_seq not in letter_seqs(b), 10, "the replayed letter to leave")
+    ok(gone, f"the replayed letter {fail_seq} leaves the list")
+    toast = b.js("return document.getElementById('toast').textContent;")
+    ok(f"Letter {fail_seq} replayed to TASKS #" in toast, "the page says where it went", toast)
+    st, _ = http("GET", f"{base}/api/v1/dlq/{fail_seq}", token=TOKEN)
+    ok(st == 404, "the server no longer has the replayed letter", st)
+    # The replayed task fails again, and its new letter appears by itself.
+    new = wait_for(lambda: [s for s in letter_seqs(b) if s > 5], 15, "the new letter")
+    ok(len(new) == 1, "the replayed task failed again: its new letter appears without a reload",
+       new)
+
+    # Delete: cancel first (nothing happens), then confirm (token known now).
+    b.click(f"#letters-table tr[data-seq='{bin_seq}'] button[data-action=delete]")
+    wait_for(lambda: visible(b, "#confirm"), 5, "the delete confirmation")
+    ok(not visible(b, "#confirm-token-row"), "the token is asked once per page")
+    b.click("#confirm-cancel")
+    time.sleep(0.5)
+    ok(bin_seq in letter_seqs(b) and http("GET", f"{base}/api/v1/dlq/{bin_seq}",
+                                          token=TOKEN)[0] == 200,
+       "cancel keeps the letter")
+    b.click(f"#letters-table tr[data-seq='{bin_seq}'] button[data-action=delete]")
+    wait_for(lambda: visible(b, "#confirm"), 5, "the delete confirmation")
+    b.click("#confirm-ok")
+    wait_for(lambda: bin_seq not in letter_seqs(b), 10, "the deleted letter to leave")
+    ok(http("GET", f"{base}/api/v1/dlq/{bin_seq}", token=TOKEN)[0] == 404,
+       "delete removes the letter from the server")
+
+    # Live: a new failure shows in the table and the list by itself.
+    http("POST", base + "/api/v1/tasks", {"subject": "emails.send", "payload": "fail"},
+         token=TOKEN)
+    dead = wait_for(lambda: (lambda r: r if r and r[1][14] == "2" else None)(
+        table(b, "#routes-table")), 10, "the emails row to count the new letter")
+    ok(dead, "the route table refreshes itself (emails: 2 dead-lettered)")
+    wait_for(lambda: len(letter_seqs(b)) == 5, 10, "the new letter listed")
+    ok(b.js("return window.__loadedOnce;") == "yes", "all of it without reloading the page")
+    b.js("window.scrollTo(0, 0);")
+    time.sleep(0.3)
+    b.screenshot(os.path.join(shots, "dashboard-overview.png"))
+    note(f"screenshots in {shots}: dashboard-overview.png, dashboard-letter.png, "
+         "dashboard-replay.png")
+    ok(os.path.getsize(os.path.join(shots, "dashboard-overview.png")) > 10000,
+       "a screenshot was saved")
+
+
+def on_alarm(signum, frame):
+    raise Timeout(f"the whole run took over {RUN_LIMIT_S} s")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(RUN_LIMIT_S)
+    started = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="tj-dash-")
+    try:
+        run(tmp)
+    except (Timeout, WebDriverError, OSError, subprocess.SubprocessError) as e:
+        ok(False, "the browser run went through", f"{type(e).__name__}: {e}")
+        for name in ("taskjet.log", "chromedriver.log"):
+            path = os.path.join(tmp, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    note(f"--- {name} (tail)")
+                    for line in f.readlines()[-15:]:
+                        note(line.rstrip())
+    finally:
+        signal.alarm(0)
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    note(f"took {time.monotonic() - started:.1f} s")
+    print(f"1..{count}", flush=True)
+    sys.exit(1 if failures else 0)
