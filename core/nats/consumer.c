@@ -41,6 +41,10 @@
 /* How long a reader waits in NextMsg at most before it looks at the
  * timers again (expiries, heartbeats, reconnects). */
 #define TICK_MS 250
+/* Requests alive together expire at least this far apart (an eighth of
+ * the wait, within these bounds): see next_expiry(). */
+#define EXPIRY_GAP_MIN_MS 20
+#define EXPIRY_GAP_MAX_MS 250
 /* After an error status, wait this long before pulling again. */
 #define ERROR_BACKOFF_MS 1000
 /* Messages taken from the inbox in one go at most. */
@@ -198,9 +202,39 @@ credits(const struct js_consumer *c)
 	return c->free_count > c->outstanding ? c->free_count - c->outstanding : 0;
 }
 
+/*
+ * When the request about to be sent expires. nats-server before 2.10.14
+ * mishandles a redelivery due at a moment every request waiting for it has
+ * just expired: it delivers another message again with a delivery count of
+ * 1 and counts the redelivery as done although nobody got it
+ * (nats-server#5305). So requests alive together never expire together:
+ * each expires at least EXPIRY_GAP after the one sent before it (their
+ * expiries stay in sending order, which the 408 accounting needs), but
+ * never later than twice the configured wait.
+ */
+static int64_t
+next_expiry(const struct js_consumer *c, int64_t now)
+{
+	int64_t at = now + c->expires_ms;
+	int64_t gap = c->expires_ms / 8;
+
+	if (gap < EXPIRY_GAP_MIN_MS)
+		gap = EXPIRY_GAP_MIN_MS;
+	if (gap > EXPIRY_GAP_MAX_MS)
+		gap = EXPIRY_GAP_MAX_MS;
+	if (c->p_count > 0) {
+		int64_t last = c->pulls[(c->p_head + c->p_count - 1) % MAX_PULLS].expires_ms;
+
+		if (at < last + gap)
+			at = last + gap;
+	}
+	return at < now + 2 * c->expires_ms ? at : now + 2 * c->expires_ms;
+}
+
 static void
 send_pull(struct js_consumer *c, unsigned n, int64_t now)
 {
+	int64_t expires_at = next_expiry(c, now);
 	struct pull *p;
 	char body[128];
 	natsStatus s;
@@ -208,10 +242,10 @@ send_pull(struct js_consumer *c, unsigned n, int64_t now)
 	if (c->heartbeat_ms > 0)
 		snprintf(body, sizeof(body),
 		         "{\"batch\":%u,\"expires\":%" PRId64 ",\"idle_heartbeat\":%" PRId64 "}", n,
-		         c->expires_ms * NS_PER_MS, c->heartbeat_ms * NS_PER_MS);
+		         (expires_at - now) * NS_PER_MS, c->heartbeat_ms * NS_PER_MS);
 	else
 		snprintf(body, sizeof(body), "{\"batch\":%u,\"expires\":%" PRId64 "}", n,
-		         c->expires_ms * NS_PER_MS);
+		         (expires_at - now) * NS_PER_MS);
 	s = natsConnection_PublishRequestString(natsconn_conn(c->env.nc), c->next_subject, c->inbox,
 	                                        body);
 	if (s != NATS_OK) {
@@ -225,16 +259,21 @@ send_pull(struct js_consumer *c, unsigned n, int64_t now)
 	if (c->p_count == 0)
 		c->last_heard_ms = now;
 	p = &c->pulls[(c->p_head + c->p_count) % MAX_PULLS];
-	*p = (struct pull){ .batch = n, .expires_ms = now + c->expires_ms };
+	*p = (struct pull){ .batch = n, .expires_ms = expires_at };
 	c->p_count++;
 	c->outstanding += n;
 }
 
 /* Keep requests in flight while there is room: whole batches, each sent
- * before the one before it is used up. */
+ * before the one before it is used up. No request asks for more than half
+ * the window, so an idle route has two waiting, expiring apart. */
 static void
 maybe_pull(struct js_consumer *c, int64_t now)
 {
+	unsigned most = c->window / 2 > 0 ? c->window / 2 : 1;
+
+	if (most > c->batch)
+		most = c->batch;
 	while (!is_stopping(c) && now >= c->pause_until_ms) {
 		unsigned room = credits(c);
 
@@ -242,7 +281,7 @@ maybe_pull(struct js_consumer *c, int64_t now)
 			break;
 		if (c->p_count == MAX_PULLS)
 			end_oldest_pull(c, 0);
-		send_pull(c, room < c->batch ? room : c->batch, now);
+		send_pull(c, room < most ? room : most, now);
 		if (now < c->pause_until_ms)
 			break;
 	}
