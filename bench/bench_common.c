@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the bench load programs (raw_consume, tjbench). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +46,52 @@ bench_connect(const char *url, bool asap)
 	return nc;
 }
 
+/* Async publishes the server refused (no stream takes the subject, the
+ * stream is full...): libnats reports them only to this handler. */
+static int64_t publish_failures;
+static char publish_error[256];
+
+static void
+on_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	if (__atomic_fetch_add(&publish_failures, 1, __ATOMIC_RELAXED) == 0)
+		snprintf(publish_error, sizeof(publish_error), "%s (%s)",
+		         natsStatus_GetText(pae->Err), pae->ErrText != NULL ? pae->ErrText : "");
+}
+
+jsCtx *
+bench_jetstream(natsConnection *nc)
+{
+	jsOptions o;
+	jsCtx *js = NULL;
+	natsStatus s = jsOptions_Init(&o);
+
+	o.PublishAsync.ErrHandler = on_publish_error;
+	if (s == NATS_OK)
+		s = natsConnection_JetStream(&js, nc, &o);
+	if (s != NATS_OK)
+		bench_die("jetstream context", s);
+	return js;
+}
+
 void
 bench_publish_complete(jsCtx *js)
 {
 	jsPubOptions po;
 	natsStatus s;
+	int64_t failed;
 
 	jsPubOptions_Init(&po);
 	po.MaxWait = 60000;
 	s = js_PublishAsyncComplete(js, &po);
 	if (s != NATS_OK)
 		bench_die("publish complete", s);
+	failed = __atomic_load_n(&publish_failures, __ATOMIC_RELAXED);
+	if (failed > 0) {
+		fprintf(stderr, "%s: %" PRId64 " publishes were refused, the first: %s\n",
+		        bench_prog, failed, publish_error);
+		exit(1);
+	}
 }
 
 void

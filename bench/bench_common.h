@@ -23,8 +23,14 @@ void bench_die(const char *what, natsStatus s) __attribute__((noreturn));
  * Dies on failure; the caller owns the connection (natsConnection_Destroy). */
 natsConnection *bench_connect(const char *url, bool asap);
 
+/* A JetStream context on nc (borrowed; it must outlive the context) whose
+ * async publishes report refusals to bench_publish_complete. Dies on
+ * failure; the caller owns it (jsCtx_Destroy). */
+jsCtx *bench_jetstream(natsConnection *nc);
+
 /* Wait up to 60 s for every js_PublishAsync on js to be acknowledged; dies
- * if any failed. Call from the publishing thread. */
+ * if any failed (js must come from bench_jetstream for refusals to be
+ * seen). Call from the publishing thread. */
 void bench_publish_complete(jsCtx *js);
 
 /* Publish total messages of size 'x' bytes to subject (borrowed) with

@@ -9,7 +9,8 @@
 #   bench/callgrind.sh [-a 10000] [-b 30000] [-B 500] [-z 128]
 #
 # After a release build in _build (or BENCH_BUILDDIR=<build dir>); needs
-# valgrind. One nats-server on 127.0.0.1 (free port, temp store), stopped
+# valgrind. To measure another build's engine (a before/after), point
+# CG_TASKJET at its taskjet and CG_PLUGIN at its fx_noop.so. One nats-server on 127.0.0.1 (free port, temp store), stopped
 # by PID on exit.
 set -eu
 
@@ -50,7 +51,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$url" ] || { echo "nats-server did not start" >&2; exit 69; }
-cp "$build/tests/fixtures/plugins/.libs/fx_noop.so" "$tmp/plugins/"
+cp "${CG_PLUGIN:-$build/tests/fixtures/plugins/.libs/fx_noop.so}" "$tmp/plugins/fx_noop.so"
 export TASKJET_PLUGIN_DIR="$tmp/plugins" TASKJET_STATE_DIR="$tmp/state"
 cat >"$tmp/cfg.json" <<JSON
 {
@@ -61,19 +62,26 @@ cat >"$tmp/cfg.json" <<JSON
 }
 JSON
 
-run() { # tasks -> callgrind output file
-	"$build/bench/tjbench" backlog -s "$url" -S cg.t -n "$1" -z "$size" >/dev/null
-	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" \
-		"$build/taskjet" run -c "$tmp/cfg.json" >"$tmp/run.$1.log" 2>&1 &
-	engine_pid=$!
-	"$build/bench/tjbench" drain -s "$url" -t CG -c taskjet-bench -n "$1" -T 600 \
-		>/dev/null || true
-	kill -TERM "$engine_pid"
-	wait "$engine_pid" || true
-	engine_pid=
+# Topology first (stream, durable), so the backlogs wait for the runs.
+"${CG_TASKJET:-$build/taskjet}" run -c "$tmp/cfg.json" >"$tmp/topology.log" 2>&1 &
+engine_pid=$!
+"$build/bench/tjbench" waitpull -s "$url" -t CG -c taskjet-bench -T 60 >/dev/null ||
+	{ cat "$tmp/topology.log" >&2; echo "$0: taskjet run did not pull" >&2; exit 1; }
+kill -TERM "$engine_pid"
+wait "$engine_pid" || true
+engine_pid=
+
+run() { # tasks: drain a backlog of that many under callgrind
+	"$build/bench/tjbench" backlog -s "$url" -S cg.t -n "$1" -z "$size" >/dev/null ||
+		exit 1
+	# tjbench starts the engine, waits for the drain, SIGTERMs it and
+	# wants exit status 0.
+	"$build/bench/tjbench" drain -s "$url" -t CG -c taskjet-bench -n "$1" -T 900 \
+		-o "$tmp/run.$1.log" -- valgrind --tool=callgrind \
+		--callgrind-out-file="$tmp/cg.$1" "${CG_TASKJET:-$build/taskjet}" run \
+		-c "$tmp/cfg.json" >/dev/null ||
+		{ cat "$tmp/run.$1.log" >&2; echo "$0: the run of $1 tasks failed" >&2; exit 1; }
 }
-# The first run creates the topology (under valgrind too, so both runs
-# pay the same start-up).
 run "$a"
 run "$b"
 total() { sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1"; }
@@ -82,8 +90,10 @@ tb=$(total "$tmp/cg.$b")
 echo "taskjet run + fx_noop, batch $batch, $size B: $(( (tb - ta) / (b - a) )) instructions per task"
 echo "  (Ir $ta for $a tasks, $tb for $b tasks)"
 echo "self cost per task, top 15 (callgrind_annotate, B run minus A run):"
-fn() { callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
-	sed -n 's/^ *\([0-9,]*\) ([^)]*)  *\(.*\)$/\1 \2/p' | tr -d ','; }
+# "12,949,547 (19.73%)  file:function [/path/object]" -> "12949547 function(object)"
+fn() { callgrind_annotate --auto=no --inclusive=no --threshold=100 "$1" 2>/dev/null |
+	sed -n 's/^ *\([0-9,]*\) ([^)]*)  *[^ ]*:\([^ :]*\) \[\(.*\/\)\{0,1\}\([^]/]*\)\]$/\1 \2(\4)/p' |
+	tr -d ','; }
 fn "$tmp/cg.$a" >"$tmp/fa"
 fn "$tmp/cg.$b" >"$tmp/fb"
 awk -v n=$((b - a)) 'NR == FNR { a[$2] = $1; next }

@@ -186,8 +186,7 @@ main(int argc, char **argv)
 		goto usage;
 	fetch_nc = bench_connect(url, split);
 	ack_nc = split ? bench_connect(url, false) : fetch_nc;
-	if (natsConnection_JetStream(&js, fetch_nc, NULL) != NATS_OK)
-		bench_die("jetstream", NATS_ERR);
+	js = bench_jetstream(fetch_nc);
 	if (bound) {
 		signal(SIGTERM, on_stop);
 		signal(SIGINT, on_stop);

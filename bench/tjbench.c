@@ -589,8 +589,7 @@ main(int argc, char **argv)
 	/* SendAsap for the paced publisher (the stamp should not wait for
 	 * libnats' flusher) and for rawlat's pull requests. */
 	nc = bench_connect(url, strcmp(mode, "paced") == 0 || strcmp(mode, "rawlat") == 0);
-	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
-		bench_die("jetstream", NATS_ERR);
+	js = bench_jetstream(nc);
 	if (strcmp(mode, "backlog") == 0)
 		bench_publish_backlog(js, subject, total, size);
 	else if (strcmp(mode, "paced") == 0)
