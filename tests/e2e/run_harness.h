@@ -37,11 +37,14 @@ struct e2e_proc {
 	int status; /* wait status once reaped */
 };
 
-/* One fx_behave record_file line: "<id> <subject> <attempt>". */
+/* One fx_behave record_file line: "<id> <subject> <attempt>"; an
+ * fx_ledger line adds "<done|retry> <unix ms>". */
 struct e2e_rec {
 	char id[128];
 	char subject[128];
 	unsigned attempt;
+	bool done; /* fx_ledger: the verdict was done */
+	long long at_ms; /* fx_ledger: when (CLOCK_REALTIME ms); else 0 */
 };
 
 struct e2e_records {
@@ -58,6 +61,11 @@ int e2e_setup(struct e2e *e);
 /* Only the temp dir and its paths (a test that starts its own server,
  * say with authorization, and connects itself). 0 or -errno. */
 int e2e_setup_dir(struct e2e *e);
+/* Connect the admin connection to e->srv (started by the test). 0 or
+ * -ECONNREFUSED. */
+int e2e_connect(struct e2e *e);
+/* The same to other servers (a cluster's, comma-separated). */
+int e2e_connect_urls(struct e2e *e, const char *urls);
 /* Close the connection, stop the server, remove the directory. */
 void e2e_teardown(struct e2e *e);
 
@@ -68,6 +76,19 @@ void e2e_teardown(struct e2e *e);
  * `routes` array text. 0 or -errno.
  */
 int e2e_write_config(struct e2e *e, const char *top_extra, const char *routes);
+
+/* The parts of a config that tests vary; NULL members take the defaults
+ * of e2e_write_config. */
+struct e2e_conf {
+	const char *url; /* nats.url: the test server's by default */
+	const char *worker_id; /* "e2e" */
+	const char *top_extra; /* more top-level members, each ending in "," */
+	const char *stream_extra; /* more members of stream TASKS, each after a "," */
+	const char *dlq_extra; /* more members of "dlq", each after a "," */
+	const char *routes; /* the routes array text */
+};
+/* Write the config `c` describes to `path`. 0 or -errno. */
+int e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c);
 
 /*
  * Start `taskjet run -c e->config` and wait (at most timeout_ms) for its
@@ -101,6 +122,41 @@ char *e2e_file_read(const char *path);
  * Sets *seq_r (may be NULL) to the stream sequence. 0 or -errno. */
 int e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
                 uint64_t *seq_r, ...);
+/* One publish attempt, waiting at most max_wait_ms for the store's ack:
+ * 0, or the natsStatus (> 0) it failed with. */
+int e2e_publish_once(struct e2e *e, const char *subject, const char *payload, const char *id,
+                     int max_wait_ms);
+
+/*
+ * Publish tasks "<prefix>-<from>" .. "<prefix>-<from + n - 1>" (that id is
+ * their Nats-Msg-Id) to `subject` with payload "{}", pipelined; a task
+ * whose ack did not come is published again under its id (the server
+ * dedupes). 0 once the server acked every one; -EIO otherwise (a TAP
+ * diagnostic says which).
+ */
+int e2e_publish_many(struct e2e *e, const char *subject, const char *prefix, size_t from, size_t n);
+
+/*
+ * The fate of every task "<prefix>-<i>", i < published, from an fx_ledger
+ * record file, the work stream and the DLQ (every figure a count of
+ * tasks). lost = published - handled - dead - pending: a task that is
+ * none of those was dropped silently.
+ */
+struct e2e_tally {
+	size_t published;
+	size_t handled; /* a "done" line: the handler finished it */
+	size_t twice; /* more than one "done" line (each such task once) */
+	size_t extra; /* "done" lines beyond each task's first, summed */
+	size_t dead; /* in the DLQ (Taskjet-Original-Msg-Id) */
+	size_t pending; /* never done, still stored in the work stream */
+	size_t lost;
+	size_t ghosts; /* done yet still stored (after a server SIGKILL) */
+};
+int e2e_tally(struct e2e *e, const char *record, const char *stream, const char *prefix,
+              size_t published, struct e2e_tally *t_r);
+/* One TAP diagnostic line: "# <what>: N published = ... lost ...". */
+void e2e_tally_print(const char *what, const struct e2e_tally *t);
+
 /* Stream message count; consumer pending (not yet delivered) and ack
  * pending (delivered, not yet acked). 0 or -errno. */
 int e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r);
@@ -138,6 +194,8 @@ void e2e_stop_checked(struct e2e_proc *p, int stop_ms, int64_t *took_ms_r);
 uint64_t e2e_stream_msgs_checked(struct e2e *e, const char *stream);
 
 int64_t e2e_now_ms(void);
+/* CLOCK_REALTIME in ms: the clock of fx_ledger's times. */
+long long e2e_wall_ms(void);
 void e2e_sleep_ms(int ms);
 
 #endif
