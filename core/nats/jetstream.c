@@ -699,6 +699,16 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 			         rc->stream, durable);
 			return false;
 		}
+		if (s == NATS_TIMEOUT && natsconn_connected(b->nc)) {
+			/* Connected, yet JetStream is silent: a server whose
+			 * store is stuck (a full disk, say) or overloaded. */
+			snprintf(
+			    why, len,
+			    "route %s: consumer %s/%s: JetStream did not answer within %" PRId64
+			    " ms",
+			    rc->name, rc->stream, durable, timeout_ms);
+			return false;
+		}
 		if (s != NATS_OK) {
 			snprintf(why, len, "route %s: consumer %s/%s: %s", rc->name, rc->stream,
 			         durable,
