@@ -220,6 +220,8 @@ derive_defaults(struct cfg *cfg)
 			r->handler = xstrdup(r->plugin);
 		if (r->prefetch == 0)
 			r->prefetch = 2 * r->batch > 10000 ? 10000 : 2 * r->batch;
+		if (r->max_ack_pending == 0)
+			r->max_ack_pending = cfg_route_default_max_ack_pending(r);
 		if (r->config_json == NULL) {
 			r->config_json = xstrdup(CFG_DEFAULT_ROUTE_CONFIG);
 			r->config_json_len = strlen(CFG_DEFAULT_ROUTE_CONFIG);
@@ -464,6 +466,15 @@ cfg_free(struct cfg *cfg)
 	}
 	free(cfg->routes);
 	free(cfg);
+}
+
+int64_t
+cfg_route_default_max_ack_pending(const struct cfg_route *route)
+{
+	int64_t n =
+	    (int64_t)route->concurrency * route->batch * CFG_DEFAULT_MAX_ACK_PENDING_PER_BATCH;
+
+	return n > CFG_DEFAULT_MAX_ACK_PENDING_MIN ? n : CFG_DEFAULT_MAX_ACK_PENDING_MIN;
 }
 
 const struct cfg_stream *

@@ -97,6 +97,11 @@ struct cfg_route {
 	 * one request is in flight while the last is worked off. */
 	int prefetch;
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
+	/* The durable's MaxAckPending: deliveries the server lets stand
+	 * unacknowledged (over every engine sharing it, nak delays
+	 * included) before it hands out no more. Default
+	 * cfg_route_default_max_ack_pending(). */
+	int64_t max_ack_pending;
 	enum cfg_payload payload;
 	int payload_max_depth; /* payload json: deepest nesting accepted */
 	struct cfg_backoff backoff;
@@ -173,6 +178,10 @@ struct cfg_dlq cfg_dlq_defaults(void);
 
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
+
+/* The max_ack_pending a route gets when the file sets none: 4 pull
+ * batches per worker, at least 1000. Thread-safe. */
+int64_t cfg_route_default_max_ack_pending(const struct cfg_route *route);
 
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);

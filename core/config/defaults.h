@@ -64,6 +64,11 @@
 #define CFG_DEFAULT_ACK_WAIT_MS 30000
 #define CFG_DEFAULT_BATCH 16
 #define CFG_DEFAULT_FETCH_WAIT_MS 1000
+/* max_ack_pending: room for four pull batches per worker, and never less
+ * than the server's own default (1000): delayed retries hold their slot
+ * for the whole delay (docs/reliability.md, "A downstream outage"). */
+#define CFG_DEFAULT_MAX_ACK_PENDING_MIN 1000
+#define CFG_DEFAULT_MAX_ACK_PENDING_PER_BATCH 4
 #define CFG_DEFAULT_ROUTE_CONFIG "{}"
 #define CFG_DEFAULT_PAYLOAD_MAX_DEPTH 512 /* JSON_DEFAULT_MAX_DEPTH */
 #define CFG_DEFAULT_BACKOFF_INITIAL_MS 1000

@@ -28,6 +28,7 @@ struct http_readiness {
 	pthread_mutex_t lock;
 	bool ready;
 	char why[512];
+	char held[512]; /* routes held back while ready (backend's degraded()) */
 	int64_t checked_ms; /* monotonic, when the last check ended */
 	struct ticker *refresher;
 };
@@ -49,12 +50,16 @@ static void
 refresh(void *arg)
 {
 	struct http_readiness *rd = arg;
-	char why[512] = "";
+	struct backend *b = rd->s->env.backend;
+	char why[512] = "", held[512] = "";
 	bool ready = check_ready(rd->s, why, sizeof(why));
 
+	if (b->ops->degraded == NULL || !b->ops->degraded(b, held, sizeof(held)))
+		held[0] = '\0';
 	pthread_mutex_lock(&rd->lock);
 	rd->ready = ready;
 	snprintf(rd->why, sizeof(rd->why), "%s", why);
+	snprintf(rd->held, sizeof(rd->held), "%s", held);
 	rd->checked_ms = clock_mono_ms();
 	pthread_mutex_unlock(&rd->lock);
 }
@@ -109,7 +114,7 @@ http_snapshot(struct http_server *s)
  */
 static void
 probe_reply(struct http_server *s, struct reply *r, unsigned status, const char *state,
-            const char *why)
+            const char *why, const char *held)
 {
 	struct strbuf b = { 0 };
 	struct jsonw w;
@@ -122,6 +127,8 @@ probe_reply(struct http_server *s, struct reply *r, unsigned status, const char 
 	                    s->env.cfg->worker_id != NULL ? s->env.cfg->worker_id : "");
 	if (why != NULL)
 		jsonw_member_string(&w, "reason", why);
+	if (held != NULL && *held != '\0')
+		jsonw_member_string(&w, "held", held);
 	jsonw_end_object(&w);
 	reply_document(r, &b, jsonw_finish(&w));
 	if (r->status == MHD_HTTP_OK)
@@ -132,7 +139,7 @@ probe_reply(struct http_server *s, struct reply *r, unsigned status, const char 
 void
 handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL);
+	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL, NULL);
 }
 
 bool
@@ -158,13 +165,24 @@ http_ready_now(struct http_server *s, char *why, size_t len)
 	return ready;
 }
 
+/*
+ * A route held at its max_ack_pending leaves the worker ready: every
+ * worker on the durable is held alike by a downstream outage, so taking
+ * them all out of service would stop their other routes and the intake
+ * too, and restarting one frees nothing (the server holds the slots).
+ * The reply names the held routes instead ("held"), ready or not.
+ */
 void
 handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	char why[640];
+	struct http_readiness *rd = s->readiness;
+	char why[640], held[512];
 
+	pthread_mutex_lock(&rd->lock);
+	snprintf(held, sizeof(held), "%s", rd->held);
+	pthread_mutex_unlock(&rd->lock);
 	if (http_ready_now(s, why, sizeof(why)))
-		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL);
+		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL, held);
 	else
-		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why);
+		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why, held);
 }

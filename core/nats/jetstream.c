@@ -693,6 +693,12 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 		s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
 		                       topology_consumer_name(rc, durable, sizeof(durable)), &o,
 		                       &jerr);
+		if (s == NATS_OK && i < b->consumer_count && b->consumers[i] != NULL)
+			js_consumer_note_ack_pending(b->consumers[i], (uint64_t)ci->NumAckPending,
+			                             ci->Config != NULL &&
+			                                     ci->Config->MaxAckPending > 0
+			                                 ? (uint64_t)ci->Config->MaxAckPending
+			                                 : 0);
 		jsConsumerInfo_Destroy(ci);
 		if (s == NATS_NOT_FOUND) {
 			snprintf(why, len, "route %s: consumer %s/%s does not exist", rc->name,
@@ -721,6 +727,27 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 		if (b->consumers[i] != NULL && !js_consumer_ok(b->consumers[i], why, len))
 			return false;
 	return true;
+}
+
+/* Routes held at their max_ack_pending: ready (the worker is sound and
+ * its other routes flow), but worth saying. */
+static bool
+op_degraded(struct backend *base, char *why, size_t len)
+{
+	struct js_backend *b = from_base(base);
+	size_t used = 0;
+	char one[256];
+
+	if (len > 0)
+		why[0] = '\0';
+	for (size_t i = 0; i < b->consumer_count; i++) {
+		if (b->consumers[i] == NULL || !js_consumer_held(b->consumers[i], one, sizeof(one)))
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(why + used, len - used, "%s%s",
+			                         used > 0 ? "; " : "", one);
+	}
+	return used > 0;
 }
 
 static const char *
@@ -790,6 +817,7 @@ static const struct backend_ops js_ops = {
 	.destroy = op_destroy,
 	.healthy = op_healthy,
 	.ready = op_ready,
+	.degraded = op_degraded,
 	.location = op_location,
 	.snapshot = op_snapshot,
 	.dlq_list = op_dlq_list,

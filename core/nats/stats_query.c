@@ -93,6 +93,8 @@ query_consumer(jsCtx *js, jsOptions *jo, const struct cfg_route *route, struct s
 	out->found = true;
 	out->num_pending = ci->NumPending;
 	out->num_ack_pending = (uint64_t)ci->NumAckPending;
+	if (ci->Config != NULL && ci->Config->MaxAckPending > 0)
+		out->max_ack_pending = (uint64_t)ci->Config->MaxAckPending;
 	out->num_redelivered = (uint64_t)ci->NumRedelivered;
 	out->num_waiting = (uint64_t)ci->NumWaiting;
 	out->delivered_consumer_seq = ci->Delivered.Consumer;

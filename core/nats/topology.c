@@ -16,7 +16,6 @@
 #define NS_PER_MS INT64_C(1000000)
 #define ADVISORY_PREFIX "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."
 #define ADVISORY_ACK_WAIT_MS 30000
-#define MIN_MAX_ACK_PENDING 1000
 /* An advisory reader takes a couple at a time. */
 #define ADVISORY_MAX_ACK_PENDING 100
 
@@ -136,9 +135,8 @@ topology_consumer_name(const struct cfg_route *route, char *buf, size_t len)
 int64_t
 topology_max_ack_pending(const struct cfg_route *route)
 {
-	int64_t n = (int64_t)route->concurrency * route->batch * 4;
-
-	return n > MIN_MAX_ACK_PENDING ? n : MIN_MAX_ACK_PENDING;
+	return route->max_ack_pending > 0 ? route->max_ack_pending
+	                                  : cfg_route_default_max_ack_pending(route);
 }
 
 void

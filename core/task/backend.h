@@ -154,6 +154,10 @@ struct backend_ops {
 	/* Ready to take tasks; otherwise `why` says what is missing. May ask
 	 * the server (bounded by timeout_ms). */
 	bool (*ready)(struct backend *b, int64_t timeout_ms, char *why, size_t why_len);
+	/* Optional. Ready or not, holding work back: true with `why` saying
+	 * what (routes held at their max_ack_pending), as the last ready()
+	 * found it. */
+	bool (*degraded)(struct backend *b, char *why, size_t why_len);
 	/* Where it runs, for log lines ("nats://127.0.0.1:4222", "memory");
 	 * user info is never included. Lives as long as the backend. */
 	const char *(*location)(struct backend *b);

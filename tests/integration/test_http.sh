@@ -376,6 +376,8 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	sample_is "metrics: consumer pending" 'taskjet_consumer_pending{route="work",stream="WORK",consumer="taskjet-work"}' 0
 	sample_is "metrics: consumer ack pending" 'taskjet_consumer_ack_pending{route="work",stream="WORK",consumer="taskjet-work"}' 0
 	sample_is "metrics: consumer redelivered" 'taskjet_consumer_redelivered{route="work",stream="WORK",consumer="taskjet-work"}' 0
+	sample_is "metrics: consumer max ack pending (the route's default)" 'taskjet_consumer_max_ack_pending{route="work",stream="WORK",consumer="taskjet-work"}' 1000
+	sample_is "metrics: route not held at max ack pending" 'taskjet_route_held_at_max_ack_pending{route="work",stream="WORK",consumer="taskjet-work"}' 0
 	sample_is "metrics: connected" 'taskjet_nats_connected' 1
 	got=$(sample 'taskjet_fetch_batch_size_count{route="work"}')
 	check "metrics: fetch batch sizes are observed" [ "${got:-0}" -ge 1 ]

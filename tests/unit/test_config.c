@@ -173,6 +173,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(r->ack_wait_ms, 30000);
 	CHECK_INT(r->batch, 16);
 	CHECK_INT(r->fetch_wait_ms, 1000);
+	CHECK_INT(r->max_ack_pending, 1000);
 	CHECK_INT(r->payload, CFG_PAYLOAD_ANY);
 	CHECK_INT(r->payload_max_depth, 512);
 	CHECK_INT(r->backoff.initial_ms, 1000);
@@ -186,6 +187,31 @@ TEST(minimal_config_gets_defaults)
 }
 
 /* Commands without a config file use the same DLQ settings as a loaded one. */
+/* Four pull batches per worker once that passes the floor of 1000. */
+TEST(max_ack_pending_default_grows_with_the_route)
+{
+	static const struct {
+		const char *text;
+		int64_t want;
+	} cases[] = {
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"concurrency\":64,\"batch\":100}]}",
+		  4 * 64 * 100 },
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"concurrency\":8,\"batch\":31}]}",
+		  1000 },
+	};
+	char *errors;
+	struct cfg *cfg;
+
+	clear_env();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(load("/c/t.json", cases[i].text, &errors, &cfg), 0);
+		if (cfg == NULL)
+			continue;
+		CHECK_INT(cfg->routes[0].max_ack_pending, cases[i].want);
+		cfg_free(cfg);
+	}
+}
+
 TEST(dlq_defaults_match_a_loaded_config)
 {
 	struct cfg_dlq d = cfg_dlq_defaults();
@@ -228,7 +254,8 @@ TEST(every_key_is_read)
 	    "\"routes\":[{\"name\":\"r\",\"stream\":\"S\",\"subject\":\"s.b.*\","
 	    "\"consumer\":\"c\",\"plugin\":\"p_1-x\",\"handler\":\"h.x\","
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
-	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
+	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"max_ack_pending\":64,"
+	    "\"payload\":\"json\","
 	    "\"payload_max_depth\":4096,"
 	    "\"backoff\":{\"initial\":\"500ms\",\"multiplier\":1,\"max\":\"500ms\","
 	    "\"jitter\":0},\"config\":{\"a\":[1,{\"b\":null}]}}]}";
@@ -298,6 +325,7 @@ TEST(every_key_is_read)
 	CHECK_INT(r->ack_wait_ms, 1000);
 	CHECK_INT(r->batch, 1000);
 	CHECK_INT(r->fetch_wait_ms, 10);
+	CHECK_INT(r->max_ack_pending, 64);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
 	CHECK_INT(r->payload_max_depth, 4096);
 	CHECK_INT(r->backoff.initial_ms, 500);
@@ -1138,6 +1166,7 @@ int
 main(void)
 {
 	RUN(minimal_config_gets_defaults);
+	RUN(max_ack_pending_default_grows_with_the_route);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
