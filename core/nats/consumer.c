@@ -85,6 +85,7 @@ struct js_consumer {
 	pthread_mutex_t lock;
 	pthread_cond_t avail; /* tasks queued, a reader done, or stopping */
 	bool reading; /* a thread waits in (or drains) the inbox */
+	unsigned waiting; /* workers asleep on `avail` */
 	struct js_slot *q_head, *q_tail; /* received, not yet handed out */
 	unsigned queued;
 	struct js_slot *free_list;
@@ -597,8 +598,17 @@ read_inbox(struct js_consumer *c, int64_t wait_ms)
 	if (s == NATS_NO_RESPONDERS || no_responders)
 		on_no_responders(c, clock_mono_ms());
 	c->reading = false;
-	/* Others may wait for the queue, or for their turn to read. */
-	pthread_cond_broadcast(&c->avail);
+	/*
+	 * Wake one waiting worker per task queued, and one more to read next
+	 * (this thread takes a task itself, if it is a worker): waking them
+	 * all would have most of a large route's workers find the queue
+	 * empty and sleep again, on every burst. At a stop, everyone.
+	 */
+	if (is_stopping(c))
+		pthread_cond_broadcast(&c->avail);
+	else
+		for (unsigned i = 0; i < c->waiting && i < (unsigned)queued + 1; i++)
+			pthread_cond_signal(&c->avail);
 	return queued;
 }
 
@@ -631,8 +641,13 @@ js_consumer_next(struct js_consumer *c, int64_t timeout_ms, struct tj_task **tas
 			read_inbox(c, left < TICK_MS ? left : TICK_MS);
 			continue;
 		}
-		if (pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, &until) != 0)
+		c->waiting++;
+		rc = pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, &until);
+		c->waiting--;
+		if (rc != 0) {
+			rc = 0;
 			break;
+		}
 	}
 	if (is_stopping(c)) {
 		rc = -ESHUTDOWN;
