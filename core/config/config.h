@@ -20,6 +20,9 @@ enum cfg_retention { CFG_RETENTION_WORKQUEUE = 0, CFG_RETENTION_LIMITS, CFG_RETE
 enum cfg_discard { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW };
 enum cfg_payload { CFG_PAYLOAD_ANY = 0, CFG_PAYLOAD_JSON };
 enum cfg_log_format { CFG_LOG_TEXT = 0, CFG_LOG_JSON };
+/* Where a route's handlers run: supervised worker processes (a crash or a
+ * hang costs one task), or the engine's own threads. */
+enum cfg_isolation { CFG_ISOLATION_PROCESS = 0, CFG_ISOLATION_THREAD };
 
 struct cfg_nats {
 	char *url; /* NULL: none configured (run starts an embedded server) */
@@ -63,6 +66,13 @@ struct cfg_backoff {
 	double jitter; /* 0..1: the delay is randomised by +-jitter */
 };
 
+/* A worker process's limits under process isolation; 0 leaves one unset. */
+struct cfg_limits {
+	int64_t memory_bytes; /* resident memory */
+	int64_t cpu_ms; /* CPU time of one call (applied in whole seconds) */
+	int open_files; /* RLIMIT_NOFILE */
+};
+
 struct cfg_route {
 	char *name;
 	char *stream; /* name of one of cfg->streams */
@@ -80,6 +90,9 @@ struct cfg_route {
 	int prefetch;
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
 	enum cfg_payload payload;
+	enum cfg_isolation isolation;
+	int64_t timeout_ms; /* a handler call may run this long */
+	struct cfg_limits limits; /* process isolation only */
 	struct cfg_backoff backoff;
 	char *config_json; /* raw text of the route's "config" object ("{}") */
 	size_t config_json_len;

@@ -179,6 +179,11 @@ TEST(minimal_config_gets_defaults)
 	CHECK_RANGE(r->backoff.jitter, 0.2, 0.2);
 	CHECK_STR(r->config_json, "{}");
 	CHECK_INT(r->config_json_len, 2);
+	CHECK_INT(r->isolation, CFG_ISOLATION_PROCESS);
+	CHECK_INT(r->timeout_ms, 300000);
+	CHECK_INT(r->limits.memory_bytes, 0);
+	CHECK_INT(r->limits.cpu_ms, 0);
+	CHECK_INT(r->limits.open_files, 0);
 	CHECK_TRUE(cfg_route_stream(cfg, r) == st);
 	cfg_free(cfg);
 }
@@ -225,6 +230,8 @@ TEST(every_key_is_read)
 	    "\"consumer\":\"c\",\"plugin\":\"p_1-x\",\"handler\":\"h.x\","
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
 	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
+	    "\"isolation\":\"process\",\"timeout\":\"90s\",\"limits\":{\"memory\":"
+	    "\"64MiB\",\"cpu\":\"1500ms\",\"open_files\":100},"
 	    "\"backoff\":{\"initial\":\"500ms\",\"multiplier\":1,\"max\":\"500ms\","
 	    "\"jitter\":0},\"config\":{\"a\":[1,{\"b\":null}]}}]}";
 	char *errors;
@@ -284,6 +291,11 @@ TEST(every_key_is_read)
 	CHECK_INT(r->batch, 1000);
 	CHECK_INT(r->fetch_wait_ms, 10);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
+	CHECK_INT(r->isolation, CFG_ISOLATION_PROCESS);
+	CHECK_INT(r->timeout_ms, 90000);
+	CHECK_INT(r->limits.memory_bytes, 64 << 20);
+	CHECK_INT(r->limits.cpu_ms, 1500);
+	CHECK_INT(r->limits.open_files, 100);
 	CHECK_INT(r->backoff.initial_ms, 500);
 	CHECK_RANGE(r->backoff.multiplier, 1, 1);
 	CHECK_INT(r->backoff.max_ms, 500);
@@ -579,6 +591,15 @@ static const struct error_case error_cases[] = {
 	  "\"c\"}]",
 	  "routes[1].consumer: consumer \"c\" is also used by routes[0] on stream "
 	  "\"S\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"isolation\":\"fork\"}]}", "\"fork\"",
+	  "routes[0].isolation: must be \"process\" or \"thread\", got \"fork\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"isolation\":\"thread\","
+	  "\"limits\":{\"memory\":\"1GiB\"}}]}",
+	  "{\"memory\"",
+	  "routes[0].limits: limits apply to isolation \"process\" only (a handler thread "
+	  "shares the engine's memory, CPU and files)" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"limits\":{\"files\":9}}]}", "\"files\"",
+	  "routes[0].limits.files: unknown key" },
 };
 
 TEST(each_error_class_is_reported_in_place)
