@@ -110,6 +110,12 @@ print_step(const struct mem_step *step, const struct disp_result *res, const str
 	case DISP_DLQ_FAILED:
 		printf(" -> dead letter failed, retry in %lld ms", (long long)res->delay_ms);
 		break;
+	case DISP_GIVEN_BACK:
+		printf(" -> given back, again in %lld ms", (long long)res->delay_ms);
+		break;
+	case DISP_LEFT:
+		printf(" -> left for redelivery");
+		break;
 	}
 	if (step->fail_reason[0] != '\0')
 		printf(": %s", step->fail_reason);

@@ -293,6 +293,14 @@ log_outcome(const struct tj_task *task, const struct disp_result *res, const cha
 		          "could not write dead letter for %s, redelivering in %lld ms", task->id,
 		          (long long)res->delay_ms);
 		break;
+	case DISP_GIVEN_BACK:
+		log_write(TJ_LOG_INFO, &ctx, "gave %s back unhandled%s%s, again in %lld ms",
+		          task->id, why ? ": " : "", why ? why : "", (long long)res->delay_ms);
+		break;
+	case DISP_LEFT:
+		log_write(TJ_LOG_WARNING, &ctx,
+		          "left %s unsettled: the server redelivers it after ack_wait", task->id);
+		break;
 	}
 }
 

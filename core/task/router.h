@@ -23,6 +23,7 @@ enum dlq_reason {
 	DLQ_REASON_NO_ROUTE,
 	DLQ_REASON_CRASHED,
 	DLQ_REASON_MAX_DELIVERIES,
+	DLQ_REASON_TIMED_OUT,
 	DLQ_REASON_COUNT
 };
 
@@ -37,6 +38,11 @@ struct route_stats {
 	uint64_t retried;
 	uint64_t dead_lettered[DLQ_REASON_COUNT];
 	uint64_t dlq_failures; /* dead-letter writes that failed (task naked) */
+	uint64_t crashed; /* calls whose worker process died mid-task */
+	uint64_t timed_out; /* calls killed at their timeout (process isolation) */
+	uint64_t hung; /* handler threads still running at their timeout */
+	uint64_t hung_now; /* of those, the ones still running */
+	uint64_t given_back; /* tasks naked unhandled: no worker, or shutdown */
 	uint64_t in_flight;
 	uint64_t handler_us_total;
 };
