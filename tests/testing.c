@@ -2,6 +2,7 @@
 /* TAP output for the test harness in testing.h. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "testing.h"
 
@@ -54,4 +55,15 @@ testing_done(void)
 {
 	printf("1..%d\n", test_count);
 	return failed_count == 0 ? 0 : 1;
+}
+
+void
+testing_let_segv_through(void)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char opts[1024];
+
+	snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan != NULL ? asan : "",
+	         asan != NULL && asan[0] != '\0' ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
 }

@@ -103,7 +103,7 @@ run_run(struct cli_ctx *ctx, void *args)
 	/* Block the signals before any thread exists, so every thread
 	 * inherits the mask and only the main thread takes them. */
 	run_block_signals();
-	if (engine_create(cfg, NULL, &engine) < 0) {
+	if (engine_create(cfg, NULL, NULL, 0, &engine) < 0) {
 		status = EXIT_CONFIG;
 		goto out;
 	}

@@ -124,7 +124,8 @@ check_ready(struct http_server *s, char *why, size_t len)
 		snprintf(why, len, "shutting down");
 		return false;
 	}
-	return b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
+	return engine_ready(s->env.engine, why, len) &&
+	       b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
 }
 
 /* What the backend's store knows now (no per-reason scan); NULL if it
@@ -145,10 +146,13 @@ take_snapshot(struct http_server *s)
 static void
 handle_readyz(struct http_server *s, struct reply *r)
 {
-	char why[512], text[600];
+	char why[1024], text[1100];
 
 	if (check_ready(s, why, sizeof(why))) {
+		/* Ready, but a hung handler thread is named (each holds a worker). */
 		reply_text(r, MHD_HTTP_OK, "ready");
+		if (engine_hung_report(s->env.engine, why, sizeof(why)) > 0)
+			mbuf_printf(&r->body, "%s", why);
 		return;
 	}
 	snprintf(text, sizeof(text), "not ready: %s", why);
@@ -320,6 +324,7 @@ handle_metrics(struct http_server *s, struct reply *r)
 	struct stats_snapshot *snap;
 
 	route_counters(s, b);
+	engine_render_metrics(s->env.engine, b);
 	if (s->env.metrics != NULL) {
 		route_histograms(s, b, "taskjet_handler_duration_seconds",
 		                 "Time spent in the handler, by route.", metrics_handler_hist);

@@ -25,6 +25,10 @@
 #include "util/exitcode.h"
 #include "util/log.h"
 
+/* How long the worker threads get to return once the worker processes of
+ * their calls were killed at the end of the grace (a receive tick, a nak). */
+#define STOP_CALLS_WAIT_MS 2000
+
 void
 run_block_signals(void)
 {
@@ -248,6 +252,12 @@ stop:
 	stop_started = clock_mono_ms();
 	backend->ops->request_stop(backend);
 	left = workers_wait(workers, cfg->shutdown_grace_ms);
+	if (left > 0) {
+		/* Handlers in worker processes can be stopped: their tasks go
+		 * back at once instead of after ack_wait. */
+		engine_stop_calls(engine);
+		left = workers_wait_processes(workers, STOP_CALLS_WAIT_MS);
+	}
 	left +=
 	    backend->ops->wait(backend, cfg->shutdown_grace_ms - (clock_mono_ms() - stop_started));
 	if (left > 0) {

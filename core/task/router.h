@@ -14,6 +14,7 @@
 
 struct plugin_instance;
 struct plugin_handler;
+struct procpool;
 
 /* Why a task was dead-lettered; the Taskjet-Reason header. */
 enum dlq_reason {
@@ -50,8 +51,11 @@ struct route_stats {
 struct route {
 	const struct cfg_route *cfg;
 	const struct cfg_stream *stream;
-	struct plugin_instance *plugin; /* set by the engine */
-	const struct plugin_handler *handler; /* set by the engine */
+	/* Set by the engine: the instance and handler of a thread route, or
+	 * the worker processes of a process route. */
+	struct plugin_instance *plugin;
+	const struct plugin_handler *handler;
+	struct procpool *pool;
 	struct route_stats stats; /* update with __atomic builtins */
 };
 

@@ -93,6 +93,8 @@ char *e2e_file_read(const char *path);
  * Sets *seq_r (may be NULL) to the stream sequence. 0 or -errno. */
 int e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
                 uint64_t *seq_r, ...);
+/* The first value of header `key` of `m`, or NULL. */
+const char *e2e_header(natsMsg *m, const char *key);
 /* Stream message count; consumer pending (not yet delivered) and ack
  * pending (delivered, not yet acked). 0 or -errno. */
 int e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r);
@@ -128,6 +130,21 @@ bool e2e_setup_checked(struct e2e *e);
 void e2e_stop_checked(struct e2e_proc *p, int stop_ms, int64_t *took_ms_r);
 /* e2e_stream_msgs, checked; UINT64_MAX if it failed. */
 uint64_t e2e_stream_msgs_checked(struct e2e *e, const char *stream);
+
+/* The port of the HTTP endpoint from p's log ("http: listening on
+ * HOST:PORT"), or 0 if it has not said yet. */
+int e2e_http_port(const struct e2e_proc *p);
+/*
+ * One HTTP/1.0 request to 127.0.0.1:port (token: a bearer token, or NULL;
+ * body: a request body, or NULL), at most 10 s. Returns the status code
+ * with the response body in `out` (cap bytes, NUL-terminated, cut), or
+ * -errno.
+ */
+int e2e_http(int port, const char *method, const char *path, const char *token, const char *body,
+             char *out, size_t cap);
+/* The value of one sample line "name{labels} value" of a /metrics text
+ * (`series` is everything before the space), or -1 if absent. */
+double e2e_metric(const char *text, const char *series);
 
 int64_t e2e_now_ms(void);
 void e2e_sleep_ms(int ms);
