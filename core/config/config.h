@@ -164,6 +164,16 @@ struct cfg_dlq cfg_dlq_defaults(void);
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 
+/*
+ * What differs between two loaded configs, for a reload: one line per
+ * difference through `note` ("route r: added", "route r: removed", "route
+ * r: changed: timeout, config", "streams: changed"; for what a running
+ * engine keeps until it restarts, "http: changed; applies at the next
+ * start"). Returns how many. Routes are matched by name.
+ */
+unsigned cfg_diff(const struct cfg *old, const struct cfg *new,
+                  void (*note)(void *arg, const char *line), void *arg);
+
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);
 

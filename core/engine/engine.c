@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/clock.h"
 #include "engine/engine.h"
@@ -410,6 +411,27 @@ describe_hung(struct engine *engine, const struct route *route, char *buf, size_
 	}
 	pthread_mutex_unlock(&engine->inflight_lock);
 	return n;
+}
+
+bool
+engine_plugin_changed(struct engine *engine, const struct route *route)
+{
+	struct stat now, loaded;
+	char path[4096];
+	int rc;
+
+	rc = route->pool != NULL ? procpool_file_stat(route->pool, &loaded)
+	                         : plugin_instance_file_stat(route->plugin, &loaded);
+	if (rc < 0)
+		return true;
+	/* A file put in its place (install(1), a rename) is another inode;
+	 * one rewritten in place keeps it but not its size or time. */
+	snprintf(path, sizeof(path), "%s/%s.so", engine->cfg->plugin_dir, route->cfg->plugin);
+	if (lstat(path, &now) < 0)
+		return true;
+	return now.st_dev != loaded.st_dev || now.st_ino != loaded.st_ino ||
+	       now.st_size != loaded.st_size || now.st_mtim.tv_sec != loaded.st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != loaded.st_mtim.tv_nsec;
 }
 
 bool

@@ -92,6 +92,10 @@ bool engine_ready(struct engine *engine, char *why, size_t len);
  * (plugin p) hung 12 s, timeout 1 s"), into buf (len bytes, cut if
  * needed); returns how many there are. Thread-safe. */
 unsigned engine_hung_report(struct engine *engine, char *buf, size_t len);
+/* True when <plugin_dir>/<plugin>.so of `route` is no longer the file its
+ * plugin was loaded from (replaced, changed or gone). Main thread. */
+bool engine_plugin_changed(struct engine *engine, const struct route *route);
+
 /* Append the engine's own Prometheus families (worker processes per
  * route, hung handler threads, tasks given back). Thread-safe. */
 struct mbuf;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,15 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct http_env env;
+	struct http_env *env; /* the current one (env_lock): read with env_of() */
+	/* Requests in progress by the parity of the epoch they began in, so
+	 * http_set_env() knows when none reads the old env any more. */
+	pthread_mutex_t env_lock;
+	pthread_cond_t env_idle;
+	unsigned env_epoch;
+	unsigned env_users[2];
+	int (*reload)(void *ctx, struct mbuf *answer); /* fixed at start */
+	void *reload_ctx;
 	char *token; /* NULL: no token required */
 	size_t token_len;
 	size_t max_body;
@@ -51,6 +60,78 @@ struct reply {
 	bool retry_after; /* 503: suggest trying again in a second */
 	bool www_authenticate; /* 401 */
 };
+
+/* ---- the env a request reads ---- */
+
+/* The env of the request on this thread (MHD runs each connection on a
+ * thread of its own): one for the whole request, even across a reload. */
+static _Thread_local const struct http_env *request_env;
+
+static const struct http_env *
+env_of(struct http_server *s)
+{
+	const struct http_env *env;
+
+	if (request_env != NULL)
+		return request_env;
+	pthread_mutex_lock(&s->env_lock);
+	env = s->env;
+	pthread_mutex_unlock(&s->env_lock);
+	return env;
+}
+
+/* A request begins: it reads the current env until env_leave(). */
+static unsigned
+env_enter(struct http_server *s)
+{
+	unsigned e;
+
+	pthread_mutex_lock(&s->env_lock);
+	e = s->env_epoch & 1;
+	s->env_users[e]++;
+	request_env = s->env;
+	pthread_mutex_unlock(&s->env_lock);
+	return e;
+}
+
+static void
+env_leave(struct http_server *s, unsigned e)
+{
+	pthread_mutex_lock(&s->env_lock);
+	request_env = NULL;
+	if (--s->env_users[e] == 0)
+		pthread_cond_broadcast(&s->env_idle);
+	pthread_mutex_unlock(&s->env_lock);
+}
+
+void
+http_set_env(struct http_server *s, const struct http_env *env)
+{
+	struct http_env *next, *old;
+	struct timespec until;
+	unsigned e;
+
+	if (s == NULL)
+		return;
+	next = xmalloc(sizeof(*next));
+	*next = *env;
+	clock_mono_deadline(30000, &until);
+	pthread_mutex_lock(&s->env_lock);
+	old = s->env;
+	s->env = next;
+	/* Requests from now on count in the other half; wait for this one's. */
+	e = s->env_epoch++ & 1;
+	while (s->env_users[e] > 0 &&
+	       pthread_cond_clockwait(&s->env_idle, &s->env_lock, CLOCK_MONOTONIC, &until) == 0)
+		;
+	if (s->env_users[e] > 0) {
+		log_warn("http: %u request(s) still on the previous config after 30 s",
+		         s->env_users[e]);
+		old = NULL; /* they may still read it: keep it */
+	}
+	pthread_mutex_unlock(&s->env_lock);
+	free(old);
+}
 
 /* ---- replies ---- */
 
@@ -118,13 +199,13 @@ send_reply(struct MHD_Connection *conn, struct reply *r)
 static bool
 check_ready(struct http_server *s, char *why, size_t len)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env_of(s)->backend;
 
-	if (engine_stopping(s->env.engine)) {
+	if (engine_stopping(env_of(s)->engine)) {
 		snprintf(why, len, "shutting down");
 		return false;
 	}
-	return engine_ready(s->env.engine, why, len) &&
+	return engine_ready(env_of(s)->engine, why, len) &&
 	       b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
 }
 
@@ -133,10 +214,10 @@ check_ready(struct http_server *s, char *why, size_t len)
 static struct stats_snapshot *
 take_snapshot(struct http_server *s)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env_of(s)->backend;
 	struct stats_snapshot *snap = NULL;
 
-	if (b->ops->snapshot(b, s->env.cfg,
+	if (b->ops->snapshot(b, env_of(s)->cfg,
 	                     &(struct snapshot_opts){ .timeout_ms = SERVER_INFO_TIMEOUT_MS },
 	                     &snap) < 0)
 		return NULL;
@@ -151,7 +232,7 @@ handle_readyz(struct http_server *s, struct reply *r)
 	if (check_ready(s, why, sizeof(why))) {
 		/* Ready, but a hung handler thread is named (each holds a worker). */
 		reply_text(r, MHD_HTTP_OK, "ready");
-		if (engine_hung_report(s->env.engine, why, sizeof(why)) > 0)
+		if (engine_hung_report(env_of(s)->engine, why, sizeof(why)) > 0)
 			mbuf_printf(&r->body, "%s", why);
 		return;
 	}
@@ -182,7 +263,7 @@ dead_lettered_total(struct route_stats *st)
 static void
 route_counters(struct http_server *s, struct mbuf *b)
 {
-	struct router *router = engine_router(s->env.engine);
+	struct router *router = engine_router(env_of(s)->engine);
 	static const char *const outcomes[] = { "acked", "retried", "dead_lettered", "dlq_failed" };
 
 	metrics_family(b, "taskjet_tasks_received_total", "counter",
@@ -233,13 +314,13 @@ static void
 route_histograms(struct http_server *s, struct mbuf *b, const char *name, const char *help,
                  const struct metrics_hist *(*get)(const struct metrics *, size_t))
 {
-	struct router *router = engine_router(s->env.engine);
+	struct router *router = engine_router(env_of(s)->engine);
 
 	metrics_family(b, name, "histogram", help);
 	for (size_t i = 0; i < router->count; i++) {
 		struct metrics_label l = { "route", router->routes[i].cfg->name };
 
-		metrics_hist_render(b, name, &l, 1, get(s->env.metrics, i));
+		metrics_hist_render(b, name, &l, 1, get(env_of(s)->metrics, i));
 	}
 }
 
@@ -272,7 +353,7 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 		metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
 		               (double)snap->reconnects);
 	}
-	if (snap->fetches_batches && s->env.metrics != NULL)
+	if (snap->fetches_batches && env_of(s)->metrics != NULL)
 		route_histograms(s, b, "taskjet_fetch_batch_size",
 		                 "Messages received together from the server, by route.",
 		                 metrics_fetch_hist);
@@ -324,8 +405,8 @@ handle_metrics(struct http_server *s, struct reply *r)
 	struct stats_snapshot *snap;
 
 	route_counters(s, b);
-	engine_render_metrics(s->env.engine, b);
-	if (s->env.metrics != NULL) {
+	engine_render_metrics(env_of(s)->engine, b);
+	if (env_of(s)->metrics != NULL) {
 		route_histograms(s, b, "taskjet_handler_duration_seconds",
 		                 "Time spent in the handler, by route.", metrics_handler_hist);
 		route_histograms(s, b, "taskjet_task_attempt",
@@ -362,7 +443,7 @@ put_duration(struct mbuf *b, uint64_t us)
 static void
 handle_stats(struct http_server *s, struct reply *r)
 {
-	struct router *router = engine_router(s->env.engine);
+	struct router *router = engine_router(env_of(s)->engine);
 	struct stats_snapshot *snap = take_snapshot(s);
 	uint64_t processed = 0, acked = 0, total_us = 0;
 	struct mbuf *b = &r->body;
@@ -376,7 +457,7 @@ handle_stats(struct http_server *s, struct reply *r)
 		total_us += load_u64(&st->handler_us_total);
 	}
 
-	mbuf_printf(b, "{\"backend\":\"%s\",\"queue\":", s->env.backend->ops->name);
+	mbuf_printf(b, "{\"backend\":\"%s\",\"queue\":", env_of(s)->backend->ops->name);
 	if (snap != NULL && snap->queue_known)
 		mbuf_printf(b,
 		            "{\"total_enqueued\":%llu,\"total_dequeued\":%llu,"
@@ -495,7 +576,7 @@ publish_failed(struct reply *r, int rc, const char *subject)
 static void
 handle_post_task(struct http_server *s, struct request *req, struct reply *r)
 {
-	const struct cfg *cfg = s->env.cfg;
+	const struct cfg *cfg = env_of(s)->cfg;
 	const struct json_tok *root, *k, *subj_t = NULL, *pay_t = NULL, *id_t = NULL;
 	const struct cfg_stream *stream;
 	struct publish_ack ack = { 0 };
@@ -582,12 +663,12 @@ handle_post_task(struct http_server *s, struct request *req, struct reply *r)
 		data = doc.text + pay_t->start;
 		data_len = (size_t)(pay_t->end - pay_t->start);
 	}
-	if (engine_stopping(s->env.engine)) {
+	if (engine_stopping(env_of(s)->engine)) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 		goto out;
 	}
-	rc = s->env.backend->ops->publish(
-	    s->env.backend,
+	rc = env_of(s)->backend->ops->publish(
+	    env_of(s)->backend,
 	    &(struct publish_msg){
 	        .subject = subject, .data = data, .len = data_len, .msg_id = id },
 	    &ack);
@@ -665,7 +746,7 @@ put_entry(struct mbuf *b, const struct dlq_entry *e, bool full)
 static bool
 dlq_available(struct http_server *s, struct reply *r)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env_of(s)->backend;
 
 	if (!backend_has_dlq(b)) {
 		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED, "the %s backend keeps no dead letters",
@@ -746,7 +827,7 @@ handle_dlq_list(struct http_server *s, struct MHD_Connection *conn, struct reply
 			return;
 		}
 	}
-	rc = backend_dlq_list(s->env.backend, &f, false, &list);
+	rc = backend_dlq_list(env_of(s)->backend, &f, false, &list);
 	if (rc < 0) {
 		dlq_failed(r, rc, 0, NULL);
 		return;
@@ -771,7 +852,7 @@ static void
 handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool replay,
                struct reply *r)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env_of(s)->backend;
 	char err[256] = "";
 	int rc;
 
@@ -835,6 +916,24 @@ parse_dlq_path(const char *url, uint64_t *seq_r, bool *replay_r)
 		return 0;
 	*seq_r = seq;
 	return 1;
+}
+
+/* ---- reload ---- */
+
+static void
+handle_reload(struct http_server *s, const char *method, struct reply *r)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+		r->allow = "POST";
+		return;
+	}
+	if (s->reload == NULL) {
+		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED, "this engine cannot reload its config");
+		return;
+	}
+	r->status = (unsigned)s->reload(s->reload_ctx, &r->body);
+	r->type = "application/json";
 }
 
 /* ---- dispatch ---- */
@@ -954,7 +1053,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		            "the body is larger than http.max_body (%zu bytes)", s->max_body);
 		goto send;
 	}
-	route_request(s, conn, req, url, method, &r);
+	if (strcmp(url, "/api/v1/reload") == 0) {
+		/* Outside any env: the reload swaps them. */
+		handle_reload(s, method, &r);
+	} else {
+		unsigned epoch = env_enter(s);
+
+		route_request(s, conn, req, url, method, &r);
+		env_leave(s, epoch);
+	}
 send:
 	log_debug("http: %s %s -> %u", method, url, r.status);
 	ret = send_reply(conn, &r);
@@ -1059,7 +1166,12 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	}
 
 	s = xcalloc(1, sizeof(*s));
-	s->env = *env;
+	s->env = xmalloc(sizeof(*s->env));
+	*s->env = *env;
+	s->reload = env->reload;
+	s->reload_ctx = env->reload_ctx;
+	pthread_mutex_init(&s->env_lock, NULL);
+	pthread_cond_init(&s->env_idle, NULL);
 	s->max_body = (size_t)hc->max_body;
 	if (hc->token_file != NULL) {
 		rc = read_token(hc->token_file, &s->token, &s->token_len);
@@ -1119,5 +1231,8 @@ http_stop(struct http_server *s)
 	if (s->token != NULL)
 		explicit_bzero(s->token, s->token_len);
 	free(s->token);
+	free(s->env);
+	pthread_cond_destroy(&s->env_idle);
+	pthread_mutex_destroy(&s->env_lock);
 	free(s);
 }

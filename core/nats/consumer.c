@@ -47,6 +47,8 @@
 #define BURST_MAX 64
 /* Error log lines of one kind at most this often. */
 #define LOG_EVERY_MS 5000
+/* How long an unsubscribed dispatcher may take to notice and return. */
+#define JOIN_WAKE_MS 1000
 
 /* One message's room: the task the engine sees and its delivery. */
 struct js_slot {
@@ -96,6 +98,7 @@ struct js_consumer {
 	int64_t pause_until_ms; /* no pulls before (after an error) */
 	uint64_t seen_reconnects;
 	bool broken; /* the last pull got an error: not ready */
+	bool draining; /* the subscription is being drained (a stop) */
 	char problem[256];
 	int64_t last_log_ms;
 };
@@ -534,22 +537,30 @@ on_burst(struct js_consumer *c, natsMsg **msgs, int n)
 		natsMsg_Destroy(msgs[i]);
 }
 
+/*
+ * Pull and queue until a stop. Then, the subscription draining (see
+ * js_consumer_request_stop), read on until its requests are over, handing
+ * back what they still bring (on_burst naks it when stopping).
+ */
 static void *
 dispatcher_main(void *arg)
 {
 	struct js_consumer *c = arg;
 	natsMsg *msgs[BURST_MAX];
 
-	while (!is_stopping(c)) {
+	for (;;) {
 		int64_t now = clock_mono_ms();
 		natsStatus s;
-		bool no_responders = false;
+		bool no_responders = false, pulling;
 		int n = 0;
 
 		pthread_mutex_lock(&c->lock);
 		check_pulls(c, now);
 		maybe_pull(c, now);
+		pulling = c->p_count > 0;
 		pthread_mutex_unlock(&c->lock);
+		if (is_stopping(c) && !pulling)
+			break;
 		s = natsSubscription_NextMsg(&msgs[0], c->sub, TICK_MS);
 		if (s == NATS_TIMEOUT)
 			continue;
@@ -660,6 +671,15 @@ js_consumer_request_stop(struct js_consumer *c)
 {
 	pthread_mutex_lock(&c->lock);
 	__atomic_store_n(&c->stopping, 1, __ATOMIC_RELEASE);
+	/* Drain: once the server has our unsubscribe it forgets our pull
+	 * requests (the inbox lost interest), and what they had on its way
+	 * still reaches the dispatcher, which hands it back, instead of
+	 * waiting out ack_wait at the server: a reload's new consumers are
+	 * pulling already. */
+	if (!c->draining && c->sub != NULL) {
+		natsSubscription_Drain(c->sub);
+		c->draining = true;
+	}
 	hand_back_queue(c);
 	pthread_cond_broadcast(&c->avail);
 	pthread_mutex_unlock(&c->lock);
@@ -668,13 +688,20 @@ js_consumer_request_stop(struct js_consumer *c)
 bool
 js_consumer_join(struct js_consumer *c, const struct timespec *deadline)
 {
+	struct timespec wake;
+
 	js_consumer_request_stop(c);
-	/* Unsubscribing wakes NextMsg at once and tells the server our
-	 * requests have no taker left. */
-	if (c->sub != NULL)
-		natsSubscription_Unsubscribe(c->sub);
+	/* The dispatcher hands back what its requests still bring, then
+	 * returns; by the deadline, unsubscribing wakes it at once (and tells
+	 * the server our requests have no taker left). */
 	if (c->thread_started && !c->thread_joined &&
 	    pthread_clockjoin_np(c->thread, NULL, CLOCK_MONOTONIC, deadline) == 0)
+		c->thread_joined = true;
+	if (c->sub != NULL)
+		natsSubscription_Unsubscribe(c->sub);
+	clock_mono_deadline(JOIN_WAKE_MS, &wake);
+	if (c->thread_started && !c->thread_joined &&
+	    pthread_clockjoin_np(c->thread, NULL, CLOCK_MONOTONIC, &wake) == 0)
 		c->thread_joined = true;
 	/* What arrived between the stop and the unsubscribe. */
 	pthread_mutex_lock(&c->lock);

@@ -52,8 +52,10 @@ void js_consumer_done(struct js_consumer *c, struct tj_task *task);
  * to the server (naked) so others get them at once. Any thread (not a
  * signal handler). */
 void js_consumer_request_stop(struct js_consumer *c);
-/* Stop, close the subscription, and join the dispatcher by `deadline`
- * (CLOCK_MONOTONIC). True if it returned. Controlling thread. */
+/* Stop; let the dispatcher hand back what the pull requests in flight
+ * still bring until they end or `deadline` (CLOCK_MONOTONIC) passes; then
+ * close the subscription and join it. True if it returned. Controlling
+ * thread. */
 bool js_consumer_join(struct js_consumer *c, const struct timespec *deadline);
 /* Free, unless a task from next() was never done() (a handler abandoned
  * at shutdown still uses its slot and message): then leave everything for

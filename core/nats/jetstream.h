@@ -27,6 +27,11 @@ struct js_open_opts {
 	/* Pull requests and acks on one connection instead of two (split ack
 	 * is the default: see bench/README.md). */
 	bool single_connection;
+	/* The running backend this one replaces (a reload), or NULL: when no
+	 * URL is given and that one started a private nats-server, use it
+	 * rather than start a second on the same store; it stops with the
+	 * last backend using it. */
+	const struct backend *replacing;
 };
 
 /*

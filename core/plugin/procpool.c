@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1294,4 +1295,10 @@ procpool_worker_pid(struct procpool *pool, unsigned slot)
 		pid = (int)pool->slots[slot].pid;
 	pthread_mutex_unlock(&pool->lock);
 	return pid;
+}
+
+int
+procpool_file_stat(struct procpool *pool, struct stat *st_r)
+{
+	return fstat(pool->plugin_fd, st_r) < 0 ? -errno : 0;
 }

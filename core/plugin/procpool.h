@@ -187,6 +187,11 @@ struct procpool_stats {
 
 void procpool_stats(struct procpool *pool, struct procpool_stats *stats_r);
 
+/* The identity of the plugin file the workers load (fstat of the pool's
+ * descriptor: the file as it was opened at create). 0 or -errno. */
+struct stat;
+int procpool_file_stat(struct procpool *pool, struct stat *st_r);
+
 /* The pid of the slot's worker, or 0 when it has none (tests, logs). */
 int procpool_worker_pid(struct procpool *pool, unsigned slot);
 

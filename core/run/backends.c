@@ -23,12 +23,26 @@ backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struct ba
 			return -ENOTSUP;
 		return mem_backend_open(cfg, b_r);
 	case CFG_BACKEND_JETSTREAM:
-		return js_backend_open(
-		    cfg,
-		    &(struct js_open_opts){ .url = o->url, .client = o->client, .name = o->name },
-		    b_r);
+		return js_backend_open(cfg,
+		                       &(struct js_open_opts){ .url = o->url,
+		                                               .client = o->client,
+		                                               .name = o->name,
+		                                               .replacing = o->replacing },
+		                       b_r);
 	}
 	return -EINVAL;
+}
+
+const char *
+backend_reload_refusal(const struct cfg *cfg)
+{
+	/* Its queue and letters live in the backend: a second one would
+	 * start empty, and handing them over is not worth it for a backend
+	 * meant for tests and single runs. */
+	if (cfg->backend == CFG_BACKEND_MEMORY)
+		return "the memory backend keeps its tasks inside the running engine; restart "
+		       "taskjet to apply a new config";
+	return NULL;
 }
 
 const char *

@@ -21,6 +21,10 @@ struct backend_open_opts {
 	bool client;
 	/* The client's connection name ("taskjet-dlq"). */
 	const char *name;
+	/* The running backend a reload replaces: what it owns that must
+	 * outlive it (a private nats-server) is shared rather than started
+	 * again. NULL: none. */
+	const struct backend *replacing;
 };
 
 /*
@@ -34,6 +38,11 @@ int backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struc
 
 /* The client libraries the backends use, for --version ("libnats 3.4.1"). */
 const char *backend_library_versions(void);
+
+/* Why a running daemon of this backend cannot load a new config in place,
+ * or NULL when it can (a second backend is opened over the same server,
+ * and the first handed over). Static text. */
+const char *backend_reload_refusal(const struct cfg *cfg);
 
 /* The name of cfg->backend ("jetstream", "memory"). */
 const char *backend_kind_name(const struct cfg *cfg);

@@ -68,6 +68,44 @@ e2e_plugin_dir(void)
 	return path;
 }
 
+int
+e2e_install_plugin(const char *fixture, const char *dir, const char *as)
+{
+	char from[600], tmp[600], to[600], buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	snprintf(from, sizeof(from), "%s/%s.so", e2e_plugin_dir(), fixture);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.so.new", dir, as);
+	snprintf(to, sizeof(to), "%s/%s.so", dir, as);
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -EIO;
+			break;
+		}
+	if (n < 0)
+		rc = -errno;
+	close(in);
+	if (fchmod(out, 0644) < 0 && rc == 0)
+		rc = -errno;
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, to) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
 static natsStatus
 connect_admin(struct e2e *e)
 {
@@ -169,7 +207,8 @@ e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
 	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
 	        "  \"routes\": %s\n"
 	        "}\n",
-	        e->srv.url, e2e_plugin_dir(), e->state, top_extra, routes);
+	        e->srv.url, e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
+	        top_extra, routes);
 	if (fclose(fp) != 0)
 		rc = -errno;
 	return rc;
@@ -268,6 +307,12 @@ e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms)
 	}
 	p->pid = 0;
 	return 0;
+}
+
+bool
+e2e_alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
 bool

@@ -28,6 +28,7 @@ struct e2e {
 	natsConnection *nc;
 	jsCtx *js;
 	int runs; /* taskjet processes started so far */
+	const char *plugin_dir; /* for e2e_write_config; NULL: the fixtures' */
 };
 
 /* A running (or finished) taskjet child. */
@@ -53,6 +54,11 @@ struct e2e_records {
 const char *e2e_taskjet_bin(void);
 const char *e2e_plugin_dir(void);
 
+/* Put fixture plugin `fixture` (its .so in the fixtures' directory) into
+ * `dir` as <as>.so, the way an installer does: a new file renamed over the
+ * old one, mode 0644. 0 or -errno. */
+int e2e_install_plugin(const char *fixture, const char *dir, const char *as);
+
 /* Start the server (fresh store), make the temp dir, connect. 0 or -errno. */
 int e2e_setup(struct e2e *e);
 /* Close the connection, stop the server, remove the directory. */
@@ -75,6 +81,8 @@ int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
 /* Send `sig` (if nonzero) and reap, at most timeout_ms; then SIGKILL and
  * -ETIMEDOUT. 0 once reaped (p->status set). */
 int e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms);
+/* True while our child `pid` runs (not exited, not a zombie). */
+bool e2e_alive(pid_t pid);
 /* True if it exited 0 by itself (not by a signal). */
 bool e2e_proc_exited_ok(const struct e2e_proc *p);
 /* Print the log's last lines as TAP diagnostics. */

@@ -23,12 +23,6 @@
 
 static struct e2e env;
 
-static bool
-alive(pid_t pid)
-{
-	return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
-}
-
 /* ----- process isolation: each way of dying costs one task ----- */
 
 #define INNOCENT 100 /* per route */
@@ -97,7 +91,7 @@ TEST(each_crash_costs_only_its_task)
 	}
 	CHECK_TRUE(e2e_wait_for(isolation_settled, NULL, 60000));
 	/* The same engine all along: no restart, no second start. */
-	CHECK_TRUE(alive(engine_pid));
+	CHECK_TRUE(e2e_alive(engine_pid));
 	CHECK_INT(p.pid, engine_pid);
 	CHECK_INT(e2e_file_count(p.log, " ready: "), 1);
 	e2e_stop_checked(&p, STOP_MS, NULL);

@@ -306,6 +306,46 @@ TEST(every_key_is_read)
 }
 
 /* "" and "off" turn the endpoint off; any other value must be an address. */
+static void
+collect_line(void *arg, const char *line)
+{
+	char *buf = arg;
+
+	strncat(buf, line, 1023 - strlen(buf));
+	strncat(buf, "\n", 1023 - strlen(buf));
+}
+
+/* A reload says what it changes: routes by name, sections, and what waits
+ * for a restart. */
+TEST(diff_names_what_changed)
+{
+	struct cfg *a = load_valid("{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},"
+	                           "{\"name\":\"gone\",\"stream\":\"S\",\"subject\":\"s.g\","
+	                           "\"plugin\":\"p\"}]}");
+	struct cfg *b = load_valid(
+	    "{\"http\":{\"listen\":\"127.0.0.1:9\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
+	    ",\"timeout\":\"1s\",\"config\":{\"x\":1}},"
+	    "{\"name\":\"new\",\"stream\":\"S\",\"subject\":\"s.n\",\"plugin\":\"p\"}]}");
+	struct cfg *a2 = load_valid("{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},"
+	                            "{\"name\":\"gone\",\"stream\":\"S\",\"subject\":\"s.g\","
+	                            "\"plugin\":\"p\"}]}");
+	char lines[1024] = "";
+
+	if (a == NULL || b == NULL || a2 == NULL)
+		goto out;
+	CHECK_INT(cfg_diff(a, a2, collect_line, lines), 0);
+	CHECK_STR(lines, "");
+	CHECK_INT(cfg_diff(a, b, collect_line, lines), 4);
+	CHECK_STR(lines, "http: changed; applies at the next start\n"
+	                 "route gone: removed\n"
+	                 "route r: changed: timeout, config\n"
+	                 "route new: added\n");
+out:
+	cfg_free(a);
+	cfg_free(b);
+	cfg_free(a2);
+}
+
 TEST(http_listen_values)
 {
 	static const struct {
@@ -1041,6 +1081,7 @@ main(void)
 	RUN(minimal_config_gets_defaults);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(every_key_is_read);
+	RUN(diff_names_what_changed);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);
