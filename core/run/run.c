@@ -723,6 +723,8 @@ out:
 		d.retiring = next;
 	}
 	gen_free(d.cur);
+	/* An answer its HTTP request gave up waiting for. */
+	free(d.answer.data);
 	pthread_cond_destroy(&d.changed);
 	pthread_mutex_destroy(&d.lock);
 	return status;
