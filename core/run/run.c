@@ -338,9 +338,9 @@ gen_retire_step(struct daemon *d, struct generation *g, int64_t now)
 	if (now - g->stopped_ms < drain_ms + PULL_END_MS)
 		return false;
 	g->backend->ops->wait(g->backend, STOP_CALLS_WAIT_MS);
+	gen_free(g);
 	log_notice("reload: the previous config is retired: its tasks finished, its plugins "
 	           "are unloaded");
-	gen_free(g);
 	return true;
 }
 

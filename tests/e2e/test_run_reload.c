@@ -116,7 +116,7 @@ swap_in_the_middle(const char *isolation)
 	CHECK_TRUE(e2e_wait_for(swap_settled, NULL, 60000));
 	/* The old instances finished their tasks and were finalised. */
 	CHECK_TRUE(e2e_wait_for(log_has, "the previous config is retired", 20000));
-	CHECK_TRUE(e2e_file_count(run_proc.log, "fx_ver v1 fini") >= 1);
+	CHECK_TRUE(e2e_wait_for(log_has, "fx_ver v1 fini", 5000));
 	CHECK_INT(e2e_file_count(run_proc.log, "fx_ver v2 fini"), 0);
 	CHECK_TRUE(e2e_alive(pid));
 	CHECK_INT(e2e_file_count(run_proc.log, " ready: "), 1);
