@@ -672,10 +672,12 @@ e2e_tally(struct e2e *e, const char *record, const char *stream, const char *pre
 	struct e2e_tally t = { .published = published };
 	struct e2e_records r = { 0 };
 	unsigned *done = calloc(published + 1, sizeof(*done));
+	unsigned *starts = calloc(published + 1, sizeof(*starts));
+	unsigned char *retried = calloc(published + 1, 1);
 	unsigned char *stored = calloc(published + 1, 1), *dead = calloc(published + 1, 1);
 	int rc;
 
-	if (done == NULL || stored == NULL || dead == NULL) {
+	if (done == NULL || starts == NULL || retried == NULL || stored == NULL || dead == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -689,10 +691,14 @@ e2e_tally(struct e2e *e, const char *record, const char *stream, const char *pre
 	for (size_t k = 0; k < r.count; k++) {
 		size_t i = task_index(r.v[k].id, prefix, published);
 
-		if (i != SIZE_MAX && r.v[k].done)
-			done[i]++;
+		if (i == SIZE_MAX)
+			continue;
+		done[i] += r.v[k].done;
+		starts[i] += r.v[k].start;
+		retried[i] |= r.v[k].retry;
 	}
 	for (size_t i = 0; i < published; i++) {
+		t.entered_twice += starts[i] > 1 && !retried[i];
 		if (done[i] > 0) {
 			t.handled++;
 			t.twice += done[i] > 1;
@@ -713,6 +719,8 @@ e2e_tally(struct e2e *e, const char *record, const char *stream, const char *pre
 out:
 	e2e_records_free(&r);
 	free(done);
+	free(starts);
+	free(retried);
 	free(stored);
 	free(dead);
 	return rc;
@@ -722,10 +730,10 @@ void
 e2e_tally_print(const char *what, const struct e2e_tally *t)
 {
 	printf("# %s: %zu published = %zu handled + %zu dead-lettered + %zu pending; "
-	       "%zu lost; %zu handled twice (%zu extra calls); %zu handled yet still stored "
-	       "(ghosts)\n",
+	       "%zu lost; %zu handled twice (%zu extra calls), %zu with the handler entered "
+	       "twice; %zu handled yet still stored (ghosts)\n",
 	       what, t->published, t->handled, t->dead, t->pending, t->lost, t->twice, t->extra,
-	       t->ghosts);
+	       t->entered_twice, t->ghosts);
 }
 
 int
@@ -792,6 +800,8 @@ e2e_records_read(const char *path, struct e2e_records *r_r)
 			if (got < 3)
 				continue;
 			rec.done = strcmp(verdict, "done") == 0;
+			rec.start = strcmp(verdict, "start") == 0;
+			rec.retry = strcmp(verdict, "retry") == 0;
 			if (r.count == cap) {
 				struct e2e_rec *nv;
 
@@ -887,6 +897,24 @@ e2e_records_count_now(const char *path)
 	if (e2e_records_read(path, &r) != 0)
 		return 0;
 	n = r.count;
+	e2e_records_free(&r);
+	return n;
+}
+
+size_t
+e2e_records_done_now(const char *path)
+{
+	struct e2e_records r;
+	size_t n = 0;
+
+	if (e2e_records_read(path, &r) != 0)
+		return 0;
+	/* Keep the done lines only, then count their ids. */
+	for (size_t i = 0; i < r.count; i++)
+		if (r.v[i].done)
+			r.v[n++] = r.v[i];
+	r.count = n;
+	n = e2e_records_unique(&r);
 	e2e_records_free(&r);
 	return n;
 }

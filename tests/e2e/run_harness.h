@@ -39,12 +39,14 @@ struct e2e_proc {
 };
 
 /* One fx_behave record_file line: "<id> <subject> <attempt>"; an
- * fx_ledger line adds "<done|retry> <unix ms>". */
+ * fx_ledger line adds "<start|done|retry> <unix ms>". */
 struct e2e_rec {
 	char id[128];
 	char subject[128];
 	unsigned attempt;
-	bool done; /* fx_ledger: the verdict was done */
+	bool start; /* fx_ledger: a call started */
+	bool done; /* fx_ledger: a call ended with the verdict done */
+	bool retry; /* fx_ledger: a call ended with the verdict retry */
 	long long at_ms; /* fx_ledger: when (CLOCK_REALTIME ms); else 0 */
 };
 
@@ -152,6 +154,9 @@ struct e2e_tally {
 	size_t handled; /* a "done" line: the handler finished it */
 	size_t twice; /* more than one "done" line (each such task once) */
 	size_t extra; /* "done" lines beyond each task's first, summed */
+	/* Handler entered more than once ("start" lines) though it never
+	 * said retry: finished twice, or cut short by a kill and run again. */
+	size_t entered_twice;
 	size_t dead; /* in the DLQ (Taskjet-Original-Msg-Id) */
 	size_t pending; /* never done, still stored in the work stream */
 	size_t lost;
@@ -189,6 +194,8 @@ bool e2e_settled(struct e2e *e, const char *stream, const char *consumer);
  * read yet): for wait conditions. */
 size_t e2e_records_count_now(const char *path);
 size_t e2e_records_unique_now(const char *path);
+/* Distinct ids with an fx_ledger "done" line right now. */
+size_t e2e_records_done_now(const char *path);
 
 /* Checked steps shared by the e2e tests: each failure is a failed CHECK
  * of the running test (tests/testing.h). */

@@ -120,7 +120,7 @@ all_done(void *arg)
 {
 	uint64_t pending = 1, ack_pending = 1;
 
-	return e2e_records_unique_now(env.record) >= *(size_t *)arg &&
+	return e2e_records_done_now(env.record) >= *(size_t *)arg &&
 	       e2e_consumer_pending(&env, "TASKS", "taskjet-work", &pending, &ack_pending) == 0 &&
 	       pending == 0 && ack_pending == 0;
 }
