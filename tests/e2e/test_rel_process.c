@@ -27,7 +27,7 @@
 
 #define READY_MS 20000
 #define STOP_MS 30000
-#define SETTLE_MS 60000
+#define SETTLE_MS 60000 /* plus the backlog's share: settle_ms() */
 
 #define CONCURRENCY 8
 #define BATCH 16
@@ -57,6 +57,14 @@ env_size(const char *name, size_t dflt, size_t lo, size_t hi)
 
 static size_t tasks_n;
 static size_t faults_n;
+
+/* How long the backlog may take to be worked off after the last fault:
+ * twice its nominal work on top (20,000 tasks are 50 s of it). */
+static int
+settle_ms(void)
+{
+	return SETTLE_MS + (int)(tasks_n * SLEEP_MS * 2 / CONCURRENCY);
+}
 
 static int
 write_config(void)
@@ -138,7 +146,7 @@ engine_fault_loop(int sig, const char *what, struct e2e_tally *t)
 	/* The last fault still left work to do. */
 	CHECK_TRUE(at_last < tasks_n);
 	if (!testing_failed())
-		CHECK_TRUE(e2e_wait_for(all_done_and_settled, NULL, SETTLE_MS));
+		CHECK_TRUE(e2e_wait_for(all_done_and_settled, NULL, settle_ms()));
 	if (p.pid != 0)
 		e2e_stop_checked(&p, STOP_MS, NULL);
 	CHECK_INT(e2e_tally(&env, env.record, "TASKS", "t", tasks_n, t), 0);
@@ -226,7 +234,7 @@ TEST(server_killed_and_stopped_under_load_engine_reconnects)
 	}
 	CHECK_TRUE(at_last < tasks_n);
 	if (!testing_failed())
-		CHECK_TRUE(e2e_wait_for(consumer_idle, NULL, SETTLE_MS));
+		CHECK_TRUE(e2e_wait_for(consumer_idle, NULL, settle_ms()));
 	CHECK_INT(p.pid, pid);
 	e2e_stop_checked(&p, STOP_MS, NULL);
 	CHECK_TRUE(e2e_file_count(p.log, "reconnected to") >= sizeof(sigs) / sizeof(sigs[0]));
