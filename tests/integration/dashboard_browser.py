@@ -10,13 +10,14 @@ Chromium through chromedriver (the W3C WebDriver protocol, spoken here with
 the standard library: nothing to install from a registry, and the driver
 always matches the browser, both built from Debian's chromium source
 package). It checks what the page shows against what was processed and what
-/api/v1/overview says at the same time (totals, rates), unlocks the letters
-with the token (a wrong one refused first), filters the letters, opens two
-in detail, replays one and deletes another through the page's confirmation,
-watches a new letter arrive without a reload; then restarts taskjet with
-another token while the page is open, so the confirmation of a replay is
-refused and asks for the token (a wrong one refused, then the new one). It
-saves screenshots.
+/api/v1/overview says at the same time (totals, rates, uptime, readiness),
+unlocks the letters with the token (a wrong one refused first), filters the
+letters, opens two in detail, replays one and deletes another through the
+page's confirmation, watches a new letter arrive without a reload; then
+restarts taskjet with another token while the page is open, so the
+confirmation of a replay is refused and asks for the token (a wrong one
+refused, then the new one), and deletes a route's consumer behind taskjet's
+back, so the page shows it not ready and why. It saves screenshots.
 
 Usage: dashboard_browser.py   (environment: top_builddir, NATS_SERVER,
 CHROMIUM, CHROMEDRIVER, TASKJET_SCREENSHOTS: where the PNGs go)
@@ -229,6 +230,31 @@ def http(method, url, body=None, token=None, timeout=20):
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+def nats_request(port, subject, payload=b"", timeout=5):
+    """One request over NATS's client protocol (plain text): the reply's
+    JSON document. For what taskjet has no command for (deleting a
+    consumer behind its back)."""
+    inbox = "_INBOX.tj_dashboard_test"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        f = s.makefile("rb")
+        if not f.readline().startswith(b"INFO "):
+            raise OSError("nats: no INFO from the server")
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":false}\r\n' +
+                  f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode() +
+                  payload + b"\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                raise OSError("nats: the server closed the connection")
+            if line.startswith(b"PING"):
+                s.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise OSError(f"nats: {line.decode(errors='replace').strip()}")
+            elif line.startswith(b"MSG "):
+                size = int(line.split()[-1])
+                return json.loads(f.read(size + 2)[:size])
 
 
 class Engine:
@@ -469,14 +495,22 @@ def browse(b, engine, ov):
            r)
     check_rates(b, base)
 
+    up_before = http("GET", base + "/api/v1/overview")[1]["uptime_seconds"]
     shown = facts(b)
+    up_after = http("GET", base + "/api/v1/overview")[1]["uptime_seconds"]
     version = subprocess.run([taskjet, "--version"], stdout=subprocess.PIPE, text=True,
                              timeout=10).stdout.split()[1]
     ok(shown.get("Worker") == "dash-worker-1" and shown.get("Version") == f"taskjet {version}",
        "overview: worker id and version", shown)
     ok(shown.get("NATS", "").startswith("connected") and "127.0.0.1" in shown.get("NATS", "")
-       and shown.get("Readiness") == "ready" and shown.get("Dead letters") == "5 in DLQ",
-       "overview: NATS connection, readiness, DLQ depth", shown)
+       and shown.get("Readiness") == "ready" and shown.get("Dead letters") == "5 in DLQ"
+       and b.js("return document.getElementById('ready-pill').textContent;") == "ready",
+       "overview: NATS connection, readiness (no reason while ready), DLQ depth", shown)
+    uptime = uptime_seconds(shown.get("Uptime"))
+    # The page read it up to a refresh (2 s) before the API did.
+    ok(uptime is not None and up_before - 3 <= uptime <= up_after,
+       "overview: the uptime, as the API counts it",
+       f"page {shown.get('Uptime')!r}, API {up_before} then {up_after}")
 
     # The dead letters need the token (issue 10): the page asks for it.
     # A wrong one is refused, and not one letter is shown.
@@ -640,11 +674,15 @@ def browse(b, engine, ov):
     ok(dead, "the route table refreshes itself (emails: 2 dead-lettered)")
     wait_for(lambda: len(letter_seqs(b)) == 5, 10, "the new letter listed")
     ok(b.js("return window.__loadedOnce;") == "yes", "all of it without reloading the page")
+    later = uptime_seconds(facts(b).get("Uptime"))
+    ok(uptime is not None and later is not None and later > uptime,
+       "the uptime grows from one refresh to a later one", f"{uptime} s, then {later} s")
     b.js("window.scrollTo(0, 0);")
     time.sleep(0.3)
     b.screenshot(os.path.join(shots, "dashboard-overview.png"))
 
     rotate_token(b, engine, emails[0])
+    not_ready(b, engine)
     note(f"screenshots in {shots}: dashboard-overview.png, dashboard-letter.png, "
          "dashboard-replay.png")
     ok(all(os.path.getsize(os.path.join(shots, f"dashboard-{n}.png")) > 10000
@@ -701,6 +739,27 @@ def rotate_token(b, engine, seq):
     up = uptime_seconds(facts(b).get("Uptime"))
     ok(up is not None and up < 30 and facts(b).get("Readiness") == "ready",
        "resumed, the page shows the restarted engine: a new uptime, ready", facts(b))
+
+
+def not_ready(b, engine):
+    """A route's durable deleted behind taskjet's back: the engine is not
+    ready, and the page says so with the reason /readyz gives."""
+    ov = http("GET", engine.base + "/api/v1/overview")[1]
+    hooks = next(r for r in ov["routes"] if r["name"] == "hooks")
+    answer = nats_request(engine.nats_port,
+                          f"$JS.API.CONSUMER.DELETE.{hooks['stream']}.{hooks['consumer']}")
+    ok(answer.get("success") is True, f"consumer {hooks['consumer']} deleted", answer)
+    want = f"route hooks: consumer {hooks['stream']}/{hooks['consumer']}"
+    wait_for(lambda: want in facts(b).get("Readiness", ""), 15, "the page to say not ready")
+    refreshed(b)
+    shown = facts(b).get("Readiness", "")
+    st, rz = http("GET", engine.base + "/readyz")
+    reason = rz.get("reason", "") if isinstance(rz, dict) else ""
+    pill = b.js("const p = document.getElementById('ready-pill'); return [p.textContent, p.title];")
+    ok(st == 503 and want in reason and shown == f"not ready {reason}" and pill == ["not ready",
+                                                                                    reason],
+       "overview: not ready, with the reason /readyz gives", f"page {shown!r}, pill {pill}, "
+       f"/readyz {st} {rz}")
 
 
 def on_alarm(signum, frame):
