@@ -280,6 +280,42 @@ if check "memory DLQ: taskjet run serves HTTP" start_taskjet "$tmp/memdlq.json";
 	check "memory DLQ: taskjet run stops cleanly" stop_taskjet
 fi
 
+# ---------------------------------------------- no token: cross-site attack
+# With no http.token_file, what keeps a web page open in a browser on this
+# host from queueing tasks or replaying and deleting dead letters is the
+# Origin and Content-Type rule alone (core/http/policy.c): a cross-site
+# request is 403, a simple (form or text/plain) one is 415, and neither
+# changes anything.
+if check "no token: taskjet run serves HTTP" start_taskjet "$tmp/memdlq.json"; then
+	expect_code "no token: the overview says no token is required" 200 GET /api/v1/overview
+	body_has "no token: token_required is false" '"token_required":false,'
+	expect_code "no token: a failing task is accepted" 201 POST /api/v1/tasks -d '{"subject":"tasks.x","payload":"fail"}'
+	check "no token: its letter is listed" poll_body /api/v1/dlq '"count":1,' 10
+	evil='Origin: http://evil.example'
+	expect_raw "no token: POST a task from evil.example as text/plain is 403" 403 POST /api/v1/tasks \
+		-H "$evil" -H 'Content-Type: text/plain' -d '{"subject":"tasks.x","payload":"fail"}'
+	body_has "no token: the 403 names the origin" 'Origin http://evil.example is not this server'
+	expect_raw "no token: a text/plain task with no Origin is 415" 415 POST /api/v1/tasks \
+		-H 'Content-Type: text/plain' -d '{"subject":"tasks.x","payload":"fail"}'
+	expect_raw "no token: a form post of a task is 415" 415 POST /api/v1/tasks \
+		-d '{"subject":"tasks.x","payload":"fail"}'
+	expect_raw "no token: a cross-site fetch of a task is 403" 403 POST /api/v1/tasks \
+		-H 'Sec-Fetch-Site: cross-site' -H 'Content-Type: text/plain' -d '{"subject":"tasks.x"}'
+	expect_raw "no token: replay from evil.example as text/plain is 403" 403 POST /api/v1/dlq/1/replay \
+		-H "$evil" -H 'Content-Type: text/plain'
+	expect_raw "no token: replay as a text/plain post is 415" 415 POST /api/v1/dlq/1/replay \
+		-H 'Content-Type: text/plain'
+	expect_raw "no token: DELETE from evil.example is 403" 403 DELETE /api/v1/dlq/1 -H "$evil"
+	expect_code "no token: DELETE from evil.example as JSON is 403 too" 403 DELETE /api/v1/dlq/1 -H "$evil"
+	expect_code "no token: the letter is still there" 200 GET /api/v1/dlq/1
+	body_has "no token: with its payload" '"payload":"fail"'
+	expect_code "no token: the DLQ still holds one letter" 200 GET /api/v1/dlq
+	body_has "no token: and only that one" '^\{"dlq_stream":"DLQ","count":1,'
+	expect_code "no token: GET /stats" 200 GET /stats
+	body_has "no token: no refused task was queued" '"total_enqueued":1,'
+	check "no token: taskjet run stops cleanly" stop_taskjet
+fi
+
 # ------------------------------------------------------------- jetstream
 if [ ! -x "$nats_bin" ]; then
 	if [ -n "${CI:-}" ]; then
