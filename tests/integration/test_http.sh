@@ -2,7 +2,8 @@
 # The HTTP endpoint end to end: the real `taskjet run` on the memory backend
 # (auth, input errors, a full queue) and on a real nats-server (intake,
 # metrics and stats matching what was processed, readiness flipping while
-# the server is stopped and restarted). curl is the client. TAP output.
+# the server is stopped and restarted), and every curl example of docs/*.md
+# as written. curl is the client. TAP output.
 # Without nats-server the JetStream part is skipped, or fails when CI is set.
 set -u
 bin="$top_builddir/taskjet"
@@ -566,6 +567,36 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	expect_code "intake: the JetStream API is no task subject" 400 POST /api/v1/tasks -d '{"subject":"$JS.API.STREAM.PURGE.WORK"}'
 	expect_code "intake: nor a subject no route consumes" 400 POST /api/v1/tasks -d '{"subject":"work.parked"}'
 	body_has "intake: which says so" 'no configured route consumes subject \\"work\.parked\\"'
+
+	# Every curl example of the docs, as written, against this engine:
+	# each is sent to the default address (127.0.0.1:8394, the bound port
+	# here) with what the policy asks for, so none gets 401, 403 or 415.
+	# The token file (none is needed here) is the test's own.
+	awk '/^[ \t]*```sh$/ { inb = 1; next } /^[ \t]*```$/ { inb = 0; buf = ""; next }
+		inb { sub(/^[ \t]+/, ""); if (buf == "") first = FNR
+			if (sub(/\\$/, "")) { buf = buf $0 " "; next }
+			line = buf $0; buf = ""; if (line ~ /^curl /) print FILENAME ":" first "\t" line }' \
+		"$top_srcdir"/docs/*.md >"$tmp/doc-curls"
+	check "docs: the curl examples are found" grep -q '/api/v1/reload' "$tmp/doc-curls"
+	while IFS="$(printf '\t')" read -r where cmd; do
+		where=${where#"$top_srcdir"/}
+		case $cmd in
+		*http://127.0.0.1:8394/*) ok "docs: $where uses the default address 127.0.0.1:8394" ;;
+		*) echo "# $cmd"; not_ok "docs: $where uses the default address 127.0.0.1:8394" ;;
+		esac
+		c=$(printf '%s' "$cmd" | sed "s|http://127\.0\.0\.1:8394/|$base/|g; s|/etc/taskjet/[a-z.]*token|$tmp/token|g")
+		rm -f "$tmp/body"
+		code=$(sh -c "$c -s -o '$tmp/body' -w '%{http_code}' --max-time 20" </dev/null)
+		case $code in
+		000 | 401 | 403 | 415) echo "# $c: HTTP $code"; not_ok "docs: $where is not refused" ;;
+		*) ok "docs: $where is not refused (HTTP $code)" ;;
+		esac
+		case $cmd in
+		*/api/v1/reload*)
+			check "docs: $where reloads (200)" [ "$code" = 200 ]
+			body_has "docs: and answers as documented" '^\{"reloaded":(true|false),"changes":\[' ;;
+		esac
+	done <"$tmp/doc-curls"
 	check "jetstream: taskjet run stops cleanly" stop_taskjet
 fi
 [ -n "$nats_pid" ] && stop_nats
