@@ -198,10 +198,13 @@ int
 e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
 {
 	FILE *fp = fopen(e->config, "w");
+	char log_file[400] = "";
 	int rc = 0;
 
 	if (fp == NULL)
 		return -errno;
+	if (e->log_file != NULL)
+		snprintf(log_file, sizeof(log_file), ", \"file\": \"%s\"", e->log_file);
 	fprintf(fp,
 	        "{\n"
 	        "  \"nats\": { \"url\": \"%s\", \"connect_timeout\": \"2s\",\n"
@@ -209,14 +212,14 @@ e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
 	        "  \"plugin_dir\": \"%s\",\n"
 	        "  \"state_dir\": \"%s\",\n"
 	        "  \"worker_id\": \"e2e\",\n"
-	        "  \"log\": { \"level\": \"debug\" },\n"
+	        "  \"log\": { \"level\": \"debug\"%s },\n"
 	        "  %s\n"
 	        "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"] } ],\n"
 	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
 	        "  \"routes\": %s\n"
 	        "}\n",
 	        e->srv.url, e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
-	        top_extra, routes);
+	        log_file, top_extra, routes);
 	if (fclose(fp) != 0)
 		rc = -errno;
 	return rc;
@@ -264,6 +267,7 @@ int
 e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int timeout_ms)
 {
 	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", (char *)config, NULL };
+	const char *watch;
 	int64_t deadline;
 	int rc;
 
@@ -272,9 +276,10 @@ e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int 
 	rc = spawn(p->log, argv, &p->pid);
 	if (rc < 0)
 		goto out;
+	watch = e->log_file != NULL ? e->log_file : p->log;
 	deadline = e2e_now_ms() + timeout_ms;
 	for (;;) {
-		if (e2e_file_count(p->log, " ready: ") > 0) {
+		if (e2e_file_count(watch, " ready: ") > 0) {
 			rc = 0;
 			break;
 		}
