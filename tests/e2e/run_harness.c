@@ -227,10 +227,13 @@ int
 e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c)
 {
 	FILE *fp = fopen(path, "w");
+	char log_file[400] = "";
 	int rc = 0;
 
 	if (fp == NULL)
 		return -errno;
+	if (e->log_file != NULL)
+		snprintf(log_file, sizeof(log_file), ", \"file\": \"%s\"", e->log_file);
 	fprintf(fp,
 	        "{\n"
 	        "  \"nats\": { \"url\": \"%s\", \"connect_timeout\": \"2s\",\n"
@@ -238,7 +241,7 @@ e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c)
 	        "  \"plugin_dir\": \"%s\",\n"
 	        "  \"state_dir\": \"%s\",\n"
 	        "  \"worker_id\": \"%s\",\n"
-	        "  \"log\": { \"level\": \"debug\" },\n"
+	        "  \"log\": { \"level\": \"debug\"%s },\n"
 	        "  %s\n"
 	        "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"]%s%s } ],\n"
 	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\"%s%s },\n"
@@ -246,7 +249,7 @@ e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c)
 	        "}\n",
 	        c->url != NULL ? c->url : e->srv.url,
 	        e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
-	        c->worker_id != NULL ? c->worker_id : "e2e",
+	        c->worker_id != NULL ? c->worker_id : "e2e", log_file,
 	        c->top_extra != NULL ? c->top_extra : "", c->stream_extra != NULL ? ", " : "",
 	        c->stream_extra != NULL ? c->stream_extra : "", c->dlq_extra != NULL ? ", " : "",
 	        c->dlq_extra != NULL ? c->dlq_extra : "", c->routes);
@@ -304,6 +307,7 @@ int
 e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int timeout_ms)
 {
 	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", (char *)config, NULL };
+	const char *watch;
 	int64_t deadline;
 	int rc;
 
@@ -312,9 +316,10 @@ e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int 
 	rc = spawn(p->log, argv, &p->pid);
 	if (rc < 0)
 		goto out;
+	watch = e->log_file != NULL ? e->log_file : p->log;
 	deadline = e2e_now_ms() + timeout_ms;
 	for (;;) {
-		if (e2e_file_count(p->log, " ready: ") > 0) {
+		if (e2e_file_count(watch, " ready: ") > 0) {
 			rc = 0;
 			break;
 		}

@@ -29,6 +29,9 @@ struct e2e {
 	jsCtx *js;
 	int runs; /* taskjet processes started so far */
 	const char *plugin_dir; /* for e2e_write_config; NULL: the fixtures' */
+	/* For e2e_write_config: log.file, the engine's log instead of its
+	 * stderr (e2e_run_start then waits for "ready" there); NULL: none. */
+	const char *log_file;
 };
 
 /* A running (or finished) taskjet child. */
@@ -79,9 +82,10 @@ void e2e_teardown(struct e2e *e);
 
 /*
  * Write e->config: nats.url of the test server, plugin_dir, state_dir,
- * log level debug, stream TASKS on tasks.>, the DLQ, `top_extra` (more
- * top-level members, e.g. "\"shutdown_grace\": \"10s\"," or "") and the
- * `routes` array text. 0 or -errno.
+ * log level debug (and log.file e->log_file, if set), stream TASKS on
+ * tasks.>, the DLQ, `top_extra` (more top-level members, e.g.
+ * "\"shutdown_grace\": \"10s\"," or "") and the `routes` array text.
+ * 0 or -errno.
  */
 int e2e_write_config(struct e2e *e, const char *top_extra, const char *routes);
 
@@ -100,8 +104,8 @@ int e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *
 
 /*
  * Start `taskjet run -c e->config` and wait (at most timeout_ms) for its
- * "ready:" log line. 0; -ECHILD if it exited first (p->status set);
- * -ETIMEDOUT; -errno.
+ * "ready:" log line (in p->log, or in e->log_file if set). 0; -ECHILD
+ * if it exited first (p->status set); -ETIMEDOUT; -errno.
  */
 int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
 /* The same with another config file (a second deployment). */
