@@ -622,6 +622,12 @@ TEST(resource_limits_apply_and_name_the_cause)
 	out = run(pool, 0, &t, "ok");
 	if (out.result != PROCPOOL_VERDICT)
 		testing_fail(__FILE__, __LINE__, "after oom: %s", out.cause);
+	/* A leak that logs all the while is sampled all the same. */
+	out = run(pool, 0, &t, "oomlog");
+	if (out.result != PROCPOOL_CRASHED)
+		testing_fail(__FILE__, __LINE__, "oomlog: %s", out.cause);
+	CHECK_INT(out.signal, SIGKILL);
+	CHECK_STR(out.cause, "out of memory (limit 64 MiB)");
 	procpool_destroy(pool);
 
 	/* CPU time: SIGXCPU, named by the kernel's signal. */
