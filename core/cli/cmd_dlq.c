@@ -287,8 +287,15 @@ static int
 do_show(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq, uint64_t seq)
 {
 	struct dlq_entry *e = NULL;
+	char why[512] = "";
 	int rc = backend_dlq_get(b, seq, &e);
 
+	if (rc == -ENOMSG)
+		rc = backend_dlq_refusal(b, seq, "show", why, sizeof(why));
+	if (rc == -ENOMSG || rc == -EXDEV) {
+		cli_error(ctx, "%s", why);
+		return EXIT_FAILURE_OTHER;
+	}
 	if (rc == -ENOENT) {
 		cli_error(ctx, "no dead letter %" PRIu64 " in %s", seq, dlq->stream);
 		return EXIT_FAILURE_OTHER;

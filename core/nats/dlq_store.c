@@ -41,7 +41,7 @@ dlq_store_prefix(const struct cfg_dlq *dlq)
 void
 dlq_store_parts_filter(const struct cfg_dlq *dlq, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-chunks.>", dlq_store_prefix(dlq));
+	snprintf(buf, len, "%s" DLQ_PARTS_TOKEN ".>", dlq_store_prefix(dlq));
 }
 
 /* Headers a letter's parts never carry: what would deduplicate or reject
@@ -145,7 +145,7 @@ purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *filter
 static void
 parts_subject(const struct cfg_dlq *dlq, const char *key, const char *tail, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-chunks.%s.%s", dlq_store_prefix(dlq), key, tail);
+	snprintf(buf, len, "%s" DLQ_PARTS_TOKEN ".%s.%s", dlq_store_prefix(dlq), key, tail);
 }
 
 /* A subject token unique to this write: the letter's id made safe, the

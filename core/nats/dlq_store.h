@@ -28,6 +28,8 @@ struct natsconn;
 /* Bookkeeping headers of a manifest; readers drop them. */
 #define DLQ_PARTS_HEADER "Taskjet-Parts"
 #define DLQ_PARTS_KEY_HEADER "Taskjet-Parts-Key"
+/* Parts lie on "<prefix>" DLQ_PARTS_TOKEN ".<key>.<n>". */
+#define DLQ_PARTS_TOKEN "-chunks"
 
 /* The DLQ stream's name and subject prefix (the defaults when unset). */
 const char *dlq_store_stream(const struct cfg_dlq *dlq);

@@ -768,6 +768,14 @@ op_dlq_get(struct backend *base, uint64_t seq, struct dlq_entry **entry_r)
 }
 
 static int
+op_dlq_part_of(struct backend *base, uint64_t seq, uint64_t *letter_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_part_of(b->nc, &b->cfg->dlq, seq, letter_r);
+}
+
+static int
 op_dlq_delete(struct backend *base, uint64_t seq)
 {
 	struct js_backend *b = from_base(base);
@@ -806,6 +814,7 @@ static const struct backend_ops js_ops = {
 	.snapshot = op_snapshot,
 	.dlq_list = op_dlq_list,
 	.dlq_get = op_dlq_get,
+	.dlq_part_of = op_dlq_part_of,
 	.dlq_delete = op_dlq_delete,
 	.dlq_purge = op_dlq_purge,
 };

@@ -269,7 +269,7 @@ TEST(list_and_get_keep_to_the_subject_prefix)
 	struct dlq_list list = { 0 };
 	struct topo_report r;
 	int64_t now = clock_wall_ms();
-	uint64_t mine, theirs;
+	uint64_t mine, theirs, part_of = 0;
 
 	fresh_topology();
 	other.subject_prefix = (char *)"dlq-other";
@@ -289,7 +289,11 @@ TEST(list_and_get_keep_to_the_subject_prefix)
 	if (list.count == 1)
 		CHECK_INT(list.entries[0].seq, theirs);
 	dlq_list_free(&list);
-	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOENT);
+	/* Stored, but not ours: told apart from a sequence that holds
+	 * nothing, and never deleted by us. */
+	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOMSG);
+	CHECK_INT(dlq_admin_part_of(admin, &fx.cfg.dlq, theirs, &part_of), -ENOMSG);
+	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, theirs), -ENOMSG);
 	CHECK_INT(dlq_admin_get(admin, &other, theirs, &e), 0);
 	if (e != NULL)
 		CHECK_STR(e->payload, "theirs");
