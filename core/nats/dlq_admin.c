@@ -327,23 +327,25 @@ int
 dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *subject,
                         uint64_t before_seq)
 {
-	char filter[1024];
+	const char *tail = subject != NULL ? subject : ">";
+	size_t len = strlen(dlq_store_prefix(dlq)) + 1 + strlen(tail) + 1;
+	char *filter = xmalloc(len);
 	jsOptions o;
 	jsErrCode jerr = 0;
 	natsStatus s;
-	int n;
+	int rc;
 
-	n = snprintf(filter, sizeof(filter), "%s.%s", dlq_store_prefix(dlq),
-	             subject != NULL ? subject : ">");
-	if (n < 0 || (size_t)n >= sizeof(filter))
-		return -ENAMETOOLONG;
+	snprintf(filter, len, "%s.%s", dlq_store_prefix(dlq), tail);
 	jsOptions_Init(&o);
 	o.Stream.Purge.Subject = filter;
 	o.Stream.Purge.Sequence = before_seq;
 	s = js_PurgeStream(natsconn_js(nc), dlq_store_stream(dlq), &o, &jerr);
 	if (s == NATS_OK)
-		return 0;
-	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
-		return -ENOENT;
-	return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+		rc = 0;
+	else if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
+		rc = -ENOENT;
+	else
+		rc = natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+	free(filter);
+	return rc;
 }

@@ -231,6 +231,9 @@ dlq_store_write(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *letter,
 	int64_t max = natsConnection_GetMaxPayload(natsconn_conn(nc));
 	int rc;
 
+	/* Sent, it would cost the connection, and every task on it. */
+	if (strlen(natsMsg_GetSubject(letter)) > DLQ_STORE_SUBJECT_MAX)
+		return -ENAMETOOLONG;
 	if (max <= 0 || wire_size(letter) + strlen(msg_id) + HEADER_ROOM <= (uint64_t)max) {
 		rc = js_publish_msg(nc, letter, msg_id, NULL);
 		/* Too large after all (a stricter limit than we knew). */

@@ -278,7 +278,7 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 	}
 	/* Whole, or in parts when it does not fit one message. */
 	rc = dlq_store_write(b->nc, &b->cfg->dlq, letter, rec->msg_id);
-	if (rc < 0)
+	if (rc < 0 && rc != -ENAMETOOLONG) /* the caller says what it does */
 		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
 		         strerror(-rc));
 out:

@@ -91,7 +91,10 @@ struct backend_ops {
 	int (*term)(struct backend *b, struct tj_task *task);
 	/* Extend the task's ack deadline. */
 	int (*in_progress)(struct backend *b, struct tj_task *task);
-	/* Write the dead letter and return 0 only once the store confirmed it. */
+	/* Write the dead letter and return 0 only once the store confirmed it.
+	 * -ENAMETOOLONG: the store can never take rec->subject (too long to
+	 * name in a publish); the caller writes it under its fallback subject
+	 * (dlq_letter_fall_back()) instead of retrying. */
 	int (*dead_letter)(struct backend *b, struct tj_task *task, const struct dlq_record *rec);
 	/* First value of a header of the task's message, NULL if absent. The
 	 * string lives as long as the task. */

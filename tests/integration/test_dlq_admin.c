@@ -61,8 +61,10 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 	task.stream_seq = orig_seq;
 	task.attempt = 3;
 	if (dlq_letter_build(&fx.cfg.dlq, &task, NULL, "fx_behave", reason, error, failed_at_ms,
-	                     &letter) != 0)
+	                     &letter) != 0) {
+		dlq_letter_release(&letter);
 		return 0;
+	}
 	s = natsMsg_Create(&m, letter.rec.subject, NULL, payload, (int)strlen(payload));
 	if (s == NATS_OK)
 		s = natsMsgHeader_Add(m, "Trace", "t-1");
@@ -80,6 +82,7 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 		seq = ack->Sequence;
 	jsPubAck_Destroy(ack);
 	natsMsg_Destroy(m);
+	dlq_letter_release(&letter);
 	return seq;
 }
 
