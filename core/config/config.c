@@ -178,6 +178,22 @@ cfg_dlq_defaults(void)
 	};
 }
 
+const char *
+cfg_dlq_stream(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && dlq->stream != NULL && dlq->stream[0] != '\0'
+	           ? dlq->stream
+	           : CFG_DEFAULT_DLQ_STREAM;
+}
+
+const char *
+cfg_dlq_prefix(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
+	           ? dlq->subject_prefix
+	           : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
+}
+
 static void
 set_defaults(struct cfg *cfg)
 {

@@ -184,6 +184,13 @@ int cfg_load_buffer(const char *name, const char *text, size_t len, char **error
  */
 struct cfg_dlq cfg_dlq_defaults(void);
 
+/* The DLQ stream's name and the letters' subject prefix of `dlq`: its own,
+ * or, when `dlq` is NULL or leaves them unset or empty, the defaults
+ * (CFG_DEFAULT_DLQ_STREAM, CFG_DEFAULT_DLQ_SUBJECT_PREFIX). The string
+ * lives as long as `dlq` (a default: forever). Thread-safe. */
+const char *cfg_dlq_stream(const struct cfg_dlq *dlq);
+const char *cfg_dlq_prefix(const struct cfg_dlq *dlq);
+
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 

@@ -102,9 +102,9 @@ entry_from_msg(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m, bool 
 static bool
 ours(const struct cfg_dlq *dlq, const char *subject)
 {
-	size_t n = strlen(dlq_store_prefix(dlq));
+	size_t n = strlen(cfg_dlq_prefix(dlq));
 
-	return subject != NULL && strncmp(subject, dlq_store_prefix(dlq), n) == 0 &&
+	return subject != NULL && strncmp(subject, cfg_dlq_prefix(dlq), n) == 0 &&
 	       subject[n] == '.';
 }
 
@@ -121,7 +121,7 @@ get_ours(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, natsMsg *
 	 * found": none can be stored there. */
 	if (seq == 0 || seq > DLQ_SEQ_MAX)
 		return -ENOENT;
-	s = js_GetMsg(m_r, natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
+	s = js_GetMsg(m_r, natsconn_js(nc), cfg_dlq_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
 	    jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
@@ -161,7 +161,7 @@ stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r,
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	s = js_GetStreamInfo(&si, natsconn_js(nc), dlq_store_stream(dlq), NULL, &jerr);
+	s = js_GetStreamInfo(&si, natsconn_js(nc), cfg_dlq_stream(dlq), NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
 	if (s != NATS_OK)
@@ -234,7 +234,7 @@ dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 	rc = get_ours(nc, dlq, seq, &m);
 	if (rc < 0)
 		goto out;
-	s = js_DeleteMsg(natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
+	s = js_DeleteMsg(natsconn_js(nc), cfg_dlq_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_OK) {
 		/* The letter is gone either way; parts left by a failure
 		 * here are unreachable, not lost data. */
@@ -264,7 +264,7 @@ out:
 static bool
 part_key(const struct cfg_dlq *dlq, const char *subject, char *buf, size_t len)
 {
-	const char *prefix = dlq_store_prefix(dlq), *key, *dot;
+	const char *prefix = cfg_dlq_prefix(dlq), *key, *dot;
 	size_t n = strlen(prefix);
 
 	if (subject == NULL || strncmp(subject, prefix, n) != 0 ||
@@ -328,18 +328,18 @@ dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const ch
                         uint64_t before_seq)
 {
 	const char *tail = subject != NULL ? subject : ">";
-	size_t len = strlen(dlq_store_prefix(dlq)) + 1 + strlen(tail) + 1;
+	size_t len = strlen(cfg_dlq_prefix(dlq)) + 1 + strlen(tail) + 1;
 	char *filter = xmalloc(len);
 	jsOptions o;
 	jsErrCode jerr = 0;
 	natsStatus s;
 	int rc;
 
-	snprintf(filter, len, "%s.%s", dlq_store_prefix(dlq), tail);
+	snprintf(filter, len, "%s.%s", cfg_dlq_prefix(dlq), tail);
 	jsOptions_Init(&o);
 	o.Stream.Purge.Subject = filter;
 	o.Stream.Purge.Sequence = before_seq;
-	s = js_PurgeStream(natsconn_js(nc), dlq_store_stream(dlq), &o, &jerr);
+	s = js_PurgeStream(natsconn_js(nc), cfg_dlq_stream(dlq), &o, &jerr);
 	if (s == NATS_OK)
 		rc = 0;
 	else if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)

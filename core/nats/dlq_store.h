@@ -31,10 +31,6 @@ struct natsconn;
 /* Parts lie on "<prefix>" DLQ_PARTS_TOKEN ".<key>.<n>". */
 #define DLQ_PARTS_TOKEN "-chunks"
 
-/* The DLQ stream's name and subject prefix (the defaults when unset). */
-const char *dlq_store_stream(const struct cfg_dlq *dlq);
-const char *dlq_store_prefix(const struct cfg_dlq *dlq);
-
 /* "<prefix>-chunks.>": the DLQ stream's second subject. buf: >= 300. */
 void dlq_store_parts_filter(const struct cfg_dlq *dlq, char *buf, size_t len);
 

@@ -116,8 +116,7 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 		rc = -EINVAL;
 		goto out;
 	}
-	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix
-	                                                      : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
+	prefix = cfg_dlq_prefix(dlq);
 	stream = nonempty(task->stream) ? task->stream : "-";
 
 	/* Sized to fit: whatever subject the server delivered, the letter
@@ -163,12 +162,8 @@ out:
 void
 dlq_letter_fall_back(const struct cfg_dlq *dlq, struct dlq_letter *letter)
 {
-	const char *prefix = dlq != NULL && nonempty(dlq->subject_prefix)
-	                         ? dlq->subject_prefix
-	                         : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
-
 	free(letter->rec.subject);
-	letter->rec.subject = printed("%s." DLQ_FALLBACK_TOKEN, prefix);
+	letter->rec.subject = printed("%s." DLQ_FALLBACK_TOKEN, cfg_dlq_prefix(dlq));
 }
 
 void
@@ -324,18 +319,6 @@ dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
 	return 0;
 }
 
-static const char *
-prefix_of(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix : "dlq";
-}
-
-static const char *
-stream_of(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && nonempty(dlq->stream) ? dlq->stream : "DLQ";
-}
-
 void
 dlq_entry_strip(struct dlq_entry *e)
 {
@@ -417,7 +400,7 @@ dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns, const 
               const struct msg_header *headers, size_t n, const void *payload, size_t payload_len)
 {
 	struct dlq_entry *e = xcalloc(1, sizeof(*e));
-	const char *prefix = prefix_of(dlq);
+	const char *prefix = cfg_dlq_prefix(dlq);
 	size_t plen = strlen(prefix);
 	char *num;
 
@@ -524,7 +507,7 @@ dlq_list_free(struct dlq_list *list)
 int
 dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, stream_of(dlq), e->seq,
+	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, cfg_dlq_stream(dlq), e->seq,
 	                 e->stored_ns);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -533,7 +516,7 @@ dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *bu
 bool
 dlq_replay_source(const struct cfg_dlq *dlq, const char *msg_id, uint64_t *seq_r)
 {
-	const char *stream = stream_of(dlq), *p;
+	const char *stream = cfg_dlq_stream(dlq), *p;
 	size_t n = strlen(stream);
 	char *end;
 

@@ -209,6 +209,26 @@ TEST(dlq_defaults_match_a_loaded_config)
 	cfg_free(cfg);
 }
 
+/* The one place that says which DLQ stream and prefix a setting means:
+ * its own, else the defaults, for no config, an unset and an empty one. */
+TEST(dlq_stream_and_prefix_fall_back_to_the_defaults)
+{
+	struct cfg_dlq d = cfg_dlq_defaults(), unset = { 0 };
+	struct cfg_dlq empty = { .stream = (char *)"", .subject_prefix = (char *)"" };
+	struct cfg_dlq own = { .stream = (char *)"DEAD", .subject_prefix = (char *)"dead.x" };
+
+	CHECK_STR(cfg_dlq_stream(NULL), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(NULL), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&unset), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&unset), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&empty), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&empty), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&d), d.stream);
+	CHECK_STR(cfg_dlq_prefix(&d), d.subject_prefix);
+	CHECK_STR(cfg_dlq_stream(&own), "DEAD");
+	CHECK_STR(cfg_dlq_prefix(&own), "dead.x");
+}
+
 TEST(every_key_is_read)
 {
 	static const char text[] =
@@ -1200,6 +1220,7 @@ main(void)
 {
 	RUN(minimal_config_gets_defaults);
 	RUN(dlq_defaults_match_a_loaded_config);
+	RUN(dlq_stream_and_prefix_fall_back_to_the_defaults);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);
