@@ -191,6 +191,16 @@ struct cfg_dlq cfg_dlq_defaults(void);
 const char *cfg_dlq_stream(const struct cfg_dlq *dlq);
 const char *cfg_dlq_prefix(const struct cfg_dlq *dlq);
 
+/* The backend named `name` (a name `backend` and TASKJET_BACKEND take):
+ * 0 and *backend_r, or -EINVAL. Thread-safe. */
+int cfg_backend_parse(const char *name, enum cfg_backend *backend_r);
+/* The first name of `backend` ("jetstream", "memory"); "?" if none.
+ * Static. Thread-safe. */
+const char *cfg_backend_name(enum cfg_backend backend);
+/* Every name a backend has, quoted, into buf: "\"jetstream\", \"nats\" or
+ * \"memory\"" (cut to fit `len`). Thread-safe. */
+void cfg_backend_choices(char *buf, size_t len);
+
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 

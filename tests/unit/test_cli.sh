@@ -169,6 +169,16 @@ has "--version names the plugin ABI" '^taskjet [0-9.]+ \(plugin ABI 1\.1, libnat
 for c in run check exec publish plugins; do
 	expect "$c --help succeeds" 0 "$bin" "$c" --help
 done
+# run's --backend and --stdin ask the backend table, not a list of their own.
+expect "run --backend with an unknown name is a usage error" 64 \
+	"$bin" run -c "$tmp/flaky.json" --backend kafka
+has "naming every backend the config takes" \
+	'--backend wants "jetstream", "nats" or "memory", got "kafka"'
+expect "run --stdin on a backend fed by the server is a usage error" 64 \
+	"$bin" run -c "$tmp/flaky.json" --backend nats --stdin
+has "naming the backend" '--stdin: the jetstream backend takes its tasks from the server'
+expect "run --stdin on the memory backend runs" 0 sh -c \
+	"echo 'tasks.flaky {\"n\":1}' | '$bin' run -c '$tmp/flaky.json' --backend memory --stdin"
 expect "an unknown command is a usage error" 64 "$bin" frobnicate
 expect "no command is a usage error" 64 "$bin"
 

@@ -229,6 +229,30 @@ TEST(dlq_stream_and_prefix_fall_back_to_the_defaults)
 	CHECK_STR(cfg_dlq_prefix(&own), "dead.x");
 }
 
+/* The backend names the config, TASKJET_BACKEND and run --backend take:
+ * one table. */
+TEST(backend_names_come_from_one_table)
+{
+	enum cfg_backend b = CFG_BACKEND_MEMORY;
+	char choices[128];
+
+	CHECK_INT(cfg_backend_parse("jetstream", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("memory", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_MEMORY);
+	CHECK_INT(cfg_backend_parse("nats", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("kafka", &b), -EINVAL);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_JETSTREAM), "jetstream");
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_MEMORY), "memory");
+	CHECK_STR(cfg_backend_name((enum cfg_backend)99), "?");
+	cfg_backend_choices(choices, sizeof(choices));
+	CHECK_STR(choices, "\"jetstream\", \"nats\" or \"memory\"");
+	cfg_backend_choices(choices, 8);
+	CHECK_STR(choices, "\"jetstr");
+}
+
 TEST(every_key_is_read)
 {
 	static const char text[] =
@@ -1221,6 +1245,7 @@ main(void)
 	RUN(minimal_config_gets_defaults);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(dlq_stream_and_prefix_fall_back_to_the_defaults);
+	RUN(backend_names_come_from_one_table);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);
