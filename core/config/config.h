@@ -189,6 +189,23 @@ int cfg_load_buffer(const char *name, const char *text, size_t len, char **error
  */
 struct cfg_dlq cfg_dlq_defaults(void);
 
+/* The DLQ stream's name and the letters' subject prefix of `dlq`: its own,
+ * or, when `dlq` is NULL or leaves them unset or empty, the defaults
+ * (CFG_DEFAULT_DLQ_STREAM, CFG_DEFAULT_DLQ_SUBJECT_PREFIX). The string
+ * lives as long as `dlq` (a default: forever). Thread-safe. */
+const char *cfg_dlq_stream(const struct cfg_dlq *dlq);
+const char *cfg_dlq_prefix(const struct cfg_dlq *dlq);
+
+/* The backend named `name` (a name `backend` and TASKJET_BACKEND take):
+ * 0 and *backend_r, or -EINVAL. Thread-safe. */
+int cfg_backend_parse(const char *name, enum cfg_backend *backend_r);
+/* The first name of `backend` ("jetstream", "memory"); "?" if none.
+ * Static. Thread-safe. */
+const char *cfg_backend_name(enum cfg_backend backend);
+/* Every name a backend has, quoted, into buf: "\"jetstream\", \"nats\" or
+ * \"memory\"" (cut to fit `len`). Thread-safe. */
+void cfg_backend_choices(char *buf, size_t len);
+
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 

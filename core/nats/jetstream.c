@@ -278,7 +278,7 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 	}
 	/* Whole, or in parts when it does not fit one message. */
 	rc = dlq_store_write(b->nc, &b->cfg->dlq, letter, rec->msg_id);
-	if (rc < 0)
+	if (rc < 0 && rc != -ENAMETOOLONG) /* the caller says what it does */
 		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
 		         strerror(-rc));
 out:
@@ -805,6 +805,14 @@ op_dlq_get(struct backend *base, uint64_t seq, struct dlq_entry **entry_r)
 }
 
 static int
+op_dlq_part_of(struct backend *base, uint64_t seq, uint64_t *letter_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_part_of(b->nc, &b->cfg->dlq, seq, letter_r);
+}
+
+static int
 op_dlq_delete(struct backend *base, uint64_t seq)
 {
 	struct js_backend *b = from_base(base);
@@ -844,6 +852,7 @@ static const struct backend_ops js_ops = {
 	.snapshot = op_snapshot,
 	.dlq_list = op_dlq_list,
 	.dlq_get = op_dlq_get,
+	.dlq_part_of = op_dlq_part_of,
 	.dlq_delete = op_dlq_delete,
 	.dlq_purge = op_dlq_purge,
 };

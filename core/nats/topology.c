@@ -581,12 +581,12 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	/* The DLQ is lossless by default: no limits, and when one is set a
 	 * full DLQ refuses new letters (the task is nak'd) instead of
 	 * silently dropping old ones. */
-	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", dlq_store_prefix(&cfg->dlq));
+	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", cfg_dlq_prefix(&cfg->dlq));
 	/* And where letters too large for one message keep their parts. */
 	dlq_store_parts_filter(&cfg->dlq, dlq_parts, sizeof(dlq_parts));
 	w = (struct want_stream){
 		.what = "dlq stream",
-		.name = dlq_store_stream(&cfg->dlq),
+		.name = cfg_dlq_stream(&cfg->dlq),
 		.subjects = dlq_subjects,
 		.subject_count = 2,
 		.storage = storage_of(cfg->dlq.storage),

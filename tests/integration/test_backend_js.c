@@ -56,13 +56,22 @@ state_reset(enum mode mode)
 	st.mode = mode;
 }
 
+/* A record's subject and id, which it points at. */
+struct letter_names {
+	char subject[512];
+	char msg_id[256];
+};
+
 static void
-fill_letter(struct tj_task *task, struct dlq_record *rec, const char *reason)
+fill_letter(struct tj_task *task, struct dlq_record *rec, struct letter_names *names,
+            const char *reason)
 {
 	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->subject, sizeof(rec->subject), "dlq.%s", task->subject);
-	snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, task->stream,
+	snprintf(names->subject, sizeof(names->subject), "dlq.%s", task->subject);
+	snprintf(names->msg_id, sizeof(names->msg_id), "dlq-%s-%" PRIu64, task->stream,
 	         task->stream_seq);
+	rec->subject = names->subject;
+	rec->msg_id = names->msg_id;
 	rec->headers[0] = (struct msg_header){ "Taskjet-Reason", reason };
 	rec->headers[1] = (struct msg_header){ "Taskjet-Original-Stream", task->stream };
 	rec->header_count = 2;
@@ -107,8 +116,9 @@ process(void *ctx, struct tj_task *task)
 		break;
 	case MODE_DLQ: {
 		struct dlq_record rec;
+		struct letter_names names;
 
-		fill_letter(task, &rec, "handler_failed");
+		fill_letter(task, &rec, &names, "handler_failed");
 		rc = ops->dead_letter(task->backend, task, &rec);
 		if (rc == 0)
 			rc = ops->term(task->backend, task);
@@ -136,9 +146,11 @@ dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char 
 {
 	struct state *s = ctx;
 	struct dlq_record rec;
+	struct letter_names names;
 	int rc;
 
-	fill_letter(task, &rec, reason == DLQ_REASON_MAX_DELIVERIES ? "max_deliveries" : "other");
+	fill_letter(task, &rec, &names,
+	            reason == DLQ_REASON_MAX_DELIVERIES ? "max_deliveries" : "other");
 	rc = task->backend->ops->dead_letter(task->backend, task, &rec);
 	/* No reply subject on a synthesized task: these must be no-ops. */
 	if (rc == 0)

@@ -235,6 +235,50 @@ TEST(dlq_defaults_match_a_loaded_config)
 	cfg_free(cfg);
 }
 
+/* The one place that says which DLQ stream and prefix a setting means:
+ * its own, else the defaults, for no config, an unset and an empty one. */
+TEST(dlq_stream_and_prefix_fall_back_to_the_defaults)
+{
+	struct cfg_dlq d = cfg_dlq_defaults(), unset = { 0 };
+	struct cfg_dlq empty = { .stream = (char *)"", .subject_prefix = (char *)"" };
+	struct cfg_dlq own = { .stream = (char *)"DEAD", .subject_prefix = (char *)"dead.x" };
+
+	CHECK_STR(cfg_dlq_stream(NULL), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(NULL), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&unset), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&unset), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&empty), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&empty), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&d), d.stream);
+	CHECK_STR(cfg_dlq_prefix(&d), d.subject_prefix);
+	CHECK_STR(cfg_dlq_stream(&own), "DEAD");
+	CHECK_STR(cfg_dlq_prefix(&own), "dead.x");
+}
+
+/* The backend names the config, TASKJET_BACKEND and run --backend take:
+ * one table. */
+TEST(backend_names_come_from_one_table)
+{
+	enum cfg_backend b = CFG_BACKEND_MEMORY;
+	char choices[128];
+
+	CHECK_INT(cfg_backend_parse("jetstream", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("memory", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_MEMORY);
+	CHECK_INT(cfg_backend_parse("nats", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("kafka", &b), -EINVAL);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_JETSTREAM), "jetstream");
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_MEMORY), "memory");
+	CHECK_STR(cfg_backend_name((enum cfg_backend)99), "?");
+	cfg_backend_choices(choices, sizeof(choices));
+	CHECK_STR(choices, "\"jetstream\", \"nats\" or \"memory\"");
+	cfg_backend_choices(choices, 8);
+	CHECK_STR(choices, "\"jetstr");
+}
+
 TEST(every_key_is_read)
 {
 	static const char text[] =
@@ -1229,6 +1273,8 @@ main(void)
 	RUN(minimal_config_gets_defaults);
 	RUN(max_ack_pending_default_grows_with_the_route);
 	RUN(dlq_defaults_match_a_loaded_config);
+	RUN(dlq_stream_and_prefix_fall_back_to_the_defaults);
+	RUN(backend_names_come_from_one_table);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);
