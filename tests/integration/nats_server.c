@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "nats_server.h"
+#include "testing.h"
 
 #define READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -57,15 +58,16 @@ nats_server_available(const char *test_name, bool *must_fail_r)
 		return true;
 	}
 	if (ci != NULL && *ci != '\0') {
-		printf("not ok 1 - %s # nats-server not found at %s (CI is set)\n", test_name, bin);
-		printf("1..1\n");
+		testing_bail_out("%s: nats-server not found at %s (required: CI is set)", test_name,
+		                 bin);
 		*must_fail_r = true;
 	} else {
-		printf("ok 1 - %s # SKIP nats-server not found at %s\n", test_name, bin);
-		printf("1..1\n");
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s: nats-server not found at %s", test_name, bin);
+		testing_skip_all(why);
 		*must_fail_r = false;
 	}
-	fflush(stdout);
 	return false;
 }
 

@@ -23,10 +23,10 @@ struct nats_server {
 
 /*
  * Can integration tests run? Returns true if the server binary exists.
- * Otherwise: with env CI set, prints a TAP failure for `test_name` and
- * returns false (the caller must return a failing status); without CI,
- * prints a TAP skip and returns false (the caller returns
- * testing_done()). `*must_fail_r` tells the two apart.
+ * Otherwise: with env CI set, bails out (TAP "Bail out!", the caller must
+ * return a failing status); without CI, skips the whole program (TAP
+ * "1..0 # SKIP", the caller returns 0). `*must_fail_r` tells the two
+ * apart.
  */
 bool nats_server_available(const char *test_name, bool *must_fail_r);
 
