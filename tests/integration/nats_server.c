@@ -145,7 +145,10 @@ spawn(struct nats_server *s)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		if (s->has_conf)
+		if (s->has_conf && s->conf_has_store) /* -sd too is "duplicate" */
+			execl(s->bin, s->bin, "-c", conf, "-js", "-a", "127.0.0.1", "-p", port,
+			      "-m", mport, "-l", log, (char *)NULL);
+		else if (s->has_conf)
 			execl(s->bin, s->bin, "-c", conf, "-js", "-a", "127.0.0.1", "-p", port,
 			      "-m", mport, "-sd", s->dir, "-l", log, (char *)NULL);
 		else
@@ -218,25 +221,84 @@ nats_server_start(struct nats_server *s)
 	return start_in_dir(s);
 }
 
-int
-nats_server_start_conf(struct nats_server *s, const char *conf)
+/* Write dir/server.conf; with `jetstream`, a block that keeps JetStream
+ * on in the store of the command line. 0 or -errno. */
+static int
+write_conf(struct nats_server *s, const char *conf, bool jetstream)
 {
 	char path[300];
 	FILE *f;
 
-	if (s->pid > 0)
-		return -EBUSY;
-	if (nats_server_dir(s) == NULL)
-		return -errno;
 	snprintf(path, sizeof(path), "%s/server.conf", s->dir);
 	f = fopen(path, "w");
 	if (f == NULL)
 		return -errno;
 	fputs(conf, f);
-	if (fclose(f) != 0)
-		return -EIO;
+	if (jetstream)
+		fprintf(f, "\njetstream { store_dir: \"%s\" }\n", s->dir);
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
+int
+nats_server_start_conf(struct nats_server *s, const char *conf)
+{
+	int rc;
+
+	if (s->pid > 0)
+		return -EBUSY;
+	if (nats_server_dir(s) == NULL)
+		return -errno;
+	rc = write_conf(s, conf, false);
+	if (rc != 0)
+		return rc;
 	s->has_conf = true;
 	return start_in_dir(s);
+}
+
+int
+nats_server_log_count(const struct nats_server *s, const char *needle)
+{
+	char path[300], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/server.log", s->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+int
+nats_server_reload_conf(struct nats_server *s, const char *conf)
+{
+	static const char done[] = "Reloaded server configuration";
+	static const char failed[] = "Failed to reload server configuration";
+	int before = nats_server_log_count(s, done), rc;
+	int failed_before = nats_server_log_count(s, failed);
+	int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+
+	if (s->pid <= 0 || !s->has_conf)
+		return -EINVAL;
+	/* A reload keeps nothing of the command line's -js: without the
+	 * block the server would shut JetStream down. */
+	rc = write_conf(s, conf, true);
+	if (rc != 0)
+		return rc;
+	s->conf_has_store = true;
+	if (kill(s->pid, SIGHUP) != 0)
+		return -errno;
+	while (now_ms() < deadline) {
+		if (nats_server_log_count(s, done) > before)
+			return 0;
+		if (nats_server_log_count(s, failed) > failed_before)
+			return -EINVAL;
+		sleep_ms(20);
+	}
+	return -ETIMEDOUT;
 }
 
 int
