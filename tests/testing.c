@@ -210,3 +210,14 @@ testing_tmpdir(void)
 	}
 	return tmpdir;
 }
+
+void
+testing_let_segv_through(void)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char opts[1024];
+
+	snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan != NULL ? asan : "",
+	         asan != NULL && asan[0] != '\0' ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+}
