@@ -50,8 +50,9 @@
 # stops the engine with SIGTERM (exit 0 expected).
 #
 # The build: SOAK_BUILDDIR, else BENCH_BUILDDIR, else _build; it makes
-# taskjet, bench/tjbench and the fixture plugins there unless SOAK_NO_BUILD
-# is set. Configure a release build for figures, e.g.
+# taskjet, taskjet-worker, bench/tjbench and the fixture plugins there
+# unless SOAK_NO_BUILD is set; the engine runs that build's worker
+# (TASKJET_WORKER is set to it). Configure a release build for figures, e.g.
 #   mkdir _soak && cd _soak && ../configure CFLAGS='-O2 -g' && cd ..
 #   SOAK_BUILDDIR=$PWD/_soak bench/soak.sh -m 10
 set -eu
@@ -81,17 +82,20 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${SOAK_BUILDDIR:-${BENCH_BUILDDIR:-$top/_build}}
 fixtures="$build/tests/fixtures/plugins"
 if [ -z "${SOAK_NO_BUILD:-}" ]; then
-	make -s -C "$build" taskjet bench/tjbench tests/fixtures/plugins/fx_noop.la \
+	make -s -C "$build" taskjet taskjet-worker bench/tjbench tests/fixtures/plugins/fx_noop.la \
 		tests/fixtures/plugins/fx_behave.la >/dev/null
 fi
 server_bin=${NATS_SERVER:-/usr/sbin/nats-server}
 taskjet="$build/taskjet"
+# The handler worker of this build, not one an environment points at.
+TASKJET_WORKER="$build/taskjet-worker"
+export TASKJET_WORKER
 tjbench="$build/bench/tjbench"
 die() {
 	echo "soak: $*" >&2
 	exit 2
 }
-for f in "$server_bin" "$taskjet" "$tjbench"; do [ -x "$f" ] || die "missing $f"; done
+for f in "$server_bin" "$taskjet" "$TASKJET_WORKER" "$tjbench"; do [ -x "$f" ] || die "missing $f"; done
 command -v curl >/dev/null || die "needs curl"
 command -v ss >/dev/null || die "needs ss (iproute2)"
 
