@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "nats_server.h"
+#include "testing.h"
 
 #define READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -57,15 +58,16 @@ nats_server_available(const char *test_name, bool *must_fail_r)
 		return true;
 	}
 	if (ci != NULL && *ci != '\0') {
-		printf("not ok 1 - %s # nats-server not found at %s (CI is set)\n", test_name, bin);
-		printf("1..1\n");
+		testing_bail_out("%s: nats-server not found at %s (required: CI is set)", test_name,
+		                 bin);
 		*must_fail_r = true;
 	} else {
-		printf("ok 1 - %s # SKIP nats-server not found at %s\n", test_name, bin);
-		printf("1..1\n");
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s: nats-server not found at %s", test_name, bin);
+		testing_skip_all(why);
 		*must_fail_r = false;
 	}
-	fflush(stdout);
 	return false;
 }
 
@@ -143,7 +145,10 @@ spawn_process(struct nats_server *s)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		if (s->has_conf)
+		if (s->has_conf && s->conf_has_store) /* -sd too is "duplicate" */
+			execl(s->bin, s->bin, "-c", conf, "-js", "-a", "127.0.0.1", "-p", port,
+			      "-m", mport, "-l", log, (char *)NULL);
+		else if (s->has_conf)
 			execl(s->bin, s->bin, "-c", conf, "-js", "-a", "127.0.0.1", "-p", port,
 			      "-m", mport, "-sd", s->dir, "-l", log, (char *)NULL);
 		else
@@ -197,9 +202,11 @@ nats_server_dir(struct nats_server *s)
 	return s->dir[0] != '\0' ? s->dir : NULL;
 }
 
-/* `conf` into the server's config file, used from its next start on. */
+/* `conf` into the server's config file, used from its next start on; with
+ * `jetstream`, a block that keeps JetStream on in the store of the command
+ * line. 0 or -errno. */
 static int
-write_conf(struct nats_server *s, const char *conf)
+write_conf(struct nats_server *s, const char *conf, bool jetstream)
 {
 	char path[300];
 	FILE *f;
@@ -209,6 +216,8 @@ write_conf(struct nats_server *s, const char *conf)
 	if (f == NULL)
 		return -errno;
 	fputs(conf, f);
+	if (jetstream)
+		fprintf(f, "\njetstream { store_dir: \"%s\" }\n", s->dir);
 	if (fclose(f) != 0)
 		return -EIO;
 	s->has_conf = true;
@@ -270,8 +279,54 @@ nats_server_start_conf(struct nats_server *s, const char *conf)
 		return -EBUSY;
 	if (nats_server_dir(s) == NULL)
 		return -errno;
-	rc = write_conf(s, conf);
+	rc = write_conf(s, conf, false);
 	return rc < 0 ? rc : start_in_dir(s);
+}
+
+int
+nats_server_log_count(const struct nats_server *s, const char *needle)
+{
+	char path[300], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/server.log", s->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+int
+nats_server_reload_conf(struct nats_server *s, const char *conf)
+{
+	static const char done[] = "Reloaded server configuration";
+	static const char failed[] = "Failed to reload server configuration";
+	int before = nats_server_log_count(s, done), rc;
+	int failed_before = nats_server_log_count(s, failed);
+	int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+
+	if (s->pid <= 0 || !s->has_conf)
+		return -EINVAL;
+	/* A reload keeps nothing of the command line's -js: without the
+	 * block the server would shut JetStream down. */
+	rc = write_conf(s, conf, true);
+	if (rc != 0)
+		return rc;
+	s->conf_has_store = true;
+	if (kill(s->pid, SIGHUP) != 0)
+		return -errno;
+	while (now_ms() < deadline) {
+		if (nats_server_log_count(s, done) > before)
+			return 0;
+		if (nats_server_log_count(s, failed) > failed_before)
+			return -EINVAL;
+		sleep_ms(20);
+	}
+	return -ETIMEDOUT;
 }
 
 int
@@ -371,7 +426,7 @@ nats_cluster_start(struct nats_cluster *c)
 		         "cluster {\n  name: taskjet-test\n  listen: 127.0.0.1:%d\n"
 		         "  routes: [%s]\n}\n",
 		         i + 1, c->cluster_port[i], routes);
-		rc = write_conf(&c->node[i], conf);
+		rc = write_conf(&c->node[i], conf, false);
 		if (rc < 0)
 			return rc;
 	}

@@ -19,14 +19,15 @@ struct nats_server {
 	char dir[256]; /* store and log live here; removed by cleanup */
 	char url[64]; /* nats://127.0.0.1:<port> */
 	bool has_conf; /* started with a config file (dir/server.conf) */
+	bool conf_has_store; /* the file names the store (after a reload) */
 };
 
 /*
  * Can integration tests run? Returns true if the server binary exists.
- * Otherwise: with env CI set, prints a TAP failure for `test_name` and
- * returns false (the caller must return a failing status); without CI,
- * prints a TAP skip and returns false (the caller returns
- * testing_done()). `*must_fail_r` tells the two apart.
+ * Otherwise: with env CI set, bails out (TAP "Bail out!", the caller must
+ * return a failing status); without CI, skips the whole program (TAP
+ * "1..0 # SKIP", the caller returns 0). `*must_fail_r` tells the two
+ * apart.
  */
 bool nats_server_available(const char *test_name, bool *must_fail_r);
 
@@ -39,6 +40,14 @@ int nats_server_start(struct nats_server *s);
  * sets address, ports and JetStream. Waits for the monitor's /healthz.
  */
 int nats_server_start_conf(struct nats_server *s, const char *conf);
+/* Replace the config file of a server started with one and have it
+ * reload (SIGHUP): permissions, users and limits change under the
+ * connected clients. Returns once the server's log says it reloaded (at
+ * most 10 s); -EINVAL if it refused the file. 0 or -errno. */
+int nats_server_reload_conf(struct nats_server *s, const char *conf);
+/* How many lines of the server's log contain `needle` (0 if none, or no
+ * log yet): what the server saw, e.g. "Publish Violation". */
+int nats_server_log_count(const struct nats_server *s, const char *needle);
 /* The directory a test can keep files in before the server starts (a CA,
  * keys): made on first use, removed with the server's by cleanup. */
 const char *nats_server_dir(struct nats_server *s);
