@@ -26,6 +26,7 @@
 #include "util/log.h"
 #include "nats_server.h"
 #include "nats/natsconn.h"
+#include "nats/publish.h"
 #include "testing.h"
 
 #define MAX_TASKS 2048
@@ -513,6 +514,51 @@ TEST(publish_dedupes_on_msg_id)
 	backend_destroy(b);
 }
 
+/* Thaws the server frozen by the test below after a while. */
+static void *
+thaw_later(void *arg)
+{
+	clock_sleep_ms(*(const int *)arg);
+	kill(server.pid, SIGCONT);
+	return NULL;
+}
+
+/* The stream's ack lost to a timeout: the publish is sent again under the
+ * same id, and the stream keeps one copy. */
+TEST(a_publish_whose_ack_is_lost_is_retried_under_its_id)
+{
+	struct backend *b = backend_up(false);
+	struct publish_ack ack = { 0 };
+	int frozen_ms = JS_PUBLISH_WAIT_MS + 500;
+	pthread_t thawer;
+	int64_t t0;
+
+	if (b == NULL)
+		return;
+	fresh_topology(b);
+	kill(server.pid, SIGSTOP);
+	if (pthread_create(&thawer, NULL, thaw_later, &frozen_ms) != 0) {
+		kill(server.pid, SIGCONT);
+		testing_fail(__FILE__, __LINE__, "pthread_create");
+		backend_destroy(b);
+		return;
+	}
+	t0 = clock_mono_ms();
+	CHECK_INT(
+	    b->ops->publish(b,
+	                    &(struct publish_msg){
+	                        .subject = "tasks.a", .data = "x", .len = 1, .msg_id = "lost" },
+	                    &ack),
+	    0);
+	pthread_join(thawer, NULL);
+	/* The first try waited its whole wait; the second was the one answered. */
+	CHECK_TRUE(clock_mono_ms() - t0 >= JS_PUBLISH_WAIT_MS);
+	CHECK_TRUE(ack.duplicate);
+	CHECK_INT(ack.seq, 1);
+	CHECK_INT(read_state().stream_msgs, 1);
+	backend_destroy(b);
+}
+
 TEST(max_deliveries_advisory_moves_to_dlq)
 {
 	const int n = 3;
@@ -835,6 +881,7 @@ main(void)
 	RUN(nak_with_delay_redelivers_after_the_delay);
 	RUN(dead_letter_keeps_payload_and_headers_and_term_removes);
 	RUN(publish_dedupes_on_msg_id);
+	RUN(a_publish_whose_ack_is_lost_is_retried_under_its_id);
 	RUN(max_deliveries_advisory_moves_to_dlq);
 	RUN(max_deliveries_advisory_waits_while_the_dlq_refuses_letters);
 	RUN(max_deliveries_advisory_waits_while_the_task_cannot_be_deleted);
