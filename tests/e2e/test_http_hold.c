@@ -312,8 +312,7 @@ TEST(at_the_limit_the_oldest_idle_connection_makes_room)
 {
 	struct rlimit saved, low = { .rlim_cur = 320, .rlim_max = 0 };
 	struct e2e_proc small;
-	int fds[250], open = 0, evicted = 0, saved_port = port;
-	bool first_gone = false, last_gone = true;
+	int fds[250], open = 0, evicted = 0, early_gone = 0, late_gone = 0, saved_port = port;
 
 	CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
 	low.rlim_max = saved.rlim_max;
@@ -332,20 +331,22 @@ TEST(at_the_limit_the_oldest_idle_connection_makes_room)
 
 		evicted += gone;
 		open += fds[i] >= 0 && !gone;
-		if (i == 0)
-			first_gone = gone;
-		if (i == 249)
-			last_gone = gone;
+		/* The server's two event loops register connections about,
+		 * not exactly, in the order they were dialled. */
+		if (i < 60)
+			early_gone += gone;
+		if (i >= 150)
+			late_gone += gone;
 		if (fds[i] >= 0)
 			close(fds[i]);
 	}
-	printf("# limit 192: of 250 silent connections %d held, %d made room (the oldest "
-	       "first)\n",
-	       open, evicted);
+	printf("# limit 192: of 250 silent connections %d held, %d made room (%d of the "
+	       "first 60, %d of the last 100)\n",
+	       open, evicted, early_gone, late_gone);
 	CHECK_RANGE(evicted, 58, 70);
 	CHECK_RANGE(open, 180, 192);
-	CHECK_TRUE(first_gone);
-	CHECK_FALSE(last_gone);
+	CHECK_RANGE(early_gone, 50, 60);
+	CHECK_INT(late_gone, 0);
 	e2e_stop_checked(&small, 20000, NULL);
 	port = saved_port;
 }
