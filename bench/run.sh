@@ -212,9 +212,10 @@ write_config() { # file name batch concurrency plugin plugin-config [route keys]
 EOF
 }
 isolation_known() { # value: 0 if this build takes "isolation": value
+	saved_isolation=$cfg_isolation
 	cfg_isolation=$1
 	write_config "$tmp/probe.json" probe 1 1 fx_noop '{}'
-	cfg_isolation=
+	cfg_isolation=$saved_isolation
 	"$taskjet" check -c "$tmp/probe.json" >"$tmp/probe.out" 2>&1 && return 0
 	grep -q 'isolation' "$tmp/probe.out" ||
 		{ cat "$tmp/probe.out" >&2; die "taskjet check failed on $tmp/probe.json"; }
