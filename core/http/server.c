@@ -346,8 +346,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* libmicrohttpd's own messages, as warnings; a flood (every refused
  * connection says so) is cut to a line per interval. */
-static void
-on_mhd_log(void *cls, const char *fmt, va_list ap)
+static void TJ_PRINTF(2, 0) on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	static int64_t next_ms;
 	static unsigned long suppressed;
