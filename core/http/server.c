@@ -489,6 +489,17 @@ http_port(const struct http_server *s)
 	return s->port;
 }
 
+int
+http_serve_fd(struct http_server *s, int fd)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	enum MHD_Result r;
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = MHD_add_connection(s->daemon, fd, (const struct sockaddr *)&lo, sizeof(lo));
+	return r == MHD_YES ? 0 : -EIO;
+}
+
 void
 http_stop(struct http_server *s)
 {
