@@ -247,7 +247,9 @@ parse_ago(const char *text, int64_t *ms_r)
 		uint64_t n = 0;
 		size_t i;
 
-		while (isdigit((unsigned char)*q) && n <= UINT64_MAX / 10)
+		/* Stop before n * 10 + 9 could wrap: the digits left over then
+		 * fail as a duration below, never read as a small number. */
+		while (isdigit((unsigned char)*q) && n <= (UINT64_MAX - 9) / 10)
 			n = n * 10 + (uint64_t)(*q++ - '0');
 		for (i = next; i < sizeof(big) / sizeof(big[0]) && *q != big[i].unit; i++)
 			;
