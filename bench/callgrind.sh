@@ -99,3 +99,8 @@ fn "$tmp/cg.$b" >"$tmp/fb"
 awk -v n=$((b - a)) 'NR == FNR { a[$2] = $1; next }
 	{ d = ($1 - a[$2]) / n; if (d > 0) printf "%8.0f  %s\n", d, $2 }' \
 	"$tmp/fa" "$tmp/fb" | sort -rn | head -15
+echo "per task by object (B run minus A run):"
+awk -v n=$((b - a)) 'NR == FNR { a[$2] = $1; next }
+	{ o = $2; sub(/^.*\(/, "", o); sub(/\)$/, "", o); d[o] += ($1 - a[$2]) / n }
+	END { for (o in d) if (d[o] >= 1) printf "%8.0f  %s\n", d[o], o }' \
+	"$tmp/fa" "$tmp/fb" | sort -rn

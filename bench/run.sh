@@ -12,7 +12,8 @@
 #   slow   a 1 ms handler at concurrency 1, 8, 64 against the ideal
 #   big    a 1,000,000-task backlog: rate and RSS per 10 % of it
 #   lat    publish-to-handled p50/p99 at RATE tasks/s, raw reference too
-#   iso    isolation "process" against "thread" (once the key exists)
+#   iso    isolation "process" against "thread": the no-op plugin, and a
+#          1 ms handler at concurrency 8; the per-task cost of process mode
 # Every scenario runs once per round, rounds are interleaved, the order of
 # the consumers rotates; per-run lines first, then medians (min..max) and
 # the issue-12 targets.
@@ -257,10 +258,16 @@ if want slow; then
 fi
 want lat && add_config lat "$main_batch" "$conc" bench_latency \
 	"{\"out\": \"$tmp/latency.txt\", \"capacity\": $((rate * secs + 1000))}"
+# iso: the no-op plugin on tput's durable, and a 1 ms handler at
+# concurrency 8 on one of its own (created with the others below).
+iso_slow_conc=8
+want iso && add_config isoslow "$main_batch" "$iso_slow_conc" fx_behave '{"sleep_ms": 1}'
 if want iso; then
 	for m in process thread; do
 		cfg_isolation=$m
 		write_config "$tmp/iso_$m.json" "b$main_batch" "$main_batch" "$conc" fx_noop '{}'
+		write_config "$tmp/isoslow_$m.json" isoslow "$main_batch" "$iso_slow_conc" fx_behave \
+			'{"sleep_ms": 1}'
 	done
 	cfg_isolation=$isolation
 fi
@@ -429,10 +436,15 @@ run_lat() {
 	echo "  lat   r$1 raw libnats: $l"
 }
 run_iso() {
+	k=$((iso_slow_conc * 1000 * slow_secs))
+	[ "$k" -le "$n" ] || k=$n
 	for m in $(rotate "process thread" $(($1 - 1))); do
 		consume_config "iso_$m" "b$main_batch" "$n" "$main_size"
 		check_deliveries "$n" "iso $m round $1"
-		record iso "$1" "${main_size}B b$main_batch" "$m"
+		record iso "$1" "noop c$conc" "$m"
+		consume_config "isoslow_$m" isoslow "$k" "$main_size"
+		check_deliveries "$k" "iso 1 ms c$iso_slow_conc $m round $1"
+		record iso "$1" "1ms c$iso_slow_conc" "$m" "$k tasks"
 	done
 }
 
@@ -621,17 +633,45 @@ if want lat; then
 fi
 if want iso; then
 	echo
-	echo "### isolation, $n x $main_size B, batch $main_batch, taskjet concurrency $conc"
+	echo "### isolation \"process\" against \"thread\", $main_size B, batch $main_batch"
 	echo
-	echo "| isolation | tasks/s | client us/task | server us/task | peak RSS kB |"
-	echo "|---|---:|---:|---:|---:|"
-	for m in thread process; do
-		echo "| $m | $(columns iso "${main_size}B b$main_batch" "$m") |"
+	echo "no-op: fx_noop, $n tasks, concurrency $conc; 1 ms: fx_behave sleep_ms 1," \
+		"concurrency $iso_slow_conc. Client CPU includes the worker processes."
+	echo
+	echo "| handler | isolation | tasks/s | client us/task | server us/task | peak RSS kB |"
+	echo "|---|---|---:|---:|---:|---:|"
+	for cell in "noop c$conc" "1ms c$iso_slow_conc"; do
+		for m in thread process; do
+			echo "| $cell | $m | $(columns iso "$cell" "$m") |"
+		done
 	done
-	echo "process / thread (per round): $(ratios iso "${main_size}B b$main_batch" process thread | stats 2)"
+	# The per-task cost of process mode, per round: wall time per task
+	# (1/rate) and client CPU per task, process minus thread, no-op.
+	cost=$(awk -F '\t' -v c="noop c$conc" '
+		$1 == "iso" && $3 == c && $4 == "process" { p[$2] = $5; pc[$2] = $6 }
+		$1 == "iso" && $3 == c && $4 == "thread" { t[$2] = $5; tc[$2] = $6 }
+		END { for (r in p) if (r in t && p[r] > 0 && t[r] > 0)
+			print 1e6 / p[r] - 1e6 / t[r], pc[r] - tc[r] }' "$records")
+	echo
+	echo "per-task cost of process mode (no-op, concurrency $conc): wall" \
+		"$(echo "$cost" | cut -d' ' -f1 | stats 2) us, CPU $(echo "$cost" | cut -d' ' -f2 | stats 2) us"
+	for cell in "noop c$conc" "1ms c$iso_slow_conc"; do
+		rs=$(ratios iso "$cell" process thread)
+		rt=$(echo "$rs" | stats 2)
+		echo "process / thread, $cell: $rt (per round: $(echo "$rs" |
+			awk '{ printf "%.2f\n", $1 }' | per_round))"
+		case $cell in
+		noop*) target "process / thread, no-op, concurrency $conc" "$rt" ">= 0.5" \
+			"$(met ge "${rt%% *}" 0.5)" ;;
+		*) target "process / thread, 1 ms handler, concurrency $iso_slow_conc" "$rt" \
+			">= 0.95" "$(met ge "${rt%% *}" 0.95)" ;;
+		esac
+	done
 fi
-# Peak RSS over every taskjet run of every scenario.
-rss=$(awk -F '\t' '($4 == "taskjet" || $1 == "iso") && $8 != "-" { print $8 }' "$records" | sort -n | tail -1)
+# Peak RSS over every taskjet run of every scenario, the engine alone: a
+# process-mode run's figure holds its workers too (see the iso table).
+rss=$(awk -F '\t' '($4 == "taskjet" || ($1 == "iso" && $4 == "thread")) && $8 != "-" { print $8 }' \
+	"$records" | sort -n | tail -1)
 if [ -n "$rss" ]; then
 	mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 	echo
@@ -640,7 +680,7 @@ if [ -n "$rss" ]; then
 fi
 if [ -n "$targets" ]; then
 	echo
-	echo "### issue 12 targets (isolation ${cfg_isolation:-none: this build has one mode})"
+	echo "### targets of issue 12 (isolation ${cfg_isolation:-none: this build has one mode}) and issue 9 (iso)"
 	echo
 	echo "| target | value | goal | met |"
 	echo "|---|---:|---:|---|$targets"

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,4 +91,15 @@ void
 testing_remove_tree(const char *path)
 {
 	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+testing_let_segv_through(void)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char opts[1024];
+
+	snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan != NULL ? asan : "",
+	         asan != NULL && asan[0] != '\0' ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
 }

@@ -33,6 +33,11 @@ void testing_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* True if the current test has failed so far (to stop early). */
 bool testing_failed(void);
+/* Under AddressSanitizer a SIGSEGV becomes an ASan report and exit status
+ * 1; for tests of crashing worker processes, let the kernel's signal
+ * through as in a release build (ASAN_OPTIONS handle_segv=0, inherited by
+ * the processes the test starts). Call before starting any. */
+void testing_let_segv_through(void);
 
 #define CHECK_TRUE(cond)                                                              \
 	do {                                                                          \

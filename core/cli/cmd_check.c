@@ -112,7 +112,9 @@ check_run(struct cli_ctx *ctx, void *args)
 		status = cli_enter_scratch_dir(&scratch);
 	if (status != EXIT_OK)
 		goto out;
-	if (engine_create(cfg, NULL, &engine) < 0) {
+	/* One worker process per process route proves its init. */
+	if (engine_create(cfg, &(struct engine_options){ .pool_workers = 1 }, NULL, 0, &engine) <
+	    0) {
 		status = EXIT_CONFIG;
 		goto out;
 	}

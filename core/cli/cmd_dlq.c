@@ -41,7 +41,7 @@ static const char dlq_usage[] =
     "Filters (ls, replay --all, purge):\n"
     "  -s, --subject PAT    original subject matches PAT (* and > wildcards)\n"
     "  -r, --reason R       handler_failed, attempts_exhausted, invalid_payload,\n"
-    "                       no_route, crashed or max_deliveries\n"
+    "                       no_route, crashed, timed_out or max_deliveries\n"
     "  -S, --since T        failed at or after T: RFC 3339 time or a duration\n"
     "                       ago (30m, 2h, 72h)\n"
     "ls:\n"

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "task/router.h"
+#include "util/clock.h"
 
 static const char exec_usage[] =
     "Usage: taskjet exec [-c FILE] [OPTIONS] SUBJECT [PAYLOAD|-]\n"
@@ -28,9 +29,12 @@ static const char exec_usage[] =
     "  -i, --id MSGID         the task's message id (Nats-Msg-Id)\n"
     "  -s, --delay-scale F    multiply retry delays by F (e.g. 0.01)\n"
     "  -f, --fast             same as --delay-scale 0.001\n"
-    "  -x, --isolate          run each handler call in a child process: a\n"
-    "                         crash is reported and dead-lettered (reason\n"
-    "                         crashed) instead of ending exec\n"
+    "  -x, --isolate          run the handler in a worker process, as routes of\n"
+    "                         isolation \"process\" do (with the route's timeout\n"
+    "                         and limits): a crash or a timeout is retried and\n"
+    "                         dead-lettered (crashed, timed_out) instead of\n"
+    "                         ending exec. Without it the handler runs in\n"
+    "                         exec's own thread, whatever the route says\n"
     "  -l, --log-level LEVEL  error, warning, notice, info (default), debug\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -38,6 +42,8 @@ static const char exec_usage[] =
 
 /* A plugin that publishes follow-ups forever must not hang exec. */
 #define MAX_STEPS 1000
+/* Longer than the longest respawn backoff of a worker process (60 s). */
+#define WORKER_WAIT_MS 65000
 
 static const char *
 verdict_name(int verdict)
@@ -49,10 +55,12 @@ verdict_name(int verdict)
 		return "retry";
 	case TJ_FAIL:
 		return "fail";
-	case -1:
+	case TASK_VERDICT_NONE:
 		return "-";
-	case -2:
+	case TASK_VERDICT_CRASHED:
 		return "crash";
+	case TASK_VERDICT_TIMED_OUT:
+		return "timeout";
 	default:
 		return "invalid";
 	}
@@ -70,7 +78,14 @@ static int
 exec_deliver(void *ctx, struct tj_task *task)
 {
 	struct exec_sink *x = ctx;
+	const struct route *route = router_lookup(engine_router(x->engine), task->subject);
+	int64_t until = clock_mono_ms() + WORKER_WAIT_MS;
 
+	/* After crashes in a row the worker process comes back only after a
+	 * growing delay: wait for it, as a worker thread of `run` does,
+	 * rather than give the task back unhandled. */
+	while (route != NULL && !engine_slot_live(x->engine, route, 0) && clock_mono_ms() < until)
+		clock_sleep_ms(10);
 	memset(&x->last, 0, sizeof(x->last));
 	return engine_process(x->engine, task, &x->last);
 }
@@ -109,6 +124,12 @@ print_step(const struct mem_step *step, const struct disp_result *res, const str
 		break;
 	case DISP_DLQ_FAILED:
 		printf(" -> dead letter failed, retry in %lld ms", (long long)res->delay_ms);
+		break;
+	case DISP_GIVEN_BACK:
+		printf(" -> given back, again in %lld ms", (long long)res->delay_ms);
+		break;
+	case DISP_LEFT:
+		printf(" -> left for redelivery");
 		break;
 	}
 	if (step->fail_reason[0] != '\0')
@@ -192,9 +213,13 @@ struct exec_bench {
 static int
 bench_start(const struct exec_args *a, struct exec_bench *x)
 {
-	struct engine_options opts = { .isolate_handlers = a->isolate };
+	/* One task at a time: one worker process is enough. */
+	struct engine_options opts = {
+		.isolation = a->isolate ? ENGINE_ISOLATION_PROCESS : ENGINE_ISOLATION_THREAD,
+		.pool_workers = 1,
+	};
 
-	if (engine_create(x->cfg, &opts, &x->engine) < 0)
+	if (engine_create(x->cfg, &opts, NULL, 0, &x->engine) < 0)
 		return EXIT_CONFIG;
 	x->sink = (struct exec_sink){
 		.engine = x->engine,

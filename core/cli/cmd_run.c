@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* taskjet run: options and config; the daemon itself is run/run.c. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -29,7 +33,10 @@ static const char run_usage[] =
     "  -h, --help             show this help\n"
     "\n"
     "Signals: TERM/INT stop gracefully (a second one exits at once), HUP\n"
-    "reopens the log file.\n"
+    "reopens the log file and reloads the config (as POST /api/v1/reload\n"
+    "does): routes and plugins whose file changed are reloaded, tasks in\n"
+    "flight finish on the old ones; a config or plugin that fails leaves\n"
+    "everything as it was.\n"
     "Exit status: 0 after a clean stop, 64 usage, 69 NATS or nats-server\n"
     "unavailable, 78 config or plugin error, 1 other failure.\n";
 
@@ -62,20 +69,26 @@ run_option(struct cli_ctx *ctx, void *args, int key, char *value)
 	return EXIT_OK;
 }
 
+/* --backend's choice; false if it names none. */
+static bool
+parse_backend(const char *name, enum cfg_backend *backend_r)
+{
+	if (strcmp(name, "memory") == 0)
+		*backend_r = CFG_BACKEND_MEMORY;
+	else if (strcmp(name, "jetstream") == 0 || strcmp(name, "nats") == 0)
+		*backend_r = CFG_BACKEND_JETSTREAM;
+	else
+		return false;
+	return true;
+}
+
 /* --backend over the config's (and TASKJET_BACKEND's) choice. */
 static int
 apply_backend(const struct cli_ctx *ctx, const struct run_args *a, struct cfg *cfg)
 {
-	if (a->backend != NULL) {
-		if (strcmp(a->backend, "memory") == 0) {
-			cfg->backend = CFG_BACKEND_MEMORY;
-		} else if (strcmp(a->backend, "jetstream") == 0 ||
-		           strcmp(a->backend, "nats") == 0) {
-			cfg->backend = CFG_BACKEND_JETSTREAM;
-		} else {
-			cli_error(ctx, "--backend wants jetstream or memory");
-			return EXIT_USAGE;
-		}
+	if (a->backend != NULL && !parse_backend(a->backend, &cfg->backend)) {
+		cli_error(ctx, "--backend wants jetstream or memory");
+		return EXIT_USAGE;
 	}
 	if (a->from_stdin && cfg->backend != CFG_BACKEND_MEMORY) {
 		cli_error(ctx, "--stdin needs the memory backend");
@@ -84,17 +97,78 @@ apply_backend(const struct cli_ctx *ctx, const struct run_args *a, struct cfg *c
 	return EXIT_OK;
 }
 
+/* What a reload reads: the file the run started with, the same overrides. */
+struct reload_source {
+	char *path; /* absolute: the run works inside state_dir */
+	const char *backend; /* --backend, or NULL */
+};
+
+static int
+reload_config(void *arg, struct cfg **cfg_r, char **errors_r)
+{
+	const struct reload_source *src = arg;
+	struct cfg *cfg = NULL;
+	char *abs;
+	int rc;
+
+	*errors_r = NULL;
+	rc = cfg_load(src->path, errors_r, &cfg);
+	if (rc < 0)
+		return rc;
+	if (src->backend != NULL)
+		parse_backend(src->backend, &cfg->backend);
+	/* As at start (cli_enter_state_dir), so an unchanged one compares
+	 * equal; the run stays in the directory it started in. */
+	abs = realpath(cfg->state_dir, NULL);
+	if (abs != NULL) {
+		free(cfg->state_dir);
+		cfg->state_dir = abs;
+	}
+	*cfg_r = cfg;
+	return 0;
+}
+
+/*
+ * The run moves into state_dir; a reload then reads the config again from
+ * there. Make what was taken from the working directory absolute now: the
+ * config's path, and directory overrides given as relative paths.
+ */
+static int
+pin_paths(const char *config_path, struct reload_source *src)
+{
+	static const char *const dirs[] = { "TASKJET_PLUGIN_DIR", "TASKJET_STATE_DIR" };
+
+	src->path = realpath(config_path, NULL);
+	if (src->path == NULL)
+		return -errno;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		const char *v = getenv(dirs[i]);
+		char cwd[PATH_MAX], abs[PATH_MAX + 256];
+
+		if (v == NULL || *v == '\0' || *v == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+			continue;
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, v);
+		setenv(dirs[i], abs, 1);
+	}
+	return 0;
+}
+
 static int
 run_run(struct cli_ctx *ctx, void *args)
 {
 	const struct run_args *a = args;
+	struct reload_source src = { .backend = a->backend };
 	struct engine *engine = NULL;
 	struct cfg *cfg = NULL;
-	int status;
+	int status, rc;
 
 	status = cli_load_config(ctx->opt.config, &cfg);
 	if (status == EXIT_OK)
 		status = apply_backend(ctx, a, cfg);
+	if (status == EXIT_OK && (rc = pin_paths(cfg->path, &src)) < 0) {
+		cli_error(ctx, "%s: %s", cfg->path, strerror(-rc));
+		status = EXIT_CONFIG;
+	}
 	if (status == EXIT_OK)
 		status = cli_setup_local(ctx, cfg);
 	if (status != EXIT_OK)
@@ -103,16 +177,22 @@ run_run(struct cli_ctx *ctx, void *args)
 	/* Block the signals before any thread exists, so every thread
 	 * inherits the mask and only the main thread takes them. */
 	run_block_signals();
-	if (engine_create(cfg, NULL, &engine) < 0) {
+	if (engine_create(cfg, NULL, NULL, 0, &engine) < 0) {
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	status =
-	    run_engine(engine, cfg,
-	               &(struct run_opts){ .url = ctx->opt.nats_url, .from_stdin = a->from_stdin });
+	/* It takes the engine and the config (a reload replaces them). */
+	status = run_engine(engine, cfg,
+	                    &(struct run_opts){ .url = ctx->opt.nats_url,
+	                                        .from_stdin = a->from_stdin,
+	                                        .load_config = reload_config,
+	                                        .load_arg = &src });
+	engine = NULL;
+	cfg = NULL;
 out:
 	engine_destroy(engine);
 	cfg_free(cfg);
+	free(src.path);
 	log_close();
 	return status;
 }

@@ -156,6 +156,13 @@ cfg_check_routes(struct loader *l)
 				             r->name, j);
 				break;
 			}
+		/* A thread shares the engine's limits: only a process has its own. */
+		if (r->isolation == CFG_ISOLATION_THREAD && rp->limits != SIZE_MAX) {
+			snprintf(path, sizeof(path), "routes[%zu].limits", i);
+			cfg_error_at(l, rp->limits, path,
+			             "limits apply to isolation \"process\" only (a handler thread "
+			             "shares the engine's memory, CPU and files)");
+		}
 		if (r->stream == NULL || !l->streams_ok)
 			continue;
 		if (st == NULL) {

@@ -20,6 +20,9 @@ enum cfg_retention { CFG_RETENTION_WORKQUEUE = 0, CFG_RETENTION_LIMITS, CFG_RETE
 enum cfg_discard { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW };
 enum cfg_payload { CFG_PAYLOAD_ANY = 0, CFG_PAYLOAD_JSON };
 enum cfg_log_format { CFG_LOG_TEXT = 0, CFG_LOG_JSON };
+/* Where a route's handlers run: supervised worker processes (a crash or a
+ * hang costs one task), or the engine's own threads. */
+enum cfg_isolation { CFG_ISOLATION_PROCESS = 0, CFG_ISOLATION_THREAD };
 
 /* TLS to the NATS server. The server's certificate is always verified,
  * its name included. */
@@ -81,6 +84,13 @@ struct cfg_backoff {
 	double jitter; /* 0..1: the delay is randomised by +-jitter */
 };
 
+/* A worker process's limits under process isolation; 0 leaves one unset. */
+struct cfg_limits {
+	int64_t memory_bytes; /* resident memory */
+	int64_t cpu_ms; /* CPU time of one call (applied in whole seconds) */
+	int open_files; /* RLIMIT_NOFILE */
+};
+
 struct cfg_route {
 	char *name;
 	char *stream; /* name of one of cfg->streams */
@@ -99,6 +109,9 @@ struct cfg_route {
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
 	enum cfg_payload payload;
 	int payload_max_depth; /* payload json: deepest nesting accepted */
+	enum cfg_isolation isolation;
+	int64_t timeout_ms; /* a handler call may run this long */
+	struct cfg_limits limits; /* process isolation only */
 	struct cfg_backoff backoff;
 	char *config_json; /* raw text of the route's "config" object ("{}") */
 	size_t config_json_len;
@@ -173,6 +186,16 @@ struct cfg_dlq cfg_dlq_defaults(void);
 
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
+
+/*
+ * What differs between two loaded configs, for a reload: one line per
+ * difference through `note` ("route r: added", "route r: removed", "route
+ * r: changed: timeout, config", "streams: changed"; for what a running
+ * engine keeps until it restarts, "http: changed; applies at the next
+ * start"). Returns how many. Routes are matched by name.
+ */
+unsigned cfg_diff(const struct cfg *old, const struct cfg *new,
+                  void (*note)(void *arg, const char *line), void *arg);
 
 /* The stream a route names; never NULL in a validated config. */
 const struct cfg_stream *cfg_route_stream(const struct cfg *cfg, const struct cfg_route *route);

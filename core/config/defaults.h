@@ -19,6 +19,8 @@
 #define CFG_DEFAULT_PAYLOAD CFG_PAYLOAD_ANY
 #define CFG_DEFAULT_LOG_LEVEL TJ_LOG_INFO
 #define CFG_DEFAULT_LOG_FORMAT CFG_LOG_TEXT
+/* Handlers run in worker processes unless a route asks for threads. */
+#define CFG_DEFAULT_ISOLATION CFG_ISOLATION_PROCESS
 
 /* nats */
 #define CFG_DEFAULT_CONNECT_TIMEOUT_MS 2000
@@ -64,6 +66,9 @@
 #define CFG_DEFAULT_ACK_WAIT_MS 30000
 #define CFG_DEFAULT_BATCH 16
 #define CFG_DEFAULT_FETCH_WAIT_MS 1000
+/* Long enough for any handler doing real work in one call, short enough
+ * that a hung one is noticed within minutes. Limits: none. */
+#define CFG_DEFAULT_TIMEOUT_MS (5 * 60000)
 #define CFG_DEFAULT_ROUTE_CONFIG "{}"
 #define CFG_DEFAULT_PAYLOAD_MAX_DEPTH 512 /* JSON_DEFAULT_MAX_DEPTH */
 #define CFG_DEFAULT_BACKOFF_INITIAL_MS 1000

@@ -38,6 +38,7 @@ struct stream_pos {
 struct route_pos {
 	size_t obj, name, stream, subject, consumer;
 	bool has_consumer;
+	size_t limits; /* SIZE_MAX: no "limits" */
 };
 
 struct loader {

@@ -110,6 +110,9 @@ static const struct enum_name discard_names[] = { { "old", CFG_DISCARD_OLD },
 static const struct enum_name payload_names[] = { { "any", CFG_PAYLOAD_ANY },
 	                                          { "json", CFG_PAYLOAD_JSON },
 	                                          { NULL, 0 } };
+static const struct enum_name isolation_names[] = { { "process", CFG_ISOLATION_PROCESS },
+	                                            { "thread", CFG_ISOLATION_THREAD },
+	                                            { NULL, 0 } };
 static const struct enum_name format_names[] = { { "text", CFG_LOG_TEXT },
 	                                         { "json", CFG_LOG_JSON },
 	                                         { NULL, 0 } };
@@ -583,6 +586,23 @@ read_backoff(struct loader *l, const struct json_tok *v, const char *path, void 
 	}
 }
 
+/* A route's "limits": what each of its worker processes may use. */
+static void
+read_limits(struct loader *l, const struct json_tok *v, const char *path, void *target)
+{
+	static const struct key_spec specs[] = {
+		INT("memory", KEY_SIZE, struct cfg_limits, memory_bytes, (int64_t)16 << 20,
+		    (int64_t)1024 << 30),
+		DUR("cpu", struct cfg_limits, cpu_ms, 1000, 1000 * HOUR),
+		INT("open_files", KEY_INT, struct cfg_limits, open_files, 16, 1048576),
+	};
+	const struct json_tok *found[N_SPECS(specs)];
+	struct cfg_route *r = target;
+
+	cfg_read_object(l, v, path, specs, N_SPECS(specs), &r->limits, found);
+	l->rpos[r - l->cfg->routes].limits = cfg_tok_off(v);
+}
+
 static void
 read_route_config(struct loader *l, const struct json_tok *v, const char *path, void *target)
 {
@@ -614,6 +634,9 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 		ENUM("payload", struct cfg_route, payload, payload_names),
 		INT("payload_max_depth", KEY_INT, struct cfg_route, payload_max_depth, 1,
 		    JSON_MAX_DEPTH_LIMIT),
+		ENUM("isolation", struct cfg_route, isolation, isolation_names),
+		DUR("timeout", struct cfg_route, timeout_ms, 10, 1000 * HOUR),
+		CUSTOM("limits", read_limits, false),
 		CUSTOM("backoff", read_backoff, false),
 		CUSTOM("config", read_route_config, false),
 	};
@@ -627,11 +650,14 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 	r->fetch_wait_ms = CFG_DEFAULT_FETCH_WAIT_MS;
 	r->payload = CFG_DEFAULT_PAYLOAD;
 	r->payload_max_depth = CFG_DEFAULT_PAYLOAD_MAX_DEPTH;
+	r->isolation = CFG_DEFAULT_ISOLATION;
+	r->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
 	r->backoff.initial_ms = CFG_DEFAULT_BACKOFF_INITIAL_MS;
 	r->backoff.multiplier = CFG_DEFAULT_BACKOFF_MULTIPLIER;
 	r->backoff.max_ms = CFG_DEFAULT_BACKOFF_MAX_MS;
 	r->backoff.jitter = CFG_DEFAULT_BACKOFF_JITTER;
 	rp->obj = cfg_tok_off(v);
+	rp->limits = SIZE_MAX;
 	if (!cfg_read_object(l, v, path, specs, N_SPECS(specs), r, found))
 		return;
 	rp->name = found[0] ? cfg_tok_off(found[0]) : rp->obj;

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-route worker threads: next task, deliver, done. */
+/*
+ * Per-route worker threads: next task, deliver, done. Thread i of a route
+ * is its slot i: under process isolation it hands its tasks to worker
+ * process i, and takes none while that one is down (so a task does not
+ * wait out a respawn backoff in our queue, or come back unhandled).
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/workers.h"
+#include "plugin/procpool.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -13,10 +19,13 @@
 /* How long one next() waits before looking again; bounds nothing but the
  * idle loop's frequency (a stop wakes it at once). */
 #define NEXT_WAIT_MS 1000
+/* How often a thread whose worker process is down looks again. */
+#define SLOT_WAIT_MS 20
 
 struct worker {
 	struct workers *pool;
 	struct route *route;
+	unsigned slot; /* its index among the route's threads */
 	pthread_t thread;
 	int finished; /* atomic: the thread returned */
 	bool started;
@@ -29,6 +38,7 @@ struct workers {
 	struct worker *w;
 	size_t count;
 	int abandoned;
+	int stopping; /* atomic: workers_wait() began */
 };
 
 static void *
@@ -40,12 +50,20 @@ worker_main(void *arg)
 
 	for (;;) {
 		struct tj_task *task = NULL;
-		int rc = b->ops->next(b, w->route, NEXT_WAIT_MS, &task);
+		int rc;
 
+		if (w->route->pool != NULL && !procpool_slot_live(w->route->pool, w->slot)) {
+			if (__atomic_load_n(&w->pool->stopping, __ATOMIC_ACQUIRE))
+				break;
+			clock_sleep_ms(SLOT_WAIT_MS);
+			continue;
+		}
+		rc = b->ops->next(b, w->route, NEXT_WAIT_MS, &task);
 		if (rc == -ESHUTDOWN)
 			break;
 		if (rc < 0)
 			continue;
+		task->slot = w->slot;
 		sink->deliver(sink->ctx, task);
 		b->ops->done(b, task);
 	}
@@ -73,6 +91,7 @@ workers_start(struct backend *b, const struct router *router, const struct backe
 
 			w->pool = pool;
 			w->route = &router->routes[i];
+			w->slot = (unsigned)j;
 			rc = -pthread_create(&w->thread, NULL, worker_main, w);
 			if (rc != 0) {
 				log_err("cannot start a worker thread: %s", strerror(-rc));
@@ -94,18 +113,32 @@ out:
 	return 0;
 }
 
-int
-workers_wait(struct workers *pool, int64_t grace_ms)
+/* Join the threads (of process routes only, if `processes`) by grace_ms;
+ * how many of all are still busy. */
+static int
+join_threads(struct workers *pool, int64_t grace_ms, bool processes)
 {
 	struct timespec deadline;
 	int left = 0;
 
+	/* Threads waiting for a worker process leave too. */
+	__atomic_store_n(&pool->stopping, 1, __ATOMIC_RELEASE);
 	clock_mono_deadline(grace_ms, &deadline);
 	for (size_t i = 0; i < pool->count; i++) {
 		struct worker *w = &pool->w[i];
+		struct timespec now;
 
 		if (!w->started || w->joined)
 			continue;
+		if (processes && w->route->pool == NULL) {
+			/* Only look: the handler thread may be done already. */
+			clock_mono_deadline(0, &now);
+			if (pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &now) == 0)
+				w->joined = true;
+			else
+				left++;
+			continue;
+		}
 		if (pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &deadline) == 0)
 			w->joined = true;
 		else
@@ -113,6 +146,18 @@ workers_wait(struct workers *pool, int64_t grace_ms)
 	}
 	pool->abandoned = left;
 	return left;
+}
+
+int
+workers_wait(struct workers *pool, int64_t grace_ms)
+{
+	return join_threads(pool, grace_ms, false);
+}
+
+int
+workers_wait_processes(struct workers *pool, int64_t grace_ms)
+{
+	return join_threads(pool, grace_ms, true);
 }
 
 void

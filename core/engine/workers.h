@@ -27,9 +27,16 @@ int workers_start(struct backend *b, const struct router *router, const struct b
                   struct workers **w_r);
 
 /* Wait up to grace_ms for every thread to finish its task and return
- * (after the backend's request_stop). Returns how many were still busy:
- * they are abandoned, and workers_destroy() then leaves them alone. */
+ * (after the backend's request_stop). Returns how many were still busy;
+ * call again to wait more. Those still busy at workers_destroy() are
+ * abandoned: it then leaves them alone. */
 int workers_wait(struct workers *w, int64_t grace_ms);
+
+/* After workers_wait() and engine_stop_calls(): wait up to grace_ms more,
+ * but only for the threads of routes that run their handlers in worker
+ * processes (their calls end within a receive tick), not for handler
+ * threads. Returns how many threads of any route are still busy. */
+int workers_wait_processes(struct workers *w, int64_t grace_ms);
 
 /* Free. NULL is a no-op. After workers_wait(). */
 void workers_destroy(struct workers *w);

@@ -17,9 +17,9 @@
 
 /* Can the DLQ API serve now? Fills r and returns false if not. */
 static bool
-dlq_available(struct http_server *s, struct reply *r)
+dlq_available(const struct http_request *req, struct reply *r)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = req->env->backend;
 
 	if (!backend_has_dlq(b)) {
 		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED, "the %s backend keeps no dead letters",
@@ -63,7 +63,7 @@ handle_dlq_list(struct http_server *s, struct http_request *req, struct reply *r
 	char *end;
 	int rc;
 
-	if (!dlq_available(s, r))
+	if (!dlq_available(req, r))
 		return;
 	subject = http_query(req, "subject");
 	reason = http_query(req, "reason");
@@ -106,28 +106,28 @@ handle_dlq_list(struct http_server *s, struct http_request *req, struct reply *r
 			return;
 		}
 	}
-	rc = backend_dlq_list(s->env.backend, &f, false, &list);
+	rc = backend_dlq_list(req->env->backend, &f, false, &list);
 	if (rc < 0) {
 		dlq_failed(r, rc, 0, NULL);
 		return;
 	}
 	jsonw_init(&w, &b);
-	doc_dead_letters(&w, s->env.cfg->dlq.stream, &list);
+	doc_dead_letters(&w, req->env->cfg->dlq.stream, &list);
 	reply_document(r, &b, jsonw_finish(&w));
 	dlq_list_free(&list);
 }
 
 static void
-handle_dlq_one(struct http_server *s, const char *method, uint64_t seq, bool replay,
+handle_dlq_one(struct http_request *req, const char *method, uint64_t seq, bool replay,
                struct reply *r)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = req->env->backend;
 	struct strbuf buf = { 0 };
 	struct jsonw w;
 	char err[256] = "";
 	int rc;
 
-	if (!dlq_available(s, r))
+	if (!dlq_available(req, r))
 		return;
 	jsonw_init(&w, &buf);
 	if (replay) {
@@ -216,5 +216,5 @@ handle_dlq_item(struct http_server *s, struct http_request *req, struct reply *r
 
 	/* The route table matched it with the predicates above. */
 	parse_dlq_path(req->url, &seq, &replay);
-	handle_dlq_one(s, req->method, seq, replay, r);
+	handle_dlq_one(req, req->method, seq, replay, r);
 }

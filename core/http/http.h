@@ -13,6 +13,7 @@
  *                          (501 on a backend that keeps no dead letters)
  *   GET  /api/v1/overview  JSON: the dashboard's overview, routes, rates
  *   GET  /                 the web dashboard (files under /dashboard/)
+ *   POST /api/v1/reload    re-read the config, reload what changed
  *
  * With http.token_file set, every request other than GET/HEAD must carry
  * "Authorization: Bearer <token>" (401 otherwise). Request bodies over
@@ -27,13 +28,18 @@
 #include "task/metrics.h"
 
 /* What the server reads and publishes through. All borrowed: they must
- * outlive the server (stop it first). */
+ * outlive the server (stop it first), or its use of them (http_set_env). */
 struct http_env {
 	const struct cfg *cfg;
 	struct engine *engine;
 	struct metrics *metrics; /* may be NULL */
 	struct backend *backend; /* started */
 	const char *libnats_version; /* for taskjet_build_info; may be NULL */
+	/* POST /api/v1/reload (NULL: 501): write a JSON object into `answer`
+	 * and return the HTTP status. Runs on the request's thread, outside
+	 * any env (it swaps them). Taken at http_start() only. */
+	int (*reload)(void *ctx, struct mbuf *answer);
+	void *reload_ctx;
 };
 
 struct http_server;
@@ -49,6 +55,15 @@ struct http_server;
  * bound. Main thread.
  */
 int http_start(const struct http_env *env, struct http_server **s_r);
+
+/*
+ * Serve from `env` from now on (a reload's engine, backend and metrics;
+ * the HTTP settings and the reload hook of the first stay). Requests that
+ * began before finish on the old env, which is no longer read once this
+ * returns (it waits for them, at most 30 s). NULL s is a no-op. Main
+ * thread.
+ */
+void http_set_env(struct http_server *s, const struct http_env *env);
 
 /* The TCP port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);

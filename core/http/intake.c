@@ -61,7 +61,7 @@ publish_failed(struct reply *r, int rc, const char *subject)
 void
 handle_post_task(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	const struct cfg *cfg = s->env.cfg;
+	const struct cfg *cfg = req->env->cfg;
 	const struct json_tok *root, *k, *subj_t = NULL, *pay_t = NULL, *id_t = NULL;
 	const struct cfg_stream *stream;
 	const struct cfg_route *route = NULL;
@@ -142,12 +142,12 @@ handle_post_task(struct http_server *s, struct http_request *req, struct reply *
 		data = doc.text + pay_t->start;
 		data_len = (size_t)(pay_t->end - pay_t->start);
 	}
-	if (engine_stopping(s->env.engine)) {
+	if (engine_stopping(req->env->engine)) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 		goto out;
 	}
-	rc = s->env.backend->ops->publish(
-	    s->env.backend,
+	rc = req->env->backend->ops->publish(
+	    req->env->backend,
 	    &(struct publish_msg){
 	        .subject = subject, .data = data, .len = data_len, .msg_id = id },
 	    &ack);

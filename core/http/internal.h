@@ -38,7 +38,15 @@ struct overview_sampler;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct http_env env;
+	/* What requests read: the current env (env.c; a reload swaps it). */
+	struct http_env *env; /* env_lock */
+	pthread_mutex_t env_lock;
+	pthread_cond_t env_idle;
+	unsigned env_epoch; /* env_lock: swaps so far */
+	unsigned env_users[2]; /* env_lock: holders by the parity of their epoch */
+	/* POST /api/v1/reload: from the first env, fixed. */
+	int (*reload)(void *ctx, struct mbuf *answer);
+	void *reload_ctx;
 	struct overview_sampler *sampler; /* overview.c */
 	char *token; /* NULL: no token required */
 	size_t token_len;
@@ -74,6 +82,9 @@ enum http_route_flag {
 	/* Returns task payloads or letters: with a token configured, reads
 	 * need it too (health, readiness and metrics stay open). */
 	HTTP_ROUTE_PAYLOADS = 1 << 2,
+	/* Runs outside any env (req->env is NULL): the reload, which swaps
+	 * them. */
+	HTTP_ROUTE_NO_ENV = 1 << 3,
 };
 
 struct http_request;
@@ -106,6 +117,9 @@ struct reply {
 /* One request in progress, from its headers to its reply. */
 struct http_request {
 	struct MHD_Connection *conn;
+	/* What the handler reads (engine, backend, config): held for the
+	 * handler's run, so a reload waits for it rather than free it. */
+	const struct http_env *env;
 	const struct http_route *route; /* NULL: answered before routing */
 	char *url; /* the path, a copy */
 	const char *method; /* MHD's, valid during the request */
@@ -120,6 +134,20 @@ struct http_request {
 	bool dispatched; /* the handler ran or was queued */
 	struct http_request *next_job; /* offload.c's queue */
 };
+
+/* ---- env.c: the env requests and the endpoint's threads read ---- */
+/* Take the current env for a while (a request's handler, one sampling):
+ * a reload's http_set_env() waits for every holder of the env it
+ * replaces. Release with the ticket. Any thread; do not nest. */
+const struct http_env *http_env_hold(struct http_server *s, unsigned *ticket_r);
+void http_env_release(struct http_server *s, unsigned ticket);
+/* The first env, and the lock and condition, at start; freed at stop. */
+void http_env_init(struct http_server *s, const struct http_env *env);
+void http_env_destroy(struct http_server *s);
+/* Is the current env's engine stopping? Any thread. */
+bool http_shutting_down(struct http_server *s);
+/* Run req's handler with the env held (or none, HTTP_ROUTE_NO_ENV). */
+void http_run_handler(struct http_server *s, struct http_request *req);
 
 /* ---- server.c: replies ---- */
 void reply_text(struct reply *r, unsigned status, const char *text);
@@ -208,11 +236,11 @@ void readiness_stop(struct http_readiness *rd);
 /* Ready to take tasks, by the refresher's last check (never waits; an
  * answer older than 5 s counts as not ready); else `why` says what is
  * missing. Any thread. */
-bool http_ready_now(struct http_server *s, char *why, size_t len);
+bool http_ready_now(struct http_server *s, const struct http_env *env, char *why, size_t len);
 /* What the backend's store knows now (no per-reason scan); an empty
  * snapshot (queue unknown, nothing found) when it could not say. Free
  * with stats_snapshot_free(). */
-struct stats_snapshot *http_snapshot(struct http_server *s);
+struct stats_snapshot *http_snapshot(const struct http_env *env);
 
 /* prometheus.c: GET /metrics. */
 void handle_metrics(struct http_server *s, struct http_request *req, struct reply *r);
@@ -236,6 +264,9 @@ bool dlq_path_is_replay(const char *url);
 int overview_start(struct http_server *s);
 void overview_stop(struct http_server *s);
 void handle_overview(struct http_server *s, struct http_request *req, struct reply *r);
+
+/* ---- reload.c: POST /api/v1/reload (HTTP_ROUTE_NO_ENV) ---- */
+void handle_reload(struct http_server *s, struct http_request *req, struct reply *r);
 
 /* ---- dashboard.c: the web dashboard at / and its files under
  * /dashboard/ (404 for a file it does not have) ---- */

@@ -56,7 +56,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&o->lock);
 		if (req == NULL)
 			break;
-		req->route->handle(o->s, req, &req->reply);
+		http_run_handler(o->s, req);
 		finish(req);
 	}
 	return NULL;

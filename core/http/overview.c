@@ -25,6 +25,10 @@
 #define HISTORY_READINGS (WINDOW_MS / SAMPLE_INTERVAL_MS + 2)
 
 struct overview_sampler {
+	struct http_server *s;
+	/* Readings of this engine's routes (a reload brings another engine:
+	 * the history starts again with it). Both under lock. */
+	const struct engine *engine;
 	struct history *history;
 	int64_t started_mono_ms, started_wall_ms;
 	pthread_t thread;
@@ -33,17 +37,31 @@ struct overview_sampler {
 	bool stop;
 };
 
-/*
- * How a route's handlers run. The config has no per-route isolation key
- * yet, and `taskjet run` calls every handler in the engine's threads, so
- * this says "thread". When struct cfg_route gains its isolation, map it
- * here: this is the one place the overview reads it.
- */
+/* How a route's handlers run. */
 static const char *
 route_isolation(const struct cfg_route *rc)
 {
-	(void)rc;
-	return "thread";
+	return rc->isolation == CFG_ISOLATION_PROCESS ? "process" : "thread";
+}
+
+/* Make the history follow env's engine (o->lock held, env held): it
+ * borrows the engine's router and metrics, which a reload frees. 0 or
+ * -errno (then there is no history). */
+static int
+follow_engine(struct overview_sampler *o, const struct http_env *env)
+{
+	int rc = 0;
+
+	if (o->engine == env->engine && o->history != NULL)
+		return 0;
+	history_destroy(o->history);
+	o->history = NULL;
+	o->engine = env->engine;
+	rc =
+	    history_create(engine_router(env->engine), env->metrics, HISTORY_READINGS, &o->history);
+	if (rc < 0)
+		o->history = NULL;
+	return rc;
 }
 
 static void *
@@ -54,8 +72,16 @@ sampler_main(void *arg)
 
 	pthread_mutex_lock(&o->lock);
 	while (!o->stop) {
+		unsigned ticket;
+		const struct http_env *env;
+
 		pthread_mutex_unlock(&o->lock);
-		history_sample(o->history, clock_mono_ms());
+		env = http_env_hold(o->s, &ticket);
+		pthread_mutex_lock(&o->lock);
+		if (follow_engine(o, env) == 0)
+			history_sample(o->history, clock_mono_ms());
+		pthread_mutex_unlock(&o->lock);
+		http_env_release(o->s, ticket);
 		clock_mono_deadline(SAMPLE_INTERVAL_MS, &deadline);
 		pthread_mutex_lock(&o->lock);
 		while (!o->stop &&
@@ -72,12 +98,7 @@ overview_start(struct http_server *s)
 	struct overview_sampler *o = xcalloc(1, sizeof(*o));
 	int rc;
 
-	rc = history_create(engine_router(s->env.engine), s->env.metrics, HISTORY_READINGS,
-	                    &o->history);
-	if (rc < 0) {
-		free(o);
-		return rc;
-	}
+	o->s = s;
 	o->started_mono_ms = clock_mono_ms();
 	o->started_wall_ms = clock_wall_ms();
 	pthread_mutex_init(&o->lock, NULL);
@@ -118,29 +139,36 @@ void
 handle_overview(struct http_server *s, struct http_request *req, struct reply *r)
 {
 	struct overview_sampler *o = s->sampler;
-	struct router *router = engine_router(s->env.engine);
-	struct backend *b = s->env.backend;
+	const struct http_env *env = req->env;
+	struct router *router = engine_router(env->engine);
+	struct backend *b = env->backend;
 	struct overview_route *routes = xcalloc(router->count + 1, sizeof(*routes));
-	struct stats_snapshot *snap = http_snapshot(s);
+	struct stats_snapshot *snap = http_snapshot(env);
 	struct strbuf buf = { 0 };
 	struct jsonw w;
-	char why[512] = "";
-	bool ready = http_ready_now(s, why, sizeof(why));
+	char why[640] = "";
+	bool ready = http_ready_now(s, env, why, sizeof(why));
 	int64_t now = clock_mono_ms();
+	bool have_history;
 
+	pthread_mutex_lock(&o->lock);
+	have_history = follow_engine(o, env) == 0;
 	for (size_t i = 0; i < router->count; i++) {
-		const struct tj_plugin_info *info = plugin_instance_info(router->routes[i].plugin);
+		const struct route *rt = &router->routes[i];
 
-		routes[i].plugin_version = info != NULL ? info->version : NULL;
-		routes[i].isolation = route_isolation(router->routes[i].cfg);
-		history_window(o->history, i, now, WINDOW_MS, &routes[i].window);
+		routes[i].plugin_version =
+		    rt->plugin_version[0] != '\0' ? rt->plugin_version : NULL;
+		routes[i].isolation = route_isolation(rt->cfg);
+		if (have_history)
+			history_window(o->history, i, now, WINDOW_MS, &routes[i].window);
 	}
+	pthread_mutex_unlock(&o->lock);
 	jsonw_init(&w, &buf);
 	doc_overview(&w, &(struct overview){
 	                     .wall_ms = clock_wall_ms(),
 	                     .started_wall_ms = o->started_wall_ms,
 	                     .uptime_ms = now - o->started_mono_ms,
-	                     .worker_id = s->env.cfg->worker_id,
+	                     .worker_id = env->cfg->worker_id,
 	                     .version = PACKAGE_VERSION,
 	                     .location = b->ops->location(b),
 	                     .ready = ready,
@@ -149,7 +177,7 @@ handle_overview(struct http_server *s, struct http_request *req, struct reply *r
 	                     .window_ms = WINDOW_MS,
 	                     .snap = snap,
 	                     .router = router,
-	                     .metrics = s->env.metrics,
+	                     .metrics = env->metrics,
 	                     .routes = routes,
 	                 });
 	reply_document(r, &buf, jsonw_finish(&w));

@@ -32,16 +32,13 @@ struct http_readiness {
 	struct ticker *refresher;
 };
 
-/* True when ready; else `why` says what is missing. May wait on the server. */
+/* True when the backend is ready; else `why` says what is missing. May
+ * wait on the server. (The engine's own state is read at each probe.) */
 static bool
-check_ready(struct http_server *s, char *why, size_t len)
+check_ready(const struct http_env *env, char *why, size_t len)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env->backend;
 
-	if (engine_stopping(s->env.engine)) {
-		snprintf(why, len, "shutting down");
-		return false;
-	}
 	return b->ops->ready(b, SERVER_INFO_TIMEOUT_MS, why, len);
 }
 
@@ -50,7 +47,11 @@ refresh(void *arg)
 {
 	struct http_readiness *rd = arg;
 	char why[512] = "";
-	bool ready = check_ready(rd->s, why, sizeof(why));
+	unsigned ticket;
+	const struct http_env *env = http_env_hold(rd->s, &ticket);
+	bool ready = check_ready(env, why, sizeof(why));
+
+	http_env_release(rd->s, ticket);
 
 	pthread_mutex_lock(&rd->lock);
 	rd->ready = ready;
@@ -89,15 +90,15 @@ readiness_stop(struct http_readiness *rd)
 }
 
 struct stats_snapshot *
-http_snapshot(struct http_server *s)
+http_snapshot(const struct http_env *env)
 {
-	struct backend *b = s->env.backend;
+	struct backend *b = env->backend;
 	struct stats_snapshot *snap = NULL;
 
-	if (b->ops->snapshot(b, s->env.cfg,
+	if (b->ops->snapshot(b, env->cfg,
 	                     &(struct snapshot_opts){ .timeout_ms = SERVER_INFO_TIMEOUT_MS },
 	                     &snap) < 0)
-		snap = stats_snapshot_new(s->env.cfg, b->ops->name);
+		snap = stats_snapshot_new(env->cfg, b->ops->name);
 	return snap;
 }
 
@@ -108,8 +109,8 @@ http_snapshot(struct http_server *s)
  * Built from the config alone: a probe costs no server round trip more.
  */
 static void
-probe_reply(struct http_server *s, struct reply *r, unsigned status, const char *state,
-            const char *why)
+probe_reply(const struct http_request *req, struct reply *r, unsigned status, const char *state,
+            const char *why, const char *hung)
 {
 	struct strbuf b = { 0 };
 	struct jsonw w;
@@ -119,9 +120,13 @@ probe_reply(struct http_server *s, struct reply *r, unsigned status, const char 
 	jsonw_member_string(&w, "status", state);
 	jsonw_member_string(&w, "service", "taskjet");
 	jsonw_member_string(&w, "worker_id",
-	                    s->env.cfg->worker_id != NULL ? s->env.cfg->worker_id : "");
+	                    req->env->cfg->worker_id != NULL ? req->env->cfg->worker_id : "");
 	if (why != NULL)
 		jsonw_member_string(&w, "reason", why);
+	/* Ready, but handler threads hung past their timeout are named (each
+	 * holds a worker of its route). */
+	if (hung != NULL)
+		jsonw_member_string(&w, "hung", hung);
 	jsonw_end_object(&w);
 	reply_document(r, &b, jsonw_finish(&w));
 	if (r->status == MHD_HTTP_OK)
@@ -132,20 +137,24 @@ probe_reply(struct http_server *s, struct reply *r, unsigned status, const char 
 void
 handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	probe_reply(s, r, MHD_HTTP_OK, "ok", NULL);
+	probe_reply(req, r, MHD_HTTP_OK, "ok", NULL, NULL);
 }
 
 bool
-http_ready_now(struct http_server *s, char *why, size_t len)
+http_ready_now(struct http_server *s, const struct http_env *env, char *why, size_t len)
 {
 	struct http_readiness *rd = s->readiness;
 	int64_t age;
 	bool ready;
 
-	if (engine_stopping(s->env.engine)) {
+	if (engine_stopping(env->engine)) {
 		snprintf(why, len, "shutting down");
 		return false;
 	}
+	/* Worker processes that cannot be kept alive, every handler thread
+	 * of a route hung: known here at once, no server asked. */
+	if (!engine_ready(env->engine, why, len))
+		return false;
 	pthread_mutex_lock(&rd->lock);
 	age = clock_mono_ms() - rd->checked_ms;
 	ready = rd->ready && age <= STALE_AFTER_MS;
@@ -158,13 +167,33 @@ http_ready_now(struct http_server *s, char *why, size_t len)
 	return ready;
 }
 
+/* The report's lines as one, "a; b", into out (size len). */
+static const char *
+one_line(const char *text, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = text; *p != '\0' && o + 3 < len; p++) {
+		if (*p != '\n')
+			out[o++] = *p;
+		else if (p[1] != '\0') {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void
 handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	char why[640];
+	char why[640], hung[1024], line[1200];
 
-	if (http_ready_now(s, why, sizeof(why)))
-		probe_reply(s, r, MHD_HTTP_OK, "ready", NULL);
+	if (!http_ready_now(s, req->env, why, sizeof(why)))
+		probe_reply(req, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why, NULL);
+	else if (engine_hung_report(req->env->engine, hung, sizeof(hung)) > 0)
+		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, one_line(hung, line, sizeof(line)));
 	else
-		probe_reply(s, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why);
+		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, NULL);
 }

@@ -18,9 +18,9 @@ load_u64(const uint64_t *p)
 }
 
 static void
-route_counters(struct http_server *s, struct mbuf *b)
+route_counters(const struct http_env *env, struct mbuf *b)
 {
-	struct router *router = engine_router(s->env.engine);
+	struct router *router = engine_router(env->engine);
 	static const char *const outcomes[] = { "acked", "retried", "dead_lettered", "dlq_failed" };
 
 	metrics_family(b, "taskjet_tasks_received_total", "counter",
@@ -69,22 +69,22 @@ route_counters(struct http_server *s, struct mbuf *b)
 
 /* One histogram family over every route. */
 static void
-route_histograms(struct http_server *s, struct mbuf *b, const char *name, const char *help,
+route_histograms(const struct http_env *env, struct mbuf *b, const char *name, const char *help,
                  const struct metrics_hist *(*get)(const struct metrics *, size_t))
 {
-	struct router *router = engine_router(s->env.engine);
+	struct router *router = engine_router(env->engine);
 
 	metrics_family(b, name, "histogram", help);
 	for (size_t i = 0; i < router->count; i++) {
 		struct metrics_label l = { "route", router->routes[i].cfg->name };
 
-		metrics_hist_render(b, name, &l, 1, get(s->env.metrics, i));
+		metrics_hist_render(b, name, &l, 1, get(env->metrics, i));
 	}
 }
 
 /* What the backend reports: connection, fetches, queue, DLQ, consumers. */
 static void
-backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapshot *snap)
+backend_metrics(const struct http_env *env, struct mbuf *b, const struct stats_snapshot *snap)
 {
 	static const struct {
 		const char *name, *help;
@@ -111,8 +111,8 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 		metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
 		               (double)snap->reconnects);
 	}
-	if (snap->fetches_batches && s->env.metrics != NULL)
-		route_histograms(s, b, "taskjet_fetch_batch_size",
+	if (snap->fetches_batches && env->metrics != NULL)
+		route_histograms(env, b, "taskjet_fetch_batch_size",
 		                 "Messages received together from the server, by route.",
 		                 metrics_fetch_hist);
 	if (snap->dlq.found) {
@@ -158,13 +158,13 @@ backend_metrics(struct http_server *s, struct mbuf *b, const struct stats_snapsh
 
 /* What is running: a constant 1 whose labels say which build. */
 static void
-build_info(struct http_server *s, struct mbuf *b)
+build_info(const struct http_env *env, struct mbuf *b)
 {
 	char abi[16];
 	struct metrics_label l[3] = {
 		{ "version", PACKAGE_VERSION },
 		{ "abi", abi },
-		{ "libnats", s->env.libnats_version != NULL ? s->env.libnats_version : "" },
+		{ "libnats", env->libnats_version != NULL ? env->libnats_version : "" },
 	};
 
 	snprintf(abi, sizeof(abi), "%u.%u", TJ_ABI_MAJOR, TJ_ABI_MINOR);
@@ -210,19 +210,20 @@ handle_metrics(struct http_server *s, struct http_request *req, struct reply *r)
 	struct mbuf *b = &r->body;
 	struct stats_snapshot *snap;
 
-	build_info(s, b);
+	build_info(req->env, b);
 	process_metrics(b);
-	route_counters(s, b);
-	if (s->env.metrics != NULL) {
-		route_histograms(s, b, "taskjet_handler_duration_seconds",
+	route_counters(req->env, b);
+	engine_render_metrics(req->env->engine, b);
+	if (req->env->metrics != NULL) {
+		route_histograms(req->env, b, "taskjet_handler_duration_seconds",
 		                 "Time spent in the handler, by route.", metrics_handler_hist);
-		route_histograms(s, b, "taskjet_task_attempt",
+		route_histograms(req->env, b, "taskjet_task_attempt",
 		                 "Delivery attempt number of each handler call, by "
 		                 "route (1 = first delivery).",
 		                 metrics_attempt_hist);
 	}
-	snap = http_snapshot(s);
-	backend_metrics(s, b, snap);
+	snap = http_snapshot(req->env);
+	backend_metrics(req->env, b, snap);
 	stats_snapshot_free(snap);
 	r->status = MHD_HTTP_OK;
 	r->type = "text/plain; version=0.0.4; charset=utf-8";

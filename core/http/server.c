@@ -69,6 +69,10 @@ static const struct http_route routes[] = {
 	  .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_SLOW | HTTP_ROUTE_PAYLOADS,
 	  .handle = handle_dlq_item,
 	  .match = dlq_path_is_replay },
+	{ .path = "/api/v1/reload",
+	  .methods = HTTP_POST,
+	  .flags = HTTP_ROUTE_SLOW | HTTP_ROUTE_NO_ENV,
+	  .handle = handle_reload },
 	{ .path = "/api/v1/overview",
 	  .methods = HTTP_READ,
 	  .flags = HTTP_ROUTE_SLOW,
@@ -267,15 +271,15 @@ dispatch(struct http_server *s, struct http_request *req)
 	req->dispatched = true;
 	guard_busy(req->conn);
 	if ((req->route->flags & HTTP_ROUTE_SLOW) == 0) {
-		req->route->handle(s, req, &req->reply);
+		http_run_handler(s, req);
 		return true;
 	}
 	MHD_suspend_connection(req->conn);
 	if (offload_submit(s->offload, req))
 		return false;
 	reply_error(&req->reply, MHD_HTTP_SERVICE_UNAVAILABLE,
-	            engine_stopping(s->env.engine) ? "shutting down"
-	                                           : "too many requests waiting for the server");
+	            http_shutting_down(s) ? "shutting down"
+	                                  : "too many requests waiting for the server");
 	__atomic_store_n(&req->reply_ready, true, __ATOMIC_RELEASE);
 	MHD_resume_connection(req->conn);
 	return false;
@@ -421,7 +425,7 @@ http_start(const struct http_env *env, struct http_server **s_r)
 	}
 
 	s = xcalloc(1, sizeof(*s));
-	s->env = *env;
+	http_env_init(s, env);
 	s->max_body = (size_t)hc->max_body;
 	s->hosts = hc->hosts;
 	s->host_count = hc->host_count;
@@ -515,5 +519,6 @@ http_stop(struct http_server *s)
 	overview_stop(s);
 	guard_free(s->guard);
 	secret_free(s->token);
+	http_env_destroy(s);
 	free(s);
 }

@@ -6,12 +6,12 @@
 void
 handle_stats(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	struct stats_snapshot *snap = http_snapshot(s);
+	struct stats_snapshot *snap = http_snapshot(req->env);
 	struct strbuf b = { 0 };
 	struct jsonw w;
 
 	jsonw_init(&w, &b);
-	doc_stats(&w, snap, NULL, engine_router(s->env.engine));
+	doc_stats(&w, snap, NULL, engine_router(req->env->engine));
 	reply_document(r, &b, jsonw_finish(&w));
 	stats_snapshot_free(snap);
 }

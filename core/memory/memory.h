@@ -47,7 +47,7 @@ struct mem_step {
 	uint32_t attempt;
 	int verdict; /* the handler's, -1 if it was not called */
 	int64_t waited_ms; /* how long the task waited for its due time */
-	bool requeued; /* naked: it comes back after delay_ms */
+	bool requeued; /* nak'd: it comes back after delay_ms */
 	int64_t delay_ms;
 	char fail_reason[512];
 };

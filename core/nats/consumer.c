@@ -85,6 +85,7 @@ struct js_consumer {
 	pthread_mutex_t lock;
 	pthread_cond_t avail; /* tasks queued, a reader done, or stopping */
 	bool reading; /* a thread waits in (or drains) the inbox */
+	unsigned waiting; /* workers asleep on `avail` */
 	struct js_slot *q_head, *q_tail; /* received, not yet handed out */
 	unsigned queued;
 	struct js_slot *free_list;
@@ -99,6 +100,7 @@ struct js_consumer {
 	int64_t pause_until_ms; /* no pulls before (after an error) */
 	uint64_t seen_reconnects;
 	bool broken; /* the last pull got an error: not ready */
+	bool draining; /* the subscription is being drained (a stop) */
 	char problem[256];
 	int64_t last_log_ms;
 };
@@ -597,8 +599,17 @@ read_inbox(struct js_consumer *c, int64_t wait_ms)
 	if (s == NATS_NO_RESPONDERS || no_responders)
 		on_no_responders(c, clock_mono_ms());
 	c->reading = false;
-	/* Others may wait for the queue, or for their turn to read. */
-	pthread_cond_broadcast(&c->avail);
+	/*
+	 * Wake one waiting worker per task queued, and one more to read next
+	 * (this thread takes a task itself, if it is a worker): waking them
+	 * all would have most of a large route's workers find the queue
+	 * empty and sleep again, on every burst. At a stop, everyone.
+	 */
+	if (is_stopping(c))
+		pthread_cond_broadcast(&c->avail);
+	else
+		for (unsigned i = 0; i < c->waiting && i < (unsigned)queued + 1; i++)
+			pthread_cond_signal(&c->avail);
 	return queued;
 }
 
@@ -631,8 +642,13 @@ js_consumer_next(struct js_consumer *c, int64_t timeout_ms, struct tj_task **tas
 			read_inbox(c, left < TICK_MS ? left : TICK_MS);
 			continue;
 		}
-		if (pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, &until) != 0)
+		c->waiting++;
+		rc = pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, &until);
+		c->waiting--;
+		if (rc != 0) {
+			rc = 0;
 			break;
+		}
 	}
 	if (is_stopping(c)) {
 		rc = -ESHUTDOWN;
@@ -695,13 +711,47 @@ js_consumer_request_stop(struct js_consumer *c)
 	pthread_mutex_lock(&c->lock);
 	if (!is_stopping(c)) {
 		__atomic_store_n(&c->stopping, 1, __ATOMIC_RELEASE);
-		/* Wakes a reader at once and tells the server our requests
-		 * have no taker left. */
-		natsSubscription_Unsubscribe(c->sub);
+		/*
+		 * Drain rather than unsubscribe: once the server has our
+		 * unsubscribe it drops our pull requests, and whatever they had
+		 * on its way (or libnats holds for us) is still read and handed
+		 * back, instead of sitting out ack_wait at the server while
+		 * other engines (or a reload's new consumers) could run it.
+		 */
+		c->draining = natsSubscription_Drain(c->sub) == NATS_OK;
+		if (!c->draining)
+			natsSubscription_Unsubscribe(c->sub);
 	}
 	hand_back_queue(c);
 	pthread_cond_broadcast(&c->avail);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Read the draining inbox until the drain is over or `deadline` passes,
+ * handing back every task (c->reading held by the caller, lock not). */
+static void
+hand_back_inbox(struct js_consumer *c, const struct timespec *deadline)
+{
+	for (;;) {
+		struct timespec now;
+		int64_t left;
+		natsMsg *m = NULL;
+		natsStatus s;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (deadline->tv_sec - now.tv_sec) * 1000 +
+		       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0 || !natsSubscription_IsValid(c->sub))
+			break;
+		s = natsSubscription_NextMsg(&m, c->sub, left < TICK_MS ? left : TICK_MS);
+		if (s == NATS_OK) {
+			if (status_of(m) == NULL)
+				nak_now(c, m);
+			natsMsg_Destroy(m);
+		} else if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) {
+			break; /* drained and closed, or the connection is */
+		}
+	}
 }
 
 bool
@@ -710,14 +760,27 @@ js_consumer_join(struct js_consumer *c, const struct timespec *deadline)
 	bool idle;
 
 	js_consumer_request_stop(c);
-	/* What a reader took in between the stop and the unsubscribe. */
+	/* A worker reading the inbox stops after its read (it hands back
+	 * what it read); then this thread reads what the drain still
+	 * brings. */
 	pthread_mutex_lock(&c->lock);
 	while (c->reading &&
 	       pthread_cond_clockwait(&c->avail, &c->lock, CLOCK_MONOTONIC, deadline) == 0)
 		;
+	if (!c->reading && c->draining) {
+		c->reading = true;
+		pthread_mutex_unlock(&c->lock);
+		hand_back_inbox(c, deadline);
+		pthread_mutex_lock(&c->lock);
+		c->reading = false;
+		c->draining = false;
+	}
 	hand_back_queue(c);
 	idle = !c->reading;
 	pthread_mutex_unlock(&c->lock);
+	/* Past the deadline, or the drain could not start: no more. */
+	if (idle && natsSubscription_IsValid(c->sub))
+		natsSubscription_Unsubscribe(c->sub);
 	return idle;
 }
 

@@ -48,7 +48,7 @@ int js_consumer_next(struct js_consumer *c, int64_t timeout_ms, struct tj_task *
 void js_consumer_done(struct js_consumer *c, struct tj_task *task);
 
 /* Stop pulling: next() answers -ESHUTDOWN, queued tasks are handed back
- * to the server (naked) so others get them at once. Any thread (not a
+ * to the server (nak'd) so others get them at once. Any thread (not a
  * signal handler). */
 void js_consumer_request_stop(struct js_consumer *c);
 /* Stop, and wait (until `deadline`, CLOCK_MONOTONIC) for a thread still

@@ -38,13 +38,22 @@
 /* How often the keeper looks at queued messages. */
 #define KEEPER_TICK_MS 100
 
+/* The private nats-server, shared by the backend that started it and the
+ * ones that replace it on a reload; stopped with the last. Opened and
+ * destroyed on the main thread only, so the count needs no lock. */
+struct shared_server {
+	struct embedded *server;
+	char url_file[4096]; /* where its URL is recorded for client commands */
+	unsigned refs;
+};
+
 struct js_backend {
 	struct backend base; /* first: ops get a struct backend * */
 	const struct cfg *cfg;
 	struct natsconn *nc; /* fetches, JS API, publishes */
 	struct natsconn *ack_nc; /* split ack: acks only; else NULL */
 	natsConnection *ack_conn;
-	struct embedded *server; /* the private nats-server, if we started it */
+	struct shared_server *server; /* the private nats-server, if any */
 	char location[512]; /* the URL without user info */
 	const struct backend_sink *sink;
 	const struct router *router;
@@ -456,11 +465,24 @@ js_backend_open(const struct cfg *cfg, const struct js_open_opts *o, struct back
 	rc = choose_url(cfg, o, recorded, sizeof(recorded), &url);
 	if (rc < 0)
 		goto out;
-	if (url == NULL) {
-		rc = embedded_start(cfg->state_dir, NULL, &b->server);
+	if (url == NULL && o->replacing != NULL && o->replacing->ops == &js_ops &&
+	    ((const struct js_backend *)o->replacing)->server != NULL) {
+		/* A reload: the server the running backend started, not a second
+		 * one on the same store. */
+		b->server = ((const struct js_backend *)o->replacing)->server;
+		b->server->refs++;
+		url = embedded_url(b->server->server);
+	} else if (url == NULL) {
+		struct embedded *e = NULL;
+
+		rc = embedded_start(cfg->state_dir, NULL, &e);
 		if (rc < 0)
 			goto out;
-		url = embedded_url(b->server);
+		b->server = xcalloc(1, sizeof(*b->server));
+		b->server->server = e;
+		b->server->refs = 1;
+		url_file_path(cfg, b->server->url_file, sizeof(b->server->url_file));
+		url = embedded_url(e);
 		log_notice("no NATS URL configured: started a private nats-server at %s "
 		           "(store in %s/nats)",
 		           url, cfg->state_dir);
@@ -630,7 +652,6 @@ static void
 op_destroy(struct backend *base)
 {
 	struct js_backend *b = from_base(base);
-	char path[4096];
 
 	/* A consumer keeps what abandoned handlers still hold; then the
 	 * connections must stay open too, for the exit to come. */
@@ -643,11 +664,12 @@ op_destroy(struct backend *base)
 		natsconn_close(b->ack_nc, FLUSH_TIMEOUT_MS);
 		natsconn_close(b->nc, FLUSH_TIMEOUT_MS);
 	}
-	if (b->server != NULL) {
-		url_file_path(b->cfg, path, sizeof(path));
-		unlink(path);
-		embedded_stop(b->server);
+	if (b->server != NULL && --b->server->refs == 0) {
+		unlink(b->server->url_file);
+		embedded_stop(b->server->server);
+		free(b->server);
 	}
+	b->server = NULL;
 	if (b->abandoned > 0)
 		return;
 	free(b->consumers);

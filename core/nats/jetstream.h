@@ -31,6 +31,11 @@ struct js_open_opts {
 	 * NULL: the log. */
 	char *err;
 	size_t err_len;
+	/* The running backend this one replaces (a reload), or NULL: when no
+	 * URL is given and that one started a private nats-server, use it
+	 * rather than start a second on the same store; it stops with the
+	 * last backend using it. */
+	const struct backend *replacing;
 };
 
 /*

@@ -581,7 +581,7 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	}
 
 	/* The DLQ is lossless by default: no limits, and when one is set a
-	 * full DLQ refuses new letters (the task is naked) instead of
+	 * full DLQ refuses new letters (the task is nak'd) instead of
 	 * silently dropping old ones. */
 	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", dlq_store_prefix(&cfg->dlq));
 	/* And where letters too large for one message keep their parts. */

@@ -35,6 +35,15 @@ host_api_set_publisher(struct backend *backend)
 	__atomic_store_n(&publisher, backend, __ATOMIC_RELEASE);
 }
 
+void
+host_api_drop_publisher(struct backend *backend)
+{
+	struct backend *expected = backend;
+
+	__atomic_compare_exchange_n(&publisher, &expected, NULL, false, __ATOMIC_ACQ_REL,
+	                            __ATOMIC_ACQUIRE);
+}
+
 int
 host_api_instance_init(struct tj_plugin *self, const char *plugin_name, const char *route_name,
                        const char *text, size_t len)

@@ -67,6 +67,9 @@ void host_api_set_current(struct tj_plugin *self, struct tj_task *task);
  */
 struct backend;
 void host_api_set_publisher(struct backend *backend);
+/* Forget the publisher if it is `backend` (being torn down); leave one
+ * that took over (a reload's new backend) in place. Thread-safe. */
+void host_api_drop_publisher(struct backend *backend);
 
 /*
  * Make `reason` (malloc'd, `len` bytes, room for a NUL at len) the task's

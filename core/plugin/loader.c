@@ -718,3 +718,9 @@ plugin_probe_here(int fd, struct probe_report *report)
 	/* Left loaded: the probe process exits right after answering. */
 	return 0;
 }
+
+int
+plugin_instance_file_stat(const struct plugin_instance *inst, struct stat *st_r)
+{
+	return fstat(inst->file->fd, st_r) < 0 ? -errno : 0;
+}

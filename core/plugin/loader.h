@@ -94,6 +94,11 @@ int plugin_probe_file(const char *path, char *err, size_t errlen, struct plugin_
 struct probe_report;
 int plugin_probe_here(int fd, struct probe_report *report);
 
+/* The identity of the file the instance was loaded from (fstat of the
+ * descriptor it was loaded through). 0 or -errno. */
+struct stat;
+int plugin_instance_file_stat(const struct plugin_instance *inst, struct stat *st_r);
+
 /* The log context of an instance (route and plugin names). Borrowed. */
 const struct log_ctx *plugin_instance_log_ctx(const struct plugin_instance *inst);
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,6 +91,7 @@ struct procpool {
 	pthread_t supervisor;
 	bool supervisor_started;
 	bool stopping; /* lock */
+	int calls_stopped; /* atomic: procpool_stop_calls() was called */
 	int64_t next_idle_check_ms; /* supervisor only */
 	struct slot *slots;
 	unsigned count;
@@ -471,7 +473,8 @@ spawn_due(struct procpool *pool, int64_t now)
 		struct slot *s = &pool->slots[i];
 		int rc;
 
-		if (s->state != SLOT_EMPTY || s->next_spawn_ms > now)
+		if (s->state != SLOT_EMPTY || s->next_spawn_ms > now ||
+		    __atomic_load_n(&pool->calls_stopped, __ATOMIC_ACQUIRE))
 			continue;
 		s->state = SLOT_STARTING;
 		pthread_mutex_unlock(&pool->lock);
@@ -851,7 +854,7 @@ take_slot(struct procpool *pool, struct slot *s, int64_t deadline, struct procpo
 			         pool->route, s->index);
 			return 1;
 		}
-		if (pool->stopping) {
+		if (pool->stopping || __atomic_load_n(&pool->calls_stopped, __ATOMIC_ACQUIRE)) {
 			out->result = PROCPOOL_UNAVAILABLE;
 			snprintf(out->cause, sizeof(out->cause), "route %s: shutting down",
 			         pool->route);
@@ -1071,6 +1074,8 @@ run_call(struct procpool *pool, struct slot *s, struct tj_task *task, int64_t de
 		}
 		if (deadline > 0 && clock_mono_ms() >= deadline)
 			goto timed_out;
+		if (__atomic_load_n(&pool->calls_stopped, __ATOMIC_ACQUIRE))
+			goto stopped;
 		if (rc == -EAGAIN && pool->limits.memory_bytes > 0 &&
 		    over_memory(pool, worker_rss(pool, s))) {
 			slot_reap(pool, s, true, out);
@@ -1090,6 +1095,13 @@ protocol:
 	out->signal = 0;
 	snprintf(out->cause, sizeof(out->cause),
 	         "its worker broke the protocol (a bad message); killed");
+	return CALL_DONE;
+stopped:
+	slot_reap(pool, s, true, out);
+	out->result = PROCPOOL_STOPPED;
+	out->signal = 0;
+	out->exit_status = -1;
+	snprintf(out->cause, sizeof(out->cause), "stopped: the engine is stopping");
 	return CALL_DONE;
 timed_out:
 	slot_reap(pool, s, true, out);
@@ -1162,6 +1174,12 @@ procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_
 			s->state = SLOT_READY;
 			pthread_cond_broadcast(&pool->changed);
 		}
+	} else if (out->result == PROCPOOL_STOPPED) {
+		pool->stats.stopped++;
+		pool_log(pool, task, TJ_LOG_NOTICE,
+		         "task %s stopped with its worker (slot %u): the engine is stopping",
+		         task->id, s->index);
+		slot_schedule(pool, s, false, out->cause);
 	} else {
 		if (out->result == PROCPOOL_TIMED_OUT)
 			pool->stats.timeouts++;
@@ -1185,6 +1203,17 @@ procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return 0;
+}
+
+void
+procpool_stop_calls(struct procpool *pool)
+{
+	/* Each calling thread sees the flag within one receive tick and
+	 * kills its own worker: only a slot's owner touches its process. */
+	__atomic_store_n(&pool->calls_stopped, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&pool->lock);
+	pthread_cond_broadcast(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
 }
 
 /* ----- readiness ----- */
@@ -1266,4 +1295,10 @@ procpool_worker_pid(struct procpool *pool, unsigned slot)
 		pid = (int)pool->slots[slot].pid;
 	pthread_mutex_unlock(&pool->lock);
 	return pid;
+}
+
+int
+procpool_file_stat(struct procpool *pool, struct stat *st_r)
+{
+	return fstat(pool->plugin_fd, st_r) < 0 ? -errno : 0;
 }

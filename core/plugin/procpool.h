@@ -117,6 +117,7 @@ enum procpool_result {
 	PROCPOOL_CRASHED, /* the worker died (or broke the protocol) mid-task */
 	PROCPOOL_TIMED_OUT, /* still running at the deadline: the worker was killed */
 	PROCPOOL_UNAVAILABLE, /* no live worker for the slot: the task never ran */
+	PROCPOOL_STOPPED, /* procpool_stop_calls() killed its worker: not the task's doing */
 };
 
 struct procpool_outcome {
@@ -131,7 +132,7 @@ struct procpool_outcome {
 	/* Not PROCPOOL_VERDICT: one line for logs and the Taskjet-Error
 	 * header: "killed by signal 11 (Segmentation fault)", "exited with
 	 * status 3", "out of memory (limit 64 MiB)", "timed out after 1000 ms",
-	 * or why no worker was there. */
+	 * why no worker was there, or "stopped: the engine is stopping". */
 	char cause[256];
 };
 
@@ -149,6 +150,14 @@ struct procpool_outcome {
  */
 int procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_t deadline_ms,
                   struct procpool_outcome *out);
+
+/*
+ * Stop every call: workers in a call are killed (within 25 ms) and their
+ * calls end PROCPOOL_STOPPED, later calls PROCPOOL_UNAVAILABLE, and no
+ * worker is started any more. For the end of a shutdown grace, when the
+ * tasks must go back rather than wait. Any thread; idempotent.
+ */
+void procpool_stop_calls(struct procpool *pool);
 
 /*
  * True when every slot has a live worker. Otherwise false, and `why` (len
@@ -170,12 +179,18 @@ struct procpool_stats {
 	uint64_t calls; /* calls that reached a worker */
 	uint64_t spawns; /* workers started, the first ones included */
 	uint64_t crashes; /* calls ended by PROCPOOL_CRASHED */
+	uint64_t stopped; /* calls ended by PROCPOOL_STOPPED */
 	uint64_t timeouts; /* calls ended by PROCPOOL_TIMED_OUT */
 	uint64_t init_failures; /* workers whose init failed or died in it */
 	uint64_t recycled; /* workers replaced after going over the memory limit */
 };
 
 void procpool_stats(struct procpool *pool, struct procpool_stats *stats_r);
+
+/* The identity of the plugin file the workers load (fstat of the pool's
+ * descriptor: the file as it was opened at create). 0 or -errno. */
+struct stat;
+int procpool_file_stat(struct procpool *pool, struct stat *st_r);
 
 /* The pid of the slot's worker, or 0 when it has none (tests, logs). */
 int procpool_worker_pid(struct procpool *pool, unsigned slot);

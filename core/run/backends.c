@@ -28,10 +28,23 @@ backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struct ba
 		                                               .client = o->client,
 		                                               .name = o->name,
 		                                               .err = o->err,
-		                                               .err_len = o->err_len },
+		                                               .err_len = o->err_len,
+		                                               .replacing = o->replacing },
 		                       b_r);
 	}
 	return -EINVAL;
+}
+
+const char *
+backend_reload_refusal(const struct cfg *cfg)
+{
+	/* Its queue and letters live in the backend: a second one would
+	 * start empty, and handing them over is not worth it for a backend
+	 * meant for tests and single runs. */
+	if (cfg->backend == CFG_BACKEND_MEMORY)
+		return "the memory backend keeps its tasks inside the running engine; restart "
+		       "taskjet to apply a new config";
+	return NULL;
 }
 
 const char *

@@ -25,6 +25,10 @@ struct backend_open_opts {
 	 * it once; NULL: it is logged. */
 	char *err;
 	size_t err_len;
+	/* The running backend a reload replaces: what it owns that must
+	 * outlive it (a private nats-server) is shared rather than started
+	 * again. NULL: none. */
+	const struct backend *replacing;
 };
 
 /*
@@ -43,6 +47,11 @@ int backend_open(const struct cfg *cfg, const struct backend_open_opts *o, struc
 const char *backend_library_versions(void);
 /* The libnats version alone ("3.4.1"), for taskjet_build_info. */
 const char *backend_libnats_version(void);
+
+/* Why a running daemon of this backend cannot load a new config in place,
+ * or NULL when it can (a second backend is opened over the same server,
+ * and the first handed over). Static text. */
+const char *backend_reload_refusal(const struct cfg *cfg);
 
 /* The name of cfg->backend ("jetstream", "memory"). */
 const char *backend_kind_name(const struct cfg *cfg);

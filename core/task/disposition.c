@@ -9,6 +9,7 @@
 #include "util/log.h"
 
 #define DEFAULT_DLQ_RETRY_DELAY_MS 5000
+#define DEFAULT_GIVEN_BACK_DELAY_MS 1000
 
 /* Routes are const to their readers; the counters are their one mutable
  * part, and only ever touched atomically. */
@@ -111,6 +112,28 @@ out:
 	return rc;
 }
 
+/* Nak `task` after `delay` ms as `outcome`; log a failed nak. */
+static int
+nak(const struct disp_env *env, const struct route *route, struct tj_task *task,
+    enum disp_outcome outcome, int64_t delay, struct disp_result *res)
+{
+	struct backend *b = env->backend;
+	struct log_ctx ctx;
+	char ebuf[128];
+	int rc;
+
+	res->outcome = outcome;
+	res->delay_ms = delay;
+	rc = b->ops->nak(b, task, delay);
+	if (rc < 0) {
+		log_ctx_init(&ctx, route, task);
+		note_error(res, rc);
+		log_write(TJ_LOG_ERR, &ctx, "nak %s: %s", task->id,
+		          err_text(rc, ebuf, sizeof(ebuf)));
+	}
+	return rc;
+}
+
 int
 disp_apply_verdict(const struct disp_env *env, const struct route *route, struct tj_task *task,
                    int verdict, struct disp_result *result_r)
@@ -148,19 +171,13 @@ disp_apply_verdict(const struct disp_env *env, const struct route *route, struct
 			                 &res);
 			break;
 		}
-		res.outcome = DISP_RETRIED;
-		res.delay_ms =
-		    task->retry_after_ms >= 0
-		        ? task->retry_after_ms
-		        : retry_backoff_ms(&route->cfg->backoff, task->attempt, &env->rng);
-		rc = b->ops->nak(b, task, res.delay_ms);
-		if (rc < 0) {
-			note_error(&res, rc);
-			log_write(TJ_LOG_ERR, &ctx, "nak %s: %s", task->id,
-			          err_text(rc, ebuf, sizeof(ebuf)));
-			break;
-		}
-		STATS_INC(route, retried);
+		rc = nak(env, route, task, DISP_RETRIED,
+		         task->retry_after_ms >= 0
+		             ? task->retry_after_ms
+		             : retry_backoff_ms(&route->cfg->backoff, task->attempt, &env->rng),
+		         &res);
+		if (rc == 0)
+			STATS_INC(route, retried);
 		break;
 	case TJ_FAIL:
 		rc = dead_letter(env, route, task, DLQ_REASON_HANDLER_FAILED, NULL, &res);
@@ -173,6 +190,67 @@ disp_apply_verdict(const struct disp_env *env, const struct route *route, struct
 	if (result_r != NULL)
 		*result_r = res;
 out:
+	return rc;
+}
+
+int
+disp_apply_call(const struct disp_env *env, const struct route *route, struct tj_task *task,
+                const struct disp_call *call, struct disp_result *result_r)
+{
+	struct disp_result res = { 0 };
+	enum dlq_reason reason = DLQ_REASON_CRASHED;
+	int64_t delay;
+	int rc;
+
+	if (call == NULL)
+		return -EINVAL;
+	if (call->end == DISP_CALL_RETURNED)
+		return disp_apply_verdict(env, route, task, call->verdict, result_r);
+	if (env == NULL || env->backend == NULL || route == NULL || route->cfg == NULL ||
+	    task == NULL)
+		return -EINVAL;
+	switch (call->end) {
+	case DISP_CALL_TIMED_OUT:
+		reason = DLQ_REASON_TIMED_OUT;
+		STATS_INC(route, timed_out);
+		/* fall through */
+	case DISP_CALL_CRASHED:
+		if (reason == DLQ_REASON_CRASHED)
+			STATS_INC(route, crashed);
+		/* The handler gave no verdict, hence no retry hint: the
+		 * route's backoff, and its attempts, as for TJ_RETRY. */
+		if ((int64_t)task->attempt >= (int64_t)route->cfg->max_attempts) {
+			rc = dead_letter(env, route, task, reason, call->cause, &res);
+			break;
+		}
+		delay = retry_backoff_ms(&route->cfg->backoff, task->attempt, &env->rng);
+		rc = nak(env, route, task, DISP_RETRIED, delay, &res);
+		if (rc == 0)
+			STATS_INC(route, retried);
+		break;
+	case DISP_CALL_NOT_RUN:
+		delay = env->given_back_delay_ms > 0 ? env->given_back_delay_ms
+		                                     : DEFAULT_GIVEN_BACK_DELAY_MS;
+		rc = nak(env, route, task, DISP_GIVEN_BACK, delay, &res);
+		if (rc == 0)
+			STATS_INC(route, given_back);
+		break;
+	case DISP_CALL_STOPPED:
+		/* Another instance (or our next start) takes it at once. */
+		rc = nak(env, route, task, DISP_GIVEN_BACK, 0, &res);
+		if (rc == 0)
+			STATS_INC(route, given_back);
+		break;
+	case DISP_CALL_LATE:
+	default:
+		/* Settling now could settle a delivery the server already made
+		 * again to someone else; it comes back after ack_wait. */
+		res.outcome = DISP_LEFT;
+		rc = 0;
+		break;
+	}
+	if (result_r != NULL)
+		*result_r = res;
 	return rc;
 }
 

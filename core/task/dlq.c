@@ -25,6 +25,7 @@ static const char *const reason_names[DLQ_REASON_COUNT] = {
 	[DLQ_REASON_NO_ROUTE] = "no_route",
 	[DLQ_REASON_CRASHED] = "crashed",
 	[DLQ_REASON_MAX_DELIVERIES] = "max_deliveries",
+	[DLQ_REASON_TIMED_OUT] = "timed_out",
 };
 
 const char *

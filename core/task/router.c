@@ -9,19 +9,6 @@
 #include "util/subject.h"
 #include "util/xalloc.h"
 
-/* Resolved here rather than through cfg_route_stream() so the router has no
- * link-time dependency on the config loader (its tests build cfgs by hand). */
-static const struct cfg_stream *
-find_stream(const struct cfg *cfg, const char *name)
-{
-	if (name == NULL)
-		return NULL;
-	for (size_t i = 0; i < cfg->stream_count; i++)
-		if (cfg->streams[i].name != NULL && strcmp(cfg->streams[i].name, name) == 0)
-			return &cfg->streams[i];
-	return NULL;
-}
-
 int
 router_create(const struct cfg *cfg, struct router **router_r)
 {
@@ -46,7 +33,7 @@ router_create(const struct cfg *cfg, struct router **router_r)
 			goto out;
 		}
 		route->cfg = cr;
-		route->stream = find_stream(cfg, cr->stream);
+		route->stream = cfg_route_stream(cfg, cr);
 		if (route->stream == NULL) {
 			log_err("route %s: unknown stream \"%s\"", cr->name,
 			        cr->stream != NULL ? cr->stream : "");

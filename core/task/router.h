@@ -14,6 +14,7 @@
 
 struct plugin_instance;
 struct plugin_handler;
+struct procpool;
 
 /* Why a task was dead-lettered; the Taskjet-Reason header. */
 enum dlq_reason {
@@ -23,6 +24,7 @@ enum dlq_reason {
 	DLQ_REASON_NO_ROUTE,
 	DLQ_REASON_CRASHED,
 	DLQ_REASON_MAX_DELIVERIES,
+	DLQ_REASON_TIMED_OUT,
 	DLQ_REASON_COUNT
 };
 
@@ -36,7 +38,12 @@ struct route_stats {
 	uint64_t acked;
 	uint64_t retried;
 	uint64_t dead_lettered[DLQ_REASON_COUNT];
-	uint64_t dlq_failures; /* dead-letter writes that failed (task naked) */
+	uint64_t dlq_failures; /* dead-letter writes that failed (task nak'd) */
+	uint64_t crashed; /* calls whose worker process died mid-task */
+	uint64_t timed_out; /* calls killed at their timeout (process isolation) */
+	uint64_t hung; /* handler threads still running at their timeout */
+	uint64_t hung_now; /* of those, the ones still running */
+	uint64_t given_back; /* tasks nak'd unhandled: no worker, or shutdown */
 	uint64_t in_flight;
 	uint64_t handler_us_total;
 };
@@ -48,8 +55,14 @@ uint64_t route_stats_dead_lettered(const struct route_stats *st);
 struct route {
 	const struct cfg_route *cfg;
 	const struct cfg_stream *stream;
-	struct plugin_instance *plugin; /* set by the engine */
-	const struct plugin_handler *handler; /* set by the engine */
+	/* Set by the engine: the instance and handler of a thread route, or
+	 * the worker processes of a process route. */
+	struct plugin_instance *plugin;
+	const struct plugin_handler *handler;
+	struct procpool *pool;
+	/* Set by the engine: the plugin's version, as its descriptor says
+	 * ("" if unknown). */
+	char plugin_version[64];
 	struct route_stats stats; /* update with __atomic builtins */
 };
 

@@ -40,16 +40,23 @@ struct tj_task {
 	/* Set by the worker. */
 	struct route *route; /* NULL: no route serves the subject; stats mutable */
 	int64_t deadline_ms; /* monotonic ms when the handler times out; 0: never */
+	/* Which of the route's worker threads runs it (0..concurrency-1): under
+	 * process isolation, the worker process it goes to. */
+	unsigned slot;
 
 	/* Set by the handler through the host API. */
 	int64_t retry_after_ms; /* -1: use the route's backoff */
 	char *fail_reason; /* malloc'd, NULL if none */
 	unsigned publish_count; /* follow-ups published in this delivery */
 
-	/* Set by the engine: what the handler returned, -1 if not called, -2 if
-	 * it crashed in an isolated call. */
+	/* Set by the engine: what the handler returned, or TASK_VERDICT_*. */
 	int verdict;
 };
+
+/* task->verdict when the handler gave none. */
+#define TASK_VERDICT_NONE (-1) /* not called */
+#define TASK_VERDICT_CRASHED (-2) /* its worker process died */
+#define TASK_VERDICT_TIMED_OUT (-3) /* killed at its timeout, or hung in a thread */
 
 /* The task's id: the publisher's message id (Nats-Msg-Id) when it has
  * one, else "<stream>:<stream_seq>" (set those first). msg_id may be NULL;

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +66,44 @@ e2e_plugin_dir(void)
 
 	snprintf(path, sizeof(path), "%s/tests/fixtures/plugins/.libs", builddir());
 	return path;
+}
+
+int
+e2e_install_plugin(const char *fixture, const char *dir, const char *as)
+{
+	char from[600], tmp[600], to[600], buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	snprintf(from, sizeof(from), "%s/%s.so", e2e_plugin_dir(), fixture);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.so.new", dir, as);
+	snprintf(to, sizeof(to), "%s/%s.so", dir, as);
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -EIO;
+			break;
+		}
+	if (n < 0)
+		rc = -errno;
+	close(in);
+	if (fchmod(out, 0644) < 0 && rc == 0)
+		rc = -errno;
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, to) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
 }
 
 static natsStatus
@@ -173,7 +215,8 @@ e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
 	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
 	        "  \"routes\": %s\n"
 	        "}\n",
-	        e->srv.url, e2e_plugin_dir(), e->state, top_extra, routes);
+	        e->srv.url, e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
+	        top_extra, routes);
 	if (fclose(fp) != 0)
 		rc = -errno;
 	return rc;
@@ -251,20 +294,6 @@ out:
 }
 
 int
-e2e_http_port(const struct e2e_proc *p)
-{
-	static const char line[] = "http: listening on 127.0.0.1:";
-	char *log = e2e_file_read(p->log), *at;
-	int port = 0;
-
-	at = log != NULL ? strstr(log, line) : NULL;
-	if (at != NULL)
-		port = atoi(at + sizeof(line) - 1);
-	free(log);
-	return port;
-}
-
-int
 e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms)
 {
 	int64_t deadline = e2e_now_ms() + timeout_ms;
@@ -292,6 +321,12 @@ e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms)
 	}
 	p->pid = 0;
 	return 0;
+}
+
+bool
+e2e_alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
 bool
@@ -431,6 +466,16 @@ out:
 	jsPubAck_Destroy(pa);
 	natsMsg_Destroy(msg);
 	return rc;
+}
+
+const char *
+e2e_header(natsMsg *m, const char *key)
+{
+	const char *v = NULL;
+
+	if (natsMsgHeader_Get(m, key, &v) != NATS_OK)
+		return NULL;
+	return v;
 }
 
 int
@@ -634,4 +679,105 @@ e2e_stream_msgs_checked(struct e2e *e, const char *stream)
 
 	CHECK_INT(e2e_stream_msgs(e, stream, &n), 0);
 	return n;
+}
+
+int
+e2e_http_port(const struct e2e_proc *p)
+{
+	char *text = e2e_file_read(p->log), *at, *colon = NULL;
+	int port = 0;
+
+	if (text == NULL)
+		return 0;
+	/* "HOST:PORT" ends at the next space or newline; the port follows
+	 * its last colon (an IPv6 host has more). */
+	at = strstr(text, "http: listening on ");
+	for (char *c = at != NULL ? at + 19 : NULL;
+	     c != NULL && *c != '\0' && *c != '\n' && *c != ' '; c++)
+		if (*c == ':')
+			colon = c;
+	if (colon != NULL)
+		port = atoi(colon + 1);
+	free(text);
+	return port;
+}
+
+int
+e2e_http(int port, const char *method, const char *path, const char *token, const char *body,
+         char *out, size_t cap)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { 10, 0 };
+	char req[1024], *resp = NULL;
+	size_t len = 0, rcap = 0;
+	int fd, status = -EPROTO, n;
+	ssize_t got;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		status = -errno;
+		goto out;
+	}
+	n = snprintf(req, sizeof(req),
+	             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s%s%s%sContent-Length: %zu\r\n\r\n%s",
+	             method, path,
+	             /* What a change must be sent as (http/policy.c). */
+	             strcmp(method, "GET") != 0 ? "Content-Type: application/json\r\n" : "",
+	             token != NULL ? "Authorization: Bearer " : "", token != NULL ? token : "",
+	             token != NULL ? "\r\n" : "", body != NULL ? strlen(body) : 0,
+	             body != NULL ? body : "");
+	if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
+		status = -EIO;
+		goto out;
+	}
+	for (;;) {
+		if (rcap - len < 4096) {
+			char *nr = realloc(resp, rcap + 65536);
+
+			if (nr == NULL)
+				goto out;
+			resp = nr;
+			rcap += 65536;
+		}
+		got = read(fd, resp + len, rcap - len - 1);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	if (resp == NULL)
+		goto out;
+	resp[len] = '\0';
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
+		status = -EPROTO;
+		goto out;
+	}
+	if (out != NULL && cap > 0) {
+		const char *b = strstr(resp, "\r\n\r\n");
+
+		snprintf(out, cap, "%s", b != NULL ? b + 4 : "");
+	}
+out:
+	free(resp);
+	close(fd);
+	return status;
+}
+
+double
+e2e_metric(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		if (strncmp(line, series, n) == 0 && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	return -1;
 }

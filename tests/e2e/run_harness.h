@@ -28,6 +28,7 @@ struct e2e {
 	natsConnection *nc;
 	jsCtx *js;
 	int runs; /* taskjet processes started so far */
+	const char *plugin_dir; /* for e2e_write_config; NULL: the fixtures' */
 };
 
 /* A running (or finished) taskjet child. */
@@ -52,6 +53,11 @@ struct e2e_records {
 /* Paths of the binary and the fixture plugins, from $top_builddir. */
 const char *e2e_taskjet_bin(void);
 const char *e2e_plugin_dir(void);
+
+/* Put fixture plugin `fixture` (its .so in the fixtures' directory) into
+ * `dir` as <as>.so, the way an installer does: a new file renamed over the
+ * old one, mode 0644. 0 or -errno. */
+int e2e_install_plugin(const char *fixture, const char *dir, const char *as);
 
 /* Start the server (fresh store), make the temp dir, connect. 0 or -errno. */
 int e2e_setup(struct e2e *e);
@@ -80,11 +86,10 @@ int e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, 
 /* Send `sig` (if nonzero) and reap, at most timeout_ms; then SIGKILL and
  * -ETIMEDOUT. 0 once reaped (p->status set). */
 int e2e_proc_stop(struct e2e_proc *p, int sig, int timeout_ms);
+/* True while our child `pid` runs (not exited, not a zombie). */
+bool e2e_alive(pid_t pid);
 /* True if it exited 0 by itself (not by a signal). */
 bool e2e_proc_exited_ok(const struct e2e_proc *p);
-/* The port of its HTTP endpoint, from its "http: listening on
- * 127.0.0.1:PORT" log line; 0 if there is none (yet). */
-int e2e_http_port(const struct e2e_proc *p);
 /* Print the log's last lines as TAP diagnostics. */
 void e2e_proc_dump(const struct e2e_proc *p);
 
@@ -101,6 +106,8 @@ char *e2e_file_read(const char *path);
  * Sets *seq_r (may be NULL) to the stream sequence. 0 or -errno. */
 int e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
                 uint64_t *seq_r, ...);
+/* The first value of header `key` of `m`, or NULL. */
+const char *e2e_header(natsMsg *m, const char *key);
 /* Stream message count; consumer pending (not yet delivered) and ack
  * pending (delivered, not yet acked). 0 or -errno. */
 int e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r);
@@ -136,6 +143,21 @@ bool e2e_setup_checked(struct e2e *e);
 void e2e_stop_checked(struct e2e_proc *p, int stop_ms, int64_t *took_ms_r);
 /* e2e_stream_msgs, checked; UINT64_MAX if it failed. */
 uint64_t e2e_stream_msgs_checked(struct e2e *e, const char *stream);
+
+/* The port of the HTTP endpoint from p's log ("http: listening on
+ * HOST:PORT"), or 0 if it has not said yet. */
+int e2e_http_port(const struct e2e_proc *p);
+/*
+ * One HTTP/1.0 request to 127.0.0.1:port (token: a bearer token, or NULL;
+ * body: a request body, or NULL), at most 10 s. Returns the status code
+ * with the response body in `out` (cap bytes, NUL-terminated, cut), or
+ * -errno.
+ */
+int e2e_http(int port, const char *method, const char *path, const char *token, const char *body,
+             char *out, size_t cap);
+/* The value of one sample line "name{labels} value" of a /metrics text
+ * (`series` is everything before the space), or -1 if absent. */
+double e2e_metric(const char *text, const char *series);
 
 int64_t e2e_now_ms(void);
 void e2e_sleep_ms(int ms);

@@ -245,16 +245,6 @@ struct letter_want {
 	int found;
 };
 
-static const char *
-header(natsMsg *m, const char *key)
-{
-	const char *v = NULL;
-
-	if (natsMsgHeader_Get(m, key, &v) != NATS_OK)
-		return NULL;
-	return v;
-}
-
 /* "2024-01-02T03:04:05...Z" */
 static bool
 looks_rfc3339_utc(const char *s)
@@ -347,7 +337,7 @@ TEST(dead_letters_carry_every_header_and_the_original)
 			             (unsigned long long)seq);
 			continue;
 		}
-		oseq = header(m, "Taskjet-Original-Seq");
+		oseq = e2e_header(m, "Taskjet-Original-Seq");
 		for (size_t i = 0; oseq != NULL && i < n; i++)
 			if (strtoull(oseq, NULL, 10) == want[i].seq)
 				w = &want[i];
@@ -362,22 +352,22 @@ TEST(dead_letters_carry_every_header_and_the_original)
 		CHECK_STR(natsMsg_GetSubject(m), buf);
 		CHECK_INT(natsMsg_GetDataLength(m), strlen(w->payload));
 		CHECK_TRUE(memcmp(natsMsg_GetData(m), w->payload, strlen(w->payload)) == 0);
-		CHECK_STR(header(m, "Taskjet-Original-Subject"), w->subject);
-		CHECK_STR(header(m, "Taskjet-Original-Stream"), "TASKS");
-		CHECK_STR(header(m, "Taskjet-Attempts"), w->attempts);
-		CHECK_STR(header(m, "Taskjet-Reason"), w->reason);
-		CHECK_CONTAINS(header(m, "Taskjet-Error"), w->error);
-		CHECK_STR(header(m, "Taskjet-Plugin"), "fx_behave");
-		CHECK_TRUE(looks_rfc3339_utc(header(m, "Taskjet-Failed-At")));
+		CHECK_STR(e2e_header(m, "Taskjet-Original-Subject"), w->subject);
+		CHECK_STR(e2e_header(m, "Taskjet-Original-Stream"), "TASKS");
+		CHECK_STR(e2e_header(m, "Taskjet-Attempts"), w->attempts);
+		CHECK_STR(e2e_header(m, "Taskjet-Reason"), w->reason);
+		CHECK_CONTAINS(e2e_header(m, "Taskjet-Error"), w->error);
+		CHECK_STR(e2e_header(m, "Taskjet-Plugin"), "fx_behave");
+		CHECK_TRUE(looks_rfc3339_utc(e2e_header(m, "Taskjet-Failed-At")));
 		snprintf(want_id, sizeof(want_id), "dlq-TASKS-%llu", (unsigned long long)w->seq);
-		CHECK_STR(header(m, "Nats-Msg-Id"), want_id);
+		CHECK_STR(e2e_header(m, "Nats-Msg-Id"), want_id);
 		/* The publisher's id, to match the letter with the logs. */
-		CHECK_STR(header(m, "Taskjet-Original-Msg-Id"), w->id);
+		CHECK_STR(e2e_header(m, "Taskjet-Original-Msg-Id"), w->id);
 		if (w->trace != NULL) {
-			CHECK_STR(header(m, "Trace"), w->trace);
-			CHECK_STR(header(m, "X-Tenant"), "acme");
+			CHECK_STR(e2e_header(m, "Trace"), w->trace);
+			CHECK_STR(e2e_header(m, "X-Tenant"), "acme");
 		} else {
-			CHECK_TRUE(header(m, "Trace") == NULL);
+			CHECK_TRUE(e2e_header(m, "Trace") == NULL);
 		}
 		natsMsg_Destroy(m);
 	}

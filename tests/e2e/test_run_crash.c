@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `taskjet run` killed under its tasks: a poison task that SIGKILLs the
- * engine on every attempt ends in the DLQ (reason max_deliveries, through
+ * engine on every attempt (a handler of an "isolation": "thread" route
+ * runs in the engine's process) ends in the DLQ (reason max_deliveries, through
  * the server's MAX_DELIVERIES advisory captured in the advisory stream)
  * and leaves the work stream; an engine SIGKILLed mid-batch loses
  * nothing. Accounting: published = handled and acked + dead-lettered +
@@ -29,16 +30,6 @@ killed_by_sigkill(const struct e2e_proc *p)
 	return WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
 }
 
-static const char *
-header(natsMsg *m, const char *key)
-{
-	const char *v = NULL;
-
-	if (natsMsgHeader_Get(m, key, &v) != NATS_OK)
-		return NULL;
-	return v;
-}
-
 /* ----- 4a. poison: the handler kills the process on every attempt ----- */
 
 #define POISON_ATTEMPTS 3
@@ -58,7 +49,8 @@ TEST(poison_task_is_dead_lettered_after_max_deliveries)
 {
 	static const char routes[] =
 	    "[ { \"name\": \"poison\", \"stream\": \"TASKS\", \"subject\": "
-	    "\"tasks.poison\", \"plugin\": \"fx_behave\", \"max_attempts\": %d, "
+	    "\"tasks.poison\", \"plugin\": \"fx_behave\", \"isolation\": \"thread\", "
+	    "\"max_attempts\": %d, "
 	    "\"ack_wait\": \"1s\", \"batch\": 1, \"fetch_wait\": \"200ms\", "
 	    "\"config\": { \"crash_always\": 1, \"record_file\": \"%s\" } },\n"
 	    "  { \"name\": \"ok\", \"stream\": \"TASKS\", \"subject\": \"tasks.ok\", "
@@ -155,15 +147,15 @@ stop:
 			CHECK_STR(natsMsg_GetSubject(m), "dlq.tasks.poison");
 			CHECK_INT(natsMsg_GetDataLength(m), 15);
 			CHECK_TRUE(memcmp(natsMsg_GetData(m), "{\"poison\":true}", 15) == 0);
-			CHECK_STR(header(m, "Taskjet-Reason"), "max_deliveries");
-			CHECK_STR(header(m, "Taskjet-Attempts"), "3");
-			CHECK_STR(header(m, "Taskjet-Original-Subject"), "tasks.poison");
-			CHECK_STR(header(m, "Taskjet-Original-Stream"), "TASKS");
-			CHECK_STR(header(m, "Taskjet-Original-Seq"), seq);
-			CHECK_STR(header(m, "Taskjet-Plugin"), "fx_behave");
-			CHECK_CONTAINS(header(m, "Taskjet-Error"), "max deliveries");
-			CHECK_TRUE(header(m, "Taskjet-Failed-At") != NULL);
-			CHECK_STR(header(m, "Trace"), "t-poison");
+			CHECK_STR(e2e_header(m, "Taskjet-Reason"), "max_deliveries");
+			CHECK_STR(e2e_header(m, "Taskjet-Attempts"), "3");
+			CHECK_STR(e2e_header(m, "Taskjet-Original-Subject"), "tasks.poison");
+			CHECK_STR(e2e_header(m, "Taskjet-Original-Stream"), "TASKS");
+			CHECK_STR(e2e_header(m, "Taskjet-Original-Seq"), seq);
+			CHECK_STR(e2e_header(m, "Taskjet-Plugin"), "fx_behave");
+			CHECK_CONTAINS(e2e_header(m, "Taskjet-Error"), "max deliveries");
+			CHECK_TRUE(e2e_header(m, "Taskjet-Failed-At") != NULL);
+			CHECK_STR(e2e_header(m, "Trace"), "t-poison");
 			natsMsg_Destroy(m);
 		}
 	}

@@ -123,11 +123,20 @@ out:
 #define SHORT_TASKS 2
 #define SHORT_SLEEP_MS 2000
 
-TEST(short_grace_abandons_tasks_that_come_back_after_restart)
+/*
+ * Two handlers of 2 s, SIGTERM once both run, a grace of 300 ms: the
+ * engine exits 0 at once and nothing is acked. In threads the handlers are
+ * abandoned (their tasks come back after ack_wait); in worker processes
+ * the workers are killed and the tasks given back at once, which the log
+ * says. Restarted, the engine handles both again, as attempt 2.
+ */
+static void
+short_grace(const char *isolation, const char *expect_line, int expect_count)
 {
 	static const char routes[] =
 	    "[ { \"name\": \"long\", \"stream\": \"TASKS\", \"subject\": "
 	    "\"tasks.long\", \"plugin\": \"fx_behave\", \"concurrency\": %d, "
+	    "\"isolation\": \"%s\", "
 	    "\"batch\": 1, \"ack_wait\": \"1s\", \"fetch_wait\": \"200ms\", "
 	    "\"config\": { \"sleep_ms\": %d, \"record_file\": \"%s\" } } ]";
 	char buf[1024], id[32];
@@ -139,7 +148,7 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 
 	if (!e2e_setup_checked(&env))
 		goto out;
-	snprintf(buf, sizeof(buf), routes, SHORT_TASKS, SHORT_SLEEP_MS, env.record);
+	snprintf(buf, sizeof(buf), routes, SHORT_TASKS, isolation, SHORT_SLEEP_MS, env.record);
 	CHECK_INT(e2e_write_config(&env, "\"shutdown_grace\": \"300ms\",", buf), 0);
 	CHECK_INT(e2e_run_start(&env, &p, READY_MS), 0);
 	for (int i = 0; i < SHORT_TASKS && !testing_failed(); i++) {
@@ -153,12 +162,13 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 		goto out;
 	/* It did not wait for the 2 s handlers. */
 	CHECK_TRUE(took < SHORT_SLEEP_MS);
-	CHECK_INT(e2e_file_count(p.log, "worker(s) still busy after the 300 ms grace"), 1);
+	CHECK_INT(e2e_file_count(p.log, expect_line), expect_count);
 	CHECK_INT(e2e_file_count(p.log, " acked l-"), 0);
 	/* Nothing was acked: both wait in the work queue. */
 	CHECK_INT(e2e_stream_msgs_checked(&env, "TASKS"), SHORT_TASKS);
-	printf("# short grace: exit 0 after %lld ms with %d handlers abandoned\n", (long long)took,
-	       SHORT_TASKS);
+	printf("# short grace, %s: exit 0 after %lld ms with %d handlers %s\n", isolation,
+	       (long long)took, SHORT_TASKS,
+	       strcmp(isolation, "thread") == 0 ? "abandoned" : "stopped");
 	if (testing_failed())
 		goto out;
 
@@ -170,8 +180,8 @@ TEST(short_grace_abandons_tasks_that_come_back_after_restart)
 		goto out;
 
 	/* Accounting: 2 published = 2 acked + 0 DLQ + 0 pending. Each was
-	 * handled twice: attempt 1 was abandoned without a verdict, attempt 2
-	 * (the redelivery after ack_wait) finished and was acked. */
+	 * handled twice: attempt 1 ended without a verdict, attempt 2 (the
+	 * redelivery) finished and was acked. */
 	CHECK_INT(e2e_records_read(env.record, &r), 0);
 	CHECK_INT(r.count, 2 * SHORT_TASKS);
 	CHECK_INT(e2e_records_unique(&r), SHORT_TASKS);
@@ -185,6 +195,16 @@ out:
 	e2e_teardown(&env);
 }
 
+TEST(short_grace_abandons_handler_threads_whose_tasks_come_back)
+{
+	short_grace("thread", "worker(s) still busy after the 300 ms grace", 1);
+}
+
+TEST(short_grace_stops_worker_processes_and_gives_their_tasks_back)
+{
+	short_grace("process", "stopped with its worker", SHORT_TASKS);
+}
+
 int
 main(void)
 {
@@ -193,7 +213,8 @@ main(void)
 	if (!nats_server_available("taskjet run graceful shutdown", &must_fail))
 		return must_fail ? 1 : 0;
 	RUN(sigterm_lets_in_flight_tasks_finish_and_acks_them);
-	RUN(short_grace_abandons_tasks_that_come_back_after_restart);
+	RUN(short_grace_abandons_handler_threads_whose_tasks_come_back);
+	RUN(short_grace_stops_worker_processes_and_gives_their_tasks_back);
 	nats_Close();
 	return testing_done();
 }

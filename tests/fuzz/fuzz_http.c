@@ -113,7 +113,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_http: %s", errors);
 		abort();
 	}
-	CHECK(engine_create(cfg, NULL, &engine) == 0);
+	CHECK(engine_create(cfg, NULL, NULL, 0, &engine) == 0);
 	CHECK(mem_backend_open(cfg, &backend) == 0);
 	engine_set_backend(engine, backend);
 	mem_backend_bind(backend, engine_router(engine), engine_sink(engine));

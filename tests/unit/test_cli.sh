@@ -67,9 +67,17 @@ expect "exec reads the payload from stdin" 0 sh -c "echo '{\"from\":\"stdin\"}' 
 expect "exec refuses a subject no stream takes" 64 "$bin" exec -c "$tmp/flaky.json" orders.new x
 
 write_config "$tmp/crash.json" "" '{ "crash_on_attempt": 1 }'
-expect "exec --isolate survives a crashing handler" 1 "$bin" exec -c "$tmp/crash.json" --isolate tasks.flaky x
-has "the crash is reported" 'attempt 1/4: crash .*-> dead-lettered \(crashed\): handler crashed: killed by signal 9'
+expect "exec --isolate survives a crashing handler" 0 "$bin" exec -c "$tmp/crash.json" --isolate tasks.flaky x
+has "the crash is retried with the route's backoff" 'attempt 1/4: crash .*-> retry in 10 ms: killed by signal 9 \(Killed\)'
+has "the next attempt runs in a new worker process" 'attempt 2/4: done .*-> acked'
+write_config "$tmp/poison.json" "" '{ "crash_always": 1 }'
+expect "exec --isolate dead-letters a task that always crashes" 1 "$bin" exec -c "$tmp/poison.json" --isolate tasks.flaky x
+has "the last crash is dead-lettered" 'attempt 4/4: crash .*-> dead-lettered \(crashed\): killed by signal 9 \(Killed\)'
 has "the dead letter says crashed" '^ *Taskjet-Reason: crashed'
+has "its error names the signal" '^ *Taskjet-Error: killed by signal 9 \(Killed\)'
+write_config "$tmp/hang.json" ', "timeout": "200ms"' '{ "sleep_ms": 60000 }'
+expect "exec --isolate stops a handler at the route's timeout" 1 timeout 30 "$bin" exec -c "$tmp/hang.json" --isolate --fast tasks.flaky x
+has "the timeout is dead-lettered as timed_out" 'attempt 4/4: timeout .*-> dead-lettered \(timed_out\): timed out after [0-9]+ ms'
 
 expect "a relative TASKJET_PLUGIN_DIR is taken from the working directory" 0 sh -c "
 	cd '$top_builddir/tests/fixtures/plugins' && TASKJET_PLUGIN_DIR=.libs '$bin' check -c '$tmp/flaky.json'"

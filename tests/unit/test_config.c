@@ -181,6 +181,11 @@ TEST(minimal_config_gets_defaults)
 	CHECK_RANGE(r->backoff.jitter, 0.2, 0.2);
 	CHECK_STR(r->config_json, "{}");
 	CHECK_INT(r->config_json_len, 2);
+	CHECK_INT(r->isolation, CFG_ISOLATION_PROCESS);
+	CHECK_INT(r->timeout_ms, 300000);
+	CHECK_INT(r->limits.memory_bytes, 0);
+	CHECK_INT(r->limits.cpu_ms, 0);
+	CHECK_INT(r->limits.open_files, 0);
 	CHECK_TRUE(cfg_route_stream(cfg, r) == st);
 	cfg_free(cfg);
 }
@@ -230,6 +235,8 @@ TEST(every_key_is_read)
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
 	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
 	    "\"payload_max_depth\":4096,"
+	    "\"isolation\":\"process\",\"timeout\":\"90s\",\"limits\":{\"memory\":"
+	    "\"64MiB\",\"cpu\":\"1500ms\",\"open_files\":100},"
 	    "\"backoff\":{\"initial\":\"500ms\",\"multiplier\":1,\"max\":\"500ms\","
 	    "\"jitter\":0},\"config\":{\"a\":[1,{\"b\":null}]}}]}";
 	char *errors;
@@ -300,6 +307,11 @@ TEST(every_key_is_read)
 	CHECK_INT(r->fetch_wait_ms, 10);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
 	CHECK_INT(r->payload_max_depth, 4096);
+	CHECK_INT(r->isolation, CFG_ISOLATION_PROCESS);
+	CHECK_INT(r->timeout_ms, 90000);
+	CHECK_INT(r->limits.memory_bytes, 64 << 20);
+	CHECK_INT(r->limits.cpu_ms, 1500);
+	CHECK_INT(r->limits.open_files, 100);
 	CHECK_INT(r->backoff.initial_ms, 500);
 	CHECK_RANGE(r->backoff.multiplier, 1, 1);
 	CHECK_INT(r->backoff.max_ms, 500);
@@ -378,6 +390,46 @@ TEST(tasks_go_only_where_a_route_consumes)
 	CHECK_TRUE(cfg_stream_for_subject(cfg, "s.c") == &cfg->streams[0]);
 	CHECK_TRUE(cfg_stream_for_subject(cfg, "t.c") == NULL);
 	cfg_free(cfg);
+}
+
+static void
+collect_line(void *arg, const char *line)
+{
+	char *buf = arg;
+
+	strncat(buf, line, 1023 - strlen(buf));
+	strncat(buf, "\n", 1023 - strlen(buf));
+}
+
+/* A reload says what it changes: routes by name, sections, and what waits
+ * for a restart. */
+TEST(diff_names_what_changed)
+{
+	struct cfg *a = load_valid("{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},"
+	                           "{\"name\":\"gone\",\"stream\":\"S\",\"subject\":\"s.g\","
+	                           "\"plugin\":\"p\"}]}");
+	struct cfg *b = load_valid(
+	    "{\"http\":{\"listen\":\"127.0.0.1:9\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
+	    ",\"timeout\":\"1s\",\"config\":{\"x\":1}},"
+	    "{\"name\":\"new\",\"stream\":\"S\",\"subject\":\"s.n\",\"plugin\":\"p\"}]}");
+	struct cfg *a2 = load_valid("{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},"
+	                            "{\"name\":\"gone\",\"stream\":\"S\",\"subject\":\"s.g\","
+	                            "\"plugin\":\"p\"}]}");
+	char lines[1024] = "";
+
+	if (a == NULL || b == NULL || a2 == NULL)
+		goto out;
+	CHECK_INT(cfg_diff(a, a2, collect_line, lines), 0);
+	CHECK_STR(lines, "");
+	CHECK_INT(cfg_diff(a, b, collect_line, lines), 4);
+	CHECK_STR(lines, "http: changed; applies at the next start\n"
+	                 "route gone: removed\n"
+	                 "route r: changed: timeout, config\n"
+	                 "route new: added\n");
+out:
+	cfg_free(a);
+	cfg_free(b);
+	cfg_free(a2);
 }
 
 TEST(http_listen_values)
@@ -697,6 +749,15 @@ static const struct error_case error_cases[] = {
 	  "\"c\"}]",
 	  "routes[1].consumer: consumer \"c\" is also used by routes[0] on stream "
 	  "\"S\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"isolation\":\"fork\"}]}", "\"fork\"",
+	  "routes[0].isolation: must be \"process\" or \"thread\", got \"fork\"" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"isolation\":\"thread\","
+	  "\"limits\":{\"memory\":\"1GiB\"}}]}",
+	  "{\"memory\"",
+	  "routes[0].limits: limits apply to isolation \"process\" only (a handler thread "
+	  "shares the engine's memory, CPU and files)" },
+	{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"limits\":{\"files\":9}}]}", "\"files\"",
+	  "routes[0].limits.files: unknown key" },
 };
 
 TEST(each_error_class_is_reported_in_place)
@@ -1142,6 +1203,7 @@ main(void)
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);
+	RUN(diff_names_what_changed);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);

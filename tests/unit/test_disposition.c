@@ -336,6 +336,93 @@ TEST(dead_letter_without_verdict)
 	}
 }
 
+/* Calls that ended without a verdict: the cause is the error, the route's
+ * backoff (never a stale hint) paces the retries, and a task no handler ran
+ * is given back whatever its attempt. */
+TEST(call_outcomes)
+{
+	static const struct {
+		const char *name;
+		enum disp_call_end end;
+		uint32_t attempt;
+		enum disp_outcome outcome;
+		const char *calls;
+		enum dlq_reason reason;
+		uint64_t retried, crashed, timed_out, given_back;
+	} cases[] = {
+		{ "crash, first attempt: backoff", DISP_CALL_CRASHED, 1, DISP_RETRIED, "nak:10000",
+		  0, 1, 1, 0, 0 },
+		{ "crash, second attempt: backoff x2", DISP_CALL_CRASHED, 2, DISP_RETRIED,
+		  "nak:20000", 0, 1, 1, 0, 0 },
+		{ "crash on the last attempt: crashed", DISP_CALL_CRASHED, 3, DISP_DEAD_LETTERED,
+		  "dead_letter,term", DLQ_REASON_CRASHED, 0, 1, 0, 0 },
+		{ "timeout: backoff", DISP_CALL_TIMED_OUT, 1, DISP_RETRIED, "nak:10000", 0, 1, 0, 1,
+		  0 },
+		{ "timeout on the last attempt: timed_out", DISP_CALL_TIMED_OUT, 3,
+		  DISP_DEAD_LETTERED, "dead_letter,term", DLQ_REASON_TIMED_OUT, 0, 0, 1, 0 },
+		{ "not run: given back in 1 s", DISP_CALL_NOT_RUN, 1, DISP_GIVEN_BACK, "nak:1000",
+		  0, 0, 0, 0, 1 },
+		{ "not run on the last attempt: still given back", DISP_CALL_NOT_RUN, 3,
+		  DISP_GIVEN_BACK, "nak:1000", 0, 0, 0, 0, 1 },
+		{ "stopped at shutdown: given back at once", DISP_CALL_STOPPED, 3, DISP_GIVEN_BACK,
+		  "nak:0", 0, 0, 0, 0, 1 },
+		{ "late thread: left alone", DISP_CALL_LATE, 1, DISP_LEFT, "", 0, 0, 0, 0, 0 },
+	};
+	struct disp_env env = env_make();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct route route = { .cfg = &refund_cfg };
+		struct disp_call call = { .end = cases[i].end,
+			                  .verdict = TJ_DONE,
+			                  .cause = "killed by signal 11 (Segmentation fault)" };
+		struct disp_result res;
+		struct tj_task task;
+		char calls[128];
+
+		fake_backend_reset(&fb);
+		task_init(&task, cases[i].attempt);
+		task.retry_after_ms = 5; /* left from an earlier call: ignored */
+		memset(&res, 0xa5, sizeof(res));
+		CHECK_INT(disp_apply_call(&env, &route, &task, &call, &res), 0);
+		if (res.outcome != cases[i].outcome ||
+		    strcmp(calls_text(calls, sizeof(calls)), cases[i].calls) != 0)
+			testing_fail(__FILE__, __LINE__, "%s: outcome %d calls \"%s\"",
+			             cases[i].name, res.outcome, calls);
+		CHECK_INT(route.stats.retried, cases[i].retried);
+		CHECK_INT(route.stats.crashed, cases[i].crashed);
+		CHECK_INT(route.stats.timed_out, cases[i].timed_out);
+		CHECK_INT(route.stats.given_back, cases[i].given_back);
+		CHECK_INT(route.stats.acked, 0);
+		if (cases[i].outcome != DISP_DEAD_LETTERED)
+			continue;
+		CHECK_INT(res.reason, cases[i].reason);
+		CHECK_INT(route.stats.dead_lettered[cases[i].reason], 1);
+		CHECK_STR(fake_call_header(only_letter(), "Taskjet-Reason"),
+		          dlq_reason_name(cases[i].reason));
+		CHECK_STR(fake_call_header(only_letter(), "Taskjet-Error"),
+		          "killed by signal 11 (Segmentation fault)");
+		CHECK_STR(fake_call_header(only_letter(), "Taskjet-Attempts"), "3");
+	}
+}
+
+/* A call that returned is a verdict like any other. */
+TEST(call_that_returned_is_its_verdict)
+{
+	struct disp_env env = env_make();
+	struct route route = { .cfg = &refund_cfg };
+	struct disp_call call = { .end = DISP_CALL_RETURNED, .verdict = TJ_DONE };
+	struct disp_result res;
+	struct tj_task task;
+	char calls[64];
+
+	fake_backend_reset(&fb);
+	task_init(&task, 1);
+	CHECK_INT(disp_apply_call(&env, &route, &task, &call, &res), 0);
+	CHECK_INT(res.outcome, DISP_ACKED);
+	CHECK_STR(calls_text(calls, sizeof(calls)), "ack");
+	CHECK_INT(disp_apply_call(&env, &route, &task, NULL, &res), -EINVAL);
+}
+
 TEST(no_route_letter_has_no_plugin)
 {
 	struct disp_env env = env_make();
@@ -447,6 +534,8 @@ main(void)
 	RUN(backoff_uses_the_injected_rng);
 	RUN(dlq_retry_delay_defaults_to_5s);
 	RUN(dead_letter_without_verdict);
+	RUN(call_outcomes);
+	RUN(call_that_returned_is_its_verdict);
 	RUN(no_route_letter_has_no_plugin);
 	RUN(unbuildable_letter_is_naked_not_lost);
 	RUN(real_clock_when_none_injected);

@@ -4,8 +4,12 @@
  * the real loader: routing, retries with growing delays, dead letters with
  * every header, invalid payloads, unrouted subjects, back-pressure, dedupe,
  * and the in-progress heartbeat (against the recording fake backend).
+ * Routes run in worker processes (the default isolation) unless a test
+ * says "thread": crashes and timeouts cost one task, a hung handler thread
+ * stops being kept alive, and a stop gives running tasks back.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "config/config.h"
 #include "engine/engine.h"
 #include "engine/workers.h"
+#include "task/metrics.h"
 #include "fake_backend.h"
 #include "json.h"
 #include "util/log.h"
@@ -106,7 +111,7 @@ fixture_setup(struct fixture *f, const char *routes_json, const char *extra)
 		testing_fail(__FILE__, __LINE__, "config: %s", errors ? errors : "?");
 		goto out;
 	}
-	rc = engine_create(f->cfg, &opts, &f->engine);
+	rc = engine_create(f->cfg, &opts, NULL, 0, &f->engine);
 	if (rc < 0) {
 		testing_fail(__FILE__, __LINE__, "engine_create: %d", rc);
 		goto out;
@@ -623,9 +628,261 @@ TEST(heartbeat_keeps_a_long_handler_alive)
 	fixture_teardown(&f);
 }
 
+static const struct mem_letter *
+letter_on(struct backend *b, const char *subject)
+{
+	for (const struct mem_letter *l = mem_backend_letters(b); l != NULL; l = l->next)
+		if (strcmp(l->subject, subject) == 0)
+			return l;
+	return NULL;
+}
+
+/* Worker threads over the memory backend until every task is settled. */
+static void
+run_until_drained(struct fixture *f, int64_t timeout_ms)
+{
+	struct workers *pool = NULL;
+
+	CHECK_INT(f->backend->ops->start(f->backend, engine_router(f->engine), &f->sink), 0);
+	CHECK_INT(workers_start(f->backend, engine_router(f->engine), &f->sink, &pool), 0);
+	if (pool == NULL)
+		return;
+	CHECK_INT(backend_drain(f->backend, timeout_ms), 0);
+	f->backend->ops->request_stop(f->backend);
+	CHECK_INT(workers_wait(pool, 10000), 0);
+	CHECK_INT(f->backend->ops->wait(f->backend, 5000), 0);
+	workers_destroy(pool);
+}
+
+TEST(a_crash_in_a_worker_process_costs_only_its_task)
+{
+	char routes[1024], file[64] = "/tmp/tj-engine-crash-XXXXXX";
+	const struct mem_letter *l;
+	const struct route *bad, *good;
+	struct mem_stats st;
+	struct fixture f;
+	struct mbuf m = { 0 };
+	int fd = mkstemp(file);
+
+	close(fd);
+	snprintf(routes, sizeof(routes),
+	         "{ \"name\": \"bad\", \"stream\": \"TASKS\", \"subject\": \"tasks.bad.*\","
+	         "  \"plugin\": \"fx_isolate\", \"concurrency\": 2, \"max_attempts\": 2,"
+	         "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"2ms\", \"jitter\": 0 } },"
+	         "{ \"name\": \"good\", \"stream\": \"TASKS\", \"subject\": \"tasks.good\","
+	         "  \"plugin\": \"fx_behave\", \"concurrency\": 2,"
+	         "  \"config\": { \"record_file\": \"%s\" } }",
+	         file);
+	if (fixture_setup(&f, routes, NULL) < 0)
+		return;
+	CHECK_INT(mpub(&f, "tasks.bad.segv", "segv", NULL, 0, "poison"), 0);
+	for (int i = 0; i < 40; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "b%d", i);
+		CHECK_INT(mpub(&f, "tasks.bad.ok", "ok", NULL, 0, id), 0);
+		snprintf(id, sizeof(id), "g%d", i);
+		CHECK_INT(mpub(&f, "tasks.good", "{}", NULL, 0, id), 0);
+	}
+	run_until_drained(&f, 20000);
+	bad = &engine_router(f.engine)->routes[0];
+	good = &engine_router(f.engine)->routes[1];
+	mem_backend_stats(f.backend, &st);
+	CHECK_INT(st.current_size, 0);
+	CHECK_INT(st.dead_letters, 1);
+	/* Twice (max_attempts 2), each time in a new worker; then the letter. */
+	CHECK_INT(bad->stats.crashed, 2);
+	CHECK_INT(bad->stats.retried, 1);
+	CHECK_INT(bad->stats.dead_lettered[DLQ_REASON_CRASHED], 1);
+	CHECK_INT(bad->stats.acked, 40);
+	CHECK_INT(good->stats.acked, 40);
+	CHECK_INT(count_lines(file), 40);
+	l = letter_on(f.backend, "dlq.tasks.bad.segv");
+	CHECK_TRUE(l != NULL);
+	if (l != NULL) {
+		CHECK_STR(letter_header(l, "Taskjet-Reason"), "crashed");
+		CHECK_STR(letter_header(l, "Taskjet-Error"),
+		          "killed by signal 11 (Segmentation fault)");
+		CHECK_STR(letter_header(l, "Taskjet-Attempts"), "2");
+		CHECK_STR(letter_header(l, "Taskjet-Plugin"), "fx_isolate");
+	}
+	/* The pool's numbers reach the metrics, per route. */
+	engine_render_metrics(f.engine, &m);
+	CHECK_CONTAINS(m.data, "taskjet_worker_crashes_total{route=\"bad\"} 2\n");
+	CHECK_CONTAINS(m.data, "taskjet_worker_spawns_total{route=\"bad\"} 4\n");
+	CHECK_CONTAINS(m.data, "taskjet_worker_crashes_total{route=\"good\"} 0\n");
+	CHECK_CONTAINS(m.data, "taskjet_tasks_given_back_total{route=\"bad\"} 0\n");
+	free(m.data);
+	unlink(file);
+	fixture_teardown(&f);
+}
+
+TEST(a_call_past_its_timeout_is_killed_and_timed_out)
+{
+	const struct mem_letter *l;
+	struct mem_step step;
+	struct fixture f;
+	int64_t t0;
+
+	if (fixture_setup(
+	        &f,
+	        "{ \"name\": \"slow\", \"stream\": \"TASKS\", \"subject\": \"tasks.slow.*\","
+	        "  \"plugin\": \"fx_isolate\", \"timeout\": \"300ms\", \"max_attempts\": 2,"
+	        "  \"backoff\": { \"initial\": \"1ms\", \"max\": \"2ms\", \"jitter\": 0 } }",
+	        NULL) < 0)
+		return;
+	CHECK_INT(mpub(&f, "tasks.slow.meta", "meta", NULL, 0, "m"), 0);
+	CHECK_INT(mem_backend_run_one(f.backend, 5000, &step), 1);
+	/* The handler saw its deadline: time left, not "none". */
+	CHECK_STR(step.fail_reason, "tasks.slow.meta|m|1/2|some");
+	CHECK_INT(mpub(&f, "tasks.slow.hang", "hang", NULL, 0, "h"), 0);
+	t0 = clock_mono_ms();
+	for (int i = 1; i <= 2; i++) {
+		CHECK_INT(mem_backend_run_one(f.backend, 5000, &step), 1);
+		CHECK_INT(step.verdict, TASK_VERDICT_TIMED_OUT);
+		CHECK_INT(f.last.outcome, i < 2 ? DISP_RETRIED : DISP_DEAD_LETTERED);
+	}
+	/* Two timeouts of 300 ms, not a hang. */
+	CHECK_RANGE(clock_mono_ms() - t0, 580, 5000);
+	CHECK_INT(f.last.reason, DLQ_REASON_TIMED_OUT);
+	l = letter_on(f.backend, "dlq.tasks.slow.hang");
+	CHECK_TRUE(l != NULL);
+	if (l != NULL) {
+		const char *error = letter_header(l, "Taskjet-Error");
+		long ms = -1;
+
+		CHECK_STR(letter_header(l, "Taskjet-Reason"), "timed_out");
+		/* Measured from the worker's side of the call: about 300 ms. */
+		CHECK_TRUE(error != NULL && sscanf(error, "timed out after %ld ms", &ms) == 1);
+		CHECK_RANGE(ms, 250, 3000);
+	}
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.timed_out, 2);
+	fixture_teardown(&f);
+}
+
+/* engine_process on a thread of its own, for calls that take a while. */
+struct bg_call {
+	struct engine *engine;
+	struct tj_task task;
+	struct disp_result res;
+	int rc;
+	pthread_t thread;
+};
+
+static void *
+bg_main(void *arg)
+{
+	struct bg_call *c = arg;
+
+	c->rc = engine_process(c->engine, &c->task, &c->res);
+	return NULL;
+}
+
+static void
+bg_start(struct bg_call *c, struct engine *engine, struct backend *b, const char *subject,
+         const char *payload)
+{
+	memset(c, 0, sizeof(*c));
+	c->engine = engine;
+	c->task.subject = subject;
+	c->task.payload = payload;
+	c->task.payload_len = strlen(payload);
+	c->task.stream = "TASKS";
+	c->task.stream_seq = 9;
+	c->task.attempt = 1;
+	snprintf(c->task.id, sizeof(c->task.id), "TASKS:9");
+	c->task.backend = b;
+	CHECK_INT(pthread_create(&c->thread, NULL, bg_main, c), 0);
+}
+
+TEST(a_hung_handler_thread_is_no_longer_kept_alive)
+{
+	struct fake_backend fake;
+	struct fixture f;
+	struct bg_call c;
+	char why[512], report[512];
+	int64_t until;
+	bool ready = true;
+
+	/* Beats would come every 500 ms; the timeout is at 300 ms. */
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"t\", \"stream\": \"TASKS\", \"subject\": \"tasks.t\","
+	                  "  \"plugin\": \"fx_isolate\", \"isolation\": \"thread\","
+	                  "  \"ack_wait\": \"1s\", \"timeout\": \"300ms\" }",
+	                  NULL) < 0)
+		return;
+	fake_backend_init(&fake);
+	engine_set_backend(f.engine, &fake.base);
+	CHECK_TRUE(engine_ready(f.engine, why, sizeof(why)));
+	bg_start(&c, f.engine, &fake.base, "tasks.t", "sleep:1500");
+	until = clock_mono_ms() + 1200;
+	while (ready && clock_mono_ms() < until) {
+		clock_sleep_ms(20);
+		ready = engine_ready(f.engine, why, sizeof(why));
+	}
+	/* Its only thread is hung: the route takes nothing, and says so. */
+	CHECK_FALSE(ready);
+	CHECK_CONTAINS(why,
+	               "route t: all 1 handler threads hung in plugin fx_isolate: task TASKS:9");
+	CHECK_INT(engine_hung_report(f.engine, report, sizeof(report)), 1);
+	CHECK_CONTAINS(report, "route t: task TASKS:9 (plugin fx_isolate) hung");
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.hung_now, 1);
+	pthread_join(c.thread, NULL);
+	/* No beat after the timeout, and the late verdict settles nothing:
+	 * the server delivers the task again after ack_wait. */
+	CHECK_INT(c.rc, 0);
+	CHECK_INT(c.res.outcome, DISP_LEFT);
+	CHECK_INT(c.task.verdict, TASK_VERDICT_TIMED_OUT);
+	CHECK_INT(fake_backend_count(&fake), 0);
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.hung, 1);
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.hung_now, 0);
+	CHECK_TRUE(engine_ready(f.engine, why, sizeof(why)));
+	CHECK_INT(engine_hung_report(f.engine, report, sizeof(report)), 0);
+	task_release(&c.task);
+	engine_set_backend(f.engine, f.backend);
+	fake_backend_fini(&fake);
+	fixture_teardown(&f);
+}
+
+TEST(stopping_calls_gives_their_tasks_back)
+{
+	struct fake_backend fake;
+	struct fixture f;
+	struct bg_call c;
+	const struct fake_call *nak;
+	int64_t t0;
+
+	if (fixture_setup(&f,
+	                  "{ \"name\": \"p\", \"stream\": \"TASKS\", \"subject\": \"tasks.p\","
+	                  "  \"plugin\": \"fx_isolate\", \"max_attempts\": 1 }",
+	                  NULL) < 0)
+		return;
+	fake_backend_init(&fake);
+	engine_set_backend(f.engine, &fake.base);
+	bg_start(&c, f.engine, &fake.base, "tasks.p", "hang");
+	clock_sleep_ms(200);
+	t0 = clock_mono_ms();
+	engine_stop_calls(f.engine);
+	pthread_join(c.thread, NULL);
+	CHECK_RANGE(clock_mono_ms() - t0, 0, 2000);
+	/* Not the plugin's crash, even on its last attempt: back at once. */
+	CHECK_INT(c.res.outcome, DISP_GIVEN_BACK);
+	CHECK_INT(fake_backend_count_op(&fake, FAKE_NAK), 1);
+	nak = fake_backend_call(&fake, fake_backend_count(&fake) - 1);
+	CHECK_TRUE(nak != NULL && nak->op == FAKE_NAK && nak->delay_ms == 0);
+	CHECK_INT(fake_backend_count_op(&fake, FAKE_DEAD_LETTER), 0);
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.crashed, 0);
+	CHECK_INT(engine_router(f.engine)->routes[0].stats.given_back, 1);
+	task_release(&c.task);
+	engine_set_backend(f.engine, f.backend);
+	fake_backend_fini(&fake);
+	fixture_teardown(&f);
+}
+
 int
 main(void)
 {
+	testing_let_segv_through();
 	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
 	RUN(happy_path_acks_every_task_once);
 	RUN(retries_with_growing_delays_then_acks);
@@ -638,5 +895,9 @@ main(void)
 	RUN(unrouted_work_is_dead_lettered_and_unknown_subjects_refused);
 	RUN(full_queue_refuses_publish_and_dedupe_ignores_repeats);
 	RUN(heartbeat_keeps_a_long_handler_alive);
+	RUN(a_crash_in_a_worker_process_costs_only_its_task);
+	RUN(a_call_past_its_timeout_is_killed_and_timed_out);
+	RUN(a_hung_handler_thread_is_no_longer_kept_alive);
+	RUN(stopping_calls_gives_their_tasks_back);
 	return testing_done();
 }

@@ -150,7 +150,7 @@ done
 awk '
 	/^## Top level/ { sec = "Top level"; next }
 	/^### `/ { sec = $2; gsub(/`/, "", sec); next }
-	/^`backoff`:/ { sec = "routes[].backoff"; next }
+	/^`[a-z_]+`:$/ { sec = $1; gsub(/[`:]/, "", sec); sec = "routes[]." sec; next }
 	/^## / { sec = ""; next }
 	sec != "" && /^\| `[a-z_]+` \|/ { key = $2; gsub(/`/, "", key); print sec "\t" key }
 ' "$config_md" >"$tmp/keys"

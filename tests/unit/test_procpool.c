@@ -872,15 +872,7 @@ TEST(workers_die_with_the_engine)
 int
 main(void)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
-	char opts[1024];
-
-	/* Under AddressSanitizer a worker's SIGSEGV would become an ASan
-	 * report and exit status 1; let the kernel's signal through, as in a
-	 * release build. */
-	snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan != NULL ? asan : "",
-	         asan != NULL && asan[0] != '\0' ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
+	testing_let_segv_through();
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tj-procpool-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("mkdtemp");

@@ -141,7 +141,7 @@ TEST(reason_names_round_trip)
 {
 	static const char *const names[DLQ_REASON_COUNT] = {
 		"handler_failed", "attempts_exhausted", "invalid_payload", "no_route",
-		"crashed",        "max_deliveries",
+		"crashed",        "max_deliveries",     "timed_out",
 	};
 
 	for (int i = 0; i < DLQ_REASON_COUNT; i++) {

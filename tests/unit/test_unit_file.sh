@@ -53,6 +53,19 @@ want RestrictAddressFamilies 'AF_UNIX AF_INET AF_INET6'
 want ExecReload '/bin/kill -HUP $MAINPID'
 want WantedBy multi-user.target
 
+# Process isolation sets each worker's limits: @resources is denied, but
+# setrlimit and prlimit64 are allowed back after that (order matters).
+filters=$(sed -n 's/^SystemCallFilter=//p' "$unit")
+deny_line=$(grep -n '^SystemCallFilter=~.*@resources' "$unit" | cut -d: -f1 | tail -1)
+allow_line=$(grep -n '^SystemCallFilter=[^~]*setrlimit' "$unit" | cut -d: -f1 | tail -1)
+if [ -n "$deny_line" ] && [ -n "$allow_line" ] && [ "$allow_line" -gt "$deny_line" ] &&
+	printf '%s\n' "$filters" | tail -1 | grep -qw prlimit64; then
+	ok "setrlimit and prlimit64 allowed after @resources is denied"
+else
+	not_ok "setrlimit and prlimit64 allowed after @resources is denied"
+	printf '%s\n' "$filters" | sed 's/^/# /'
+fi
+
 exec_start=$(value ExecStart)
 case "$exec_start" in
 /*/taskjet\ run\ -c\ /*/taskjet/taskjet.json) ok "ExecStart runs the installed taskjet on the installed config" ;;
