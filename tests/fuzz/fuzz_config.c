@@ -8,7 +8,10 @@
  *     KEY: what" whose line and column lie inside the file, or "FILE: what";
  *   - a config that loads keeps every documented range and rule
  *     (docs/config.md): routes on existing streams that cover their
- *     subjects, unique names, bounds of every number, absolute paths.
+ *     subjects, unique names, bounds of every number, absolute paths;
+ *   - what a reload would say of it (cfg_diff(), core/config/compare.c):
+ *     nothing against the same file loaded again, and against a fixed
+ *     config one line per difference.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +34,8 @@
 
 static char path[64];
 static int memfd = -1;
+/* What the input is compared with, as a reload would (the running one). */
+static struct cfg *base;
 
 /* Bytes in line `line` (1-based) of the text, without its newline; -1 if
  * the text has fewer lines. */
@@ -125,6 +130,42 @@ check_route(const struct cfg *cfg, const struct cfg_route *r)
 	CHECK(r->backoff.multiplier >= 1 && r->backoff.multiplier <= 100);
 	CHECK(r->backoff.jitter >= 0 && r->backoff.jitter <= 1);
 	CHECK(r->config_json != NULL && r->config_json[0] == '{');
+	CHECK(r->isolation == CFG_ISOLATION_PROCESS || r->isolation == CFG_ISOLATION_THREAD);
+	CHECK(between(r->timeout_ms, 10, 1000 * 3600000LL));
+	CHECK(r->limits.memory_bytes == 0 ||
+	      between(r->limits.memory_bytes, (int64_t)16 << 20, (int64_t)1024 << 30));
+	CHECK(r->limits.cpu_ms == 0 || between(r->limits.cpu_ms, 1000, 1000 * 3600000LL));
+	CHECK(r->limits.open_files == 0 || between(r->limits.open_files, 16, 1048576));
+}
+
+/* A line of cfg_diff(): one line, naming what changed. */
+static void
+check_note(void *arg, const char *line)
+{
+	(void)arg;
+	CHECK(line[0] != '\0' && strchr(line, '\n') == NULL && strstr(line, ": ") != NULL);
+}
+
+/* cfg_diff() of the same file loaded twice: nothing to reload. */
+static void
+fail_note(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "fuzz_config: the same file differs from itself: %s\n", line);
+	abort();
+}
+
+static void
+check_diff(const struct cfg *cfg)
+{
+	struct cfg *again = NULL;
+	char *errors = NULL;
+
+	CHECK(cfg_load(path, &errors, &again) == 0 && again != NULL);
+	CHECK(cfg_diff(cfg, again, fail_note, NULL) == 0);
+	cfg_diff(base, cfg, check_note, NULL);
+	cfg_diff(cfg, base, check_note, NULL);
+	cfg_free(again);
 }
 
 static void
@@ -147,6 +188,12 @@ check_config(const struct cfg *cfg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static const char base_text[] =
+    "{\"streams\": [{\"name\": \"JOBS\", \"subjects\": [\"jobs.>\"]}],\n"
+    " \"routes\": [{\"name\": \"provision\", \"stream\": \"JOBS\",\n"
+    "             \"subject\": \"jobs.provision\", \"plugin\": \"provision\",\n"
+    "             \"timeout\": \"1m\", \"limits\": {\"memory\": \"64MiB\"}}]}\n";
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -164,6 +211,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memfd = memfd_create("taskjet.json", MFD_CLOEXEC);
 		CHECK(memfd >= 0);
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+		CHECK(cfg_load_buffer("base.json", base_text, strlen(base_text), &errors, &base) ==
+		      0);
 	}
 	CHECK(ftruncate(memfd, 0) == 0);
 	CHECK(pwrite(memfd, data, size, 0) == (ssize_t)size);
@@ -171,6 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		CHECK(cfg != NULL && errors == NULL);
 		check_config(cfg);
+		check_diff(cfg);
 	} else {
 		CHECK(cfg == NULL);
 		check_messages(errors, data, size);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the operator HTTP endpoint (core/http/), the real server
- * with its route table, security rules and handlers, on the memory backend
- * with an engine whose one route runs the fx_behave fixture. Each input is
- * one request, written as text:
+ * with its route table, security rules, env hold/release and handlers, on
+ * the memory backend with an engine whose one route runs the fx_behave
+ * fixture in a worker process (the route default, as `taskjet run` has
+ * it). POST /api/v1/reload swaps the server to a copy of its env
+ * (http_set_env), as a reload that changed nothing but the generation.
+ * Each input is one request, written as text:
  *
  *     METHOD TARGET
  *     Header: value
@@ -22,8 +25,10 @@
  * serves make letters), so reads, replays and deletes have letters to hit.
  *
  * Beyond the sanitizers it checks that every request gets a well-formed
- * answer within 5 s, never a 500, and that no change (a method other than
- * GET, HEAD, OPTIONS) and no dead-letter read succeeds without the token.
+ * answer within 5 s, never a 500, that no change (a method other than
+ * GET, HEAD, OPTIONS) and no dead-letter read succeeds without the token,
+ * and that no change succeeds unless sent as JSON (Content-Type
+ * application/json).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -43,6 +48,7 @@
 #include "http/http.h"
 #include "memory/memory.h"
 #include "strbuf.h"
+#include "task/metrics.h"
 #include "util/log.h"
 
 #ifndef FIXTURE_PLUGIN_DIR
@@ -65,6 +71,18 @@ static struct cfg *cfg;
 static struct engine *engine;
 static struct backend *backend;
 static struct http_server *server;
+static struct http_env env;
+
+/* The reload hook: the same engine, backend and config under a new env,
+ * so a request after it reads the copy and the old one is freed. */
+static int
+reload_same(void *ctx, struct mbuf *answer)
+{
+	(void)ctx;
+	http_set_env(server, &env);
+	mbuf_printf(answer, "{\"reloaded\":true,\"changes\":[]}\n");
+	return 200;
+}
 
 static void
 stop(void)
@@ -97,8 +115,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    " \"streams\": [{\"name\": \"JOBS\", \"subjects\": [\"jobs.>\"]},\n"
 	    "             {\"name\": \"ORPHANS\", \"subjects\": [\"orphan.>\"]}],\n"
 	    " \"routes\": [{\"name\": \"work\", \"stream\": \"JOBS\", \"subject\": \"jobs.>\",\n"
-	    "             \"plugin\": \"fx_behave\"}]}\n";
+	    "             \"plugin\": \"fx_behave\", \"concurrency\": 1}]}\n";
 	char text[sizeof(conf) + 2 * sizeof(dir)], path[sizeof(dir) + 16], *errors = NULL;
+	char why[256];
 	FILE *f;
 
 	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
@@ -113,13 +132,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_http: %s", errors);
 		abort();
 	}
-	CHECK(engine_create(cfg, NULL, NULL, 0, &engine) == 0);
+	if (engine_create(cfg, NULL, why, sizeof(why), &engine) < 0) {
+		fprintf(stderr, "fuzz_http: %s\n", why);
+		abort();
+	}
 	CHECK(mem_backend_open(cfg, &backend) == 0);
 	engine_set_backend(engine, backend);
 	mem_backend_bind(backend, engine_router(engine), engine_sink(engine));
-	CHECK(http_start(&(struct http_env){ .cfg = cfg, .engine = engine, .backend = backend },
-	                 &server) == 0 &&
-	      server != NULL);
+	env = (struct http_env){
+		.cfg = cfg, .engine = engine, .backend = backend, .reload = reload_same
+	};
+	CHECK(http_start(&env, &server) == 0 && server != NULL);
 	atexit(stop);
 	return 0;
 }
@@ -284,6 +307,21 @@ has_token(const struct request *req)
 	return false;
 }
 
+/* Did the request say "Content-Type: application/json" (parameters
+ * allowed)? */
+static bool
+sent_as_json(const struct request *req)
+{
+	for (size_t i = 0; i < req->header_count; i++) {
+		const char *v = header_value(req->headers[i], "Content-Type");
+
+		if (v != NULL && strncasecmp(v, "application/json", 16) == 0 &&
+		    strchr("; \t", v[16]) != NULL)
+			return true;
+	}
+	return false;
+}
+
 /* Does the target's path, %-decoded as the server sees it, start with `p`? */
 static bool
 path_starts(const char *target, const char *p)
@@ -369,6 +407,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	          strcmp(req.method, "OPTIONS") != 0;
 	if (status < 300 && (changes || path_starts(req.target, "/api/v1/dlq")))
 		CHECK(has_token(&req));
+	if (status < 300 && changes)
+		CHECK(sent_as_json(&req));
 out:
 	strbuf_release(&out);
 	strbuf_release(&answer);
