@@ -286,6 +286,16 @@ exchange(const struct strbuf *out, struct strbuf *answer)
 	close(sv[0]);
 }
 
+/* Has the request a header line with no name before its colon? */
+static bool
+has_nameless_header(const struct request *req)
+{
+	for (size_t i = 0; i < req->header_count; i++)
+		if (req->headers[i][0] == ':')
+			return true;
+	return false;
+}
+
 /* Did the request carry "Authorization: Bearer <the token>"? */
 static bool
 has_token(const struct request *req)
@@ -400,7 +410,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status == 100) {
 		const char *next = strstr(answer.data, "\r\n\r\n");
 
-		CHECK(next != NULL && sscanf(next + 4, "HTTP/1.1 %3u ", &status) == 1);
+		CHECK(next != NULL);
+		/* libmicrohttpd 0.9.75 stops reading headers at a line with no
+		 * name (": x"), sends its 100 Continue, then refuses the final
+		 * answer and closes: a malformed request left unanswered
+		 * (docs/reliability.md; regress/http/nameless_header_expect). */
+		if (next[4] == '\0' && has_nameless_header(&req))
+			goto out;
+		CHECK(sscanf(next + 4, "HTTP/1.1 %3u ", &status) == 1);
 	}
 	CHECK(status >= 200 && status <= 599 && status != 500);
 	changes = strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0 &&
