@@ -15,19 +15,51 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TEST(name) static void test_##name(void)
+/* One declared test. TEST() also puts a pointer to it in the section
+ * "testing_cases", so testing_done() knows every test the program declares
+ * and fails one that never ran (a RUN() forgotten or made unreachable). */
+struct testing_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define TEST(name)                                                                     \
+	static void test_##name(void);                                                 \
+	static const struct testing_case testing_case_##name = { #name, test_##name }; \
+	static const struct testing_case *const testing_entry_##name                   \
+	    __attribute__((used, section("testing_cases"))) = &testing_case_##name;    \
+	static void test_##name(void)
 #define RUN(name) testing_run(#name, test_##name)
 
 void testing_run(const char *name, void (*fn)(void));
-/* Skip the rest of the program's tests with a reason (TAP "# SKIP"). Only
- * for genuinely optional environments; never for nats-server in CI. */
+/* Skip one declared test with a reason (TAP "# SKIP"). Only for genuinely
+ * optional environments; never for nats-server in CI. */
 void testing_skip(const char *name, const char *why);
+/*
+ * Print the plan and return the exit status (0 if nothing failed). A test
+ * declared with TEST() but neither run nor skipped is reported as a
+ * failure here. A program that exits after its first RUN() without coming
+ * here (an exit() in a test, a return from main) prints "Bail out!" on
+ * its way out, so it fails however it exits.
+ */
 int testing_done(void);
+/* Skip the whole program ("1..0 # SKIP why"): for a missing optional
+ * environment, before any test ran. Returns 0, the exit status. */
+int testing_skip_all(const char *why);
+/* Give up ("Bail out! ..."): setup failed. Returns 1, the exit status. */
+int testing_bail_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write `text` to `path` (created or truncated) and give it `mode`
  * exactly (umask aside). 0 or -errno. */
 int testing_write_file(const char *path, const char *text, unsigned mode);
 /* Remove `path` and everything below it (no links followed). */
 void testing_remove_tree(const char *path);
+/*
+ * This program's own temporary directory ($TMPDIR, else /tmp), made on
+ * first use and removed with everything in it when the program exits
+ * (however main returns or exit() is called; not after a crash). NULL,
+ * with a failed check recorded, if it cannot be made. Main thread.
+ */
+const char *testing_tmpdir(void);
 /* Record a failed check (used by the macros). */
 void testing_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

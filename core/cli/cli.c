@@ -121,8 +121,24 @@ cli_setup_local(const struct cli_ctx *ctx, struct cfg *cfg)
 	return cli_enter_state_dir(cfg);
 }
 
+static int setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file,
+                     bool create);
+
 int
 cli_setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file)
+{
+	return setup_log(cfg, level, format, file, true);
+}
+
+int
+cli_check_log(const struct cfg *cfg, const char *level, const char *format, const char *file)
+{
+	return setup_log(cfg, level, format, file, false);
+}
+
+static int
+setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file,
+          bool create)
 {
 	int lvl = cfg != NULL ? cfg->log.level : TJ_LOG_INFO;
 	enum log_format fmt =
@@ -149,7 +165,13 @@ cli_setup_log(const struct cfg *cfg, const char *level, const char *format, cons
 	}
 	if (file != NULL)
 		path = file;
-	rc = log_setup(lvl, fmt, path);
+	if (create) {
+		rc = log_setup(lvl, fmt, path);
+	} else {
+		rc = path != NULL ? log_check_path(path) : 0;
+		if (rc == 0)
+			rc = log_setup(lvl, fmt, NULL);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "taskjet: log file %s: %s\n", path, strerror(-rc));
 		return EXIT_CONFIG;

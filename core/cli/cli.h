@@ -24,8 +24,11 @@ const char *cli_config_path(const char *given);
 int cli_load_config(const char *given_path, struct cfg **cfg_r);
 
 /* Set up logging from the config, then apply command-line overrides
- * (NULL: keep). Returns EXIT_OK or EXIT_CONFIG. */
+ * (NULL: keep). Returns EXIT_OK, EXIT_USAGE or EXIT_CONFIG. */
 int cli_setup_log(const struct cfg *cfg, const char *level, const char *format, const char *file);
+/* The same, creating nothing: lines go to stderr, and the log file is
+ * only checked (log_check_path()). For `taskjet check`. */
+int cli_check_log(const struct cfg *cfg, const char *level, const char *format, const char *file);
 
 /* Read all of stdin into a malloc'd NUL-terminated buffer. 0 or -errno. */
 int cli_read_stdin(char **data_r, size_t *len_r);

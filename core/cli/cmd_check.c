@@ -14,7 +14,8 @@ static const char check_usage[] =
     "Validate the config (every error as file:line:column: key: problem),\n"
     "load every route's plugin and run its init, and print the routes.\n"
     "Creates nothing: plugin init runs in a scratch directory removed\n"
-    "afterwards, not in state_dir.\n"
+    "afterwards, not in state_dir, and log.file is only checked to be\n"
+    "writable (log lines go to stderr).\n"
     "\n"
     "  -c, --config FILE  config file (default: $TASKJET_CONFIG, else\n"
     "                     " SYSCONFDIR "/taskjet/taskjet.json)\n"
@@ -106,7 +107,7 @@ check_run(struct cli_ctx *ctx, void *args)
 	status = cli_load_config(ctx->opt.config, &cfg);
 	if (status == EXIT_OK)
 		status =
-		    cli_setup_log(cfg, ctx->opt.log_level, ctx->opt.log_format, ctx->opt.log_file);
+		    cli_check_log(cfg, ctx->opt.log_level, ctx->opt.log_format, ctx->opt.log_file);
 	/* Read-only: plugin init runs in a scratch directory, not state_dir. */
 	if (status == EXIT_OK)
 		status = cli_enter_scratch_dir(&scratch);

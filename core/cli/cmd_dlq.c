@@ -287,8 +287,15 @@ static int
 do_show(const struct cli_ctx *ctx, struct backend *b, const struct cfg_dlq *dlq, uint64_t seq)
 {
 	struct dlq_entry *e = NULL;
+	char why[512] = "";
 	int rc = backend_dlq_get(b, seq, &e);
 
+	if (rc == -ENOMSG)
+		rc = backend_dlq_refusal(b, seq, "show", why, sizeof(why));
+	if (rc == -ENOMSG || rc == -EXDEV) {
+		cli_error(ctx, "%s", why);
+		return EXIT_FAILURE_OTHER;
+	}
 	if (rc == -ENOENT) {
 		cli_error(ctx, "no dead letter %" PRIu64 " in %s", seq, dlq->stream);
 		return EXIT_FAILURE_OTHER;
@@ -483,8 +490,9 @@ purge_each(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *
 	cli_progress_clear(&progress);
 }
 
-/* Delete the listed letters stored in parts (and so their parts), which a
- * subject purge would leave behind. */
+/* Delete the listed letters stored in parts (and so their parts), and
+ * those under the fallback subject, which a subject purge would leave
+ * behind. */
 static void
 purge_parted(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list *list,
              struct purge_count *n)
@@ -492,7 +500,7 @@ purge_parted(const struct cli_ctx *ctx, struct backend *b, const struct dlq_list
 	for (size_t i = 0; i < list->count; i++) {
 		int rc;
 
-		if (list->entries[i].stored_parts == 0)
+		if (list->entries[i].stored_parts == 0 && !dlq_entry_off_subject(&list->entries[i]))
 			continue;
 		rc = backend_dlq_delete(b, list->entries[i].seq);
 		if (rc == -ENOENT) {

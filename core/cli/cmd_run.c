@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "run/backends.h"
 #include "run/run.h"
 #include "util/log.h"
 
@@ -69,29 +70,20 @@ run_option(struct cli_ctx *ctx, void *args, int key, char *value)
 	return EXIT_OK;
 }
 
-/* --backend's choice; false if it names none. */
-static bool
-parse_backend(const char *name, enum cfg_backend *backend_r)
-{
-	if (strcmp(name, "memory") == 0)
-		*backend_r = CFG_BACKEND_MEMORY;
-	else if (strcmp(name, "jetstream") == 0 || strcmp(name, "nats") == 0)
-		*backend_r = CFG_BACKEND_JETSTREAM;
-	else
-		return false;
-	return true;
-}
-
 /* --backend over the config's (and TASKJET_BACKEND's) choice. */
 static int
 apply_backend(const struct cli_ctx *ctx, const struct run_args *a, struct cfg *cfg)
 {
-	if (a->backend != NULL && !parse_backend(a->backend, &cfg->backend)) {
-		cli_error(ctx, "--backend wants jetstream or memory");
+	char choices[128];
+
+	if (a->backend != NULL && cfg_backend_parse(a->backend, &cfg->backend) < 0) {
+		cfg_backend_choices(choices, sizeof(choices));
+		cli_error(ctx, "--backend wants %s, got \"%s\"", choices, a->backend);
 		return EXIT_USAGE;
 	}
-	if (a->from_stdin && cfg->backend != CFG_BACKEND_MEMORY) {
-		cli_error(ctx, "--stdin needs the memory backend");
+	if (a->from_stdin && !backend_reads_stdin(cfg)) {
+		cli_error(ctx, "--stdin: the %s backend takes its tasks from the server, not stdin",
+		          backend_kind_name(cfg));
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -116,7 +108,7 @@ reload_config(void *arg, struct cfg **cfg_r, char **errors_r)
 	if (rc < 0)
 		return rc;
 	if (src->backend != NULL)
-		parse_backend(src->backend, &cfg->backend);
+		cfg_backend_parse(src->backend, &cfg->backend);
 	/* As at start (cli_enter_state_dir), so an unchanged one compares
 	 * equal; the run stays in the directory it started in. */
 	abs = realpath(cfg->state_dir, NULL);

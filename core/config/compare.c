@@ -75,6 +75,7 @@ route_changes(const struct cfg_route *a, const struct cfg_route *b, char *buf, s
 		{ "batch", a->batch == b->batch },
 		{ "prefetch", a->prefetch == b->prefetch },
 		{ "fetch_wait", a->fetch_wait_ms == b->fetch_wait_ms },
+		{ "max_ack_pending", a->max_ack_pending == b->max_ack_pending },
 		{ "payload", a->payload == b->payload },
 		{ "isolation", a->isolation == b->isolation },
 		{ "timeout", a->timeout_ms == b->timeout_ms },

@@ -54,18 +54,12 @@ apply_env(struct loader *l)
 		}
 	}
 	v = getenv("TASKJET_BACKEND");
-	if (v != NULL) {
-		const struct enum_name *e;
+	if (v != NULL && cfg_backend_parse(v, &cfg->backend) < 0) {
+		char choices[128];
 
-		for (e = cfg_backend_names; e->name != NULL; e++)
-			if (strcmp(v, e->name) == 0)
-				break;
-		if (e->name != NULL)
-			cfg->backend = e->value;
-		else
-			cfg_error_plain(l, "TASKJET_BACKEND",
-			                "must be \"jetstream\", \"nats\" or \"memory\", got \"%s\"",
-			                cfg_show(shown, sizeof(shown), v));
+		cfg_backend_choices(choices, sizeof(choices));
+		cfg_error_plain(l, "TASKJET_BACKEND", "must be %s, got \"%s\"", choices,
+		                cfg_show(shown, sizeof(shown), v));
 	}
 }
 
@@ -178,6 +172,63 @@ cfg_dlq_defaults(void)
 	};
 }
 
+int
+cfg_backend_parse(const char *name, enum cfg_backend *backend_r)
+{
+	for (const struct enum_name *e = cfg_backend_names; e->name != NULL; e++)
+		if (strcmp(name, e->name) == 0) {
+			*backend_r = (enum cfg_backend)e->value;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *
+cfg_backend_name(enum cfg_backend backend)
+{
+	for (const struct enum_name *e = cfg_backend_names; e->name != NULL; e++)
+		if (e->value == (int)backend)
+			return e->name;
+	return "?";
+}
+
+void
+cfg_backend_choices(char *buf, size_t len)
+{
+	size_t n = 0, used = 0;
+
+	while (cfg_backend_names[n].name != NULL)
+		n++;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s\"%s\"",
+		                 i == 0       ? ""
+		                 : i + 1 == n ? " or "
+		                              : ", ",
+		                 cfg_backend_names[i].name);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+const char *
+cfg_dlq_stream(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && dlq->stream != NULL && dlq->stream[0] != '\0'
+	           ? dlq->stream
+	           : CFG_DEFAULT_DLQ_STREAM;
+}
+
+const char *
+cfg_dlq_prefix(const struct cfg_dlq *dlq)
+{
+	return dlq != NULL && dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
+	           ? dlq->subject_prefix
+	           : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
+}
+
 static void
 set_defaults(struct cfg *cfg)
 {
@@ -220,6 +271,8 @@ derive_defaults(struct cfg *cfg)
 			r->handler = xstrdup(r->plugin);
 		if (r->prefetch == 0)
 			r->prefetch = 2 * r->batch > 10000 ? 10000 : 2 * r->batch;
+		if (r->max_ack_pending == 0)
+			r->max_ack_pending = cfg_route_default_max_ack_pending(r);
 		if (r->config_json == NULL) {
 			r->config_json = xstrdup(CFG_DEFAULT_ROUTE_CONFIG);
 			r->config_json_len = strlen(CFG_DEFAULT_ROUTE_CONFIG);
@@ -464,6 +517,15 @@ cfg_free(struct cfg *cfg)
 	}
 	free(cfg->routes);
 	free(cfg);
+}
+
+int64_t
+cfg_route_default_max_ack_pending(const struct cfg_route *route)
+{
+	int64_t n =
+	    (int64_t)route->concurrency * route->batch * CFG_DEFAULT_MAX_ACK_PENDING_PER_BATCH;
+
+	return n > CFG_DEFAULT_MAX_ACK_PENDING_MIN ? n : CFG_DEFAULT_MAX_ACK_PENDING_MIN;
 }
 
 const struct cfg_stream *

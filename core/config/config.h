@@ -107,6 +107,11 @@ struct cfg_route {
 	 * one request is in flight while the last is worked off. */
 	int prefetch;
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
+	/* The durable's MaxAckPending: deliveries the server lets stand
+	 * unacknowledged (over every engine sharing it, nak delays
+	 * included) before it hands out no more. Default
+	 * cfg_route_default_max_ack_pending(). */
+	int64_t max_ack_pending;
 	enum cfg_payload payload;
 	int payload_max_depth; /* payload json: deepest nesting accepted */
 	enum cfg_isolation isolation;
@@ -184,8 +189,29 @@ int cfg_load_buffer(const char *name, const char *text, size_t len, char **error
  */
 struct cfg_dlq cfg_dlq_defaults(void);
 
+/* The DLQ stream's name and the letters' subject prefix of `dlq`: its own,
+ * or, when `dlq` is NULL or leaves them unset or empty, the defaults
+ * (CFG_DEFAULT_DLQ_STREAM, CFG_DEFAULT_DLQ_SUBJECT_PREFIX). The string
+ * lives as long as `dlq` (a default: forever). Thread-safe. */
+const char *cfg_dlq_stream(const struct cfg_dlq *dlq);
+const char *cfg_dlq_prefix(const struct cfg_dlq *dlq);
+
+/* The backend named `name` (a name `backend` and TASKJET_BACKEND take):
+ * 0 and *backend_r, or -EINVAL. Thread-safe. */
+int cfg_backend_parse(const char *name, enum cfg_backend *backend_r);
+/* The first name of `backend` ("jetstream", "memory"); "?" if none.
+ * Static. Thread-safe. */
+const char *cfg_backend_name(enum cfg_backend backend);
+/* Every name a backend has, quoted, into buf: "\"jetstream\", \"nats\" or
+ * \"memory\"" (cut to fit `len`). Thread-safe. */
+void cfg_backend_choices(char *buf, size_t len);
+
 /* Free a config from cfg_load(). NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
+
+/* The max_ack_pending a route gets when the file sets none: 4 pull
+ * batches per worker, at least 1000. Thread-safe. */
+int64_t cfg_route_default_max_ack_pending(const struct cfg_route *route);
 
 /*
  * What differs between two loaded configs, for a reload: one line per

@@ -66,6 +66,11 @@
 #define CFG_DEFAULT_ACK_WAIT_MS 30000
 #define CFG_DEFAULT_BATCH 16
 #define CFG_DEFAULT_FETCH_WAIT_MS 1000
+/* max_ack_pending: room for four pull batches per worker, and never less
+ * than the server's own default (1000): delayed retries hold their slot
+ * for the whole delay (docs/reliability.md, "A downstream outage"). */
+#define CFG_DEFAULT_MAX_ACK_PENDING_MIN 1000
+#define CFG_DEFAULT_MAX_ACK_PENDING_PER_BATCH 4
 /* Long enough for any handler doing real work in one call, short enough
  * that a hung one is noticed within minutes. Limits: none. */
 #define CFG_DEFAULT_TIMEOUT_MS (5 * 60000)

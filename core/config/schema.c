@@ -631,6 +631,7 @@ read_route(struct loader *l, const struct json_tok *v, const char *path, struct 
 		INT("batch", KEY_INT, struct cfg_route, batch, 1, 1000),
 		INT("prefetch", KEY_INT, struct cfg_route, prefetch, 1, 10000),
 		DUR("fetch_wait", struct cfg_route, fetch_wait_ms, 10, 60000),
+		INT("max_ack_pending", KEY_I64, struct cfg_route, max_ack_pending, 1, 10000000),
 		ENUM("payload", struct cfg_route, payload, payload_names),
 		INT("payload_max_depth", KEY_INT, struct cfg_route, payload_max_depth, 1,
 		    JSON_MAX_DEPTH_LIMIT),

@@ -36,7 +36,11 @@ dlq_available(const struct http_request *req, struct reply *r)
 static void
 dlq_failed(struct reply *r, int rc, uint64_t seq, const char *err)
 {
-	if (rc == -ENOENT && seq > 0)
+	if (rc == -ENOMSG && err != NULL && *err != '\0')
+		reply_error(r, MHD_HTTP_NOT_FOUND, "%s", err);
+	else if (rc == -EXDEV)
+		reply_error(r, MHD_HTTP_CONFLICT, "%s", err);
+	else if ((rc == -ENOENT || rc == -ENOMSG) && seq > 0)
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no dead letter %llu", (unsigned long long)seq);
 	else if (rc == -ENOENT)
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the DLQ stream does not exist");
@@ -124,7 +128,7 @@ handle_dlq_one(struct http_request *req, const char *method, uint64_t seq, bool 
 	struct backend *b = req->env->backend;
 	struct strbuf buf = { 0 };
 	struct jsonw w;
-	char err[256] = "";
+	char err[512] = "";
 	int rc;
 
 	if (!dlq_available(req, r))
@@ -141,8 +145,10 @@ handle_dlq_one(struct http_request *req, const char *method, uint64_t seq, bool 
 		doc_replay(&w, seq, &res, NULL);
 	} else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
 		rc = backend_dlq_delete(b, seq);
+		if (rc == -ENOMSG)
+			rc = backend_dlq_refusal(b, seq, "delete", err, sizeof(err));
 		if (rc < 0) {
-			dlq_failed(r, rc, seq, NULL);
+			dlq_failed(r, rc, seq, err);
 			return;
 		}
 		jsonw_begin_object(&w);
@@ -152,8 +158,10 @@ handle_dlq_one(struct http_request *req, const char *method, uint64_t seq, bool 
 		struct dlq_entry *e = NULL;
 
 		rc = backend_dlq_get(b, seq, &e);
+		if (rc == -ENOMSG)
+			rc = backend_dlq_refusal(b, seq, "read", err, sizeof(err));
 		if (rc < 0) {
-			dlq_failed(r, rc, seq, NULL);
+			dlq_failed(r, rc, seq, err);
 			return;
 		}
 		doc_dead_letter(&w, e, true);

@@ -28,6 +28,7 @@ struct http_readiness {
 	pthread_mutex_t lock;
 	bool ready;
 	char why[512];
+	char held[512]; /* routes held back (the backend's degraded()) */
 	int64_t checked_ms; /* monotonic, when the last check ended */
 	struct ticker *refresher;
 };
@@ -46,16 +47,20 @@ static void
 refresh(void *arg)
 {
 	struct http_readiness *rd = arg;
-	char why[512] = "";
+	char why[512] = "", held[512] = "";
 	unsigned ticket;
 	const struct http_env *env = http_env_hold(rd->s, &ticket);
+	struct backend *b = env->backend;
 	bool ready = check_ready(env, why, sizeof(why));
 
+	if (b->ops->degraded == NULL || !b->ops->degraded(b, held, sizeof(held)))
+		held[0] = '\0';
 	http_env_release(rd->s, ticket);
 
 	pthread_mutex_lock(&rd->lock);
 	rd->ready = ready;
 	snprintf(rd->why, sizeof(rd->why), "%s", why);
+	snprintf(rd->held, sizeof(rd->held), "%s", held);
 	rd->checked_ms = clock_mono_ms();
 	pthread_mutex_unlock(&rd->lock);
 }
@@ -110,7 +115,7 @@ http_snapshot(const struct http_env *env)
  */
 static void
 probe_reply(const struct http_request *req, struct reply *r, unsigned status, const char *state,
-            const char *why, const char *hung)
+            const char *why, const char *hung, const char *held)
 {
 	struct strbuf b = { 0 };
 	struct jsonw w;
@@ -127,6 +132,9 @@ probe_reply(const struct http_request *req, struct reply *r, unsigned status, co
 	 * holds a worker of its route). */
 	if (hung != NULL)
 		jsonw_member_string(&w, "hung", hung);
+	/* Ready or not, routes the server holds at max_ack_pending. */
+	if (held != NULL && *held != '\0')
+		jsonw_member_string(&w, "held", held);
 	jsonw_end_object(&w);
 	reply_document(r, &b, jsonw_finish(&w));
 	if (r->status == MHD_HTTP_OK)
@@ -137,7 +145,7 @@ probe_reply(const struct http_request *req, struct reply *r, unsigned status, co
 void
 handle_healthz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	probe_reply(req, r, MHD_HTTP_OK, "ok", NULL, NULL);
+	probe_reply(req, r, MHD_HTTP_OK, "ok", NULL, NULL, NULL);
 }
 
 bool
@@ -185,15 +193,27 @@ one_line(const char *text, char *out, size_t len)
 	return out;
 }
 
+/*
+ * A route held at its max_ack_pending leaves the worker ready: every
+ * worker on the durable is held alike by a downstream outage, so taking
+ * them all out of service would stop their other routes and the intake
+ * too, and restarting one frees nothing (the server holds the slots).
+ * The reply names the held routes instead ("held"), ready or not.
+ */
 void
 handle_readyz(struct http_server *s, struct http_request *req, struct reply *r)
 {
-	char why[640], hung[1024], line[1200];
+	struct http_readiness *rd = s->readiness;
+	char why[640], hung[1024], line[1200], held[512];
 
+	pthread_mutex_lock(&rd->lock);
+	snprintf(held, sizeof(held), "%s", rd->held);
+	pthread_mutex_unlock(&rd->lock);
 	if (!http_ready_now(s, req->env, why, sizeof(why)))
-		probe_reply(req, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why, NULL);
+		probe_reply(req, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready", why, NULL, held);
 	else if (engine_hung_report(req->env->engine, hung, sizeof(hung)) > 0)
-		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, one_line(hung, line, sizeof(line)));
+		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, one_line(hung, line, sizeof(line)),
+		            held);
 	else
-		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, NULL);
+		probe_reply(req, r, MHD_HTTP_OK, "ready", NULL, NULL, held);
 }

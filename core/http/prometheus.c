@@ -82,6 +82,27 @@ route_histograms(const struct http_env *env, struct mbuf *b, const char *name, c
 	}
 }
 
+/* 1 for a route whose consumer is at its MaxAckPending: the server hands
+ * it nothing new until deliveries are acknowledged or their retry delay
+ * ends (docs/reliability.md, "A downstream outage"). */
+static void
+held_routes(struct mbuf *b, const struct stats_snapshot *snap)
+{
+	metrics_family(b, "taskjet_route_held_at_max_ack_pending", "gauge",
+	               "1 while the route's consumer has max_ack_pending deliveries "
+	               "unacknowledged, so the server hands it no new tasks.");
+	for (size_t i = 0; i < snap->consumer_count; i++) {
+		const struct stats_consumer *c = &snap->consumers[i];
+		struct metrics_label l[3] = { { "route", c->route },
+			                      { "stream", c->stream },
+			                      { "consumer", c->consumer } };
+
+		if (c->found)
+			metrics_sample(b, "taskjet_route_held_at_max_ack_pending", l, 3,
+			               stats_consumer_held(c) ? 1 : 0);
+	}
+}
+
 /* What the backend reports: connection, fetches, queue, DLQ, consumers. */
 static void
 backend_metrics(const struct http_env *env, struct mbuf *b, const struct stats_snapshot *snap)
@@ -100,6 +121,11 @@ backend_metrics(const struct http_env *env, struct mbuf *b, const struct stats_s
 		{ "taskjet_consumer_redelivered",
 		  "Unacknowledged messages delivered more than once (from the server).",
 		  offsetof(struct stats_consumer, num_redelivered) },
+		{ "taskjet_consumer_max_ack_pending",
+		  "The consumer's MaxAckPending: at this many unacknowledged deliveries "
+		  "(retries waiting out their delay included) the server hands out no "
+		  "more (0: unlimited).",
+		  offsetof(struct stats_consumer, max_ack_pending) },
 	};
 	bool any_consumer = false;
 
@@ -154,6 +180,8 @@ backend_metrics(const struct http_env *env, struct mbuf *b, const struct stats_s
 			    (double)*(const uint64_t *)((const char *)c + gauges[g].offset));
 		}
 	}
+	if (any_consumer)
+		held_routes(b, snap);
 }
 
 /* What is running: a constant 1 whose labels say which build. */

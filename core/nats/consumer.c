@@ -102,6 +102,10 @@ struct js_consumer {
 	bool broken; /* the last pull got an error: not ready */
 	bool draining; /* the subscription is being drained (a stop) */
 	char problem[256];
+	/* The server's figures at the last readiness check. */
+	bool at_max; /* ack_pending reached max_ack_pending */
+	uint64_t ack_pending, max_ack_pending;
+	int64_t at_max_since_ms;
 	int64_t last_log_ms;
 };
 
@@ -843,6 +847,51 @@ js_consumer_ok(struct js_consumer *c, char *why, size_t len)
 		snprintf(why, len, "route %s: %s", c->rc->name, c->problem);
 	pthread_mutex_unlock(&c->lock);
 	return ok;
+}
+
+void
+js_consumer_note_ack_pending(struct js_consumer *c, uint64_t ack_pending, uint64_t max_ack_pending)
+{
+	bool held = max_ack_pending > 0 && ack_pending >= max_ack_pending;
+	struct log_ctx ctx = { .route = c->rc->name };
+	int64_t now = clock_mono_ms();
+
+	pthread_mutex_lock(&c->lock);
+	if (held && !c->at_max) {
+		c->at_max_since_ms = now;
+		log_write(TJ_LOG_WARNING, &ctx,
+		          "jetstream: consumer %s/%s is held at max_ack_pending: %" PRIu64
+		          " deliveries unacknowledged (retries waiting out their delay count); "
+		          "the server hands the route nothing new until some settle",
+		          c->rc->stream, c->rc->consumer, ack_pending);
+	} else if (!held && c->at_max) {
+		log_write(TJ_LOG_NOTICE, &ctx,
+		          "jetstream: consumer %s/%s is no longer held at max_ack_pending "
+		          "(%" PRIu64 " of %" PRIu64 " unacknowledged) after %" PRId64 " ms",
+		          c->rc->stream, c->rc->consumer, ack_pending, max_ack_pending,
+		          now - c->at_max_since_ms);
+	}
+	c->at_max = held;
+	c->ack_pending = ack_pending;
+	c->max_ack_pending = max_ack_pending;
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool
+js_consumer_held(struct js_consumer *c, char *why, size_t len)
+{
+	bool held;
+
+	pthread_mutex_lock(&c->lock);
+	held = c->at_max;
+	if (held)
+		snprintf(why, len,
+		         "route %s: held at max_ack_pending (%" PRIu64 " of %" PRIu64
+		         " deliveries unacknowledged for %" PRId64 " s)",
+		         c->rc->name, c->ack_pending, c->max_ack_pending,
+		         (clock_mono_ms() - c->at_max_since_ms) / 1000);
+	pthread_mutex_unlock(&c->lock);
+	return held;
 }
 
 /* ---- setup ---- */

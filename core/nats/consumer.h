@@ -71,4 +71,17 @@ void js_consumer_tick(struct js_consumer *c, int64_t now_ms);
  * answers pulls with errors). Any thread. */
 bool js_consumer_ok(struct js_consumer *c, char *why, size_t len);
 
+/*
+ * What the server says of the durable (the readiness check asks every
+ * second): with ack_pending at max_ack_pending (> 0) it hands the route
+ * nothing new until some of it is acknowledged or its retry delay ends.
+ * Logs once when the route becomes held and once when it is let go.
+ * Any thread.
+ */
+void js_consumer_note_ack_pending(struct js_consumer *c, uint64_t ack_pending,
+                                  uint64_t max_ack_pending);
+/* True while the last note said held; `why` names the route and the
+ * numbers. Any thread. */
+bool js_consumer_held(struct js_consumer *c, char *why, size_t len);
+
 #endif

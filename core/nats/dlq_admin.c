@@ -102,9 +102,9 @@ entry_from_msg(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m, bool 
 static bool
 ours(const struct cfg_dlq *dlq, const char *subject)
 {
-	size_t n = strlen(dlq_store_prefix(dlq));
+	size_t n = strlen(cfg_dlq_prefix(dlq));
 
-	return subject != NULL && strncmp(subject, dlq_store_prefix(dlq), n) == 0 &&
+	return subject != NULL && strncmp(subject, cfg_dlq_prefix(dlq), n) == 0 &&
 	       subject[n] == '.';
 }
 
@@ -121,7 +121,7 @@ get_ours(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, natsMsg *
 	 * found": none can be stored there. */
 	if (seq == 0 || seq > DLQ_SEQ_MAX)
 		return -ENOENT;
-	s = js_GetMsg(m_r, natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
+	s = js_GetMsg(m_r, natsconn_js(nc), cfg_dlq_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_NO_MESSAGE_FOUND ||
 	    jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
@@ -147,12 +147,9 @@ int
 dlq_admin_get(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
               struct dlq_entry **entry_r)
 {
-	int rc;
-
 	if (seq == 0)
 		return -ENOENT;
-	rc = fetch_entry(nc, dlq, seq, true, entry_r);
-	return rc == -ENOMSG ? -ENOENT : rc;
+	return fetch_entry(nc, dlq, seq, true, entry_r);
 }
 
 /* The DLQ's first and last sequence; -ENOENT if it does not exist. */
@@ -164,7 +161,7 @@ stream_bounds(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t *first_r,
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	s = js_GetStreamInfo(&si, natsconn_js(nc), dlq_store_stream(dlq), NULL, &jerr);
+	s = js_GetStreamInfo(&si, natsconn_js(nc), cfg_dlq_stream(dlq), NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
 		return -ENOENT;
 	if (s != NATS_OK)
@@ -235,11 +232,9 @@ dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq)
 	if (seq == 0)
 		return -ENOENT;
 	rc = get_ours(nc, dlq, seq, &m);
-	if (rc < 0) {
-		rc = rc == -ENOMSG ? -ENOENT : rc;
+	if (rc < 0)
 		goto out;
-	}
-	s = js_DeleteMsg(natsconn_js(nc), dlq_store_stream(dlq), seq, NULL, &jerr);
+	s = js_DeleteMsg(natsconn_js(nc), cfg_dlq_stream(dlq), seq, NULL, &jerr);
 	if (s == NATS_OK) {
 		/* The letter is gone either way; parts left by a failure
 		 * here are unreachable, not lost data. */
@@ -264,27 +259,93 @@ out:
 	return rc;
 }
 
+/* The key of a part on "<prefix>-chunks.<key>.<n>" into buf; false if
+ * `subject` is not a part of this config's letters. */
+static bool
+part_key(const struct cfg_dlq *dlq, const char *subject, char *buf, size_t len)
+{
+	const char *prefix = cfg_dlq_prefix(dlq), *key, *dot;
+	size_t n = strlen(prefix);
+
+	if (subject == NULL || strncmp(subject, prefix, n) != 0 ||
+	    strncmp(subject + n, DLQ_PARTS_TOKEN ".", strlen(DLQ_PARTS_TOKEN) + 1) != 0)
+		return false;
+	key = subject + n + strlen(DLQ_PARTS_TOKEN) + 1;
+	dot = strrchr(key, '.');
+	if (dot == NULL || dot == key || (size_t)(dot - key) >= len)
+		return false;
+	memcpy(buf, key, (size_t)(dot - key));
+	buf[dot - key] = '\0';
+	return true;
+}
+
+int
+dlq_admin_part_of(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq, uint64_t *letter_r)
+{
+	uint64_t first = 0, last = 0, msgs = 0, end;
+	natsMsg *m = NULL;
+	char key[512];
+	int rc;
+
+	*letter_r = 0;
+	rc = get_ours(nc, dlq, seq, &m);
+	if (rc == 0)
+		rc = -ENOMSG; /* a letter, not a part */
+	if (rc != -ENOMSG)
+		goto out;
+	if (!part_key(dlq, natsMsg_GetSubject(m), key, sizeof(key)))
+		goto out;
+	rc = stream_bounds(nc, dlq, &first, &last, &msgs);
+	if (rc < 0)
+		goto out;
+	/* The manifest is written after its parts, near them: other
+	 * letters written meanwhile may lie between. */
+	end = last - seq > DLQ_PART_SCAN_MAX ? seq + DLQ_PART_SCAN_MAX : last;
+	for (uint64_t s = seq + 1; s <= end; s++) {
+		const char *v = NULL;
+		natsMsg *l = NULL;
+		int got = get_ours(nc, dlq, s, &l);
+
+		if (got == 0 && natsMsgHeader_Get(l, DLQ_PARTS_KEY_HEADER, &v) == NATS_OK &&
+		    v != NULL && strcmp(v, key) == 0)
+			*letter_r = s;
+		natsMsg_Destroy(l);
+		if (*letter_r != 0)
+			break;
+		if (got < 0 && got != -ENOENT && got != -ENOMSG) {
+			rc = got;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	natsMsg_Destroy(m);
+	return rc;
+}
+
 int
 dlq_admin_purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *subject,
                         uint64_t before_seq)
 {
-	char filter[1024];
+	const char *tail = subject != NULL ? subject : ">";
+	size_t len = strlen(cfg_dlq_prefix(dlq)) + 1 + strlen(tail) + 1;
+	char *filter = xmalloc(len);
 	jsOptions o;
 	jsErrCode jerr = 0;
 	natsStatus s;
-	int n;
+	int rc;
 
-	n = snprintf(filter, sizeof(filter), "%s.%s", dlq_store_prefix(dlq),
-	             subject != NULL ? subject : ">");
-	if (n < 0 || (size_t)n >= sizeof(filter))
-		return -ENAMETOOLONG;
+	snprintf(filter, len, "%s.%s", cfg_dlq_prefix(dlq), tail);
 	jsOptions_Init(&o);
 	o.Stream.Purge.Subject = filter;
 	o.Stream.Purge.Sequence = before_seq;
-	s = js_PurgeStream(natsconn_js(nc), dlq_store_stream(dlq), &o, &jerr);
+	s = js_PurgeStream(natsconn_js(nc), cfg_dlq_stream(dlq), &o, &jerr);
 	if (s == NATS_OK)
-		return 0;
-	if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
-		return -ENOENT;
-	return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+		rc = 0;
+	else if (s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
+		rc = -ENOENT;
+	else
+		rc = natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
+	free(filter);
+	return rc;
 }

@@ -31,13 +31,28 @@ struct natsconn;
 int dlq_admin_list(struct natsconn *nc, const struct cfg_dlq *dlq, const struct dlq_filter *f,
                    bool with_payload, struct dlq_list *list_r);
 
-/* The letter at `seq` with every header and the payload. -ENOENT if there
- * is none, or it is not under this config's subject prefix. */
+/* The letter at `seq` with every header and the payload. -ENOENT if the
+ * sequence holds nothing; -ENOMSG if it holds a message that is not a
+ * letter under this config's subject prefix (another deployment's letter
+ * in a shared stream, or a part of a letter stored in parts). */
 int dlq_admin_get(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
                   struct dlq_entry **entry_r);
 
-/* Delete the letter at `seq`. -ENOENT if it is already gone. */
+/* Delete the letter at `seq`. -ENOENT if it is already gone; -ENOMSG (as
+ * dlq_admin_get(), nothing deleted) if it is no letter of this config. */
 int dlq_admin_delete(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq);
+
+/*
+ * For a sequence dlq_admin_get() answered -ENOMSG: is it a part of one of
+ * this config's letters stored in parts? 0 and *letter_r = the sequence of
+ * the letter (its manifest, found within DLQ_PART_SCAN_MAX sequences after
+ * the part), or 0 when no manifest names it (a write cut short). -ENOMSG
+ * if it is not a part of ours (another deployment's message); -ENOENT if
+ * the sequence holds nothing; other -errno if the server failed.
+ */
+#define DLQ_PART_SCAN_MAX 4096
+int dlq_admin_part_of(struct natsconn *nc, const struct cfg_dlq *dlq, uint64_t seq,
+                      uint64_t *letter_r);
 
 /*
  * Remove every letter on original subjects matching `subject` (NULL: all)

@@ -22,26 +22,10 @@
 #define FALLBACK_PART_BYTES (32 * 1024)
 #define JS_ERR_STREAM_NOT_FOUND 10059
 
-const char *
-dlq_store_stream(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && dlq->stream != NULL && dlq->stream[0] != '\0'
-	           ? dlq->stream
-	           : CFG_DEFAULT_DLQ_STREAM;
-}
-
-const char *
-dlq_store_prefix(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && dlq->subject_prefix != NULL && dlq->subject_prefix[0] != '\0'
-	           ? dlq->subject_prefix
-	           : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
-}
-
 void
 dlq_store_parts_filter(const struct cfg_dlq *dlq, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-chunks.>", dlq_store_prefix(dlq));
+	snprintf(buf, len, "%s" DLQ_PARTS_TOKEN ".>", cfg_dlq_prefix(dlq));
 }
 
 /* Headers a letter's parts never carry: what would deduplicate or reject
@@ -136,7 +120,7 @@ purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *filter
 
 	jsOptions_Init(&o);
 	o.Stream.Purge.Subject = filter;
-	s = js_PurgeStream(natsconn_js(nc), dlq_store_stream(dlq), &o, &jerr);
+	s = js_PurgeStream(natsconn_js(nc), cfg_dlq_stream(dlq), &o, &jerr);
 	if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JS_ERR_STREAM_NOT_FOUND)
 		return 0;
 	return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
@@ -145,7 +129,7 @@ purge_subject(struct natsconn *nc, const struct cfg_dlq *dlq, const char *filter
 static void
 parts_subject(const struct cfg_dlq *dlq, const char *key, const char *tail, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-chunks.%s.%s", dlq_store_prefix(dlq), key, tail);
+	snprintf(buf, len, "%s" DLQ_PARTS_TOKEN ".%s.%s", cfg_dlq_prefix(dlq), key, tail);
 }
 
 /* A subject token unique to this write: the letter's id made safe, the
@@ -231,6 +215,9 @@ dlq_store_write(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *letter,
 	int64_t max = natsConnection_GetMaxPayload(natsconn_conn(nc));
 	int rc;
 
+	/* Sent, it would cost the connection, and every task on it. */
+	if (strlen(natsMsg_GetSubject(letter)) > DLQ_STORE_SUBJECT_MAX)
+		return -ENAMETOOLONG;
 	if (max <= 0 || wire_size(letter) + strlen(msg_id) + HEADER_ROOM <= (uint64_t)max) {
 		rc = js_publish_msg(nc, letter, msg_id, NULL);
 		/* Too large after all (a stricter limit than we knew). */
@@ -305,7 +292,7 @@ dlq_store_read(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m,
 
 		snprintf(index, sizeof(index), "%zu", i);
 		parts_subject(dlq, key, index, subject, sizeof(subject));
-		s = js_GetLastMsg(&part, natsconn_js(nc), dlq_store_stream(dlq), subject, NULL,
+		s = js_GetLastMsg(&part, natsconn_js(nc), cfg_dlq_stream(dlq), subject, NULL,
 		                  &jerr);
 		if (s == NATS_NOT_FOUND || (s == NATS_ERR && jerr != 0))
 			rc = -ENODATA;

@@ -28,19 +28,26 @@ struct natsconn;
 /* Bookkeeping headers of a manifest; readers drop them. */
 #define DLQ_PARTS_HEADER "Taskjet-Parts"
 #define DLQ_PARTS_KEY_HEADER "Taskjet-Parts-Key"
-
-/* The DLQ stream's name and subject prefix (the defaults when unset). */
-const char *dlq_store_stream(const struct cfg_dlq *dlq);
-const char *dlq_store_prefix(const struct cfg_dlq *dlq);
+/* Parts lie on "<prefix>" DLQ_PARTS_TOKEN ".<key>.<n>". */
+#define DLQ_PARTS_TOKEN "-chunks"
 
 /* "<prefix>-chunks.>": the DLQ stream's second subject. buf: >= 300. */
 void dlq_store_parts_filter(const struct cfg_dlq *dlq, char *buf, size_t len);
 
 /*
+ * The longest letter subject a publish can carry. nats-server closes the
+ * connection of a client whose protocol line ("HPUB <subject> <reply>
+ * <sizes>") passes its max_control_line, 4096 bytes unless configured;
+ * the rest is room for the reply inbox and the sizes.
+ */
+#define DLQ_STORE_SUBJECT_MAX (4096 - 256)
+
+/*
  * Store `letter` (subject, headers, payload; borrowed) with message id
  * `msg_id` (the letter's, so a rewrite is deduplicated): as one message
- * when it fits, else in parts under a manifest. 0, or a js_publish_msg()
- * error. Logs nothing.
+ * when it fits, else in parts under a manifest. 0; -ENAMETOOLONG, sending
+ * nothing, if its subject is longer than DLQ_STORE_SUBJECT_MAX; or a
+ * js_publish_msg() error. Logs nothing.
  */
 int dlq_store_write(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *letter,
                     const char *msg_id);

@@ -278,7 +278,7 @@ op_dead_letter(struct backend *base, struct tj_task *task, const struct dlq_reco
 	}
 	/* Whole, or in parts when it does not fit one message. */
 	rc = dlq_store_write(b->nc, &b->cfg->dlq, letter, rec->msg_id);
-	if (rc < 0)
+	if (rc < 0 && rc != -ENAMETOOLONG) /* the caller says what it does */
 		log_warn("jetstream: dead letter %s to %s: %s", rec->msg_id, rec->subject,
 		         strerror(-rc));
 out:
@@ -715,10 +715,26 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 		s = js_GetConsumerInfo(&ci, natsconn_js(b->nc), rc->stream,
 		                       topology_consumer_name(rc, durable, sizeof(durable)), &o,
 		                       &jerr);
+		if (s == NATS_OK && i < b->consumer_count && b->consumers[i] != NULL)
+			js_consumer_note_ack_pending(b->consumers[i], (uint64_t)ci->NumAckPending,
+			                             ci->Config != NULL &&
+			                                     ci->Config->MaxAckPending > 0
+			                                 ? (uint64_t)ci->Config->MaxAckPending
+			                                 : 0);
 		jsConsumerInfo_Destroy(ci);
 		if (s == NATS_NOT_FOUND) {
 			snprintf(why, len, "route %s: consumer %s/%s does not exist", rc->name,
 			         rc->stream, durable);
+			return false;
+		}
+		if (s == NATS_TIMEOUT && natsconn_connected(b->nc)) {
+			/* Connected, yet JetStream is silent: a server whose
+			 * store is stuck (a full disk, say) or overloaded. */
+			snprintf(
+			    why, len,
+			    "route %s: consumer %s/%s: JetStream did not answer within %" PRId64
+			    " ms",
+			    rc->name, rc->stream, durable, timeout_ms);
 			return false;
 		}
 		if (s != NATS_OK) {
@@ -733,6 +749,27 @@ op_ready(struct backend *base, int64_t timeout_ms, char *why, size_t len)
 		if (b->consumers[i] != NULL && !js_consumer_ok(b->consumers[i], why, len))
 			return false;
 	return true;
+}
+
+/* Routes held at their max_ack_pending: ready (the worker is sound and
+ * its other routes flow), but worth saying. */
+static bool
+op_degraded(struct backend *base, char *why, size_t len)
+{
+	struct js_backend *b = from_base(base);
+	size_t used = 0;
+	char one[256];
+
+	if (len > 0)
+		why[0] = '\0';
+	for (size_t i = 0; i < b->consumer_count; i++) {
+		if (b->consumers[i] == NULL || !js_consumer_held(b->consumers[i], one, sizeof(one)))
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(why + used, len - used, "%s%s",
+			                         used > 0 ? "; " : "", one);
+	}
+	return used > 0;
 }
 
 static const char *
@@ -765,6 +802,14 @@ op_dlq_get(struct backend *base, uint64_t seq, struct dlq_entry **entry_r)
 	struct js_backend *b = from_base(base);
 
 	return dlq_admin_get(b->nc, &b->cfg->dlq, seq, entry_r);
+}
+
+static int
+op_dlq_part_of(struct backend *base, uint64_t seq, uint64_t *letter_r)
+{
+	struct js_backend *b = from_base(base);
+
+	return dlq_admin_part_of(b->nc, &b->cfg->dlq, seq, letter_r);
 }
 
 static int
@@ -802,10 +847,12 @@ static const struct backend_ops js_ops = {
 	.destroy = op_destroy,
 	.healthy = op_healthy,
 	.ready = op_ready,
+	.degraded = op_degraded,
 	.location = op_location,
 	.snapshot = op_snapshot,
 	.dlq_list = op_dlq_list,
 	.dlq_get = op_dlq_get,
+	.dlq_part_of = op_dlq_part_of,
 	.dlq_delete = op_dlq_delete,
 	.dlq_purge = op_dlq_purge,
 };

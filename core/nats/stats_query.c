@@ -59,12 +59,12 @@ query_dlq(jsCtx *js, const jsOptions *wait, const struct cfg_dlq *dlq, struct st
 	natsStatus s;
 	int rc;
 
-	rc = query_stream(js, &jo, dlq_store_stream(dlq), out);
+	rc = query_stream(js, &jo, cfg_dlq_stream(dlq), out);
 	if (rc != 0 || !out->found)
 		return rc;
-	snprintf(filter, sizeof(filter), "%s.>", dlq_store_prefix(dlq));
+	snprintf(filter, sizeof(filter), "%s.>", cfg_dlq_prefix(dlq));
 	jo.Stream.Info.SubjectsFilter = filter;
-	s = js_GetStreamInfo(&si, js, dlq_store_stream(dlq), &jo, &jerr);
+	s = js_GetStreamInfo(&si, js, cfg_dlq_stream(dlq), &jo, &jerr);
 	if (s != NATS_OK)
 		return natsconn_errno(s) != 0 ? natsconn_errno(s) : -EIO;
 	out->msgs = 0;
@@ -93,6 +93,8 @@ query_consumer(jsCtx *js, jsOptions *jo, const struct cfg_route *route, struct s
 	out->found = true;
 	out->num_pending = ci->NumPending;
 	out->num_ack_pending = (uint64_t)ci->NumAckPending;
+	if (ci->Config != NULL && ci->Config->MaxAckPending > 0)
+		out->max_ack_pending = (uint64_t)ci->Config->MaxAckPending;
 	out->num_redelivered = (uint64_t)ci->NumRedelivered;
 	out->num_waiting = (uint64_t)ci->NumWaiting;
 	out->delivered_consumer_seq = ci->Delivered.Consumer;

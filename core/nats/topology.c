@@ -16,7 +16,6 @@
 #define NS_PER_MS INT64_C(1000000)
 #define ADVISORY_PREFIX "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."
 #define ADVISORY_ACK_WAIT_MS 30000
-#define MIN_MAX_ACK_PENDING 1000
 /* An advisory reader takes a couple at a time. */
 #define ADVISORY_MAX_ACK_PENDING 100
 
@@ -136,9 +135,8 @@ topology_consumer_name(const struct cfg_route *route, char *buf, size_t len)
 int64_t
 topology_max_ack_pending(const struct cfg_route *route)
 {
-	int64_t n = (int64_t)route->concurrency * route->batch * 4;
-
-	return n > MIN_MAX_ACK_PENDING ? n : MIN_MAX_ACK_PENDING;
+	return route->max_ack_pending > 0 ? route->max_ack_pending
+	                                  : cfg_route_default_max_ack_pending(route);
 }
 
 void
@@ -583,12 +581,12 @@ topology_ensure(jsCtx *js, const struct cfg *cfg, bool dry_run, struct topo_repo
 	/* The DLQ is lossless by default: no limits, and when one is set a
 	 * full DLQ refuses new letters (the task is nak'd) instead of
 	 * silently dropping old ones. */
-	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", dlq_store_prefix(&cfg->dlq));
+	snprintf(dlq_subject, sizeof(dlq_subject), "%s.>", cfg_dlq_prefix(&cfg->dlq));
 	/* And where letters too large for one message keep their parts. */
 	dlq_store_parts_filter(&cfg->dlq, dlq_parts, sizeof(dlq_parts));
 	w = (struct want_stream){
 		.what = "dlq stream",
-		.name = dlq_store_stream(&cfg->dlq),
+		.name = cfg_dlq_stream(&cfg->dlq),
 		.subjects = dlq_subjects,
 		.subject_count = 2,
 		.storage = storage_of(cfg->dlq.storage),

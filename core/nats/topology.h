@@ -52,8 +52,8 @@ void topo_report_free(struct topo_report *report);
 /* The durable name of a route (its configured consumer, else
  * "taskjet-<route name>"), written into buf. Returns buf. */
 const char *topology_consumer_name(const struct cfg_route *route, char *buf, size_t len);
-/* MaxAckPending for a route: room for every worker's batch plus nak'd
- * messages waiting for their delay, at least 1000. */
+/* MaxAckPending for a route: its max_ack_pending (the config's default
+ * for a struct the loader did not fill in). */
 int64_t topology_max_ack_pending(const struct cfg_route *route);
 /* "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>". */
 void topology_advisory_subject(const char *stream, const char *consumer, char *buf, size_t len);

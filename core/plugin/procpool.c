@@ -68,7 +68,7 @@ struct slot {
 	bool last_was_init; /* the last life ended in init */
 	char last_failure[256];
 	uint32_t call_no; /* ordinal of the current call */
-	int64_t rss_checked_ms; /* last look at its memory after a call */
+	int64_t rss_checked_ms; /* last look at its memory */
 	int64_t last_call_us; /* how long the last call took; -1: unknown */
 	unsigned published; /* follow-ups stored in the current call */
 	char *out; /* IPC_INLINE_MAX bytes: messages to the worker */
@@ -1076,8 +1076,15 @@ run_call(struct procpool *pool, struct slot *s, struct tj_task *task, int64_t de
 			goto timed_out;
 		if (__atomic_load_n(&pool->calls_stopped, __ATOMIC_ACQUIRE))
 			goto stopped;
-		if (rc == -EAGAIN && pool->limits.memory_bytes > 0 &&
-		    over_memory(pool, worker_rss(pool, s))) {
+		/* On the clock, not only when the worker is quiet: one that
+		 * logs or publishes faster than the tick must not dodge it. */
+		if (pool->limits.memory_bytes == 0)
+			continue;
+		now = clock_mono_ms();
+		if (rc != -EAGAIN && now - s->rss_checked_ms < WAIT_TICK_MS)
+			continue;
+		s->rss_checked_ms = now;
+		if (over_memory(pool, worker_rss(pool, s))) {
 			slot_reap(pool, s, true, out);
 			out->result = PROCPOOL_CRASHED;
 			snprintf(out->cause, sizeof(out->cause), "out of memory (limit %llu MiB)",

@@ -50,7 +50,15 @@ backend_reload_refusal(const struct cfg *cfg)
 const char *
 backend_kind_name(const struct cfg *cfg)
 {
-	return cfg->backend == CFG_BACKEND_MEMORY ? "memory" : "jetstream";
+	return cfg_backend_name(cfg->backend);
+}
+
+bool
+backend_reads_stdin(const struct cfg *cfg)
+{
+	/* Its queue lives in the process; a server's queue is fed by
+	 * publishers, not by the daemon's stdin. */
+	return cfg->backend == CFG_BACKEND_MEMORY;
 }
 
 const char *

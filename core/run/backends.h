@@ -56,4 +56,8 @@ const char *backend_reload_refusal(const struct cfg *cfg);
 /* The name of cfg->backend ("jetstream", "memory"). */
 const char *backend_kind_name(const struct cfg *cfg);
 
+/* Can cfg->backend run `taskjet run --stdin`: take the tasks of stdin into
+ * a queue inside the process and drain it? */
+bool backend_reads_stdin(const struct cfg *cfg);
+
 #endif

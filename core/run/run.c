@@ -653,9 +653,6 @@ run_engine(struct engine *engine, struct cfg *cfg, const struct run_opts *o)
 		log_err("%s", err);
 		goto out;
 	}
-	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
-	           cfg->route_count == 1 ? "" : "s", g->nworkers, g->nworkers == 1 ? "" : "s",
-	           g->backend->ops->location(g->backend));
 	/* With --stdin the run is a batch job: no endpoint to collide over. */
 	if (!o->from_stdin) {
 		rc = http_start(&(struct http_env){ .cfg = cfg,
@@ -671,6 +668,11 @@ run_engine(struct engine *engine, struct cfg *cfg, const struct run_opts *o)
 			goto stop;
 		}
 	}
+	/* Ready once the endpoint listens too, as for systemd: whoever waits
+	 * for this line may ask /readyz or /metrics at once. */
+	log_notice("ready: %zu route%s, %u worker%s on %s", cfg->route_count,
+	           cfg->route_count == 1 ? "" : "s", g->nworkers, g->nworkers == 1 ? "" : "s",
+	           g->backend->ops->location(g->backend));
 	sdnotify_ready("%zu route%s, %u worker%s on %s", cfg->route_count,
 	               cfg->route_count == 1 ? "" : "s", g->nworkers, g->nworkers == 1 ? "" : "s",
 	               g->backend->ops->location(g->backend));

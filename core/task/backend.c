@@ -174,6 +174,42 @@ out:
 }
 
 int
+backend_dlq_refusal(struct backend *b, uint64_t seq, const char *verb, char *err, size_t err_len)
+{
+	uint64_t letter = 0;
+	int rc = b->ops->dlq_part_of != NULL ? b->ops->dlq_part_of(b, seq, &letter) : -ENOMSG;
+
+	if (rc == 0 && letter != 0) {
+		set_err(err, err_len,
+		        "%" PRIu64 " is a part of dead letter %" PRIu64 ", which is stored in "
+		        "parts; %s %" PRIu64,
+		        seq, letter, verb, letter);
+		return -EXDEV;
+	}
+	if (rc == 0) {
+		set_err(err, err_len,
+		        "%" PRIu64 " is a part of a dead letter that no letter names (its write "
+		        "was cut short); nothing to %s",
+		        seq, verb);
+		return -ENOMSG;
+	}
+	if (rc == -ENOMSG) {
+		set_err(err, err_len,
+		        "%" PRIu64 " is not a letter of this deployment (the DLQ stream is shared, "
+		        "and another deployment's letter is there); nothing to %s",
+		        seq, verb);
+		return -ENOMSG;
+	}
+	if (rc == -ENOENT) {
+		/* Deleted between the two reads. */
+		set_err(err, err_len, "%" PRIu64 " is not in the DLQ any more", seq);
+		return -ENOENT;
+	}
+	set_err(err, err_len, "reading DLQ sequence %" PRIu64 " failed: %s", seq, strerror(-rc));
+	return rc;
+}
+
+int
 backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
                    struct dlq_replay_result *res_r)
 {
@@ -183,6 +219,11 @@ backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
 	int rc;
 
 	rc = backend_dlq_get(b, seq, &e);
+	if (rc == -ENOMSG) {
+		/* Stored, but not ours to replay: say so, never "gone". */
+		rc = backend_dlq_refusal(b, seq, "replay", err, err_len);
+		goto out;
+	}
 	if (rc == -ENOENT && seq <= DLQ_SEQ_MAX && backend_dlq_last_seq(b, &last) == 0 &&
 	    seq <= last) {
 		/* It was stored once and is gone: a replay run again after it

@@ -91,7 +91,10 @@ struct backend_ops {
 	int (*term)(struct backend *b, struct tj_task *task);
 	/* Extend the task's ack deadline. */
 	int (*in_progress)(struct backend *b, struct tj_task *task);
-	/* Write the dead letter and return 0 only once the store confirmed it. */
+	/* Write the dead letter and return 0 only once the store confirmed it.
+	 * -ENAMETOOLONG: the store can never take rec->subject (too long to
+	 * name in a publish); the caller writes it under its fallback subject
+	 * (dlq_letter_fall_back()) instead of retrying. */
 	int (*dead_letter)(struct backend *b, struct tj_task *task, const struct dlq_record *rec);
 	/* First value of a header of the task's message, NULL if absent. The
 	 * string lives as long as the task. */
@@ -154,6 +157,10 @@ struct backend_ops {
 	/* Ready to take tasks; otherwise `why` says what is missing. May ask
 	 * the server (bounded by timeout_ms). */
 	bool (*ready)(struct backend *b, int64_t timeout_ms, char *why, size_t why_len);
+	/* Optional. Ready or not, holding work back: true with `why` saying
+	 * what (routes held at their max_ack_pending), as the last ready()
+	 * found it. */
+	bool (*degraded)(struct backend *b, char *why, size_t why_len);
 	/* Where it runs, for log lines ("nats://127.0.0.1:4222", "memory");
 	 * user info is never included. Lives as long as the backend. */
 	const char *(*location)(struct backend *b);
@@ -168,9 +175,17 @@ struct backend_ops {
 	 * leaves headers and payload out. -ENOENT if there is no DLQ. */
 	int (*dlq_list)(struct backend *b, const struct dlq_filter *f, bool with_payload,
 	                struct dlq_list *list_r);
-	/* One letter with every header and its payload. -ENOENT if none. */
+	/* One letter with every header and its payload. -ENOENT if none;
+	 * -ENOMSG if `seq` holds a message that is no letter of this
+	 * deployment (another deployment's letter in a shared DLQ stream,
+	 * or a part of a letter stored in parts). */
 	int (*dlq_get)(struct backend *b, uint64_t seq, struct dlq_entry **entry_r);
-	/* Delete one letter. -ENOENT if it is gone already. */
+	/* Optional: for a sequence dlq_get() answered -ENOMSG, is it a part
+	 * of one of our letters? 0 and *letter_r (the letter's sequence, 0
+	 * if none names the part); -ENOMSG if not. */
+	int (*dlq_part_of)(struct backend *b, uint64_t seq, uint64_t *letter_r);
+	/* Delete one letter. -ENOENT if it is gone already; -ENOMSG as
+	 * dlq_get() (nothing deleted). */
 	int (*dlq_delete)(struct backend *b, uint64_t seq);
 	/* Delete the letters on original subjects matching `subject` (NULL:
 	 * all) with a sequence below before_seq (0: no bound). */
@@ -191,6 +206,15 @@ int backend_dlq_list(struct backend *b, const struct dlq_filter *f, bool with_pa
                      struct dlq_list *list_r);
 int backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r);
 /*
+ * Why `seq`, which dlq_get() or dlq_delete() answered -ENOMSG, holds no
+ * letter to `verb` ("replay", "show", "delete"), in words into err (may be
+ * NULL). -EXDEV: it is a part of letter N, and err names N ("... a part of
+ * dead letter N ...; replay N"); -ENOMSG: another deployment's message, or
+ * a part no letter names; -errno if asking failed.
+ */
+int backend_dlq_refusal(struct backend *b, uint64_t seq, const char *verb, char *err,
+                        size_t err_len);
+/*
  * Replay dead letter `seq`: publish its payload and original headers
  * (without Taskjet-*, Nats-Msg-Id and Nats-Expected-*) plus
  * Taskjet-Replayed-From to its original subject under dlq_replay_msg_id(),
@@ -204,8 +228,9 @@ int backend_dlq_get(struct backend *b, uint64_t seq, struct dlq_entry **entry_r)
  * place. -ENOENT: the DLQ never held `seq` (or it is out of range);
  * -ENODATA: its parts are missing; -EINVAL: it has no valid original
  * subject; -EPERM: no configured route consumes it; -ENXIO: no stream
- * takes that subject; -ENOTSUP: no DLQ here; `err` (may be NULL) says why
- * in words.
+ * takes that subject; -ENOMSG or -EXDEV: `seq` holds no letter of this
+ * deployment, or a part of one (backend_dlq_refusal()), nothing replayed;
+ * -ENOTSUP: no DLQ here; `err` (may be NULL) says why in words.
  */
 int backend_dlq_replay(struct backend *b, uint64_t seq, char *err, size_t err_len,
                        struct dlq_replay_result *res_r);

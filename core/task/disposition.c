@@ -56,7 +56,7 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
             enum dlq_reason reason, const char *error, struct disp_result *res)
 {
 	struct backend *b = env->backend;
-	struct dlq_letter letter;
+	struct dlq_letter letter = { 0 };
 	struct log_ctx ctx;
 	char ebuf[128];
 	const char *plugin = NULL, *orig_id;
@@ -75,6 +75,19 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 	rc = dlq_letter_build(env->dlq, task, orig_id, plugin, reason, error, now, &letter);
 	if (rc == 0)
 		rc = b->ops->dead_letter(b, task, &letter.rec);
+	if (rc == -ENAMETOOLONG) {
+		/* The store cannot name the letter's subject, this time or
+		 * ever: retrying would loop forever. The fallback subject
+		 * keeps the letter; its header keeps the task's subject. */
+		size_t len = strlen(letter.rec.subject);
+
+		dlq_letter_fall_back(env->dlq, &letter);
+		log_write(TJ_LOG_WARNING, &ctx,
+		          "dead letter for %s goes under %s: its subject (%zu bytes) is longer "
+		          "than the store can take; Taskjet-Original-Subject keeps it",
+		          task->id, letter.rec.subject, len);
+		rc = b->ops->dead_letter(b, task, &letter.rec);
+	}
 	if (rc == 0) {
 		res->outcome = DISP_DEAD_LETTERED;
 		rc = b->ops->term(b, task);
@@ -109,6 +122,7 @@ dead_letter(const struct disp_env *env, const struct route *route, struct tj_tas
 		          err_text(rc, ebuf, sizeof(ebuf)));
 	}
 out:
+	dlq_letter_release(&letter);
 	return rc;
 }
 

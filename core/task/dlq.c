@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,26 @@ add_header(struct dlq_record *rec, const char *key, const char *value)
 	rec->header_count++;
 }
 
+static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* fmt printed into a string malloc'd to its length. */
+static char *
+printed(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	s = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
 int
 dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *orig_msg_id,
                  const char *plugin, enum dlq_reason reason, const char *error, int64_t now_wall_ms,
@@ -88,27 +109,20 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	const char *prefix, *stream;
 	struct dlq_record *rec = &letter->rec;
 	uint64_t replayed;
-	int n, rc = 0;
+	int rc = 0;
 
+	memset(rec, 0, sizeof(*rec));
 	if (reason_name == NULL || task == NULL || task->subject == NULL) {
 		rc = -EINVAL;
 		goto out;
 	}
-	prefix = dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix
-	                                                      : CFG_DEFAULT_DLQ_SUBJECT_PREFIX;
+	prefix = cfg_dlq_prefix(dlq);
 	stream = nonempty(task->stream) ? task->stream : "-";
 
-	memset(rec, 0, sizeof(*rec));
-	n = snprintf(rec->subject, sizeof(rec->subject), "%s.%s", prefix, task->subject);
-	if (n < 0 || (size_t)n >= sizeof(rec->subject)) {
-		rc = -ENAMETOOLONG;
-		goto out;
-	}
-	n = snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, stream, task->stream_seq);
-	if (n < 0 || (size_t)n >= sizeof(rec->msg_id)) {
-		rc = -ENAMETOOLONG;
-		goto out;
-	}
+	/* Sized to fit: whatever subject the server delivered, the letter
+	 * can name; whether the store takes it is the backend's to say. */
+	rec->subject = printed("%s.%s", prefix, task->subject);
+	rec->msg_id = printed("dlq-%s-%" PRIu64, stream, task->stream_seq);
 
 	snprintf(letter->seq, sizeof(letter->seq), "%" PRIu64, task->stream_seq);
 	snprintf(letter->attempts, sizeof(letter->attempts), "%" PRIu32, task->attempt);
@@ -143,6 +157,22 @@ dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const ch
 	}
 out:
 	return rc;
+}
+
+void
+dlq_letter_fall_back(const struct cfg_dlq *dlq, struct dlq_letter *letter)
+{
+	free(letter->rec.subject);
+	letter->rec.subject = printed("%s." DLQ_FALLBACK_TOKEN, cfg_dlq_prefix(dlq));
+}
+
+void
+dlq_letter_release(struct dlq_letter *letter)
+{
+	free(letter->rec.subject);
+	free(letter->rec.msg_id);
+	letter->rec.subject = NULL;
+	letter->rec.msg_id = NULL;
 }
 
 /* ---- stored letters ---- */
@@ -296,18 +326,6 @@ dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
 	return 0;
 }
 
-static const char *
-prefix_of(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && nonempty(dlq->subject_prefix) ? dlq->subject_prefix : "dlq";
-}
-
-static const char *
-stream_of(const struct cfg_dlq *dlq)
-{
-	return dlq != NULL && nonempty(dlq->stream) ? dlq->stream : "DLQ";
-}
-
 void
 dlq_entry_strip(struct dlq_entry *e)
 {
@@ -389,7 +407,7 @@ dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns, const 
               const struct msg_header *headers, size_t n, const void *payload, size_t payload_len)
 {
 	struct dlq_entry *e = xcalloc(1, sizeof(*e));
-	const char *prefix = prefix_of(dlq);
+	const char *prefix = cfg_dlq_prefix(dlq);
 	size_t plen = strlen(prefix);
 	char *num;
 
@@ -430,6 +448,19 @@ dlq_entry_new(const struct cfg_dlq *dlq, uint64_t seq, int64_t stored_ns, const 
 	if (e->failed_at == NULL || parse_rfc3339(e->failed_at, &e->failed_at_ms) < 0)
 		e->failed_at_ms = e->stored_ns / 1000000;
 	return e;
+}
+
+bool
+dlq_entry_off_subject(const struct dlq_entry *e)
+{
+	size_t len, orig;
+
+	if (e->dlq_subject == NULL || e->orig_subject == NULL)
+		return false;
+	len = strlen(e->dlq_subject);
+	orig = strlen(e->orig_subject);
+	return len <= orig || e->dlq_subject[len - orig - 1] != '.' ||
+	       strcmp(e->dlq_subject + len - orig, e->orig_subject) != 0;
 }
 
 bool
@@ -483,7 +514,7 @@ dlq_list_free(struct dlq_list *list)
 int
 dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, stream_of(dlq), e->seq,
+	int n = snprintf(buf, len, "replay-%s-%" PRIu64 "-%" PRId64, cfg_dlq_stream(dlq), e->seq,
 	                 e->stored_ns);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -492,7 +523,7 @@ dlq_replay_msg_id(const struct cfg_dlq *dlq, const struct dlq_entry *e, char *bu
 bool
 dlq_replay_source(const struct cfg_dlq *dlq, const char *msg_id, uint64_t *seq_r)
 {
-	const char *stream = stream_of(dlq), *p;
+	const char *stream = cfg_dlq_stream(dlq), *p;
 	size_t n = strlen(stream);
 	char *end;
 

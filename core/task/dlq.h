@@ -24,8 +24,8 @@
  * (its own id dedupes it), so that a letter can be matched to the logs. */
 #define DLQ_ORIGINAL_MSG_ID_HEADER "Taskjet-Original-Msg-Id"
 struct dlq_record {
-	char subject[512];
-	char msg_id[256];
+	char *subject; /* the letter's; owned by its struct dlq_letter */
+	char *msg_id; /* likewise */
 	struct msg_header headers[DLQ_MAX_HEADERS];
 	size_t header_count;
 };
@@ -46,6 +46,14 @@ struct dlq_letter {
 };
 
 /*
+ * The subject token a letter goes under, "<prefix>._overlong", when the
+ * store cannot take "<prefix>.<task subject>" (longer than a publish can
+ * name; see backend_ops.dead_letter). Its Taskjet-Original-Subject header
+ * still names the task's subject, which listing, filtering and replay use.
+ */
+#define DLQ_FALLBACK_TOKEN "_overlong"
+
+/*
  * Fill `letter` for `task`: subject "<prefix>.<task subject>", msg id
  * "dlq-<stream>-<seq>" (so a rewrite after a crash is deduplicated), and
  * the headers Taskjet-Original-Subject, -Original-Stream, -Original-Seq,
@@ -58,13 +66,20 @@ struct dlq_letter {
  * letter it came from. These are the engine's: the backend writes them
  * instead of any the task carried (dlq_header_dropped()). The record points into the
  * letter and borrows strings from task and plugin: keep them alive, and do
- * not copy the letter, while it is used. -ENAMETOOLONG if the subject or msg
- * id does not fit, -EINVAL for an unknown reason; the letter is then
- * unspecified.
+ * not copy the letter, while it is used. Subject and msg id are allocated
+ * to their length (any subject the server can deliver fits); release them
+ * with dlq_letter_release(), also after a failure, and before building
+ * into the same letter again. -EINVAL for an unknown reason or a task
+ * without a subject.
  */
 int dlq_letter_build(const struct cfg_dlq *dlq, const struct tj_task *task, const char *orig_msg_id,
                      const char *plugin, enum dlq_reason reason, const char *error,
                      int64_t now_wall_ms, struct dlq_letter *letter);
+/* Put a built letter under "<prefix>." DLQ_FALLBACK_TOKEN instead; its
+ * headers stay. */
+void dlq_letter_fall_back(const struct cfg_dlq *dlq, struct dlq_letter *letter);
+/* Free what dlq_letter_build() allocated; the letter is then empty. */
+void dlq_letter_release(struct dlq_letter *letter);
 
 /* ---- stored letters ---- */
 
@@ -160,6 +175,9 @@ void dlq_list_free(struct dlq_list *list);
 
 /* Does `e` pass `f` (limit and from_seq aside)? NULL f passes all. */
 bool dlq_filter_match(const struct dlq_filter *f, const struct dlq_entry *e);
+/* True if `e` is not stored on "<prefix>.<original subject>" (a letter
+ * under the fallback subject), so a purge by subject cannot reach it. */
+bool dlq_entry_off_subject(const struct dlq_entry *e);
 /* The filter's limit: f->limit, DLQ_LIST_DEFAULT_LIMIT, or SIZE_MAX. */
 size_t dlq_filter_limit(const struct dlq_filter *f);
 

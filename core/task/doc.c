@@ -173,6 +173,8 @@ consumer_doc(struct jsonw *w, const struct stats_consumer *c, const struct stats
 		jsonw_member_uint(w, "ack_pending", c->num_ack_pending);
 		jsonw_member_uint(w, "redelivered", c->num_redelivered);
 		jsonw_member_uint(w, "waiting", c->num_waiting);
+		jsonw_member_uint(w, "max_ack_pending", c->max_ack_pending);
+		jsonw_member_bool(w, "held", stats_consumer_held(c));
 		seq_pair(w, "delivered", c->delivered_consumer_seq, c->delivered_stream_seq);
 		seq_pair(w, "ack_floor", c->ack_floor_consumer_seq, c->ack_floor_stream_seq);
 		member_rate(w, r, "delivered_per_sec", r != NULL ? r->consumer_delivered[i] : 0);

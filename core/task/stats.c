@@ -64,6 +64,12 @@ stats_sort_reasons(struct stats_snapshot *snap)
 		qsort(snap->reasons, snap->reason_count, sizeof(*snap->reasons), cmp_reason);
 }
 
+bool
+stats_consumer_held(const struct stats_consumer *c)
+{
+	return c->found && c->max_ack_pending > 0 && c->num_ack_pending >= c->max_ack_pending;
+}
+
 void
 stats_snapshot_free(struct stats_snapshot *snap)
 {

@@ -29,6 +29,9 @@ struct stats_consumer {
 	bool found;
 	uint64_t num_pending; /* matching messages not yet delivered */
 	uint64_t num_ack_pending; /* delivered, awaiting ack (incl. nak delays) */
+	/* The durable's MaxAckPending as the server has it (0: unlimited);
+	 * at num_ack_pending the server hands out no more. */
+	uint64_t max_ack_pending;
 	uint64_t num_redelivered; /* pending messages delivered more than once */
 	uint64_t num_waiting; /* pull requests waiting */
 	uint64_t delivered_consumer_seq, delivered_stream_seq;
@@ -68,6 +71,10 @@ struct stats_snapshot {
 	 * something). */
 	bool fetches_batches;
 };
+
+/* True when the consumer is at its MaxAckPending: the server delivers it
+ * nothing new until some of what it holds is acknowledged or comes due. */
+bool stats_consumer_held(const struct stats_consumer *c);
 
 /* Rates between two snapshots of the same config, per second. */
 struct stats_rates {

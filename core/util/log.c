@@ -40,6 +40,33 @@ open_sink(const char *path, int *fd_r)
 }
 
 int
+log_check_path(const char *path)
+{
+	char *dir;
+	char *slash;
+	int rc = 0;
+
+	if (access(path, F_OK) == 0)
+		return access(path, W_OK) == 0 ? 0 : -errno;
+	if (errno != ENOENT)
+		return -errno;
+	dir = strdup(path);
+	if (dir == NULL)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) < 0)
+		rc = -errno;
+	free(dir);
+	return rc;
+}
+
+int
 log_setup(int level, enum log_format format, const char *path)
 {
 	int fd = STDERR_FILENO, rc = 0;

@@ -36,6 +36,10 @@ struct log_ctx {
  * failure the previous sink stays.
  */
 int log_setup(int level, enum log_format format, const char *path);
+/* Could log_setup() open `path`? 0 if the file exists and is writable,
+ * or is missing and its directory lets us create it; else -errno. Opens
+ * and creates nothing (`taskjet check`). Thread-safe. */
+int log_check_path(const char *path);
 /* Reopen the log file (SIGHUP, after rotation). 0 or -errno. */
 int log_reopen(void);
 /* Close the file sink and fall back to stderr. */

@@ -86,13 +86,29 @@ enum tj_log_level {
 };
 
 /*
- * A task handler. Called from the route's worker threads, so with a route
- * concurrency above 1 it runs concurrently on different tasks and must be
- * thread-safe for its userdata. It must return; a handler that outlives the
- * route's ack wait is kept alive by the engine's in-progress heartbeat, and
- * one still running at the end of the shutdown grace is abandoned, unacked,
- * for the server to redeliver. JetStream delivers at least once: handlers
- * must be idempotent. Any value other than a tj_verdict is taken as TJ_FAIL.
+ * A task handler. With "isolation": "thread" it is called from the route's
+ * worker threads, so with a route concurrency above 1 it runs concurrently
+ * on different tasks and must be thread-safe for its userdata; with
+ * "process" (the default) each worker process has its own instance and
+ * calls it for one task at a time. The route's config picks the mode, so
+ * write it thread-safe.
+ *
+ * It must return within the route's handler `timeout` (default 5 min;
+ * task_time_left_ms says how much is left: return TJ_RETRY before it runs
+ * out). Until then a handler that outlives the route's ack wait is kept
+ * alive by the engine's in-progress heartbeat. At the timeout, with
+ * "isolation": "process", the worker process is killed mid-call: the task is
+ * retried with the route's backoff, or dead-lettered with reason "timed_out"
+ * once max_attempts are used up, and the worker restarted (init runs again).
+ * With "isolation": "thread" the thread cannot be stopped: the engine stops
+ * keeping the task alive, so the server redelivers it after the ack wait
+ * (dead-lettered as "max_deliveries" once deliveries run out); the thread
+ * stays busy until the handler returns, and that late verdict is ignored.
+ * A handler still running at the end of the shutdown grace is stopped the
+ * same way, and the server redelivers its task: at once when its worker
+ * was killed, after the ack wait when its thread was left behind.
+ * JetStream delivers at least once: handlers must be idempotent. Any value
+ * other than a tj_verdict is taken as TJ_FAIL.
  */
 typedef tj_verdict (*tj_handler_fn)(tj_task *task, void *userdata);
 

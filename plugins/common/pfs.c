@@ -11,6 +11,33 @@
 
 #include "pfs.h"
 
+/* Split `path` into a malloc'd directory part ("." when there is none). */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd, r = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int
 pfs_mkdir_p(const char *path)
 {
@@ -32,7 +59,19 @@ pfs_mkdir_p(const char *path)
 		if (copy[i - 1] == '/')
 			continue; /* "a//b" */
 		copy[i] = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+		if (mkdir(copy, 0755) == 0) {
+			/* A new directory lasts once its parent's entry does.
+			 * A parent we may write but not read (mode 0333) cannot
+			 * be opened to sync: that is no reason to fail. */
+			char *parent = dir_of(copy);
+
+			r = parent != NULL ? fsync_dir(parent) : -ENOMEM;
+			free(parent);
+			if (r == -EACCES)
+				r = 0;
+			if (r < 0)
+				goto out;
+		} else if (errno != EEXIST) {
 			r = -errno;
 			goto out;
 		}
@@ -101,33 +140,6 @@ pfs_read(const char *path, size_t max, char **data_r, size_t *len_r)
 	data = NULL;
 out:
 	free(data);
-	close(fd);
-	return r;
-}
-
-/* Split `path` into a malloc'd directory part ("." when there is none). */
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd, r = 0;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
 	close(fd);
 	return r;
 }

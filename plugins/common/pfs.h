@@ -10,9 +10,10 @@
 #define PFS_MAX_FILE (16u * 1024u * 1024u)
 
 /*
- * Create directory `path` and any missing parents (mode 0755 before umask).
- * 0, or -errno (-ENOTDIR if a component exists and is not a directory).
- * Thread-safe: concurrent callers creating the same path both succeed.
+ * Create directory `path` and any missing parents (mode 0755 before umask),
+ * durably: the parent of each directory made is fsynced. 0, or -errno
+ * (-ENOTDIR if a component exists and is not a directory). Thread-safe:
+ * concurrent callers creating the same path both succeed.
  */
 int pfs_mkdir_p(const char *path);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,15 @@ e2e_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
+e2e_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
@@ -106,15 +116,22 @@ e2e_install_plugin(const char *fixture, const char *dir, const char *as)
 	return rc;
 }
 
+/* Connect to `urls` (comma-separated). */
 static natsStatus
-connect_admin(struct e2e *e)
+connect_admin(struct e2e *e, const char *urls)
 {
+	char buf[512], *servers[8], *save = NULL;
 	natsOptions *o = NULL;
 	natsStatus s;
+	int n = 0;
 
+	snprintf(buf, sizeof(buf), "%s", urls);
+	for (char *u = strtok_r(buf, ",", &save); u != NULL && n < 8;
+	     u = strtok_r(NULL, ",", &save))
+		servers[n++] = u;
 	s = natsOptions_Create(&o);
 	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, e->srv.url);
+		s = natsOptions_SetServers(o, (const char **)servers, n);
 	/* The server-restart tests stop the server under this connection:
 	 * keep reconnecting, quickly. */
 	if (s == NATS_OK)
@@ -159,13 +176,25 @@ e2e_setup(struct e2e *e)
 		printf("# cannot start nats-server: %s\n", strerror(-rc));
 		goto out;
 	}
-	if (connect_admin(e) != NATS_OK) {
-		printf("# cannot connect to %s: %s\n", e->srv.url, nats_GetLastError(NULL));
-		rc = -ECONNREFUSED;
-		goto out;
-	}
+	rc = e2e_connect(e);
 out:
 	return rc;
+}
+
+int
+e2e_connect(struct e2e *e)
+{
+	return e2e_connect_urls(e, e->srv.url);
+}
+
+int
+e2e_connect_urls(struct e2e *e, const char *urls)
+{
+	if (connect_admin(e, urls) != NATS_OK) {
+		printf("# cannot connect to %s: %s\n", urls, nats_GetLastError(NULL));
+		return -ECONNREFUSED;
+	}
+	return 0;
 }
 
 static int
@@ -195,31 +224,45 @@ e2e_teardown(struct e2e *e)
 }
 
 int
-e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
+e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c)
 {
-	FILE *fp = fopen(e->config, "w");
+	FILE *fp = fopen(path, "w");
+	char log_file[400] = "";
 	int rc = 0;
 
 	if (fp == NULL)
 		return -errno;
+	if (e->log_file != NULL)
+		snprintf(log_file, sizeof(log_file), ", \"file\": \"%s\"", e->log_file);
 	fprintf(fp,
 	        "{\n"
 	        "  \"nats\": { \"url\": \"%s\", \"connect_timeout\": \"2s\",\n"
 	        "            \"reconnect_wait\": \"100ms\", \"reconnect_jitter\": \"20ms\" },\n"
 	        "  \"plugin_dir\": \"%s\",\n"
 	        "  \"state_dir\": \"%s\",\n"
-	        "  \"worker_id\": \"e2e\",\n"
-	        "  \"log\": { \"level\": \"debug\" },\n"
+	        "  \"worker_id\": \"%s\",\n"
+	        "  \"log\": { \"level\": \"debug\"%s },\n"
 	        "  %s\n"
-	        "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"] } ],\n"
-	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\" },\n"
+	        "  \"streams\": [ { \"name\": \"TASKS\", \"subjects\": [\"tasks.>\"]%s%s } ],\n"
+	        "  \"dlq\": { \"stream\": \"DLQ\", \"subject_prefix\": \"dlq\"%s%s },\n"
 	        "  \"routes\": %s\n"
 	        "}\n",
-	        e->srv.url, e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
-	        top_extra, routes);
+	        c->url != NULL ? c->url : e->srv.url,
+	        e->plugin_dir != NULL ? e->plugin_dir : e2e_plugin_dir(), e->state,
+	        c->worker_id != NULL ? c->worker_id : "e2e", log_file,
+	        c->top_extra != NULL ? c->top_extra : "", c->stream_extra != NULL ? ", " : "",
+	        c->stream_extra != NULL ? c->stream_extra : "", c->dlq_extra != NULL ? ", " : "",
+	        c->dlq_extra != NULL ? c->dlq_extra : "", c->routes);
 	if (fclose(fp) != 0)
 		rc = -errno;
 	return rc;
+}
+
+int
+e2e_write_config(struct e2e *e, const char *top_extra, const char *routes)
+{
+	return e2e_write_config_to(e, e->config,
+	                           &(struct e2e_conf){ .top_extra = top_extra, .routes = routes });
 }
 
 /* Fork and exec taskjet with its output in `log`; the child must not
@@ -264,6 +307,7 @@ int
 e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int timeout_ms)
 {
 	char *argv[] = { (char *)"taskjet", (char *)"run", (char *)"-c", (char *)config, NULL };
+	const char *watch;
 	int64_t deadline;
 	int rc;
 
@@ -272,9 +316,10 @@ e2e_run_start_config(struct e2e *e, const char *config, struct e2e_proc *p, int 
 	rc = spawn(p->log, argv, &p->pid);
 	if (rc < 0)
 		goto out;
+	watch = e->log_file != NULL ? e->log_file : p->log;
 	deadline = e2e_now_ms() + timeout_ms;
 	for (;;) {
-		if (e2e_file_count(p->log, " ready: ") > 0) {
+		if (e2e_file_count(watch, " ready: ") > 0) {
 			rc = 0;
 			break;
 		}
@@ -479,6 +524,224 @@ e2e_header(natsMsg *m, const char *key)
 }
 
 int
+e2e_publish_once(struct e2e *e, const char *subject, const char *payload, const char *id,
+                 int max_wait_ms)
+{
+	jsPubAck *pa = NULL;
+	jsPubOptions po;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.MaxWait = max_wait_ms;
+	s = js_Publish(&pa, e->js, subject, payload, (int)strlen(payload), &po, &jerr);
+	jsPubAck_Destroy(pa);
+	return (int)s;
+}
+
+/* Ids whose asynchronous publish failed, to publish again. */
+struct failed_ids {
+	pthread_mutex_t lock;
+	char **v;
+	size_t count, cap;
+};
+
+static void
+on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	struct failed_ids *f = closure;
+	const char *id = NULL;
+
+	if (natsMsgHeader_Get(pae->Msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (f->count == f->cap) {
+		size_t cap = f->cap != 0 ? 2 * f->cap : 64;
+		char **nv = realloc(f->v, cap * sizeof(*nv));
+
+		if (nv != NULL) {
+			f->v = nv;
+			f->cap = cap;
+		}
+	}
+	if (f->count < f->cap)
+		f->v[f->count++] = strdup(id);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int
+e2e_publish_many(struct e2e *e, const char *subject, const char *prefix, size_t from, size_t n)
+{
+	struct failed_ids f = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	jsOptions jo;
+	jsPubOptions po;
+	jsCtx *js = NULL;
+	natsStatus s;
+	char id[160];
+	int rc = 0;
+
+	jsOptions_Init(&jo);
+	jo.PublishAsync.MaxPending = 256;
+	jo.PublishAsync.ErrHandler = on_pub_error;
+	jo.PublishAsync.ErrHandlerClosure = &f;
+	s = natsConnection_JetStream(&js, e->nc, &jo);
+	jsPubOptions_Init(&po);
+	po.MaxWait = 5000;
+	for (size_t i = from; s == NATS_OK && i < from + n; i++) {
+		natsMsg *m = NULL;
+
+		snprintf(id, sizeof(id), "%s-%zu", prefix, i);
+		s = natsMsg_Create(&m, subject, NULL, "{}", 2);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+		if (s == NATS_OK)
+			s = js_PublishMsgAsync(js, &m, &po);
+		natsMsg_Destroy(m); /* NULL once the library took it */
+		if (s != NATS_OK) {
+			/* Stalled or disconnected: this one synchronously. */
+			s = NATS_OK;
+			if (e2e_publish(e, subject, "{}", id, NULL, NULL) != 0)
+				rc = -EIO;
+		}
+	}
+	if (js != NULL) {
+		jsPubOptions_Init(&po);
+		po.MaxWait = 30000;
+		if (js_PublishAsyncComplete(js, &po) != NATS_OK)
+			printf("# publish_many: not every ack came within 30 s\n");
+	}
+	/* The handler ran for every failure by now; publish those again, one
+	 * by one, under the same ids. */
+	for (size_t i = 0; i < f.count; i++) {
+		if (f.v[i] != NULL && e2e_publish(e, subject, "{}", f.v[i], NULL, NULL) != 0)
+			rc = -EIO;
+		free(f.v[i]);
+	}
+	if (f.count > 0)
+		printf("# publish_many: %zu of %zu published again after an error\n", f.count, n);
+	free(f.v);
+	jsCtx_Destroy(js);
+	return s == NATS_OK ? rc : -EIO;
+}
+
+/* Index i of "<prefix>-<i>", or SIZE_MAX when `id` is not one of ours. */
+static size_t
+task_index(const char *id, const char *prefix, size_t published)
+{
+	size_t plen = strlen(prefix);
+	char *end;
+	unsigned long long v;
+
+	if (id == NULL || strncmp(id, prefix, plen) != 0 || id[plen] != '-' || id[plen + 1] < '0' ||
+	    id[plen + 1] > '9')
+		return SIZE_MAX;
+	v = strtoull(id + plen + 1, &end, 10);
+	return *end == '\0' && v < published ? (size_t)v : SIZE_MAX;
+}
+
+/* Mark in `seen` the tasks among the stream's stored messages; the id is
+ * the Nats-Msg-Id, or `header` when it is not NULL. */
+static int
+mark_stored(struct e2e *e, const char *stream, const char *header, const char *prefix,
+            size_t published, unsigned char *seen)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	uint64_t first, last;
+
+	if (js_GetStreamInfo(&si, e->js, stream, NULL, &jerr) != NATS_OK)
+		return -EIO;
+	first = si->State.FirstSeq;
+	last = si->State.Msgs > 0 ? si->State.LastSeq : 0;
+	jsStreamInfo_Destroy(si);
+	for (uint64_t seq = first; last > 0 && seq <= last; seq++) {
+		natsMsg *m = NULL;
+		const char *id = NULL;
+		size_t i;
+
+		if (js_GetMsg(&m, e->js, stream, seq, NULL, &jerr) != NATS_OK)
+			continue; /* acked and removed */
+		if (natsMsgHeader_Get(m, header != NULL ? header : "Nats-Msg-Id", &id) == NATS_OK &&
+		    (i = task_index(id, prefix, published)) != SIZE_MAX)
+			seen[i] = 1;
+		natsMsg_Destroy(m);
+	}
+	return 0;
+}
+
+int
+e2e_tally(struct e2e *e, const char *record, const char *stream, const char *prefix,
+          size_t published, struct e2e_tally *t_r)
+{
+	struct e2e_tally t = { .published = published };
+	struct e2e_records r = { 0 };
+	unsigned *done = calloc(published + 1, sizeof(*done));
+	unsigned *starts = calloc(published + 1, sizeof(*starts));
+	unsigned char *retried = calloc(published + 1, 1);
+	unsigned char *stored = calloc(published + 1, 1), *dead = calloc(published + 1, 1);
+	int rc;
+
+	if (done == NULL || starts == NULL || retried == NULL || stored == NULL || dead == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = e2e_records_read(record, &r);
+	if (rc == 0)
+		rc = mark_stored(e, stream, NULL, prefix, published, stored);
+	if (rc == 0)
+		rc = mark_stored(e, "DLQ", "Taskjet-Original-Msg-Id", prefix, published, dead);
+	if (rc < 0)
+		goto out;
+	for (size_t k = 0; k < r.count; k++) {
+		size_t i = task_index(r.v[k].id, prefix, published);
+
+		if (i == SIZE_MAX)
+			continue;
+		done[i] += r.v[k].done;
+		starts[i] += r.v[k].start;
+		retried[i] |= r.v[k].retry;
+	}
+	for (size_t i = 0; i < published; i++) {
+		t.entered_twice += starts[i] > 1 && !retried[i];
+		if (done[i] > 0) {
+			t.handled++;
+			t.twice += done[i] > 1;
+			t.extra += done[i] - 1;
+			t.ghosts += stored[i];
+		} else if (dead[i]) {
+			t.dead++;
+		} else if (stored[i]) {
+			t.pending++;
+		} else {
+			t.lost++;
+			if (t.lost <= 5)
+				printf("# lost: %s-%zu (never done, not in the DLQ, not stored)\n",
+				       prefix, i);
+		}
+	}
+	*t_r = t;
+out:
+	e2e_records_free(&r);
+	free(done);
+	free(starts);
+	free(retried);
+	free(stored);
+	free(dead);
+	return rc;
+}
+
+void
+e2e_tally_print(const char *what, const struct e2e_tally *t)
+{
+	printf("# %s: %zu published = %zu handled + %zu dead-lettered + %zu pending; "
+	       "%zu lost; %zu handled twice (%zu extra calls), %zu with the handler entered "
+	       "twice; %zu handled yet still stored (ghosts)\n",
+	       what, t->published, t->handled, t->dead, t->pending, t->lost, t->twice, t->extra,
+	       t->entered_twice, t->ghosts);
+}
+
+int
 e2e_stream_msgs(struct e2e *e, const char *stream, uint64_t *msgs_r)
 {
 	jsStreamInfo *si = NULL;
@@ -534,10 +797,16 @@ e2e_records_read(const char *path, struct e2e_records *r_r)
 	if (text != NULL) {
 		for (line = strtok_r(text, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save)) {
-			struct e2e_rec rec;
+			struct e2e_rec rec = { .at_ms = 0 };
+			char verdict[8] = "";
+			int got = sscanf(line, "%127s %127s %u %7s %lld", rec.id, rec.subject,
+			                 &rec.attempt, verdict, &rec.at_ms);
 
-			if (sscanf(line, "%127s %127s %u", rec.id, rec.subject, &rec.attempt) != 3)
+			if (got < 3)
 				continue;
+			rec.done = strcmp(verdict, "done") == 0;
+			rec.start = strcmp(verdict, "start") == 0;
+			rec.retry = strcmp(verdict, "retry") == 0;
 			if (r.count == cap) {
 				struct e2e_rec *nv;
 
@@ -633,6 +902,24 @@ e2e_records_count_now(const char *path)
 	if (e2e_records_read(path, &r) != 0)
 		return 0;
 	n = r.count;
+	e2e_records_free(&r);
+	return n;
+}
+
+size_t
+e2e_records_done_now(const char *path)
+{
+	struct e2e_records r;
+	size_t n = 0;
+
+	if (e2e_records_read(path, &r) != 0)
+		return 0;
+	/* Keep the done lines only, then count their ids. */
+	for (size_t i = 0; i < r.count; i++)
+		if (r.v[i].done)
+			r.v[n++] = r.v[i];
+	r.count = n;
+	n = e2e_records_unique(&r);
 	e2e_records_free(&r);
 	return n;
 }

@@ -29,6 +29,9 @@ struct e2e {
 	jsCtx *js;
 	int runs; /* taskjet processes started so far */
 	const char *plugin_dir; /* for e2e_write_config; NULL: the fixtures' */
+	/* For e2e_write_config: log.file, the engine's log instead of its
+	 * stderr (e2e_run_start then waits for "ready" there); NULL: none. */
+	const char *log_file;
 };
 
 /* A running (or finished) taskjet child. */
@@ -38,11 +41,16 @@ struct e2e_proc {
 	int status; /* wait status once reaped */
 };
 
-/* One fx_behave record_file line: "<id> <subject> <attempt>". */
+/* One fx_behave record_file line: "<id> <subject> <attempt>"; an
+ * fx_ledger line adds "<start|done|retry> <unix ms>". */
 struct e2e_rec {
 	char id[128];
 	char subject[128];
 	unsigned attempt;
+	bool start; /* fx_ledger: a call started */
+	bool done; /* fx_ledger: a call ended with the verdict done */
+	bool retry; /* fx_ledger: a call ended with the verdict retry */
+	long long at_ms; /* fx_ledger: when (CLOCK_REALTIME ms); else 0 */
 };
 
 struct e2e_records {
@@ -64,21 +72,40 @@ int e2e_setup(struct e2e *e);
 /* Only the temp dir and its paths (a test that starts its own server,
  * say with authorization, and connects itself). 0 or -errno. */
 int e2e_setup_dir(struct e2e *e);
+/* Connect the admin connection to e->srv (started by the test). 0 or
+ * -ECONNREFUSED. */
+int e2e_connect(struct e2e *e);
+/* The same to other servers (a cluster's, comma-separated). */
+int e2e_connect_urls(struct e2e *e, const char *urls);
 /* Close the connection, stop the server, remove the directory. */
 void e2e_teardown(struct e2e *e);
 
 /*
  * Write e->config: nats.url of the test server, plugin_dir, state_dir,
- * log level debug, stream TASKS on tasks.>, the DLQ, `top_extra` (more
- * top-level members, e.g. "\"shutdown_grace\": \"10s\"," or "") and the
- * `routes` array text. 0 or -errno.
+ * log level debug (and log.file e->log_file, if set), stream TASKS on
+ * tasks.>, the DLQ, `top_extra` (more top-level members, e.g.
+ * "\"shutdown_grace\": \"10s\"," or "") and the `routes` array text.
+ * 0 or -errno.
  */
 int e2e_write_config(struct e2e *e, const char *top_extra, const char *routes);
 
+/* The parts of a config that tests vary; NULL members take the defaults
+ * of e2e_write_config. */
+struct e2e_conf {
+	const char *url; /* nats.url: the test server's by default */
+	const char *worker_id; /* "e2e" */
+	const char *top_extra; /* more top-level members, each ending in "," */
+	const char *stream_extra; /* more members of stream TASKS, each after a "," */
+	const char *dlq_extra; /* more members of "dlq", each after a "," */
+	const char *routes; /* the routes array text */
+};
+/* Write the config `c` describes to `path`. 0 or -errno. */
+int e2e_write_config_to(struct e2e *e, const char *path, const struct e2e_conf *c);
+
 /*
  * Start `taskjet run -c e->config` and wait (at most timeout_ms) for its
- * "ready:" log line. 0; -ECHILD if it exited first (p->status set);
- * -ETIMEDOUT; -errno.
+ * "ready:" log line (in p->log, or in e->log_file if set). 0; -ECHILD
+ * if it exited first (p->status set); -ETIMEDOUT; -errno.
  */
 int e2e_run_start(struct e2e *e, struct e2e_proc *p, int timeout_ms);
 /* The same with another config file (a second deployment). */
@@ -106,6 +133,44 @@ char *e2e_file_read(const char *path);
  * Sets *seq_r (may be NULL) to the stream sequence. 0 or -errno. */
 int e2e_publish(struct e2e *e, const char *subject, const char *payload, const char *id,
                 uint64_t *seq_r, ...);
+/* One publish attempt, waiting at most max_wait_ms for the store's ack:
+ * 0, or the natsStatus (> 0) it failed with. */
+int e2e_publish_once(struct e2e *e, const char *subject, const char *payload, const char *id,
+                     int max_wait_ms);
+
+/*
+ * Publish tasks "<prefix>-<from>" .. "<prefix>-<from + n - 1>" (that id is
+ * their Nats-Msg-Id) to `subject` with payload "{}", pipelined; a task
+ * whose ack did not come is published again under its id (the server
+ * dedupes). 0 once the server acked every one; -EIO otherwise (a TAP
+ * diagnostic says which).
+ */
+int e2e_publish_many(struct e2e *e, const char *subject, const char *prefix, size_t from, size_t n);
+
+/*
+ * The fate of every task "<prefix>-<i>", i < published, from an fx_ledger
+ * record file, the work stream and the DLQ (every figure a count of
+ * tasks). lost = published - handled - dead - pending: a task that is
+ * none of those was dropped silently.
+ */
+struct e2e_tally {
+	size_t published;
+	size_t handled; /* a "done" line: the handler finished it */
+	size_t twice; /* more than one "done" line (each such task once) */
+	size_t extra; /* "done" lines beyond each task's first, summed */
+	/* Handler entered more than once ("start" lines) though it never
+	 * said retry: finished twice, or cut short by a kill and run again. */
+	size_t entered_twice;
+	size_t dead; /* in the DLQ (Taskjet-Original-Msg-Id) */
+	size_t pending; /* never done, still stored in the work stream */
+	size_t lost;
+	size_t ghosts; /* done yet still stored (after a server SIGKILL) */
+};
+int e2e_tally(struct e2e *e, const char *record, const char *stream, const char *prefix,
+              size_t published, struct e2e_tally *t_r);
+/* One TAP diagnostic line: "# <what>: N published = ... lost ...". */
+void e2e_tally_print(const char *what, const struct e2e_tally *t);
+
 /* The first value of header `key` of `m`, or NULL. */
 const char *e2e_header(natsMsg *m, const char *key);
 /* Stream message count; consumer pending (not yet delivered) and ack
@@ -133,6 +198,8 @@ bool e2e_settled(struct e2e *e, const char *stream, const char *consumer);
  * read yet): for wait conditions. */
 size_t e2e_records_count_now(const char *path);
 size_t e2e_records_unique_now(const char *path);
+/* Distinct ids with an fx_ledger "done" line right now. */
+size_t e2e_records_done_now(const char *path);
 
 /* Checked steps shared by the e2e tests: each failure is a failed CHECK
  * of the running test (tests/testing.h). */
@@ -160,6 +227,8 @@ int e2e_http(int port, const char *method, const char *path, const char *token, 
 double e2e_metric(const char *text, const char *series);
 
 int64_t e2e_now_ms(void);
+/* CLOCK_REALTIME in ms: the clock of fx_ledger's times. */
+long long e2e_wall_ms(void);
 void e2e_sleep_ms(int ms);
 
 #endif

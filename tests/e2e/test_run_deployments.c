@@ -148,14 +148,23 @@ letter_reason(const struct deployment *d, char *reason, size_t len)
 	return ok;
 }
 
+/* Both letters written, both tasks deleted from their work streams and
+ * both moves logged: the engine writes the letter first, then deletes,
+ * then logs, so a check right after the letter appears can run ahead of
+ * the rest. */
 static bool
-both_dead_lettered(void *arg)
+both_moved(void *arg)
 {
 	struct deployment *d = arg;
 	char reason[64];
+	uint64_t msgs = 1;
 
-	return letter_reason(&d[0], reason, sizeof(reason)) &&
-	       letter_reason(&d[1], reason, sizeof(reason));
+	for (int i = 0; i < 2; i++)
+		if (!letter_reason(&d[i], reason, sizeof(reason)) ||
+		    e2e_stream_msgs(&env, d[i].stream, &msgs) != 0 || msgs != 0 ||
+		    e2e_file_count(d[i].proc.log, "moved to the DLQ after max deliveries") == 0)
+			return false;
+	return true;
 }
 
 TEST(two_deployments_both_capture_their_max_deliveries)
@@ -189,7 +198,7 @@ TEST(two_deployments_both_capture_their_max_deliveries)
 	for (int i = 0; i < 2; i++)
 		CHECK_INT(kill(d[i].proc.pid, SIGCONT), 0);
 
-	settled = e2e_wait_for(both_dead_lettered, d, SETTLE_MS);
+	settled = e2e_wait_for(both_moved, d, SETTLE_MS);
 	CHECK_TRUE(settled);
 	for (int i = 0; i < 2; i++) {
 		reason[0] = '\0';

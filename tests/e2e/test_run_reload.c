@@ -6,7 +6,8 @@
  * new one, the old instances finalised. POST /api/v1/reload: the token
  * rules, "nothing changed", routes added and removed, and a broken config
  * or a broken plugin that change nothing and say why. The engine's pid
- * and its one "ready" never change.
+ * and its one "ready" never change. SIGHUP after the log file was
+ * renamed away: new lines go to a new file at log.file, none to the old.
  */
 #include <errno.h>
 #include <signal.h>
@@ -328,6 +329,102 @@ out:
 	e2e_teardown(&env);
 }
 
+/* ----- SIGHUP reopens log.file (log rotation) ----- */
+
+/* The size of `path` in *size_r; 0 or -errno. */
+static int
+file_size(const char *path, off_t *size_r)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return -errno;
+	*size_r = st.st_size;
+	return 0;
+}
+
+/* For e2e_wait_for: `needle` is in the file at `path`. */
+struct in_file {
+	const char *path;
+	const char *needle;
+};
+
+static bool
+file_has(void *arg)
+{
+	const struct in_file *f = arg;
+
+	return e2e_file_count(f->path, f->needle) > 0;
+}
+
+/*
+ * What logrotate does without copytruncate: the log file renamed away,
+ * then SIGHUP. The engine opens a new file at the configured path and
+ * writes there; the renamed file keeps what was written before and gets
+ * nothing more.
+ */
+TEST(sighup_reopens_the_log_file_after_it_was_renamed)
+{
+	static const char routes[] =
+	    "[ { \"name\": \"work\", \"stream\": \"TASKS\", \"subject\": \"tasks.work\", "
+	    "\"plugin\": \"fx_behave\", \"fetch_wait\": \"200ms\", "
+	    "\"config\": { \"record_file\": \"%s\" } } ]";
+	char buf[600], log_file[300], rotated[310];
+	off_t rotated_size = -1, now_size = -1;
+
+	if (!e2e_setup_checked(&env))
+		goto out;
+	snprintf(log_file, sizeof(log_file), "%s/taskjet.log", env.dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", log_file);
+	env.log_file = log_file;
+	snprintf(buf, sizeof(buf), routes, env.record);
+	CHECK_INT(e2e_write_config(&env, "", buf), 0);
+	CHECK_INT(e2e_run_start(&env, &run_proc, READY_MS), 0);
+	if (testing_failed())
+		goto out;
+	/* The log went to the file, not to the inherited stderr. */
+	CHECK_INT(e2e_file_count(run_proc.log, " ready: "), 0);
+	CHECK_INT(e2e_publish(&env, "tasks.work", "{}", "before-rotation", NULL, NULL), 0);
+	CHECK_TRUE(e2e_wait_for(handled, "before-rotation", 15000));
+	CHECK_TRUE(
+	    e2e_wait_for(file_has, &(struct in_file){ log_file, "acked before-rotation " }, 15000));
+
+	CHECK_INT(rename(log_file, rotated), 0);
+	CHECK_INT(kill(run_proc.pid, SIGHUP), 0);
+	/* "log reopened" is written after the switch: into the new file. */
+	CHECK_TRUE(e2e_wait_for(file_has, &(struct in_file){ log_file, "log reopened" }, 15000));
+	CHECK_INT(file_size(rotated, &rotated_size), 0);
+
+	CHECK_INT(e2e_publish(&env, "tasks.work", "{}", "after-rotation", NULL, NULL), 0);
+	CHECK_TRUE(e2e_wait_for(handled, "after-rotation", 15000));
+	CHECK_TRUE(
+	    e2e_wait_for(file_has, &(struct in_file){ log_file, "acked after-rotation " }, 15000));
+	e2e_stop_checked(&run_proc, STOP_MS, NULL);
+
+	/* The new file is a fresh one: only what came after the reopen. */
+	CHECK_INT(e2e_file_count(log_file, " ready: "), 0);
+	CHECK_INT(e2e_file_count(log_file, "acked before-rotation "), 0);
+	CHECK_INT(e2e_file_count(log_file, "stopped cleanly"), 1);
+	/* The renamed file has everything before it, and stopped growing. */
+	CHECK_INT(e2e_file_count(rotated, " ready: "), 1);
+	CHECK_INT(e2e_file_count(rotated, "acked before-rotation "), 1);
+	CHECK_INT(e2e_file_count(rotated, "log reopened"), 0);
+	CHECK_INT(e2e_file_count(rotated, "acked after-rotation "), 0);
+	CHECK_INT(e2e_file_count(rotated, "stopped cleanly"), 0);
+	CHECK_INT(file_size(rotated, &now_size), 0);
+	CHECK_INT(now_size, rotated_size);
+	if (testing_failed()) {
+		struct e2e_proc show = run_proc;
+
+		snprintf(show.log, sizeof(show.log), "%s", rotated);
+		e2e_proc_dump(&show);
+		snprintf(show.log, sizeof(show.log), "%s", log_file);
+		e2e_proc_dump(&show);
+	}
+out:
+	e2e_teardown(&env);
+}
+
 int
 main(void)
 {
@@ -340,6 +437,7 @@ main(void)
 		RUN(a_thread_plugin_swapped_in_the_middle_loses_nothing);
 	}
 	RUN(reload_over_http_applies_what_loads_and_refuses_what_fails);
+	RUN(sighup_reopens_the_log_file_after_it_was_renamed);
 	nats_Close();
 	return testing_done();
 }

@@ -124,6 +124,7 @@ check_route(const struct cfg *cfg, const struct cfg_route *r)
 	CHECK(between(r->batch, 1, 1000));
 	CHECK(between(r->prefetch, 1, 10000));
 	CHECK(between(r->fetch_wait_ms, 10, 60000));
+	CHECK(between(r->max_ack_pending, 1, 10000000));
 	CHECK(between(r->payload_max_depth, 1, 4096));
 	CHECK(between(r->backoff.initial_ms, 1, r->backoff.max_ms));
 	CHECK(r->backoff.max_ms <= CFG_DURATION_MAX_MS);

@@ -134,11 +134,8 @@ check_rebuilt(const struct dlq_entry *e, const char *msg_id)
 		reason = DLQ_REASON_HANDLER_FAILED;
 	letter = malloc(sizeof(*letter));
 	rc = dlq_letter_build(&dlq_cfg, &task, NULL, e->plugin, reason, NULL, NOW_MS, letter);
-	if (rc != 0) {
-		CHECK(rc == -ENAMETOOLONG);
-		free(letter);
-		return;
-	}
+	/* Whatever subject the server delivered, a letter is built for it. */
+	CHECK(rc == 0);
 	back = dlq_entry_new(&dlq_cfg, SEQ, STORED_NS, letter->rec.subject, letter->rec.headers,
 	                     letter->rec.header_count, NULL, 0);
 	CHECK(same(back->orig_subject, task.subject));
@@ -161,6 +158,7 @@ check_rebuilt(const struct dlq_entry *e, const char *msg_id)
 		CHECK(entry_header(back, DLQ_REPLAYED_FROM_HEADER) == NULL);
 	}
 	dlq_entry_free(back);
+	dlq_letter_release(letter);
 	free(letter);
 }
 

@@ -4,15 +4,20 @@
 
 Starts a real nats-server on loopback and `taskjet run` with three routes of
 the fx_behave fixture and a bearer token, puts real tasks through it (some
-fail into the DLQ, one carries bytes that are not text, one carries HTML),
-then drives Debian's headless Chromium through chromedriver (the W3C
-WebDriver protocol, spoken here with the standard library: nothing to
-install from a registry, and the driver always matches the browser, both
-built from Debian's chromium source package). It checks what the page shows
-against what was processed, filters the letters, opens two in detail,
-replays one and deletes another through the page's confirmation (the token
-asked for, a wrong one refused first), watches a new letter arrive without
-a reload, and saves screenshots.
+fail into the DLQ, every task of one route is retried once, one carries
+bytes that are not text, one carries HTML), then drives Debian's headless
+Chromium through chromedriver (the W3C WebDriver protocol, spoken here with
+the standard library: nothing to install from a registry, and the driver
+always matches the browser, both built from Debian's chromium source
+package). It checks what the page shows against what was processed and what
+/api/v1/overview says at the same time (totals, rates, uptime, readiness),
+unlocks the letters with the token (a wrong one refused first), filters the
+letters, opens two in detail, replays one and deletes another through the
+page's confirmation, watches a new letter arrive without a reload; then
+restarts taskjet with another token while the page is open, so the
+confirmation of a replay is refused and asks for the token (a wrong one
+refused, then the new one), and deletes a route's consumer behind taskjet's
+back, so the page shows it not ready and why. It saves screenshots.
 
 Usage: dashboard_browser.py   (environment: top_builddir, NATS_SERVER,
 CHROMIUM, CHROMEDRIVER, TASKJET_SCREENSHOTS: where the PNGs go)
@@ -21,6 +26,7 @@ Every wait is bounded; the whole run stops itself after RUN_LIMIT_S.
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +41,8 @@ RUN_LIMIT_S = 240
 # Not UTF-8, a NUL, control characters and an escape sequence.
 binary_payload = b"bin\xff\xfe\x00\x01\x1b[2J\n"
 TOKEN = "dash-board-token-0123456789"
+# The token after the restart (a rotated http.token_file).
+NEW_TOKEN = "dash-board-token-rotated-9876543210"
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 top_builddir = os.environ.get("top_builddir", ".")
@@ -165,18 +173,25 @@ def spawn(args, log, **kw):
     return p
 
 
+def stop(p):
+    """SIGTERM to p's process group (its worker processes too), SIGKILL
+    after ten seconds."""
+    if p.poll() is not None:
+        return
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+
+
 def stop_all():
     for p in reversed(procs):
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
+        stop(p)
 
 
 def log_value(path, marker, prefix):
@@ -217,6 +232,87 @@ def http(method, url, body=None, token=None, timeout=20):
         return status, raw.decode(errors="replace")
 
 
+def nats_request(port, subject, payload=b"", timeout=5):
+    """One request over NATS's client protocol (plain text): the reply's
+    JSON document. For what taskjet has no command for (deleting a
+    consumer behind its back)."""
+    inbox = "_INBOX.tj_dashboard_test"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        f = s.makefile("rb")
+        if not f.readline().startswith(b"INFO "):
+            raise OSError("nats: no INFO from the server")
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":false}\r\n' +
+                  f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode() +
+                  payload + b"\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                raise OSError("nats: the server closed the connection")
+            if line.startswith(b"PING"):
+                s.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise OSError(f"nats: {line.decode(errors='replace').strip()}")
+            elif line.startswith(b"MSG "):
+                size = int(line.split()[-1])
+                return json.loads(f.read(size + 2)[:size])
+
+
+class Engine:
+    """`taskjet run` with the test's config; start() again after stop()
+    is a restart (same store, same streams and durables)."""
+
+    def __init__(self, tmp, nats_port):
+        self.tmp = tmp
+        self.nats_port = nats_port
+        self.proc = None
+        self.port = None
+        self.starts = 0
+
+    def config(self, token):
+        """The config file for `token` (its own 0600 token file); the
+        HTTP port is the one of the first start from then on."""
+        token_file = os.path.join(self.tmp, f"token{self.starts}")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(token + "\n")
+        cfg = os.path.join(self.tmp, f"taskjet{self.starts}.json")
+        listen = f"127.0.0.1:{self.port or 0}"
+        with open(cfg, "w") as f:
+            json.dump({
+                "plugin_dir": plugins, "state_dir": os.path.join(self.tmp, "state"),
+                "worker_id": "dash-worker-1",
+                "nats": {"url": f"nats://127.0.0.1:{self.nats_port}"},
+                "http": {"listen": listen, "token_file": token_file},
+                "streams": [{"name": "TASKS", "subjects": ["orders.>", "emails.>", "hooks.>"]}],
+                "routes": [
+                    {"name": "orders", "stream": "TASKS", "subject": "orders.*",
+                     "plugin": "fx_behave", "concurrency": 4, "config": {"sleep_ms": 20}},
+                    # Every task once retried, soon redelivered.
+                    {"name": "emails", "stream": "TASKS", "subject": "emails.send",
+                     "plugin": "fx_behave", "concurrency": 2, "backoff": {"initial": "200ms"},
+                     "config": {"sleep_ms": 2, "fail_first": 1}},
+                    {"name": "hooks", "stream": "TASKS", "subject": "hooks.in",
+                     "plugin": "fx_behave", "payload": "json"},
+                ],
+            }, f, indent=1)
+        return cfg
+
+    def start(self, token):
+        """Start it; the endpoint's base URL once /readyz says ready."""
+        self.cfg = self.config(token)
+        self.log = os.path.join(self.tmp, f"taskjet{self.starts}.log")
+        self.starts += 1
+        with open(self.log, "w") as log:
+            self.proc = spawn([taskjet, "run", "-c", self.cfg], log)
+        self.port = wait_for(lambda: self.proc.poll() is None and log_value(
+            self.log, "http: listening on", "127.0.0.1:"), 20, "taskjet's HTTP port")
+        self.base = f"http://127.0.0.1:{self.port}"
+        wait_for(lambda: http("GET", self.base + "/readyz")[0] == 200, 20, "/readyz 200")
+        return self.base
+
+    def stop(self):
+        stop(self.proc)
+
+
 def run(tmp):
     # nats-server, JetStream on, a free port on loopback, a fresh store.
     nats_log = os.path.join(tmp, "nats.log")
@@ -226,37 +322,14 @@ def run(tmp):
         nats_log, "Listening for client connections", "127.0.0.1:"), 15, "nats-server ready")
     ok(nats_port, "nats-server runs on loopback")
 
-    token_file = os.path.join(tmp, "token")
-    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-        f.write(TOKEN + "\n")
-    cfg = os.path.join(tmp, "taskjet.json")
-    with open(cfg, "w") as f:
-        json.dump({
-            "plugin_dir": plugins, "state_dir": os.path.join(tmp, "state"),
-            "worker_id": "dash-worker-1",
-            "nats": {"url": f"nats://127.0.0.1:{nats_port}"},
-            "http": {"listen": "127.0.0.1:0", "token_file": token_file},
-            "streams": [{"name": "TASKS", "subjects": ["orders.>", "emails.>", "hooks.>"]}],
-            "routes": [
-                {"name": "orders", "stream": "TASKS", "subject": "orders.*",
-                 "plugin": "fx_behave", "concurrency": 4, "config": {"sleep_ms": 20}},
-                {"name": "emails", "stream": "TASKS", "subject": "emails.send",
-                 "plugin": "fx_behave", "concurrency": 2, "config": {"sleep_ms": 2}},
-                {"name": "hooks", "stream": "TASKS", "subject": "hooks.in",
-                 "plugin": "fx_behave", "payload": "json"},
-            ],
-        }, f, indent=1)
-    tj_log = os.path.join(tmp, "taskjet.log")
-    with open(tj_log, "w") as log:
-        tj = spawn([taskjet, "run", "-c", cfg], log)
-    port = wait_for(lambda: tj.poll() is None and log_value(tj_log, "http: listening on",
-                                                            "127.0.0.1:"), 20, "taskjet's HTTP port")
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: http("GET", base + "/readyz")[0] == 200, 20, "/readyz 200")
+    engine = Engine(tmp, nats_port)
+    base = engine.start(TOKEN)
     ok(True, "taskjet run serves its endpoint and is ready")
+    cfg = engine.cfg
 
-    # Real tasks: 12 + 6 + 3 done; 2 + 1 fail in the handler; 2 are not
-    # JSON on a JSON route (one is bytes that are not text, one is HTML).
+    # Real tasks: 12 + 6 + 3 done (the 6 emails after one retry each);
+    # 2 + 1 fail in the handler; 2 are not JSON on a JSON route (one is
+    # bytes that are not text, one is HTML).
     published = 0
     tasks = ([("orders.new", {"order": i}) for i in range(12)] + [("orders.new", "fail")] * 2 +
              [("emails.send", {"to": f"u{i}@example.com"}) for i in range(6)] +
@@ -278,6 +351,8 @@ def run(tmp):
         return ov if done and ov["dlq"].get("messages") == 5 else None
     ov = wait_for(settled, 30, "every task acked or dead-lettered")
     ok(True, "the engine settled every task (21 acked, 5 dead letters)")
+    ok([r["retried"] for r in ov["routes"]] == [0, 6, 0],
+       "the engine retried each email once (fail_first 1)", [r["retried"] for r in ov["routes"]])
 
     # ---- the browser ----
     profile = os.path.join(tmp, "chromium-profile")
@@ -304,7 +379,7 @@ def run(tmp):
         },
     })
     try:
-        browse(b, base, ov, tmp)
+        browse(b, engine, ov)
     finally:
         b.quit()
 
@@ -330,27 +405,78 @@ def console(b):
     return b.cmd("POST", "/se/log", {"type": "browser"})
 
 
-def unlock_if_asked(b):
-    """A server that wants the token to read dead letters (issue 10) makes
-    the page ask for it first; True when it did."""
-    wait_for(lambda: visible(b, "#unlock") or letter_seqs(b), 15, "letters or a token form")
-    if not visible(b, "#unlock"):
-        return False
-    b.type("#unlock-token", TOKEN)
-    b.click("#unlock button[type=submit]")
-    note("reading the dead letters needs the token: given in the page's form")
-    return True
+def live_text(b):
+    return b.js("return document.getElementById('live').textContent;")
 
 
-def browse(b, base, ov, tmp):
+def refreshed(b, times=1):
+    """Wait until the page refreshed `times` more times (its "updated"
+    time changes with every reading of the overview)."""
+    for _ in range(times):
+        mark = live_text(b)
+        wait_for(lambda: (lambda t: t.startswith("live") and t != mark)(live_text(b)), 10,
+                 "the page's next refresh")
+
+
+def facts(b):
+    """The overview's facts as shown: {term: text}."""
+    return b.js("return Object.fromEntries(Array.from(document.querySelectorAll('.facts div'),"
+                " (d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent]));")
+
+
+def uptime_seconds(text):
+    """Seconds of an uptime as the page writes it ("1d 2h 3m", "2h 3m 4s",
+    "3m 4s", "4s"); None when it is not one."""
+    m = re.fullmatch(r"(?:(\d+)d )?(?:(\d+)h )?(?:(\d+)m)? ?(?:(\d+)s)?", text or "")
+    if not m or not text or not any(m.groups()):
+        return None
+    d, h, mi, s = (int(g or 0) for g in m.groups())
+    return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
+def rate(text):
+    """A rate cell's number; None for "–"."""
+    return None if text == "–" else float(text.replace(",", ""))
+
+
+RATE_KEYS = ("received_per_sec", "acked_per_sec", "retried_per_sec", "dead_lettered_per_sec")
+
+
+def check_rates(b, base):
+    """The rate cells of each route between what /api/v1/overview said
+    just before and just after the page's refresh (the window only grows
+    or slides while no task comes, so it moves one way), within 10% and
+    the 0.01 they are rounded to."""
+    before = http("GET", base + "/api/v1/overview")[1]
+    # The second refresh from now asked after `before` was read.
+    refreshed(b, 2)
+    rows = table(b, "#routes-table")
+    after = http("GET", base + "/api/v1/overview")[1]
+    for i, name in enumerate(("orders", "emails", "hooks")):
+        shown = [rate(t) for t in rows[i][8:12]]
+        was = [before["routes"][i]["last_minute"][k] for k in RATE_KEYS]
+        now = [after["routes"][i]["last_minute"][k] for k in RATE_KEYS]
+        fits = all(v is not None and min(x, y) * 0.9 - 0.011 <= v <= max(x, y) * 1.1 + 0.011
+                   for v, x, y in zip(shown, was, now))
+        ok(fits, f"{name}: the rates per second are what the API says (in, acked, retried, dead)",
+           f"page {shown}, API before {was}, after {now}")
+        want_zero = [False, False, name != "emails", False]
+        ok([v == 0 for v in shown] == want_zero,
+           f"{name}: non-zero rates for what flowed in the last minute"
+           f"{' (retries too)' if name == 'emails' else ''}", rows[i])
+
+
+def browse(b, engine, ov):
+    base = engine.base
     b.open(base + "/")
     b.js("window.__loadedOnce = 'yes';")
     rows = wait_for(lambda: (lambda r: r if len(r) == 3 else None)(table(b, "#routes-table")),
                     15, "the route table")
     ok(b.js("return document.title;") == "taskjet", "the page at / is the dashboard")
 
-    # The route table shows what the engine counted.
-    want = {"orders": (12, 0, 2, "4"), "emails": (6, 0, 1, "2"), "hooks": (3, 0, 2, "1")}
+    # The route table shows what the engine counted: each email was
+    # retried once.
+    want = {"orders": (12, 0, 2, "4"), "emails": (6, 6, 1, "2"), "hooks": (3, 0, 2, "1")}
     by_route = {r[0]: r for r in rows}
     ok([r[0] for r in rows] == ["orders", "emails", "hooks"], "one row per route, config order",
        rows)
@@ -359,28 +485,53 @@ def browse(b, base, ov, tmp):
         r = by_route.get(name, [""] * 17)
         api = api_routes[name]
         ok(r[1] == api["subject"] and r[2] == "fx_behave 1.0.0" and r[3] == api["isolation"]
-           and r[4] == conc, f"{name}: subject, plugin and version, isolation, concurrency", r)
+           and r[3] == "process" and r[4] == conc,
+           f"{name}: subject, plugin and version, isolation (process, the default), concurrency",
+           r)
         ok(r[12] == str(acked) and r[13] == str(retried) and r[14] == str(dead),
            f"{name}: acked {acked}, retried {retried}, dead-lettered {dead}", r)
         ok(r[5] == "0" and r[6] == "0" and r[7] == "0", f"{name}: nothing in flight or pending", r)
-        ok(r[8] not in ("0", "–") and r[15].endswith("s") and r[16].endswith("s"),
-           f"{name}: a rate over the last minute and handler p50/p99 are shown", r)
+        ok(r[15].endswith("s") and r[16].endswith("s"), f"{name}: handler p50 and p99 are shown",
+           r)
+    check_rates(b, base)
 
-    facts = b.js("return Object.fromEntries(Array.from(document.querySelectorAll('.facts div'),"
-                 " (d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent]));")
+    up_before = http("GET", base + "/api/v1/overview")[1]["uptime_seconds"]
+    shown = facts(b)
+    up_after = http("GET", base + "/api/v1/overview")[1]["uptime_seconds"]
     version = subprocess.run([taskjet, "--version"], stdout=subprocess.PIPE, text=True,
                              timeout=10).stdout.split()[1]
-    ok(facts.get("Worker") == "dash-worker-1" and facts.get("Version") == f"taskjet {version}",
-       "overview: worker id and version", facts)
-    ok(facts.get("NATS", "").startswith("connected") and "127.0.0.1" in facts.get("NATS", "")
-       and facts.get("Readiness") == "ready" and facts.get("Dead letters") == "5 in DLQ",
-       "overview: NATS connection, readiness, DLQ depth", facts)
+    ok(shown.get("Worker") == "dash-worker-1" and shown.get("Version") == f"taskjet {version}",
+       "overview: worker id and version", shown)
+    ok(shown.get("NATS", "").startswith("connected") and "127.0.0.1" in shown.get("NATS", "")
+       and shown.get("Readiness") == "ready" and shown.get("Dead letters") == "5 in DLQ"
+       and b.js("return document.getElementById('ready-pill').textContent;") == "ready",
+       "overview: NATS connection, readiness (no reason while ready), DLQ depth", shown)
+    uptime = uptime_seconds(shown.get("Uptime"))
+    # The page read it up to a refresh (2 s) before the API did.
+    ok(uptime is not None and up_before - 3 <= uptime <= up_after,
+       "overview: the uptime, as the API counts it",
+       f"page {shown.get('Uptime')!r}, API {up_before} then {up_after}")
 
-    # The dead letters.
-    token_given = unlock_if_asked(b)
+    # The dead letters need the token (issue 10): the page asks for it.
+    # A wrong one is refused, and not one letter is shown.
+    wait_for(lambda: visible(b, "#unlock"), 15, "the token form")
+    ok(not letter_seqs(b) and "need the bearer token" in b.js(
+        "return document.getElementById('letters-status').textContent;"),
+       "reading the dead letters needs the token: the page asks for it")
+    b.type("#unlock-token", "not-the-token")
+    b.click("#unlock button[type=submit]")
+    wait_for(lambda: visible(b, "#unlock-error"), 10, "the wrong token refused")
+    status = b.js("return document.getElementById('letters-status').textContent;")
+    ok(visible(b, "#unlock") and "refused" in status and not letter_seqs(b)
+       and b.js("return document.querySelector('#letters-table tbody').textContent;")
+       == "Nothing here.",
+       "a wrong token is refused, says so, and shows no letter", status)
+    b.type("#unlock-token", TOKEN)
+    b.click("#unlock button[type=submit]")
     seqs = wait_for(lambda: (lambda s: s if len(s) == 5 else None)(letter_seqs(b)), 15,
                     "five dead letters listed")
-    ok(seqs == [1, 2, 3, 4, 5], "the five dead letters are listed", seqs)
+    ok(seqs == [1, 2, 3, 4, 5] and not visible(b, "#unlock"),
+       "with the right token the five dead letters are listed", seqs)
     letters = {int(r[0]): r for r in table(b, "#letters-table")}
     reasons = sorted(r[4] for r in letters.values())
     ok(reasons == ["handler_failed"] * 3 + ["invalid_payload"] * 2,
@@ -474,29 +625,17 @@ def browse(b, base, ov, tmp):
         "inline script" in m.lower() and "script-src 'self'" in m for m in refused),
        "Content-Security-Policy: an inline script is refused", refused)
 
-    # Replay through the page: a letter of orders, token asked, a wrong
-    # one refused, then the right one.
+    # Replay through the page: a letter of orders. The page has the token
+    # already: the confirmation asks for the decision only.
     fail_seq = next(s for s, r in letters.items() if r[2] == "orders")
     b.click(f"#letters-table tr[data-seq='{fail_seq}'] button[data-action=view]")
     wait_for(lambda: b.js("return !document.getElementById('detail-replay').disabled;"), 10,
              "the letter to replay")
     b.click("#detail-replay")
     wait_for(lambda: visible(b, "#confirm"), 5, "the confirmation")
-    b.screenshot(os.path.join(shots, "dashboard-replay.png"))
     title = b.js("return document.getElementById('confirm-title').textContent;")
-    if token_given:
-        ok(not visible(b, "#confirm-token-row") and "Replay dead letter" in title,
-           "replay asks for confirmation (the token was given already)")
-    else:
-        ok(visible(b, "#confirm-token-row") and "Replay dead letter" in title,
-           "replay asks for confirmation and for the token")
-        b.type("#confirm-token", "not-the-token")
-        b.click("#confirm-ok")
-        err = wait_for(lambda: visible(b, "#confirm-error") and b.js(
-            "return document.getElementById('confirm-error').textContent;"), 10, "the refusal")
-        ok("token" in err and visible(b, "#confirm") and fail_seq in letter_seqs(b),
-           "a wrong token is refused and nothing is replayed", err)
-        b.type("#confirm-token", TOKEN)
+    ok(not visible(b, "#confirm-token-row") and "Replay dead letter" in title,
+       "replay asks for confirmation (not for the token the page has)", title)
     b.click("#confirm-ok")
     wait_for(lambda: not visible(b, "#confirm") and not visible(b, "#detail"), 10,
              "the dialogs to close")
@@ -511,10 +650,10 @@ def browse(b, base, ov, tmp):
     ok(len(new) == 1, "the replayed task failed again: its new letter appears without a reload",
        new)
 
-    # Delete: cancel first (nothing happens), then confirm (token known now).
+    # Delete: cancel first (nothing happens), then confirm.
     b.click(f"#letters-table tr[data-seq='{bin_seq}'] button[data-action=delete]")
     wait_for(lambda: visible(b, "#confirm"), 5, "the delete confirmation")
-    ok(not visible(b, "#confirm-token-row"), "the token is asked once per page")
+    ok(not visible(b, "#confirm-token-row"), "the delete confirmation does not ask for the token")
     b.click("#confirm-cancel")
     time.sleep(0.5)
     ok(bin_seq in letter_seqs(b) and http("GET", f"{base}/api/v1/dlq/{bin_seq}",
@@ -535,13 +674,92 @@ def browse(b, base, ov, tmp):
     ok(dead, "the route table refreshes itself (emails: 2 dead-lettered)")
     wait_for(lambda: len(letter_seqs(b)) == 5, 10, "the new letter listed")
     ok(b.js("return window.__loadedOnce;") == "yes", "all of it without reloading the page")
+    later = uptime_seconds(facts(b).get("Uptime"))
+    ok(uptime is not None and later is not None and later > uptime,
+       "the uptime grows from one refresh to a later one", f"{uptime} s, then {later} s")
     b.js("window.scrollTo(0, 0);")
     time.sleep(0.3)
     b.screenshot(os.path.join(shots, "dashboard-overview.png"))
+
+    rotate_token(b, engine, emails[0])
+    not_ready(b, engine)
     note(f"screenshots in {shots}: dashboard-overview.png, dashboard-letter.png, "
          "dashboard-replay.png")
-    ok(os.path.getsize(os.path.join(shots, "dashboard-overview.png")) > 10000,
-       "a screenshot was saved")
+    ok(all(os.path.getsize(os.path.join(shots, f"dashboard-{n}.png")) > 10000
+           for n in ("overview", "letter", "replay")), "the three screenshots were saved")
+
+
+def rotate_token(b, engine, seq):
+    """The token changes under the open page: taskjet restarted with
+    another http.token_file. The page (paused, so it lists nothing with
+    the old token first) still shows letter `seq`; replaying it, the
+    server refuses the old token, and the confirmation asks for the token:
+    a wrong one is refused, the new one replays."""
+    b.click("#pause")
+    wait_for(lambda: live_text(b) == "paused", 5, "the page paused")
+    engine.stop()
+    base = engine.start(NEW_TOKEN)
+    ok(http("GET", f"{base}/api/v1/dlq/{seq}", token=TOKEN)[0] == 401
+       and http("GET", f"{base}/api/v1/dlq/{seq}", token=NEW_TOKEN)[0] == 200,
+       "taskjet restarted on the same port with a new token: the old one is refused")
+
+    b.click(f"#letters-table tr[data-seq='{seq}'] button[data-action=replay]")
+    wait_for(lambda: visible(b, "#confirm"), 5, "the replay confirmation")
+    ok(not visible(b, "#confirm-token-row"), "the page still has the old token: not asked yet")
+    b.click("#confirm-ok")
+    err = wait_for(lambda: visible(b, "#confirm-error") and b.js(
+        "return document.getElementById('confirm-error').textContent;"), 10, "the refusal")
+    ok("refused the token" in err and visible(b, "#confirm") and visible(b, "#confirm-token-row")
+       and seq in letter_seqs(b)
+       and http("GET", f"{base}/api/v1/dlq/{seq}", token=NEW_TOKEN)[0] == 200,
+       "the old token is refused: the confirmation says so, asks for the token, "
+       "nothing is replayed", err)
+    b.screenshot(os.path.join(shots, "dashboard-replay.png"))
+
+    b.js("document.getElementById('confirm-error').textContent = '';")
+    b.type("#confirm-token", "not-the-token")
+    b.click("#confirm-ok")
+    err = wait_for(lambda: visible(b, "#confirm-error") and b.js(
+        "return document.getElementById('confirm-error').textContent;"), 10, "the refusal")
+    ok("refused the token" in err and visible(b, "#confirm") and visible(b, "#confirm-token-row")
+       and http("GET", f"{base}/api/v1/dlq/{seq}", token=NEW_TOKEN)[0] == 200,
+       "a wrong token is refused and nothing is replayed", err)
+
+    b.type("#confirm-token", NEW_TOKEN)
+    b.click("#confirm-ok")
+    wait_for(lambda: not visible(b, "#confirm"), 10, "the confirmation to close")
+    wait_for(lambda: seq not in letter_seqs(b), 10, "the replayed letter to leave")
+    toast = b.js("return document.getElementById('toast').textContent;")
+    ok(f"Letter {seq} replayed to TASKS #" in toast
+       and http("GET", f"{base}/api/v1/dlq/{seq}", token=NEW_TOKEN)[0] == 404,
+       "with the new token the letter is replayed", toast)
+    ok(live_text(b) == "paused", "the page stays paused after the replay", live_text(b))
+    b.click("#pause")
+    wait_for(lambda: live_text(b).startswith("live"), 10, "the page live again")
+    up = uptime_seconds(facts(b).get("Uptime"))
+    ok(up is not None and up < 30 and facts(b).get("Readiness") == "ready",
+       "resumed, the page shows the restarted engine: a new uptime, ready", facts(b))
+
+
+def not_ready(b, engine):
+    """A route's durable deleted behind taskjet's back: the engine is not
+    ready, and the page says so with the reason /readyz gives."""
+    ov = http("GET", engine.base + "/api/v1/overview")[1]
+    hooks = next(r for r in ov["routes"] if r["name"] == "hooks")
+    answer = nats_request(engine.nats_port,
+                          f"$JS.API.CONSUMER.DELETE.{hooks['stream']}.{hooks['consumer']}")
+    ok(answer.get("success") is True, f"consumer {hooks['consumer']} deleted", answer)
+    want = f"route hooks: consumer {hooks['stream']}/{hooks['consumer']}"
+    wait_for(lambda: want in facts(b).get("Readiness", ""), 15, "the page to say not ready")
+    refreshed(b)
+    shown = facts(b).get("Readiness", "")
+    st, rz = http("GET", engine.base + "/readyz")
+    reason = rz.get("reason", "") if isinstance(rz, dict) else ""
+    pill = b.js("const p = document.getElementById('ready-pill'); return [p.textContent, p.title];")
+    ok(st == 503 and want in reason and shown == f"not ready {reason}" and pill == ["not ready",
+                                                                                    reason],
+       "overview: not ready, with the reason /readyz gives", f"page {shown!r}, pill {pill}, "
+       f"/readyz {st} {rz}")
 
 
 def on_alarm(signum, frame):
@@ -557,7 +775,7 @@ if __name__ == "__main__":
         run(tmp)
     except (Timeout, WebDriverError, OSError, subprocess.SubprocessError) as e:
         ok(False, "the browser run went through", f"{type(e).__name__}: {e}")
-        for name in ("taskjet.log", "chromedriver.log"):
+        for name in ("taskjet0.log", "taskjet1.log", "chromedriver.log"):
             path = os.path.join(tmp, name)
             if os.path.exists(path):
                 with open(path, errors="replace") as f:

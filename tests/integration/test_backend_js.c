@@ -2,8 +2,12 @@
 /*
  * The JetStream backend against a real server: exactly-once delivery to
  * the callback, nak delay, dead letters with headers, term, publish dedupe,
- * max-deliveries advisories and server restarts. Every test accounts for
- * every task: published = acked + dead-lettered + still pending.
+ * max-deliveries advisories (also while the DLQ refuses letters and while
+ * the server refuses the engine a load or a delete) and server restarts.
+ * Every test accounts for every task: published = acked + dead-lettered +
+ * still pending. The engine connects as user "engine", the test as
+ * "admin"; reloading the server's config takes rights away and gives them
+ * back under a running engine.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +20,7 @@
 
 #include "engine/workers.h"
 #include "nats/jetstream.h"
+#include "nats/topology.h"
 #include "util/clock.h"
 #include "js_fixture.h"
 #include "util/log.h"
@@ -39,11 +44,14 @@ struct state {
 	unsigned calls;
 	unsigned acks;
 	unsigned dead_letters;
+	unsigned dead_letter_calls; /* the advisory reader's, through the sink */
+	unsigned dead_letter_failures;
 	unsigned bad_ids;
 };
 
 static struct nats_server server;
 static struct natsconn *admin;
+static char engine_pw[300], admin_pw[300];
 static struct js_fixture fx;
 static struct state st;
 
@@ -56,13 +64,22 @@ state_reset(enum mode mode)
 	st.mode = mode;
 }
 
+/* A record's subject and id, which it points at. */
+struct letter_names {
+	char subject[512];
+	char msg_id[256];
+};
+
 static void
-fill_letter(struct tj_task *task, struct dlq_record *rec, const char *reason)
+fill_letter(struct tj_task *task, struct dlq_record *rec, struct letter_names *names,
+            const char *reason)
 {
 	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->subject, sizeof(rec->subject), "dlq.%s", task->subject);
-	snprintf(rec->msg_id, sizeof(rec->msg_id), "dlq-%s-%" PRIu64, task->stream,
+	snprintf(names->subject, sizeof(names->subject), "dlq.%s", task->subject);
+	snprintf(names->msg_id, sizeof(names->msg_id), "dlq-%s-%" PRIu64, task->stream,
 	         task->stream_seq);
+	rec->subject = names->subject;
+	rec->msg_id = names->msg_id;
 	rec->headers[0] = (struct msg_header){ "Taskjet-Reason", reason };
 	rec->headers[1] = (struct msg_header){ "Taskjet-Original-Stream", task->stream };
 	rec->header_count = 2;
@@ -107,8 +124,9 @@ process(void *ctx, struct tj_task *task)
 		break;
 	case MODE_DLQ: {
 		struct dlq_record rec;
+		struct letter_names names;
 
-		fill_letter(task, &rec, "handler_failed");
+		fill_letter(task, &rec, &names, "handler_failed");
 		rc = ops->dead_letter(task->backend, task, &rec);
 		if (rc == 0)
 			rc = ops->term(task->backend, task);
@@ -136,18 +154,22 @@ dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char 
 {
 	struct state *s = ctx;
 	struct dlq_record rec;
+	struct letter_names names;
 	int rc;
 
-	fill_letter(task, &rec, reason == DLQ_REASON_MAX_DELIVERIES ? "max_deliveries" : "other");
+	fill_letter(task, &rec, &names,
+	            reason == DLQ_REASON_MAX_DELIVERIES ? "max_deliveries" : "other");
 	rc = task->backend->ops->dead_letter(task->backend, task, &rec);
 	/* No reply subject on a synthesized task: these must be no-ops. */
 	if (rc == 0)
 		rc = task->backend->ops->term(task->backend, task);
-	if (rc == 0) {
-		pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->lock);
+	s->dead_letter_calls++;
+	if (rc == 0)
 		s->dead_letters++;
-		pthread_mutex_unlock(&s->lock);
-	}
+	else
+		s->dead_letter_failures++;
+	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
@@ -520,6 +542,191 @@ out:
 	fx.route.ack_wait_ms = 30000;
 }
 
+/* The server's config: the test as "admin" with every right, the engine
+ * as "engine" with `engine_perms` (a permissions block, or ""). */
+static char server_conf[1024];
+
+static const char *
+conf_with(const char *engine_perms)
+{
+	snprintf(server_conf, sizeof(server_conf),
+	         "authorization { users = [\n"
+	         "  { user: admin, password: \"admin-pw\" }\n"
+	         "  { user: engine, password: \"engine-pw\"%s%s }\n"
+	         "] }\n",
+	         engine_perms[0] != '\0' ? ", " : "", engine_perms);
+	return server_conf;
+}
+
+/* The advisory reader's durable: how many advisories it holds unacked,
+ * and its ack floor (the last advisory acked in order). */
+struct advisory_state {
+	int64_t ack_pending;
+	uint64_t ack_floor;
+	bool ok;
+};
+
+static struct advisory_state
+advisory_state(void)
+{
+	struct advisory_state as = { 0 };
+	jsConsumerInfo *ci = NULL;
+	char durable[512];
+
+	topology_advisory_durable(&fx.route, durable, sizeof(durable));
+	if (js_GetConsumerInfo(&ci, natsconn_js(admin), fx.cfg.dlq.advisory_stream, durable, NULL,
+	                       NULL) != NATS_OK)
+		return as;
+	as.ack_pending = ci->NumAckPending;
+	as.ack_floor = ci->AckFloor.Stream;
+	as.ok = true;
+	jsConsumerInfo_Destroy(ci);
+	return as;
+}
+
+static bool
+task_stream_empty(void *arg)
+{
+	struct consumer_state cs = read_state();
+
+	return cs.ok && cs.stream_msgs == 0;
+}
+
+struct log_goal {
+	const char *needle;
+	int count;
+};
+
+static bool
+server_logged(void *arg)
+{
+	const struct log_goal *g = arg;
+
+	return nats_server_log_count(&server, g->needle) >= g->count;
+}
+
+/* The last lines of the server's log, as TAP comments. */
+static void
+show_server_log(void)
+{
+	char path[300], line[512], ring[40][512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/server.log", server.dir);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		snprintf(ring[n++ % 40], sizeof(ring[0]), "%s", line);
+	if (f != NULL)
+		fclose(f);
+	for (int i = n > 40 ? n - 40 : 0; i < n; i++)
+		printf("# server: %s", ring[i % 40]);
+}
+
+/*
+ * A task the server gave up on (MAX_DELIVERIES) while moving it to the DLQ
+ * fails: the advisory must stay unacked and come back, so the task ends
+ * in the DLQ once the fault clears, and is not left behind in its stream
+ * (where nothing would ever deliver it again). `deny` is the engine's
+ * permissions block while the fault lasts ("" for none); `dlq_full`
+ * fills a DLQ of one message that refuses the next (discard new).
+ */
+static void
+advisory_survives_a_fault(const char *deny, bool dlq_full)
+{
+	const char *violation = "Publish Violation";
+	int violations = nats_server_log_count(&server, violation);
+	struct backend *b;
+	natsMsg *letter = NULL;
+	int published;
+
+	fx.route.max_attempts = 2;
+	fx.route.ack_wait_ms = 1000;
+	if (dlq_full)
+		fx.cfg.dlq.max_msgs = 1;
+	b = backend_up(false);
+	if (b == NULL)
+		goto out;
+	state_reset(MODE_NEVER_ACK);
+	fresh_topology(b);
+	if (dlq_full) {
+		jsPubAck *pa = NULL;
+
+		CHECK_INT(js_Publish(&pa, natsconn_js(admin), "dlq.filler", "x", 1, NULL, NULL),
+		          NATS_OK);
+		jsPubAck_Destroy(pa);
+	}
+	if (deny[0] != '\0')
+		CHECK_INT(nats_server_reload_conf(&server, conf_with(deny)), 0);
+	published = publish_tasks(b, 1);
+	CHECK_INT(published, 1);
+	CHECK_INT(start_all(b), 0);
+
+	/* Two deliveries, the advisory, and the move fails. */
+	if (dlq_full)
+		CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letter_failures, 1 },
+		                       20000));
+	else
+		CHECK_TRUE(js_wait_for(server_logged,
+		                       &(struct log_goal){ violation, violations + 1 }, 20000));
+	CHECK_INT(st.deliveries[1], 2);
+	CHECK_INT(read_state().stream_msgs, 1); /* still in its stream */
+	/* Not acked: a nak with a delay keeps it pending (a mutant that acks
+	 * anyway has acked within this half second). */
+	clock_sleep_ms(500);
+	CHECK_INT(advisory_state().ack_floor, 0);
+	CHECK_INT(advisory_state().ack_pending, 1);
+
+	/* The fault clears: the advisory comes back and the move completes. */
+	if (dlq_full)
+		CHECK_INT(js_PurgeStream(natsconn_js(admin), fx.cfg.dlq.stream, NULL, NULL),
+		          NATS_OK);
+	else
+		CHECK_INT(nats_server_reload_conf(&server, conf_with("")), 0);
+	CHECK_TRUE(js_wait_for(task_stream_empty, NULL, 30000));
+	CHECK_TRUE(js_wait_for(reached, &(struct count_goal){ &st.dead_letters, 1 }, 5000));
+	CHECK_INT(stop_all(b, 5000), 0);
+	CHECK_TRUE(st.dead_letter_calls >= (dlq_full ? 2u : 1u));
+	CHECK_INT(st.deliveries[1], 2); /* never handed to a handler again */
+	/* Exactly one letter (a rewrite of the same letter is a duplicate). */
+	CHECK_INT(read_state().dlq_msgs, 1);
+	CHECK_INT(js_GetLastMsg(&letter, natsconn_js(admin), fx.cfg.dlq.stream, "dlq.tasks.t", NULL,
+	                        NULL),
+	          NATS_OK);
+	natsMsg_Destroy(letter);
+	CHECK_INT(advisory_state().ack_pending, 0);
+	CHECK_TRUE(advisory_state().ack_floor >= 1);
+	check_accounting(published, 1);
+	backend_destroy(b);
+out:
+	if (testing_failed())
+		show_server_log();
+	if (deny[0] != '\0')
+		nats_server_reload_conf(&server, conf_with(""));
+	fx.route.max_attempts = 5;
+	fx.route.ack_wait_ms = 30000;
+	fx.cfg.dlq.max_msgs = -1;
+}
+
+TEST(max_deliveries_advisory_waits_while_the_dlq_refuses_letters)
+{
+	advisory_survives_a_fault("", true);
+}
+
+TEST(max_deliveries_advisory_waits_while_the_task_cannot_be_deleted)
+{
+	advisory_survives_a_fault(
+	    "permissions: { publish: { deny: [\"$JS.API.STREAM.MSG.DELETE.TASKS\"] } }", false);
+}
+
+TEST(max_deliveries_advisory_waits_while_the_task_cannot_be_loaded)
+{
+	advisory_survives_a_fault("permissions: { publish: { deny: "
+	                          "[\"$JS.API.STREAM.MSG.GET.TASKS\", "
+	                          "\"$JS.API.DIRECT.GET.TASKS.>\"] } }",
+	                          false);
+}
+
 static void
 survives_restart(int sig)
 {
@@ -601,15 +808,27 @@ main(void)
 		return must_fail ? 1 : 0;
 	log_setup(TJ_LOG_ERR, LOG_FORMAT_TEXT, NULL);
 	pthread_mutex_init(&st.lock, NULL);
-	rc = nats_server_start(&server);
+	rc = nats_server_start_conf(&server, conf_with(""));
 	if (rc == 0) {
+		struct cfg_nats as_admin;
+
+		snprintf(engine_pw, sizeof(engine_pw), "%s/engine.pw", server.dir);
+		snprintf(admin_pw, sizeof(admin_pw), "%s/admin.pw", server.dir);
+		rc = testing_write_file(engine_pw, "engine-pw\n", 0600);
+		if (rc == 0)
+			rc = testing_write_file(admin_pw, "admin-pw\n", 0600);
 		js_fixture_init(&fx, server.url);
-		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &admin);
+		fx.cfg.nats.user = (char *)"engine";
+		fx.cfg.nats.password_file = engine_pw;
+		as_admin = fx.cfg.nats;
+		as_admin.user = (char *)"admin";
+		as_admin.password_file = admin_pw;
+		if (rc == 0)
+			rc = natsconn_open(&as_admin, NULL, NULL, &admin);
 	}
 	if (rc != 0) {
-		printf("Bail out! cannot start/connect nats-server: %d\n", rc);
 		nats_server_cleanup(&server);
-		return 1;
+		return testing_bail_out("cannot start/connect nats-server: %d", rc);
 	}
 	RUN(delivers_each_task_exactly_once);
 	RUN(delivers_each_task_exactly_once_split_ack);
@@ -617,6 +836,9 @@ main(void)
 	RUN(dead_letter_keeps_payload_and_headers_and_term_removes);
 	RUN(publish_dedupes_on_msg_id);
 	RUN(max_deliveries_advisory_moves_to_dlq);
+	RUN(max_deliveries_advisory_waits_while_the_dlq_refuses_letters);
+	RUN(max_deliveries_advisory_waits_while_the_task_cannot_be_deleted);
+	RUN(max_deliveries_advisory_waits_while_the_task_cannot_be_loaded);
 	RUN(stop_returns_quickly_when_idle);
 	RUN(server_sigterm_mid_consumption_loses_nothing);
 	RUN(server_sigkill_mid_consumption_loses_nothing);

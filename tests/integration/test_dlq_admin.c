@@ -61,8 +61,10 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 	task.stream_seq = orig_seq;
 	task.attempt = 3;
 	if (dlq_letter_build(&fx.cfg.dlq, &task, NULL, "fx_behave", reason, error, failed_at_ms,
-	                     &letter) != 0)
+	                     &letter) != 0) {
+		dlq_letter_release(&letter);
 		return 0;
+	}
 	s = natsMsg_Create(&m, letter.rec.subject, NULL, payload, (int)strlen(payload));
 	if (s == NATS_OK)
 		s = natsMsgHeader_Add(m, "Trace", "t-1");
@@ -80,6 +82,7 @@ put_letter(const char *subject, uint64_t orig_seq, enum dlq_reason reason, const
 		seq = ack->Sequence;
 	jsPubAck_Destroy(ack);
 	natsMsg_Destroy(m);
+	dlq_letter_release(&letter);
 	return seq;
 }
 
@@ -276,7 +279,7 @@ TEST(list_and_get_keep_to_the_subject_prefix)
 	struct dlq_list list = { 0 };
 	struct topo_report r;
 	int64_t now = clock_wall_ms();
-	uint64_t mine, theirs;
+	uint64_t mine, theirs, part_of = 0;
 
 	fresh_topology();
 	other.subject_prefix = (char *)"dlq-other";
@@ -296,7 +299,11 @@ TEST(list_and_get_keep_to_the_subject_prefix)
 	if (list.count == 1)
 		CHECK_INT(list.entries[0].seq, theirs);
 	dlq_list_free(&list);
-	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOENT);
+	/* Stored, but not ours: told apart from a sequence that holds
+	 * nothing, and never deleted by us. */
+	CHECK_INT(dlq_admin_get(admin, &fx.cfg.dlq, theirs, &e), -ENOMSG);
+	CHECK_INT(dlq_admin_part_of(admin, &fx.cfg.dlq, theirs, &part_of), -ENOMSG);
+	CHECK_INT(dlq_admin_delete(admin, &fx.cfg.dlq, theirs), -ENOMSG);
 	CHECK_INT(dlq_admin_get(admin, &other, theirs, &e), 0);
 	if (e != NULL)
 		CHECK_STR(e->payload, "theirs");

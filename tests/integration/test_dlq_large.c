@@ -125,6 +125,7 @@ dead_letter_big(const char *id, uint64_t *task_seq_r)
 	                      "too big to fail", clock_wall_ms(), &letter);
 	if (rc == 0)
 		rc = backend->ops->dead_letter(backend, &task, &letter.rec);
+	dlq_letter_release(&letter);
 	CHECK_INT(rc, 0);
 	task_release(&task);
 	js_delivery_release(&d);
@@ -202,6 +203,7 @@ TEST(a_rewrite_of_the_same_letter_leaves_no_stray_parts)
 	                           "again", clock_wall_ms(), &letter),
 	          0);
 	CHECK_INT(backend->ops->dead_letter(backend, &task, &letter.rec), 0);
+	dlq_letter_release(&letter);
 	js_delivery_release(&d);
 	natsMsg_Destroy(d.msg);
 	dlq_store_parts_filter(&fx.cfg.dlq, filter, sizeof(filter));

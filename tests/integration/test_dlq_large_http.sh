@@ -5,16 +5,20 @@
 # server accepts and the handler fails. Its letter, with the Taskjet-*
 # headers added, does not fit one message: it is stored in parts, and
 # `taskjet dlq show`, GET /api/v1/dlq/SEQ and `taskjet dlq replay` give it
-# back whole; the task is not left stuck. TAP output.
+# back whole; the task is not left stuck. A part's sequence, and another
+# deployment's letter in the shared DLQ stream, are refused, never replayed
+# or called "already replayed". TAP output.
 set -u
 bin="$top_builddir/taskjet"
 plugins="$top_builddir/tests/fixtures/plugins/.libs"
 server_bin=${NATS_SERVER:-/usr/sbin/nats-server}
 tmp=$(mktemp -d /tmp/tj-large-XXXXXX)
 engine=
+engine2=
 nats_pid=
 cleanup() {
 	[ -n "$engine" ] && kill "$engine" 2>/dev/null && wait "$engine" 2>/dev/null
+	[ -n "$engine2" ] && kill "$engine2" 2>/dev/null && wait "$engine2" 2>/dev/null
 	[ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -51,6 +55,12 @@ done
 cp "$tmp/engine.log" "$tmp/out"
 has "taskjet run is ready with HTTP" ' ready: '
 base="http://127.0.0.1:$port"
+# api METHOD PATH: the body into $tmp/out, then a line "HTTP <status>".
+api() {
+	code=$(curl -s -o "$tmp/out" -w '%{http_code}' --max-time 20 -X "$1" \
+		-H 'Content-Type: application/json' "$base$2")
+	echo "HTTP $code" >>"$tmp/out"
+}
 
 # 1 MiB of body at most: the payload is a JSON string of 1048400 bytes.
 len=1048400
@@ -92,6 +102,28 @@ has "GET /api/v1/dlq/SEQ answers" '^HTTP 200$'
 cp "$tmp/get" "$tmp/out"
 has "with the whole payload" "\"payload_len\":$len,"
 
+# The sequence just before the letter holds its last part: no letter to
+# replay, show or delete, and never "already replayed".
+part=$((seq - 1))
+expect "dlq replay of a part's sequence is refused" 1 "$bin" dlq replay -c "$cfg" "$part"
+has "naming the letter it belongs to" "$part is a part of dead letter $seq, .*; replay $seq"
+lacks "and not calling it replayed" 'already replayed'
+expect "dlq replay --json of a part says why" 1 "$bin" dlq replay -c "$cfg" --json "$part"
+has "(an error, no replay, nothing gone)" '"replayed":0,"gone":0,"failed":1'
+expect "dlq show of a part's sequence is refused" 1 "$bin" dlq show -c "$cfg" "$part"
+has "naming the letter" "a part of dead letter $seq, .*; show $seq"
+api POST "/api/v1/dlq/$part/replay"
+has "POST /api/v1/dlq/PART/replay answers 409" '^HTTP 409$'
+has "with an error naming the letter" "\"error\":\"$part is a part of dead letter $seq, .*replay $seq\""
+lacks "not gone" '"gone"'
+api GET "/api/v1/dlq/$part"
+has "GET /api/v1/dlq/PART answers 409" '^HTTP 409$'
+api DELETE "/api/v1/dlq/$part"
+has "DELETE /api/v1/dlq/PART answers 409" '^HTTP 409$'
+has "deleting nothing" "a part of dead letter $seq, .*delete $seq"
+expect "the letter is still whole after all that" 0 "$bin" dlq show -c "$cfg" --json "$seq"
+has "(every byte)" "\"payload_len\":$len,"
+
 expect "dlq replay republishes it" 0 "$bin" dlq replay -c "$cfg" "$seq"
 has "replayed" "replayed $seq -> TASKS seq"
 # The handler fails it again: a new letter, again whole.
@@ -109,5 +141,50 @@ expect "dlq purge --yes removes it" 0 "$bin" dlq purge -c "$cfg" --yes
 has "one letter purged" 'purged 1 dead letter'
 expect "and its parts with it" 0 "$bin" stats -c "$cfg" --json
 has "the DLQ stream is empty" '"dlq":\{"name":"DLQ","found":true,"messages":0,"bytes":0,'
+
+# A second deployment shares the DLQ stream under its own prefix: its
+# letter's sequence is no letter of ours to replay, show or delete.
+cat >"$tmp/cfg2.json" <<JSON
+{
+  "nats": { "url": "$nats_url" },
+  "plugin_dir": "$plugins",
+  "state_dir": "$tmp/state2",
+  "http": { "listen": "127.0.0.1:0" },
+  "dlq": { "subject_prefix": "dlq-b" },
+  "streams": [ { "name": "TASKS_B", "subjects": ["b.>"] } ],
+  "routes": [ { "name": "b", "stream": "TASKS_B", "subject": "b.x",
+                "plugin": "fx_behave", "config": { "verdict": "fail", "reason": "theirs" } } ]
+}
+JSON
+"$bin" run -c "$tmp/cfg2.json" >"$tmp/engine2.log" 2>&1 &
+engine2=$!
+for _ in $(seq 1 200); do
+	grep -q ' ready: ' "$tmp/engine2.log" && break
+	sleep 0.05
+done
+expect "the other deployment takes a task" 0 "$bin" publish -c "$tmp/cfg2.json" b.x '{"n":1}'
+theirs=
+for _ in $(seq 1 100); do
+	"$bin" dlq ls -c "$tmp/cfg2.json" --json >"$tmp/ls" 2>&1
+	theirs=$(sed -n 's/.*"entries":\[{"seq":\([0-9]*\).*/\1/p' "$tmp/ls")
+	[ -n "$theirs" ] && break
+	sleep 0.1
+done
+kill "$engine2" 2>/dev/null && wait "$engine2" 2>/dev/null
+cp "$tmp/ls" "$tmp/out"
+has "and dead-letters it into the shared DLQ" '"count":1,'
+expect "dlq replay of their letter's sequence is refused" 1 "$bin" dlq replay -c "$cfg" "$theirs"
+has "as not a letter of this deployment" "$theirs is not a letter of this deployment"
+lacks "and not called replayed" 'already replayed'
+expect "dlq show of it is refused too" 1 "$bin" dlq show -c "$cfg" "$theirs"
+has "(same reason)" "not a letter of this deployment"
+api POST "/api/v1/dlq/$theirs/replay"
+has "POST /api/v1/dlq/THEIRS/replay answers 404" '^HTTP 404$'
+has "with an error saying why" '"error":".*not a letter of this deployment'
+lacks "not gone" '"gone"'
+api DELETE "/api/v1/dlq/$theirs"
+has "DELETE /api/v1/dlq/THEIRS answers 404" '^HTTP 404$'
+expect "their letter is still there for them" 0 "$bin" dlq show -c "$tmp/cfg2.json" --json "$theirs"
+has "(their payload)" '"reason":"handler_failed"'
 
 tap_finish

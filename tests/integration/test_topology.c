@@ -215,7 +215,26 @@ TEST(consumer_drift_is_updated_with_full_config)
 		CHECK_INT(ci->Config->AckWait, 30000 * NS_PER_MS);
 		CHECK_STR(ci->Config->FilterSubject, "tasks.>");
 		jsConsumerInfo_Destroy(ci);
+		ci = NULL;
 	}
+
+	/* The route's max_ack_pending, when set, wins over the default. */
+	fx.route.max_ack_pending = 50;
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_TRUE(report_has(&r, "max_ack_pending 3200 -> 50"));
+	topo_report_free(&r);
+	CHECK_INT(js_GetConsumerInfo(&ci, natsconn_js(nc), "TASKS", "taskjet-work", NULL, NULL),
+	          NATS_OK);
+	if (ci != NULL) {
+		CHECK_INT(ci->Config->MaxAckPending, 50);
+		CHECK_INT(ci->Config->MaxDeliver, 7);
+		jsConsumerInfo_Destroy(ci);
+	}
+	/* Back to the default, for the tests that follow. */
+	fx.route.max_ack_pending = 0;
+	CHECK_INT(topology_ensure(natsconn_js(nc), &fx.cfg, false, &r), 0);
+	CHECK_TRUE(report_has(&r, "max_ack_pending 50 -> 3200"));
+	topo_report_free(&r);
 }
 
 TEST(retention_change_is_a_conflict)

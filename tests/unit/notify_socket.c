@@ -92,3 +92,43 @@ notify_socket_recv(struct notify_socket *ns, int timeout_ms, char *buf, size_t l
 	}
 	return (int)n;
 }
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+notify_socket_pings(struct notify_socket *ns, int window_ms, pid_t pid, struct ping_stats *st)
+{
+	int64_t end = notify_now_ms() + window_ms, last = -1, at;
+	int64_t gaps[NOTIFY_MAX_PINGS];
+	char msg[512];
+	pid_t from;
+	int n = 0;
+
+	memset(st, 0, sizeof(*st));
+	for (int guard = 0; guard < 10000; guard++) {
+		int64_t left = end - notify_now_ms();
+
+		if (left <= 0)
+			break;
+		if (notify_socket_recv(ns, (int)left, msg, sizeof(msg), &from, &at) <= 0 ||
+		    strcmp(msg, "WATCHDOG=1") != 0)
+			continue;
+		if (pid != 0 && from != pid)
+			st->foreign++;
+		if (last >= 0 && n < NOTIFY_MAX_PINGS)
+			gaps[n++] = at - last;
+		last = at;
+		st->count++;
+	}
+	if (n == 0)
+		return;
+	qsort(gaps, (size_t)n, sizeof(gaps[0]), cmp_i64);
+	st->median_gap_ms = gaps[n / 2];
+	st->max_gap_ms = gaps[n - 1];
+}

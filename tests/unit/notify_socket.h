@@ -31,4 +31,21 @@ int notify_socket_recv(struct notify_socket *ns, int timeout_ms, char *buf, size
 /* Monotonic milliseconds, the clock of *at_ms_r above. */
 int64_t notify_now_ms(void);
 
+/* Keep-alives seen over a window: how many, how many came from a pid other
+ * than the expected one, and the median and widest gap between two in a
+ * row (0 with fewer than two). The median stands for the period: a busy
+ * machine delays a ping now and then, which moves the widest gap (and,
+ * with fixed-rate deadlines, shortens the next) but not the median. */
+struct ping_stats {
+	int count;
+	int foreign;
+	int64_t median_gap_ms;
+	int64_t max_gap_ms;
+};
+#define NOTIFY_MAX_PINGS 1000
+
+/* Collect "WATCHDOG=1" messages for window_ms, skipping others; `pid`: the
+ * sender expected (0: any). */
+void notify_socket_pings(struct notify_socket *ns, int window_ms, pid_t pid, struct ping_stats *st);
+
 #endif

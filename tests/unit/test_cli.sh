@@ -86,6 +86,16 @@ expect "check accepts a good config" 0 "$bin" check -c "$tmp/flaky.json"
 has "check prints the routes table" '^ROUTE +SUBJECT'
 has "check lists the route" '^flaky +tasks\.flaky +TASKS +taskjet-flaky +fx_behave +1 +4 +30s'
 
+# "Creates nothing" holds for log.file too: checked, not opened.
+mkdir -p "$tmp/logs"
+sed "s|^{|{ \"log\": { \"file\": \"$tmp/logs/taskjet.log\" },|" "$tmp/flaky.json" >"$tmp/logged.json"
+expect "check accepts a config with a log.file" 0 "$bin" check -c "$tmp/logged.json"
+expect "and does not create the log file" 1 test -e "$tmp/logs/taskjet.log"
+sed "s|^{|{ \"log\": { \"file\": \"$tmp/no-such-dir/taskjet.log\" },|" "$tmp/flaky.json" >"$tmp/nolog.json"
+expect "check refuses a log.file that could not be created" 78 "$bin" check -c "$tmp/nolog.json"
+has "and names it" "log file $tmp/no-such-dir/taskjet.log: No such file or directory"
+expect "(creating no directory either)" 1 test -e "$tmp/no-such-dir"
+
 sed 's/"fx_behave"/"fx_wrong_major"/' "$tmp/flaky.json" >"$tmp/major.json"
 expect "check refuses a plugin built for another major ABI" 78 "$bin" check -c "$tmp/major.json"
 has "the refusal names both ABI versions" 'ABI 2\.1.*1\.1'
@@ -159,6 +169,16 @@ has "--version names the plugin ABI" '^taskjet [0-9.]+ \(plugin ABI 1\.1, libnat
 for c in run check exec publish plugins; do
 	expect "$c --help succeeds" 0 "$bin" "$c" --help
 done
+# run's --backend and --stdin ask the backend table, not a list of their own.
+expect "run --backend with an unknown name is a usage error" 64 \
+	"$bin" run -c "$tmp/flaky.json" --backend kafka
+has "naming every backend the config takes" \
+	'--backend wants "jetstream", "nats" or "memory", got "kafka"'
+expect "run --stdin on a backend fed by the server is a usage error" 64 \
+	"$bin" run -c "$tmp/flaky.json" --backend nats --stdin
+has "naming the backend" '--stdin: the jetstream backend takes its tasks from the server'
+expect "run --stdin on the memory backend runs" 0 sh -c \
+	"echo 'tasks.flaky {\"n\":1}' | '$bin' run -c '$tmp/flaky.json' --backend memory --stdin"
 expect "an unknown command is a usage error" 64 "$bin" frobnicate
 expect "no command is a usage error" 64 "$bin"
 

@@ -173,6 +173,7 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(r->ack_wait_ms, 30000);
 	CHECK_INT(r->batch, 16);
 	CHECK_INT(r->fetch_wait_ms, 1000);
+	CHECK_INT(r->max_ack_pending, 1000);
 	CHECK_INT(r->payload, CFG_PAYLOAD_ANY);
 	CHECK_INT(r->payload_max_depth, 512);
 	CHECK_INT(r->backoff.initial_ms, 1000);
@@ -191,6 +192,31 @@ TEST(minimal_config_gets_defaults)
 }
 
 /* Commands without a config file use the same DLQ settings as a loaded one. */
+/* Four pull batches per worker once that passes the floor of 1000. */
+TEST(max_ack_pending_default_grows_with_the_route)
+{
+	static const struct {
+		const char *text;
+		int64_t want;
+	} cases[] = {
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"concurrency\":64,\"batch\":100}]}",
+		  4 * 64 * 100 },
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"concurrency\":8,\"batch\":31}]}",
+		  1000 },
+	};
+	char *errors;
+	struct cfg *cfg;
+
+	clear_env();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(load("/c/t.json", cases[i].text, &errors, &cfg), 0);
+		if (cfg == NULL)
+			continue;
+		CHECK_INT(cfg->routes[0].max_ack_pending, cases[i].want);
+		cfg_free(cfg);
+	}
+}
+
 TEST(dlq_defaults_match_a_loaded_config)
 {
 	struct cfg_dlq d = cfg_dlq_defaults();
@@ -207,6 +233,50 @@ TEST(dlq_defaults_match_a_loaded_config)
 	CHECK_INT(d.max_bytes, cfg->dlq.max_bytes);
 	CHECK_INT(d.replicas, cfg->dlq.replicas);
 	cfg_free(cfg);
+}
+
+/* The one place that says which DLQ stream and prefix a setting means:
+ * its own, else the defaults, for no config, an unset and an empty one. */
+TEST(dlq_stream_and_prefix_fall_back_to_the_defaults)
+{
+	struct cfg_dlq d = cfg_dlq_defaults(), unset = { 0 };
+	struct cfg_dlq empty = { .stream = (char *)"", .subject_prefix = (char *)"" };
+	struct cfg_dlq own = { .stream = (char *)"DEAD", .subject_prefix = (char *)"dead.x" };
+
+	CHECK_STR(cfg_dlq_stream(NULL), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(NULL), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&unset), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&unset), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&empty), CFG_DEFAULT_DLQ_STREAM);
+	CHECK_STR(cfg_dlq_prefix(&empty), CFG_DEFAULT_DLQ_SUBJECT_PREFIX);
+	CHECK_STR(cfg_dlq_stream(&d), d.stream);
+	CHECK_STR(cfg_dlq_prefix(&d), d.subject_prefix);
+	CHECK_STR(cfg_dlq_stream(&own), "DEAD");
+	CHECK_STR(cfg_dlq_prefix(&own), "dead.x");
+}
+
+/* The backend names the config, TASKJET_BACKEND and run --backend take:
+ * one table. */
+TEST(backend_names_come_from_one_table)
+{
+	enum cfg_backend b = CFG_BACKEND_MEMORY;
+	char choices[128];
+
+	CHECK_INT(cfg_backend_parse("jetstream", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("memory", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_MEMORY);
+	CHECK_INT(cfg_backend_parse("nats", &b), 0);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_INT(cfg_backend_parse("kafka", &b), -EINVAL);
+	CHECK_INT(b, CFG_BACKEND_JETSTREAM);
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_JETSTREAM), "jetstream");
+	CHECK_STR(cfg_backend_name(CFG_BACKEND_MEMORY), "memory");
+	CHECK_STR(cfg_backend_name((enum cfg_backend)99), "?");
+	cfg_backend_choices(choices, sizeof(choices));
+	CHECK_STR(choices, "\"jetstream\", \"nats\" or \"memory\"");
+	cfg_backend_choices(choices, 8);
+	CHECK_STR(choices, "\"jetstr");
 }
 
 TEST(every_key_is_read)
@@ -233,7 +303,8 @@ TEST(every_key_is_read)
 	    "\"routes\":[{\"name\":\"r\",\"stream\":\"S\",\"subject\":\"s.b.*\","
 	    "\"consumer\":\"c\",\"plugin\":\"p_1-x\",\"handler\":\"h.x\","
 	    "\"concurrency\":256,\"max_attempts\":1000,\"ack_wait\":\"1s\","
-	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"payload\":\"json\","
+	    "\"batch\":1000,\"fetch_wait\":\"10ms\",\"max_ack_pending\":64,"
+	    "\"payload\":\"json\","
 	    "\"payload_max_depth\":4096,"
 	    "\"isolation\":\"process\",\"timeout\":\"90s\",\"limits\":{\"memory\":"
 	    "\"64MiB\",\"cpu\":\"1500ms\",\"open_files\":100},"
@@ -305,6 +376,7 @@ TEST(every_key_is_read)
 	CHECK_INT(r->ack_wait_ms, 1000);
 	CHECK_INT(r->batch, 1000);
 	CHECK_INT(r->fetch_wait_ms, 10);
+	CHECK_INT(r->max_ack_pending, 64);
 	CHECK_INT(r->payload, CFG_PAYLOAD_JSON);
 	CHECK_INT(r->payload_max_depth, 4096);
 	CHECK_INT(r->isolation, CFG_ISOLATION_PROCESS);
@@ -410,7 +482,7 @@ TEST(diff_names_what_changed)
 	                           "\"plugin\":\"p\"}]}");
 	struct cfg *b = load_valid(
 	    "{\"http\":{\"listen\":\"127.0.0.1:9\"}," MIN_STREAMS ",\"routes\":[" MIN_ROUTE
-	    ",\"timeout\":\"1s\",\"config\":{\"x\":1}},"
+	    ",\"timeout\":\"1s\",\"max_ack_pending\":64,\"config\":{\"x\":1}},"
 	    "{\"name\":\"new\",\"stream\":\"S\",\"subject\":\"s.n\",\"plugin\":\"p\"}]}");
 	struct cfg *a2 = load_valid("{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "},"
 	                            "{\"name\":\"gone\",\"stream\":\"S\",\"subject\":\"s.g\","
@@ -424,7 +496,7 @@ TEST(diff_names_what_changed)
 	CHECK_INT(cfg_diff(a, b, collect_line, lines), 4);
 	CHECK_STR(lines, "http: changed; applies at the next start\n"
 	                 "route gone: removed\n"
-	                 "route r: changed: timeout, config\n"
+	                 "route r: changed: max_ack_pending, timeout, config\n"
 	                 "route new: added\n");
 out:
 	cfg_free(a);
@@ -1199,7 +1271,10 @@ int
 main(void)
 {
 	RUN(minimal_config_gets_defaults);
+	RUN(max_ack_pending_default_grows_with_the_route);
 	RUN(dlq_defaults_match_a_loaded_config);
+	RUN(dlq_stream_and_prefix_fall_back_to_the_defaults);
+	RUN(backend_names_come_from_one_table);
 	RUN(every_key_is_read);
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every range docs/config.md documents, held to the loader at its edges:
- * min-1 refused, min accepted, max accepted, max+1 refused. The ranges are
- * read from the document's tables ("integer, 1..256", "duration,
- * 1s..2562047h47m16s854ms", "integer, -1 or >= 1"), so a bound changed in
- * the schema or in the document alone fails here, and so does a numeric
- * key documented without a range.
+ * min-1 refused, min and min+1 accepted, max-1 and max accepted, max+1
+ * refused (numbers: 0.001 either side). The ranges are read from the
+ * document's tables ("integer, 1..256", "duration, 1s..2562047h47m16s854ms",
+ * "integer, -1 or >= 1"), so a bound changed in the schema or in the
+ * document alone fails here, and so does a numeric key documented without
+ * a range, or one of the schema (core/config/schema.c) not documented.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,8 +35,9 @@ struct bound {
 
 /*
  * Other keys a value needs beside it to be judged alone: backoff.initial
- * must not exceed max, and backoff.max (whose minimum is `initial`) must
- * stay within the server's limit with the jitter added.
+ * must not exceed max, backoff.max (whose minimum is `initial`) must stay
+ * within the server's limit with the jitter added, and a stream's max_age
+ * must not be shorter than its duplicate_window.
  */
 static const struct {
 	const char *section, *key, *siblings;
@@ -43,6 +45,8 @@ static const struct {
 } companions[] = {
 	{ "routes[].backoff", "initial", ",\"max\":\"9223372036854ms\",\"jitter\":0", 0 },
 	{ "routes[].backoff", "max", ",\"initial\":\"1ms\",\"jitter\":0", 1 },
+	/* duplicate_window (2m by default) must not exceed a set max_age. */
+	{ "streams[]", "max_age", ",\"duplicate_window\":\"1ms\"", 0 },
 };
 
 static const char *
@@ -58,8 +62,9 @@ companion_of(const struct bound *b, int64_t *relative_min_r)
 	return "";
 }
 
+/* A file of the source tree (top_srcdir), NUL-terminated; NULL on error. */
 static char *
-read_doc(void)
+read_source(const char *rel)
 {
 	const char *top = getenv("top_srcdir");
 	char path[4096];
@@ -67,7 +72,7 @@ read_doc(void)
 	char *text;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/docs/config.md", top != NULL ? top : "..");
+	snprintf(path, sizeof(path), "%s/%s", top != NULL ? top : "..", rel);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return NULL;
@@ -257,9 +262,9 @@ config_with(const struct bound *b, const char *value, char *text, size_t size, c
 		snprintf(path, path_size, "%s", b->key);
 	} else if (strcmp(b->section, "streams[]") == 0) {
 		snprintf(text, size,
-		         "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"],\"%s\":%s}],"
+		         "{\"streams\":[{\"name\":\"S\",\"subjects\":[\"s.>\"],\"%s\":%s%s}],"
 		         "\"routes\":[" MIN_ROUTE "}]}",
-		         b->key, value);
+		         b->key, value, sib);
 		snprintf(path, path_size, "streams[0].%s", b->key);
 	} else if (strcmp(b->section, "routes[]") == 0) {
 		snprintf(text, size, "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"%s\":%s}]}",
@@ -299,19 +304,31 @@ check_edge(const struct bound *b, const char *value, bool accepted, const char *
 	cfg_free(cfg);
 }
 
-/* The JSON text of an integer-like value of b's kind; INT64_MAX + 1 too. */
+/* The JSON text of an integer-like value of b's kind; INT64_MAX + 1 too.
+ * `quoted`: a size as a string ("1048576"), the other way to write one. */
 static const char *
-value_text(const struct bound *b, int64_t n, bool past_max, char *buf, size_t size)
+value_text(const struct bound *b, int64_t n, bool past_max, bool quoted, char *buf, size_t size)
 {
+	const char *q = quoted || b->kind == K_DURATION ? "\"" : "";
+	const char *unit = b->kind == K_DURATION ? "ms" : "";
+
 	if (past_max)
-		snprintf(buf, size,
-		         b->kind == K_DURATION ? "\"9223372036854775808ms\""
-		                               : "9223372036854775808");
-	else if (b->kind == K_DURATION)
-		snprintf(buf, size, "\"%" PRId64 "ms\"", n);
+		snprintf(buf, size, "%s9223372036854775808%s%s", q, unit, q);
 	else
-		snprintf(buf, size, "%" PRId64, n);
+		snprintf(buf, size, "%s%" PRId64 "%s%s", q, n, unit, q);
 	return buf;
+}
+
+/* Integer n (or INT64_MAX + 1) at b's key, loaded or refused; a size is
+ * also tried as a string, which the loader reads on another path. */
+static void
+check_value(const struct bound *b, int64_t n, bool past_max, bool accepted, const char *edge)
+{
+	char v[64];
+
+	check_edge(b, value_text(b, n, past_max, false, v, sizeof(v)), accepted, edge);
+	if (b->kind == K_SIZE && n >= 0)
+		check_edge(b, value_text(b, n, past_max, true, v, sizeof(v)), accepted, edge);
 }
 
 static void
@@ -325,6 +342,10 @@ check_bound(const struct bound *b)
 		check_edge(b, v, false, "min-0.001");
 		snprintf(v, sizeof(v), "%.17g", b->dmin);
 		check_edge(b, v, true, "min");
+		snprintf(v, sizeof(v), "%.17g", b->dmin + 0.001);
+		check_edge(b, v, true, "min+0.001");
+		snprintf(v, sizeof(v), "%.17g", b->dmax - 0.001);
+		check_edge(b, v, true, "max-0.001");
 		snprintf(v, sizeof(v), "%.17g", b->dmax);
 		check_edge(b, v, true, "max");
 		snprintf(v, sizeof(v), "%.17g", b->dmax + 0.001);
@@ -335,21 +356,100 @@ check_bound(const struct bound *b)
 		companion_of(b, &min);
 	/* A duration below 0 cannot be written: nothing to refuse there. */
 	if (!(b->kind == K_DURATION && min == 0))
-		check_edge(b, value_text(b, min - 1, false, v, sizeof(v)), false, "min-1");
-	check_edge(b, value_text(b, min, false, v, sizeof(v)), true, "min");
+		check_value(b, min - 1, false, false, "min-1");
+	check_value(b, min, false, true, "min");
 	if (b->minus_one) {
-		check_edge(b, "0", false, "0 between -1 and 1");
-		check_edge(b, "1", true, "1");
+		check_value(b, 0, false, false, "0 between -1 and 1");
+		check_value(b, 1, false, true, "1");
+		check_value(b, 2, false, true, "min+1 of the >= 1 part");
+	} else {
+		check_value(b, min + 1, false, true, "min+1");
 	}
-	check_edge(b, value_text(b, b->max, false, v, sizeof(v)), true, "max");
-	check_edge(b,
-	           value_text(b, b->max + (b->max < INT64_MAX), b->max == INT64_MAX, v, sizeof(v)),
-	           false, "max+1");
+	check_value(b, b->max - 1, false, true, "max-1");
+	check_value(b, b->max, false, true, "max");
+	check_value(b, b->max + (b->max < INT64_MAX), b->max == INT64_MAX, false, "max+1");
+}
+
+/* Is `key` documented with a range (in any section)? */
+static bool
+documented(const struct bound *bounds, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(bounds[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The numeric keys of the schema's tables in core/config/schema.c: the
+ * names given to DUR() and INT(), and those of entries spelled out with a
+ * numeric .kind. Calls `fn` with each; returns how many it found.
+ */
+static size_t
+schema_numeric_keys(const char *src, void (*fn)(const char *key, void *arg), void *arg)
+{
+	static const char *const kinds[] = { "KEY_DURATION", "KEY_SIZE",   "KEY_INT",
+		                             "KEY_I64",      "KEY_SIZE_T", "KEY_DOUBLE" };
+	size_t found = 0;
+
+	for (const char *p = src; (p = strstr(p, "(\"")) != NULL; p++) {
+		const char *name = p + 2, *end = strchr(name, '"');
+		char key[64];
+
+		if (end == NULL || (size_t)(end - name) >= sizeof(key))
+			break;
+		if (!((p - src >= 3 && strncmp(p - 3, "DUR", 3) == 0) ||
+		      (p - src >= 3 && strncmp(p - 3, "INT", 3) == 0)))
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(end - name), name);
+		fn(key, arg);
+		found++;
+	}
+	for (const char *p = src; (p = strstr(p, ".name = \"")) != NULL; p++) {
+		const char *name = p + 9, *end = strchr(name, '"'), *close, *kind;
+		char key[64];
+		bool numeric = false;
+
+		if (end == NULL || (size_t)(end - name) >= sizeof(key))
+			break;
+		close = strchr(end, '}');
+		kind = strstr(end, ".kind = ");
+		if (close == NULL || kind == NULL || kind > close)
+			continue;
+		kind += 8;
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (strncmp(kind, kinds[i], strlen(kinds[i])) == 0 &&
+			    (kind[strlen(kinds[i])] == ',' || kind[strlen(kinds[i])] == ' '))
+				numeric = true;
+		if (!numeric)
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(end - name), name);
+		fn(key, arg);
+		found++;
+	}
+	return found;
+}
+
+struct doc_check {
+	const struct bound *bounds;
+	size_t n;
+};
+
+static void
+require_documented(const char *key, void *arg)
+{
+	const struct doc_check *d = arg;
+
+	if (!documented(d->bounds, d->n, key))
+		testing_fail(__FILE__, __LINE__,
+		             "schema key \"%s\" (core/config/schema.c) is numeric but "
+		             "docs/config.md gives it no range",
+		             key);
 }
 
 TEST(every_documented_range_holds_at_its_edges)
 {
-	char *doc = read_doc();
+	char *doc = read_source("docs/config.md");
 	struct bound *bounds;
 	size_t n = 0;
 
@@ -366,6 +466,29 @@ TEST(every_documented_range_holds_at_its_edges)
 		check_bound(&bounds[i]);
 	printf("# %zu documented ranges checked at their edges\n", n);
 	free(bounds);
+	free(doc);
+}
+
+/* The other way round: a numeric key added to the schema without a range
+ * in the document fails here, so the test above cannot miss it. */
+TEST(every_numeric_schema_key_has_a_documented_range)
+{
+	char *doc = read_source("docs/config.md");
+	char *src = read_source("core/config/schema.c");
+	struct doc_check d = { 0 };
+	size_t keys;
+
+	CHECK_TRUE(doc != NULL && src != NULL);
+	if (doc == NULL || src == NULL)
+		goto out;
+	d.bounds = documented_bounds(doc, &d.n);
+	keys = schema_numeric_keys(src, require_documented, &d);
+	/* The scan itself still finds what it should. */
+	CHECK_TRUE(keys >= 26);
+	printf("# %zu numeric schema keys, each with a documented range\n", keys);
+	free((void *)d.bounds);
+out:
+	free(src);
 	free(doc);
 }
 
@@ -388,6 +511,7 @@ int
 main(void)
 {
 	RUN(every_documented_range_holds_at_its_edges);
+	RUN(every_numeric_schema_key_has_a_documented_range);
 	RUN(batch_is_one_to_a_thousand);
 	return testing_done();
 }

@@ -451,7 +451,10 @@ TEST(no_route_letter_has_no_plugin)
 	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,nak:7000");
 }
 
-TEST(unbuildable_letter_is_naked_not_lost)
+/* A subject the store cannot name (it says -ENAMETOOLONG) is no reason
+ * to retry forever: the letter goes under the fallback subject, keeping
+ * the task's subject in its header, and the task is termed. */
+TEST(a_subject_the_store_cannot_name_falls_back)
 {
 	char subject[600];
 	struct disp_env env = env_make();
@@ -465,10 +468,33 @@ TEST(unbuildable_letter_is_naked_not_lost)
 	fake_backend_reset(&fb);
 	task_init(&task, 1);
 	task.subject = subject;
+	/* Any length the store takes is the letter's subject. */
+	CHECK_INT(disp_apply_verdict(&env, &route, &task, TJ_FAIL, &res), 0);
+	CHECK_INT(res.outcome, DISP_DEAD_LETTERED);
+	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,term");
+	CHECK_INT(strlen(only_letter()->subject), strlen("dlq.") + strlen(subject));
+
+	fake_backend_reset(&fb);
+	fake_backend_fail(&fb, FAKE_DEAD_LETTER, -ENAMETOOLONG, 1);
+	CHECK_INT(disp_apply_verdict(&env, &route, &task, TJ_FAIL, &res), 0);
+	CHECK_INT(res.outcome, DISP_DEAD_LETTERED);
+	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,dead_letter,term");
+	if (fake_backend_count(&fb) == 3) {
+		const struct fake_call *c = fake_backend_call(&fb, 1);
+
+		CHECK_STR(c->subject, "dlq." DLQ_FALLBACK_TOKEN);
+		CHECK_STR(c->msg_id, fake_backend_call(&fb, 0)->msg_id);
+		CHECK_STR(fake_call_header(c, "Taskjet-Original-Subject"), subject);
+	}
+	CHECK_INT(route.stats.dlq_failures, 0);
+
+	/* The fallback failing too still naks: never a term without a
+	 * stored letter. */
+	fake_backend_reset(&fb);
+	fake_backend_fail(&fb, FAKE_DEAD_LETTER, -ENAMETOOLONG, 0);
 	CHECK_INT(disp_apply_verdict(&env, &route, &task, TJ_FAIL, &res), 0);
 	CHECK_INT(res.outcome, DISP_DLQ_FAILED);
-	CHECK_INT(res.error, -ENAMETOOLONG);
-	CHECK_STR(calls_text(calls, sizeof(calls)), "nak:7000");
+	CHECK_STR(calls_text(calls, sizeof(calls)), "dead_letter,dead_letter,nak:7000");
 	CHECK_INT(route.stats.dlq_failures, 1);
 }
 
@@ -537,7 +563,7 @@ main(void)
 	RUN(call_outcomes);
 	RUN(call_that_returned_is_its_verdict);
 	RUN(no_route_letter_has_no_plugin);
-	RUN(unbuildable_letter_is_naked_not_lost);
+	RUN(a_subject_the_store_cannot_name_falls_back);
 	RUN(real_clock_when_none_injected);
 	RUN(bad_arguments_touch_nothing);
 	RUN(stats_accumulate_across_tasks);

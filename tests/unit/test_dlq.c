@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Dead letter subject, id and headers, including the error text rules. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "task/dlq.h"
@@ -60,6 +61,7 @@ TEST(letter_has_subject_id_and_exactly_the_headers)
 		CHECK_STR(letter.rec.headers[i].key, keys[i]);
 		CHECK_STR(letter.rec.headers[i].value, values[i]);
 	}
+	dlq_letter_release(&letter);
 }
 
 /* The publisher's Nats-Msg-Id survives as Taskjet-Original-Msg-Id (the
@@ -83,11 +85,13 @@ TEST(letter_keeps_the_original_message_id)
 			found = true;
 		}
 	CHECK_TRUE(found);
+	dlq_letter_release(&letter);
 	/* None given, or empty: no header. */
 	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, "", "refunds", DLQ_REASON_HANDLER_FAILED, NULL,
 	                           NOW_MS, &letter),
 	          0);
 	CHECK_INT(letter.rec.header_count, 8);
+	dlq_letter_release(&letter);
 }
 
 TEST(error_text_precedence)
@@ -129,6 +133,7 @@ TEST(error_text_precedence)
 			testing_fail(__FILE__, __LINE__, "case %zu: \"%s\", expected \"%s\"", i,
 			             got ? got : "(null)", cases[i].expected);
 		CHECK_STR(header(&letter, "Taskjet-Reason"), dlq_reason_name(cases[i].reason));
+		dlq_letter_release(&letter);
 	}
 }
 
@@ -142,10 +147,12 @@ TEST(missing_plugin_is_a_dash)
 	                           &letter),
 	          0);
 	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
+	dlq_letter_release(&letter);
 	CHECK_INT(
 	    dlq_letter_build(&dlq_cfg, &task, NULL, "", DLQ_REASON_NO_ROUTE, NULL, NOW_MS, &letter),
 	    0);
 	CHECK_STR(header(&letter, "Taskjet-Plugin"), "-");
+	dlq_letter_release(&letter);
 }
 
 TEST(memory_stream_and_custom_prefix)
@@ -163,6 +170,7 @@ TEST(memory_stream_and_custom_prefix)
 	CHECK_STR(letter.rec.msg_id, "dlq-memory-18446744073709551615");
 	CHECK_STR(header(&letter, "Taskjet-Original-Seq"), "18446744073709551615");
 	CHECK_STR(header(&letter, "Taskjet-Failed-At"), "1970-01-01T00:00:00Z");
+	dlq_letter_release(&letter);
 }
 
 TEST(long_error_is_cut_on_a_character_boundary)
@@ -185,11 +193,14 @@ TEST(long_error_is_cut_on_a_character_boundary)
 	CHECK_INT(len, DLQ_ERROR_MAX - 2);
 	CHECK_INT(memcmp(letter.error, error, len), 0);
 	CHECK_INT(((unsigned char)error[len] & 0xc0) == 0x80, 0);
+	dlq_letter_release(&letter);
 }
 
-TEST(rejects_overlong_subject_and_bad_reason)
+/* Any subject the server can deliver makes a letter subject (nats-server
+ * takes ~4 KiB); what the store cannot take goes under the fallback. */
+TEST(any_subject_makes_a_letter_and_a_bad_reason_none)
 {
-	char subject[600];
+	char subject[5000], want[5010];
 	struct dlq_letter letter;
 	struct tj_task task;
 
@@ -199,10 +210,38 @@ TEST(rejects_overlong_subject_and_bad_reason)
 	CHECK_INT(
 	    dlq_letter_build(&dlq_cfg, &task, NULL, "p", DLQ_REASON_COUNT, NULL, NOW_MS, &letter),
 	    -EINVAL);
+	dlq_letter_release(&letter);
 	task.subject = subject;
 	CHECK_INT(
 	    dlq_letter_build(&dlq_cfg, &task, NULL, "p", DLQ_REASON_CRASHED, NULL, NOW_MS, &letter),
-	    -ENAMETOOLONG);
+	    0);
+	snprintf(want, sizeof(want), "dlq.%s", subject);
+	CHECK_STR(letter.rec.subject, want);
+	CHECK_STR(header(&letter, "Taskjet-Original-Subject"), subject);
+	dlq_letter_fall_back(&dlq_cfg, &letter);
+	CHECK_STR(letter.rec.subject, "dlq." DLQ_FALLBACK_TOKEN);
+	CHECK_STR(letter.rec.msg_id, "dlq-ORDERS-42");
+	CHECK_STR(header(&letter, "Taskjet-Original-Subject"), subject);
+	dlq_letter_release(&letter);
+	CHECK_TRUE(letter.rec.subject == NULL);
+}
+
+/* A letter under the fallback subject is not where a purge by subject
+ * looks. */
+TEST(a_letter_off_its_subject_is_told)
+{
+	struct dlq_entry e = { .dlq_subject = (char *)"dlq.orders.refund",
+		               .orig_subject = (char *)"orders.refund" };
+
+	CHECK_FALSE(dlq_entry_off_subject(&e));
+	e.dlq_subject = (char *)"dead.letters.orders.refund";
+	CHECK_FALSE(dlq_entry_off_subject(&e));
+	e.dlq_subject = (char *)"dlq." DLQ_FALLBACK_TOKEN;
+	CHECK_TRUE(dlq_entry_off_subject(&e));
+	e.dlq_subject = (char *)"dlqorders.refund";
+	CHECK_TRUE(dlq_entry_off_subject(&e));
+	e.dlq_subject = (char *)"refund";
+	CHECK_TRUE(dlq_entry_off_subject(&e));
 }
 
 TEST(a_replayed_task_s_letter_says_where_it_came_from)
@@ -219,12 +258,14 @@ TEST(a_replayed_task_s_letter_says_where_it_came_from)
 	          0);
 	CHECK_INT(letter.rec.header_count, 9);
 	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), "17");
+	dlq_letter_release(&letter);
 	/* Another DLQ's replay, or an id that only looks like one: nothing. */
 	strcpy(task.id, "replay-OTHER-17-1");
 	CHECK_INT(dlq_letter_build(&dlq_cfg, &task, NULL, "refunds", DLQ_REASON_HANDLER_FAILED,
 	                           NULL, NOW_MS, &letter),
 	          0);
 	CHECK_STR(header(&letter, "Taskjet-Replayed-From"), NULL);
+	dlq_letter_release(&letter);
 	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-17", &seq));
 	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-x-1", &seq));
 	CHECK_FALSE(dlq_replay_source(&dlq_cfg, "replay-DLQ-0-1", &seq));
@@ -272,7 +313,8 @@ main(void)
 	RUN(missing_plugin_is_a_dash);
 	RUN(memory_stream_and_custom_prefix);
 	RUN(long_error_is_cut_on_a_character_boundary);
-	RUN(rejects_overlong_subject_and_bad_reason);
+	RUN(any_subject_makes_a_letter_and_a_bad_reason_none);
+	RUN(a_letter_off_its_subject_is_told);
 	RUN(a_replayed_task_s_letter_says_where_it_came_from);
 	RUN(reserved_headers_in_any_case);
 	RUN(stored_letters_read_taskjet_headers_in_any_case);

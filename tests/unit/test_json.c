@@ -381,6 +381,9 @@ TEST(unescape_table)
 		{ "\\ud83d", NULL },
 		{ "\\ud83dx", NULL },
 		{ "\\ud83d\\u0041", NULL },
+		{ "\\ud800\\udbff", NULL }, /* just below the low surrogates */
+		{ "\\ud800\\ue000", NULL }, /* just above */
+		{ "\\udbff\\udc00", "\xf4\x8f\xb0\x80" },
 		{ "\\ude00", NULL },
 		{ "\xff", NULL },
 		{ "a\nb", NULL },
@@ -544,6 +547,7 @@ TEST(errors_say_why)
 		{ "[\"\\q\"]", 2, "invalid escape" },
 		{ "[\"\\u12x4\"]", 2, "invalid escape" },
 		{ "[\"\\udc00\"]", 2, "lone surrogate in a \\u escape" },
+		{ "[\"\\ud800\\u0041\"]", 2, "lone surrogate in a \\u escape" },
 		{ "[\"\xff\"]", 2, "invalid UTF-8 in a string" },
 		{ "{} x", 3, "syntax error" },
 		{ "{} {}", 3, "text after the value" },

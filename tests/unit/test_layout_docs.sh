@@ -1,7 +1,8 @@
 #!/bin/sh
 # README's layout section and docs/design.md's folder map match the tree:
 # every folder of core/ (and the other top-level source folders) is named
-# in both, and every folder they name exists. TAP output.
+# in both, every top-level folder is named in README's, and every folder
+# they name exists. TAP output.
 set -u
 top=${top_srcdir:-.}
 n=0
@@ -26,9 +27,22 @@ for d in "$top"/core/*/; do
 	check "README's layout names $f/" grep -q "\`$(basename "$d")/\`" "$tmp/readme"
 	check "design.md's map names $f/" grep -q "\`$f/\`" "$tmp/design"
 done
-for f in common include/taskjet plugins tests bench; do
+for f in common include/taskjet plugins tests bench examples; do
 	check "design.md's map names $f/" grep -q "\`$f/" "$tmp/design"
 done
+# Every top-level folder is in README's layout: the ones git tracks, or,
+# outside a git checkout of this tree (a release tarball, distcheck), the
+# ones that are there less what autotools and the build make.
+if [ -z "$(git -C "$top" rev-parse --show-prefix 2>/dev/null)" ] &&
+	git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	git -C "$top" ls-files | cut -d/ -f1 | sort -u >"$tmp/top"
+else
+	ls -A "$top" | grep -vxE 'build-aux|m4|autom4te\.cache|_.*|\.deps|\.libs' >"$tmp/top"
+fi
+while IFS= read -r d; do
+	[ -d "$top/$d" ] || continue
+	check "README's layout names $d/" grep -q "\`$d/" "$tmp/readme"
+done <"$tmp/top"
 # Every path either table names in backquotes exists.
 for p in $(grep -o '`[a-z][a-z/_.-]*/`' "$tmp/readme" "$tmp/design" | cut -d'`' -f2 | sort -u); do
 	case $p in

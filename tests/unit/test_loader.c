@@ -18,7 +18,7 @@
 
 #define ERRLEN 512
 
-static char tmpdir[64];
+static const char *tmpdir; /* testing_tmpdir(): removed at exit */
 
 static const char *
 fixture_path(const char *name, char *buf, size_t len)
@@ -102,6 +102,25 @@ copy_file(const char *from, const char *to, mode_t mode)
 	return rc == 0 ? chmod(to, mode) == 0 ? 0 : -errno : rc;
 }
 
+/* Fixture code that must not run records it (fx_reached.h) rather than
+ * abort the program: fail, naming each place that ran. */
+static void
+check_no_forbidden_fixture_code_ran(void)
+{
+	char path[4200], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/reached", tmpdir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		testing_fail(__FILE__, __LINE__, "fixture code that must not run ran: %.*s",
+		             (int)strcspn(line, "\n"), line);
+	fclose(f);
+	unlink(path);
+}
+
 static size_t
 count_lines(const char *path, const char *line)
 {
@@ -165,6 +184,7 @@ TEST(refuses_other_abi_major_naming_both_versions)
 	         TJ_ABI_MAJOR, TJ_ABI_MINOR);
 	CHECK_CONTAINS(err, want);
 	CHECK_FALSE(mapped(path));
+	check_no_forbidden_fixture_code_ran();
 }
 
 TEST(refuses_newer_abi_minor_naming_both_versions)
@@ -178,6 +198,7 @@ TEST(refuses_newer_abi_minor_naming_both_versions)
 	         TJ_ABI_MAJOR, TJ_ABI_MINOR + 1, TJ_ABI_MAJOR, TJ_ABI_MINOR);
 	CHECK_CONTAINS(err, want);
 	CHECK_CONTAINS(err, "fx_newer_minor");
+	check_no_forbidden_fixture_code_ran();
 }
 
 TEST(refuses_missing_symbols_and_wrong_name)
@@ -193,6 +214,7 @@ TEST(refuses_missing_symbols_and_wrong_name)
 	CHECK_CONTAINS(err, "calls itself \"someone_else\"");
 	CHECK_CONTAINS(err, "fx_name_mismatch");
 	CHECK_TRUE(inst == NULL);
+	check_no_forbidden_fixture_code_ran();
 }
 
 TEST(failed_init_drops_registrations_and_skips_fini)
@@ -200,7 +222,8 @@ TEST(failed_init_drops_registrations_and_skips_fini)
 	char err[ERRLEN], path[PATH_MAX];
 	struct plugin_instance *inst = NULL;
 
-	/* fx_init_fails aborts in fini, so reaching the checks is part of it. */
+	/* Both record it if their fini runs (it must not after a failed
+	 * init): checked at the end. */
 	CHECK_INT(create("fx_init_fails", "r1", "{}", err, &inst), -EINVAL);
 	CHECK_TRUE(inst == NULL);
 	CHECK_CONTAINS(err, "plugin fx_init_fails (route r1): tj_plugin_init "
@@ -212,6 +235,7 @@ TEST(failed_init_drops_registrations_and_skips_fini)
 	CHECK_TRUE(inst == NULL);
 	CHECK_CONTAINS(err, "tj_plugin_init failed");
 	CHECK_FALSE(mapped(fixture_path("fx_duplicate", path, sizeof(path))));
+	check_no_forbidden_fixture_code_ran();
 }
 
 TEST(registration_rules_hold_in_init)
@@ -520,6 +544,7 @@ TEST(refused_plugin_code_never_runs_in_the_engine)
 		fclose(f);
 	CHECK_INT(lines, 2);
 	unlink(marker);
+	check_no_forbidden_fixture_code_ran();
 }
 
 TEST(the_file_checked_is_the_file_loaded)
@@ -609,7 +634,7 @@ TEST(probe_reads_descriptor_without_init)
 	CHECK_INT(p.abi_minor, TJ_ABI_MINOR);
 	CHECK_FALSE(mapped(path));
 
-	/* Its init would fail (and fini abort): probing runs neither. */
+	/* Its init would fail (and its fini complain): probing runs neither. */
 	CHECK_INT(plugin_probe_file(fixture_path("fx_init_fails", path, sizeof(path)), err,
 	                            sizeof(err), &p),
 	          0);
@@ -636,16 +661,20 @@ TEST(probe_reads_descriptor_without_init)
 	CHECK_TRUE(mapped(path));
 	plugin_instance_destroy(inst);
 	CHECK_FALSE(mapped(path));
+	check_no_forbidden_fixture_code_ran();
 }
 
 int
 main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tj-loader-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 99;
-	}
+	char reached[4200];
+
+	tmpdir = testing_tmpdir();
+	if (tmpdir == NULL)
+		return testing_bail_out("cannot make a temporary directory");
+	/* Where the fixtures record code that must not run (fx_reached.h). */
+	snprintf(reached, sizeof(reached), "%s/reached", tmpdir);
+	setenv("TJ_FX_REACHED", reached, 1);
 	RUN(loads_behave_and_calls_its_handler);
 	RUN(refuses_other_abi_major_naming_both_versions);
 	RUN(refuses_newer_abi_minor_naming_both_versions);
@@ -662,6 +691,5 @@ main(void)
 	RUN(the_file_checked_is_the_file_loaded);
 	RUN(refuses_config_that_is_not_an_object);
 	RUN(probe_reads_descriptor_without_init);
-	rmdir(tmpdir);
 	return testing_done();
 }

@@ -579,11 +579,13 @@ TEST(a_hung_call_is_killed_at_its_deadline)
 	out = run(pool, 0, &t, "ok");
 	CHECK_INT(out.result, PROCPOOL_VERDICT);
 	task_release(&t);
-	task_init(&t, "sleep:5000");
+	/* A 60 s handler ends at its 100 ms deadline, on a busy machine in
+	 * well under 15 s. */
+	task_init(&t, "sleep:60000");
 	t0 = clock_mono_ms();
 	CHECK_INT(procpool_call(pool, 0, &t, t0 + 100, &out), 0);
 	CHECK_INT(out.result, PROCPOOL_TIMED_OUT);
-	CHECK_RANGE(clock_mono_ms() - t0, 100, 4000);
+	CHECK_RANGE(clock_mono_ms() - t0, 100, 15000);
 	out = run(pool, 0, &t, "ok");
 	CHECK_INT(out.result, PROCPOOL_VERDICT);
 	procpool_stats(pool, &st);
@@ -622,6 +624,12 @@ TEST(resource_limits_apply_and_name_the_cause)
 	out = run(pool, 0, &t, "ok");
 	if (out.result != PROCPOOL_VERDICT)
 		testing_fail(__FILE__, __LINE__, "after oom: %s", out.cause);
+	/* A leak that logs all the while is sampled all the same. */
+	out = run(pool, 0, &t, "oomlog");
+	if (out.result != PROCPOOL_CRASHED)
+		testing_fail(__FILE__, __LINE__, "oomlog: %s", out.cause);
+	CHECK_INT(out.signal, SIGKILL);
+	CHECK_STR(out.cause, "out of memory (limit 64 MiB)");
 	procpool_destroy(pool);
 
 	/* CPU time: SIGXCPU, named by the kernel's signal. */
@@ -682,10 +690,12 @@ TEST(failing_init_is_retried_with_backoff_and_reported)
 		CHECK_CONTAINS(out.cause, "init failed");
 	else
 		CHECK_INT(out.result, PROCPOOL_UNAVAILABLE);
-	/* Backoff, not a spin: 100, 200, 400, 400 ... ms between tries. */
+	/* Backoff, not a spin: 100, 200, 400, 400 ... ms between tries, so
+	 * about 5 in a second; slow worker starts (ASan, a busy machine) only
+	 * make fewer, a spin would make hundreds. */
 	clock_sleep_ms(1000);
 	procpool_stats(pool, &st);
-	CHECK_RANGE(st.init_failures, 3, 12);
+	CHECK_RANGE(st.init_failures, 2, 12);
 
 	unlink(gate);
 	for (until = clock_mono_ms() + 8000; clock_mono_ms() < until && !ready;) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Router construction, first-match wildcard lookup and reason names. */
+/* Router construction, first-match lookup in config order, reason names. */
 #include <errno.h>
 #include <stddef.h>
 
@@ -103,6 +103,55 @@ TEST(lookup_returns_first_match_in_config_order)
 	router_destroy(router);
 }
 
+/* The name of the route `subject` goes to with `list` in this order. */
+static const char *
+first_match(struct cfg_route *list, size_t n, const char *subject)
+{
+	struct cfg cfg = {
+		.streams = streams, .stream_count = 2, .routes = list, .route_count = n
+	};
+	struct router *router = NULL;
+	const struct route *r;
+	const char *name;
+
+	if (router_create(&cfg, &router) != 0)
+		return "(router_create failed)";
+	r = router_lookup(router, subject);
+	name = r != NULL ? r->cfg->name : NULL;
+	router_destroy(router);
+	return name;
+}
+
+/* Config order decides, not how specific a subject is: a wildcard route
+ * listed first takes the subjects of an exact (or narrower) one after it,
+ * and the other way round. The table above lists the specific route
+ * first, so it cannot tell first-match from most-specific. */
+TEST(an_earlier_wildcard_wins_over_a_later_exact_route)
+{
+	struct cfg_route wide_first[] = {
+		{ .name = "all", .stream = "ORDERS", .subject = "orders.>", .plugin = "p" },
+		{ .name = "star", .stream = "ORDERS", .subject = "orders.*", .plugin = "p" },
+		{ .name = "exact", .stream = "ORDERS", .subject = "orders.refund", .plugin = "p" },
+	};
+	struct cfg_route narrow_first[] = {
+		{ .name = "exact", .stream = "ORDERS", .subject = "orders.refund", .plugin = "p" },
+		{ .name = "star", .stream = "ORDERS", .subject = "orders.*", .plugin = "p" },
+		{ .name = "all", .stream = "ORDERS", .subject = "orders.>", .plugin = "p" },
+	};
+	struct cfg_route star_before_exact[] = {
+		{ .name = "star", .stream = "ORDERS", .subject = "orders.*", .plugin = "p" },
+		{ .name = "exact", .stream = "ORDERS", .subject = "orders.refund", .plugin = "p" },
+	};
+
+	CHECK_STR(first_match(wide_first, 3, "orders.refund"), "all");
+	CHECK_STR(first_match(wide_first, 3, "orders.new"), "all");
+	CHECK_STR(first_match(narrow_first, 3, "orders.refund"), "exact");
+	CHECK_STR(first_match(narrow_first, 3, "orders.new"), "star");
+	CHECK_STR(first_match(narrow_first, 3, "orders.new.eu"), "all");
+	CHECK_STR(first_match(star_before_exact, 2, "orders.refund"), "star");
+	CHECK_STR(first_match(star_before_exact + 1, 1, "orders.refund"), "exact");
+}
+
 TEST(find_by_name)
 {
 	struct router *router = NULL;
@@ -160,6 +209,7 @@ main(void)
 {
 	RUN(create_builds_one_route_per_cfg_route_in_order);
 	RUN(lookup_returns_first_match_in_config_order);
+	RUN(an_earlier_wildcard_wins_over_a_later_exact_route);
 	RUN(find_by_name);
 	RUN(create_rejects_unknown_stream_and_handles_empty);
 	RUN(reason_names_round_trip);

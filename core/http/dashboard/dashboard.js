@@ -116,7 +116,10 @@
 	async function api(method, path, body) {
 		const headers = { Accept: 'application/json' };
 		const init = { method, headers, cache: 'no-store', credentials: 'same-origin', redirect: 'error' };
-		if (state.token) headers.Authorization = 'Bearer ' + state.token;
+		// Whether this request carried a token: a 401 then means the
+		// server refused that token, not that it wants one.
+		const sentToken = Boolean(state.token);
+		if (sentToken) headers.Authorization = 'Bearer ' + state.token;
 		if (method !== 'GET') {
 			headers['Content-Type'] = 'application/json';
 			init.body = JSON.stringify(body || {});
@@ -131,6 +134,7 @@
 		if (!res.ok) {
 			const err = new Error((doc && doc.error) || `HTTP ${res.status}`);
 			err.status = res.status;
+			err.tokenRefused = res.status === 401 && sentToken;
 			throw err;
 		}
 		return doc;
@@ -291,10 +295,12 @@
 			if (gen !== state.lettersGen) return;
 			state.lettersAt = Date.now();
 			if (e.status === 401) {
-				askUnlock();
+				askUnlock(e.tokenRefused);
 				state.letters = [];
 				renderLetters();
-				status.textContent = 'The dead letters need the bearer token.';
+				status.textContent = e.tokenRefused
+					? 'The server refused that token: the dead letters need the one in http.token_file.'
+					: 'The dead letters need the bearer token.';
 			} else {
 				status.textContent = `Cannot list the dead letters: ${e.message}`;
 			}
@@ -364,7 +370,7 @@
 		} catch (e) {
 			if (e.status === 401) {
 				dlg.close();
-				askUnlock();
+				askUnlock(e.tokenRefused);
 				$('letters-status').textContent = 'The dead letters need the bearer token.';
 				return;
 			}
@@ -544,7 +550,9 @@
 			const err = $('confirm-error');
 			if (e.status === 401) {
 				state.token = null;
-				err.textContent = 'The server wants a valid bearer token.';
+				err.textContent = e.tokenRefused
+					? 'The server refused the token (was it changed?): type the one in http.token_file.'
+					: 'The server wants a valid bearer token.';
 				askToken(true);
 				$('confirm-token').focus();
 			} else if (e.status === 404) {
@@ -557,9 +565,11 @@
 		}
 	}
 
-	// The token, asked for once a read was refused without it.
-	function askUnlock() {
+	// The token, asked for once a read was refused without it, or with a
+	// token the server does not take (mistyped, or changed since).
+	function askUnlock(refused) {
 		state.token = null;
+		$('unlock-error').hidden = !refused;
 		$('unlock').hidden = false;
 	}
 
@@ -589,9 +599,10 @@
 				state.lettersSig = sig;
 				await loadLetters(false);
 			}
-			setText('live', `live · updated ${fmtTime(ov.time).slice(11)}`);
+			// A replay or delete refreshes a paused page too: it stays paused.
+			setText('live', state.paused ? 'paused' : `live · updated ${fmtTime(ov.time).slice(11)}`);
 		} catch (e) {
-			if (e.status === 401) askUnlock();
+			if (e.status === 401) askUnlock(e.tokenRefused);
 			$('banner').textContent = e.status === 401
 				? 'This server wants its bearer token.'
 				: `Cannot reach taskjet: ${e.message}. Retrying every ${POLL_MS / 1000} s.`;
