@@ -86,7 +86,7 @@ prefix_bytes(const char *s, size_t cols)
 	return i;
 }
 
-static char *
+static __attribute__((format(printf, 1, 0))) char *
 vformat(const char *fmt, va_list ap)
 {
 	va_list again;

@@ -459,6 +459,17 @@ range_error_i64(struct loader *l, const struct json_tok *v, const char *path,
 		             (long long)s->min, (long long)s->max, RAW(l, v));
 }
 
+/* Is the number written with a fraction or an exponent? Only its own
+ * `n` bytes count: the text goes on (or ends) right after them. */
+static bool
+has_fraction(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+			return true;
+	return false;
+}
+
 /* An integer in [s->min, s->max]; false after reporting. */
 static bool
 read_integer(struct loader *l, const struct json_tok *v, const char *path, const struct key_spec *s,
@@ -473,7 +484,7 @@ read_integer(struct loader *l, const struct json_tok *v, const char *path, const
 		if (v->type != JSON_PRIMITIVE || json_get_double(&l->doc, v, &d) < 0)
 			cfg_error_at(l, cfg_tok_off(v), path, "expected an integer, got %s",
 			             cfg_kind_name(l, v));
-		else if (strcspn(text, ".eE") < n_len)
+		else if (has_fraction(text, n_len))
 			cfg_error_at(l, cfg_tok_off(v), path, "expected an integer, got " RAW_FMT,
 			             RAW(l, v));
 		else

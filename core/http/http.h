@@ -68,6 +68,12 @@ void http_set_env(struct http_server *s, const struct http_env *env);
 /* The TCP port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 
+/* Serve `fd`, a stream socket connected elsewhere, as a client at the
+ * loopback address: how tests drive the real endpoint without a port (one
+ * end of a socketpair). The server takes it over and closes it. 0, or
+ * -EIO when the server refuses it (closed already). Any thread. */
+int http_serve_fd(struct http_server *s, int fd);
+
 /* Stop accepting, wait for requests in progress (each is bounded by the
  * backend's own timeouts), free. NULL is a no-op. Main thread. */
 void http_stop(struct http_server *s);

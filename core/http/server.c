@@ -350,8 +350,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* libmicrohttpd's own messages, as warnings; a flood (every refused
  * connection says so) is cut to a line per interval. */
-static void
-on_mhd_log(void *cls, const char *fmt, va_list ap)
+static void TJ_PRINTF(2, 0) on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	static int64_t next_ms;
 	static unsigned long suppressed;
@@ -492,6 +491,17 @@ int
 http_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+int
+http_serve_fd(struct http_server *s, int fd)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	enum MHD_Result r;
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = MHD_add_connection(s->daemon, fd, (const struct sockaddr *)&lo, sizeof(lo));
+	return r == MHD_YES ? 0 : -EIO;
 }
 
 void

@@ -241,9 +241,8 @@ dlq_store_parts(natsMsg *m)
 	return errno == 0 && end != v && *end == '\0' && n < SIZE_MAX ? (size_t)n : 0;
 }
 
-/* Split "K: V\r\n"... "\r\n" payload, in place. -ENODATA if malformed. */
-static int
-parse_blob(struct dlq_store_letter *l, size_t len)
+int
+dlq_store_parse(struct dlq_store_letter *l, size_t len)
 {
 	char *p = l->blob, *end = l->blob + len;
 	size_t cap = 0;
@@ -312,7 +311,7 @@ dlq_store_read(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m,
 	}
 	len = blob.len;
 	l.blob = blob.data;
-	rc = parse_blob(&l, len);
+	rc = dlq_store_parse(&l, len);
 	if (rc != 0) {
 		dlq_store_letter_free(&l);
 		return rc;

@@ -71,6 +71,12 @@ int dlq_store_read(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m,
                    struct dlq_store_letter *letter_r);
 void dlq_store_letter_free(struct dlq_store_letter *letter);
 
+/* Split the parts put together, letter->blob (`len` bytes, owned by the
+ * letter: "Key: value\r\n"... "\r\n" payload), in place into its headers
+ * and payload. 0, or -ENODATA if it is not in that form; free the letter
+ * either way. dlq_store_read()'s last step, public for tests/fuzz. */
+int dlq_store_parse(struct dlq_store_letter *letter, size_t len);
+
 /* Delete the parts manifest `m` points at (none: nothing to do). 0 or
  * -errno. */
 int dlq_store_delete_parts(struct natsconn *nc, const struct cfg_dlq *dlq, natsMsg *m);

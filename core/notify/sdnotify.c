@@ -55,8 +55,7 @@ send_message(const char *msg)
 
 /* The protocol is one KEY=VALUE per line: a newline in a status would
  * start a bogus assignment. */
-static void
-format_status(char *buf, size_t len, const char *fmt, va_list ap)
+static void TJ_PRINTF(3, 0) format_status(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	vsnprintf(buf, len, fmt, ap);
 	for (char *p = buf; *p != '\0'; p++)

@@ -278,7 +278,9 @@ parse_ago(const char *text, int64_t *ms_r)
 		uint64_t n = 0;
 		size_t i;
 
-		while (isdigit((unsigned char)*q) && n <= UINT64_MAX / 10)
+		/* Stop before n * 10 + 9 could wrap: the digits left over then
+		 * fail as a duration below, never read as a small number. */
+		while (isdigit((unsigned char)*q) && n <= (UINT64_MAX - 9) / 10)
 			n = n * 10 + (uint64_t)(*q++ - '0');
 		for (i = next; i < sizeof(big) / sizeof(big[0]) && *q != big[i].unit; i++)
 			;
@@ -309,8 +311,13 @@ dlq_parse_since(const char *text, int64_t now_wall_ms, int64_t *ms_r)
 
 	if (text == NULL || text[0] == '\0')
 		return -EINVAL;
-	if (parse_rfc3339(text, ms_r) == 0)
+	if (parse_rfc3339(text, ms_r) == 0) {
+		/* At or before the epoch: everything, as for a duration that
+		 * reaches back that far (0 would read as no --since at all). */
+		if (*ms_r < 1)
+			*ms_r = 1;
 		return 0;
+	}
 	/* A date that is not one (2026-02-31) is refused, not read as 0. */
 	if (parse_ago(text, &ago) < 0)
 		return -EINVAL;

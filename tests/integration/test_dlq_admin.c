@@ -141,6 +141,13 @@ TEST(parse_since_takes_rfc3339_and_durations)
 	CHECK_INT(dlq_parse_since("yesterday", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("2026-13-02T03:04:05Z", 0, &ms), -EINVAL);
 	CHECK_INT(dlq_parse_since("", 0, &ms), -EINVAL);
+	/* At or before the epoch: everything, never "no filter" (0). */
+	CHECK_INT(dlq_parse_since("1970-01-01T00:00:00Z", 0, &ms), 0);
+	CHECK_INT(ms, 1);
+	CHECK_INT(dlq_parse_since("1170-02-01T00:00:01-00:01", 0, &ms), 0);
+	CHECK_INT(ms, 1);
+	/* 2^64 weeks is too far back, not 0 weeks. */
+	CHECK_INT(dlq_parse_since("18446744073709551616w", 1000, &ms), -EINVAL);
 
 	/* Days and weeks, as a look back at dead letters wants them. */
 	CHECK_INT(dlq_parse_since("1d", 1000000000000LL, &ms), 0);
