@@ -12,10 +12,22 @@ str_eq(const char *a, const char *b)
 }
 
 static bool
+tls_eq(const struct cfg_nats_tls *a, const struct cfg_nats_tls *b)
+{
+	return a->enabled == b->enabled && str_eq(a->ca_file, b->ca_file) &&
+	       str_eq(a->cert_file, b->cert_file) && str_eq(a->key_file, b->key_file) &&
+	       str_eq(a->server_name, b->server_name);
+}
+
+/* Every key of the section: a reload that changes only the password file
+ * must not be told "nothing changed" and keep the old connection. */
+static bool
 nats_eq(const struct cfg_nats *a, const struct cfg_nats *b)
 {
-	return str_eq(a->url, b->url) && str_eq(a->name, b->name) &&
-	       str_eq(a->creds_file, b->creds_file) &&
+	return str_eq(a->url, b->url) && str_eq(a->name, b->name) && str_eq(a->user, b->user) &&
+	       str_eq(a->password_file, b->password_file) && str_eq(a->token_file, b->token_file) &&
+	       str_eq(a->nkey_seed_file, b->nkey_seed_file) &&
+	       str_eq(a->creds_file, b->creds_file) && tls_eq(&a->tls, &b->tls) &&
 	       a->connect_timeout_ms == b->connect_timeout_ms &&
 	       a->reconnect_wait_ms == b->reconnect_wait_ms &&
 	       a->reconnect_jitter_ms == b->reconnect_jitter_ms;
@@ -43,6 +55,18 @@ streams_eq(const struct cfg *a, const struct cfg *b)
 		return false;
 	for (size_t i = 0; i < a->stream_count; i++)
 		if (!stream_eq(&a->streams[i], &b->streams[i]))
+			return false;
+	return true;
+}
+
+static bool
+http_eq(const struct cfg_http *a, const struct cfg_http *b)
+{
+	if (!str_eq(a->listen, b->listen) || !str_eq(a->token_file, b->token_file) ||
+	    a->max_body != b->max_body || a->host_count != b->host_count)
+		return false;
+	for (size_t i = 0; i < a->host_count; i++)
+		if (!str_eq(a->hosts[i], b->hosts[i]))
 			return false;
 	return true;
 }
@@ -77,6 +101,7 @@ route_changes(const struct cfg_route *a, const struct cfg_route *b, char *buf, s
 		{ "fetch_wait", a->fetch_wait_ms == b->fetch_wait_ms },
 		{ "max_ack_pending", a->max_ack_pending == b->max_ack_pending },
 		{ "payload", a->payload == b->payload },
+		{ "payload_max_depth", a->payload_max_depth == b->payload_max_depth },
 		{ "isolation", a->isolation == b->isolation },
 		{ "timeout", a->timeout_ms == b->timeout_ms },
 		{ "limits", memcmp(&a->limits, &b->limits, sizeof(a->limits)) == 0 },
@@ -131,11 +156,7 @@ cfg_diff(const struct cfg *old, const struct cfg *new, void (*note)(void *arg, c
 		  old->log.level == new->log.level &&
 		      old->log.format == new->log.format &&str_eq(old->log.file, new->log.file),
 		  true },
-		{ "http",
-		  str_eq(old->http.listen, new->http.listen) &&
-		      str_eq(old->http.token_file, new->http.token_file) &&
-		      old->http.max_body == new->http.max_body,
-		  true },
+		{ "http", http_eq(&old->http, &new->http), true },
 		{ "streams", streams_eq(old, new), false },
 		{ "dlq", dlq_eq(&old->dlq, &new->dlq), false },
 	};

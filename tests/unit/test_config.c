@@ -504,6 +504,62 @@ out:
 	cfg_free(a2);
 }
 
+/* A change to any one key is seen: a reload told "nothing changed" keeps
+ * the old value (a rotated password file, a route's depth limit). */
+TEST(diff_sees_every_key_it_was_given)
+{
+	static const struct {
+		const char *text; /* before MIN_STREAMS */
+		const char *route; /* after MIN_ROUTE */
+		const char *want;
+	} cases[] = {
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p2\"},", "", "nats: changed" },
+		{ "\"nats\":{\"user\":\"v\",\"password_file\":\"/p1\"},", "", "nats: changed" },
+		{ "\"nats\":{\"token_file\":\"/t\"},", "", "nats: changed" },
+		{ "\"nats\":{\"nkey_seed_file\":\"/k\"},", "", "nats: changed" },
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\",\"tls\":{}},", "",
+		  "nats: changed" },
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\",\"tls\":{\"ca_file\":"
+		  "\"/ca\"}},",
+		  "", "nats: changed" },
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\",\"tls\":{\"server_"
+		  "name\":\"n\"}},",
+		  "", "nats: changed" },
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"},\"http\":{\"hosts\":["
+		  "\"tj.example\"]},",
+		  "", "http: changed; applies at the next start" },
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"},",
+		  ",\"payload_max_depth\":8", "route r: changed: payload_max_depth" },
+	};
+	static const char base[] =
+	    "{\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"}," MIN_STREAMS
+	    ",\"routes\":[" MIN_ROUTE "}]}";
+	struct cfg *a = load_valid(base), *a2 = load_valid(base);
+	char text[512], lines[1024];
+
+	if (a == NULL || a2 == NULL)
+		goto out;
+	lines[0] = '\0';
+	CHECK_INT(cfg_diff(a, a2, collect_line, lines), 0);
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		struct cfg *b;
+
+		snprintf(text, sizeof(text), "{%s" MIN_STREAMS ",\"routes\":[" MIN_ROUTE "%s}]}",
+		         cases[i].text, cases[i].route);
+		b = load_valid(text);
+		if (b == NULL)
+			continue;
+		lines[0] = '\0';
+		if (cfg_diff(a, b, collect_line, lines) != 1)
+			testing_fail(__FILE__, __LINE__, "case %zu: %s", i, lines);
+		CHECK_CONTAINS(lines, cases[i].want);
+		cfg_free(b);
+	}
+out:
+	cfg_free(a);
+	cfg_free(a2);
+}
+
 TEST(http_listen_values)
 {
 	static const struct {
@@ -1279,6 +1335,7 @@ main(void)
 	RUN(nats_credentials_and_tls_keys);
 	RUN(tasks_go_only_where_a_route_consumes);
 	RUN(diff_names_what_changed);
+	RUN(diff_sees_every_key_it_was_given);
 	RUN(http_listen_values);
 	RUN(comment_keys_are_ignored_everywhere);
 	RUN(each_error_class_is_reported_in_place);
