@@ -10,8 +10,11 @@
 #
 # After a release build in _build (or BENCH_BUILDDIR=<build dir>); needs
 # valgrind. To measure another build's engine (a before/after), point
-# CG_TASKJET at its taskjet and CG_PLUGIN at its fx_noop.so. One nats-server on 127.0.0.1 (free port, temp store), stopped
-# by PID on exit.
+# CG_TASKJET at its taskjet and CG_PLUGIN at its fx_noop.so. The route
+# runs with "isolation": "thread" (issue 12's figures; CG_ISOLATION=process
+# measures the other mode, CG_ISOLATION= leaves the key out for a build
+# from before it existed). One nats-server on 127.0.0.1 (free port, temp
+# store), stopped by PID on exit.
 set -eu
 
 a=10000 b=30000 batch=500 size=128
@@ -53,12 +56,14 @@ done
 [ -n "$url" ] || { echo "nats-server did not start" >&2; exit 69; }
 cp "${CG_PLUGIN:-$build/tests/fixtures/plugins/.libs/fx_noop.so}" "$tmp/plugins/fx_noop.so"
 export TASKJET_PLUGIN_DIR="$tmp/plugins" TASKJET_STATE_DIR="$tmp/state"
+isolation=${CG_ISOLATION-thread}
+iso_json=${isolation:+", \"isolation\": \"$isolation\""}
 cat >"$tmp/cfg.json" <<JSON
 {
 	"nats": {"url": "$url"}, "log": {"level": "warning"}, "http": {"listen": "off"},
 	"streams": [{"name": "CG", "subjects": ["cg.t"], "retention": "workqueue"}],
 	"routes": [{"name": "bench", "stream": "CG", "subject": "cg.t", "plugin": "fx_noop",
-	            "batch": $batch, "ack_wait": "300s"}]
+	            "batch": $batch, "ack_wait": "300s"$iso_json}]
 }
 JSON
 
