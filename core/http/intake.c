@@ -58,6 +58,20 @@ publish_failed(struct reply *r, int rc, const char *subject)
 	}
 }
 
+/* The body nests the payload one level down: let it be as deep as the
+ * deepest route takes (the route's own limit is the engine's to apply, so
+ * a too-deep payload is dead-lettered with that reason, like any other). */
+static int
+body_max_depth(const struct cfg *cfg)
+{
+	int depth = JSON_DEFAULT_MAX_DEPTH;
+
+	for (size_t i = 0; i < cfg->route_count; i++)
+		if (cfg->routes[i].payload_max_depth + 1 > depth)
+			depth = cfg->routes[i].payload_max_depth + 1;
+	return depth < JSON_MAX_DEPTH_LIMIT ? depth : JSON_MAX_DEPTH_LIMIT;
+}
+
 void
 handle_post_task(struct http_server *s, struct http_request *req, struct reply *r)
 {
@@ -69,7 +83,8 @@ handle_post_task(struct http_server *s, struct http_request *req, struct reply *
 	struct json_doc doc = { 0 };
 	char *subject = NULL, *id = NULL, *text = NULL, gen_id[64], why[300];
 	const char *data = "";
-	size_t data_len = 0, err_off = 0;
+	struct json_error jerr = { 0 };
+	size_t data_len = 0;
 	uint64_t seq = 0;
 	bool dup = false;
 	int i, rc;
@@ -79,8 +94,11 @@ handle_post_task(struct http_server *s, struct http_request *req, struct reply *
 		            "empty body: send {\"subject\": ..., \"payload\": ...}");
 		goto out;
 	}
-	if (json_parse(req->body.data, req->body.len, &doc, &err_off) < 0) {
-		reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid JSON at byte %zu", err_off);
+	if (json_parse_with(req->body.data, req->body.len,
+	                    &(struct json_parse_opts){ .max_depth = body_max_depth(cfg) }, &doc,
+	                    &jerr) < 0) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid JSON at byte %zu: %s", jerr.offset,
+		            jerr.what);
 		goto out;
 	}
 	root = &doc.toks[0];

@@ -251,9 +251,13 @@ cat >"$tmp/memdlq.json" <<JSON
   "plugin_dir": "$plugins", "state_dir": "$tmp/state", "backend": "memory",
   "http": { "listen": "127.0.0.1:0" },
   "streams": [ { "name": "TASKS", "subjects": ["tasks.>"] } ],
-  "routes": [ { "name": "x", "stream": "TASKS", "subject": "tasks.x", "plugin": "fx_behave" } ]
+  "routes": [ { "name": "x", "stream": "TASKS", "subject": "tasks.x", "plugin": "fx_behave" },
+              { "name": "deep", "stream": "TASKS", "subject": "tasks.deep", "plugin": "fx_behave",
+                "payload": "json", "payload_max_depth": 1000 } ]
 }
 JSON
+# nested N: a JSON array nested N deep.
+nested() { printf '%*s' "$1" '' | tr ' ' '['; printf '%*s' "$1" '' | tr ' ' ']'; }
 # poll_body PATH REGEX SECONDS: until GET PATH answers 200 with REGEX.
 poll_body() {
 	deadline=$(($(date +%s) + $3))
@@ -275,6 +279,11 @@ if check "memory DLQ: taskjet run serves HTTP" start_taskjet "$tmp/memdlq.json";
 	body_has "memory DLQ: the replay went to TASKS" '"stream":"TASKS"'
 	expect_code "memory DLQ: the replayed letter is gone" 404 GET /api/v1/dlq/1
 	check "memory DLQ: the replayed task failed again into letter 2" poll_body /api/v1/dlq/2 '"payload":"fail"' 10
+	expect_code "intake: a payload 900 deep is taken for a route that allows 1000" 201 \
+		POST /api/v1/tasks -d "{\"subject\":\"tasks.deep\",\"payload\":$(nested 900)}"
+	expect_code "intake: one 1100 deep is refused" 400 \
+		POST /api/v1/tasks -d "{\"subject\":\"tasks.deep\",\"payload\":$(nested 1100)}"
+	body_has "intake: the 400 names the nesting limit" 'nesting deeper than 1001'
 	expect_code "memory DLQ: DELETE is 200" 200 DELETE /api/v1/dlq/2
 	expect_code "memory DLQ: a deleted letter is 404" 404 GET /api/v1/dlq/2
 	expect_code "memory DLQ: deleting it again is 404" 404 DELETE /api/v1/dlq/2
