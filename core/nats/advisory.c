@@ -242,7 +242,12 @@ move_to_dlq(struct advisory *a, struct route *route, const struct adv_event *ev)
 	                          "deliveries (crash or ack_wait timeout)");
 	task_release(&task);
 	if (rc != 0) {
-		log_warn("advisory: dead letter for %s failed (%d); will retry", task.id, rc);
+		log_write(TJ_LOG_WARNING,
+		          &(struct log_ctx){ .route = route->cfg->name,
+		                             .task = task.id,
+		                             .seq = ev->stream_seq,
+		                             .reason = dlq_reason_name(DLQ_REASON_MAX_DELIVERIES) },
+		          "advisory: dead letter for %s failed (%d); will retry", task.id, rc);
 		goto out;
 	}
 	/* Only after the letter is stored: a crash in between rewrites it,

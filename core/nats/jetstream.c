@@ -108,8 +108,13 @@ send_ack(struct js_backend *b, struct tj_task *task, const char *body, bool sett
 		return 0;
 	s = natsConnection_PublishString(b->ack_conn, reply, body);
 	if (s != NATS_OK) {
-		log_warn("jetstream: sending %.4s for %s failed: %s", body, task->id,
-		         natsStatus_GetText(s));
+		log_write(TJ_LOG_WARNING,
+		          &(struct log_ctx){ .task = task->id,
+		                             .subject = task->subject,
+		                             .seq = task->stream_seq,
+		                             .attempt = task->attempt },
+		          "jetstream: sending %.4s for %s failed: %s", body, task->id,
+		          natsStatus_GetText(s));
 		return natsconn_errno(s);
 	}
 	if (settles)
