@@ -28,6 +28,7 @@ done
 command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 69; }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=${BENCH_BUILDDIR:-$top/_build}
 make -s -C "$build" taskjet tests/fixtures/plugins/fx_noop.la bench/tjbench >/dev/null
 server_bin=${NATS_SERVER:-/usr/sbin/nats-server}
@@ -42,18 +43,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$tmp/store" "$tmp/ports" "$tmp/plugins" "$tmp/state"
-"$server_bin" -js -a 127.0.0.1 -p -1 -sd "$tmp/store" --ports_file_dir "$tmp/ports" \
-	>"$tmp/server.log" 2>&1 &
-server_pid=$!
-url=
-for _ in $(seq 1 100); do
-	f=$(ls "$tmp/ports"/*.ports 2>/dev/null | head -1 || true)
-	[ -n "$f" ] && url=$(sed -n 's/.*"nats":\["\(nats:\/\/[^"]*\)".*/\1/p' "$f")
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || { echo "nats-server did not start" >&2; exit 69; }
+mkdir -p "$tmp/plugins" "$tmp/state"
+bench_nats_start "$tmp" || { echo "nats-server did not start" >&2; exit 69; }
 cp "${CG_PLUGIN:-$build/tests/fixtures/plugins/.libs/fx_noop.so}" "$tmp/plugins/fx_noop.so"
 export TASKJET_PLUGIN_DIR="$tmp/plugins" TASKJET_STATE_DIR="$tmp/state"
 isolation=${CG_ISOLATION-thread}

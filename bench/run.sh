@@ -117,6 +117,7 @@ main_batch=$(for b in $batches; do echo "$b"; done | sort -n | tail -1)
 main_size=${sizes%% *}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=${BENCH_BUILDDIR:-$top/_build}
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
 	make -s -C "$build" bench-programs >/dev/null
@@ -169,18 +170,8 @@ if has go && [ ! -x "$goworker" ]; then
 fi
 
 # --- server: -p -1 picks a free port, the ports file tells us which.
-mkdir -p "$tmp/store" "$tmp/ports" "$tmp/plugins" "$tmp/state"
-"$server_bin" -js -a 127.0.0.1 -p -1 -sd "$tmp/store" \
-	--ports_file_dir "$tmp/ports" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-url=
-for _ in $(seq 1 100); do
-	f=$(ls "$tmp/ports"/*.ports 2>/dev/null | head -1 || true)
-	[ -n "$f" ] && url=$(sed -n 's/.*"nats":\["\(nats:\/\/[^"]*\)".*/\1/p' "$f")
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || { cat "$tmp/server.log" >&2; die "nats-server did not start"; }
+mkdir -p "$tmp/plugins" "$tmp/state"
+bench_nats_start "$tmp" || die "nats-server did not start"
 
 # --- taskjet: plugins staged in one directory, one config per route.
 cp "$build/tests/fixtures/plugins/.libs/fx_noop.so" \

@@ -79,6 +79,7 @@ done
 	[ "$tol" -le 100 ] || usage
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=${SOAK_BUILDDIR:-${BENCH_BUILDDIR:-$top/_build}}
 fixtures="$build/tests/fixtures/plugins"
 if [ -z "${SOAK_NO_BUILD:-}" ]; then
@@ -131,18 +132,8 @@ case $build_flags in *sanitize* | *-O0*)
 esac
 
 # --- nats-server on a free port (-p -1; the ports file says which).
-mkdir -p "$tmp/store" "$tmp/ports" "$tmp/plugins" "$tmp/state"
-"$server_bin" -js -a 127.0.0.1 -p -1 -sd "$tmp/store" \
-	--ports_file_dir "$tmp/ports" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-url=
-for _ in $(seq 1 100); do
-	f=$(ls "$tmp/ports"/*.ports 2>/dev/null | head -1 || true)
-	[ -n "$f" ] && url=$(sed -n 's/.*"nats":\["\(nats:\/\/[^"]*\)".*/\1/p' "$f")
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || { cat "$tmp/server.log" >&2; die "nats-server did not start"; }
+mkdir -p "$tmp/plugins" "$tmp/state"
+bench_nats_start "$tmp" || die "nats-server did not start"
 
 # --- taskjet: four routes on one work-queue stream.
 dlq_stream=SOAK_DEAD
