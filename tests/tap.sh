@@ -41,6 +41,19 @@ tap_finish() {
 	echo "1..$n"
 	[ "$failed" -eq 0 ]
 }
+# wait_log FILE PATTERN SECONDS [PID]: 0 once a line of FILE matches the
+# grep PATTERN; 1 after SECONDS, or as soon as process PID (if given) has
+# exited.
+wait_log() {
+	i=0
+	while [ "$i" -lt $(($3 * 10)) ]; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
 # nats_server_start BIN DIR: a private nats-server with JetStream on a
 # random loopback port, its store and log under DIR; sets $nats_url and
 # $nats_pid (stop it with kill "$nats_pid"). 1 if it did not come up.

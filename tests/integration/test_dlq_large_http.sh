@@ -46,12 +46,9 @@ cfg="$tmp/cfg.json"
 
 "$bin" run -c "$cfg" --log-level debug >"$tmp/engine.log" 2>&1 &
 engine=$!
-port=
-for _ in $(seq 1 200); do
-	port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/engine.log" | head -1)
-	[ -n "$port" ] && grep -q ' ready: ' "$tmp/engine.log" && break
-	sleep 0.05
-done
+# "ready" comes once HTTP listens.
+wait_log "$tmp/engine.log" ' ready: ' 10
+port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/engine.log" | head -1)
 cp "$tmp/engine.log" "$tmp/out"
 has "taskjet run is ready with HTTP" ' ready: '
 base="http://127.0.0.1:$port"
@@ -158,10 +155,7 @@ cat >"$tmp/cfg2.json" <<JSON
 JSON
 "$bin" run -c "$tmp/cfg2.json" >"$tmp/engine2.log" 2>&1 &
 engine2=$!
-for _ in $(seq 1 200); do
-	grep -q ' ready: ' "$tmp/engine2.log" && break
-	sleep 0.05
-done
+wait_log "$tmp/engine2.log" ' ready: ' 10
 expect "the other deployment takes a task" 0 "$bin" publish -c "$tmp/cfg2.json" b.x '{"n":1}'
 theirs=
 for _ in $(seq 1 100); do

@@ -45,10 +45,7 @@ long="tasks.l.$(a 3992)"  # 4000 bytes: "dlq." and a publish line would pass 409
 
 "$bin" run -c "$cfg" --log-level debug >"$tmp/engine.log" 2>&1 &
 engine=$!
-for _ in $(seq 1 200); do
-	grep -q ' ready: ' "$tmp/engine.log" && break
-	sleep 0.05
-done
+wait_log "$tmp/engine.log" ' ready: ' 10
 cp "$tmp/engine.log" "$tmp/out"
 has "taskjet run is ready" ' ready: '
 

@@ -96,12 +96,7 @@ wait_file() {
 start_run() {
 	sh -c "exec env $2" >"$1" 2>&1 &
 	started=$!
-	for _ in $(seq 1 150); do
-		grep -q ' ready: ' "$1" 2>/dev/null && return 0
-		kill -0 "$started" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	wait_log "$1" ' ready: ' 15 "$started"
 }
 registry="$work/_build/var/registry"
 

@@ -59,10 +59,7 @@ expect "publish likewise" 69 "$bin" publish -c "$cfg" tasks.x hello
 : >"$tmp/engine.log"
 "$bin" run -c "$cfg" --log-level debug --log-file "$tmp/engine.log" &
 engine=$!
-for _ in $(seq 1 150); do
-	grep -q ' ready: ' "$tmp/engine.log" 2>/dev/null && break
-	sleep 0.1
-done
+wait_log "$tmp/engine.log" ' ready: ' 15
 cp "$tmp/engine.log" "$tmp/out"
 has "taskjet run starts on its embedded server" ' ready: '
 check "it recorded the server's URL in state_dir/nats.url" test -s "$state/nats.url"
