@@ -248,6 +248,12 @@ sink_deliver(void *ctx, struct tj_task *task)
 }
 
 static int
+sink_deliver_batch(void *ctx, struct tj_task **tasks, size_t n)
+{
+	return engine_process_batch(ctx, tasks, n);
+}
+
+static int
 sink_dead_letter(void *ctx, struct tj_task *task, enum dlq_reason reason, const char *error)
 {
 	struct disp_result res;
@@ -273,6 +279,7 @@ engine_create(const struct cfg *cfg, const struct engine_options *opts, char *er
 	engine->disp.rng = opts != NULL && opts->rng != NULL ? *opts->rng : retry_default_rng;
 	engine->disp.dlq_retry_delay_ms = 5000;
 	engine->sink = (struct backend_sink){ .deliver = sink_deliver,
+		                              .deliver_batch = sink_deliver_batch,
 		                              .dead_letter = sink_dead_letter,
 		                              .ctx = engine };
 
@@ -643,24 +650,14 @@ engine_dead_letter(struct engine *engine, struct tj_task *task, enum dlq_reason 
 	return rc;
 }
 
-/* Run the task on its slot's worker process; how the call ended, with
- * the cause (in `cause`) when it gave no verdict. */
+/* How a pool call ended, as disposition reads it; the cause (in `cause`)
+ * when it gave no verdict. */
 static void
-call_in_pool(struct route *route, struct tj_task *task, struct disp_call *call, char *cause,
-             size_t len)
+call_of_outcome(const struct procpool_outcome *out, struct disp_call *call, char *cause, size_t len)
 {
-	struct procpool_outcome out;
-
-	if (procpool_call(route->pool, task->slot, task, task->deadline_ms, &out) < 0) {
-		/* A slot another thread holds: a bug of ours, not the task's. */
-		snprintf(cause, len, "route %s: worker slot %u is not free", route->cfg->name,
-		         task->slot);
-		call->end = DISP_CALL_NOT_RUN;
-		return;
-	}
-	call->verdict = out.verdict;
-	snprintf(cause, len, "%s", out.cause);
-	switch (out.result) {
+	call->verdict = out->verdict;
+	snprintf(cause, len, "%s", out->cause);
+	switch (out->result) {
 	case PROCPOOL_VERDICT:
 		call->end = DISP_CALL_RETURNED;
 		break;
@@ -680,6 +677,28 @@ call_in_pool(struct route *route, struct tj_task *task, struct disp_call *call, 
 	}
 }
 
+/* A slot another thread holds: a bug of ours, not the task's. */
+static void
+call_not_run(const struct route *route, const struct tj_task *task, struct disp_call *call,
+             char *cause, size_t len)
+{
+	snprintf(cause, len, "route %s: worker slot %u is not free", route->cfg->name, task->slot);
+	call->end = DISP_CALL_NOT_RUN;
+}
+
+/* Run the task on its slot's worker process. */
+static void
+call_in_pool(struct route *route, struct tj_task *task, struct disp_call *call, char *cause,
+             size_t len)
+{
+	struct procpool_outcome out;
+
+	if (procpool_call(route->pool, task->slot, task, task->deadline_ms, &out) < 0)
+		call_not_run(route, task, call, cause, len);
+	else
+		call_of_outcome(&out, call, cause, len);
+}
+
 /* What task->verdict says about how a call ended. */
 static int
 verdict_of(const struct disp_call *call)
@@ -697,29 +716,27 @@ verdict_of(const struct disp_call *call)
 	}
 }
 
-int
-engine_process(struct engine *engine, struct tj_task *task, struct disp_result *result_r)
+/*
+ * Before its handler: find the task's route, count it, and dead-letter a
+ * payload that can never parse. true: call the handler; false: the task
+ * is settled already (*res, *rc_r say how).
+ */
+static bool
+admit(struct engine *engine, struct tj_task *task, struct disp_result *res, int *rc_r)
 {
 	struct route *route = task->route;
-	struct disp_result res;
-	struct disp_call call = { .end = DISP_CALL_RETURNED };
-	struct inflight flight;
 	struct json_error jerr = { .what = "out of memory" };
-	char cause[256] = "";
-	int64_t started_us, now_ms;
-	uint64_t handler_us;
-	int rc;
 
-	memset(&res, 0, sizeof(res));
+	memset(res, 0, sizeof(*res));
 	task_reset_verdict_state(task);
 	task->verdict = TASK_VERDICT_NONE;
 	if (route == NULL)
 		route = router_lookup(engine->router, task->subject);
 	task->route = route;
 	if (route == NULL) {
-		rc = engine_dead_letter(engine, task, DLQ_REASON_NO_ROUTE,
-		                        "no route serves this subject", &res);
-		goto out;
+		*rc_r = engine_dead_letter(engine, task, DLQ_REASON_NO_ROUTE,
+		                           "no route serves this subject", res);
+		return false;
 	}
 	__atomic_fetch_add(&route->stats.received, 1, __ATOMIC_RELAXED);
 	if (route->cfg->payload == CFG_PAYLOAD_JSON &&
@@ -734,11 +751,68 @@ engine_process(struct engine *engine, struct tj_task *task, struct disp_result *
 		         strncmp(jerr.what, "nesting deeper", 14) == 0
 		             ? " (the route's payload_max_depth)"
 		             : "");
-		rc = engine_dead_letter(engine, task, DLQ_REASON_INVALID_PAYLOAD, why, &res);
-		goto out;
+		*rc_r = engine_dead_letter(engine, task, DLQ_REASON_INVALID_PAYLOAD, why, res);
+		return false;
 	}
-
 	__atomic_fetch_add(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
+ * After its handler: take the call off the heartbeat, count it, and apply
+ * the disposition. 0 or the disposition's -errno.
+ */
+static int
+settle(struct engine *engine, struct tj_task *task, struct inflight *flight, struct disp_call *call,
+       const char *cause, uint64_t handler_us, struct disp_result *res)
+{
+	struct route *route = task->route;
+	int rc;
+
+	if (inflight_remove(engine, flight)) {
+		struct log_ctx ctx;
+
+		__atomic_fetch_sub(&route->stats.hung_now, 1, __ATOMIC_RELAXED);
+		route_log_ctx(route, task, &ctx);
+		log_write(TJ_LOG_WARNING, &ctx,
+		          "hung handler of task %s returned after %llu ms (timeout %lld ms); its "
+		          "verdict is void, the server delivers the task again",
+		          task->id, (unsigned long long)(handler_us / 1000),
+		          (long long)route->cfg->timeout_ms);
+		call->end = DISP_CALL_LATE;
+	}
+	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
+	task->verdict = verdict_of(call);
+	if (call->end != DISP_CALL_NOT_RUN && call->end != DISP_CALL_STOPPED) {
+		__atomic_fetch_add(&route->stats.handler_us_total, handler_us, __ATOMIC_RELAXED);
+		metrics_observe_handler(engine->metrics, route, handler_us, task->attempt);
+	}
+	if (call->end != DISP_CALL_RETURNED && call->end != DISP_CALL_LATE) {
+		/* Said in the log line of the retry, and the letter's error. */
+		call->cause = cause;
+		free(task->fail_reason);
+		task->fail_reason = xstrdup(cause);
+	}
+	memset(res, 0, sizeof(*res));
+	rc = disp_apply_call(&engine->disp, route, task, call, res);
+	log_outcome(task, res, NULL);
+	return rc;
+}
+
+int
+engine_process(struct engine *engine, struct tj_task *task, struct disp_result *result_r)
+{
+	struct disp_result res;
+	struct disp_call call = { .end = DISP_CALL_RETURNED };
+	struct inflight flight;
+	struct route *route;
+	char cause[256] = "";
+	int64_t started_us, now_ms;
+	int rc = 0;
+
+	if (!admit(engine, task, &res, &rc))
+		goto out;
+	route = task->route;
 	/* One clock read serves the heartbeat, the deadline and the handler
 	 * time. The deadline is the handler's in both modes
 	 * (task_time_left_ms); a process route's pool enforces it. */
@@ -752,35 +826,85 @@ engine_process(struct engine *engine, struct tj_task *task, struct disp_result *
 		call.verdict = plugin_call(route->handler, task);
 		call.end = DISP_CALL_RETURNED;
 	}
-	handler_us = (uint64_t)(clock_mono_us() - started_us);
-	if (inflight_remove(engine, &flight)) {
-		struct log_ctx ctx;
-
-		__atomic_fetch_sub(&route->stats.hung_now, 1, __ATOMIC_RELAXED);
-		route_log_ctx(route, task, &ctx);
-		log_write(TJ_LOG_WARNING, &ctx,
-		          "hung handler of task %s returned after %llu ms (timeout %lld ms); its "
-		          "verdict is void, the server delivers the task again",
-		          task->id, (unsigned long long)(handler_us / 1000),
-		          (long long)route->cfg->timeout_ms);
-		call.end = DISP_CALL_LATE;
-	}
-	__atomic_fetch_sub(&route->stats.in_flight, 1, __ATOMIC_RELAXED);
-	task->verdict = verdict_of(&call);
-	if (call.end != DISP_CALL_NOT_RUN && call.end != DISP_CALL_STOPPED) {
-		__atomic_fetch_add(&route->stats.handler_us_total, handler_us, __ATOMIC_RELAXED);
-		metrics_observe_handler(engine->metrics, route, handler_us, task->attempt);
-	}
-	if (call.end != DISP_CALL_RETURNED && call.end != DISP_CALL_LATE) {
-		/* Said in the log line of the retry, and the letter's error. */
-		call.cause = cause;
-		free(task->fail_reason);
-		task->fail_reason = xstrdup(cause);
-	}
-	rc = disp_apply_call(&engine->disp, route, task, &call, &res);
-	log_outcome(task, &res, NULL);
+	rc = settle(engine, task, &flight, &call, cause, (uint64_t)(clock_mono_us() - started_us),
+	            &res);
 out:
 	if (result_r != NULL)
 		*result_r = res;
 	return rc;
+}
+
+/* A batch on a process route: the tasks the pool runs, with their
+ * heartbeat entries. */
+struct pool_batch {
+	struct engine *engine;
+	struct tj_task *tasks[SINK_BATCH_MAX];
+	struct inflight flights[SINK_BATCH_MAX];
+	int rc; /* the first disposition error */
+};
+
+static void
+pool_task_ended(void *ctx, size_t index, struct tj_task *task, const struct procpool_outcome *out)
+{
+	struct pool_batch *pb = ctx;
+	struct disp_call call = { .end = DISP_CALL_RETURNED };
+	struct disp_result res;
+	char cause[256];
+	int rc;
+
+	call_of_outcome(out, &call, cause, sizeof(cause));
+	rc = settle(pb->engine, task, &pb->flights[index], &call, cause, (uint64_t)out->run_us,
+	            &res);
+	if (rc < 0 && pb->rc == 0)
+		pb->rc = rc;
+}
+
+int
+engine_process_batch(struct engine *engine, struct tj_task **tasks, size_t n)
+{
+	struct pool_batch pb = { .engine = engine };
+	struct route *route = n > 0 ? tasks[0]->route : NULL;
+	struct disp_result res;
+	bool one_route = n <= SINK_BATCH_MAX && route != NULL && route->pool != NULL;
+	size_t count = 0;
+	int64_t now_ms;
+	int rc;
+
+	for (size_t i = 1; i < n && one_route; i++)
+		one_route = tasks[i]->route == route;
+	if (!one_route) {
+		for (size_t i = 0; i < n; i++) {
+			rc = engine_process(engine, tasks[i], NULL);
+			if (rc < 0 && pb.rc == 0)
+				pb.rc = rc;
+		}
+		return pb.rc;
+	}
+	now_ms = clock_mono_ms();
+	for (size_t i = 0; i < n; i++) {
+		rc = 0;
+		if (!admit(engine, tasks[i], &res, &rc)) {
+			if (rc < 0 && pb.rc == 0)
+				pb.rc = rc;
+			continue;
+		}
+		/* Beaten for from now; its deadline counts from its own start,
+		 * which the pool keeps. */
+		tasks[i]->deadline_ms = now_ms + route->cfg->timeout_ms;
+		inflight_add(engine, &pb.flights[count], tasks[i], now_ms, 0);
+		pb.tasks[count++] = tasks[i];
+	}
+	if (count > 0 && procpool_call_batch(route->pool, pb.tasks[0]->slot, pb.tasks, count,
+	                                     route->cfg->timeout_ms, pool_task_ended, &pb) < 0) {
+		for (size_t i = 0; i < count; i++) {
+			struct disp_call call = { .end = DISP_CALL_NOT_RUN };
+			char cause[256];
+
+			call_not_run(route, pb.tasks[i], &call, cause, sizeof(cause));
+			rc = settle(engine, pb.tasks[i], &pb.flights[i], &call, cause, 0, &res);
+			if (rc < 0 && pb.rc == 0)
+				pb.rc = rc;
+		}
+	}
+	return pb.rc;
 }

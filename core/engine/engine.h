@@ -111,6 +111,16 @@ void engine_render_metrics(struct engine *engine, struct mbuf *b);
  */
 int engine_process(struct engine *engine, struct tj_task *task, struct disp_result *result_r);
 
+/*
+ * engine_process for up to SINK_BATCH_MAX tasks of one process-isolated
+ * route (task->route set), taken by the thread of task->slot: their
+ * handlers run one after the other on that slot's worker, sent in one
+ * message (procpool_call_batch), each settled as it ends. Anything else
+ * (mixed routes, a thread route, more tasks) is run by engine_process one
+ * by one. 0, or the first disposition's -errno.
+ */
+int engine_process_batch(struct engine *engine, struct tj_task **tasks, size_t n);
+
 /* Write a dead letter for a task that never reached a handler (e.g. the
  * max-deliveries advisory path). Same return as engine_process. */
 int engine_dead_letter(struct engine *engine, struct tj_task *task, enum dlq_reason reason,

@@ -21,11 +21,20 @@
 #define NEXT_WAIT_MS 1000
 /* How often a thread whose worker process is down looks again. */
 #define SLOT_WAIT_MS 20
+/*
+ * A process route's thread takes as many queued tasks at once (up to
+ * SINK_BATCH_MAX) as its recent tasks would take this long to run: quick
+ * handlers share one round trip to the worker per batch, while a slow
+ * handler's tasks go one at a time and stay in the queue for the route's
+ * other threads.
+ */
+#define BATCH_BUDGET_US 1000
 
 struct worker {
 	struct workers *pool;
 	struct route *route;
 	unsigned slot; /* its index among the route's threads */
+	size_t batch_max; /* tasks to take at once next time */
 	pthread_t thread;
 	int finished; /* atomic: the thread returned */
 	bool started;
@@ -40,6 +49,33 @@ struct workers {
 	int abandoned;
 	int stopping; /* atomic: workers_wait() began */
 };
+
+/* Deliver `first` and whatever else of the route is queued already, up
+ * to w->batch_max, in one batch; then size the next one. */
+static void
+deliver_batch(struct worker *w, struct tj_task *first)
+{
+	struct backend *b = w->pool->backend;
+	const struct backend_sink *sink = w->pool->sink;
+	struct tj_task *tasks[SINK_BATCH_MAX];
+	size_t n = 1;
+	int64_t started = clock_mono_us(), per_task;
+
+	tasks[0] = first;
+	while (n < w->batch_max && b->ops->next(b, w->route, 0, &tasks[n]) == 0)
+		tasks[n++]->slot = w->slot;
+	sink->deliver_batch(sink->ctx, tasks, n);
+	for (size_t i = 0; i < n; i++)
+		b->ops->done(b, tasks[i]);
+	per_task = (clock_mono_us() - started) / (int64_t)n;
+	if (per_task < 1)
+		per_task = 1;
+	w->batch_max = (size_t)(BATCH_BUDGET_US / per_task);
+	if (w->batch_max < 1)
+		w->batch_max = 1;
+	if (w->batch_max > SINK_BATCH_MAX)
+		w->batch_max = SINK_BATCH_MAX;
+}
 
 static void *
 worker_main(void *arg)
@@ -64,6 +100,10 @@ worker_main(void *arg)
 		if (rc < 0)
 			continue;
 		task->slot = w->slot;
+		if (w->route->pool != NULL && sink->deliver_batch != NULL) {
+			deliver_batch(w, task);
+			continue;
+		}
 		sink->deliver(sink->ctx, task);
 		b->ops->done(b, task);
 	}
@@ -92,6 +132,7 @@ workers_start(struct backend *b, const struct router *router, const struct backe
 			w->pool = pool;
 			w->route = &router->routes[i];
 			w->slot = (unsigned)j;
+			w->batch_max = 1;
 			rc = -pthread_create(&w->thread, NULL, worker_main, w);
 			if (rc != 0) {
 				log_err("cannot start a worker thread: %s", strerror(-rc));

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 /* Bumped whenever a message changes; the worker refuses another. */
-#define IPC_PROTOCOL 1
+#define IPC_PROTOCOL 2
 /* Largest body sent inside the socket message itself. */
 #define IPC_INLINE_MAX (64 * 1024)
 /* Size of the head that precedes every body. */
@@ -39,8 +39,9 @@ enum ipc_type {
 	IPC_INIT = 1, /* engine -> worker: protocol, limits, names, config */
 	IPC_READY, /* worker -> engine: init done, handler found */
 	IPC_INIT_FAILED, /* worker -> engine: why; the worker then exits */
-	IPC_CALL, /* engine -> worker: one task */
-	IPC_REPLY, /* worker -> engine: the verdict of the current call */
+	IPC_CALL, /* engine -> worker: tasks to run in order, one call each */
+	IPC_REPLY, /* worker -> engine: the verdict of the current call, sent
+	            * before the worker starts the next one */
 	IPC_LOG, /* worker -> engine: one log line; not answered */
 	IPC_PUBLISH, /* worker -> engine: task_publish; answered by RESULT */
 	IPC_IN_PROGRESS, /* worker -> engine: task_in_progress; by RESULT */

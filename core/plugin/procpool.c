@@ -2,7 +2,8 @@
 /*
  * The engine's side of process isolation: one worker process per slot,
  * started and restarted by a supervisor thread, called by the slot's engine
- * thread with one SOCK_SEQPACKET round trip per task.
+ * thread with one SOCK_SEQPACKET round trip per batch of tasks (each task
+ * answered as it ends).
  *
  * A slot moves EMPTY -> STARTING (supervisor: spawned, tj_plugin_init
  * running) -> READY (idle) <-> BUSY (a call, owned by the calling thread)
@@ -836,10 +837,12 @@ fail:
 
 /* ----- calls ----- */
 
-/* Wait for the slot's worker and take the slot. 0, or fills *out with
+/* Wait for the slot's worker and take the slot; `through_backoff`: also
+ * when it is waiting out a respawn delay. 0, or fills *out with
  * PROCPOOL_UNAVAILABLE and returns 1. Lock held on entry and exit. */
 static int
-take_slot(struct procpool *pool, struct slot *s, int64_t deadline, struct procpool_outcome *out)
+take_slot(struct procpool *pool, struct slot *s, int64_t deadline, bool through_backoff,
+          struct procpool_outcome *out)
 {
 	for (;;) {
 		int64_t now = clock_mono_ms(), wait_until;
@@ -861,7 +864,8 @@ take_slot(struct procpool *pool, struct slot *s, int64_t deadline, struct procpo
 			return 1;
 		}
 		/* A slot waiting out a backoff will not have a worker soon. */
-		if (s->state == SLOT_EMPTY && s->next_spawn_ms > now + WAIT_TICK_MS) {
+		if (!through_backoff && s->state == SLOT_EMPTY &&
+		    s->next_spawn_ms > now + WAIT_TICK_MS) {
 			out->result = PROCPOOL_UNAVAILABLE;
 			snprintf(out->cause, sizeof(out->cause),
 			         "route %s: no worker (%s%.160s), next try in %lld ms", pool->route,
@@ -883,10 +887,28 @@ take_slot(struct procpool *pool, struct slot *s, int64_t deadline, struct procpo
 	}
 }
 
-static size_t
-call_size(const struct tj_task *task, const struct msg_header *headers, size_t count)
+/* The header fields of one task in a call message. */
+#define TASK_HEAD_SIZE (4 + 4 + 8 + 4)
+/* The fields of the call message before its tasks. */
+#define CALL_HEAD_SIZE (4 + 4 + 8 + 8)
+
+static const struct msg_header *
+task_headers(const struct tj_task *task, size_t *count_r)
 {
-	size_t size = 4 + 8 + 4 + 4 + 8 + 4;
+	const struct msg_header *headers = NULL;
+
+	*count_r = 0;
+	if (task->backend != NULL && task->backend->ops->headers != NULL &&
+	    task->backend->ops->headers(task->backend, task, &headers, count_r) < 0)
+		*count_r = 0;
+	return *count_r > 0 ? headers : NULL;
+}
+
+static size_t
+task_size(const struct tj_task *task)
+{
+	size_t count, size = TASK_HEAD_SIZE;
+	const struct msg_header *headers = task_headers(task, &count);
 
 	size += IPC_STR_SIZE(strlen(task->subject)) + IPC_STR_SIZE(strlen(task->id)) +
 	        IPC_STR_SIZE(task->stream != NULL ? strlen(task->stream) : 0) +
@@ -897,34 +919,67 @@ call_size(const struct tj_task *task, const struct msg_header *headers, size_t c
 	return size;
 }
 
-static int
-send_call(struct slot *s, const struct tj_task *task, int64_t deadline)
+static void
+put_task(struct ipc_out *o, const struct tj_task *task)
 {
-	const struct msg_header *headers = NULL;
-	size_t count = 0;
+	size_t count;
+	const struct msg_header *headers = task_headers(task, &count);
+
+	ipc_put_u32(o, task->attempt);
+	ipc_put_u32(o, host_api_table.task_max_attempts(task));
+	ipc_put_u64(o, task->stream_seq);
+	ipc_put_u32(o, (uint32_t)count);
+	ipc_put_str(o, task->subject, strlen(task->subject));
+	ipc_put_str(o, task->id, strlen(task->id));
+	ipc_put_str(o, task->stream, task->stream != NULL ? strlen(task->stream) : 0);
+	for (size_t i = 0; i < count; i++) {
+		ipc_put_str(o, headers[i].key, strlen(headers[i].key));
+		ipc_put_str(o, headers[i].value, strlen(headers[i].value));
+	}
+	ipc_put_str(o, task->payload, task->payload_len);
+}
+
+/* A batch in progress: tasks[next..n) have not ended yet. */
+struct batch {
+	struct tj_task **tasks;
+	size_t n, next;
+	int64_t first_deadline; /* of tasks[next] (monotonic ms); 0: from its start */
+	bool behind_failure; /* a task of it ended without a verdict */
+	int64_t timeout_ms; /* per task from its start; 0: none */
+	procpool_end_fn end;
+	void *ctx;
+};
+
+/*
+ * Send tasks[next..] to the worker as calls s->call_no + 1, + 2, ...: as
+ * many as fit one inline message (at least one, which may need a memfd).
+ * *sent_r: how many went. 0 or ipc_send's -errno.
+ */
+static int
+send_batch(struct slot *s, const struct batch *b, int64_t first_deadline, size_t *sent_r)
+{
+	size_t size = CALL_HEAD_SIZE, count = 0;
 	struct ipc_out o;
 	int rc;
 
-	if (task->backend != NULL && task->backend->ops->headers != NULL &&
-	    task->backend->ops->headers(task->backend, task, &headers, &count) < 0)
-		count = 0;
-	rc = ipc_begin(&o, s->out, IPC_INLINE_MAX, IPC_CALL, call_size(task, headers, count));
+	for (size_t i = b->next; i < b->n; i++) {
+		size_t more = task_size(b->tasks[i]);
+
+		if (count > 0 && size + more > IPC_INLINE_MAX)
+			break;
+		size += more;
+		count++;
+	}
+	rc = ipc_begin(&o, s->out, IPC_INLINE_MAX, IPC_CALL, size);
 	if (rc < 0)
 		return rc;
-	ipc_put_u32(&o, s->call_no);
-	ipc_put_u64(&o, (uint64_t)deadline);
-	ipc_put_u32(&o, task->attempt);
-	ipc_put_u32(&o, host_api_table.task_max_attempts(task));
-	ipc_put_u64(&o, task->stream_seq);
+	ipc_put_u32(&o, s->call_no + 1);
 	ipc_put_u32(&o, (uint32_t)count);
-	ipc_put_str(&o, task->subject, strlen(task->subject));
-	ipc_put_str(&o, task->id, strlen(task->id));
-	ipc_put_str(&o, task->stream, task->stream != NULL ? strlen(task->stream) : 0);
-	for (size_t i = 0; i < count; i++) {
-		ipc_put_str(&o, headers[i].key, strlen(headers[i].key));
-		ipc_put_str(&o, headers[i].value, strlen(headers[i].value));
-	}
-	ipc_put_str(&o, task->payload, task->payload_len);
+	ipc_put_u64(&o, (uint64_t)first_deadline);
+	ipc_put_u64(&o, (uint64_t)b->timeout_ms);
+	for (size_t i = 0; i < count; i++)
+		put_task(&o, b->tasks[b->next + i]);
+	*sent_r = count;
 	return ipc_send(s->sock, &o);
 }
 
@@ -998,24 +1053,43 @@ take_reply(struct procpool *pool, struct slot *s, struct tj_task *task, const st
 	return 0;
 }
 
-enum call_end { CALL_DONE, CALL_LOST_IDLE };
+enum batch_end {
+	BATCH_SENT_DONE, /* every task sent this round ended with a verdict */
+	BATCH_FAILED, /* tasks[next] ended otherwise: *fail says how */
+	BATCH_LOST_IDLE, /* the worker was found dead before it got anything */
+};
+
+static void
+outcome_init(struct procpool_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->exit_status = -1;
+}
 
 /*
- * One call on a BUSY slot (lock not held). CALL_LOST_IDLE: the worker was
- * found dead before it got the task (reaped; the slot needs a new one).
+ * One round of a batch on a BUSY slot (lock not held): send what fits,
+ * then serve the worker until each sent task ended. Verdicts are reported
+ * through b->end as they come (b->next moves past them; *verdicts_r counts
+ * them); a task that ends otherwise is left at b->next, described in
+ * *fail, for the caller to report once the slot is settled.
  */
-static enum call_end
-run_call(struct procpool *pool, struct slot *s, struct tj_task *task, int64_t deadline,
-         struct procpool_outcome *out, bool *recycle_r)
+static enum batch_end
+run_batch(struct procpool *pool, struct slot *s, struct batch *b, struct procpool_outcome *fail,
+          bool *recycle_r, size_t *verdicts_r)
 {
-	int64_t started = clock_mono_ms(), spin, sent_us, now;
+	int64_t deadline = b->first_deadline, spin, started_us, now;
+	size_t sent = 0, last;
+	struct procpool_outcome out;
+	struct tj_task *task;
 	struct ipc_msg msg;
 	int rc;
 
-	s->call_no++;
-	s->published = 0;
+	outcome_init(fail);
+	started_us = clock_mono_us();
+	if (deadline == 0 && b->timeout_ms > 0)
+		deadline = started_us / 1000 + b->timeout_ms;
 	for (;;) {
-		rc = send_call(s, task, deadline);
+		rc = send_batch(s, b, deadline, &sent);
 		if (rc != -EAGAIN)
 			break;
 		/* Its socket is full: it is not reading. Wait for the deadline. */
@@ -1023,38 +1097,56 @@ run_call(struct procpool *pool, struct slot *s, struct tj_task *task, int64_t de
 			goto timed_out;
 	}
 	if (rc == -EPIPE) {
-		slot_reap(pool, s, false, out);
-		return CALL_LOST_IDLE;
+		slot_reap(pool, s, false, fail);
+		return BATCH_LOST_IDLE;
 	}
 	if (rc < 0) {
 		/* A task we cannot even encode (over 2 GiB): the worker is fine. */
-		out->result = PROCPOOL_CRASHED;
-		snprintf(out->cause, sizeof(out->cause), "cannot send the task to its worker: %s",
+		fail->result = PROCPOOL_CRASHED;
+		snprintf(fail->cause, sizeof(fail->cause), "cannot send the task to its worker: %s",
 		         strerror(-rc));
-		return CALL_DONE;
+		return BATCH_FAILED;
 	}
+	last = b->next + sent;
+	s->call_no++;
+	s->published = 0;
+	task = b->tasks[b->next];
 	/* A handler as quick as the last one is waited for awake. */
 	spin = ipc_spin_budget(s->last_call_us);
-	sent_us = clock_mono_us();
 	for (;;) {
 		rc = ipc_recv_spin(s->sock, s->in, IPC_BUF_SIZE, &msg, spin);
 		spin = 0;
 		if (rc == 0) {
 			if (msg.type == IPC_REPLY) {
-				s->last_call_us = clock_mono_us() - sent_us;
-				rc = take_reply(pool, s, task, &msg, out);
+				outcome_init(&out);
+				rc = take_reply(pool, s, task, &msg, &out);
 				ipc_msg_release(&msg);
 				if (rc < 0)
 					goto protocol;
+				now = clock_mono_us();
+				out.run_us = now - started_us;
+				s->last_call_us = out.run_us;
 				/* A leak that grows between calls too short to be
 				 * sampled: look now and then; the verdict stands. */
-				now = clock_mono_ms();
 				if (pool->limits.memory_bytes > 0 &&
-				    now - s->rss_checked_ms >= RSS_CHECK_MS) {
-					s->rss_checked_ms = now;
-					*recycle_r = over_memory(pool, worker_rss(pool, s));
+				    now / 1000 - s->rss_checked_ms >= RSS_CHECK_MS) {
+					s->rss_checked_ms = now / 1000;
+					*recycle_r =
+					    *recycle_r || over_memory(pool, worker_rss(pool, s));
 				}
-				return CALL_DONE;
+				(*verdicts_r)++;
+				b->end(b->ctx, b->next, task, &out);
+				b->next++;
+				if (b->next == last)
+					return BATCH_SENT_DONE;
+				/* The worker went on with the next one as it replied. */
+				s->call_no++;
+				s->published = 0;
+				task = b->tasks[b->next];
+				started_us = now;
+				deadline = b->timeout_ms > 0 ? now / 1000 + b->timeout_ms : 0;
+				spin = ipc_spin_budget(s->last_call_us);
+				continue;
 			}
 			if (msg.type == IPC_LOG)
 				forward_log(pool, &msg, task, s->call_no);
@@ -1085,131 +1177,213 @@ run_call(struct procpool *pool, struct slot *s, struct tj_task *task, int64_t de
 			continue;
 		s->rss_checked_ms = now;
 		if (over_memory(pool, worker_rss(pool, s))) {
-			slot_reap(pool, s, true, out);
-			out->result = PROCPOOL_CRASHED;
-			snprintf(out->cause, sizeof(out->cause), "out of memory (limit %llu MiB)",
+			slot_reap(pool, s, true, fail);
+			fail->result = PROCPOOL_CRASHED;
+			snprintf(fail->cause, sizeof(fail->cause), "out of memory (limit %llu MiB)",
 			         (unsigned long long)(pool->limits.memory_bytes / MIB));
-			return CALL_DONE;
+			goto failed;
 		}
 	}
 died:
-	slot_reap(pool, s, false, out);
-	out->result = PROCPOOL_CRASHED;
-	return CALL_DONE;
+	slot_reap(pool, s, false, fail);
+	fail->result = PROCPOOL_CRASHED;
+	goto failed;
 protocol:
-	slot_reap(pool, s, true, out);
-	out->result = PROCPOOL_CRASHED;
-	out->signal = 0;
-	snprintf(out->cause, sizeof(out->cause),
+	slot_reap(pool, s, true, fail);
+	fail->result = PROCPOOL_CRASHED;
+	fail->signal = 0;
+	snprintf(fail->cause, sizeof(fail->cause),
 	         "its worker broke the protocol (a bad message); killed");
-	return CALL_DONE;
+	goto failed;
 stopped:
-	slot_reap(pool, s, true, out);
-	out->result = PROCPOOL_STOPPED;
-	out->signal = 0;
-	out->exit_status = -1;
-	snprintf(out->cause, sizeof(out->cause), "stopped: the engine is stopping");
-	return CALL_DONE;
+	slot_reap(pool, s, true, fail);
+	fail->result = PROCPOOL_STOPPED;
+	fail->signal = 0;
+	fail->exit_status = -1;
+	snprintf(fail->cause, sizeof(fail->cause), "stopped: the engine is stopping");
+	goto failed;
 timed_out:
-	slot_reap(pool, s, true, out);
-	out->result = PROCPOOL_TIMED_OUT;
-	out->signal = 0;
-	out->exit_status = -1;
-	snprintf(out->cause, sizeof(out->cause), "timed out after %lld ms",
-	         (long long)(clock_mono_ms() - started));
-	return CALL_DONE;
+	slot_reap(pool, s, true, fail);
+	fail->result = PROCPOOL_TIMED_OUT;
+	fail->signal = 0;
+	fail->exit_status = -1;
+	snprintf(fail->cause, sizeof(fail->cause), "timed out after %lld ms",
+	         (long long)((clock_mono_us() - started_us) / 1000));
+failed:
+	fail->run_us = clock_mono_us() - started_us;
+	return BATCH_FAILED;
+}
+
+/*
+ * The slot after tasks[b->next] ended without a verdict (`out`): count it,
+ * log it, and give the slot its next state. Lock held.
+ */
+static void
+settle_failure(struct procpool *pool, struct slot *s, const struct tj_task *task,
+               const struct procpool_outcome *out)
+{
+	pool->stats.calls++;
+	if (out->result == PROCPOOL_STOPPED) {
+		pool->stats.stopped++;
+		pool_log(pool, task, TJ_LOG_NOTICE,
+		         "task %s stopped with its worker (slot %u): the engine is stopping",
+		         task->id, s->index);
+		slot_schedule(pool, s, false, out->cause);
+		return;
+	}
+	if (out->result == PROCPOOL_TIMED_OUT) {
+		pool->stats.timeouts++;
+		pool_log(pool, task, TJ_LOG_WARNING,
+		         "task %s %s; its worker (slot %u) was killed and is restarted", task->id,
+		         out->cause, s->index);
+	} else {
+		pool->stats.crashes++;
+		pool_log(pool, task, TJ_LOG_WARNING,
+		         "the worker of slot %u ended handling task %s: %s; restarting it",
+		         s->index, task->id, out->cause);
+	}
+	if (s->pid != 0) {
+		/* The task could not be sent at all; the worker is fine. */
+		s->state = SLOT_READY;
+		pthread_cond_broadcast(&pool->changed);
+	} else {
+		slot_schedule(pool, s, false, out->cause);
+	}
+}
+
+/* The slot after a round whose tasks all ended with verdicts. Lock held. */
+static void
+settle_round(struct procpool *pool, struct slot *s, const struct tj_task *task, bool recycle)
+{
+	if (!recycle) {
+		s->state = SLOT_READY;
+		pthread_cond_broadcast(&pool->changed);
+		return;
+	}
+	pool->stats.recycled++;
+	pool_log(pool, task, TJ_LOG_WARNING,
+	         "worker of slot %u is over its memory limit of %llu MiB after task %s; "
+	         "replacing it",
+	         s->index, (unsigned long long)(pool->limits.memory_bytes / MIB), task->id);
+	s->life_calls = 1; /* a healthy life: restart at once */
+	slot_schedule(pool, s, false, "replaced after going over its memory limit");
+}
+
+static int
+call_tasks(struct procpool *pool, unsigned slot, struct batch *b)
+{
+	struct procpool_outcome out;
+	struct slot *s;
+
+	if (pool == NULL || b->n == 0 || slot >= pool->count)
+		return -EINVAL;
+	s = &pool->slots[slot];
+	for (size_t i = 0; i < b->n; i++)
+		task_reset_verdict_state(b->tasks[i]);
+	pthread_mutex_lock(&pool->lock);
+	if (s->state == SLOT_BUSY) {
+		pthread_mutex_unlock(&pool->lock);
+		return -EINVAL;
+	}
+	while (b->next < b->n) {
+		int64_t wait_until = b->first_deadline;
+		size_t verdicts = 0;
+		bool recycle = false;
+		enum batch_end end;
+
+		outcome_init(&out);
+		if (wait_until == 0 && b->timeout_ms > 0 && !b->behind_failure)
+			wait_until = clock_mono_ms() + b->timeout_ms;
+		/*
+		 * Tasks that were behind a crash were taken for this slot and
+		 * are kept alive meanwhile: they wait for its next worker,
+		 * however long its respawn delay (a stop ends the wait), rather
+		 * than go back to the server and spend a delivery.
+		 */
+		if (take_slot(pool, s, wait_until, b->behind_failure, &out) != 0) {
+			pthread_mutex_unlock(&pool->lock);
+			for (; b->next < b->n; b->next++)
+				b->end(b->ctx, b->next, b->tasks[b->next], &out);
+			return 0;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		end = run_batch(pool, s, b, &out, &recycle, &verdicts);
+		if (recycle && end != BATCH_SENT_DONE)
+			recycle = false; /* the worker is gone already */
+		if (recycle) {
+			struct procpool_outcome end_of_life;
+
+			outcome_init(&end_of_life);
+			slot_reap(pool, s, true, &end_of_life);
+		}
+		pthread_mutex_lock(&pool->lock);
+		pool->stats.calls += verdicts;
+		if (verdicts > 0) {
+			s->life_calls += verdicts;
+			s->failures = 0;
+		}
+		if (end == BATCH_LOST_IDLE) {
+			/* It died idle before getting the task: not the task's fault. */
+			pool_log(pool, b->tasks[b->next], TJ_LOG_WARNING,
+			         "worker of slot %u %s while idle; restarting it for task %s",
+			         s->index, out.cause, b->tasks[b->next]->id);
+			slot_schedule(pool, s, false, out.cause);
+			continue;
+		}
+		if (end == BATCH_SENT_DONE) {
+			settle_round(pool, s, b->tasks[b->next - 1], recycle);
+			continue;
+		}
+		settle_failure(pool, s, b->tasks[b->next], &out);
+		pthread_mutex_unlock(&pool->lock);
+		b->end(b->ctx, b->next, b->tasks[b->next], &out);
+		b->next++;
+		/* The rest never started: they go to the next worker. */
+		b->first_deadline = 0;
+		b->behind_failure = true;
+		pthread_mutex_lock(&pool->lock);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
+int
+procpool_call_batch(struct procpool *pool, unsigned slot, struct tj_task **tasks, size_t n,
+                    int64_t timeout_ms, procpool_end_fn end, void *ctx)
+{
+	struct batch b = {
+		.tasks = tasks,
+		.n = n,
+		.timeout_ms = timeout_ms > 0 ? timeout_ms : (pool != NULL ? pool->timeout_ms : 0),
+		.end = end,
+		.ctx = ctx,
+	};
+
+	if (tasks == NULL || end == NULL)
+		return -EINVAL;
+	return call_tasks(pool, slot, &b);
+}
+
+static void
+copy_outcome(void *ctx, size_t index, struct tj_task *task, const struct procpool_outcome *out)
+{
+	*(struct procpool_outcome *)ctx = *out;
 }
 
 int
 procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_t deadline_ms,
               struct procpool_outcome *out)
 {
-	struct slot *s;
-	bool recycle = false;
-	enum call_end end;
+	struct batch b = { .tasks = &task, .n = 1, .end = copy_outcome, .ctx = out };
 
-	memset(out, 0, sizeof(*out));
-	out->exit_status = -1;
-	if (pool == NULL || task == NULL || slot >= pool->count)
+	outcome_init(out);
+	if (pool == NULL || task == NULL)
 		return -EINVAL;
-	s = &pool->slots[slot];
+	b.timeout_ms = pool->timeout_ms;
+	b.first_deadline = deadline_ms;
 	if (deadline_ms == 0 && pool->timeout_ms > 0)
-		deadline_ms = clock_mono_ms() + pool->timeout_ms;
-	task_reset_verdict_state(task);
-	pthread_mutex_lock(&pool->lock);
-	if (s->state == SLOT_BUSY) {
-		pthread_mutex_unlock(&pool->lock);
-		return -EINVAL;
-	}
-	for (;;) {
-		if (take_slot(pool, s, deadline_ms, out) != 0) {
-			pthread_mutex_unlock(&pool->lock);
-			return 0;
-		}
-		pthread_mutex_unlock(&pool->lock);
-		end = run_call(pool, s, task, deadline_ms, out, &recycle);
-		if (recycle) {
-			struct procpool_outcome end_of_life = { .exit_status = -1 };
-
-			slot_reap(pool, s, true, &end_of_life);
-		}
-		pthread_mutex_lock(&pool->lock);
-		if (end == CALL_DONE)
-			break;
-		/* It died idle before getting the task: not the task's fault. */
-		pool_log(pool, task, TJ_LOG_WARNING,
-		         "worker of slot %u %s while idle; restarting it for task %s", s->index,
-		         out->cause, task->id);
-		slot_schedule(pool, s, false, out->cause);
-		memset(out, 0, sizeof(*out));
-		out->exit_status = -1;
-	}
-	pool->stats.calls++;
-	if (out->result == PROCPOOL_VERDICT) {
-		s->life_calls++;
-		s->failures = 0;
-		if (recycle) {
-			pool->stats.recycled++;
-			pool_log(pool, task, TJ_LOG_WARNING,
-			         "worker of slot %u is over its memory limit of %llu MiB after "
-			         "task %s; replacing it",
-			         s->index, (unsigned long long)(pool->limits.memory_bytes / MIB),
-			         task->id);
-			s->life_calls = 1; /* a healthy life: restart at once */
-			slot_schedule(pool, s, false, "replaced after going over its memory limit");
-		} else {
-			s->state = SLOT_READY;
-			pthread_cond_broadcast(&pool->changed);
-		}
-	} else if (out->result == PROCPOOL_STOPPED) {
-		pool->stats.stopped++;
-		pool_log(pool, task, TJ_LOG_NOTICE,
-		         "task %s stopped with its worker (slot %u): the engine is stopping",
-		         task->id, s->index);
-		slot_schedule(pool, s, false, out->cause);
-	} else {
-		if (out->result == PROCPOOL_TIMED_OUT)
-			pool->stats.timeouts++;
-		else
-			pool->stats.crashes++;
-		if (out->result == PROCPOOL_TIMED_OUT)
-			pool_log(pool, task, TJ_LOG_WARNING,
-			         "task %s %s; its worker (slot %u) was killed and is restarted",
-			         task->id, out->cause, s->index);
-		else
-			pool_log(pool, task, TJ_LOG_WARNING,
-			         "the worker of slot %u ended handling task %s: %s; restarting it",
-			         s->index, task->id, out->cause);
-		if (s->pid != 0) {
-			/* The task could not be sent at all; the worker is fine. */
-			s->state = SLOT_READY;
-			pthread_cond_broadcast(&pool->changed);
-		} else {
-			slot_schedule(pool, s, false, out->cause);
-		}
-	}
-	pthread_mutex_unlock(&pool->lock);
-	return 0;
+		b.first_deadline = clock_mono_ms() + pool->timeout_ms;
+	return call_tasks(pool, slot, &b);
 }
 
 void

@@ -134,6 +134,10 @@ struct procpool_outcome {
 	 * status 3", "out of memory (limit 64 MiB)", "timed out after 1000 ms",
 	 * why no worker was there, or "stopped: the engine is stopping". */
 	char cause[256];
+	/* How long the task ran on its worker, microseconds, as the pool saw
+	 * it: from sending it (or the end of the task before it in a batch)
+	 * to its end. 0 when it never ran. */
+	int64_t run_us;
 };
 
 /*
@@ -150,6 +154,35 @@ struct procpool_outcome {
  */
 int procpool_call(struct procpool *pool, unsigned slot, struct tj_task *task, int64_t deadline_ms,
                   struct procpool_outcome *out);
+
+/*
+ * One task of a batch ended: `index` into the batch, `out` how (as
+ * procpool_call fills it; run_us is set too). Called on the thread running
+ * procpool_call_batch(), in order, once per task, with no pool lock held:
+ * the callback may take its time (settle the task) while the worker runs
+ * the next one. out is valid during the call only.
+ */
+typedef void (*procpool_end_fn)(void *ctx, size_t index, struct tj_task *task,
+                                const struct procpool_outcome *out);
+
+/*
+ * Run tasks[0..n) on the worker of `slot`, in order, sent in as few
+ * messages as fit IPC_INLINE_MAX (one for small tasks), so quick handlers
+ * cost one round trip per batch rather than per task. The worker answers
+ * each task as it ends, and `end` reports it at once. Each task has
+ * timeout_ms from its own start (0: the pool's timeout_ms; none if that
+ * is 0); task_time_left_ms counts from there too. A worker that dies or is
+ * killed costs the task it was running (its outcome says how); the tasks
+ * after it never started and go to the slot's next worker, waiting for it
+ * through any respawn delay (they were taken for this slot; the caller
+ * keeps them alive): only procpool_stop_calls() or destroy ends that wait,
+ * with PROCPOOL_UNAVAILABLE. Tasks (borrowed until their
+ * end) must not be in another call. Returns 0 once every task ended, or
+ * -EINVAL (nothing ran) for a bad slot, n 0, or a slot already in a call.
+ * Thread rules as procpool_call.
+ */
+int procpool_call_batch(struct procpool *pool, unsigned slot, struct tj_task **tasks, size_t n,
+                        int64_t timeout_ms, procpool_end_fn end, void *ctx);
 
 /*
  * Stop every call: workers in a call are killed (within 25 ms) and their

@@ -380,39 +380,63 @@ init_worker(struct plugin_instance **inst_r)
 
 /* ----- calls ----- */
 
+/* The fields of a call message before its tasks. */
+struct call_batch {
+	struct ipc_in in; /* at the next task */
+	uint32_t first_call_no, count;
+	int64_t first_deadline_ms, timeout_ms;
+};
+
 static void
-decode_call(const struct ipc_msg *msg)
+decode_batch(const struct ipc_msg *msg, struct call_batch *b)
+{
+	ipc_in_init(&b->in, msg);
+	b->first_call_no = ipc_get_u32(&b->in);
+	b->count = ipc_get_u32(&b->in);
+	b->first_deadline_ms = (int64_t)ipc_get_u64(&b->in);
+	b->timeout_ms = (int64_t)ipc_get_u64(&b->in);
+	/* A task takes more than 40 bytes. */
+	if (b->in.bad || b->count == 0 || b->count > b->in.left / 40)
+		protocol_error("a bad call");
+}
+
+/* Task i of the batch, whose strings stay in the call message. */
+static void
+decode_task(struct call_batch *b, uint32_t i)
 {
 	struct tj_task *t = &call.task;
+	struct ipc_in *in = &b->in;
 	const char *subject, *id, *stream, *payload;
 	size_t payload_len, id_len;
-	struct ipc_in in;
 	uint32_t count;
 
-	ipc_in_init(&in, msg);
-	call.call_no = ipc_get_u32(&in);
 	memset(t, 0, sizeof(*t));
-	t->deadline_ms = (int64_t)ipc_get_u64(&in);
-	t->attempt = ipc_get_u32(&in);
-	route_cfg.max_attempts = (int)ipc_get_u32(&in);
-	t->stream_seq = ipc_get_u64(&in);
-	count = ipc_get_u32(&in);
-	subject = ipc_get_str(&in, NULL);
-	id = ipc_get_str(&in, &id_len);
-	stream = ipc_get_str(&in, NULL);
-	if (in.bad || count > in.left / 10)
+	call.call_no = b->first_call_no + i;
+	/* Each task's time counts from its own start, as in thread mode. */
+	if (i == 0)
+		t->deadline_ms = b->first_deadline_ms;
+	else if (b->timeout_ms > 0)
+		t->deadline_ms = clock_mono_ms() + b->timeout_ms;
+	t->attempt = ipc_get_u32(in);
+	route_cfg.max_attempts = (int)ipc_get_u32(in);
+	t->stream_seq = ipc_get_u64(in);
+	count = ipc_get_u32(in);
+	subject = ipc_get_str(in, NULL);
+	id = ipc_get_str(in, &id_len);
+	stream = ipc_get_str(in, NULL);
+	if (in->bad || count > in->left / 10)
 		protocol_error("a bad call");
 	if (count > call.header_cap) {
 		call.headers = xrealloc(call.headers, count, sizeof(*call.headers));
 		call.header_cap = count;
 	}
-	for (uint32_t i = 0; i < count; i++) {
-		call.headers[i].key = ipc_get_str(&in, NULL);
-		call.headers[i].value = ipc_get_str(&in, NULL);
+	for (uint32_t k = 0; k < count; k++) {
+		call.headers[k].key = ipc_get_str(in, NULL);
+		call.headers[k].value = ipc_get_str(in, NULL);
 	}
 	call.header_count = count;
-	payload = ipc_get_str(&in, &payload_len);
-	if (in.bad || id_len >= sizeof(t->id))
+	payload = ipc_get_str(in, &payload_len);
+	if (in->bad || id_len >= sizeof(t->id))
 		protocol_error("a bad call");
 	t->subject = subject;
 	t->payload = payload;
@@ -445,6 +469,7 @@ send_reply(int verdict)
 static void
 serve(const struct plugin_handler *handler, struct plugin_instance *inst)
 {
+	struct call_batch batch;
 	struct ipc_msg msg;
 	int64_t idle_since = -1, last_idle = -1, started, last_call = -1;
 	int rc, verdict;
@@ -468,20 +493,24 @@ serve(const struct plugin_handler *handler, struct plugin_instance *inst)
 			break;
 		if (msg.type != IPC_CALL)
 			protocol_error("expected a call");
-		decode_call(&msg);
-		pthread_mutex_lock(&host_lock);
-		call.active = true;
-		pthread_mutex_unlock(&host_lock);
-		arm_cpu_limit();
-		started = clock_mono_us();
-		verdict = plugin_call(handler, &call.task);
-		last_call = clock_mono_us() - started;
-		pthread_mutex_lock(&host_lock);
-		call.active = false;
-		pthread_mutex_unlock(&host_lock);
-		send_reply(verdict);
+		decode_batch(&msg, &batch);
+		for (uint32_t i = 0; i < batch.count; i++) {
+			decode_task(&batch, i);
+			pthread_mutex_lock(&host_lock);
+			call.active = true;
+			pthread_mutex_unlock(&host_lock);
+			arm_cpu_limit();
+			started = clock_mono_us();
+			verdict = plugin_call(handler, &call.task);
+			last_call = clock_mono_us() - started;
+			pthread_mutex_lock(&host_lock);
+			call.active = false;
+			pthread_mutex_unlock(&host_lock);
+			/* The engine reads a reply as "the next task started". */
+			send_reply(verdict);
+			task_release(&call.task);
+		}
 		idle_since = clock_mono_us();
-		task_release(&call.task);
 		ipc_msg_release(&msg);
 	}
 	ipc_msg_release(&msg);

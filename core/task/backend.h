@@ -60,8 +60,14 @@ struct publish_ack {
  * (the backend retries later otherwise). ctx is passed back as is.
  */
 struct metrics;
+/* Most tasks one deliver_batch call takes. */
+#define SINK_BATCH_MAX 16
 struct backend_sink {
 	int (*deliver)(void *ctx, struct tj_task *task);
+	/* Optional: deliver up to SINK_BATCH_MAX tasks of one
+	 * process-isolated route, taken by one worker thread, at once; NULL:
+	 * one by one. */
+	int (*deliver_batch)(void *ctx, struct tj_task **tasks, size_t n);
 	int (*dead_letter)(void *ctx, struct tj_task *task, enum dlq_reason reason,
 	                   const char *error);
 	void *ctx;

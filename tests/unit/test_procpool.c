@@ -879,6 +879,325 @@ TEST(workers_die_with_the_engine)
 	CHECK_FALSE(pid > 0 && alive(pid));
 }
 
+/* ----- batches ----- */
+
+#define BATCH_TASKS 6
+
+/* What procpool_call_batch reported, task by task. */
+struct ends {
+	unsigned count;
+	size_t index[BATCH_TASKS];
+	struct procpool_outcome out[BATCH_TASKS];
+	char reason[BATCH_TASKS][128];
+};
+
+static void
+note_end(void *ctx, size_t index, struct tj_task *task, const struct procpool_outcome *out)
+{
+	struct ends *e = ctx;
+
+	if (e->count >= BATCH_TASKS)
+		return;
+	e->index[e->count] = index;
+	e->out[e->count] = *out;
+	snprintf(e->reason[e->count], sizeof(e->reason[0]), "%s",
+	         task->fail_reason != NULL ? task->fail_reason : "");
+	e->count++;
+}
+
+/* Tasks B:1.. with these payloads (NULL-terminated), and their pointers. */
+static size_t
+batch_init(struct tj_task *t, struct tj_task **ptrs, const char *const *payloads)
+{
+	size_t n = 0;
+
+	for (; payloads[n] != NULL && n < BATCH_TASKS; n++) {
+		task_init(&t[n], payloads[n]);
+		snprintf(t[n].id, sizeof(t[n].id), "B:%zu", n + 1);
+		ptrs[n] = &t[n];
+	}
+	return n;
+}
+
+static void
+batch_release(struct tj_task *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		task_release(&t[i]);
+}
+
+/* The pool's record file, read whole and then removed ("" if none). */
+static void
+take_record(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, cap - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	unlink(path);
+}
+
+static struct procpool *
+record_pool(unsigned workers, int64_t timeout_ms, char *record)
+{
+	struct procpool *pool = NULL;
+	char err[ERRLEN], config[256];
+
+	snprintf(record, 128, "%s/batch.rec", tmpdir);
+	snprintf(config, sizeof(config), "{\"record_file\":\"%s\"}", record);
+	CHECK_INT(pool_new("fx_isolate", workers, config, NULL, timeout_ms, err, &pool), 0);
+	return pool;
+}
+
+TEST(a_batch_runs_in_order_and_reports_each_task_as_it_ends)
+{
+	static const char *const payloads[] = { "ok", "reason", "meta", "sleep:50", "ok", NULL };
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct ends e = { 0 };
+	struct procpool_stats st;
+	char record[128], got[1024];
+	struct procpool *pool;
+	size_t n;
+
+	rec_reset();
+	pool = record_pool(1, 60000, record);
+	if (pool == NULL)
+		return;
+	n = batch_init(t, ptrs, payloads);
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, n, 0, note_end, &e), 0);
+	CHECK_INT(e.count, 5);
+	for (unsigned i = 0; i < e.count; i++) {
+		CHECK_INT(e.index[i], i);
+		CHECK_INT(e.out[i].result, PROCPOOL_VERDICT);
+	}
+	CHECK_INT(e.out[0].verdict, TJ_DONE);
+	CHECK_INT(e.out[1].verdict, TJ_RETRY);
+	/* What one handler said stays with its task. */
+	CHECK_STR(e.reason[1], "bad thing: B:2");
+	CHECK_INT(t[1].retry_after_ms, 1234);
+	CHECK_STR(e.reason[2], "tasks.a|B:3|2/5|some");
+	CHECK_STR(e.reason[4], "");
+	CHECK_INT(t[4].retry_after_ms, -1);
+	/* Each task's run is its own, not the batch's. */
+	CHECK_RANGE(e.out[3].run_us, 50000, 10000000);
+	CHECK_TRUE(e.out[4].run_us < e.out[3].run_us);
+	take_record(record, got, sizeof(got));
+	CHECK_STR(got,
+	          "B:1 tasks.a 2\nB:2 tasks.a 2\nB:3 tasks.a 2\nB:4 tasks.a 2\nB:5 tasks.a 2\n");
+	procpool_stats(pool, &st);
+	CHECK_INT(st.calls, 5);
+	CHECK_INT(st.spawns, 1);
+	/* The slot is free again, for one task or many. */
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, 0, 0, note_end, &e), -EINVAL);
+	CHECK_INT(procpool_call_batch(pool, 1, ptrs, 1, 0, note_end, &e), -EINVAL);
+	batch_release(t, n);
+	procpool_destroy(pool);
+}
+
+TEST(a_batch_larger_than_one_message_arrives_whole)
+{
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct procpool *pool = NULL;
+	struct ends e = { 0 };
+	char err[ERRLEN], want[64];
+	char *payload = malloc(40001);
+	uint32_t sum = 0;
+
+	rec_reset();
+	CHECK_INT(pool_new("fx_isolate", 1, NULL, NULL, 0, err, &pool), 0);
+	if (pool == NULL || payload == NULL) {
+		free(payload);
+		procpool_destroy(pool);
+		return;
+	}
+	/* Five 40 kB tasks: more than one message takes inline. */
+	memcpy(payload, "big:", 4);
+	for (size_t i = 4; i < 40000; i++)
+		payload[i] = (char)('a' + i % 26);
+	payload[40000] = '\0';
+	for (size_t i = 0; i < 40000; i++)
+		sum += (unsigned char)payload[i];
+	for (size_t i = 0; i < 5; i++) {
+		task_init(&t[i], payload);
+		ptrs[i] = &t[i];
+	}
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, 5, 0, note_end, &e), 0);
+	CHECK_INT(e.count, 5);
+	snprintf(want, sizeof(want), "len=40000 sum=%u", sum);
+	for (unsigned i = 0; i < e.count; i++) {
+		CHECK_INT(e.index[i], i);
+		CHECK_STR(e.reason[i], want);
+	}
+	batch_release(t, 5);
+	free(payload);
+	procpool_destroy(pool);
+}
+
+TEST(a_crash_in_a_batch_costs_only_its_task)
+{
+	static const char *const payloads[] = { "ok", "segv", "ok", "meta", NULL };
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct ends e = { 0 };
+	struct procpool_stats st;
+	char record[128], got[1024], why[256];
+	struct procpool *pool;
+	size_t n;
+	int old;
+
+	rec_reset();
+	pool = record_pool(1, 0, record);
+	if (pool == NULL)
+		return;
+	old = procpool_worker_pid(pool, 0);
+	n = batch_init(t, ptrs, payloads);
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, n, 0, note_end, &e), 0);
+	CHECK_INT(e.count, 4);
+	CHECK_INT(e.out[0].result, PROCPOOL_VERDICT);
+	CHECK_INT(e.out[1].result, PROCPOOL_CRASHED);
+	CHECK_INT(e.out[1].signal, SIGSEGV);
+	CHECK_STR(e.out[1].cause, "killed by signal 11 (Segmentation fault)");
+	/* The ones after it never started: they ran once, on the new worker. */
+	CHECK_INT(e.out[2].result, PROCPOOL_VERDICT);
+	CHECK_INT(e.out[2].verdict, TJ_DONE);
+	CHECK_INT(e.out[3].result, PROCPOOL_VERDICT);
+	CHECK_STR(e.reason[3], "tasks.a|B:4|2/5|none");
+	take_record(record, got, sizeof(got));
+	CHECK_STR(got, "B:1 tasks.a 2\nB:2 tasks.a 2\nB:3 tasks.a 2\nB:4 tasks.a 2\n");
+	CHECK_FALSE(alive(old));
+	CHECK_TRUE(procpool_worker_pid(pool, 0) != old);
+	procpool_stats(pool, &st);
+	CHECK_INT(st.calls, 4);
+	CHECK_INT(st.crashes, 1);
+	CHECK_INT(st.spawns, 2);
+	CHECK_TRUE(procpool_ready(pool, why, sizeof(why)));
+	batch_release(t, n);
+	procpool_destroy(pool);
+}
+
+TEST(tasks_behind_a_crash_wait_out_the_respawn_delay)
+{
+	/* Two workers in a row die in their first call: the third starts
+	 * only after the pool's respawn delay (100 ms here), and the task
+	 * behind them still runs on it rather than coming back unrun. */
+	static const char *const payloads[] = { "segv", "abort", "meta", NULL };
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct ends e = { 0 };
+	struct procpool_stats st;
+	char record[128], got[1024];
+	struct procpool *pool;
+	size_t n;
+
+	rec_reset();
+	pool = record_pool(1, 60000, record);
+	if (pool == NULL)
+		return;
+	n = batch_init(t, ptrs, payloads);
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, n, 0, note_end, &e), 0);
+	CHECK_INT(e.count, 3);
+	CHECK_INT(e.out[0].result, PROCPOOL_CRASHED);
+	CHECK_INT(e.out[0].signal, SIGSEGV);
+	CHECK_INT(e.out[1].result, PROCPOOL_CRASHED);
+	CHECK_INT(e.out[1].signal, SIGABRT);
+	CHECK_INT(e.out[2].result, PROCPOOL_VERDICT);
+	CHECK_STR(e.reason[2], "tasks.a|B:3|2/5|some");
+	take_record(record, got, sizeof(got));
+	CHECK_STR(got, "B:1 tasks.a 2\nB:2 tasks.a 2\nB:3 tasks.a 2\n");
+	procpool_stats(pool, &st);
+	CHECK_INT(st.crashes, 2);
+	CHECK_INT(st.spawns, 3);
+	batch_release(t, n);
+	procpool_destroy(pool);
+}
+
+TEST(each_task_of_a_batch_has_its_own_timeout)
+{
+	/* Together the sleeps take longer than the timeout; each is within it. */
+	static const char *const payloads[] = { "sleep:200", "hang", "sleep:200",
+		                                "sleep:200", "meta", NULL };
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct ends e = { 0 };
+	struct procpool_stats st;
+	char record[128], got[1024];
+	struct procpool *pool;
+	size_t n;
+
+	rec_reset();
+	pool = record_pool(1, 600, record);
+	if (pool == NULL)
+		return;
+	n = batch_init(t, ptrs, payloads);
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, n, 0, note_end, &e), 0);
+	CHECK_INT(e.count, 5);
+	CHECK_INT(e.out[0].result, PROCPOOL_VERDICT);
+	CHECK_INT(e.out[1].result, PROCPOOL_TIMED_OUT);
+	CHECK_CONTAINS(e.out[1].cause, "timed out after");
+	CHECK_RANGE(e.out[1].run_us, 600000, 20000000);
+	CHECK_INT(e.out[2].result, PROCPOOL_VERDICT);
+	CHECK_INT(e.out[3].result, PROCPOOL_VERDICT);
+	CHECK_STR(e.reason[4], "tasks.a|B:5|2/5|some");
+	take_record(record, got, sizeof(got));
+	CHECK_STR(got,
+	          "B:1 tasks.a 2\nB:2 tasks.a 2\nB:3 tasks.a 2\nB:4 tasks.a 2\nB:5 tasks.a 2\n");
+	procpool_stats(pool, &st);
+	CHECK_INT(st.timeouts, 1);
+	CHECK_INT(st.calls, 5);
+	batch_release(t, n);
+	procpool_destroy(pool);
+}
+
+struct stopper {
+	struct procpool *pool;
+	const char *record;
+};
+
+static void *
+stopper_main(void *arg)
+{
+	struct stopper *s = arg;
+	struct stat st;
+
+	/* Once the hanging task started (its record line is written). */
+	for (int i = 0; i < 1000 && (stat(s->record, &st) < 0 || st.st_size == 0); i++)
+		clock_sleep_ms(10);
+	procpool_stop_calls(s->pool);
+	return NULL;
+}
+
+TEST(a_stop_in_a_batch_gives_back_what_never_started)
+{
+	static const char *const payloads[] = { "hang", "ok", "ok", NULL };
+	struct tj_task t[BATCH_TASKS], *ptrs[BATCH_TASKS];
+	struct ends e = { 0 };
+	char record[128], got[1024];
+	struct stopper s;
+	struct procpool *pool;
+	pthread_t thread;
+	size_t n;
+
+	rec_reset();
+	pool = record_pool(1, 0, record);
+	if (pool == NULL)
+		return;
+	s = (struct stopper){ .pool = pool, .record = record };
+	n = batch_init(t, ptrs, payloads);
+	CHECK_INT(pthread_create(&thread, NULL, stopper_main, &s), 0);
+	CHECK_INT(procpool_call_batch(pool, 0, ptrs, n, 0, note_end, &e), 0);
+	pthread_join(thread, NULL);
+	CHECK_INT(e.count, 3);
+	CHECK_INT(e.out[0].result, PROCPOOL_STOPPED);
+	CHECK_INT(e.out[1].result, PROCPOOL_UNAVAILABLE);
+	CHECK_INT(e.out[2].result, PROCPOOL_UNAVAILABLE);
+	CHECK_INT(e.out[1].run_us, 0);
+	take_record(record, got, sizeof(got));
+	CHECK_STR(got, "B:1 tasks.a 2\n");
+	batch_release(t, n);
+	procpool_destroy(pool);
+}
+
 int
 main(void)
 {
@@ -903,6 +1222,12 @@ main(void)
 	RUN(a_1_0_plugin_runs_unchanged_in_a_worker);
 	RUN(destroy_finalises_and_leaves_no_process_or_fd);
 	RUN(workers_die_with_the_engine);
+	RUN(a_batch_runs_in_order_and_reports_each_task_as_it_ends);
+	RUN(a_batch_larger_than_one_message_arrives_whole);
+	RUN(a_crash_in_a_batch_costs_only_its_task);
+	RUN(tasks_behind_a_crash_wait_out_the_respawn_delay);
+	RUN(each_task_of_a_batch_has_its_own_timeout);
+	RUN(a_stop_in_a_batch_gives_back_what_never_started);
 	rmdir(tmpdir);
 	return testing_done();
 }
