@@ -4,9 +4,10 @@
 # loop, in one run on one local nats-server (127.0.0.1, free port, temp
 # store, stopped by PID on exit). Scenarios (bench/README.md has the
 # details):
-#   tput   N tasks of each size x batch, drained by taskjet (fx_noop), the
-#          Go worker (bench/goworker) and raw_consume, on the same stream
-#          and durable: tasks/s, client and server CPU per task, peak RSS
+#   tput   N tasks of each size x batch, drained by taskjet (fx_noop) with
+#          the default prefetch and with -p, the Go worker (bench/goworker)
+#          and raw_consume, on the same stream and durable: tasks/s, client
+#          and server CPU per task, peak RSS
 #   retry  every task retried once (10 ms backoff), then acked
 #   dlq    every task failed: one dead letter per task
 #   slow   a 1 ms handler at concurrency 1, 8, 64 against the ideal
@@ -21,7 +22,7 @@
 #   bench/run.sh [-s SCENARIOS] [-r ROUNDS] [-q] [-n TASKS] [-N BIG_TASKS]
 #                [-b BATCHES] [-z SIZES] [-w CONSUMERS] [-C CONCURRENCY]
 #                [-c SLOW_CONCURRENCIES] [-t SLOW_SECS] [-R RATE] [-d SECS]
-#                [-i ISOLATION] [-o RECORDS]
+#                [-i ISOLATION] [-p PREFETCH] [-o RECORDS]
 #   make bench [BENCH_ARGS='-r 5']
 #
 # After a release build in _build (or BENCH_BUILDDIR=<build dir>).
@@ -29,35 +30,37 @@ set -eu
 
 command_line="bench/run.sh $*"
 all_scenarios="tput retry dlq slow big lat iso"
-all_consumers="taskjet go raw"
+all_consumers="taskjet taskjet_p go raw"
 scenarios= runs= n= big_n= batches= sizes= consumers= conc= slow_conc=
-slow_secs= rate= secs= isolation= quick= records_out=
+slow_secs= rate= secs= isolation= quick= records_out= prefetch=
 
 usage() {
 	cat >&2 <<EOF
 usage: $0 [-s SCENARIOS] [-r ROUNDS] [-q] [-n TASKS] [-N BIG_TASKS]
           [-b BATCHES] [-z SIZES] [-w CONSUMERS] [-C CONCURRENCY]
           [-c SLOW_CONCURRENCIES] [-t SLOW_SECS] [-R RATE] [-d SECS]
-          [-i ISOLATION] [-o RECORDS]
+          [-i ISOLATION] [-p PREFETCH] [-o RECORDS]
   -s  scenarios, comma-separated: $(echo $all_scenarios | tr ' ' ,) or all (all)
   -r  rounds (3; 1 with -q)            -q  quick: shorter defaults (smoke run)
   -n  tasks per run (200000; 20000)    -N  big backlog (1000000; 100000)
   -b  batches (100,500)                -z  payload sizes in bytes (128,1024)
-  -w  consumers in tput: taskjet,go,raw (all)
+  -w  consumers in tput: taskjet,taskjet_p,go,raw (all)
   -C  taskjet concurrency in tput, retry, dlq, big, lat, iso (1)
   -c  slow concurrencies (1,8,64)      -t  seconds per slow run at ideal (5; 1)
   -R  lat rate, tasks/s (2000)         -d  lat seconds (10; 2)
   -i  taskjet route isolation (thread)  -o  copy the per-run records (TSV) here
+  -p  prefetch of tput's taskjet_p consumer (2000)
 EOF
 	exit 64
 }
-while getopts s:r:qn:N:b:z:w:C:c:t:R:d:i:o:h opt; do
+while getopts s:r:qn:N:b:z:w:C:c:t:R:d:i:p:o:h opt; do
 	case $opt in
 	s) scenarios=$OPTARG ;; r) runs=$OPTARG ;; q) quick=1 ;;
 	n) n=$OPTARG ;; N) big_n=$OPTARG ;; b) batches=$OPTARG ;;
 	z) sizes=$OPTARG ;; w) consumers=$OPTARG ;; C) conc=$OPTARG ;;
 	c) slow_conc=$OPTARG ;; t) slow_secs=$OPTARG ;; R) rate=$OPTARG ;;
 	d) secs=$OPTARG ;; i) isolation=$OPTARG ;; o) records_out=$OPTARG ;;
+	p) prefetch=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -69,7 +72,8 @@ if [ -n "$quick" ]; then
 fi
 : "${runs:=3}" "${n:=200000}" "${big_n:=1000000}" "${slow_secs:=5}" "${secs:=10}"
 : "${scenarios:=all}" "${batches:=100,500}" "${sizes:=128,1024}" "${conc:=1}"
-: "${consumers:=taskjet,go,raw}" "${slow_conc:=1,8,64}" "${rate:=2000}"
+: "${consumers:=taskjet,taskjet_p,go,raw}" "${slow_conc:=1,8,64}" "${rate:=2000}"
+: "${prefetch:=2000}"
 : "${isolation:=thread}"
 
 list() { echo "$1" | tr , ' '; }
@@ -85,7 +89,7 @@ for s in $all_scenarios; do
 done
 scenarios=$(echo $picked)
 batches=$(list "$batches") sizes=$(list "$sizes") slow_conc=$(list "$slow_conc")
-for v in "$runs" "$n" "$big_n" "$conc" "$slow_secs" "$rate" "$secs" $batches \
+for v in "$runs" "$n" "$big_n" "$conc" "$slow_secs" "$rate" "$secs" "$prefetch" $batches \
 	$sizes $slow_conc; do
 	case $v in '' | *[!0-9]* | 0*) usage ;; esac
 done
@@ -96,7 +100,7 @@ case $isolation in '' | *[!a-z]*) usage ;; esac
 # Bounds that keep every run finite.
 [ "$runs" -le 20 ] && [ "$n" -le 10000000 ] && [ "$big_n" -le 10000000 ] &&
 	[ "$secs" -le 600 ] && [ "$slow_secs" -le 600 ] && [ "$rate" -le 100000 ] &&
-	[ "$conc" -le 256 ] || usage
+	[ "$conc" -le 256 ] && [ "$prefetch" -le 10000 ] || usage
 for b in $batches; do [ "$b" -le 1000 ] || usage; done
 for c in $slow_conc; do [ "$c" -le 256 ] || usage; done
 for z in $sizes; do [ "$z" -le 1048576 ] || usage; done
@@ -239,6 +243,12 @@ add_config() { # name batch concurrency plugin plugin-config [route keys]
 if want tput || want big || want iso; then
 	for b in $batches; do add_config "b$b" "$b" "$conc" fx_noop '{}'; done
 fi
+# taskjet_p: the same route and durable, a deeper look-ahead.
+if want tput && has taskjet_p; then
+	for b in $batches; do
+		write_config "$tmp/b${b}_p.json" "b$b" "$b" "$conc" fx_noop '{}' "\"prefetch\": $prefetch"
+	done
+fi
 want retry && add_config retry "$main_batch" "$conc" fx_behave '{"fail_first": 1}' \
 	'"backoff": {"initial": "10ms", "max": "10ms", "jitter": 0}'
 want dlq && add_config fail "$main_batch" "$conc" fx_behave \
@@ -337,7 +347,7 @@ record() { # scenario round cell consumer [extra]
 	[ "$r_procs" -le 1 ] || set -- "$1" "$2" "$3" "$4" "${5:+$5, }$r_procs processes"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
 		"$r_rate" "$r_cli" "$r_srv" "$r_hwm" "$r_start" "${5:--}" >>"$records"
-	printf '  %-5s r%s %-11s %-7s %7s tasks/s  client %5s us  server %5s us  hwm %6s kB  start %4s ms%s\n' \
+	printf '  %-5s r%s %-11s %-9s %7s tasks/s  client %5s us  server %5s us  hwm %6s kB  start %4s ms%s\n' \
 		"$1" "$2" "$3" "$4" "$r_rate" "$r_cli" "$r_srv" "$r_hwm" "$r_start" "${5:+  $5}"
 }
 check_deliveries() { # expected what
@@ -357,6 +367,7 @@ run_tput() { # round
 			for who in $order; do
 				case $who in
 				taskjet) consume_taskjet "b$b" "$n" "$z" ;;
+				taskjet_p) consume_config "b${b}_p" "b$b" "$n" "$z" ;;
 				go) consume "b$b" "$n" "$z" -- "$goworker" -s "$url" \
 					-stream "TJ_B$b" -durable "taskjet-b$b" -subject "tj.b$b" \
 					-batch "$b" -T 600 ;;
@@ -441,7 +452,7 @@ run_iso() {
 }
 
 echo "scenarios: $scenarios; $runs round(s); $n tasks per run; batches $batches;" \
-	"sizes $sizes B; taskjet concurrency $conc${cfg_isolation:+, isolation $cfg_isolation}"
+	"sizes $sizes B; taskjet concurrency $conc, taskjet_p prefetch $prefetch${cfg_isolation:+, isolation $cfg_isolation}"
 : >"$tmp/big_series.tsv"
 for round in $(seq 1 "$runs"); do
 	echo "round $round"
@@ -470,6 +481,9 @@ ratios() { # scenario cell consumer-a consumer-b
 		sort -n | cut -d' ' -f2
 }
 per_round() { tr '\n' ' ' | sed 's/ $//'; }
+label() { # consumer: its name in the tables
+	case $1 in taskjet_p) echo "taskjet, prefetch $prefetch" ;; *) echo "$1" ;; esac
+}
 # tasks/s | client us | server us | peak RSS of a scenario, cell, consumer
 columns() {
 	echo "$(vals "$1" "$2" "$3" 5 | stats) | $(vals "$1" "$2" "$3" 6 | stats 2) |" \
@@ -502,41 +516,44 @@ if want tput; then
 	for z in $sizes; do
 		for b in $batches; do
 			for who in $consumers; do
-				echo "| $z | $b | $who | $(columns tput "${z}B b$b" "$who") |"
+				echo "| $z | $b | $(label "$who") | $(columns tput "${z}B b$b" "$who") |"
 			done
 		done
 	done
-	has taskjet && { has go || has raw; } && {
+	{ has taskjet || has taskjet_p; } && { has go || has raw; } && {
 		echo
 		echo "| size | batch | ratio | median (min..max) of per-round ratios | per round |"
 		echo "|---:|---:|---|---:|---|"
 	}
 	for z in $sizes; do
 		for b in $batches; do
-			for peer in go raw; do
-				has taskjet && has "$peer" || continue
-				rs=$(ratios tput "${z}B b$b" taskjet "$peer")
-				rt=$(echo "$rs" | stats 2)
-				echo "| $z | $b | taskjet / $peer | $rt | $(echo "$rs" | awk '{ printf "%.2f\n", $1 }' | per_round) |"
-				if [ "$peer" = go ]; then
-					target "taskjet / Go worker, ${z} B batch $b" "$rt" ">= 1.0 (aim 1.3)" \
-						"$(met ge "${rt%% *}" 1.0)"
-				else
-					target "taskjet / raw libnats Fetch loop, ${z} B batch $b" "$rt" ">= 1.0" \
-						"$(met ge "${rt%% *}" 1.0)"
-				fi
+			for tj in taskjet taskjet_p; do
+				for peer in go raw; do
+					has "$tj" && has "$peer" || continue
+					rs=$(ratios tput "${z}B b$b" "$tj" "$peer")
+					rt=$(echo "$rs" | stats 2)
+					echo "| $z | $b | $(label "$tj") / $peer | $rt | $(echo "$rs" | awk '{ printf "%.2f\n", $1 }' | per_round) |"
+					if [ "$peer" = go ]; then
+						target "$(label "$tj") / Go worker, ${z} B batch $b" "$rt" \
+							">= 1.0 (aim 1.3)" "$(met ge "${rt%% *}" 1.0)"
+					else
+						target "$(label "$tj") / raw libnats Fetch loop, ${z} B batch $b" "$rt" \
+							">= 1.0" "$(met ge "${rt%% *}" 1.0)"
+					fi
+				done
 			done
 		done
 	done
-	if has taskjet; then
+	for tj in taskjet taskjet_p; do
+		has "$tj" || continue
 		for z in $sizes; do
 			for b in $batches; do
-				c=$(vals tput "${z}B b$b" taskjet 6 | stats 2)
-				target "taskjet client CPU per task, ${z} B batch $b" "$c us" "<= 3 us" \
+				c=$(vals tput "${z}B b$b" "$tj" 6 | stats 2)
+				target "$(label "$tj") client CPU per task, ${z} B batch $b" "$c us" "<= 3 us" \
 					"$(met le "${c%% *}" 3)"
 			done
 		done
-	fi
+	done
 fi
 if want retry; then
 	echo
@@ -662,7 +679,7 @@ if want iso; then
 fi
 # Peak RSS over every taskjet run of every scenario, the engine alone: a
 # process-mode run's figure holds its workers too (see the iso table).
-rss=$(awk -F '\t' '($4 == "taskjet" || ($1 == "iso" && $4 == "thread")) && $8 != "-" { print $8 }' \
+rss=$(awk -F '\t' '($4 ~ /^taskjet/ || ($1 == "iso" && $4 == "thread")) && $8 != "-" { print $8 }' \
 	"$records" | sort -n | tail -1)
 if [ -n "$rss" ]; then
 	mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')

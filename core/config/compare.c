@@ -97,7 +97,7 @@ route_changes(const struct cfg_route *a, const struct cfg_route *b, char *buf, s
 		{ "max_attempts", a->max_attempts == b->max_attempts },
 		{ "ack_wait", a->ack_wait_ms == b->ack_wait_ms },
 		{ "batch", a->batch == b->batch },
-		{ "prefetch", a->prefetch == b->prefetch },
+		{ "prefetch", a->prefetch == b->prefetch && a->prefetch_auto == b->prefetch_auto },
 		{ "fetch_wait", a->fetch_wait_ms == b->fetch_wait_ms },
 		{ "max_ack_pending", a->max_ack_pending == b->max_ack_pending },
 		{ "payload", a->payload == b->payload },

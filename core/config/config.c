@@ -269,8 +269,10 @@ derive_defaults(struct cfg *cfg)
 			r->consumer = cfg_prefixed(CFG_DEFAULT_NAME_PREFIX, r->name);
 		if (r->handler == NULL && r->plugin != NULL)
 			r->handler = xstrdup(r->plugin);
-		if (r->prefetch == 0)
+		if (r->prefetch == 0) {
 			r->prefetch = 2 * r->batch > 10000 ? 10000 : 2 * r->batch;
+			r->prefetch_auto = true;
+		}
 		if (r->max_ack_pending == 0)
 			r->max_ack_pending = cfg_route_default_max_ack_pending(r);
 		if (r->config_json == NULL) {

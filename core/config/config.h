@@ -106,6 +106,9 @@ struct cfg_route {
 	 * for a worker or requested from the server. Default 2 x batch, so
 	 * one request is in flight while the last is worked off. */
 	int prefetch;
+	/* No `prefetch` key: the look-ahead adapts, from `prefetch` up, to
+	 * the route's rate (nats/consumer.c). */
+	bool prefetch_auto;
 	int64_t fetch_wait_ms; /* how long a pull request waits at the server */
 	/* The durable's MaxAckPending: deliveries the server lets stand
 	 * unacknowledged (over every engine sharing it, nak delays

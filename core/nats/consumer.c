@@ -51,6 +51,17 @@
 #define BURST_MAX 64
 /* Error log lines of one kind at most this often. */
 #define LOG_EVERY_MS 5000
+/* The automatic look-ahead (no `prefetch` in the config): about this much
+ * of the route's work at the rate it finished tasks over the last period,
+ * never below the configured floor (2 x batch) nor above the cap: 2,000
+ * messages, 16 requests of a batch, max_ack_pending. Quick handlers need
+ * ~1,000 messages in flight to keep the server busy (bench/README.md);
+ * slow ones keep the small floor, fair to other hosts. Requests sent for
+ * a larger window expire within 2 x fetch_wait once it shrinks. */
+#define LOOKAHEAD_WORK_MS 20
+#define LOOKAHEAD_PERIOD_MS 100
+#define LOOKAHEAD_AUTO_MAX 2000
+#define LOOKAHEAD_AUTO_REQUESTS 16
 
 /* One message's room: the task the engine sees and its delivery. */
 struct js_slot {
@@ -77,8 +88,10 @@ struct js_consumer {
 
 	/* Pull request shape. */
 	unsigned batch;
-	unsigned window; /* slots: concurrency + prefetch */
+	unsigned window; /* messages held at most: concurrency + look-ahead */
+	unsigned window_min, window_max; /* equal unless the look-ahead is automatic */
 	unsigned low_water; /* pull once this much room is free */
+	unsigned most; /* asked for in one request at most */
 	int64_t expires_ms;
 	int64_t heartbeat_ms; /* 0: none asked */
 
@@ -90,7 +103,10 @@ struct js_consumer {
 	unsigned queued;
 	struct js_slot *free_list;
 	unsigned free_count;
+	unsigned slot_count; /* allocated: in use + free */
 	unsigned held; /* handed out, not yet done */
+	unsigned done_in_period; /* tasks done since period_ms */
+	int64_t period_ms;
 	struct js_slot **blocks; /* allocations of slots, to free them */
 	size_t block_count;
 	struct pull *pulls; /* MAX_PULLS, a ring from p_head, oldest first */
@@ -129,6 +145,7 @@ add_slots(struct js_consumer *c, unsigned n)
 		c->free_list = &block[i];
 	}
 	c->free_count += n;
+	c->slot_count += n;
 }
 
 static struct js_slot *
@@ -201,11 +218,53 @@ end_oldest_pull(struct js_consumer *c, unsigned undelivered)
 		c->outstanding = alive;
 }
 
-/* Room not yet promised to a request in flight. */
+/* Room in the window not yet promised to a request in flight. Slots
+ * beyond the window (messages of requests given up on) count as used. */
 static unsigned
 credits(const struct js_consumer *c)
 {
-	return c->free_count > c->outstanding ? c->free_count - c->outstanding : 0;
+	unsigned used = c->slot_count - c->free_count;
+	unsigned room = c->window > used ? c->window - used : 0;
+
+	return room > c->outstanding ? room - c->outstanding : 0;
+}
+
+/* Request size and when to ask, for the window as it is now: no request
+ * asks for more than half the window, so an idle route has two waiting,
+ * expiring apart. */
+static void
+set_window(struct js_consumer *c, unsigned window)
+{
+	c->window = window;
+	c->most = window / 2 < c->batch ? window / 2 : c->batch;
+	if (c->most == 0)
+		c->most = 1;
+	c->low_water = c->most;
+	if (c->slot_count < window)
+		add_slots(c, window - c->slot_count);
+}
+
+/* The automatic look-ahead, once a period: LOOKAHEAD_WORK_MS of work at
+ * the rate tasks were done over the period, within the bounds. An idle
+ * route (called from the keeper's tick) falls back to the floor. */
+static void
+adapt_window(struct js_consumer *c, int64_t now)
+{
+	int64_t span = now - c->period_ms;
+	uint64_t want, window = c->window_min;
+	unsigned running = (unsigned)c->rc->concurrency;
+
+	if (c->window_min == c->window_max || span < LOOKAHEAD_PERIOD_MS)
+		return;
+	want = (uint64_t)c->done_in_period * LOOKAHEAD_WORK_MS / (uint64_t)span;
+	if (running + want > window)
+		window = running + want;
+	if (window > c->window_max)
+		window = c->window_max;
+	c->done_in_period = 0;
+	c->period_ms = now;
+	if (window != c->window)
+		set_window(c, window);
 }
 
 /*
@@ -271,15 +330,12 @@ send_pull(struct js_consumer *c, unsigned n, int64_t now)
 }
 
 /* Keep requests in flight while there is room: whole batches, each sent
- * before the one before it is used up. No request asks for more than half
- * the window, so an idle route has two waiting, expiring apart. */
+ * before the one before it is used up. */
 static void
 maybe_pull(struct js_consumer *c, int64_t now)
 {
-	unsigned most = c->window / 2 > 0 ? c->window / 2 : 1;
+	unsigned most = c->most;
 
-	if (most > c->batch)
-		most = c->batch;
 	while (!is_stopping(c) && now >= c->pause_until_ms) {
 		unsigned room = credits(c);
 
@@ -678,6 +734,7 @@ void
 js_consumer_done(struct js_consumer *c, struct tj_task *task)
 {
 	struct js_slot *s = (struct js_slot *)((char *)task - offsetof(struct js_slot, task));
+	int64_t now;
 
 	task_release(task);
 	js_delivery_release(&s->d);
@@ -686,8 +743,11 @@ js_consumer_done(struct js_consumer *c, struct tj_task *task)
 	pthread_mutex_lock(&c->lock);
 	c->held--;
 	put_slot(c, s);
+	c->done_in_period++;
+	now = clock_mono_ms();
+	adapt_window(c, now);
 	/* The room freed may make a whole batch: ask now. */
-	maybe_pull(c, clock_mono_ms());
+	maybe_pull(c, now);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -816,6 +876,7 @@ js_consumer_tick(struct js_consumer *c, int64_t now)
 	pthread_mutex_lock(&c->lock);
 	if (is_stopping(c))
 		goto out;
+	adapt_window(c, now);
 	check_pulls(c, now);
 	maybe_pull(c, now);
 	/* Every worker busy: take in what waits in libnats, so its ack_wait
@@ -910,10 +971,21 @@ js_consumer_start(const struct js_consumer_env *env, struct route *route, struct
 	c->route = route;
 	c->rc = rc;
 	c->batch = rc->batch > 0 ? (unsigned)rc->batch : 1;
-	c->window = (unsigned)rc->concurrency + (unsigned)(rc->prefetch > 0 ? rc->prefetch : 1);
-	c->low_water = c->window / 2 < c->batch ? c->window / 2 : c->batch;
-	if (c->low_water == 0)
-		c->low_water = 1;
+	c->window_min = (unsigned)rc->concurrency + (unsigned)(rc->prefetch > 0 ? rc->prefetch : 1);
+	c->window_max = c->window_min;
+	if (rc->prefetch_auto) {
+		/* More than the durable lets stand unacknowledged would only
+		 * wait at the server. */
+		int64_t cap = topology_max_ack_pending(rc);
+
+		if (cap > LOOKAHEAD_AUTO_MAX)
+			cap = LOOKAHEAD_AUTO_MAX;
+		if (cap > (int64_t)c->batch * LOOKAHEAD_AUTO_REQUESTS)
+			cap = (int64_t)c->batch * LOOKAHEAD_AUTO_REQUESTS;
+		if (cap > rc->prefetch)
+			c->window_max = (unsigned)rc->concurrency + (unsigned)cap;
+	}
+	c->period_ms = clock_mono_ms();
 	c->expires_ms = rc->fetch_wait_ms > 0 ? rc->fetch_wait_ms : 1000;
 	/* The server wants 2 x heartbeat <= expires; below 1 s of expiry the
 	 * request's own end tells soon enough that the server is gone. */
@@ -923,7 +995,7 @@ js_consumer_start(const struct js_consumer_env *env, struct route *route, struct
 	c->seen_reconnects = natsconn_reconnects(env->nc);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->avail, NULL);
-	add_slots(c, c->window);
+	set_window(c, c->window_min);
 	c->pulls = xcalloc(MAX_PULLS, sizeof(*c->pulls));
 	snprintf(c->next_subject, sizeof(c->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s",
 	         rc->stream, topology_consumer_name(rc, durable, sizeof(durable)));

@@ -6,7 +6,9 @@
  * current one is used up), handles every status the server sends, and
  * feeds a bounded queue that the engine's workers take from (next/done).
  * What the route holds is bounded by its window: concurrency + prefetch
- * messages, requested, queued or in a handler.
+ * messages, requested, queued or in a handler; without a prefetch key the
+ * look-ahead follows the route's rate (about 20 ms of its work, from
+ * 2 x batch up to 16 x batch, at most 2,000).
  *
  * NATS-internal (it includes <nats/nats.h>). Thread-safety per function.
  */

@@ -31,7 +31,7 @@
 
 #define CONCURRENCY 8
 #define BATCH 16
-#define PREFETCH 32 /* 2 x batch, the default, spelled out for the bound */
+#define PREFETCH 32 /* 2 x batch, spelled out: a fixed window for the bound */
 #define WINDOW (CONCURRENCY + PREFETCH)
 #define SLEEP_MS 20 /* each task's work: 8 workers, about 400 tasks/s */
 #define SPACING_MS 1000 /* between two faults */

@@ -2,7 +2,8 @@
 /*
  * The pull engine against a real server: requests are pipelined (several
  * wait at the server), what a route holds is bounded by its window, a free
- * worker takes the next task (a slow one delays nobody), and the route
+ * worker takes the next task (a slow one delays nobody), the automatic
+ * look-ahead grows for quick tasks and stays small for slow ones, and the route
  * recovers from a deleted consumer (not ready, with the reason, until it
  * is back), a server frozen past its heartbeats, and a consumer whose
  * MaxWaiting refuses our requests. Every test accounts for every task.
@@ -25,7 +26,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define MAX_TASKS 1024
+#define MAX_TASKS 4096
 
 static struct nats_server server;
 static struct natsconn *admin;
@@ -148,18 +149,12 @@ wait_acked(unsigned n, int64_t timeout_ms)
 	CHECK_TRUE(js_wait_for(acked_at_least, &n, timeout_ms));
 }
 
-/* Every task 1..n acked at least once, and the consumer holds nothing. */
+/* The consumer holds nothing: no task pending, none unacknowledged. */
 static void
-check_all_acked(unsigned n)
+check_consumer_empty(void)
 {
 	jsConsumerInfo *ci = NULL;
-	unsigned missing = 0;
 
-	pthread_mutex_lock(&st.lock);
-	for (unsigned i = 1; i <= n; i++)
-		missing += st.acked[i] == 0;
-	pthread_mutex_unlock(&st.lock);
-	CHECK_INT(missing, 0);
 	for (int64_t end = clock_mono_ms() + 5000; clock_mono_ms() < end; clock_sleep_ms(50)) {
 		jsConsumerInfo_Destroy(ci);
 		ci = NULL;
@@ -170,6 +165,20 @@ check_all_acked(unsigned n)
 	}
 	CHECK_TRUE(ci != NULL && ci->NumPending == 0 && ci->NumAckPending == 0);
 	jsConsumerInfo_Destroy(ci);
+}
+
+/* Every task 1..n acked at least once, and the consumer holds nothing. */
+static void
+check_all_acked(unsigned n)
+{
+	unsigned missing = 0;
+
+	pthread_mutex_lock(&st.lock);
+	for (unsigned i = 1; i <= n; i++)
+		missing += st.acked[i] == 0;
+	pthread_mutex_unlock(&st.lock);
+	CHECK_INT(missing, 0);
+	check_consumer_empty();
 }
 
 static int64_t
@@ -262,6 +271,78 @@ TEST(what_a_route_holds_is_bounded_by_its_window)
 	check_all_acked(60);
 out:
 	down(&e);
+}
+
+/* The most the consumer held delivered and unacknowledged, sampled every
+ * 5 ms until `n` acks are in (or 20 s). */
+static int64_t
+most_held_until_acked(unsigned n)
+{
+	int64_t most = 0;
+
+	for (int64_t end = clock_mono_ms() + 20000; clock_mono_ms() < end; clock_sleep_ms(5)) {
+		int64_t held = ack_pending();
+		unsigned acks;
+
+		if (held > most)
+			most = held;
+		pthread_mutex_lock(&st.lock);
+		acks = st.acks;
+		pthread_mutex_unlock(&st.lock);
+		if (acks >= n)
+			break;
+	}
+	return most;
+}
+
+TEST(the_automatic_look_ahead_grows_for_quick_tasks_only)
+{
+	struct engine_up e;
+	int64_t quick, slow;
+
+	state_reset();
+	fresh_streams();
+	fx.route.batch = 4;
+	fx.route.prefetch = 8; /* the floor: window 1 + 8; the cap 1 + 16 x 4 */
+	fx.route.prefetch_auto = true;
+	fx.route.concurrency = 1;
+	fx.route.fetch_wait_ms = 500; /* requests expire within 2 x 500 ms */
+	/* A backlog first (topology, then stop), so the drain runs at the
+	 * engine's own pace. */
+	if (up(&e) != 0) {
+		testing_fail(__FILE__, __LINE__, "engine did not start");
+		goto out;
+	}
+	down(&e);
+	publish(3000);
+	if (up(&e) != 0) {
+		testing_fail(__FILE__, __LINE__, "engine did not restart");
+		goto out;
+	}
+	quick = most_held_until_acked(3000);
+	wait_acked(3000, 10000);
+	check_all_acked(3000);
+	/* Quiet for longer than a request lives (twice fetch_wait at most):
+	 * the window is back at its floor and the requests sent for the
+	 * larger one have expired. Then slow tasks. */
+	clock_sleep_ms(1500);
+	state_reset();
+	st.sleep_each_ms = 20;
+	publish(30);
+	slow = most_held_until_acked(30);
+	printf("# most held: %" PRId64 " draining quick tasks, %" PRId64
+	       " for 20 ms ones (floor window 9)\n",
+	       quick, slow);
+	/* Quick: at any rate above 1,000 tasks/s, 20 ms of work is over 20;
+	 * the window stops at 65 (the server also counts the acks still in
+	 * the client's buffer, up to a millisecond's worth). */
+	CHECK_RANGE(quick, 20, 2 * 65);
+	CHECK_RANGE(slow, 1, 9 + 2);
+	wait_acked(30, 10000);
+	check_consumer_empty(); /* seqs 3001..3030: past st.acked, counted */
+out:
+	down(&e);
+	fx.route.prefetch_auto = false;
 }
 
 TEST(a_slow_task_delays_nobody_queued_behind_it)
@@ -428,6 +509,7 @@ main(void)
 	}
 	RUN(pull_requests_are_pipelined);
 	RUN(what_a_route_holds_is_bounded_by_its_window);
+	RUN(the_automatic_look_ahead_grows_for_quick_tasks_only);
 	RUN(a_slow_task_delays_nobody_queued_behind_it);
 	RUN(a_deleted_consumer_makes_the_route_not_ready_until_it_is_back);
 	RUN(a_server_frozen_past_its_heartbeats_loses_nothing);

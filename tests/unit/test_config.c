@@ -172,6 +172,8 @@ TEST(minimal_config_gets_defaults)
 	CHECK_INT(r->max_attempts, 5);
 	CHECK_INT(r->ack_wait_ms, 30000);
 	CHECK_INT(r->batch, 16);
+	CHECK_INT(r->prefetch, 32);
+	CHECK_TRUE(r->prefetch_auto);
 	CHECK_INT(r->fetch_wait_ms, 1000);
 	CHECK_INT(r->max_ack_pending, 1000);
 	CHECK_INT(r->payload, CFG_PAYLOAD_ANY);
@@ -213,6 +215,34 @@ TEST(max_ack_pending_default_grows_with_the_route)
 		if (cfg == NULL)
 			continue;
 		CHECK_INT(cfg->routes[0].max_ack_pending, cases[i].want);
+		cfg_free(cfg);
+	}
+}
+
+/* Without the key the look-ahead is automatic from 2 x batch; with it,
+ * fixed at the value, even when that equals the automatic floor. */
+TEST(prefetch_is_automatic_only_without_the_key)
+{
+	static const struct {
+		const char *text;
+		int prefetch;
+		bool automatic;
+	} cases[] = {
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"batch\":100}]}", 200, true },
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"batch\":100,\"prefetch\":200}]}",
+		  200, false },
+		{ "{" MIN_STREAMS ",\"routes\":[" MIN_ROUTE ",\"prefetch\":5000}]}", 5000, false },
+	};
+	char *errors;
+	struct cfg *cfg;
+
+	clear_env();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(load("/c/t.json", cases[i].text, &errors, &cfg), 0);
+		if (cfg == NULL)
+			continue;
+		CHECK_INT(cfg->routes[0].prefetch, cases[i].prefetch);
+		CHECK_TRUE(cfg->routes[0].prefetch_auto == cases[i].automatic);
 		cfg_free(cfg);
 	}
 }
@@ -530,6 +560,9 @@ TEST(diff_sees_every_key_it_was_given)
 		  "", "http: changed; applies at the next start" },
 		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"},",
 		  ",\"payload_max_depth\":8", "route r: changed: payload_max_depth" },
+		/* The automatic look-ahead's floor, fixed: a change all the same. */
+		{ "\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"},", ",\"prefetch\":32",
+		  "route r: changed: prefetch" },
 	};
 	static const char base[] =
 	    "{\"nats\":{\"user\":\"u\",\"password_file\":\"/p1\"}," MIN_STREAMS
@@ -1328,6 +1361,7 @@ main(void)
 {
 	RUN(minimal_config_gets_defaults);
 	RUN(max_ack_pending_default_grows_with_the_route);
+	RUN(prefetch_is_automatic_only_without_the_key);
 	RUN(dlq_defaults_match_a_loaded_config);
 	RUN(dlq_stream_and_prefix_fall_back_to_the_defaults);
 	RUN(backend_names_come_from_one_table);
