@@ -62,6 +62,13 @@
 #define LOOKAHEAD_PERIOD_MS 100
 #define LOOKAHEAD_AUTO_MAX 2000
 #define LOOKAHEAD_AUTO_REQUESTS 16
+/* Messages done with are destroyed in groups of up to this many (or this
+ * many bytes, or at the keeper's tick): libnats hands every destroyed
+ * message to its collector thread and wakes it when it sleeps, so
+ * destroying them one by one as handlers finish costs a thread wakeup
+ * per task on a busy route. */
+#define SPENT_MAX 32
+#define SPENT_BYTES_MAX (256 * 1024)
 
 /* One message's room: the task the engine sees and its delivery. */
 struct js_slot {
@@ -107,6 +114,9 @@ struct js_consumer {
 	unsigned held; /* handed out, not yet done */
 	unsigned done_in_period; /* tasks done since period_ms */
 	int64_t period_ms;
+	natsMsg *spent[SPENT_MAX]; /* done with, not yet destroyed */
+	unsigned spent_count;
+	size_t spent_bytes;
 	struct js_slot **blocks; /* allocations of slots, to free them */
 	size_t block_count;
 	struct pull *pulls; /* MAX_PULLS, a ring from p_head, oldest first */
@@ -730,17 +740,42 @@ out:
 	return rc;
 }
 
+/* Take the spent messages out, to destroy them outside the lock (lock
+ * held). Returns how many. */
+static unsigned
+take_spent(struct js_consumer *c, natsMsg **out)
+{
+	unsigned n = c->spent_count;
+
+	memcpy(out, c->spent, n * sizeof(*out));
+	c->spent_count = 0;
+	c->spent_bytes = 0;
+	return n;
+}
+
+static void
+destroy_msgs(natsMsg **msgs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		natsMsg_Destroy(msgs[i]);
+}
+
 void
 js_consumer_done(struct js_consumer *c, struct tj_task *task)
 {
 	struct js_slot *s = (struct js_slot *)((char *)task - offsetof(struct js_slot, task));
+	natsMsg *spent[SPENT_MAX];
+	unsigned n_spent = 0;
 	int64_t now;
 
 	task_release(task);
 	js_delivery_release(&s->d);
-	natsMsg_Destroy(s->d.msg);
-	s->d.msg = NULL;
 	pthread_mutex_lock(&c->lock);
+	c->spent[c->spent_count++] = s->d.msg;
+	c->spent_bytes += (size_t)natsMsg_GetDataLength(s->d.msg);
+	s->d.msg = NULL;
+	if (c->spent_count == SPENT_MAX || c->spent_bytes >= SPENT_BYTES_MAX)
+		n_spent = take_spent(c, spent);
 	c->held--;
 	put_slot(c, s);
 	c->done_in_period++;
@@ -749,6 +784,7 @@ js_consumer_done(struct js_consumer *c, struct tj_task *task)
 	/* The room freed may make a whole batch: ask now. */
 	maybe_pull(c, now);
 	pthread_mutex_unlock(&c->lock);
+	destroy_msgs(spent, n_spent);
 }
 
 /* Give every queued task back to the server at once (lock held). */
@@ -857,6 +893,7 @@ js_consumer_destroy(struct js_consumer *c)
 	 * message points at the subscription): leave it all to the exit. */
 	if (c->held > 0 || c->reading)
 		return false;
+	destroy_msgs(c->spent, c->spent_count);
 	natsSubscription_Destroy(c->sub);
 	for (size_t i = 0; i < c->block_count; i++)
 		free(c->blocks[i]);
@@ -872,8 +909,12 @@ void
 js_consumer_tick(struct js_consumer *c, int64_t now)
 {
 	int64_t half = c->rc->ack_wait_ms / 2;
+	natsMsg *spent[SPENT_MAX];
+	unsigned n_spent;
 
 	pthread_mutex_lock(&c->lock);
+	/* A quiet route keeps no spent message past a tick. */
+	n_spent = take_spent(c, spent);
 	if (is_stopping(c))
 		goto out;
 	adapt_window(c, now);
@@ -895,6 +936,7 @@ js_consumer_tick(struct js_consumer *c, int64_t now)
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
+	destroy_msgs(spent, n_spent);
 }
 
 bool
