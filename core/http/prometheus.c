@@ -82,6 +82,26 @@ route_histograms(const struct http_env *env, struct mbuf *b, const char *name, c
 	}
 }
 
+/* What each route may hold now: with the automatic look-ahead (no
+ * `prefetch` key) this follows the route's rate. */
+static void
+route_windows(const struct http_env *env, struct mbuf *b)
+{
+	struct router *router = engine_router(env->engine);
+
+	metrics_family(b, "taskjet_route_window", "gauge",
+	               "Messages the route may hold now, running, queued or requested: "
+	               "concurrency plus its look-ahead (which follows the route's rate "
+	               "when it has no prefetch key).");
+	for (size_t i = 0; i < router->count; i++) {
+		struct metrics_label l = { "route", router->routes[i].cfg->name };
+		uint64_t w = metrics_window(env->metrics, i);
+
+		if (w > 0)
+			metrics_sample(b, "taskjet_route_window", &l, 1, (double)w);
+	}
+}
+
 /* 1 for a route whose consumer is at its MaxAckPending: the server hands
  * it nothing new until deliveries are acknowledged or their retry delay
  * ends (docs/reliability.md, "A downstream outage"). */
@@ -137,10 +157,12 @@ backend_metrics(const struct http_env *env, struct mbuf *b, const struct stats_s
 		metrics_sample(b, "taskjet_nats_reconnects_total", NULL, 0,
 		               (double)snap->reconnects);
 	}
-	if (snap->fetches_batches && env->metrics != NULL)
+	if (snap->fetches_batches && env->metrics != NULL) {
 		route_histograms(env, b, "taskjet_fetch_batch_size",
 		                 "Messages received together from the server, by route.",
 		                 metrics_fetch_hist);
+		route_windows(env, b);
+	}
 	if (snap->dlq.found) {
 		metrics_family(b, "taskjet_dlq_depth", "gauge", "Dead letters kept in the DLQ.");
 		metrics_sample(b, "taskjet_dlq_depth", NULL, 0, (double)snap->dlq.msgs);

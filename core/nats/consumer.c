@@ -252,6 +252,7 @@ set_window(struct js_consumer *c, unsigned window)
 	c->low_water = c->most;
 	if (c->slot_count < window)
 		add_slots(c, window - c->slot_count);
+	metrics_set_window(c->env.sink->metrics, c->route, window);
 }
 
 /* The automatic look-ahead, once a period: LOOKAHEAD_WORK_MS of work at

@@ -26,6 +26,7 @@ struct metrics_route {
 	struct metrics_hist handler;
 	struct metrics_hist attempt;
 	struct metrics_hist fetch;
+	uint64_t window; /* atomic */
 };
 
 struct metrics {
@@ -138,6 +139,21 @@ metrics_observe_fetch(struct metrics *m, const struct route *route, unsigned cou
 
 	if (r != NULL)
 		metrics_hist_observe(&r->fetch, count);
+}
+
+void
+metrics_set_window(struct metrics *m, const struct route *route, unsigned window)
+{
+	struct metrics_route *r = slot(m, route);
+
+	if (r != NULL)
+		__atomic_store_n(&r->window, (uint64_t)window, __ATOMIC_RELAXED);
+}
+
+uint64_t
+metrics_window(const struct metrics *m, size_t i)
+{
+	return __atomic_load_n(&m->routes[i].window, __ATOMIC_RELAXED);
 }
 
 const struct metrics_hist *

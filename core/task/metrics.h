@@ -56,6 +56,11 @@ void metrics_observe_handler(struct metrics *m, const struct route *route, uint6
                              uint32_t attempt);
 /* A fetch for `route` returned `count` messages. m NULL is a no-op. */
 void metrics_observe_fetch(struct metrics *m, const struct route *route, unsigned count);
+/* The messages `route` may hold now (concurrency + its look-ahead), set
+ * whenever that changes. m NULL is a no-op. Thread-safe. */
+void metrics_set_window(struct metrics *m, const struct route *route, unsigned window);
+/* Route number `i`'s window as last set; 0 if never. Thread-safe. */
+uint64_t metrics_window(const struct metrics *m, size_t i);
 
 /* The histograms of route number `i` (router order). Live; read only. */
 const struct metrics_hist *metrics_handler_hist(const struct metrics *m, size_t i);

@@ -427,6 +427,9 @@ if check "jetstream: taskjet run serves HTTP" start_taskjet "$tmp/js.json"; then
 	sample_is "metrics: connected" 'taskjet_nats_connected' 1
 	got=$(sample 'taskjet_fetch_batch_size_count{route="work"}')
 	check "metrics: fetch batch sizes are observed" [ "${got:-0}" -ge 1 ]
+	# concurrency 1 + the automatic look-ahead's floor, 2 x batch 10: a
+	# dozen tasks are far too few to widen it.
+	sample_is "metrics: the route's window" 'taskjet_route_window{route="work"}' 21
 	# A pull request is counted once it ends (filled, or expired after
 	# fetch_wait), so the sum catches up within a second.
 	fetched_sum() {

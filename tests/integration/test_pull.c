@@ -22,6 +22,7 @@
 #include "nats/jetstream.h"
 #include "nats/natsconn.h"
 #include "nats_server.h"
+#include "task/metrics.h"
 #include "testing.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -62,7 +63,8 @@ deliver(void *ctx, struct tj_task *task)
 	return 0;
 }
 
-static const struct backend_sink sink = { .deliver = deliver, .ctx = &st };
+/* .metrics is set in main: the consumer reports its window there. */
+static struct backend_sink sink = { .deliver = deliver, .ctx = &st };
 
 struct engine_up {
 	struct backend *b;
@@ -273,19 +275,24 @@ out:
 	down(&e);
 }
 
-/* The most the consumer held delivered and unacknowledged, sampled every
- * 5 ms until `n` acks are in (or 20 s). */
+/* Sampled every 5 ms until `n` acks are in (or 20 s): the most the
+ * consumer held delivered and unacknowledged (the server's count), and
+ * the widest window the route reported. */
 static int64_t
-most_held_until_acked(unsigned n)
+most_held_until_acked(unsigned n, uint64_t *widest_r)
 {
 	int64_t most = 0;
 
+	*widest_r = 0;
 	for (int64_t end = clock_mono_ms() + 20000; clock_mono_ms() < end; clock_sleep_ms(5)) {
 		int64_t held = ack_pending();
+		uint64_t window = metrics_window(sink.metrics, 0);
 		unsigned acks;
 
 		if (held > most)
 			most = held;
+		if (window > *widest_r)
+			*widest_r = window;
 		pthread_mutex_lock(&st.lock);
 		acks = st.acks;
 		pthread_mutex_unlock(&st.lock);
@@ -298,48 +305,54 @@ most_held_until_acked(unsigned n)
 TEST(the_automatic_look_ahead_grows_for_quick_tasks_only)
 {
 	struct engine_up e;
-	int64_t quick, slow;
+	int64_t slow;
+	uint64_t quick_window, slow_window;
 
 	state_reset();
 	fresh_streams();
 	fx.route.batch = 4;
-	fx.route.prefetch = 8; /* the floor: window 1 + 8; the cap 1 + 16 x 4 */
+	fx.route.prefetch = 8; /* the floor: window 8 + 8; the cap 8 + 16 x 4 */
 	fx.route.prefetch_auto = true;
-	fx.route.concurrency = 1;
+	fx.route.concurrency = 8;
 	fx.route.fetch_wait_ms = 500; /* requests expire within 2 x 500 ms */
 	/* A backlog first (topology, then stop), so the drain runs at the
-	 * engine's own pace. */
+	 * engine's own pace: 1 ms tasks, up to 8,000 a second. */
 	if (up(&e) != 0) {
 		testing_fail(__FILE__, __LINE__, "engine did not start");
 		goto out;
 	}
 	down(&e);
-	publish(3000);
+	publish(4000);
+	st.sleep_each_ms = 1;
 	if (up(&e) != 0) {
 		testing_fail(__FILE__, __LINE__, "engine did not restart");
 		goto out;
 	}
-	quick = most_held_until_acked(3000);
-	wait_acked(3000, 10000);
-	check_all_acked(3000);
+	(void)most_held_until_acked(4000, &quick_window);
+	wait_acked(4000, 20000);
+	check_all_acked(4000);
 	/* Quiet for longer than a request lives (twice fetch_wait at most):
 	 * the window is back at its floor and the requests sent for the
 	 * larger one have expired. Then slow tasks. */
 	clock_sleep_ms(1500);
+	CHECK_INT(metrics_window(sink.metrics, 0), 16);
 	state_reset();
 	st.sleep_each_ms = 20;
-	publish(30);
-	slow = most_held_until_acked(30);
-	printf("# most held: %" PRId64 " draining quick tasks, %" PRId64
-	       " for 20 ms ones (floor window 9)\n",
-	       quick, slow);
-	/* Quick: at any rate above 1,000 tasks/s, 20 ms of work is over 20;
-	 * the window stops at 65 (the server also counts the acks still in
-	 * the client's buffer, up to a millisecond's worth). */
-	CHECK_RANGE(quick, 20, 2 * 65);
-	CHECK_RANGE(slow, 1, 9 + 2);
-	wait_acked(30, 10000);
-	check_consumer_empty(); /* seqs 3001..3030: past st.acked, counted */
+	publish(60);
+	slow = most_held_until_acked(60, &slow_window);
+	printf("# window up to %" PRIu64 " for 1 ms tasks, up to %" PRIu64 " for 20 ms ones, "
+	       "which the server saw at most %" PRId64 " of at once (floor 16, cap 72)\n",
+	       quick_window, slow_window, slow);
+	/* 1 ms tasks: above 400 a second, 20 ms of work is more than the
+	 * floor's 8; above 3,200 a second the cap holds it at 72. 20 ms
+	 * tasks, 400 a second at most: the floor, and the server may count
+	 * one more round of tasks whose acks are still in the client's
+	 * buffer (a window of 72 left behind would have let all 60 out). */
+	CHECK_RANGE(quick_window, 17, 72);
+	CHECK_INT(slow_window, 16);
+	CHECK_RANGE(slow, 1, 16 + 8);
+	wait_acked(60, 10000);
+	check_consumer_empty(); /* seqs 4001..4060: past st.acked, counted */
 out:
 	down(&e);
 	fx.route.prefetch_auto = false;
@@ -500,8 +513,10 @@ main(void)
 	rc = nats_server_start(&server);
 	if (rc == 0) {
 		js_fixture_init(&fx, server.url);
-		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &admin);
+		rc = metrics_create(&fx.router, &sink.metrics);
 	}
+	if (rc == 0)
+		rc = natsconn_open(&fx.cfg.nats, NULL, NULL, &admin);
 	if (rc != 0) {
 		printf("Bail out! cannot start/connect nats-server: %d\n", rc);
 		nats_server_cleanup(&server);
@@ -517,6 +532,7 @@ main(void)
 	natsconn_close(admin, 1000);
 	nats_server_cleanup(&server);
 	natsconn_library_shutdown(5000);
+	metrics_destroy(sink.metrics);
 	pthread_mutex_destroy(&st.lock);
 	return testing_done();
 }
