@@ -843,6 +843,14 @@ struct pool_batch {
 	int rc; /* the first disposition error */
 };
 
+/* What a batch returns: its first error. */
+static void
+keep_first_error(struct pool_batch *pb, int rc)
+{
+	if (rc < 0 && pb->rc == 0)
+		pb->rc = rc;
+}
+
 static void
 pool_task_ended(void *ctx, size_t index, struct tj_task *task, const struct procpool_outcome *out)
 {
@@ -850,13 +858,10 @@ pool_task_ended(void *ctx, size_t index, struct tj_task *task, const struct proc
 	struct disp_call call = { .end = DISP_CALL_RETURNED };
 	struct disp_result res;
 	char cause[256];
-	int rc;
 
 	call_of_outcome(out, &call, cause, sizeof(cause));
-	rc = settle(pb->engine, task, &pb->flights[index], &call, cause, (uint64_t)out->run_us,
-	            &res);
-	if (rc < 0 && pb->rc == 0)
-		pb->rc = rc;
+	keep_first_error(pb, settle(pb->engine, task, &pb->flights[index], &call, cause,
+	                            (uint64_t)out->run_us, &res));
 }
 
 int
@@ -873,19 +878,15 @@ engine_process_batch(struct engine *engine, struct tj_task **tasks, size_t n)
 	for (size_t i = 1; i < n && one_route; i++)
 		one_route = tasks[i]->route == route;
 	if (!one_route) {
-		for (size_t i = 0; i < n; i++) {
-			rc = engine_process(engine, tasks[i], NULL);
-			if (rc < 0 && pb.rc == 0)
-				pb.rc = rc;
-		}
+		for (size_t i = 0; i < n; i++)
+			keep_first_error(&pb, engine_process(engine, tasks[i], NULL));
 		return pb.rc;
 	}
 	now_ms = clock_mono_ms();
 	for (size_t i = 0; i < n; i++) {
 		rc = 0;
 		if (!admit(engine, tasks[i], &res, &rc)) {
-			if (rc < 0 && pb.rc == 0)
-				pb.rc = rc;
+			keep_first_error(&pb, rc);
 			continue;
 		}
 		/* Beaten for from now; its deadline counts from its own start,
@@ -901,9 +902,8 @@ engine_process_batch(struct engine *engine, struct tj_task **tasks, size_t n)
 			char cause[256];
 
 			call_not_run(route, pb.tasks[i], &call, cause, sizeof(cause));
-			rc = settle(engine, pb.tasks[i], &pb.flights[i], &call, cause, 0, &res);
-			if (rc < 0 && pb.rc == 0)
-				pb.rc = rc;
+			keep_first_error(&pb, settle(engine, pb.tasks[i], &pb.flights[i], &call,
+			                             cause, 0, &res));
 		}
 	}
 	return pb.rc;

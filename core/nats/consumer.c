@@ -97,8 +97,7 @@ struct js_consumer {
 	unsigned batch;
 	unsigned window; /* messages held at most: concurrency + look-ahead */
 	unsigned window_min, window_max; /* equal unless the look-ahead is automatic */
-	unsigned low_water; /* pull once this much room is free */
-	unsigned most; /* asked for in one request at most */
+	unsigned most; /* asked for in one request; sent once this much room is free */
 	int64_t expires_ms;
 	int64_t heartbeat_ms; /* 0: none asked */
 
@@ -249,7 +248,6 @@ set_window(struct js_consumer *c, unsigned window)
 	c->most = window / 2 < c->batch ? window / 2 : c->batch;
 	if (c->most == 0)
 		c->most = 1;
-	c->low_water = c->most;
 	if (c->slot_count < window)
 		add_slots(c, window - c->slot_count);
 	metrics_set_window(c->env.sink->metrics, c->route, window);
@@ -340,23 +338,15 @@ send_pull(struct js_consumer *c, unsigned n, int64_t now)
 	c->outstanding += n;
 }
 
-/* Keep requests in flight while there is room: whole batches, each sent
- * before the one before it is used up. */
+/* Keep requests in flight while there is room: whole requests of
+ * c->most, each sent before the one before it is used up. */
 static void
 maybe_pull(struct js_consumer *c, int64_t now)
 {
-	unsigned most = c->most;
-
-	while (!is_stopping(c) && now >= c->pause_until_ms) {
-		unsigned room = credits(c);
-
-		if (room < c->low_water)
-			break;
+	while (!is_stopping(c) && now >= c->pause_until_ms && credits(c) >= c->most) {
 		if (c->p_count == MAX_PULLS)
 			end_oldest_pull(c, 0);
-		send_pull(c, room < most ? room : most, now);
-		if (now < c->pause_until_ms)
-			break;
+		send_pull(c, c->most, now); /* a failure sets pause_until_ms */
 	}
 }
 
