@@ -11,6 +11,16 @@ str_eq(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Two lists of `n` strings, element by element. */
+static bool
+strs_eq(char *const *a, char *const *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!str_eq(a[i], b[i]))
+			return false;
+	return true;
+}
+
 static bool
 tls_eq(const struct cfg_nats_tls *a, const struct cfg_nats_tls *b)
 {
@@ -42,10 +52,7 @@ stream_eq(const struct cfg_stream *a, const struct cfg_stream *b)
 	    a->max_bytes != b->max_bytes || a->discard != b->discard ||
 	    a->replicas != b->replicas || a->duplicate_window_ms != b->duplicate_window_ms)
 		return false;
-	for (size_t i = 0; i < a->subject_count; i++)
-		if (!str_eq(a->subjects[i], b->subjects[i]))
-			return false;
-	return true;
+	return strs_eq(a->subjects, b->subjects, a->subject_count);
 }
 
 static bool
@@ -62,13 +69,9 @@ streams_eq(const struct cfg *a, const struct cfg *b)
 static bool
 http_eq(const struct cfg_http *a, const struct cfg_http *b)
 {
-	if (!str_eq(a->listen, b->listen) || !str_eq(a->token_file, b->token_file) ||
-	    a->max_body != b->max_body || a->host_count != b->host_count)
-		return false;
-	for (size_t i = 0; i < a->host_count; i++)
-		if (!str_eq(a->hosts[i], b->hosts[i]))
-			return false;
-	return true;
+	return str_eq(a->listen, b->listen) && str_eq(a->token_file, b->token_file) &&
+	       a->max_body == b->max_body && a->host_count == b->host_count &&
+	       strs_eq(a->hosts, b->hosts, a->host_count);
 }
 
 static bool
